@@ -1,0 +1,132 @@
+"""igny8d serve | migrate | createsuperuser | openapi — settings are loaded and checked here."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from igny8d import __version__
+from igny8d.settings import Settings, SettingsError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="igny8d", description="IGNY8 API v1 server")
+    parser.add_argument("--version", action="version", version=f"igny8d {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="TOML settings file (or IGNY8_CONFIG)")
+    common.add_argument("--host", help="address to listen on (IGNY8_HOST)")
+    common.add_argument("--port", type=int, help="port (IGNY8_PORT)")
+    common.add_argument("--workers", type=int, help="processes (IGNY8_WORKERS)")
+    common.add_argument("--data-dir", type=Path, help="data directory (IGNY8_DATA_DIR)")
+    common.add_argument("--database-url", help="SQLAlchemy URL (IGNY8_DATABASE_URL)")
+    common.add_argument("--db", help="shorthand: a SQLite file path or a database URL")
+    common.add_argument("--debug", action="store_true", default=None, help="debug mode")
+    parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", parents=[common], help="run the HTTP server (default)")
+    sub.add_parser("migrate", parents=[common], help="apply database migrations")
+    su = sub.add_parser("createsuperuser", parents=[common], help="create an operator")
+    su.add_argument("--email", required=False)
+    su.add_argument("--username")
+    su.add_argument("--password", help="or IGNY8_SUPERUSER_PASSWORD, else prompted")
+    sub.add_parser("openapi", parents=[common], help="print the OpenAPI document")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    db = getattr(args, "db", None)
+    url = getattr(args, "database_url", None)
+    if db and not url:
+        url = db if "://" in db else f"sqlite+aiosqlite:///{Path(db).resolve()}"
+    return load_settings(
+        getattr(args, "config", None),
+        host=getattr(args, "host", None), port=getattr(args, "port", None),
+        workers=getattr(args, "workers", None), data_dir=getattr(args, "data_dir", None),
+        database_url=url, debug=getattr(args, "debug", None),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    known = {"serve", "migrate", "createsuperuser", "openapi"}
+    if not any(a in known for a in argv) and not {"-h", "--help", "--version"} & set(argv):
+        argv = ["serve", *argv]  # `igny8d --port 8000` means serve
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        if args.command == "migrate":
+            asyncio.run(_migrate(settings))
+        elif args.command == "createsuperuser":
+            email, password = _superuser_credentials(args)
+            asyncio.run(_createsuperuser(settings, email, password, args.username))
+        elif args.command == "openapi":
+            from igny8d.handlers import api_routes
+            from igny8d.openapi import build_document
+
+            print(json.dumps(build_document(api_routes()), indent=2))
+        else:
+            from igny8d.app import serve
+
+            serve(settings)
+    except SettingsError as exc:
+        print(f"igny8d: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+async def _migrate(settings: Settings) -> None:
+    from igny8d.context import AppContext
+
+    ctx = AppContext.build(settings)
+    try:
+        before = await ctx.store.current_revision()
+        await ctx.store.migrate()
+        after = await ctx.store.current_revision()
+        print(f"database migrated: {before or 'empty'} -> {after}")
+    finally:
+        await ctx.close()
+
+
+def _superuser_credentials(args: argparse.Namespace) -> tuple[str, str]:
+    email = args.email or os.environ.get("IGNY8_SUPERUSER_EMAIL") or input("Email: ")
+    password = args.password or os.environ.get("IGNY8_SUPERUSER_PASSWORD")
+    if not password:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Password (again): "):
+            raise SettingsError("passwords do not match")
+    if len(password) < 8:
+        raise SettingsError("password must be at least 8 characters")
+    return email, password
+
+
+async def _createsuperuser(
+    settings: Settings, email: str, password: str, username: str | None
+) -> None:
+    from igny8d.context import AppContext
+    from igny8d.store import accounts as store
+
+    ctx = AppContext.build(settings)
+    try:
+        from igny8d.app import prepare_store
+
+        await prepare_store(ctx)
+        password_hash = await ctx.hasher.hash(password)
+        async with ctx.store.begin() as conn:
+            plan = await store.plan_by_slug(conn, "scale")
+            account = await store.create_account(conn, name="Operators", plan=plan)
+            user: dict[str, Any] = await store.create_user(
+                conn, account_id=account["id"], email=email, username=username,
+                password_hash=password_hash, role="owner", is_superuser=True,
+            )
+        print(f"superuser {user['email']} created (id {user['id']}, account {account['id']})")
+    except store.UniqueViolation as exc:
+        raise SettingsError(f"cannot create superuser: {exc.errors}") from None
+    finally:
+        await ctx.close()

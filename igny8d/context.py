@@ -1,0 +1,123 @@
+"""AppContext: everything a handler may reach, built once per application (no globals)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from igny8d.ratelimit import RateLimiter
+from igny8d.security import PasswordHasher, TokenService
+from igny8d.settings import Settings
+from igny8d.store.engine import Store
+
+
+@dataclass
+class RequestMetric:
+    request_id: str
+    method: str
+    path: str
+    status: int
+    duration_ms: float
+    user_id: int | None
+    account_id: int | None
+    at: float
+
+
+class Metrics:
+    """Per-process request counters and a ring of recent requests (not shared across processes)."""
+
+    def __init__(self, ring_size: int = 2000) -> None:
+        self.started = time.time()
+        self.requests = 0
+        self.by_status: collections.Counter[int] = collections.Counter()
+        self.recent: collections.deque[RequestMetric] = collections.deque(maxlen=ring_size)
+        self._by_id: dict[str, RequestMetric] = {}
+        self.inflight = 0
+        self._idle: asyncio.Event | None = None
+
+    def enter(self) -> None:
+        self.inflight += 1
+
+    def leave(self) -> None:
+        self.inflight -= 1
+        if self.inflight <= 0 and self._idle is not None:
+            self._idle.set()
+
+    async def drained(self, grace: float) -> bool:
+        """Wait until no request is in flight (graceful shutdown), at most `grace` seconds."""
+        if self.inflight <= 0:
+            return True
+        self._idle = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace)
+        except TimeoutError:
+            return False
+        return True
+
+    def record(self, handler: Any) -> None:
+        rid = getattr(handler, "request_id", None)
+        if rid is None:
+            return
+        principal = getattr(handler, "principal", None)
+        metric = RequestMetric(
+            request_id=rid,
+            method=handler.request.method or "",
+            path=handler.request.path,
+            status=handler.get_status(),
+            duration_ms=round(handler.request.request_time() * 1000, 2),
+            user_id=principal.user_id if principal else None,
+            account_id=principal.account_id if principal else None,
+            at=time.time(),
+        )
+        self.requests += 1
+        self.by_status[metric.status] += 1
+        if len(self.recent) == self.recent.maxlen:
+            old = self.recent[0]
+            self._by_id.pop(old.request_id, None)
+        self.recent.append(metric)
+        self._by_id[rid] = metric
+
+    def find(self, request_id: str) -> RequestMetric | None:
+        return self._by_id.get(request_id)
+
+    @property
+    def uptime(self) -> float:
+        return time.time() - self.started
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    store: Store
+    tokens: TokenService
+    hasher: PasswordHasher
+    limiter: RateLimiter
+    metrics: Metrics = field(default_factory=Metrics)
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("igny8d"))
+
+    @classmethod
+    def build(cls, settings: Settings, *, store: Store | None = None) -> AppContext:
+        """Wire the services from settings; nothing connects until first use."""
+        settings = settings.with_secret()
+        assert settings.secret_key is not None
+        return cls(
+            settings=settings,
+            store=store or Store.from_url(
+                settings.effective_database_url, pool_size=settings.db_pool_size
+            ),
+            tokens=TokenService(
+                settings.secret_key,
+                access_minutes=settings.access_minutes,
+                refresh_days=settings.refresh_days,
+            ),
+            hasher=PasswordHasher(settings.bcrypt_rounds),
+            limiter=RateLimiter(settings.ratelimit_storage, enabled=settings.throttle_enabled),
+        )
+
+    async def close(self) -> None:
+        await self.limiter.close()
+        await self.store.close()

@@ -1,0 +1,104 @@
+"""The unified response bodies and the JSON encoding every response shares."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 100
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(body: Any) -> str:
+    """Compact JSON; timestamps as ISO 8601 UTC with Z, decimals as strings."""
+    return json.dumps(body, default=_default, separators=(",", ":"), ensure_ascii=False)
+
+
+def success(data: Any, request_id: str, message: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"success": True, "data": data}
+    if message:
+        body["message"] = message
+    body["request_id"] = request_id
+    return body
+
+
+def error(
+    message: str,
+    request_id: str,
+    errors: dict[str, list[str]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"success": False, "error": message}
+    if errors:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    body["request_id"] = request_id
+    return body
+
+
+def paginated(
+    results: list[Any],
+    *,
+    count: int,
+    next_url: str | None,
+    previous_url: str | None,
+    request_id: str,
+    message: str | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "success": True,
+        "count": count,
+        "next": next_url,
+        "previous": previous_url,
+        "results": results,
+    }
+    if message:
+        body["message"] = message
+    body["request_id"] = request_id
+    return body
+
+
+def page_links(
+    base_url: str,
+    query: list[tuple[str, str]],
+    *,
+    page: int,
+    page_size: int,
+    count: int,
+) -> tuple[str | None, str | None]:
+    """Absolute next/previous URLs, as DRF's PageNumberPagination builds them.
+
+    Every other query parameter is kept; `previous` drops `page` when it would be 1.
+    """
+    others = [(k, v) for k, v in query if k != "page"]
+    last = max(1, -(-count // page_size))
+
+    def url(params: list[tuple[str, str]]) -> str:
+        return f"{base_url}?{urlencode(params)}" if params else base_url
+
+    next_url = url([*others, ("page", str(page + 1))]) if page < last else None
+    if page <= 1:
+        previous_url = None
+    elif page == 2:
+        previous_url = url(others)
+    else:
+        previous_url = url([*others, ("page", str(page - 1))])
+    return next_url, previous_url

@@ -1,0 +1,191 @@
+"""Auth endpoints: register, login, refresh, change-password, me."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from igny8d.errors import AuthRequired, InvalidCredentials, ValidationFailed
+from igny8d.handlers.auth_models import (
+    ChangePasswordBody,
+    LoginBody,
+    MeEnvelope,
+    RefreshBody,
+    RegisterBody,
+    TokenPair,
+    UserEnvelope,
+)
+from igny8d.handlers.base import SESSION_COOKIE, APIHandler, endpoint
+from igny8d.security import TokenError
+from igny8d.store import accounts as store
+
+TAG = "auth"
+
+
+class TokenIssuer(APIHandler):
+    """Handlers that answer with a fresh token pair (login, refresh, change-password)."""
+
+    async def issue_pair(self, conn: AsyncConnection, user_id: int) -> dict[str, Any]:
+        user = await store.get_user(conn, user_id)
+        assert user is not None
+        tokens = self.ctx.tokens
+        access = tokens.issue("access", user_id=user.id, account_id=user.account_id,
+                              version=user.token_version)
+        refresh = tokens.issue("refresh", user_id=user.id, account_id=user.account_id,
+                               version=user.token_version)
+        await store.record_refresh(conn, jti=refresh.jti, user_id=user.id,
+                                   expires_at=refresh.expires_at)
+        if self.ctx.settings.auth_session:
+            self.set_signed_cookie(
+                SESSION_COOKIE, f"{user.id}:{user.token_version}",
+                expires_days=self.ctx.settings.refresh_days, httponly=True,
+                samesite="Strict", secure=self.request.protocol == "https", path="/api/",
+            )
+        return {
+            "user": await store.user_with_account(conn, user.id),
+            "access": access.token,
+            "refresh": refresh.token,
+            "access_expires_at": access.expires_at,
+            "refresh_expires_at": refresh.expires_at,
+        }
+
+
+class RegisterHandler(APIHandler):
+    @endpoint(public=True, throttle="auth", summary="Register an account and its owner",
+              body=RegisterBody, response=UserEnvelope, status=201, tags=(TAG,))
+    async def post(self) -> None:
+        body: RegisterBody = self.parse(RegisterBody)
+        password_hash = await self.ctx.hasher.hash(body.password)
+        async with self.ctx.store.begin() as conn:
+            plan = await store.plan_by_slug(conn, "free")
+            name = body.account_name or f"{(body.username or body.email.split('@')[0])}'s account"
+            account = await store.create_account(conn, name=name, plan=plan)
+            user = await store.create_user(
+                conn, account_id=account["id"], email=body.email, username=body.username,
+                password_hash=password_hash, role="owner",
+            )
+            data = {"user": await store.user_with_account(conn, user["id"])}
+        self.created(data, "Registration successful")
+
+
+class LoginHandler(TokenIssuer):
+    @endpoint(public=True, throttle="auth", summary="Log in with email and password",
+              body=LoginBody, response=TokenPair, tags=(TAG,))
+    async def post(self) -> None:
+        body: LoginBody = self.parse(LoginBody)
+        async with self.ctx.store.read() as conn:
+            user = await store.find_user_by_email(conn, body.email)
+        ok = await self.ctx.hasher.verify(body.password, user.password_hash if user else None)
+        if not ok or user is None:
+            raise InvalidCredentials()
+        if not user.is_active:
+            raise AuthRequired("User account is disabled")
+        async with self.ctx.store.begin() as conn:
+            principal = await store.load_principal(conn, user.id)
+            if principal is None:
+                raise AuthRequired("Account is not active")
+            await store.touch_login(conn, user.id)
+            data = await self.issue_pair(conn, user.id)
+        self.principal = principal
+        self.ok(data, "Login successful")
+
+
+class RefreshHandler(TokenIssuer):
+    @endpoint(public=True, throttle="auth", summary="Exchange a refresh token for a new pair",
+              body=RefreshBody, response=TokenPair, tags=(TAG,))
+    async def post(self) -> None:
+        body: RefreshBody = self.parse(RefreshBody)
+        try:
+            claims = self.ctx.tokens.verify(body.refresh, "refresh")
+        except TokenError as exc:
+            raise AuthRequired(str(exc)) from None
+        async with self.ctx.store.begin() as conn:
+            principal = await store.load_principal(conn, claims.user_id)
+            if principal is None or principal.token_version != claims.version:
+                raise AuthRequired("Token has been revoked")
+            fresh = self.ctx.tokens.issue(
+                "refresh", user_id=principal.user_id, account_id=principal.account_id,
+                version=principal.token_version,
+            )
+            rotated = await store.rotate_refresh(
+                conn, old_jti=claims.jti, new_jti=fresh.jti, user_id=principal.user_id,
+                expires_at=fresh.expires_at,
+            )
+            if not rotated:
+                # A revoked token came back: assume it was stolen and end every session.
+                await store.revoke_all_refresh(conn, principal.user_id)
+        if not rotated:
+            raise AuthRequired("Token has been revoked")
+        async with self.ctx.store.begin() as conn:
+            access = self.ctx.tokens.issue(
+                "access", user_id=principal.user_id, account_id=principal.account_id,
+                version=principal.token_version,
+            )
+            data = {
+                "user": await store.user_with_account(conn, principal.user_id),
+                "access": access.token,
+                "refresh": fresh.token,
+                "access_expires_at": access.expires_at,
+                "refresh_expires_at": fresh.expires_at,
+            }
+        self.principal = principal
+        self.ok(data, "Token refreshed")
+
+
+class ChangePasswordHandler(TokenIssuer):
+    @endpoint(throttle="auth_strict", summary="Change your password (ends other sessions)",
+              body=ChangePasswordBody, response=TokenPair, tags=(TAG,))
+    async def post(self) -> None:
+        assert self.principal is not None
+        body: ChangePasswordBody = self.parse(ChangePasswordBody)
+        async with self.ctx.store.read() as conn:
+            user = await store.get_user(conn, self.principal.user_id)
+        assert user is not None
+        if not await self.ctx.hasher.verify(body.old_password, user.password_hash):
+            raise ValidationFailed(errors={"old_password": ["Old password is incorrect."]})
+        new_hash = await self.ctx.hasher.hash(body.new_password)
+        async with self.ctx.store.begin() as conn:
+            await store.set_password(conn, user.id, new_hash)
+            data = await self.issue_pair(conn, user.id)
+        self.ok(data, "Password changed successfully")
+
+
+class MeHandler(APIHandler):
+    @endpoint(summary="The current user, their account and the sites they can access",
+              response=MeEnvelope, tags=(TAG,))
+    async def get(self) -> None:
+        assert self.principal is not None
+        async with self.ctx.store.read() as conn:
+            user = await store.user_with_account(conn, self.principal.user_id)
+            user["accessible_sites"] = await store.accessible_sites(conn, self.principal)
+        self.ok({"user": user})
+
+
+class LogoutHandler(APIHandler):
+    @endpoint(summary="End this session: revoke the given refresh token, clear the cookie",
+              body=RefreshBody, tags=(TAG,))
+    async def post(self) -> None:
+        assert self.principal is not None
+        data = self.json_body()
+        token = data.get("refresh")
+        async with self.ctx.store.begin() as conn:
+            if isinstance(token, str) and token:
+                try:
+                    claims = self.ctx.tokens.verify(token, "refresh")
+                except TokenError:
+                    claims = None
+                if claims is not None and claims.user_id == self.principal.user_id:
+                    await store.revoke_refresh(conn, claims.jti)
+        self.clear_cookie(SESSION_COOKIE, path="/api/")
+        self.ok(None, "Logged out")
+
+
+default_handlers = [
+    (r"/api/v1/auth/register/", RegisterHandler),
+    (r"/api/v1/auth/login/", LoginHandler),
+    (r"/api/v1/auth/refresh/", RefreshHandler),
+    (r"/api/v1/auth/change-password/", ChangePasswordHandler),
+    (r"/api/v1/auth/me/", MeHandler),
+    (r"/api/v1/auth/logout/", LogoutHandler),
+]

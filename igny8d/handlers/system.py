@@ -1,0 +1,83 @@
+"""System endpoints: ping and status (public), request metrics (operators)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+
+from pydantic import BaseModel
+
+from igny8d import __version__
+from igny8d.errors import NotFound
+from igny8d.handlers.base import APIHandler, endpoint
+
+TAG = "system"
+
+
+class PingOut(BaseModel):
+    status: str
+
+
+class StatusOut(BaseModel):
+    status: str
+    version: str
+    uptime_seconds: float
+    database: dict[str, object]
+    rate_limit_storage: dict[str, object]
+    python: str
+    time: dt.datetime
+
+
+class PingHandler(APIHandler):
+    @endpoint(public=True, summary="Liveness check", response=PingOut, tags=(TAG,))
+    async def get(self) -> None:
+        self.ok({"status": "ok"})
+
+
+class StatusHandler(APIHandler):
+    @endpoint(public=True, summary="Health: database reachable, version, uptime",
+              response=StatusOut, tags=(TAG,))
+    async def get(self) -> None:
+        db_ok = await self.ctx.store.ping()
+        limiter_ok = await self.ctx.limiter.ping()
+        healthy = db_ok
+        self.ok({
+            "status": "ok" if healthy else "degraded",
+            "version": __version__,
+            "uptime_seconds": round(self.ctx.metrics.uptime, 3),
+            "database": {"reachable": db_ok, "dialect": self.ctx.store.dialect},
+            "rate_limit_storage": {"reachable": limiter_ok,
+                                   "enabled": self.ctx.limiter.enabled},
+            "python": platform.python_version(),
+            "time": dt.datetime.now(dt.UTC),
+        }, status=200 if healthy else 503)
+
+
+class RequestMetricOut(BaseModel):
+    request_id: str
+    method: str
+    path: str
+    status: int
+    duration_ms: float
+    user_id: int | None
+    account_id: int | None
+    at: dt.datetime
+
+
+class RequestMetricsHandler(APIHandler):
+    @endpoint(throttle="system", summary="Timing of one recent request of your account "
+              "(kept per process, most recent 2,000)", response=RequestMetricOut, tags=(TAG,))
+    async def get(self, request_id: str) -> None:
+        assert self.principal is not None
+        metric = self.ctx.metrics.find(request_id)
+        if metric is None or (metric.account_id != self.principal.account_id
+                              and not self.principal.is_superuser):
+            raise NotFound("Request not found.")
+        self.ok({**metric.__dict__, "at": dt.datetime.fromtimestamp(metric.at, dt.UTC)})
+
+
+default_handlers = [
+    (r"/api/v1/system/ping/", PingHandler),
+    (r"/api/v1/system/status/", StatusHandler),
+    (r"/api/v1/system/request-metrics/(?P<request_id>[^/]+)/", RequestMetricsHandler),
+]

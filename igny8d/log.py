@@ -1,0 +1,255 @@
+"""Structured JSON logging, request-id propagation and the per-request access log."""
+
+import contextvars
+import datetime
+import json
+import logging
+import logging.handlers
+import pathlib
+import sys
+import typing
+from urllib.parse import unquote_plus
+
+import tornado.web
+
+__all__ = [
+    "JsonFormatter",
+    "configure_logging",
+    "log_request",
+    "request_id_var",
+    "scrub_query",
+]
+
+# Set by the base handler in prepare(); code far from the handler (store, jobs, AI calls)
+# logs with the right request_id without having the handler passed down to it.
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "igny8d_request_id", default=None
+)
+
+access_log = logging.getLogger("igny8d.access")
+
+MASK = "***"
+
+# Attributes every LogRecord carries; anything else on a record came from `extra=`.
+_RECORD_ATTRS = frozenset(logging.LogRecord("", logging.INFO, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+# Substrings of `extra=` keys whose values must never reach a log line.
+_SECRET_KEY_PARTS = (
+    "authorization",
+    "password",
+    "token",
+    "access",
+    "refresh",
+    "secret",
+    "api_key",
+    "cookie",
+)
+
+# Query parameters whose values are credentials (exact names, case-insensitive) ...
+_SECRET_PARAMS = frozenset(
+    {"token", "access", "refresh", "password", "key", "api_key", "secret", "code"}
+)
+# ... plus any parameter whose name contains one of these.
+_SECRET_PARAM_PARTS = ("token", "password")
+
+# Deep enough for realistic payloads; stops runaway recursion on self-referencing extras.
+_MASK_DEPTH = 4
+
+# Marks handlers installed by configure_logging() so a second call can find and remove them.
+_INSTALLED_MARK = "_igny8d_installed"
+
+_CONFIGURED_LOGGERS = ("igny8d", "tornado")
+
+
+def _is_secret_key(key: object) -> bool:
+    """Whether an extra field's name says its value is a credential."""
+    lowered = str(key).lower()
+    return any(part in lowered for part in _SECRET_KEY_PARTS)
+
+
+def _mask(value: object, depth: int = 0) -> object:
+    """Mask secret-named keys inside nested dicts/lists, so a dumped payload cannot leak them."""
+    if depth >= _MASK_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {k: (MASK if _is_secret_key(k) else _mask(v, depth + 1)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(v, depth + 1) for v in value]
+    return value
+
+
+def _jsonable(value: object) -> object:
+    """Return value if it serialises cleanly (nested odd types become str), else its str()."""
+    try:
+        json.dumps(value, default=str, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return str(value)
+    return value
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, so logs can be shipped and queried without parsing text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render the record; extras ride along, secrets are masked, base fields win clashes."""
+        request_id = getattr(record, "request_id", None)
+        if request_id is None:
+            request_id = request_id_var.get()
+        payload: dict[str, object] = {
+            "timestamp": self._timestamp(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": request_id,
+        }
+        for key, value in record.__dict__.items():
+            if key in _RECORD_ATTRS or key in payload:
+                continue
+            payload[key] = MASK if _is_secret_key(key) else _jsonable(_mask(value))
+        if record.exc_info:
+            payload["traceback"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            payload["traceback"] = record.exc_text
+        if record.stack_info:
+            payload["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(payload, default=str, ensure_ascii=False)
+
+    @staticmethod
+    def _timestamp(record: logging.LogRecord) -> str:
+        """ISO 8601 UTC with milliseconds and 'Z': sortable and unambiguous across hosts."""
+        created = datetime.datetime.fromtimestamp(record.created, tz=datetime.UTC)
+        return created.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _remove_installed_handlers() -> None:
+    """Detach and close what a previous configure_logging() call installed (no fd leaks)."""
+    seen: set[int] = set()
+    for name in (*_CONFIGURED_LOGGERS, "tornado.access"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if getattr(handler, _INSTALLED_MARK, False):
+                logger.removeHandler(handler)
+                if id(handler) not in seen:
+                    seen.add(id(handler))
+                    handler.close()
+
+
+def configure_logging(
+    *,
+    level: str = "INFO",
+    log_dir: pathlib.Path | None = None,
+    max_bytes: int = 10_485_760,
+    backups: int = 5,
+    stream: typing.TextIO | None = None,
+) -> None:
+    """Route igny8d and tornado logs as JSON to a stream and, optionally, a rotating file.
+
+    Idempotent: handlers from an earlier call are removed and closed first, so reconfiguring
+    (tests, CLI reloads) never duplicates lines.
+    """
+    numeric_level = logging.getLevelName(level.upper())
+    if not isinstance(numeric_level, int):
+        raise ValueError(f"unknown log level: {level!r}")
+
+    _remove_installed_handlers()
+    formatter = JsonFormatter()
+    handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
+    if log_dir is not None:
+        log_dir = pathlib.Path(log_dir)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handlers.append(
+            logging.handlers.RotatingFileHandler(
+                log_dir / "igny8d.log",
+                maxBytes=max_bytes,
+                backupCount=backups,
+                encoding="utf-8",
+            )
+        )
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        setattr(handler, _INSTALLED_MARK, True)
+
+    for name in _CONFIGURED_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(numeric_level)
+        # We own these loggers' output; propagating to root would print every line twice
+        # whenever something else (basicConfig, a library) has configured the root logger.
+        logger.propagate = False
+        for handler in handlers:
+            logger.addHandler(handler)
+
+    # log_request() replaces Tornado's access log; silence tornado.access so nothing that
+    # still logs there (the default log_function, third-party code) emits unscrubbed URIs.
+    tornado_access = logging.getLogger("tornado.access")
+    tornado_access.propagate = False
+    tornado_access.setLevel(logging.CRITICAL + 1)
+    null = logging.NullHandler()
+    setattr(null, _INSTALLED_MARK, True)
+    tornado_access.addHandler(null)
+
+
+def _is_secret_param(name: str) -> bool:
+    """Whether a query parameter name carries a credential (token links, OAuth codes, ...)."""
+    lowered = unquote_plus(name).strip().lower()
+    return lowered in _SECRET_PARAMS or any(part in lowered for part in _SECRET_PARAM_PARTS)
+
+
+def scrub_query(query: str) -> str:
+    """Mask the values of credential-bearing parameters; everything else is kept verbatim.
+
+    Works on the raw string rather than parse/re-encode, so order, encoding and odd pieces
+    (empty, '=b', flags without '=') survive untouched and nothing here can raise.
+    """
+    pieces = query.split("&")
+    for i, piece in enumerate(pieces):
+        name, sep, value = piece.partition("=")
+        if sep and value and _is_secret_param(name):
+            pieces[i] = f"{name}={MASK}"
+    return "&".join(pieces)
+
+
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """Tornado log_function: one structured access line per request.
+
+    Only allow-listed fields are logged, never headers, bodies, Authorization or cookies,
+    and secret query values are masked.
+    """
+    request = handler.request
+    status = handler.get_status()
+    method = request.method
+    path = request.path
+    if request.query:
+        path = f"{path}?{scrub_query(request.query)}"
+    duration_ms = round(request.request_time() * 1000, 2)
+    principal = getattr(handler, "principal", None)
+
+    if status < 400:
+        level = logging.INFO
+    elif status < 500:
+        level = logging.WARNING
+    else:
+        level = logging.ERROR
+
+    access_log.log(
+        level,
+        "%s %s %s %sms",
+        status,
+        method,
+        path,
+        duration_ms,
+        extra={
+            "request_id": getattr(handler, "request_id", None),
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": duration_ms,
+            "user_id": getattr(principal, "user_id", None),
+            "account_id": getattr(principal, "account_id", None),
+            "error": getattr(handler, "error_message", None),
+            "remote_ip": request.remote_ip,
+        },
+    )

@@ -1,0 +1,82 @@
+"""Roles, the authenticated Principal, and the role checks every handler method declares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from igny8d.errors import PermissionDenied
+from igny8d.store.crud import Scope
+
+Role = Literal["owner", "admin", "editor", "viewer", "system_bot"]
+
+#: owner > admin > editor > viewer > system_bot, as the reference orders them.
+ROLE_RANK: dict[str, int] = {"system_bot": 0, "viewer": 1, "editor": 2, "admin": 3, "owner": 4}
+ROLES: tuple[str, ...] = tuple(sorted(ROLE_RANK, key=ROLE_RANK.__getitem__, reverse=True))
+
+#: Named permission levels, as the reference's permission classes.
+LEVELS: dict[str, str] = {
+    "authenticated": "system_bot",  # IsAuthenticatedAndActive + HasTenantAccess
+    "viewer": "viewer",  # IsViewerOrAbove
+    "editor": "editor",  # IsEditorOrAbove
+    "admin": "admin",  # IsAdminOrOwner
+    "owner": "owner",
+}
+
+
+def validate_level(level: str) -> str:
+    """Fail at import time on a typo in a route's declared level."""
+    if level not in LEVELS and level != "superuser":
+        raise ValueError(f"unknown permission level {level!r}")
+    return level
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: loaded once per request, handed to every store call as the scope."""
+
+    user_id: int
+    account_id: int
+    email: str
+    username: str
+    role: str
+    is_superuser: bool
+    token_version: int
+    #: Sites this user may see; None means every site of the account.
+    site_ids: frozenset[int] | None
+    auth_method: str = "jwt"
+
+    @property
+    def scope(self) -> Scope:
+        """The tenant scope every store call of this request takes."""
+        return Scope(account_id=self.account_id, site_ids=self.site_ids)
+
+    @property
+    def rank(self) -> int:
+        return ROLE_RANK.get(self.role, -1)
+
+    def at_least(self, role: str) -> bool:
+        return self.is_superuser or self.rank >= ROLE_RANK[role]
+
+    def can_see_site(self, site_id: int) -> bool:
+        return self.site_ids is None or site_id in self.site_ids
+
+    def require(self, level: str) -> None:
+        """Raise 403 unless the principal holds `level`."""
+        if level == "superuser":
+            if not self.is_superuser:
+                raise PermissionDenied()
+            return
+        if not self.at_least(LEVELS[level]):
+            raise PermissionDenied()
+
+    def may_assign(self, role: str) -> bool:
+        """Nobody makes a user above their own role."""
+        return self.is_superuser or ROLE_RANK[role] <= self.rank
+
+
+def effective_site_ids(role: str, grants: frozenset[int]) -> frozenset[int] | None:
+    """Owners and admins see all sites; editors and viewers with grants only those."""
+    if ROLE_RANK.get(role, 0) >= ROLE_RANK["admin"] or not grants:
+        return None
+    return grants

@@ -1,0 +1,229 @@
+"""Typed settings from config/igny8d.toml and IGNY8_* environment variables, validated once."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+#: TOML section of each setting; a setting `x` is also read from the variable IGNY8_X.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "server": (
+        "host",
+        "port",
+        "workers",
+        "max_body_mb",
+        "cors_origins",
+        "public_url",
+    ),
+    "database": ("database_url", "db_pool_size"),
+    "auth": (
+        "secret_key",
+        "access_minutes",
+        "refresh_days",
+        "bcrypt_rounds",
+        "auth_jwt",
+        "auth_session",
+        "auth_basic",
+    ),
+    "ratelimit": ("ratelimit_storage", "debug_throttle"),
+    "log": ("log_level", "log_to_file", "log_max_mb", "log_backups"),
+    "general": ("data_dir", "debug"),
+}
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the CLI prints it as one line and exits non-zero."""
+
+
+class Settings(BaseModel):
+    """Every knob igny8d has. Defaults give a working embedded install under ./var/."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    """Address to listen on."""
+    port: int = Field(8000, ge=0, le=65535)
+    """TCP port (0 picks a free one)."""
+    workers: int = Field(1, ge=1, le=64)
+    """Processes to fork; each binds its own SO_REUSEPORT socket."""
+    max_body_mb: float = Field(10.0, gt=0, le=1024)
+    """Largest request body accepted; larger answers 413."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins allowed by CORS; empty means no cross-origin access."""
+    public_url: str | None = None
+    """Base URL used in pagination links when behind a proxy (else taken from the request)."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL; default: sqlite+aiosqlite under data_dir."""
+    db_pool_size: int = Field(10, ge=1, le=200)
+    """Connections per process for Postgres."""
+
+    secret_key: str | None = None
+    """JWT and cookie signing secret; generated and kept in data_dir when unset."""
+    access_minutes: int = Field(15, ge=1, le=1440)
+    """Access token lifetime."""
+    refresh_days: int = Field(7, ge=1, le=365)
+    """Refresh token lifetime."""
+    bcrypt_rounds: int = Field(12, ge=4, le=16)
+    """bcrypt cost for new password hashes."""
+    auth_jwt: bool = True
+    """Accept `Authorization: Bearer <jwt>`."""
+    auth_session: bool = True
+    """Accept the signed session cookie set at login."""
+    auth_basic: bool = True
+    """Accept HTTP Basic (email:password); each request pays a bcrypt check."""
+
+    ratelimit_storage: str = "memory://"
+    """Where throttle counters live: memory:// (one process) or redis://host:port/db (shared)."""
+    debug_throttle: bool = False
+    """Bypass throttling (the reference's IGNY8_DEBUG_THROTTLE)."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Minimum level logged."""
+    log_to_file: bool = True
+    """Also write a rotating log file under data_dir/log/."""
+    log_max_mb: float = Field(10.0, gt=0)
+    """Size at which the log file rotates."""
+    log_backups: int = Field(5, ge=0, le=100)
+    """Rotated files kept."""
+
+    data_dir: Path = Path("var")
+    """Embedded database, generated secret, logs and media live here."""
+    debug: bool = False
+    """Tracebacks in error bodies and no throttling; never in production."""
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+asyncpg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("ratelimit_storage")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://", "async+redis://")):
+            raise ValueError("must be memory:// or redis://host:port/db")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The URL the store connects to: the configured one or the embedded default."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'igny8d.db'}"
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when the store is the embedded SQLite file (migrated on first serve)."""
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def throttle_enabled(self) -> bool:
+        return not (self.debug or self.debug_throttle)
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.max_body_mb * 1024 * 1024)
+
+    def with_secret(self) -> Settings:
+        """Return settings whose secret is set, generating and keeping one in data_dir.
+
+        A generated secret is written once and reused, so a restart does not log everyone out.
+        """
+        if self.secret_key:
+            return self
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            key = path.read_text().strip()
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_urlsafe(48)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(key + "\n")
+        return self.model_copy(update={"secret_key": key})
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _env_value(name: str, raw: str) -> Any:
+    """Interpret an environment string for the field `name` (bools and lists need help)."""
+    annotation = Settings.model_fields[name].annotation
+    if annotation is bool:
+        low = raw.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise SettingsError(f"IGNY8_{name.upper()}: expected true or false, got {raw!r}")
+    if name == "cors_origins":
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw
+
+
+def load_settings(
+    path: Path | None = None,
+    env: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Read the TOML file, then IGNY8_* variables, then explicit overrides (CLI flags).
+
+    Raises:
+        SettingsError: with a one-line message naming the bad setting.
+    """
+    env = dict(os.environ) if env is None else env
+    values: dict[str, Any] = {}
+    if path is None and env.get("IGNY8_CONFIG"):
+        path = Path(env["IGNY8_CONFIG"])
+    if path is not None:
+        values.update(_read_toml(path))
+    for name in Settings.model_fields:
+        key = f"IGNY8_{name.upper()}"
+        if key in env:
+            values[name] = _env_value(name, env[key])
+    if "DEBUG" in env and "IGNY8_DEBUG" not in env:
+        # The reference names plain DEBUG=True as a throttling bypass too.
+        values["debug"] = _env_value("debug", env["DEBUG"])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise SettingsError(f"invalid setting {where}: {first['msg']}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SettingsError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    for section, body in data.items():
+        allowed = SECTIONS.get(section)
+        if allowed is None or not isinstance(body, dict):
+            raise SettingsError(f"config file {path}: unknown section [{section}]")
+        for key, value in body.items():
+            if key not in allowed:
+                raise SettingsError(f"config file {path}: unknown setting {section}.{key}")
+            values[key] = tuple(value) if isinstance(value, list) else value
+    return values

@@ -1,0 +1,325 @@
+"""Accounts, users, site grants and refresh tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from igny8d.permissions import Principal, effective_site_ids
+from igny8d.store import crud
+from igny8d.store.crud import Scope, TableSpec
+from igny8d.store.errors import RowNotFound, UniqueViolation
+from igny8d.store.schema import (
+    accounts,
+    industries,
+    industry_sectors,
+    plans,
+    refresh_tokens,
+    sectors,
+    site_user_access,
+    sites,
+    users,
+)
+
+ACCOUNTS = TableSpec(accounts, "tenant", "Account")
+USERS = TableSpec(
+    users, "account", "User",
+    unique=((("email",), "email", "A user with this email already exists."),
+            (("username",), "username", "A user with this username already exists.")),
+)
+SITES = TableSpec(
+    sites, "site", "Site",
+    unique=((("account_id", "slug"), "name", "A site with this name already exists."),),
+)
+SECTORS = TableSpec(
+    sectors, "site", "Sector",
+    unique=((("site_id", "slug"), "name", "This site already has a sector with this name."),),
+)
+PLANS = TableSpec(plans, "global", "Plan")
+INDUSTRIES = TableSpec(industries, "global", "Industry")
+INDUSTRY_SECTORS = TableSpec(industry_sectors, "global", "Industry sector")
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: int
+    account_id: int
+    email: str
+    username: str
+    password_hash: str | None
+    role: str
+    is_active: bool
+    is_superuser: bool
+    token_version: int
+
+
+def _user(row: Any) -> UserRecord:
+    return UserRecord(
+        id=row.id, account_id=row.account_id, email=row.email, username=row.username,
+        password_hash=row.password_hash, role=row.role, is_active=row.is_active,
+        is_superuser=row.is_superuser, token_version=row.token_version,
+    )
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:150] or "item"
+
+
+async def find_user_by_email(conn: AsyncConnection, email: str) -> UserRecord | None:
+    row = (await conn.execute(
+        select(users).where(users.c.email == normalize_email(email))
+    )).first()
+    return _user(row) if row else None
+
+
+async def get_user(conn: AsyncConnection, user_id: int) -> UserRecord | None:
+    row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
+    return _user(row) if row else None
+
+
+async def load_principal(
+    conn: AsyncConnection, user_id: int, *, auth_method: str = "jwt"
+) -> Principal | None:
+    """The caller, if active and of an active account, with their site grants resolved."""
+    row = (await conn.execute(
+        select(users, accounts.c.status.label("account_status"))
+        .join(accounts, accounts.c.id == users.c.account_id)
+        .where(users.c.id == user_id)
+    )).first()
+    if row is None or not row.is_active or row.account_status != "active":
+        return None
+    grants = frozenset(int(s) for s in (await conn.execute(
+        select(site_user_access.c.site_id).where(site_user_access.c.user_id == user_id)
+    )).scalars())
+    return Principal(
+        user_id=row.id, account_id=row.account_id, email=row.email, username=row.username,
+        role=row.role, is_superuser=row.is_superuser, token_version=row.token_version,
+        site_ids=effective_site_ids(row.role, grants), auth_method=auth_method,
+    )
+
+
+async def plan_by_slug(conn: AsyncConnection, slug: str) -> dict[str, Any]:
+    row = (await conn.execute(select(plans).where(plans.c.slug == slug))).mappings().first()
+    if row is None:
+        raise RowNotFound(f"Plan {slug!r} not found.")
+    return dict(row)
+
+
+async def account_plan(conn: AsyncConnection, account_id: int) -> dict[str, Any]:
+    row = (await conn.execute(
+        select(plans).join(accounts, accounts.c.plan_id == plans.c.id)
+        .where(accounts.c.id == account_id)
+    )).mappings().one()
+    return dict(row)
+
+
+async def unique_account_slug(conn: AsyncConnection, name: str) -> str:
+    base = slugify(name)
+    taken = set((await conn.execute(
+        select(accounts.c.slug).where(accounts.c.slug.like(f"{base}%"))
+    )).scalars())
+    if base not in taken:
+        return base
+    return f"{base}-{secrets.token_hex(3)}"
+
+
+async def unique_username(conn: AsyncConnection, wanted: str) -> str:
+    base = re.sub(r"[^\w.@+-]", "", wanted)[:140] or "user"
+    taken = set((await conn.execute(
+        select(users.c.username).where(users.c.username.like(f"{base}%"))
+    )).scalars())
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}{n}" in taken:
+        n += 1
+    return f"{base}{n}"
+
+
+async def create_account(
+    conn: AsyncConnection, *, name: str, plan: dict[str, Any], status: str = "active"
+) -> dict[str, Any]:
+    """A new tenant, starting with its plan's monthly credits."""
+    return await crud.insert_row(conn, ACCOUNTS, {
+        "name": name, "slug": await unique_account_slug(conn, name), "plan_id": plan["id"],
+        "credits": plan["monthly_credits"], "status": status,
+    })
+
+
+async def create_user(
+    conn: AsyncConnection, *, account_id: int, email: str, username: str | None,
+    password_hash: str | None, role: str, is_active: bool = True, is_superuser: bool = False,
+) -> dict[str, Any]:
+    email = normalize_email(email)
+    if username:
+        exists = (await conn.execute(
+            select(users.c.id).where(func.lower(users.c.username) == username.lower())
+        )).first()
+        if exists:
+            raise UniqueViolation({"username": ["A user with this username already exists."]})
+    else:
+        username = await unique_username(conn, email.split("@", 1)[0])
+    if await find_user_by_email(conn, email) is not None:
+        raise UniqueViolation({"email": ["A user with this email already exists."]})
+    return await crud.insert_row(conn, USERS, {
+        "account_id": account_id, "email": email, "username": username,
+        "password_hash": password_hash, "role": role, "is_active": is_active,
+        "is_superuser": is_superuser, "token_version": 0,
+    })
+
+
+async def set_site_grants(
+    conn: AsyncConnection, *, account_id: int, user_id: int, site_ids: list[int]
+) -> None:
+    """Replace a user's site grants; every site must belong to the account (else 404)."""
+    wanted = set(site_ids)
+    found = await crud.visible_ids(conn, SITES, Scope(account_id), wanted)
+    missing = sorted(wanted - found)
+    if missing:
+        raise RowNotFound(f"Site {missing[0]} not found.", field="site_ids")
+    await conn.execute(delete(site_user_access).where(site_user_access.c.user_id == user_id))
+    if wanted:
+        stamp = crud.now()
+        await conn.execute(insert(site_user_access), [
+            {"account_id": account_id, "user_id": user_id, "site_id": s, "created_at": stamp}
+            for s in sorted(wanted)
+        ])
+
+
+async def site_grants(conn: AsyncConnection, user_ids: list[int]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {u: [] for u in user_ids}
+    if not user_ids:
+        return out
+    rows = await conn.execute(
+        select(site_user_access.c.user_id, site_user_access.c.site_id)
+        .where(site_user_access.c.user_id.in_(user_ids)).order_by(site_user_access.c.site_id)
+    )
+    for uid, sid in rows:
+        out[uid].append(sid)
+    return out
+
+
+# -- tokens -------------------------------------------------------------------------------------
+
+
+async def record_refresh(
+    conn: AsyncConnection, *, jti: str, user_id: int, expires_at: dt.datetime
+) -> None:
+    await conn.execute(insert(refresh_tokens).values(
+        jti=jti, user_id=user_id, expires_at=expires_at, created_at=crud.now(),
+    ))
+
+
+async def rotate_refresh(
+    conn: AsyncConnection, *, old_jti: str, new_jti: str, user_id: int,
+    expires_at: dt.datetime,
+) -> bool:
+    """Revoke the presented token and record its successor, atomically.
+
+    False means it was already revoked (or never issued): a replay, so the caller revokes
+    every refresh token of that user.
+    """
+    stamp = crud.now()
+    result = await conn.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.jti == old_jti, refresh_tokens.c.user_id == user_id,
+               refresh_tokens.c.revoked_at.is_(None), refresh_tokens.c.expires_at > stamp)
+        .values(revoked_at=stamp, replaced_by=new_jti)
+    )
+    if result.rowcount != 1:
+        return False
+    await record_refresh(conn, jti=new_jti, user_id=user_id, expires_at=expires_at)
+    return True
+
+
+async def revoke_refresh(conn: AsyncConnection, jti: str) -> None:
+    await conn.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.jti == jti, refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=crud.now())
+    )
+
+
+async def revoke_all_refresh(conn: AsyncConnection, user_id: int) -> None:
+    await conn.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.user_id == user_id, refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=crud.now())
+    )
+
+
+async def revoke_sessions(conn: AsyncConnection, user_id: int) -> None:
+    """Refuse every token issued so far: refresh rows revoked, access tokens by version."""
+    await revoke_all_refresh(conn, user_id)
+    await conn.execute(
+        update(users).where(users.c.id == user_id)
+        .values(token_version=users.c.token_version + 1, updated_at=crud.now())
+    )
+
+
+async def set_password(conn: AsyncConnection, user_id: int, password_hash: str) -> None:
+    await conn.execute(
+        update(users).where(users.c.id == user_id)
+        .values(password_hash=password_hash, updated_at=crud.now())
+    )
+    await revoke_sessions(conn, user_id)
+
+
+async def touch_login(conn: AsyncConnection, user_id: int) -> None:
+    await conn.execute(update(users).where(users.c.id == user_id).values(last_login=crud.now()))
+
+
+async def purge_expired_refresh(conn: AsyncConnection) -> int:
+    result = await conn.execute(
+        delete(refresh_tokens).where(refresh_tokens.c.expires_at < crud.now())
+    )
+    return int(result.rowcount)
+
+
+# -- presentation ---------------------------------------------------------------------------------
+
+
+async def account_summary(conn: AsyncConnection, account_id: int) -> dict[str, Any]:
+    row = (await conn.execute(
+        select(accounts.c.id, accounts.c.name, accounts.c.slug, accounts.c.status,
+               accounts.c.credits, plans.c.slug.label("plan"))
+        .join(plans, plans.c.id == accounts.c.plan_id).where(accounts.c.id == account_id)
+    )).mappings().one()
+    return dict(row)
+
+
+async def user_with_account(conn: AsyncConnection, user_id: int) -> dict[str, Any]:
+    """The user object login, register and me answer with."""
+    row = (await conn.execute(select(users).where(users.c.id == user_id))).mappings().one()
+    grants = await site_grants(conn, [user_id])
+    return {
+        "id": row["id"], "email": row["email"], "username": row["username"],
+        "role": row["role"], "is_active": row["is_active"],
+        "is_superuser": row["is_superuser"], "account_id": row["account_id"],
+        "site_ids": grants[user_id], "active_site_id": row["active_site_id"],
+        "last_login": row["last_login"], "created_at": row["created_at"],
+        "account": await account_summary(conn, row["account_id"]),
+    }
+
+
+async def accessible_sites(conn: AsyncConnection, principal: Principal) -> list[dict[str, Any]]:
+    rows = await crud.list_rows(
+        conn, SITES, principal.scope, order_by=[sites.c.name, sites.c.id]
+    )
+    return [{"id": r["id"], "name": r["name"], "slug": r["slug"], "domain": r["domain"],
+             "is_active": r["is_active"]} for r in rows]
+
+
+async def count_for_account(conn: AsyncConnection, spec: TableSpec, account_id: int) -> int:
+    return await crud.count_rows(conn, spec, Scope(account_id))

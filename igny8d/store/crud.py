@@ -1,0 +1,223 @@
+"""Generic scoped CRUD over Core tables: the one place tenant filters are applied."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    delete,
+    false,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from igny8d.store.errors import RowNotFound, UniqueViolation
+
+ScopeLevel = Literal["global", "tenant", "account", "site"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Whose data a query may touch: an account, and optionally only some of its sites.
+
+    `site_ids=None` means every site of the account; `account_id=None` is the operator's
+    cross-tenant scope (superusers only) and must be asked for explicitly.
+    """
+
+    account_id: int | None
+    site_ids: frozenset[int] | None = None
+
+    @classmethod
+    def everything(cls) -> Scope:
+        return cls(account_id=None, site_ids=None)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How a table is scoped: not at all (reference data), as the tenant row itself
+    (accounts), by account, or by account and site."""
+
+    table: Table
+    level: ScopeLevel
+    label: str
+    #: unique constraints to report as 409: column tuple -> field that gets the message
+    unique: tuple[tuple[tuple[str, ...], str, str], ...] = ()
+
+    def scope_filter(self, scope: Scope) -> list[ColumnElement[bool]]:
+        c = self.table.c
+        where: list[ColumnElement[bool]] = []
+        if self.level == "global":
+            return where
+        if self.level == "tenant":
+            if scope.account_id is not None:
+                where.append(c.id == scope.account_id)
+            return where
+        if scope.account_id is not None:
+            where.append(c.account_id == scope.account_id)
+        if self.level == "site" and scope.site_ids is not None:
+            col = c.id if self.table.name == "sites" else c.site_id
+            where.append(col.in_(sorted(scope.site_ids)) if scope.site_ids else false())
+        return where
+
+    def scoped(self, stmt: Select[Any], scope: Scope) -> Select[Any]:
+        conds = self.scope_filter(scope)
+        return stmt.where(*conds) if conds else stmt
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def count_rows(
+    conn: AsyncConnection, spec: TableSpec, scope: Scope, where: Sequence[ColumnElement[bool]] = ()
+) -> int:
+    stmt = spec.scoped(select(func.count()).select_from(spec.table), scope).where(*where)
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def list_rows(
+    conn: AsyncConnection,
+    spec: TableSpec,
+    scope: Scope,
+    *,
+    where: Sequence[ColumnElement[bool]] = (),
+    order_by: Sequence[Any] = (),
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    stmt = spec.scoped(select(spec.table), scope).where(*where).order_by(*order_by)
+    if limit is not None:
+        stmt = stmt.limit(limit).offset(offset)
+    return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+async def get_row(
+    conn: AsyncConnection, spec: TableSpec, scope: Scope, row_id: int, *, for_update: bool = False
+) -> dict[str, Any]:
+    """The row if the scope may see it; otherwise RowNotFound (never a hint that it exists)."""
+    stmt = spec.scoped(select(spec.table).where(spec.table.c.id == row_id), scope)
+    if for_update and conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = (await conn.execute(stmt)).mappings().first()
+    if row is None:
+        raise RowNotFound(f"{spec.label} not found.")
+    return dict(row)
+
+
+async def require_visible(
+    conn: AsyncConnection, spec: TableSpec, scope: Scope, row_id: int, *, field: str
+) -> dict[str, Any]:
+    """A row referenced from a request body; invisible -> 404 naming the field."""
+    try:
+        return await get_row(conn, spec, scope, row_id)
+    except RowNotFound:
+        raise RowNotFound(f"{spec.label} {row_id} not found.", field=field) from None
+
+
+async def insert_row(
+    conn: AsyncConnection, spec: TableSpec, values: dict[str, Any]
+) -> dict[str, Any]:
+    values = dict(values)
+    stamp = now()
+    if "created_at" in spec.table.c:
+        values.setdefault("created_at", stamp)
+    if "updated_at" in spec.table.c:
+        values.setdefault("updated_at", stamp)
+    stmt = insert(spec.table).values(**values).returning(*spec.table.c)
+    try:
+        async with conn.begin_nested():
+            row = (await conn.execute(stmt)).mappings().one()
+    except IntegrityError as exc:
+        raise _conflict(spec, exc) from None
+    return dict(row)
+
+
+async def update_row(
+    conn: AsyncConnection, spec: TableSpec, scope: Scope, row_id: int, values: dict[str, Any]
+) -> dict[str, Any]:
+    values = dict(values)
+    if "updated_at" in spec.table.c:
+        values["updated_at"] = now()
+    stmt = (
+        update(spec.table)
+        .where(spec.table.c.id == row_id, *spec.scope_filter(scope))
+        .values(**values)
+        .returning(*spec.table.c)
+    )
+    try:
+        async with conn.begin_nested():
+            row = (await conn.execute(stmt)).mappings().first()
+    except IntegrityError as exc:
+        raise _conflict(spec, exc) from None
+    if row is None:
+        raise RowNotFound(f"{spec.label} not found.")
+    return dict(row)
+
+
+async def delete_row(conn: AsyncConnection, spec: TableSpec, scope: Scope, row_id: int) -> None:
+    stmt = delete(spec.table).where(spec.table.c.id == row_id, *spec.scope_filter(scope))
+    if (await conn.execute(stmt)).rowcount == 0:
+        raise RowNotFound(f"{spec.label} not found.")
+
+
+async def visible_ids(
+    conn: AsyncConnection, spec: TableSpec, scope: Scope, ids: Iterable[int]
+) -> set[int]:
+    """Which of `ids` the scope may touch: bulk actions check every id before writing."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    stmt = spec.scoped(select(spec.table.c.id).where(spec.table.c.id.in_(wanted)), scope)
+    return {int(r) for r in (await conn.execute(stmt)).scalars()}
+
+
+async def delete_many(
+    conn: AsyncConnection, spec: TableSpec, scope: Scope, ids: Iterable[int]
+) -> int:
+    wanted = sorted(set(ids))
+    stmt = delete(spec.table).where(spec.table.c.id.in_(wanted), *spec.scope_filter(scope))
+    return int((await conn.execute(stmt)).rowcount)
+
+
+async def update_many(
+    conn: AsyncConnection, spec: TableSpec, scope: Scope, ids: Iterable[int],
+    values: dict[str, Any],
+) -> int:
+    wanted = sorted(set(ids))
+    values = dict(values)
+    if "updated_at" in spec.table.c:
+        values["updated_at"] = now()
+    stmt = (
+        update(spec.table)
+        .where(spec.table.c.id.in_(wanted), *spec.scope_filter(scope))
+        .values(**values)
+    )
+    return int((await conn.execute(stmt)).rowcount)
+
+
+def _conflict(spec: TableSpec, exc: IntegrityError) -> Exception:
+    """Name the duplicate field when the constraint is a known unique one."""
+    text = str(exc.orig).lower()
+    for cols, field, message in spec.unique:
+        name = f"uq_{spec.table.name}_{'_'.join(cols)}"
+        joined = ", ".join(f"{spec.table.name}.{c}" for c in cols)
+        if name in text or joined in text:
+            return UniqueViolation({field: [message]})
+    if "unique" in text or "duplicate" in text:
+        return UniqueViolation({"non_field_errors": [f"This {spec.label.lower()} already exists."]})
+    return exc
+
+
+def and_all(conds: Sequence[ColumnElement[bool]]) -> ColumnElement[bool]:
+    return and_(*conds) if conds else and_(True)

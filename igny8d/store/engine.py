@@ -1,0 +1,114 @@
+"""Engine construction per dialect, the Store unit-of-work handle, and migrations."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    """Build the async engine with the dialect's settings applied on every new connection.
+
+    SQLite: WAL (readers never block the writer), foreign keys on (off by default there),
+    a busy timeout so two writers queue instead of failing. Postgres: pre-ping so a
+    restarted server does not surface as a 500 on the first request after it.
+    """
+    kwargs: dict[str, Any] = {"echo": echo}
+    if url.startswith("sqlite"):
+        if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
+            kwargs["poolclass"] = StaticPool
+        else:
+            path = url.split(":///", 1)[-1]
+            if path:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 30}
+        engine = create_async_engine(url, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(url, **kwargs)
+
+
+class Store:
+    """The one handle on the database. `begin()` is the unit of work: commit or roll back."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> Store:
+        return cls(make_engine(url, **kwargs))
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction; an exception inside rolls everything back (nothing half-written)."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads only (no explicit transaction bookkeeping)."""
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def migrate(self) -> None:
+        """Apply every Alembic migration up to head on this store's database."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+
+    async def current_revision(self) -> str | None:
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(
+                lambda c: MigrationContext.configure(c).get_current_revision()
+            )
+
+    @staticmethod
+    def head_revision() -> str | None:
+        return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic configured in code: no alembic.ini to find relative to the working directory."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")

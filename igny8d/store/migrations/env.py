@@ -1,0 +1,29 @@
+"""Alembic environment: runs on a connection handed in by Store.migrate()."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from igny8d.store.schema import metadata
+
+config = context.config
+target_metadata = metadata
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("run migrations through `igny8d migrate` (Store.migrate)")
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise RuntimeError("offline SQL generation is not supported")
+run_migrations_online()

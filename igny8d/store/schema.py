@@ -1,0 +1,240 @@
+"""Core tables. One MetaData with a naming convention so SQLite and Postgres get the same DDL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timestamps are stored as UTC and always come back timezone-aware.
+
+    SQLite keeps no offset, so naive values read back are declared UTC here once.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # pragma: no cover - aiosqlite returns datetimes
+            value = dt.datetime.fromisoformat(value)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class JSONDoc(TypeDecorator[Any]):
+    """JSON that round-trips the same on both dialects."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, str) and dialect.name == "sqlite":  # pragma: no cover
+            return json.loads(value)
+        return value
+
+
+def _id() -> Column[int]:
+    return Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+
+
+def _fk(
+    name: str, target: str, *, nullable: bool = False, ondelete: str = "CASCADE"
+) -> Column[int]:
+    return Column(
+        name,
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey(target, ondelete=ondelete),
+        nullable=nullable,
+        index=True,
+    )
+
+
+def _timestamps() -> list[Column[dt.datetime]]:
+    return [
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("updated_at", UTCDateTime(), nullable=False),
+    ]
+
+
+# --- reference data --------------------------------------------------------------------------
+
+plans = Table(
+    "plans",
+    metadata,
+    _id(),
+    Column("slug", String(50), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("price_monthly", Numeric(10, 2), nullable=False),
+    Column("monthly_credits", Integer, nullable=False),
+    Column("max_sites", Integer, nullable=False),
+    Column("max_users", Integer, nullable=False),
+    Column("max_keywords", Integer, nullable=False),
+    Column("max_sectors_per_site", Integer, nullable=False),
+    Column("max_clusters", Integer, nullable=False),
+    Column("is_active", Boolean, nullable=False, default=True),
+)
+
+industries = Table(
+    "industries",
+    metadata,
+    _id(),
+    Column("slug", String(100), nullable=False, unique=True),
+    Column("name", String(150), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("is_active", Boolean, nullable=False, default=True),
+)
+
+industry_sectors = Table(
+    "industry_sectors",
+    metadata,
+    _id(),
+    _fk("industry_id", "industries.id"),
+    Column("slug", String(100), nullable=False),
+    Column("name", String(150), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    UniqueConstraint("industry_id", "slug"),
+)
+
+seed_keywords = Table(
+    "seed_keywords",
+    metadata,
+    _id(),
+    _fk("industry_id", "industries.id"),
+    _fk("industry_sector_id", "industry_sectors.id"),
+    Column("keyword", String(255), nullable=False),
+    Column("volume", Integer, nullable=False, default=0),
+    Column("difficulty", Integer, nullable=False, default=0),
+    Column("intent", String(20), nullable=False),
+    UniqueConstraint("industry_sector_id", "keyword"),
+)
+
+# --- tenants ---------------------------------------------------------------------------------
+
+accounts = Table(
+    "accounts",
+    metadata,
+    _id(),
+    Column("name", String(150), nullable=False),
+    Column("slug", String(160), nullable=False, unique=True),
+    _fk("plan_id", "plans.id", ondelete="RESTRICT"),
+    Column("credits", Integer, nullable=False, default=0),
+    Column("status", String(20), nullable=False, default="active"),
+    *_timestamps(),
+)
+
+users = Table(
+    "users",
+    metadata,
+    _id(),
+    _fk("account_id", "accounts.id"),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("password_hash", String(128), nullable=True),
+    Column("role", String(20), nullable=False),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("is_superuser", Boolean, nullable=False, default=False),
+    Column("token_version", Integer, nullable=False, default=0),
+    _fk("active_site_id", "sites.id", nullable=True, ondelete="SET NULL"),
+    Column("last_login", UTCDateTime(), nullable=True),
+    *_timestamps(),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    _id(),
+    _fk("account_id", "accounts.id"),
+    Column("name", String(150), nullable=False),
+    Column("slug", String(160), nullable=False),
+    Column("domain", String(255), nullable=True),
+    _fk("industry_id", "industries.id", nullable=True, ondelete="SET NULL"),
+    Column("description", Text, nullable=False, default=""),
+    Column("is_active", Boolean, nullable=False, default=True),
+    *_timestamps(),
+    UniqueConstraint("account_id", "slug"),
+)
+
+sectors = Table(
+    "sectors",
+    metadata,
+    _id(),
+    _fk("account_id", "accounts.id"),
+    _fk("site_id", "sites.id"),
+    Column("name", String(150), nullable=False),
+    Column("slug", String(160), nullable=False),
+    _fk("industry_sector_id", "industry_sectors.id", nullable=True, ondelete="SET NULL"),
+    Column("description", Text, nullable=False, default=""),
+    Column("is_active", Boolean, nullable=False, default=True),
+    *_timestamps(),
+    UniqueConstraint("site_id", "slug"),
+)
+
+site_user_access = Table(
+    "site_user_access",
+    metadata,
+    _id(),
+    _fk("account_id", "accounts.id"),
+    _fk("user_id", "users.id"),
+    _fk("site_id", "sites.id"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("user_id", "site_id"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    _fk("user_id", "users.id"),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("replaced_by", String(64), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_refresh_tokens_expires_at", "expires_at"),
+)
+
+#: Tables holding shipped reference data (kept when tests wipe tenant data).
+REFERENCE_TABLES = frozenset({"plans", "industries", "industry_sectors", "seed_keywords"})
