@@ -176,7 +176,7 @@ class AccountService(ResourceService):
 
     async def present(self, conn: AsyncConnection, h: ResourceHandler,
                       rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        slugs = dict((await conn.execute(select(plans.c.id, plans.c.slug))).tuples().all())
+        slugs = dict((await conn.execute(select(plans.c.id, plans.c.slug))).all())
         return [{
             "id": r["id"], "name": r["name"], "slug": r["slug"], "status": r["status"],
             "credits": r["credits"], "plan_id": r["plan_id"], "plan": slugs.get(r["plan_id"]),
@@ -251,7 +251,7 @@ async def _sector_counts(conn: AsyncConnection, site_ids: list[int]) -> dict[int
         select(sectors.c.site_id, func.count()).where(sectors.c.site_id.in_(site_ids))
         .group_by(sectors.c.site_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 class SiteService(ResourceService):

@@ -1,0 +1,148 @@
+"""Fixtures.
+
+- `db_url`: a migrated database, once per store (sqlite, postgres). Tests that use it (or `app`)
+  run on both; Postgres comes from IGNY8_TEST_PG_URL and is skipped when unreachable unless
+  IGNY8_REQUIRE_POSTGRES=1 (CI), where it fails instead.
+- `app`: a running igny8d on a free port over that database, throttling off.
+- `throttled_app`: the same with the reference's rate limits on.
+- `client`: an HTTP client bound to `app` whose every response is checked for the envelope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from tornado.httpserver import HTTPServer
+from tornado.testing import bind_unused_port
+
+from igny8d.app import make_app, server_for
+from igny8d.context import AppContext
+from igny8d.settings import Settings
+from igny8d.store.engine import Store
+from igny8d.store.schema import REFERENCE_TABLES, metadata
+from tests.helpers import Client
+
+PG_URL = os.environ.get("IGNY8_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("IGNY8_REQUIRE_POSTGRES") == "1"
+TENANT_TABLES = [t.name for t in reversed(metadata.sorted_tables)
+                 if t.name not in REFERENCE_TABLES]
+
+
+async def _migrate(url: str, *, fresh_schema: bool) -> None:
+    store = Store.from_url(url)
+    try:
+        if fresh_schema:
+            async with store.begin() as conn:
+                await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+        await store.migrate()
+    finally:
+        await store.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy (migrating per test would be slow)."""
+    path = tmp_path_factory.mktemp("template") / "igny8d.db"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}", fresh_schema=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_ready() -> str:
+    try:
+        asyncio.run(_migrate(PG_URL, fresh_schema=True))
+    except Exception as exc:
+        message = f"PostgreSQL at {PG_URL} not usable: {exc!r}"
+        if REQUIRE_PG:
+            pytest.fail(message)
+        pytest.skip(message)
+    return PG_URL
+
+
+async def _truncate(url: str) -> None:
+    store = Store.from_url(url)
+    try:
+        async with store.begin() as conn:
+            await conn.execute(text(
+                f"TRUNCATE {', '.join(TENANT_TABLES)} RESTART IDENTITY CASCADE"))
+    finally:
+        await store.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.db)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database with reference data and no tenant data, on each store."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "igny8d.db"
+        shutil.copy(template, target)
+        yield f"sqlite+aiosqlite:///{target}"
+    else:
+        url = request.getfixturevalue("postgres_ready")
+        asyncio.run(_truncate(url))
+        yield url
+
+
+def make_settings(tmp_path: Path, db_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": db_url, "data_dir": tmp_path, "secret_key": "t" * 48,
+        "bcrypt_rounds": 4, "debug_throttle": True, "log_to_file": False,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+class RunningApp:
+    """An igny8d served on a free loopback port, with its context for direct store access."""
+
+    def __init__(self, ctx: AppContext, server: HTTPServer, port: int) -> None:
+        self.ctx = ctx
+        self.server = server
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    def client(self) -> Client:
+        return Client(self.base_url)
+
+
+async def start_app(settings: Settings) -> RunningApp:
+    ctx = AppContext.build(settings)
+    sock, port = bind_unused_port()
+    server = server_for(make_app(ctx), settings)
+    server.add_sockets([sock])
+    return RunningApp(ctx, server, port)
+
+
+async def stop_app(running: RunningApp) -> None:
+    running.server.stop()
+    await running.server.close_all_connections()
+    await running.ctx.close()
+
+
+@pytest.fixture
+async def app(tmp_path: Path, db_url: str) -> AsyncIterator[RunningApp]:
+    running = await start_app(make_settings(tmp_path, db_url))
+    yield running
+    await stop_app(running)
+
+
+@pytest.fixture
+async def throttled_app(tmp_path: Path, db_url: str) -> AsyncIterator[RunningApp]:
+    running = await start_app(make_settings(tmp_path, db_url, debug_throttle=False))
+    yield running
+    await stop_app(running)
+
+
+@pytest.fixture
+async def client(app: RunningApp) -> AsyncIterator[Client]:
+    c = app.client()
+    yield c
+    c.close()
