@@ -115,7 +115,10 @@ class AppContext:
                 refresh_days=settings.refresh_days,
             ),
             hasher=PasswordHasher(settings.bcrypt_rounds),
-            limiter=RateLimiter(settings.ratelimit_storage, enabled=settings.throttle_enabled),
+            limiter=RateLimiter(
+                settings.ratelimit_storage, enabled=settings.throttle_enabled,
+                key_prefix=settings.ratelimit_prefix,
+            ),
         )
 
     async def close(self) -> None:

@@ -30,7 +30,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "auth_session",
         "auth_basic",
     ),
-    "ratelimit": ("ratelimit_storage", "debug_throttle"),
+    "ratelimit": ("ratelimit_storage", "ratelimit_prefix", "debug_throttle"),
     "log": ("log_level", "log_to_file", "log_max_mb", "log_backups"),
     "general": ("data_dir", "debug"),
 }
@@ -80,6 +80,8 @@ class Settings(BaseModel):
 
     ratelimit_storage: str = "memory://"
     """Where throttle counters live: memory:// (one process) or redis://host:port/db (shared)."""
+    ratelimit_prefix: str = Field("igny8d", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    """Key namespace in the rate-limit storage: installs sharing one Redis keep apart."""
     debug_throttle: bool = False
     """Bypass throttling (the reference's IGNY8_DEBUG_THROTTLE)."""
 
