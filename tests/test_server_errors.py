@@ -1,0 +1,39 @@
+"""Unexpected failures: 500 in the envelope, no internals to the client, traceback in the log."""
+
+from __future__ import annotations
+
+import logging
+
+from igny8d.store import accounts as store
+from tests.conftest import make_settings, start_app, stop_app
+
+
+async def _boom(*_args, **_kwargs):
+    raise RuntimeError("secret internals: password=hunter2")
+
+
+async def test_unexpected_error_is_a_clean_500(client, monkeypatch, caplog):
+    token = await client.owner("ann@example.com")
+    monkeypatch.setattr(store, "accessible_sites", _boom)
+    with caplog.at_level(logging.ERROR, logger="igny8d"):
+        resp = await client.get("/api/v1/auth/me/", token=token)
+    assert resp.status == 500
+    assert resp.json == {"success": False, "error": "Internal server error",
+                         "request_id": resp.headers["X-Request-ID"]}
+    assert b"hunter2" not in resp.body
+    logged = [r for r in caplog.records if r.exc_info]
+    assert logged and logged[0].request_id == resp.headers["X-Request-ID"]
+
+
+async def test_debug_mode_adds_the_traceback(tmp_path, db_url, monkeypatch):
+    app = await start_app(make_settings(tmp_path, db_url, debug=True))
+    client = app.client()
+    try:
+        token = await client.owner("ann@example.com")
+        monkeypatch.setattr(store, "accessible_sites", _boom)
+        resp = await client.get("/api/v1/auth/me/", token=token)
+        assert resp.status == 500
+        assert any("RuntimeError" in line for line in resp.json["traceback"])
+    finally:
+        client.close()
+        await stop_app(app)
