@@ -97,12 +97,14 @@ class APIHandler(tornado.web.RequestHandler):
 
     def initialize(self, ctx: AppContext, **_: Any) -> None:
         self.ctx = ctx
+        self._apply_cors()  # set_default_headers ran before ctx was known
         self.principal = None
         self.error_message = None
         self._throttle_headers = {}
         self._chunks: list[bytes] = []
         self._received = 0
         self._too_large = False
+        self._refusal: ApiError | None = None
         self._body: bytes | None = None
         self._counted = True
         ctx.metrics.enter()
@@ -138,15 +140,20 @@ class APIHandler(tornado.web.RequestHandler):
         self.request_id = self._incoming_request_id() or str(uuid.uuid4())
         request_id_var.set(self.request_id)
         self.set_header("X-Request-ID", self.request_id)
+        try:
+            await self._admit()
+        except ApiError as exc:
+            self._refuse(exc)
+
+    async def _admit(self) -> None:
+        """What the headers decide: body size, method, authentication, throttle, role."""
         length = self.request.headers.get("Content-Length")
         if length is not None:
             if not length.isdigit():
                 raise ApiError("Invalid Content-Length header")
             if int(length) > self.ctx.settings.max_body_bytes:
                 self._too_large = True
-                raise PayloadTooLarge(
-                    f"Request body too large (limit {self.ctx.settings.max_body_mb:g} MB)"
-                )
+                raise self._too_large_error()
         if self.request.method == "OPTIONS":
             return
         spec = self.endpoint_spec()
@@ -178,17 +185,52 @@ class APIHandler(tornado.web.RequestHandler):
         except ValueError:
             return None
 
+    def _refuse(self, exc: ApiError) -> None:
+        """Answer `exc` now or, when a body is on its way, once it has been read (and dropped).
+
+        An answer sent before the body is read makes Tornado close the connection on unread
+        data; the client's kernel then sees a reset, and a client that writes its whole body
+        before reading (http.client, requests, curl without Expect) never gets the answer.
+        Requests waiting for `100-continue`, and bodies over the transport limit (Tornado
+        drops those anyway), are answered at once.
+        """
+        headers = self.request.headers
+        length = headers.get("Content-Length", "0")
+        chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
+        params = getattr(self.request.connection, "params", None)
+        limit = getattr(params, "max_body_size", None) or self.ctx.settings.max_body_bytes
+        pending = chunked or (length.isdigit() and 0 < int(length) <= limit)
+        if not pending or headers.get("Expect", "").lower() == "100-continue":
+            raise exc
+        self._defer(exc)
+
+    def _defer(self, exc: ApiError) -> None:
+        """Drop the body as it arrives; then answer `exc` instead of running the method."""
+        self._refusal = exc
+        self._chunks.clear()
+
+        async def refuse(*_: Any, **__: Any) -> None:
+            raise exc
+
+        # Tornado looks the method up by name once the whole body has been received.
+        setattr(self, (self.request.method or "GET").lower(), refuse)
+
+    def _too_large_error(self) -> PayloadTooLarge:
+        return PayloadTooLarge(
+            f"Request body too large (limit {self.ctx.settings.max_body_mb:g} MB)"
+        )
+
     def endpoint_spec(self) -> EndpointSpec:
         method = getattr(self, (self.request.method or "GET").lower(), None)
         return getattr(method, "_endpoint", _DEFAULT_SPEC)
 
     def data_received(self, chunk: bytes) -> None:
-        if self._too_large:
+        if self._too_large or self._refusal is not None:
             return
         self._received += len(chunk)
         if self._received > self.ctx.settings.max_body_bytes:
             self._too_large = True
-            self._chunks.clear()
+            self._defer(self._too_large_error())
             return
         self._chunks.append(chunk)
 
@@ -290,9 +332,7 @@ class APIHandler(tornado.web.RequestHandler):
     @property
     def body(self) -> bytes:
         if self._too_large:
-            raise PayloadTooLarge(
-                f"Request body too large (limit {self.ctx.settings.max_body_mb:g} MB)"
-            )
+            raise self._too_large_error()
         if self._body is None:
             self._body = b"".join(self._chunks)
             self._chunks = []
@@ -326,10 +366,14 @@ class APIHandler(tornado.web.RequestHandler):
     def parse(self, model: type[BaseModel], data: dict[str, Any] | None = None) -> Any:
         """Validate a body into `model`; every problem becomes a field error (400)."""
         payload = self.json_body() if data is None else data
+        too_big = _oversized_ints(payload)
         try:
-            return model.model_validate(payload)
+            result = model.model_validate(payload)
         except ValidationError as exc:
-            raise ValidationFailed(errors=validation_errors(exc)) from None
+            raise ValidationFailed(errors={**validation_errors(exc), **too_big}) from None
+        if too_big:
+            raise ValidationFailed(errors=too_big)
+        return result
 
     def multipart(self) -> tuple[dict[str, list[str]], dict[str, list[httputil.HTTPFile]]]:
         ctype = self.request.headers.get("Content-Type", "")
@@ -397,6 +441,8 @@ class APIHandler(tornado.web.RequestHandler):
         self.set_status(status)
         if status == 401 and "WWW-Authenticate" not in headers:
             headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        if status == 405 and "Allow" not in headers:  # a method Tornado itself refused
+            headers["Allow"] = ", ".join(self._allowed_methods())
         for name, value in {**self._throttle_headers, **headers}.items():
             self.set_header(name, value)
         if getattr(self, "request_id", None) is None:
@@ -433,6 +479,7 @@ class APIHandler(tornado.web.RequestHandler):
 
     def on_connection_close(self) -> None:
         self._leave()
+        super().on_connection_close()  # ends a body still streaming in (else _execute hangs)
 
 
 _STATUS_TEXT = {
@@ -464,6 +511,20 @@ def _describe(
     if status < 500:
         return status, _STATUS_TEXT.get(status, reason or "Error"), None, {}
     return 500, "Internal server error", None, {}
+
+
+def _oversized_ints(payload: dict[str, Any]) -> dict[str, list[str]]:
+    """Integers no column can hold (beyond BIGINT), at the top level or in a top-level list.
+
+    They would otherwise reach the database driver and overflow there (a 500).
+    """
+    errors: dict[str, list[str]] = {}
+    for key, value in payload.items():
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(v, int) and not isinstance(v, bool) and abs(v) > _ID_MAX
+               for v in items):
+            errors[str(key)] = [f"Ensure this value is less than or equal to {_ID_MAX}."]
+    return errors
 
 
 def validation_errors(exc: ValidationError) -> dict[str, list[str]]:
@@ -499,4 +560,4 @@ class API404Handler(APIHandler):
         self.request_id = self._incoming_request_id() or str(uuid.uuid4())
         request_id_var.set(self.request_id)
         self.set_header("X-Request-ID", self.request_id)
-        raise NotFound("Not found")
+        self._refuse(NotFound("Not found"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ SWAGGER_HTML = """<!DOCTYPE html>
 <script>
 window.ui = SwaggerUIBundle({
   url: "/api/schema/", dom_id: "#swagger-ui", deepLinking: true, persistAuthorization: true,
+  validatorUrl: null,
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
   layout: "StandaloneLayout"
 });
@@ -69,8 +71,13 @@ class PageHandler(APIHandler):
 
 
 class AssetHandler(tornado.web.StaticFileHandler):
-    def set_extra_headers(self, path: str) -> None:
+    def set_default_headers(self) -> None:
+        # As every other response: no Tornado version in Server, nosniff, a request id.
+        self.set_header("Server", "igny8d")
         self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Request-ID", str(uuid.uuid4()))
+
+    def set_extra_headers(self, path: str) -> None:
         self.set_header("Cache-Control", "public, max-age=86400")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import ColumnElement, and_, or_
@@ -460,13 +460,27 @@ def _action_handler(res: Resource, action: Action) -> type[ResourceHandler]:
 
 
 def partial_model(model: type[BaseModel]) -> type[BaseModel]:
-    """Same fields, all optional: the PATCH body. `model_fields_set` tells what was sent."""
+    """Same fields, none required: the PATCH body. `model_fields_set` tells what was sent.
+
+    Types, constraints and validators are kept (a subclass of the PUT body), so what is sent
+    is checked exactly as in a PUT: null for a non-nullable field, an empty name or a short
+    password is a 400 here too, not a 500 or a silent write.
+    """
     fields: dict[str, Any] = {}
     for name, info in model.model_fields.items():
-        fields[name] = (info.annotation | None, Field(None, description=info.description))
+        annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata \
+            else info.annotation
+        fields[name] = (annotation, Field(None, description=info.description,
+                                          json_schema_extra=_no_default))
     return create_model(  # type: ignore[call-overload,no-any-return]
-        f"Patched{model.__name__}", __config__=ConfigDict(extra="forbid"), **fields
+        f"Patched{model.__name__}", __base__=model, __cls_kwargs__={"extra": "forbid"},
+        **fields,
     )
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    """An absent PATCH field is left alone: it has no default (and null may be invalid)."""
+    schema.pop("default", None)
 
 
 def _page_size(raw: str | None) -> int:

@@ -98,7 +98,8 @@ class UserService(ResourceService):
         if data.get("username") and data["username"] != row["username"]:
             values["username"] = data["username"]
         for key in ("role", "is_active"):
-            if data.get(key) is not None:
+            # Only real changes: an unchanged role must not revoke the user's sessions below.
+            if data.get(key) is not None and data[key] != row[key]:
                 values[key] = data[key]
         if values:
             row = await crud.update_row(conn, store.USERS, h.scope, row["id"], values)
