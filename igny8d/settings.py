@@ -165,7 +165,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def _env_value(name: str, raw: str) -> Any:
+def _env_value(name: str, raw: str, variable: str) -> Any:
     """Interpret an environment string for the field `name` (bools and lists need help)."""
     annotation = Settings.model_fields[name].annotation
     if annotation is bool:
@@ -174,7 +174,8 @@ def _env_value(name: str, raw: str) -> Any:
             return True
         if low in _FALSE:
             return False
-        raise SettingsError(f"IGNY8_{name.upper()}: expected true or false, got {raw!r}")
+        raise SettingsError(f"invalid setting {name} ({variable}): expected true or false, "
+                            f"got {raw!r}")
     if name == "cors_origins":
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     return raw
@@ -192,24 +193,35 @@ def load_settings(
     """
     env = dict(os.environ) if env is None else env
     values: dict[str, Any] = {}
+    origin: dict[str, str] = {}  # where each value came from, for the error message
     if path is None and env.get("IGNY8_CONFIG"):
         path = Path(env["IGNY8_CONFIG"])
     if path is not None:
         values.update(_read_toml(path))
+        origin.update({name: f"{_section_of(name)}.{name} in {path}" for name in values})
     for name in Settings.model_fields:
         key = f"IGNY8_{name.upper()}"
         if key in env:
-            values[name] = _env_value(name, env[key])
+            values[name] = _env_value(name, env[key], key)
+            origin[name] = key
     if "DEBUG" in env and "IGNY8_DEBUG" not in env:
         # The reference names plain DEBUG=True as a throttling bypass too.
-        values["debug"] = _env_value("debug", env["DEBUG"])
-    values.update({k: v for k, v in overrides.items() if v is not None})
+        values["debug"] = _env_value("debug", env["DEBUG"], "DEBUG")
+        origin["debug"] = "DEBUG"
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
+    origin.update({k: f"--{k.replace('_', '-')}" for k in given})
     try:
         return Settings(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        name = ".".join(str(p) for p in first["loc"]) or "settings"
+        where = f"{name} ({origin[name]})" if name in origin else name
         raise SettingsError(f"invalid setting {where}: {first['msg']}") from None
+
+
+def _section_of(name: str) -> str:
+    return next(sec for sec, names in SECTIONS.items() if name in names)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -222,7 +234,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for section, body in data.items():
         allowed = SECTIONS.get(section)
-        if allowed is None or not isinstance(body, dict):
+        if not isinstance(body, dict):
+            home = next((sec for sec, names in SECTIONS.items() if section in names), None)
+            hint = f"; it belongs in [{home}]" if home else ""
+            raise SettingsError(f"config file {path}: {section!r} is outside any section{hint}")
+        if allowed is None:
             raise SettingsError(f"config file {path}: unknown section [{section}]")
         for key, value in body.items():
             if key not in allowed:

@@ -215,6 +215,41 @@ async def test_logout_clears_session_cookie(client):
     assert "expires=" in cleared[0].lower() or "max-age=0" in cleared[0].lower()
 
 
+async def test_logout_ends_the_cookie_session_too(client):
+    """A copied cookie must not outlive logout: it names the login's session family."""
+    await client.register("cookie4@example.com")
+    resp = await client.post(LOGIN, {"email": "cookie4@example.com", "password": PASSWORD})
+    cookie = session_cookie(resp)
+    other = await client.login("cookie4@example.com")  # a second, independent session
+    assert (await client.get(ME, headers={"Cookie": cookie})).status == 200
+    out = await client.post(LOGOUT, {}, headers={"Cookie": cookie})
+    assert out.status == 200
+    assert_unauthorized(await client.get(ME, headers={"Cookie": cookie}))
+    # ... and its refresh token is dead, while the other session lives on
+    assert_unauthorized(await client.post(REFRESH, {"refresh": resp.data["refresh"]}))
+    assert (await client.post(REFRESH, {"refresh": other["refresh"]})).status == 200
+
+
+async def test_logout_by_refresh_token_ends_that_logins_cookie(client):
+    await client.register("cookie5@example.com")
+    resp = await client.post(LOGIN, {"email": "cookie5@example.com", "password": PASSWORD})
+    cookie = session_cookie(resp)
+    out = await client.post(LOGOUT, {"refresh": resp.data["refresh"]},
+                            token=resp.data["access"])
+    assert out.status == 200
+    assert_unauthorized(await client.get(ME, headers={"Cookie": cookie}))
+
+
+async def test_refresh_keeps_the_cookie_session(client):
+    await client.register("cookie6@example.com")
+    resp = await client.post(LOGIN, {"email": "cookie6@example.com", "password": PASSWORD})
+    cookie = session_cookie(resp)
+    rotated = await client.post(REFRESH, {"refresh": resp.data["refresh"]})
+    assert rotated.status == 200
+    assert (await client.get(ME, headers={"Cookie": cookie})).status == 200
+    assert (await client.get(ME, headers={"Cookie": session_cookie(rotated)})).status == 200
+
+
 # -- the event loop stays free while bcrypt runs ------------------------------------------
 
 

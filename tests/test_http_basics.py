@@ -371,18 +371,31 @@ async def test_unknown_route_is_json_404(client, path):
 @pytest.mark.parametrize(("method", "path", "allow"), [
     ("DELETE", REGISTER, "POST, OPTIONS"),
     ("GET", LOGIN, "POST, OPTIONS"),
-    ("PUT", "/api/v1/system/ping/", "GET, OPTIONS"),
-    ("POST", "/api/v1/auth/plans/", "GET, OPTIONS"),
-    ("DELETE", "/api/v1/auth/plans/1/", "GET, OPTIONS"),
-    ("PATCH", SITES, "GET, POST, OPTIONS"),
-    ("FOO", "/api/v1/system/ping/", "GET, OPTIONS"),
-    ("PUT", SITES, "GET, POST, OPTIONS"),  # before authentication: no 401
+    ("PUT", "/api/v1/system/ping/", "GET, HEAD, OPTIONS"),
+    ("POST", "/api/v1/auth/plans/", "GET, HEAD, OPTIONS"),
+    ("DELETE", "/api/v1/auth/plans/1/", "GET, HEAD, OPTIONS"),
+    ("PATCH", SITES, "GET, HEAD, POST, OPTIONS"),
+    ("FOO", "/api/v1/system/ping/", "GET, HEAD, OPTIONS"),
+    ("PUT", SITES, "GET, HEAD, POST, OPTIONS"),  # before authentication: no 401
 ])
 async def test_undeclared_method_is_405_with_allow(client, method, path, allow):
     resp = await client.request(method, path)
     assert resp.status == 405, resp.json
     assert resp.headers["Allow"] == allow
     assert "not allowed" in resp.error
+
+
+async def test_head_answers_like_get_without_a_body(client):
+    resp = await client.request("HEAD", "/api/v1/system/ping/")
+    assert resp.status == 200
+    assert resp.body == b""
+    assert resp.headers["X-Request-ID"]
+    anon = await client.request("HEAD", SITES)
+    assert anon.status == 401  # HEAD needs what GET needs
+    token = await client.owner("head@example.com")
+    resp = await client.request("HEAD", SITES, token=token)
+    assert resp.status == 200 and resp.body == b""
+    assert (await client.request("HEAD", LOGIN)).status == 405  # no GET there
 
 
 async def test_request_id_is_fresh_uuid4_per_response(client):

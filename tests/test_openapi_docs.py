@@ -220,7 +220,7 @@ async def test_docs_pages_need_no_auth_and_reject_writes(client):
         assert (await client.get(page)).status == 200
         resp = await client.post(page, {})
         assert resp.status == 405
-        assert resp.headers["Allow"] == "GET, OPTIONS"
+        assert resp.headers["Allow"] == "GET, HEAD, OPTIONS"
 
 
 async def test_missing_asset_is_404_without_version(client):

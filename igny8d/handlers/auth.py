@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -10,6 +11,7 @@ from igny8d.errors import AuthRequired, InvalidCredentials, ValidationFailed
 from igny8d.handlers.auth_models import (
     ChangePasswordBody,
     LoginBody,
+    LogoutBody,
     MeEnvelope,
     RefreshBody,
     RegisterBody,
@@ -17,7 +19,7 @@ from igny8d.handlers.auth_models import (
     UserEnvelope,
 )
 from igny8d.handlers.base import SESSION_COOKIE, APIHandler, endpoint
-from igny8d.security import TokenError
+from igny8d.security import IssuedToken, TokenError
 from igny8d.store import accounts as store
 
 TAG = "auth"
@@ -26,19 +28,25 @@ TAG = "auth"
 class TokenIssuer(APIHandler):
     """Handlers that answer with a fresh token pair (login, refresh, change-password)."""
 
-    async def issue_pair(self, conn: AsyncConnection, user_id: int) -> dict[str, Any]:
+    async def issue_pair(
+        self, conn: AsyncConnection, user_id: int, *, family: str | None = None,
+        refresh: IssuedToken | None = None,
+    ) -> dict[str, Any]:
+        """Access + refresh for the user; a new session (family) unless one is continued."""
         user = await store.get_user(conn, user_id)
         assert user is not None
         tokens = self.ctx.tokens
         access = tokens.issue("access", user_id=user.id, account_id=user.account_id,
                               version=user.token_version)
-        refresh = tokens.issue("refresh", user_id=user.id, account_id=user.account_id,
-                               version=user.token_version)
-        await store.record_refresh(conn, jti=refresh.jti, user_id=user.id,
-                                   expires_at=refresh.expires_at)
-        if self.ctx.settings.auth_session:
+        if refresh is None:
+            refresh = tokens.issue("refresh", user_id=user.id, account_id=user.account_id,
+                                   version=user.token_version)
+            family = uuid.uuid4().hex
+            await store.record_refresh(conn, jti=refresh.jti, family=family, user_id=user.id,
+                                       expires_at=refresh.expires_at)
+        if self.ctx.settings.auth_session and family is not None:
             self.set_signed_cookie(
-                SESSION_COOKIE, f"{user.id}:{user.token_version}",
+                SESSION_COOKIE, f"{user.id}:{user.token_version}:{family}",
                 expires_days=self.ctx.settings.refresh_days, httponly=True,
                 samesite="Strict", secure=self.request.protocol == "https", path="/api/",
             )
@@ -108,27 +116,17 @@ class RefreshHandler(TokenIssuer):
                 "refresh", user_id=principal.user_id, account_id=principal.account_id,
                 version=principal.token_version,
             )
-            rotated = await store.rotate_refresh(
+            family = await store.rotate_refresh(
                 conn, old_jti=claims.jti, new_jti=fresh.jti, user_id=principal.user_id,
                 expires_at=fresh.expires_at,
             )
-            if not rotated:
-                # A revoked token came back: assume it was stolen and end every session.
+            if family is None and await store.was_rotated(conn, claims.jti):
+                # An already exchanged token came back: assume it was stolen, end every session.
                 await store.revoke_all_refresh(conn, principal.user_id)
-        if not rotated:
+        if family is None:
             raise AuthRequired("Token has been revoked")
-        async with self.ctx.store.begin() as conn:
-            access = self.ctx.tokens.issue(
-                "access", user_id=principal.user_id, account_id=principal.account_id,
-                version=principal.token_version,
-            )
-            data = {
-                "user": await store.user_with_account(conn, principal.user_id),
-                "access": access.token,
-                "refresh": fresh.token,
-                "access_expires_at": access.expires_at,
-                "refresh_expires_at": fresh.expires_at,
-            }
+        async with self.ctx.store.read() as conn:
+            data = await self.issue_pair(conn, principal.user_id, family=family, refresh=fresh)
         self.principal = principal
         self.ok(data, "Token refreshed")
 
@@ -163,20 +161,24 @@ class MeHandler(APIHandler):
 
 
 class LogoutHandler(APIHandler):
-    @endpoint(summary="End this session: revoke the given refresh token, clear the cookie",
-              body=RefreshBody, tags=(TAG,))
+    @endpoint(summary="End this session: its refresh token and its session cookie",
+              body=LogoutBody, tags=(TAG,))
     async def post(self) -> None:
         assert self.principal is not None
-        data = self.json_body()
-        token = data.get("refresh")
+        body: LogoutBody = self.parse(LogoutBody)
+        families = {self.session_family} if self.session_family else set()
         async with self.ctx.store.begin() as conn:
-            if isinstance(token, str) and token:
+            if body.refresh:
                 try:
-                    claims = self.ctx.tokens.verify(token, "refresh")
+                    claims = self.ctx.tokens.verify(body.refresh, "refresh")
                 except TokenError:
                     claims = None
                 if claims is not None and claims.user_id == self.principal.user_id:
-                    await store.revoke_refresh(conn, claims.jti)
+                    family = await store.refresh_family(conn, claims.jti, claims.user_id)
+                    if family:
+                        families.add(family)
+            for family in families:
+                await store.revoke_family(conn, family)
         self.clear_cookie(SESSION_COOKIE, path="/api/")
         self.ok(None, "Logged out")
 

@@ -59,6 +59,10 @@ class RefreshBody(Body):
     refresh: str = Field(max_length=4096)
 
 
+class LogoutBody(Body):
+    refresh: str | None = Field(None, max_length=4096)
+
+
 class ChangePasswordBody(Body):
     old_password: str = Field(max_length=1024)
     new_password: str

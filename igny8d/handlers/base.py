@@ -99,6 +99,7 @@ class APIHandler(tornado.web.RequestHandler):
         self.ctx = ctx
         self._apply_cors()  # set_default_headers ran before ctx was known
         self.principal = None
+        self.session_family: str | None = None
         self.error_message = None
         self._throttle_headers = {}
         self._chunks: list[bytes] = []
@@ -221,8 +222,13 @@ class APIHandler(tornado.web.RequestHandler):
         )
 
     def endpoint_spec(self) -> EndpointSpec:
-        method = getattr(self, (self.request.method or "GET").lower(), None)
+        name = (self.request.method or "GET").lower()
+        method = getattr(self, "get" if name == "head" else name, None)
         return getattr(method, "_endpoint", _DEFAULT_SPEC)
+
+    async def head(self, *args: Any, **kwargs: Any) -> None:
+        """HEAD is GET without the body (Tornado drops it), wherever GET is declared."""
+        await self.get(*args, **kwargs)
 
     def data_received(self, chunk: bytes) -> None:
         if self._too_large or self._refusal is not None:
@@ -253,6 +259,8 @@ class APIHandler(tornado.web.RequestHandler):
     def _allowed_methods(self) -> list[str]:
         declared = [m for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
                     if hasattr(getattr(self, m.lower(), None), "_endpoint")]
+        if "GET" in declared:
+            declared.insert(1, "HEAD")
         return [*declared, "OPTIONS"]
 
     # -- authentication -----------------------------------------------------------------------
@@ -282,10 +290,18 @@ class APIHandler(tornado.web.RequestHandler):
         return await self._load(claims.user_id, claims.version, "jwt")
 
     async def _from_session(self, value: str) -> Principal | None:
-        user_part, _, version = value.partition(":")
-        if not user_part.isdigit() or not version.isdigit():
+        """`user:version:family`; the family (login session) must still be live."""
+        parts = value.split(":")
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
             return None
-        return await self._load(int(user_part), int(version), "session")
+        user_id, family = int(parts[0]), parts[2]
+        async with self.ctx.store.read() as conn:
+            alive = await account_store.session_alive(conn, user_id, family)
+        if not alive:
+            raise AuthRequired("Session has ended")
+        principal = await self._load(user_id, int(parts[1]), "session")
+        self.session_family = family
+        return principal
 
     async def _from_basic(self, credentials: str) -> Principal:
         try:
@@ -354,7 +370,12 @@ class APIHandler(tornado.web.RequestHandler):
         try:
             data = json.loads(raw)
         except (ValueError, RecursionError) as exc:
-            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "invalid encoding"
+            if isinstance(exc, json.JSONDecodeError):
+                msg = exc.msg
+            elif isinstance(exc, RecursionError):
+                msg = "JSON nested too deeply"
+            else:
+                msg = "Body is not valid UTF-8"
             raise ValidationFailed("JSON parse error", errors={"body": [msg]}) from None
         if not isinstance(data, dict):
             raise ValidationFailed(

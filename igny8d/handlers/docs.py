@@ -10,6 +10,7 @@ from typing import Any
 
 import tornado.web
 
+from igny8d import envelope
 from igny8d.handlers.base import APIHandler, endpoint
 
 
@@ -79,6 +80,13 @@ class AssetHandler(tornado.web.StaticFileHandler):
 
     def set_extra_headers(self, path: str) -> None:
         self.set_header("Cache-Control", "public, max-age=86400")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A missing asset answers in the envelope too, not Tornado's HTML page."""
+        rid = str(self._headers.get("X-Request-ID") or uuid.uuid4())
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        message = "Not found." if status_code == 404 else "Error"
+        self.finish(envelope.dumps(envelope.error(message, rid)))
 
 
 def docs_handlers() -> list[tuple[str, type, dict[str, Any]]]:

@@ -66,6 +66,10 @@ class Action:
 class ResourceService:
     """Per-resource behaviour behind the generic handlers; override what differs."""
 
+    async def prepare(self, h: ResourceHandler, data: dict[str, Any]) -> dict[str, Any]:
+        """Slow work on the input (password hashing) before the write transaction opens."""
+        return data
+
     async def create(
         self, conn: AsyncConnection, h: ResourceHandler, data: dict[str, Any]
     ) -> dict[str, Any]:
@@ -296,8 +300,9 @@ class ResourceHandler(APIHandler):
     async def do_create(self) -> None:
         assert self.resource.create_body is not None
         body = self.parse(self.resource.create_body)
+        values = await self.service.prepare(self, body.model_dump())
         async with self.ctx.store.begin() as conn:
-            row = await self.service.create(conn, self, body.model_dump())
+            row = await self.service.create(conn, self, values)
             data = await self.present_one(conn, row)
         self.created(data)
 
@@ -311,7 +316,7 @@ class ResourceHandler(APIHandler):
         assert model is not None
         row_id = parse_id(id)
         body = self.parse(model)
-        values = body.model_dump(exclude_unset=partial)
+        values = await self.service.prepare(self, body.model_dump(exclude_unset=partial))
         async with self.ctx.store.begin() as conn:
             row = await self.fetch(conn, str(row_id))
             row = await self.service.update(conn, self, row, values)

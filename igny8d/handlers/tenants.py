@@ -60,16 +60,22 @@ class UserService(ResourceService):
         if not h.principal.may_assign(role):
             raise PermissionDenied(errors={"role": [f"You cannot assign the role {role!r}."]})
 
+    async def prepare(self, h: ResourceHandler, data: dict[str, Any]) -> dict[str, Any]:
+        # Hash outside the transaction: SQLite writers would queue behind bcrypt otherwise.
+        password = data.pop("password", None)
+        if password:
+            data["password_hash"] = await h.ctx.hasher.hash(password)
+        return data
+
     async def create(self, conn: AsyncConnection, h: ResourceHandler,
                      data: dict[str, Any]) -> dict[str, Any]:
         assert h.principal is not None
         self._check_role(h, data["role"])
         await self._check_seat(conn, h.principal.account_id)
-        password = data.get("password")
-        password_hash = await h.ctx.hasher.hash(password) if password else UNUSABLE_PASSWORD
         row = await store.create_user(
             conn, account_id=h.principal.account_id, email=data["email"],
-            username=data.get("username"), password_hash=password_hash, role=data["role"],
+            username=data.get("username"),
+            password_hash=data.get("password_hash") or UNUSABLE_PASSWORD, role=data["role"],
             is_active=data.get("is_active", True),
         )
         if data.get("site_ids"):
@@ -103,8 +109,8 @@ class UserService(ResourceService):
                 values[key] = data[key]
         if values:
             row = await crud.update_row(conn, store.USERS, h.scope, row["id"], values)
-        if data.get("password"):
-            await store.set_password(conn, row["id"], await h.ctx.hasher.hash(data["password"]))
+        if data.get("password_hash"):
+            await store.set_password(conn, row["id"], data["password_hash"])
         elif values.get("is_active") is False or ("role" in values):
             await store.revoke_sessions(conn, row["id"])
         if data.get("site_ids") is not None:
@@ -129,22 +135,22 @@ async def invite_user(h: ResourceHandler) -> None:
     service = h.resource.service
     assert isinstance(service, UserService)
     async with h.ctx.store.begin() as conn:
-        row = await service.create(conn, h, {**body.model_dump(), "password": None,
-                                             "is_active": False})
+        row = await service.create(conn, h, {**body.model_dump(), "is_active": False})
         data = await h.present_one(conn, row)
     h.created(data, "User invited")
 
 
 async def activate_user(h: ResourceHandler, id: str) -> None:
     body: m.ActivateBody = h.parse(m.ActivateBody)
+    password_hash = await h.ctx.hasher.hash(body.password) if body.password else None
     async with h.ctx.store.begin() as conn:
         row = await h.fetch(conn, id)
         me = h.principal
         assert me is not None
         if not me.is_superuser and ROLE_RANK[row["role"]] > me.rank:
             raise PermissionDenied("You cannot change a user above your own role")
-        if body.password:
-            await store.set_password(conn, row["id"], await h.ctx.hasher.hash(body.password))
+        if password_hash:
+            await store.set_password(conn, row["id"], password_hash)
         row = await crud.update_row(conn, store.USERS, h.scope, row["id"], {"is_active": True})
         data = await h.present_one(conn, row)
     h.ok(data, "User activated")

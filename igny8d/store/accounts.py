@@ -214,41 +214,69 @@ async def site_grants(conn: AsyncConnection, user_ids: list[int]) -> dict[int, l
 
 
 async def record_refresh(
-    conn: AsyncConnection, *, jti: str, user_id: int, expires_at: dt.datetime
+    conn: AsyncConnection, *, jti: str, family: str, user_id: int, expires_at: dt.datetime
 ) -> None:
     await conn.execute(insert(refresh_tokens).values(
-        jti=jti, user_id=user_id, expires_at=expires_at, created_at=crud.now(),
+        jti=jti, family=family, user_id=user_id, expires_at=expires_at, created_at=crud.now(),
     ))
 
 
 async def rotate_refresh(
     conn: AsyncConnection, *, old_jti: str, new_jti: str, user_id: int,
     expires_at: dt.datetime,
-) -> bool:
-    """Revoke the presented token and record its successor, atomically.
+) -> str | None:
+    """Revoke the presented token and record its successor in the same family, atomically.
 
-    False means it was already revoked (or never issued): a replay, so the caller revokes
-    every refresh token of that user.
+    None means it was revoked, expired or never issued; the family (session) id otherwise.
     """
     stamp = crud.now()
-    result = await conn.execute(
+    family = (await conn.execute(
         update(refresh_tokens)
         .where(refresh_tokens.c.jti == old_jti, refresh_tokens.c.user_id == user_id,
                refresh_tokens.c.revoked_at.is_(None), refresh_tokens.c.expires_at > stamp)
         .values(revoked_at=stamp, replaced_by=new_jti)
-    )
-    if result.rowcount != 1:
-        return False
-    await record_refresh(conn, jti=new_jti, user_id=user_id, expires_at=expires_at)
-    return True
+        .returning(refresh_tokens.c.family)
+    )).scalar_one_or_none()
+    if family is None:
+        return None
+    await record_refresh(conn, jti=new_jti, family=family, user_id=user_id,
+                         expires_at=expires_at)
+    return str(family)
 
 
-async def revoke_refresh(conn: AsyncConnection, jti: str) -> None:
+async def was_rotated(conn: AsyncConnection, jti: str) -> bool:
+    """True when this refresh token was already exchanged: presenting it again is a replay."""
+    row = (await conn.execute(
+        select(refresh_tokens.c.replaced_by).where(refresh_tokens.c.jti == jti)
+    )).first()
+    return row is not None and row.replaced_by is not None
+
+
+async def refresh_family(conn: AsyncConnection, jti: str, user_id: int) -> str | None:
+    return (await conn.execute(
+        select(refresh_tokens.c.family)
+        .where(refresh_tokens.c.jti == jti, refresh_tokens.c.user_id == user_id)
+    )).scalar_one_or_none()
+
+
+async def revoke_family(conn: AsyncConnection, family: str) -> None:
+    """End one session: its live refresh token and the cookie that names it."""
     await conn.execute(
         update(refresh_tokens)
-        .where(refresh_tokens.c.jti == jti, refresh_tokens.c.revoked_at.is_(None))
+        .where(refresh_tokens.c.family == family, refresh_tokens.c.revoked_at.is_(None))
         .values(revoked_at=crud.now())
     )
+
+
+async def session_alive(conn: AsyncConnection, user_id: int, family: str) -> bool:
+    """A session cookie is good while its family still has an unrevoked, unexpired token."""
+    row = (await conn.execute(
+        select(refresh_tokens.c.jti).where(
+            refresh_tokens.c.family == family, refresh_tokens.c.user_id == user_id,
+            refresh_tokens.c.revoked_at.is_(None), refresh_tokens.c.expires_at > crud.now(),
+        ).limit(1)
+    )).first()
+    return row is not None
 
 
 async def revoke_all_refresh(conn: AsyncConnection, user_id: int) -> None:

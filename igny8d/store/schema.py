@@ -229,6 +229,9 @@ refresh_tokens = Table(
     metadata,
     Column("jti", String(64), primary_key=True),
     _fk("user_id", "users.id"),
+    # One login = one family; rotation keeps it. The session cookie names the family, so
+    # revoking it (logout) ends the cookie and the refresh chain together.
+    Column("family", String(64), nullable=False, index=True),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
     Column("replaced_by", String(64), nullable=True),

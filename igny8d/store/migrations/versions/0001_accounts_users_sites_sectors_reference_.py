@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 15:00:08.757045
+Create Date: 2026-11-28 15:26:08.352227
 """
 
 from collections.abc import Sequence
@@ -160,6 +160,7 @@ def upgrade() -> None:
     op.create_table('refresh_tokens',
     sa.Column('jti', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('family', sa.String(length=64), nullable=False),
     sa.Column('expires_at', igny8d.store.schema.UTCDateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', igny8d.store.schema.UTCDateTime(timezone=True), nullable=True),
     sa.Column('replaced_by', sa.String(length=64), nullable=True),
@@ -169,6 +170,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
         batch_op.create_index('ix_refresh_tokens_expires_at', ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_refresh_tokens_family'), ['family'], unique=False)
         batch_op.create_index(batch_op.f('ix_refresh_tokens_user_id'), ['user_id'], unique=False)
 
     op.create_table('site_user_access',
@@ -201,6 +203,7 @@ def downgrade() -> None:
     op.drop_table('site_user_access')
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_refresh_tokens_user_id'))
+        batch_op.drop_index(batch_op.f('ix_refresh_tokens_family'))
         batch_op.drop_index('ix_refresh_tokens_expires_at')
 
     op.drop_table('refresh_tokens')
