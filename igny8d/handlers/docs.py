@@ -76,14 +76,15 @@ class AssetHandler(tornado.web.StaticFileHandler):
         # As every other response: no Tornado version in Server, nosniff, a request id.
         self.set_header("Server", "igny8d")
         self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("X-Request-ID", str(uuid.uuid4()))
+        self.request_id = str(uuid.uuid4())  # read by the access log
+        self.set_header("X-Request-ID", self.request_id)
 
     def set_extra_headers(self, path: str) -> None:
         self.set_header("Cache-Control", "public, max-age=86400")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """A missing asset answers in the envelope too, not Tornado's HTML page."""
-        rid = str(self._headers.get("X-Request-ID") or uuid.uuid4())
+        rid = self.request_id
         self.set_header("Content-Type", "application/json; charset=utf-8")
         message = "Not found." if status_code == 404 else "Error"
         self.finish(envelope.dumps(envelope.error(message, rid)))
