@@ -18,7 +18,8 @@ from igny8d.handlers.auth_models import (
     TokenPair,
     UserEnvelope,
 )
-from igny8d.handlers.base import SESSION_COOKIE, APIHandler, endpoint
+from igny8d.handlers.authn import SESSION_COOKIE
+from igny8d.handlers.base import APIHandler, endpoint
 from igny8d.security import IssuedToken, TokenError
 from igny8d.store import accounts as store
 

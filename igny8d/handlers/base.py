@@ -1,10 +1,7 @@
-"""APIHandler: request id, auth, throttling, body parsing and the one envelope writer."""
+"""APIHandler: request id, admission (method, auth, throttle, role) and the one envelope writer."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable
@@ -12,31 +9,25 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import tornado.web
-from pydantic import BaseModel, ValidationError
-from tornado import httputil
+from pydantic import BaseModel
 
 from igny8d import envelope
 from igny8d.errors import (
     ApiError,
     AuthRequired,
-    InvalidCredentials,
     NotFound,
-    PayloadTooLarge,
     Throttled,
-    UnsupportedMediaType,
-    ValidationFailed,
 )
+from igny8d.handlers.authn import AuthMixin
+from igny8d.handlers.bodies import ID_MAX, BodyMixin
 from igny8d.log import request_id_var
 from igny8d.permissions import Principal, validate_level
 from igny8d.ratelimit import validate_scope
-from igny8d.security import TokenError
-from igny8d.store import accounts as account_store
 from igny8d.store.errors import RowNotFound, UniqueViolation
 
 if TYPE_CHECKING:
     from igny8d.context import AppContext
 
-SESSION_COOKIE = "igny8_session"
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
@@ -71,18 +62,17 @@ def endpoint(**kwargs: Any) -> Callable[[F], F]:
 
 
 _DEFAULT_SPEC = EndpointSpec()
-_ID_MAX = 2**63 - 1
 
 
 def parse_id(raw: str) -> int:
     """A path id: digits within BIGINT range, else 404 (it cannot name a row)."""
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or int(raw) > _ID_MAX:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or int(raw) > ID_MAX:
         raise NotFound()
     return int(raw)
 
 
 @tornado.web.stream_request_body
-class APIHandler(tornado.web.RequestHandler):
+class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
     """Base of every JSON endpoint. Secure by default: a method is public only when declared so."""
 
     ctx: AppContext
@@ -186,41 +176,6 @@ class APIHandler(tornado.web.RequestHandler):
         except ValueError:
             return None
 
-    def _refuse(self, exc: ApiError) -> None:
-        """Answer `exc` now or, when a body is on its way, once it has been read (and dropped).
-
-        An answer sent before the body is read makes Tornado close the connection on unread
-        data; the client's kernel then sees a reset, and a client that writes its whole body
-        before reading (http.client, requests, curl without Expect) never gets the answer.
-        Requests waiting for `100-continue`, and bodies over the transport limit (Tornado
-        drops those anyway), are answered at once.
-        """
-        headers = self.request.headers
-        length = headers.get("Content-Length", "0")
-        chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
-        params = getattr(self.request.connection, "params", None)
-        limit = getattr(params, "max_body_size", None) or self.ctx.settings.max_body_bytes
-        pending = chunked or (length.isdigit() and 0 < int(length) <= limit)
-        if not pending or headers.get("Expect", "").lower() == "100-continue":
-            raise exc
-        self._defer(exc)
-
-    def _defer(self, exc: ApiError) -> None:
-        """Drop the body as it arrives; then answer `exc` instead of running the method."""
-        self._refusal = exc
-        self._chunks.clear()
-
-        async def refuse(*_: Any, **__: Any) -> None:
-            raise exc
-
-        # Tornado looks the method up by name once the whole body has been received.
-        setattr(self, (self.request.method or "GET").lower(), refuse)
-
-    def _too_large_error(self) -> PayloadTooLarge:
-        return PayloadTooLarge(
-            f"Request body too large (limit {self.ctx.settings.max_body_mb:g} MB)"
-        )
-
     def endpoint_spec(self) -> EndpointSpec:
         name = (self.request.method or "GET").lower()
         method = getattr(self, "get" if name == "head" else name, None)
@@ -229,16 +184,6 @@ class APIHandler(tornado.web.RequestHandler):
     async def head(self, *args: Any, **kwargs: Any) -> None:
         """HEAD is GET without the body (Tornado drops it), wherever GET is declared."""
         await self.get(*args, **kwargs)
-
-    def data_received(self, chunk: bytes) -> None:
-        if self._too_large or self._refusal is not None:
-            return
-        self._received += len(chunk)
-        if self._received > self.ctx.settings.max_body_bytes:
-            self._too_large = True
-            self._defer(self._too_large_error())
-            return
-        self._chunks.append(chunk)
 
     async def options(self, *args: Any, **kwargs: Any) -> None:
         """CORS preflight: answered for allowed origins, no auth needed."""
@@ -263,70 +208,6 @@ class APIHandler(tornado.web.RequestHandler):
             declared.insert(1, "HEAD")
         return [*declared, "OPTIONS"]
 
-    # -- authentication -----------------------------------------------------------------------
-
-    async def _authenticate(self) -> Principal | None:
-        settings = self.ctx.settings
-        header = self.request.headers.get("Authorization", "")
-        scheme, _, credentials = header.partition(" ")
-        scheme = scheme.lower()
-        if header and scheme == "bearer" and settings.auth_jwt:
-            return await self._from_jwt(credentials.strip())
-        if settings.auth_session and not header:
-            cookie = self.get_signed_cookie(SESSION_COOKIE, max_age_days=settings.refresh_days)
-            if cookie:
-                return await self._from_session(cookie.decode("utf-8", "replace"))
-        if header and scheme == "basic" and settings.auth_basic:
-            return await self._from_basic(credentials.strip())
-        if header:
-            raise AuthRequired("Unsupported authorization scheme")
-        return None
-
-    async def _from_jwt(self, token: str) -> Principal:
-        try:
-            claims = self.ctx.tokens.verify(token, "access")
-        except TokenError as exc:
-            raise AuthRequired(str(exc)) from None
-        return await self._load(claims.user_id, claims.version, "jwt")
-
-    async def _from_session(self, value: str) -> Principal | None:
-        """`user:version:family`; the family (login session) must still be live."""
-        parts = value.split(":")
-        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
-            return None
-        user_id, family = int(parts[0]), parts[2]
-        async with self.ctx.store.read() as conn:
-            alive = await account_store.session_alive(conn, user_id, family)
-        if not alive:
-            raise AuthRequired("Session has ended")
-        principal = await self._load(user_id, int(parts[1]), "session")
-        self.session_family = family
-        return principal
-
-    async def _from_basic(self, credentials: str) -> Principal:
-        try:
-            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise InvalidCredentials() from None
-        email, sep, password = decoded.partition(":")
-        if not sep:
-            raise InvalidCredentials()
-        async with self.ctx.store.read() as conn:
-            user = await account_store.find_user_by_email(conn, email)
-        ok = await self.ctx.hasher.verify(password, user.password_hash if user else None)
-        if not ok or user is None:
-            raise InvalidCredentials()
-        return await self._load(user.id, user.token_version, "basic")
-
-    async def _load(self, user_id: int, version: int, method: str) -> Principal:
-        async with self.ctx.store.read() as conn:
-            principal = await account_store.load_principal(conn, user_id, auth_method=method)
-        if principal is None:
-            raise AuthRequired("User not found or inactive")
-        if principal.token_version != version:
-            raise AuthRequired("Token has been revoked")
-        return principal
-
     # -- throttling -----------------------------------------------------------------------------
 
     async def _throttle(self, scope: str) -> None:
@@ -342,72 +223,6 @@ class APIHandler(tornado.web.RequestHandler):
             self.set_header(name, value)
         if not result.allowed:
             raise Throttled(headers=self._throttle_headers)
-
-    # -- request bodies -------------------------------------------------------------------------
-
-    @property
-    def body(self) -> bytes:
-        if self._too_large:
-            raise self._too_large_error()
-        if self._body is None:
-            self._body = b"".join(self._chunks)
-            self._chunks = []
-        return self._body
-
-    def json_body(self) -> dict[str, Any]:
-        """The body as a JSON object: 415 for another content type, 400 for anything else bad."""
-        raw = self.body
-        ctype = self.request.headers.get("Content-Type", "")
-        if not raw.strip():
-            if ctype and not ctype.lower().startswith("application/json"):
-                raise UnsupportedMediaType(f'Unsupported media type "{ctype}" in request.')
-            return {}
-        if not ctype.lower().split(";")[0].strip().endswith(("/json", "+json")):
-            raise UnsupportedMediaType(
-                f'Unsupported media type "{ctype or "(none)"}" in request; '
-                "send application/json."
-            )
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            if isinstance(exc, json.JSONDecodeError):
-                msg = exc.msg
-            elif isinstance(exc, RecursionError):
-                msg = "JSON nested too deeply"
-            else:
-                msg = "Body is not valid UTF-8"
-            raise ValidationFailed("JSON parse error", errors={"body": [msg]}) from None
-        if not isinstance(data, dict):
-            raise ValidationFailed(
-                "Request body must be a JSON object",
-                errors={"body": [f"Expected an object, got {type(data).__name__}."]},
-            )
-        return data
-
-    def parse(self, model: type[BaseModel], data: dict[str, Any] | None = None) -> Any:
-        """Validate a body into `model`; every problem becomes a field error (400)."""
-        payload = self.json_body() if data is None else data
-        too_big = _oversized_ints(payload)
-        try:
-            result = model.model_validate(payload)
-        except ValidationError as exc:
-            raise ValidationFailed(errors={**validation_errors(exc), **too_big}) from None
-        if too_big:
-            raise ValidationFailed(errors=too_big)
-        return result
-
-    def multipart(self) -> tuple[dict[str, list[str]], dict[str, list[httputil.HTTPFile]]]:
-        ctype = self.request.headers.get("Content-Type", "")
-        if not ctype.lower().startswith("multipart/form-data"):
-            raise UnsupportedMediaType(
-                f'Unsupported media type "{ctype or "(none)"}" in request; '
-                "send multipart/form-data."
-            )
-        args: dict[str, list[bytes]] = {}
-        files: dict[str, list[httputil.HTTPFile]] = {}
-        httputil.parse_body_arguments(ctype, self.body, args, files, self.request.headers)
-        fields = {k: [v.decode("utf-8", "replace") for v in vs] for k, vs in args.items()}
-        return fields, files
 
     # -- success writers ------------------------------------------------------------------------
 
@@ -532,46 +347,6 @@ def _describe(
     if status < 500:
         return status, _STATUS_TEXT.get(status, reason or "Error"), None, {}
     return 500, "Internal server error", None, {}
-
-
-def _oversized_ints(payload: dict[str, Any]) -> dict[str, list[str]]:
-    """Integers no column can hold (beyond BIGINT), at the top level or in a top-level list.
-
-    They would otherwise reach the database driver and overflow there (a 500).
-    """
-    errors: dict[str, list[str]] = {}
-    for key, value in payload.items():
-        items = value if isinstance(value, list) else [value]
-        if any(isinstance(v, int) and not isinstance(v, bool) and abs(v) > _ID_MAX
-               for v in items):
-            errors[str(key)] = [f"Ensure this value is less than or equal to {_ID_MAX}."]
-    return errors
-
-
-def validation_errors(exc: ValidationError) -> dict[str, list[str]]:
-    """pydantic errors as {field: [messages]} with DRF-like wording for the common cases."""
-    out: dict[str, list[str]] = {}
-    for err in exc.errors(include_url=False):
-        loc = [str(p) for p in err["loc"]]
-        name = loc[0] if loc else "non_field_errors"
-        kind = err["type"]
-        if kind == "missing":
-            msg = "This field is required."
-        elif kind == "extra_forbidden":
-            msg = "Unknown field."
-        elif kind.startswith("int") or kind == "int_type":
-            msg = "A valid integer is required."
-        elif kind == "value_error":
-            msg = str(err.get("ctx", {}).get("error", err["msg"]))
-        else:
-            msg = err["msg"]
-        if len(loc) > 1 and kind not in ("missing",):
-            msg = f"{'.'.join(loc[1:])}: {msg}"
-        if not loc and ": " in msg:
-            # model-level checks name their field as "field: message"
-            name, msg = msg.split(": ", 1)
-        out.setdefault(name, []).append(msg)
-    return out
 
 
 class API404Handler(APIHandler):
