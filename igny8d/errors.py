@@ -57,6 +57,14 @@ class PermissionDenied(ApiError):
     message = "Permission denied"
 
 
+class PlanLimit(PermissionDenied):
+    """A plan limit answers 403 naming the limit, so a client can tell the user why."""
+
+    def __init__(self, what: str, limit: int, plan: str) -> None:
+        super().__init__("Plan limit reached",
+                         errors={"plan": [f"The {plan} plan allows at most {limit} {what}."]})
+
+
 class NotFound(ApiError):
     status = 404
     message = "Not found."

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
-from sqlalchemy import ColumnElement, and_, or_
+from pydantic import BaseModel, Field, create_model
+from sqlalchemy import ColumnElement, or_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.envelope import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -28,20 +28,6 @@ class Filter:
     kind: FilterKind = "exact"
     choices: tuple[str, ...] = ()
     description: str = ""
-
-
-class IdsBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    ids: list[int] = Field(min_length=1, max_length=1000)
-
-
-class BulkStatusBody(IdsBody):
-    status: str
-
-
-class BulkResult(BaseModel):
-    deleted_count: int | None = None
-    updated_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -340,40 +326,6 @@ class ResourceHandler(APIHandler):
         return sorted(found)
 
 
-async def bulk_delete(h: ResourceHandler) -> None:
-    body = h.parse(IdsBody)
-    async with h.ctx.store.begin() as conn:
-        ids = await h.visible_or_404(conn, body.ids)
-        count = await crud.delete_many(conn, h.resource.spec, h.scope, ids)
-    h.ok({"deleted_count": count}, f"{count} deleted")
-
-
-def bulk_status_action(name: str, choices: tuple[str, ...], **kw: Any) -> Action:
-    """`{ids, status}` → every listed row gets the status (all ids checked first)."""
-    model = create_model(
-        f"Bulk{name.title().replace('_', '')}Body",
-        __base__=IdsBody,
-        status=(Literal[choices], ...),  # type: ignore[valid-type]
-    )
-
-    async def run(h: ResourceHandler) -> None:
-        body = h.parse(model)
-        async with h.ctx.store.begin() as conn:
-            ids = await h.visible_or_404(conn, body.ids)
-            count = await crud.update_many(
-                conn, h.resource.spec, h.scope, ids, {"status": body.status}
-            )
-        h.ok({"updated_count": count}, f"{count} updated")
-
-    return Action(name, run, body=model, response=BulkResult,
-                  summary="Set the status of several objects", **kw)
-
-
-def bulk_delete_action(**kw: Any) -> Action:
-    return Action("bulk_delete", bulk_delete, body=IdsBody, response=BulkResult,
-                  summary="Delete several objects (all ids must be yours)", **kw)
-
-
 # -- handler class factories --
 
 
@@ -542,9 +494,3 @@ def _query_doc(res: Resource) -> dict[str, str]:
         doc["ordering"] = "Order by " + ", ".join(sorted(res.ordering)) + \
             f" (prefix - for descending; default {res.default_ordering})"
     return doc
-
-
-__all__ = [
-    "Action", "BulkResult", "Filter", "IdsBody", "Resource", "ResourceHandler",
-    "ResourceService", "and_", "bulk_delete_action", "bulk_status_action",
-]
