@@ -26,9 +26,12 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+_ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(body: Any) -> str:
     """Compact JSON; timestamps as ISO 8601 UTC with Z, decimals as strings."""
-    return json.dumps(body, default=_default, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(body)
 
 
 def success(data: Any, request_id: str, message: str | None = None) -> dict[str, Any]:

@@ -218,21 +218,22 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
     Only allow-listed fields are logged, never headers, bodies, Authorization or cookies,
     and secret query values are masked.
     """
-    request = handler.request
     status = handler.get_status()
-    method = request.method
-    path = request.path
-    if request.query:
-        path = f"{path}?{scrub_query(request.query)}"
-    duration_ms = round(request.request_time() * 1000, 2)
-    principal = getattr(handler, "principal", None)
-
     if status < 400:
         level = logging.INFO
     elif status < 500:
         level = logging.WARNING
     else:
         level = logging.ERROR
+    if not access_log.isEnabledFor(level):
+        return  # don't build a line nobody will see (hot path under load)
+    request = handler.request
+    method = request.method
+    path = request.path
+    if request.query:
+        path = f"{path}?{scrub_query(request.query)}"
+    duration_ms = round(request.request_time() * 1000, 2)
+    principal = getattr(handler, "principal", None)
 
     access_log.log(
         level,

@@ -108,14 +108,16 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         self.set_header("Referrer-Policy", "same-origin")
         self.set_header("Content-Type", "application/json; charset=utf-8")
         rid = getattr(self, "request_id", None)
-        if rid:
+        if rid:  # after clear() in send_error; on the first call there is no id yet
             self.set_header("X-Request-ID", rid)
-        self._apply_cors()
+            self._apply_cors()
 
     def _apply_cors(self) -> None:
         origin = self.request.headers.get("Origin")
-        allowed = self.ctx.settings.cors_origins if hasattr(self, "ctx") else ()
-        if origin and (origin in allowed or "*" in allowed):
+        if not origin:
+            return
+        allowed = self.ctx.settings.cors_origins
+        if origin in allowed or "*" in allowed:
             self.set_header("Access-Control-Allow-Origin", origin)
             self.set_header("Vary", "Origin")
             self.set_header("Access-Control-Expose-Headers",
