@@ -20,6 +20,7 @@ from igny8d.context import AppContext
 from igny8d.handlers import all_routes, api_routes
 from igny8d.handlers.base import API404Handler
 from igny8d.handlers.docs import AssetHandler
+from igny8d.jobs.scheduler import make_scheduler
 from igny8d.log import configure_logging, log_request
 from igny8d.openapi import build_document
 from igny8d.settings import Settings
@@ -126,6 +127,8 @@ async def run_server(settings: Settings, sockets: list[socket.socket]) -> None:
     app = make_app(ctx)
     server = server_for(app, settings)
     server.add_sockets(sockets)
+    scheduler = make_scheduler(ctx)
+    scheduler.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -137,6 +140,7 @@ async def run_server(settings: Settings, sockets: list[socket.socket]) -> None:
     await stop.wait()
     log.info("shutting down: no new connections, finishing requests in flight")
     server.stop()
+    scheduler.shutdown(wait=False)
     await ctx.metrics.drained(grace=30)
     await server.close_all_connections()
     await ctx.close()

@@ -37,3 +37,18 @@ async def test_debug_mode_adds_the_traceback(tmp_path, db_url, monkeypatch):
     finally:
         client.close()
         await stop_app(app)
+
+
+async def test_status_is_503_when_the_database_is_down(tmp_path):
+    settings = make_settings(tmp_path, "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+    app = await start_app(settings)
+    client = app.client()
+    try:
+        resp = await client.get("/api/v1/system/status/")
+        assert resp.status == 503
+        assert resp.errors == {"database": ["The database is not reachable."]}
+        ping = await client.get("/api/v1/system/ping/")  # liveness does not need the store
+        assert ping.status == 200
+    finally:
+        client.close()
+        await stop_app(app)

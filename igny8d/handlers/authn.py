@@ -36,7 +36,7 @@ class AuthMixin(_Base):
         scheme = scheme.lower()
         if header and scheme == "bearer" and settings.auth_jwt:
             return await self._from_jwt(credentials.strip())
-        if settings.auth_session and not header:
+        if settings.auth_session and not header and "Cookie" in self.request.headers:
             cookie = self.get_signed_cookie(SESSION_COOKIE, max_age_days=settings.refresh_days)
             if cookie:
                 return await self._from_session(cookie.decode("utf-8", "replace"))

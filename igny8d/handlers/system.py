@@ -8,7 +8,7 @@ import platform
 from pydantic import BaseModel
 
 from igny8d import __version__
-from igny8d.errors import NotFound
+from igny8d.errors import ApiError, NotFound
 from igny8d.handlers.base import APIHandler, endpoint
 
 TAG = "system"
@@ -35,14 +35,18 @@ class PingHandler(APIHandler):
 
 
 class StatusHandler(APIHandler):
-    @endpoint(public=True, summary="Health: database reachable, version, uptime",
+    @endpoint(public=True, summary="Health: database reachable (else 503), version, uptime",
               response=StatusOut, tags=(TAG,))
     async def get(self) -> None:
         db_ok = await self.ctx.store.ping()
         limiter_ok = await self.ctx.limiter.ping()
-        healthy = db_ok
+        if not db_ok:
+            # Unhealthy is a failure in the envelope (success false), so load balancers and
+            # clients read it the same way.
+            raise ApiError("Service unavailable: database unreachable", status=503,
+                           errors={"database": ["The database is not reachable."]})
         self.ok({
-            "status": "ok" if healthy else "degraded",
+            "status": "ok" if limiter_ok else "degraded",
             "version": __version__,
             "uptime_seconds": round(self.ctx.metrics.uptime, 3),
             "database": {"reachable": db_ok, "dialect": self.ctx.store.dialect},
@@ -50,7 +54,7 @@ class StatusHandler(APIHandler):
                                    "enabled": self.ctx.limiter.enabled},
             "python": platform.python_version(),
             "time": dt.datetime.now(dt.UTC),
-        }, status=200 if healthy else 503)
+        })
 
 
 class RequestMetricOut(BaseModel):

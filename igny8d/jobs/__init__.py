@@ -1,0 +1,1 @@
+"""Background work: the periodic housekeeping scheduler (and, later, the AI job executor)."""
