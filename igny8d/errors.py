@@ -94,7 +94,3 @@ class Throttled(ApiError):
     status = 429
     message = "Rate limit exceeded"
 
-
-def field_error(field: str, message: str, error: str = "Validation failed") -> ValidationFailed:
-    """Shorthand for the common one-field validation failure."""
-    return ValidationFailed(error, errors={field: [message]})

@@ -58,8 +58,6 @@ class Principal:
     def at_least(self, role: str) -> bool:
         return self.is_superuser or self.rank >= ROLE_RANK[role]
 
-    def can_see_site(self, site_id: int) -> bool:
-        return self.site_ids is None or site_id in self.site_ids
 
     def require(self, level: str) -> None:
         """Raise 403 unless the principal holds `level`."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import hmac
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -130,6 +129,3 @@ class PasswordHasher:
             return False
 
 
-
-def constant_time_equals(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())

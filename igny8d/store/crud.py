@@ -11,7 +11,6 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Table,
-    and_,
     delete,
     false,
     func,
@@ -190,21 +189,6 @@ async def delete_many(
     return int((await conn.execute(stmt)).rowcount)
 
 
-async def update_many(
-    conn: AsyncConnection, spec: TableSpec, scope: Scope, ids: Iterable[int],
-    values: dict[str, Any],
-) -> int:
-    wanted = sorted(set(ids))
-    values = dict(values)
-    if "updated_at" in spec.table.c:
-        values["updated_at"] = now()
-    stmt = (
-        update(spec.table)
-        .where(spec.table.c.id.in_(wanted), *spec.scope_filter(scope))
-        .values(**values)
-    )
-    return int((await conn.execute(stmt)).rowcount)
-
 
 def _conflict(spec: TableSpec, exc: IntegrityError) -> Exception:
     """Name the duplicate field when the constraint is a known unique one."""
@@ -218,6 +202,3 @@ def _conflict(spec: TableSpec, exc: IntegrityError) -> Exception:
         return UniqueViolation({"non_field_errors": [f"This {spec.label.lower()} already exists."]})
     return exc
 
-
-def and_all(conds: Sequence[ColumnElement[bool]]) -> ColumnElement[bool]:
-    return and_(*conds) if conds else and_(True)
