@@ -459,3 +459,11 @@ async def test_bad_token_everywhere_is_401_but_public_ignores_it(client):
             assert resp.status != 401, (method, path, resp.json)
         else:
             assert resp.status == 401, (method, path, resp.json)
+
+
+async def test_url_that_is_not_utf8_is_a_clear_400(client):
+    token = await client.owner("utf@example.com")
+    for path in ("/api/v1/auth/sites/%ff/", "/api/v1/auth/sites/?search=%ff"):
+        resp = await client.get(path, token=token)
+        assert resp.status == 400
+        assert resp.error == "The URL is not valid UTF-8"

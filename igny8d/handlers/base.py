@@ -345,6 +345,8 @@ def _describe(
         return 409, exc.message, exc.errors, {}
     if isinstance(exc, tornado.web.HTTPError):
         code = exc.status_code
+        if code == 400 and (exc.log_message or "").startswith("Invalid unicode"):
+            return 400, "The URL is not valid UTF-8", None, {}
         return code, _STATUS_TEXT.get(code, reason or "Error"), None, {}
     if status < 500:
         return status, _STATUS_TEXT.get(status, reason or "Error"), None, {}
