@@ -73,8 +73,13 @@ class Principal:
         return self.is_superuser or ROLE_RANK[role] <= self.rank
 
 
+def grants_apply(role: str) -> bool:
+    """Site grants narrow editors and viewers; owners and admins always see every site."""
+    return ROLE_RANK.get(role, 0) < ROLE_RANK["admin"]
+
+
 def effective_site_ids(role: str, grants: frozenset[int]) -> frozenset[int] | None:
-    """Owners and admins see all sites; editors and viewers with grants only those."""
-    if ROLE_RANK.get(role, 0) >= ROLE_RANK["admin"] or not grants:
+    """The sites a role with these grants may see; None means all (also: no grants at all)."""
+    if not grants_apply(role) or not grants:
         return None
     return grants

@@ -30,34 +30,36 @@ class TokenIssuer(APIHandler):
     """Handlers that answer with a fresh token pair (login, refresh, change-password)."""
 
     async def issue_pair(
-        self, conn: AsyncConnection, user_id: int, *, family: str | None = None,
-        refresh: IssuedToken | None = None,
+        self, conn: AsyncConnection, *, user_id: int, account_id: int, version: int,
+        family: str | None = None, refresh: IssuedToken | None = None,
     ) -> dict[str, Any]:
-        """Access + refresh for the user; a new session (family) unless one is continued."""
-        user = await store.get_user(conn, user_id)
-        assert user is not None
+        """Access + refresh; a new session (family, recorded on `conn`) unless one continues."""
         tokens = self.ctx.tokens
-        access = tokens.issue("access", user_id=user.id, account_id=user.account_id,
-                              version=user.token_version)
+        access = tokens.issue("access", user_id=user_id, account_id=account_id, version=version)
         if refresh is None:
-            refresh = tokens.issue("refresh", user_id=user.id, account_id=user.account_id,
-                                   version=user.token_version)
+            refresh = tokens.issue("refresh", user_id=user_id, account_id=account_id,
+                                   version=version)
             family = uuid.uuid4().hex
-            await store.record_refresh(conn, jti=refresh.jti, family=family, user_id=user.id,
+            await store.record_refresh(conn, jti=refresh.jti, family=family, user_id=user_id,
                                        expires_at=refresh.expires_at)
         if self.ctx.settings.auth_session and family is not None:
             self.set_signed_cookie(
-                SESSION_COOKIE, f"{user.id}:{user.token_version}:{family}",
+                SESSION_COOKIE, f"{user_id}:{version}:{family}",
                 expires_days=self.ctx.settings.refresh_days, httponly=True,
                 samesite="Strict", secure=self.request.protocol == "https", path="/api/",
             )
         return {
-            "user": await store.user_with_account(conn, user.id),
             "access": access.token,
             "refresh": refresh.token,
             "access_expires_at": access.expires_at,
             "refresh_expires_at": refresh.expires_at,
         }
+
+    async def answer(self, user_id: int, pair: dict[str, Any], message: str) -> None:
+        """The user object is read after the write transaction: the write lock stays short."""
+        async with self.ctx.store.read() as conn:
+            user = await store.user_with_account(conn, user_id)
+        self.ok({"user": user, **pair}, message)
 
 
 class RegisterHandler(APIHandler):
@@ -90,14 +92,16 @@ class LoginHandler(TokenIssuer):
             raise InvalidCredentials()
         if not user.is_active:
             raise AuthRequired("User account is disabled")
-        async with self.ctx.store.begin() as conn:
+        async with self.ctx.store.read() as conn:
             principal = await store.load_principal(conn, user.id)
-            if principal is None:
-                raise AuthRequired("Account is not active")
+        if principal is None:
+            raise AuthRequired("Account is not active")
+        async with self.ctx.store.begin() as conn:
             await store.touch_login(conn, user.id)
-            data = await self.issue_pair(conn, user.id)
+            pair = await self.issue_pair(conn, user_id=user.id, account_id=user.account_id,
+                                         version=principal.token_version)
         self.principal = principal
-        self.ok(data, "Login successful")
+        await self.answer(user.id, pair, "Login successful")
 
 
 class RefreshHandler(TokenIssuer):
@@ -126,10 +130,13 @@ class RefreshHandler(TokenIssuer):
                 await store.revoke_all_refresh(conn, principal.user_id)
         if family is None:
             raise AuthRequired("Token has been revoked")
-        async with self.ctx.store.read() as conn:
-            data = await self.issue_pair(conn, principal.user_id, family=family, refresh=fresh)
+        async with self.ctx.store.read() as conn:  # nothing left to write
+            pair = await self.issue_pair(
+                conn, user_id=principal.user_id, account_id=principal.account_id,
+                version=principal.token_version, family=family, refresh=fresh,
+            )
         self.principal = principal
-        self.ok(data, "Token refreshed")
+        await self.answer(principal.user_id, pair, "Token refreshed")
 
 
 class ChangePasswordHandler(TokenIssuer):
@@ -145,9 +152,10 @@ class ChangePasswordHandler(TokenIssuer):
             raise ValidationFailed(errors={"old_password": ["Old password is incorrect."]})
         new_hash = await self.ctx.hasher.hash(body.new_password)
         async with self.ctx.store.begin() as conn:
-            await store.set_password(conn, user.id, new_hash)
-            data = await self.issue_pair(conn, user.id)
-        self.ok(data, "Password changed successfully")
+            version = await store.set_password(conn, user.id, new_hash)
+            pair = await self.issue_pair(conn, user_id=user.id, account_id=user.account_id,
+                                         version=version)
+        await self.answer(user.id, pair, "Password changed successfully")
 
 
 class MeHandler(APIHandler):

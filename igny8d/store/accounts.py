@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from igny8d.permissions import Principal, effective_site_ids
+from igny8d.permissions import Principal, effective_site_ids, grants_apply
 from igny8d.store import crud
 from igny8d.store.crud import Scope, TableSpec
 from igny8d.store.errors import RowNotFound, UniqueViolation
@@ -99,9 +99,11 @@ async def load_principal(
     )).first()
     if row is None or not row.is_active or row.account_status != "active":
         return None
-    grants = frozenset(int(s) for s in (await conn.execute(
-        select(site_user_access.c.site_id).where(site_user_access.c.user_id == user_id)
-    )).scalars())
+    grants: frozenset[int] = frozenset()
+    if grants_apply(row.role):  # owners and admins skip the query
+        grants = frozenset(int(s) for s in (await conn.execute(
+            select(site_user_access.c.site_id).where(site_user_access.c.user_id == user_id)
+        )).scalars())
     return Principal(
         user_id=row.id, account_id=row.account_id, email=row.email, username=row.username,
         role=row.role, is_superuser=row.is_superuser, token_version=row.token_version,
@@ -287,21 +289,26 @@ async def revoke_all_refresh(conn: AsyncConnection, user_id: int) -> None:
     )
 
 
-async def revoke_sessions(conn: AsyncConnection, user_id: int) -> None:
-    """Refuse every token issued so far: refresh rows revoked, access tokens by version."""
+async def revoke_sessions(conn: AsyncConnection, user_id: int) -> int:
+    """Refuse every token issued so far: refresh rows revoked, access tokens by version.
+
+    Returns the new token version, for the tokens issued right after (change-password).
+    """
     await revoke_all_refresh(conn, user_id)
-    await conn.execute(
+    return int((await conn.execute(
         update(users).where(users.c.id == user_id)
         .values(token_version=users.c.token_version + 1, updated_at=crud.now())
-    )
+        .returning(users.c.token_version)
+    )).scalar_one())
 
 
-async def set_password(conn: AsyncConnection, user_id: int, password_hash: str) -> None:
+async def set_password(conn: AsyncConnection, user_id: int, password_hash: str) -> int:
+    """Store a new hash and end every session; returns the new token version."""
     await conn.execute(
         update(users).where(users.c.id == user_id)
         .values(password_hash=password_hash, updated_at=crud.now())
     )
-    await revoke_sessions(conn, user_id)
+    return await revoke_sessions(conn, user_id)
 
 
 async def touch_login(conn: AsyncConnection, user_id: int) -> None:
