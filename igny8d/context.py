@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
@@ -15,8 +16,10 @@ from igny8d.settings import Settings
 from igny8d.store.engine import Store
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestMetric:
+    """One finished request; also the shape `system/request-metrics/{id}` answers with."""
+
     request_id: str
     method: str
     path: str
@@ -24,7 +27,7 @@ class RequestMetric:
     duration_ms: float
     user_id: int | None
     account_id: int | None
-    at: float
+    at: dt.datetime
 
 
 class Metrics:
@@ -71,7 +74,7 @@ class Metrics:
             duration_ms=round(handler.request.request_time() * 1000, 2),
             user_id=principal.user_id if principal else None,
             account_id=principal.account_id if principal else None,
-            at=time.time(),
+            at=dt.datetime.now(dt.UTC),
         )
         self.requests += 1
         self.by_status[metric.status] += 1

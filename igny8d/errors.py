@@ -47,11 +47,6 @@ class InvalidCredentials(AuthRequired):
     message = "Invalid credentials"
 
 
-class InsufficientCredits(ApiError):
-    status = 402
-    message = "Insufficient credits"
-
-
 class PermissionDenied(ApiError):
     status = 403
     message = "Permission denied"
@@ -68,16 +63,6 @@ class PlanLimit(PermissionDenied):
 class NotFound(ApiError):
     status = 404
     message = "Not found."
-
-
-class MethodNotAllowed(ApiError):
-    status = 405
-    message = "Method not allowed"
-
-
-class Conflict(ApiError):
-    status = 409
-    message = "Resource conflict"
 
 
 class PayloadTooLarge(ApiError):

@@ -115,11 +115,10 @@ def build_document(routes: list[tuple[str, type, dict[str, Any]]], *,
             else:
                 responses[str(spec.status)] = {"description": "Success", "content": {
                     "application/json": {"schema": _success(builder, spec)}}}
-            for code, desc in _ERROR_STATUSES.items():
+            for code in _ERROR_STATUSES:
                 if spec.public and code in ("401", "403"):
                     continue
                 responses[code] = {"$ref": f"#/components/responses/E{code}"}
-                _ = desc
             op["responses"] = responses
             item[method] = op
         if item:

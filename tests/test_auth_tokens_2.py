@@ -276,3 +276,16 @@ async def test_login_does_not_block_event_loop(db_url: str, tmp_path: Path):
     finally:
         client.close()
         await stop_app(running)
+
+
+async def test_logout_bad_bodies_are_clear_400s(client):
+    await client.register("lo@example.com")
+    pair = await client.login("lo@example.com")
+    for body in ({"refresh": 5}, {"refresh": "x", "other": 1}, [1]):
+        resp = await client.post(LOGOUT, body, token=pair["access"])
+        assert resp.status == 400, body
+    resp = await client.request("POST", LOGOUT, body="{bad", token=pair["access"],
+                                headers={"Content-Type": "application/json"})
+    assert resp.status == 400 and resp.errors["body"]
+    # none of these ended the session
+    assert (await client.post(REFRESH, {"refresh": pair["refresh"]})).status == 200

@@ -31,9 +31,13 @@ async def test_debug_mode_adds_the_traceback(tmp_path, db_url, monkeypatch):
     try:
         token = await client.owner("ann@example.com")
         monkeypatch.setattr(store, "accessible_sites", _boom)
-        resp = await client.get("/api/v1/auth/me/", token=token)
+        resp = await client.get("/api/v1/auth/me/?token=s3cret&x=1", token=token)
         assert resp.status == 500
         assert any("RuntimeError" in line for line in resp.json["traceback"])
+        context = resp.json["request"]
+        assert context["method"] == "GET"
+        assert context["path"] == "/api/v1/auth/me/?token=***&x=1"
+        assert context["user_id"] is not None and context["account_id"] is not None
     finally:
         client.close()
         await stop_app(app)
@@ -52,3 +56,11 @@ async def test_status_is_503_when_the_database_is_down(tmp_path):
     finally:
         client.close()
         await stop_app(app)
+
+
+async def test_production_500_carries_no_request_context(client, monkeypatch):
+    token = await client.owner("cy@example.com")
+    monkeypatch.setattr(store, "accessible_sites", _boom)
+    resp = await client.get("/api/v1/auth/me/", token=token)
+    assert resp.status == 500
+    assert "request" not in resp.json and "traceback" not in resp.json

@@ -20,7 +20,7 @@ from igny8d.errors import (
 )
 from igny8d.handlers.authn import AuthMixin
 from igny8d.handlers.bodies import ID_MAX, BodyMixin
-from igny8d.log import request_id_var
+from igny8d.log import request_id_var, scrub_query
 from igny8d.permissions import Principal, validate_level
 from igny8d.ratelimit import validate_scope
 from igny8d.store.errors import RowNotFound, UniqueViolation
@@ -289,7 +289,17 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         self.error_message = message
         extra = None
         if self.ctx.settings.debug and status >= 500 and exc is not None:
-            extra = {"traceback": traceback.format_exception(exc)}
+            # The reference: in debug mode, traceback + request context (never credentials).
+            query = self.request.query
+            extra = {
+                "traceback": traceback.format_exception(exc),
+                "request": {
+                    "method": self.request.method,
+                    "path": self.request.path + (f"?{scrub_query(query)}" if query else ""),
+                    "user_id": self.principal.user_id if self.principal else None,
+                    "account_id": self.principal.account_id if self.principal else None,
+                },
+            }
         if self._too_large:
             self.set_header("Connection", "close")
         self.finish(envelope.dumps(envelope.error(message, self.request_id, errors, extra)))
@@ -298,8 +308,6 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         """Expected errors are logged once, by the access log; the rest with a traceback."""
         if isinstance(value, (tornado.web.HTTPError, RowNotFound, UniqueViolation)):
             return
-        from igny8d.log import scrub_query
-
         query = f"?{scrub_query(self.request.query)}" if self.request.query else ""
         self.ctx.logger.error(
             "unhandled exception in %s %s%s", self.request.method, self.request.path, query,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import platform
 
 from pydantic import BaseModel
 
 from igny8d import __version__
+from igny8d.context import RequestMetric
 from igny8d.errors import ApiError, NotFound
 from igny8d.handlers.base import APIHandler, endpoint
 
@@ -57,27 +59,16 @@ class StatusHandler(APIHandler):
         })
 
 
-class RequestMetricOut(BaseModel):
-    request_id: str
-    method: str
-    path: str
-    status: int
-    duration_ms: float
-    user_id: int | None
-    account_id: int | None
-    at: dt.datetime
-
-
 class RequestMetricsHandler(APIHandler):
     @endpoint(throttle="system", summary="Timing of one recent request of your account "
-              "(kept per process, most recent 2,000)", response=RequestMetricOut, tags=(TAG,))
+              "(kept per process, most recent 2,000)", response=RequestMetric, tags=(TAG,))
     async def get(self, request_id: str) -> None:
         assert self.principal is not None
         metric = self.ctx.metrics.find(request_id)
         if metric is None or (metric.account_id != self.principal.account_id
                               and not self.principal.is_superuser):
             raise NotFound("Request not found.")
-        self.ok({**metric.__dict__, "at": dt.datetime.fromtimestamp(metric.at, dt.UTC)})
+        self.ok(dataclasses.asdict(metric))
 
 
 default_handlers = [
