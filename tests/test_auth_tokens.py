@@ -445,3 +445,16 @@ async def test_token_expiry_fields_are_future(client):
     assert parse_ts(data["access_expires_at"]).timestamp() > now
     assert parse_ts(data["refresh_expires_at"]).timestamp() > parse_ts(
         data["access_expires_at"]).timestamp()
+
+
+async def test_concurrent_registrations_with_one_account_name_all_succeed(client):
+    """Slugs and usernames are derived; a race for the same one must not become a 409."""
+    import asyncio
+
+    bodies = [{"email": f"racer{i}@example.com", "password": "long-password-1",
+               "password_confirm": "long-password-1", "account_name": "Same Name"}
+              for i in range(5)]
+    results = await asyncio.gather(*(client.post("/api/v1/auth/register/", b) for b in bodies))
+    assert [r.status for r in results] == [201] * 5
+    slugs = {r.data["user"]["account"]["slug"] for r in results}
+    assert len(slugs) == 5 and "same-name" in slugs

@@ -126,6 +126,9 @@ async def account_plan(conn: AsyncConnection, account_id: int) -> dict[str, Any]
     return dict(row)
 
 
+_SLUG_ATTEMPTS = 3
+
+
 async def unique_account_slug(conn: AsyncConnection, name: str) -> str:
     base = slugify(name)
     taken = set((await conn.execute(
@@ -152,11 +155,23 @@ async def unique_username(conn: AsyncConnection, wanted: str) -> str:
 async def create_account(
     conn: AsyncConnection, *, name: str, plan: dict[str, Any], status: str = "active"
 ) -> dict[str, Any]:
-    """A new tenant, starting with its plan's monthly credits."""
-    return await crud.insert_row(conn, ACCOUNTS, {
-        "name": name, "slug": await unique_account_slug(conn, name), "plan_id": plan["id"],
-        "credits": plan["monthly_credits"], "status": status,
-    })
+    """A new tenant, starting with its plan's monthly credits.
+
+    The slug is derived from the name; if a concurrent registration took it between the
+    check and the insert, another suffix is tried (the insert runs in a savepoint).
+    """
+    slug = await unique_account_slug(conn, name)
+    for attempt in range(_SLUG_ATTEMPTS):
+        try:
+            return await crud.insert_row(conn, ACCOUNTS, {
+                "name": name, "slug": slug, "plan_id": plan["id"],
+                "credits": plan["monthly_credits"], "status": status,
+            })
+        except UniqueViolation:
+            if attempt == _SLUG_ATTEMPTS - 1:
+                raise
+            slug = f"{slugify(name)}-{secrets.token_hex(3)}"
+    raise AssertionError("unreachable")
 
 
 async def create_user(
@@ -170,15 +185,24 @@ async def create_user(
         )).first()
         if exists:
             raise UniqueViolation({"username": ["A user with this username already exists."]})
-    else:
-        username = await unique_username(conn, email.split("@", 1)[0])
     if await find_user_by_email(conn, email) is not None:
         raise UniqueViolation({"email": ["A user with this email already exists."]})
-    return await crud.insert_row(conn, USERS, {
-        "account_id": account_id, "email": email, "username": username,
-        "password_hash": password_hash, "role": role, "is_active": is_active,
-        "is_superuser": is_superuser, "token_version": 0,
-    })
+    derived = not username
+    name = username or await unique_username(conn, email.split("@", 1)[0])
+    for attempt in range(_SLUG_ATTEMPTS):
+        try:
+            return await crud.insert_row(conn, USERS, {
+                "account_id": account_id, "email": email, "username": name,
+                "password_hash": password_hash, "role": role, "is_active": is_active,
+                "is_superuser": is_superuser, "token_version": 0,
+            })
+        except UniqueViolation as exc:
+            # A name we derived lost a race with another signup: derive another. A name the
+            # client chose, or a duplicate email, is the client's 409.
+            if not derived or "username" not in exc.errors or attempt == _SLUG_ATTEMPTS - 1:
+                raise
+            name = f"{email.split('@', 1)[0][:130]}-{secrets.token_hex(3)}"
+    raise AssertionError("unreachable")
 
 
 async def set_site_grants(
