@@ -185,3 +185,27 @@ async def test_status(client, db_url):
     await asyncio.sleep(0.05)
     again = await client.get("/api/v1/system/status/")
     assert again.data["uptime_seconds"] > first
+
+
+async def test_each_endpoint_counts_in_its_scope(throttled_app):
+    """DESIGN.md's scope table, read back from X-Throttle-Limit of one request each."""
+    c = throttled_app.client()
+    try:
+        token = await c.owner("scopes@example.com")
+        pair = await c.login("scopes@example.com")
+        cases = [
+            ("POST", "/api/v1/auth/register/", {}, None, "20"),          # auth
+            ("POST", "/api/v1/auth/login/", {}, None, "20"),             # auth
+            ("POST", "/api/v1/auth/refresh/", {}, None, "20"),           # auth
+            ("POST", "/api/v1/auth/change-password/", {}, token, "5"),   # auth_strict
+            ("GET", "/api/v1/auth/me/", None, token, "100"),             # default
+            ("GET", "/api/v1/auth/sites/", None, token, "100"),          # default
+            ("GET", "/api/v1/system/ping/", None, None, "100"),          # default
+            ("GET", f"/api/v1/system/request-metrics/{pair['access'][:8]}/", None, token,
+             "100"),                                                      # system
+        ]
+        for method, path, body, tok, limit in cases:
+            resp = await c.request(method, path, json_body=body, token=tok)
+            assert resp.headers["X-Throttle-Limit"] == limit, (path, resp.status)
+    finally:
+        c.close()
