@@ -1,17 +1,20 @@
-"""The ApiError hierarchy: every failure a client can see is raised as one of these."""
+"""Domain errors: what a service, the store or a handler refuses, with a public message.
+
+Tornado-free on purpose: services, the store, job workers and the CLI raise these. The one
+mapping from error class to HTTP status and envelope lives in the handler base
+(`igny8d/handlers/base.py`, `STATUS_OF`); the CLI prints `error` as a sentence.
+"""
 
 from __future__ import annotations
 
-from tornado.web import HTTPError
 
+class DomainError(Exception):
+    """A refusal a client may see: `error` is the sentence, `errors` the field messages.
 
-class ApiError(HTTPError):
-    """An error with a public message, optional field errors and extra headers.
-
-    `write_error` renders it in the envelope; nothing else writes error bodies.
+    `headers` is for the few errors the HTTP layer itself raises (throttling, auth
+    challenges); services leave it empty.
     """
 
-    status = 400
     message = "Bad request"
 
     def __init__(
@@ -20,62 +23,72 @@ class ApiError(HTTPError):
         *,
         errors: dict[str, list[str]] | None = None,
         headers: dict[str, str] | None = None,
-        status: int | None = None,
     ) -> None:
-        code = status or self.status
-        super().__init__(code, log_message=error or self.message)
+        super().__init__(error or self.message)
         self.error = error or self.message
         self.errors = errors
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
 
 
-class ValidationFailed(ApiError):
-    status = 400
+class BadRequest(DomainError):
+    message = "Bad request"
+
+
+class ValidationFailed(BadRequest):
     message = "Validation failed"
 
 
-class AuthRequired(ApiError):
-    status = 401
+class AuthRequired(DomainError):
     message = "Authentication required"
-
-    def __init__(self, error: str | None = None, **kw: object) -> None:
-        super().__init__(error, **kw)  # type: ignore[arg-type]
-        self.headers.setdefault("WWW-Authenticate", 'Bearer realm="api"')
 
 
 class InvalidCredentials(AuthRequired):
     message = "Invalid credentials"
 
 
-class PermissionDenied(ApiError):
-    status = 403
+class InsufficientCredits(DomainError):
+    message = "Insufficient credits"
+
+
+class PermissionDenied(DomainError):
     message = "Permission denied"
 
 
 class PlanLimit(PermissionDenied):
-    """A plan limit answers 403 naming the limit, so a client can tell the user why."""
+    """A plan limit names the limit, so a client can tell the user why."""
 
     def __init__(self, what: str, limit: int, plan: str) -> None:
         super().__init__("Plan limit reached",
                          errors={"plan": [f"The {plan} plan allows at most {limit} {what}."]})
 
 
-class NotFound(ApiError):
-    status = 404
+class NotFound(DomainError):
     message = "Not found."
 
 
-class PayloadTooLarge(ApiError):
-    status = 413
+class MethodNotAllowed(DomainError):
+    message = "Method not allowed"
+
+
+class Conflict(DomainError):
+    """A duplicate or a state that forbids the change (a second queueing, a finished job)."""
+
+    message = "Resource conflict"
+
+
+class PayloadTooLarge(DomainError):
     message = "Request body too large"
 
 
-class UnsupportedMediaType(ApiError):
-    status = 415
+class UnsupportedMediaType(DomainError):
     message = "Unsupported media type"
 
 
-class Throttled(ApiError):
-    status = 429
+class Throttled(DomainError):
     message = "Rate limit exceeded"
 
+
+class Unavailable(DomainError):
+    """Temporarily unable to answer (database busy or unreachable): retry later."""
+
+    message = "Service temporarily unavailable"

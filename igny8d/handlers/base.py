@@ -13,17 +13,24 @@ from pydantic import BaseModel
 
 from igny8d import envelope
 from igny8d.errors import (
-    ApiError,
     AuthRequired,
+    BadRequest,
+    Conflict,
+    DomainError,
+    InsufficientCredits,
+    MethodNotAllowed,
     NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
     Throttled,
+    Unavailable,
+    UnsupportedMediaType,
 )
 from igny8d.handlers.authn import AuthMixin
 from igny8d.handlers.bodies import ID_MAX, BodyMixin
 from igny8d.log import request_id_var, scrub_query
 from igny8d.permissions import Principal, validate_level
 from igny8d.ratelimit import validate_scope
-from igny8d.store.errors import RowNotFound, UniqueViolation
 
 if TYPE_CHECKING:
     from igny8d.context import AppContext
@@ -46,6 +53,8 @@ class EndpointSpec:
     tags: tuple[str, ...] = ()
     paginated: bool = False
     content_type: str | None = None
+    #: error statuses this operation answers beyond those derived from the declaration
+    errors: tuple[int, ...] = ()
 
 
 def endpoint(**kwargs: Any) -> Callable[[F], F]:
@@ -95,7 +104,7 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         self._chunks: list[bytes] = []
         self._received = 0
         self._too_large = False
-        self._refusal: ApiError | None = None
+        self._refusal: DomainError | None = None
         self._body: bytes | None = None
         self._counted = True
         ctx.metrics.enter()
@@ -135,7 +144,7 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         self.set_header("X-Request-ID", self.request_id)
         try:
             await self._admit()
-        except ApiError as exc:
+        except DomainError as exc:
             self._refuse(exc)
 
     async def _admit(self) -> None:
@@ -143,7 +152,7 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         length = self.request.headers.get("Content-Length")
         if length is not None:
             if not length.isdigit():
-                raise ApiError("Invalid Content-Length header")
+                raise BadRequest("Invalid Content-Length header")
             if int(length) > self.ctx.settings.max_body_bytes:
                 self._too_large = True
                 raise self._too_large_error()
@@ -151,14 +160,14 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
             return
         spec = self.endpoint_spec()
         if spec is _DEFAULT_SPEC:
-            raise ApiError(
-                f'Method "{self.request.method}" not allowed.', status=405,
+            raise MethodNotAllowed(
+                f'Method "{self.request.method}" not allowed.',
                 headers={"Allow": ", ".join(self._allowed_methods())},
             )
-        auth_error: ApiError | None = None
+        auth_error: DomainError | None = None
         try:
             self.principal = await self._authenticate()
-        except ApiError as exc:
+        except DomainError as exc:
             auth_error = exc
         await self._throttle(spec.throttle)
         if spec.public:
@@ -306,7 +315,7 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Expected errors are logged once, by the access log; the rest with a traceback."""
-        if isinstance(value, (tornado.web.HTTPError, RowNotFound, UniqueViolation)):
+        if isinstance(value, (tornado.web.HTTPError, DomainError)):
             return
         query = f"?{scrub_query(self.request.query)}" if self.request.query else ""
         self.ctx.logger.error(
@@ -328,6 +337,21 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         super().on_connection_close()  # ends a body still streaming in (else _execute hangs)
 
 
+#: The one mapping from domain error to HTTP status; the first matching class wins.
+STATUS_OF: tuple[tuple[type[DomainError], int], ...] = (
+    (BadRequest, 400),
+    (AuthRequired, 401),
+    (InsufficientCredits, 402),
+    (PermissionDenied, 403),
+    (NotFound, 404),
+    (MethodNotAllowed, 405),
+    (Conflict, 409),
+    (PayloadTooLarge, 413),
+    (UnsupportedMediaType, 415),
+    (Throttled, 429),
+    (Unavailable, 503),
+)
+
 _STATUS_TEXT = {
     400: "Bad request",
     401: "Authentication required",
@@ -341,16 +365,18 @@ _STATUS_TEXT = {
 }
 
 
+def status_of(exc: DomainError) -> int:
+    for cls, code in STATUS_OF:
+        if isinstance(exc, cls):
+            return code
+    return 400
+
+
 def _describe(
     exc: BaseException | None, status: int, reason: str
 ) -> tuple[int, str, dict[str, list[str]] | None, dict[str, str]]:
-    if isinstance(exc, ApiError):
-        return exc.status_code, exc.error, exc.errors, dict(exc.headers)
-    if isinstance(exc, RowNotFound):
-        errors = {exc.field: [exc.what]} if exc.field else None
-        return 404, "Not found." if exc.field else exc.what, errors, {}
-    if isinstance(exc, UniqueViolation):
-        return 409, exc.message, exc.errors, {}
+    if isinstance(exc, DomainError):
+        return status_of(exc), exc.error, exc.errors, dict(exc.headers)
     if isinstance(exc, tornado.web.HTTPError):
         code = exc.status_code
         if code == 400 and (exc.log_message or "").startswith("Invalid unicode"):

@@ -9,7 +9,7 @@ import tornado.web
 from pydantic import BaseModel, ValidationError
 from tornado import httputil
 
-from igny8d.errors import ApiError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from igny8d.errors import DomainError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
 if TYPE_CHECKING:
     from igny8d.context import AppContext
@@ -28,10 +28,10 @@ class BodyMixin(_Base):
     _chunks: list[bytes]
     _received: int
     _too_large: bool
-    _refusal: ApiError | None
+    _refusal: DomainError | None
     _body: bytes | None
 
-    def _refuse(self, exc: ApiError) -> None:
+    def _refuse(self, exc: DomainError) -> None:
         """Answer `exc` now or, when a body is on its way, once it has been read (and dropped).
 
         An answer sent before the body is read makes Tornado close the connection on unread
@@ -50,7 +50,7 @@ class BodyMixin(_Base):
             raise exc
         self._defer(exc)
 
-    def _defer(self, exc: ApiError) -> None:
+    def _defer(self, exc: DomainError) -> None:
         """Drop the body as it arrives; then answer `exc` instead of running the method."""
         self._refusal = exc
         self._chunks.clear()

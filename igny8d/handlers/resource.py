@@ -47,6 +47,7 @@ class Action:
     query: dict[str, str] = field(default_factory=dict)
     paginated: bool = False
     content_type: str | None = None
+    errors: tuple[int, ...] = ()
 
 
 class ResourceService:
@@ -407,7 +408,7 @@ def _action_handler(res: Resource, action: Action) -> type[ResourceHandler]:
         level=action.level, throttle=action.throttle or res.throttle, summary=action.summary,
         body=action.body, response=action.response, status=action.status,
         query=action.query, tags=(res.tag,), paginated=action.paginated,
-        content_type=action.content_type,
+        content_type=action.content_type, errors=action.errors,
     )(run)
     name = _class_name(res, "".join(p.title() for p in action.name.split("_")) + "Handler")
     return type(name, (ResourceHandler,), {action.method: fn})

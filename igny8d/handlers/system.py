@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from igny8d import __version__
 from igny8d.context import RequestMetric
-from igny8d.errors import ApiError, NotFound
+from igny8d.errors import NotFound, Unavailable
 from igny8d.handlers.base import APIHandler, endpoint
 
 TAG = "system"
@@ -45,8 +45,8 @@ class StatusHandler(APIHandler):
         if not db_ok:
             # Unhealthy is a failure in the envelope (success false), so load balancers and
             # clients read it the same way.
-            raise ApiError("Service unavailable: database unreachable", status=503,
-                           errors={"database": ["The database is not reachable."]})
+            raise Unavailable("Service unavailable: database unreachable",
+                              errors={"database": ["The database is not reachable."]})
         self.ok({
             "status": "ok" if limiter_ok else "degraded",
             "version": __version__,

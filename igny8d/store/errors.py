@@ -1,25 +1,34 @@
-"""Store-level failures; the HTTP layer maps them to statuses in one place (write_error)."""
+"""Store-level failures, as domain errors: the handler base maps them like any other."""
 
 from __future__ import annotations
 
-
-class StoreError(Exception):
-    """Base of what the store raises on purpose."""
+from igny8d.errors import Conflict, NotFound, Unavailable, ValidationFailed
 
 
-class RowNotFound(StoreError):
-    """No such row within the caller's scope (another tenant's row looks the same)."""
+class RowNotFound(NotFound):
+    """No such row within the caller's scope (another tenant's row looks the same).
+
+    With `field`, the id came from a request body: the answer names that field.
+    """
 
     def __init__(self, what: str = "Not found.", *, field: str | None = None) -> None:
-        super().__init__(what)
+        super().__init__("Not found." if field else what,
+                         errors={field: [what]} if field else None)
         self.what = what
         self.field = field
 
 
-class UniqueViolation(StoreError):
+class UniqueViolation(Conflict):
     """A duplicate of something that must be unique; `errors` names the fields."""
 
     def __init__(self, errors: dict[str, list[str]], message: str = "Resource conflict") -> None:
-        super().__init__(message)
-        self.errors = errors
+        super().__init__(message, errors=errors)
         self.message = message
+
+
+class ForeignKeyViolation(ValidationFailed):
+    """A reference to a row that does not exist (or went away meanwhile)."""
+
+
+class StoreBusy(Unavailable):
+    """The database could not take the work now (SQLite lock wait, pool exhausted)."""
