@@ -1,0 +1,1 @@
+"""Business rules: plain async functions `(conn, actor, input) -> data`, no Tornado."""
