@@ -1,4 +1,7 @@
-"""Roles, the authenticated Principal, and the role checks every handler method declares."""
+"""Roles, the Actor every service takes, and the Principal a request authenticates as.
+
+Tornado-free: services, job workers and the CLI use the same rules as handlers.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from igny8d.errors import PermissionDenied
-from igny8d.store.crud import Scope
+from igny8d.scope import Scope
 
 Role = Literal["owner", "admin", "editor", "viewer", "system_bot"]
 
@@ -32,23 +35,27 @@ def validate_level(level: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: loaded once per request, handed to every store call as the scope."""
+class Actor:
+    """Who acts: a user of an account with a role and, maybe, site grants.
+
+    A request's Principal is an Actor; a job worker or the CLI builds one with `system()`.
+    """
 
     user_id: int
     account_id: int
-    email: str
-    username: str
     role: str
-    is_superuser: bool
-    token_version: int
-    #: Sites this user may see; None means every site of the account.
-    site_ids: frozenset[int] | None
-    auth_method: str = "jwt"
+    is_superuser: bool = False
+    #: Sites this actor may see; None means every site of the account.
+    site_ids: frozenset[int] | None = None
+
+    @classmethod
+    def system(cls, account_id: int, *, user_id: int = 0) -> Actor:
+        """The server itself acting for an account (jobs, housekeeping): owner rights there."""
+        return cls(user_id=user_id, account_id=account_id, role="owner")
 
     @property
     def scope(self) -> Scope:
-        """The tenant scope every store call of this request takes."""
+        """The tenant scope every store call made for this actor takes."""
         return Scope(account_id=self.account_id, site_ids=self.site_ids)
 
     @property
@@ -58,9 +65,8 @@ class Principal:
     def at_least(self, role: str) -> bool:
         return self.is_superuser or self.rank >= ROLE_RANK[role]
 
-
     def require(self, level: str) -> None:
-        """Raise 403 unless the principal holds `level`."""
+        """Raise PermissionDenied unless the actor holds `level`."""
         if level == "superuser":
             if not self.is_superuser:
                 raise PermissionDenied()
@@ -71,6 +77,23 @@ class Principal:
     def may_assign(self, role: str) -> bool:
         """Nobody makes a user above their own role."""
         return self.is_superuser or ROLE_RANK[role] <= self.rank
+
+    def may_manage(self, role: str) -> bool:
+        """Another user may be changed only by a strictly higher rank (the owner manages
+        admins; an admin cannot touch another admin)."""
+        return self.is_superuser or ROLE_RANK.get(role, 0) < self.rank
+
+
+@dataclass(frozen=True, slots=True)
+class Principal(Actor):
+    """The authenticated caller of a request: an Actor plus how they authenticated."""
+
+    email: str = ""
+    username: str = ""
+    token_version: int = 0
+    #: the user's random key, which every token of theirs carries
+    auth_key: str = ""
+    auth_method: str = "jwt"
 
 
 def grants_apply(role: str) -> bool:

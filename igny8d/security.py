@@ -37,6 +37,8 @@ class TokenClaims:
     type: TokenType
     jti: str
     version: int
+    #: the user's random auth key: a token names exactly one user, never a later one
+    key: str
     expires_at: dt.datetime
 
 
@@ -49,7 +51,7 @@ class TokenService:
         self.refresh_ttl = dt.timedelta(days=refresh_days)
 
     def issue(
-        self, token_type: TokenType, *, user_id: int, account_id: int, version: int
+        self, token_type: TokenType, *, user_id: int, account_id: int, version: int, key: str
     ) -> IssuedToken:
         now = dt.datetime.now(dt.UTC)
         ttl = self.access_ttl if token_type == "access" else self.refresh_ttl
@@ -63,6 +65,7 @@ class TokenService:
             "iat": int(now.timestamp()),
             "jti": jti,
             "ver": version,
+            "key": key,
         }
         token = jwt.encode(payload, self._secret, algorithm=ALGORITHM)
         return IssuedToken(token, jti, expires.replace(microsecond=0))
@@ -77,7 +80,8 @@ class TokenService:
                 token,
                 self._secret,
                 algorithms=[ALGORITHM],
-                options={"require": ["exp", "iat", "jti", "type", "user_id", "account_id"]},
+                options={"require": ["exp", "iat", "jti", "type", "user_id", "account_id",
+                                     "key"]},
             )
         except jwt.ExpiredSignatureError:
             raise TokenError("Token has expired") from None
@@ -93,6 +97,7 @@ class TokenService:
                 type=expected,
                 jti=str(payload["jti"]),
                 version=int(payload.get("ver", 0)),
+                key=str(payload["key"]),
                 expires_at=dt.datetime.fromtimestamp(int(payload["exp"]), dt.UTC),
             )
         except (TypeError, ValueError):

@@ -38,6 +38,9 @@ PUBLIC = {
     ("/api/v1/system/status/", "get"),
     ("/api/v1/system/ping/", "get"),
 }
+#: Declared public because the refresh token in its body is a credential too (OAuth token
+#: revocation); without one it answers 401 like any protected route.
+LOGOUT = ("/api/v1/auth/logout/", "post")
 _PARAM = re.compile(r"\(\?P<\w+>[^)]*\)")
 
 
@@ -432,7 +435,7 @@ async def test_malformed_request_id_replaced(client, bad):
 
 def test_public_declarations_are_exactly_the_reference_list():
     public = {(path, method) for path, method, is_public in declared_operations() if is_public}
-    assert public == PUBLIC
+    assert public == PUBLIC | {LOGOUT}
 
 
 async def test_every_route_is_protected_unless_public(client):
@@ -467,3 +470,63 @@ async def test_url_that_is_not_utf8_is_a_clear_400(client):
         resp = await client.get(path, token=token)
         assert resp.status == 400
         assert resp.error == "The URL is not valid UTF-8"
+
+
+# -- the client address -------------------------------------------------------------------
+
+
+class _Context:
+    def __init__(self, peer: str, rewritten: str) -> None:
+        self._orig_remote_ip = peer
+        self.remote_ip = rewritten
+        self.protocol = "http"
+
+
+class _Connection:
+    def __init__(self, peer: str, rewritten: str) -> None:
+        self.context = _Context(peer, rewritten)
+
+
+def _request_from(peer: str, *forwarded: str) -> Any:
+    from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
+
+    headers = HTTPHeaders({"Host": "x"})
+    for value in forwarded:
+        headers.add("X-Forwarded-For", value)
+    rewritten = forwarded[-1].split(",")[-1].strip() if forwarded else peer
+    return HTTPServerRequest(start_line=RequestStartLine("GET", "/", "HTTP/1.1"),
+                             headers=headers,
+                             connection=_Connection(peer, rewritten))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("peer", "forwarded", "trusted", "expected"), [
+    # no proxy trusted: the peer, whatever the header says (and whatever xheaders made of it)
+    ("198.51.100.1", ("203.0.113.9",), (), "198.51.100.1"),
+    # a peer that is not a trusted proxy: its header is ignored
+    ("198.51.100.1", ("203.0.113.9",), ("10.0.0.0/8",), "198.51.100.1"),
+    # behind one trusted proxy: the right-most entry
+    ("10.0.0.2", ("6.6.6.6, 203.0.113.9",), ("10.0.0.0/8",), "203.0.113.9"),
+    # behind two: skip the trusted hops from the right
+    ("10.0.0.2", ("6.6.6.6, 203.0.113.9, 10.0.0.3",), ("10.0.0.0/8",), "203.0.113.9"),
+    # several header lines are one list
+    ("10.0.0.2", ("6.6.6.6", "203.0.113.9"), ("10.0.0.0/8",), "203.0.113.9"),
+    # ports and brackets as some proxies write them
+    ("10.0.0.2", ("203.0.113.9:5123",), ("10.0.0.0/8",), "203.0.113.9"),
+    ("10.0.0.2", ("[2001:db8::1]:443",), ("10.0.0.0/8",), "2001:db8::1"),
+    # garbage where the proxy's entry should be: the proxy itself, nothing to the left
+    ("10.0.0.2", ("6.6.6.6, unknown",), ("10.0.0.0/8",), "10.0.0.2"),
+    # a trusted proxy with no header: the proxy
+    ("10.0.0.2", (), ("10.0.0.0/8",), "10.0.0.2"),
+    # every hop trusted: the left-most
+    ("10.0.0.2", ("10.0.0.7, 10.0.0.3",), ("10.0.0.0/8",), "10.0.0.7"),
+    # a dual-stack socket's IPv4-mapped peer is the IPv4 address
+    ("::ffff:10.0.0.2", ("203.0.113.9",), ("10.0.0.0/8",), "203.0.113.9"),
+])
+def test_client_address(peer: str, forwarded: tuple[str, ...], trusted: tuple[str, ...],
+                        expected: str) -> None:
+    import ipaddress
+
+    from igny8d.handlers.base import client_address
+
+    networks = tuple(ipaddress.ip_network(t) for t in trusted)
+    assert client_address(_request_from(peer, *forwarded), networks) == expected

@@ -48,3 +48,49 @@ async def test_migrate_is_idempotent(db_url):
         assert await store.current_revision() == Store.head_revision()
     finally:
         await store.close()
+
+
+async def test_0003_keeps_existing_tenants_and_gives_each_user_a_key(tmp_path):
+    """An install made before ids stopped being reused upgrades with all its rows."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from igny8d.store.engine import alembic_config
+
+    store = Store.from_url(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        async with store.engine.begin() as conn:
+            await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0002"))
+        async with store.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO accounts (id, name, slug, plan_id, credits, status, created_at, "
+                "updated_at) VALUES (1, 'A', 'a', 1, 10, 'active', '2026-01-01', '2026-01-01')"))
+            for uid in (1, 2):
+                await conn.execute(text(
+                    "INSERT INTO users (id, account_id, email, username, role, is_active, "
+                    "is_superuser, token_version, created_at, updated_at) VALUES "
+                    f"({uid}, 1, 'u{uid}@x.io', 'u{uid}', 'owner', 1, 0, 0, '2026-01-01', "
+                    "'2026-01-01')"))
+            await conn.execute(text(
+                "INSERT INTO sites (id, account_id, name, slug, description, is_active, "
+                "created_at, updated_at) VALUES (1, 1, 'S', 's', '', 1, '2026-01-01', "
+                "'2026-01-01')"))
+        await store.migrate()
+        async with store.begin() as conn:
+            keys = (await conn.execute(text("SELECT auth_key FROM users ORDER BY id"))).all()
+            assert len(keys) == 2 and len({k[0] for k in keys}) == 2
+            assert all(len(k[0]) == 32 for k in keys)
+            assert (await conn.execute(text("SELECT count(*) FROM sites"))).scalar_one() == 1
+            # AUTOINCREMENT: after deleting the highest id, the next row gets a new one
+            await conn.execute(text("DELETE FROM users WHERE id = 2"))
+            await conn.execute(text(
+                "INSERT INTO users (account_id, email, username, role, is_active, "
+                "is_superuser, token_version, auth_key, created_at, updated_at) VALUES "
+                "(1, 'n@x.io', 'n', 'viewer', 1, 0, 0, 'k', '2026-01-01', '2026-01-01')"))
+            new_id = (await conn.execute(text("SELECT id FROM users WHERE email = 'n@x.io'"))
+                      ).scalar_one()
+            assert new_id == 3
+            fk_on = (await conn.execute(text("PRAGMA foreign_keys"))).scalar_one()
+            assert fk_on == 1
+    finally:
+        await store.close()

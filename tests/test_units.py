@@ -42,12 +42,12 @@ def test_dumps_formats():
 
 def test_tokens_round_trip_and_types():
     svc = TokenService(SECRET)
-    access = svc.issue("access", user_id=3, account_id=4, version=2)
+    access = svc.issue("access", user_id=3, account_id=4, version=2, key="k1")
     claims = svc.verify(access.token, "access")
-    assert (claims.user_id, claims.account_id, claims.version) == (3, 4, 2)
+    assert (claims.user_id, claims.account_id, claims.version, claims.key) == (3, 4, 2, "k1")
     with pytest.raises(TokenError, match="not a refresh"):
         svc.verify(access.token, "refresh")
-    refresh = svc.issue("refresh", user_id=3, account_id=4, version=2)
+    refresh = svc.issue("refresh", user_id=3, account_id=4, version=2, key="k1")
     with pytest.raises(TokenError, match="not an access"):
         svc.verify(refresh.token, "access")
     lifetime = refresh.expires_at - dt.datetime.now(dt.UTC)
@@ -58,7 +58,7 @@ def test_tokens_refuse_forgeries():
     svc = TokenService(SECRET)
     now = int(dt.datetime.now(dt.UTC).timestamp())
     payload = {"user_id": 1, "account_id": 1, "type": "access", "exp": now + 60, "iat": now,
-               "jti": "x"}
+               "jti": "x", "key": "k"}
     none_alg = jwt.encode(payload, key=None, algorithm="none")
     with pytest.raises(TokenError):
         svc.verify(none_alg, "access")

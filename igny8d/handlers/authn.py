@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import tornado.web
 
-from igny8d.errors import AuthRequired, InvalidCredentials
+from igny8d.errors import AuthRequired, InvalidCredentials, Throttled
 from igny8d.permissions import Principal
 from igny8d.security import TokenError
-from igny8d.store import accounts as account_store
+from igny8d.services import sessions
 
 if TYPE_CHECKING:
     from igny8d.context import AppContext
@@ -22,12 +22,16 @@ else:
 
 SESSION_COOKIE = "igny8_session"
 
+#: Basic credentials are guesses like logins: they share the login scope, per address.
+BASIC_SCOPE = "auth"
+
 
 class AuthMixin(_Base):
     """Resolves the caller once per request; each method can be switched off in settings."""
 
     ctx: AppContext
     session_family: str | None
+    client_ip: str
 
     async def _authenticate(self) -> Principal | None:
         settings = self.ctx.settings
@@ -51,23 +55,33 @@ class AuthMixin(_Base):
             claims = self.ctx.tokens.verify(token, "access")
         except TokenError as exc:
             raise AuthRequired(str(exc)) from None
-        return await self._load(claims.user_id, claims.version, "jwt")
+        return await sessions.principal_for_token(self.ctx, claims, method="jwt")
 
     async def _from_session(self, value: str) -> Principal | None:
         """`user:version:family`; the family (login session) must still be live."""
-        parts = value.split(":")
-        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        found = await sessions.session_principal(self.ctx, value)
+        if found is None:
             return None
-        user_id, family = int(parts[0]), parts[2]
-        async with self.ctx.store.read() as conn:
-            alive = await account_store.session_alive(conn, user_id, family)
-        if not alive:
-            raise AuthRequired("Session has ended")
-        principal = await self._load(user_id, int(parts[1]), "session")
-        self.session_family = family
+        principal, self.session_family = found
         return principal
 
     async def _from_basic(self, credentials: str) -> Principal:
+        """Email and password on every request; counted in the `auth` scope by address.
+
+        The budget is taken before the user is looked up or the password hashed, so a
+        refused guess costs no bcrypt; a right password gives its unit back, so only
+        failures (and guesses still being checked) count against a well-behaved client.
+        """
+        key = f"ip:{self.client_ip}"
+        budget = await self.ctx.limiter.hit(BASIC_SCOPE, key)
+        if budget is not None and not budget.allowed:
+            raise Throttled(headers=budget.headers())
+        principal = await self._check_basic(credentials)
+        if budget is not None:
+            await self.ctx.limiter.refund(BASIC_SCOPE, key)
+        return principal
+
+    async def _check_basic(self, credentials: str) -> Principal:
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
@@ -75,18 +89,4 @@ class AuthMixin(_Base):
         email, sep, password = decoded.partition(":")
         if not sep:
             raise InvalidCredentials()
-        async with self.ctx.store.read() as conn:
-            user = await account_store.find_user_by_email(conn, email)
-        ok = await self.ctx.hasher.verify(password, user.password_hash if user else None)
-        if not ok or user is None:
-            raise InvalidCredentials()
-        return await self._load(user.id, user.token_version, "basic")
-
-    async def _load(self, user_id: int, version: int, method: str) -> Principal:
-        async with self.ctx.store.read() as conn:
-            principal = await account_store.load_principal(conn, user_id, auth_method=method)
-        if principal is None:
-            raise AuthRequired("User not found or inactive")
-        if principal.token_version != version:
-            raise AuthRequired("Token has been revoked")
-        return principal
+        return await sessions.basic_principal(self.ctx, email, password)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeVar
 
 import tornado.web
 from pydantic import BaseModel
+from tornado.httputil import HTTPServerRequest
 
 from igny8d import envelope
 from igny8d.errors import (
@@ -30,7 +32,8 @@ from igny8d.handlers.authn import AuthMixin
 from igny8d.handlers.bodies import ID_MAX, BodyMixin
 from igny8d.log import request_id_var, scrub_query
 from igny8d.permissions import Principal, validate_level
-from igny8d.ratelimit import validate_scope
+from igny8d.ratelimit import UNTHROTTLED, validate_scope
+from igny8d.store.errors import StoreBusy
 
 if TYPE_CHECKING:
     from igny8d.context import AppContext
@@ -43,6 +46,7 @@ class EndpointSpec:
     """What one handler method declares: feeds auth, throttling and the OpenAPI document."""
 
     level: str = "authenticated"
+    #: a scope of ratelimit.SCOPES, or UNTHROTTLED ("none") for health checks
     throttle: str = "default"
     public: bool = False
     summary: str = ""
@@ -80,6 +84,58 @@ def parse_id(raw: str) -> int:
     return int(raw)
 
 
+Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_address(request: HTTPServerRequest, trusted: Sequence[Network]) -> str:
+    """The client's address: the TCP peer, unless that is a trusted proxy.
+
+    Behind trusted proxies, `X-Forwarded-For` is read right to left (each proxy appends the
+    address it saw) and the first entry that is not itself a trusted proxy is the client.
+    Entries further left were written by the client and are never believed. The peer is
+    taken from before Tornado's `xheaders` rewrite, which believes any sender and X-Real-Ip.
+    """
+    context = getattr(request.connection, "context", None)
+    peer = str(getattr(context, "_orig_remote_ip", None) or request.remote_ip or "")
+    if not trusted:
+        return peer
+    current = _parse_ip(peer)
+    if current is None or not _within(current, trusted):
+        return peer
+    hops = ",".join(request.headers.get_list("X-Forwarded-For")).split(",")
+    for hop in reversed(hops):
+        if not hop.strip():
+            continue
+        ip = _parse_ip(hop)
+        if ip is None:  # garbage where a proxy should have written an address: stop there
+            break
+        current = ip
+        if not _within(ip, trusted):
+            break
+    return str(current)
+
+
+def _parse_ip(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `::1`, `[::1]:5678`."""
+    text = raw.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped  # a dual-stack socket's ::ffff:10.0.0.1 is 10.0.0.1
+    return ip
+
+
+def _within(ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+            networks: Sequence[Network]) -> bool:
+    return any(ip.version == net.version and ip in net for net in networks)
+
+
 @tornado.web.stream_request_body
 class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
     """Base of every JSON endpoint. Secure by default: a method is public only when declared so."""
@@ -87,6 +143,7 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
     ctx: AppContext
     principal: Principal | None
     request_id: str
+    client_ip: str
     error_message: str | None
     _throttle_headers: dict[str, str]
 
@@ -96,6 +153,11 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
 
     def initialize(self, ctx: AppContext, **_: Any) -> None:
         self.ctx = ctx
+        # Once per request, before anything can answer: the throttle keys (Basic's too)
+        # and the access log (which reads request.remote_ip) see the same address.
+        self.client_ip = client_address(self.request, ctx.settings.trusted_networks
+                                        if ctx.settings.trusted_proxies else ())
+        self.request.remote_ip = self.client_ip
         self._apply_cors()  # set_default_headers ran before ctx was known
         self.principal = None
         self.session_family: str | None = None
@@ -167,9 +229,14 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         auth_error: DomainError | None = None
         try:
             self.principal = await self._authenticate()
+        except (Throttled, Unavailable):
+            # Too many Basic guesses (refused before any password check), or the database
+            # is busy: public or not, the request cannot go on as if anonymous.
+            raise
         except DomainError as exc:
             auth_error = exc
-        await self._throttle(spec.throttle)
+        if spec.throttle != UNTHROTTLED:
+            await self._throttle(spec.throttle)
         if spec.public:
             return
         if auth_error is not None:
@@ -187,6 +254,13 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         except ValueError:
             return None
 
+    @property
+    def actor(self) -> Principal:
+        """The authenticated caller, for methods that are not public."""
+        if self.principal is None:
+            raise AuthRequired()
+        return self.principal
+
     def endpoint_spec(self) -> EndpointSpec:
         name = (self.request.method or "GET").lower()
         method = getattr(self, "get" if name == "head" else name, None)
@@ -194,7 +268,9 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
 
     async def head(self, *args: Any, **kwargs: Any) -> None:
         """HEAD is GET without the body (Tornado drops it), wherever GET is declared."""
-        await self.get(*args, **kwargs)
+        result = self.get(*args, **kwargs)
+        if result is not None:
+            await result
 
     async def options(self, *args: Any, **kwargs: Any) -> None:
         """CORS preflight: answered for allowed origins, no auth needed."""
@@ -225,7 +301,7 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         if self.principal is not None:
             key = f"user:{self.principal.user_id}"
         else:
-            key = f"ip:{self.request.remote_ip}"
+            key = f"ip:{self.client_ip}"
         result = await self.ctx.limiter.hit(scope, key)
         if result is None:
             return
@@ -290,6 +366,8 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
             headers["WWW-Authenticate"] = 'Bearer realm="api"'
         if status == 405 and "Allow" not in headers:  # a method Tornado itself refused
             headers["Allow"] = ", ".join(self._allowed_methods())
+        if status == 503 and "Retry-After" not in headers:
+            headers["Retry-After"] = "1" if isinstance(exc, StoreBusy) else "5"
         for name, value in {**self._throttle_headers, **headers}.items():
             self.set_header(name, value)
         if getattr(self, "request_id", None) is None:
@@ -309,7 +387,10 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
                     "account_id": self.principal.account_id if self.principal else None,
                 },
             }
-        if self._too_large:
+        if self.body_pending():
+            # Answered before the body was read (100-continue, a body over the transport
+            # limit, a broken Content-Length, a method Tornado refused before prepare()):
+            # Tornado ends the connection after this answer, so say so.
             self.set_header("Connection", "close")
         self.finish(envelope.dumps(envelope.error(message, self.request_id, errors, extra)))
 

@@ -7,7 +7,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from igny8d.handlers.resource import Action, ResourceHandler
-from igny8d.store import crud
 
 
 class IdsBody(BaseModel):
@@ -22,8 +21,7 @@ class BulkResult(BaseModel):
 async def bulk_delete(h: ResourceHandler) -> None:
     body = h.parse(IdsBody)
     async with h.ctx.store.begin() as conn:
-        ids = await h.visible_or_404(conn, body.ids)
-        count = await crud.delete_many(conn, h.resource.spec, h.scope, ids)
+        count = await h.service.bulk_delete(conn, h.actor, body.ids)
     h.ok({"deleted_count": count}, f"{count} deleted")
 
 

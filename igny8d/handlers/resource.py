@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 from sqlalchemy import ColumnElement, or_
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.envelope import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from igny8d.errors import AuthRequired, NotFound, ValidationFailed
+from igny8d.errors import NotFound, ValidationFailed
 from igny8d.handlers.base import APIHandler, endpoint, parse_id
-from igny8d.store import crud
-from igny8d.store.crud import TableSpec
-from igny8d.store.errors import RowNotFound
+from igny8d.services.base import ResourceService, Row
+
+#: Longer search terms are refused: each word becomes a clause, and the database's
+#: expression tree has a limit.
+MAX_SEARCH = 200
 
 FilterKind = Literal["exact", "int", "bool", "choice", "min", "max", "date_from", "date_to"]
 
@@ -50,59 +52,14 @@ class Action:
     errors: tuple[int, ...] = ()
 
 
-class ResourceService:
-    """Per-resource behaviour behind the generic handlers; override what differs."""
-
-    async def prepare(self, h: ResourceHandler, data: dict[str, Any]) -> dict[str, Any]:
-        """Slow work on the input (password hashing) before the write transaction opens."""
-        return data
-
-    async def create(
-        self, conn: AsyncConnection, h: ResourceHandler, data: dict[str, Any]
-    ) -> dict[str, Any]:
-        values = await h.resource.check_refs(conn, h, data)
-        if h.resource.spec.level != "global":
-            values["account_id"] = h.scope_account_id(conn, values)
-        return await crud.insert_row(conn, h.resource.spec, values)
-
-    async def update(
-        self, conn: AsyncConnection, h: ResourceHandler, row: dict[str, Any],
-        data: dict[str, Any],
-    ) -> dict[str, Any]:
-        values = await h.resource.check_refs(conn, h, data)
-        if not values:
-            return row
-        return await crud.update_row(conn, h.resource.spec, h.scope, row["id"], values)
-
-    async def delete(self, conn: AsyncConnection, h: ResourceHandler, row: dict[str, Any]) -> None:
-        await crud.delete_row(conn, h.resource.spec, h.scope, row["id"])
-
-    async def present(
-        self, conn: AsyncConnection, h: ResourceHandler, rows: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
-        fields = list(h.resource.output.model_fields)
-        return [{k: r.get(k) for k in fields} for r in rows]
-
-    def scope(self, h: ResourceHandler) -> crud.Scope:
-        """The tenant scope of this caller; reference data needs none."""
-        if h.resource.spec.level == "global":
-            return crud.Scope.everything()
-        if h.principal is None:
-            raise AuthRequired()
-        return h.principal.scope
-
-    def where(self, h: ResourceHandler) -> list[ColumnElement[bool]]:
-        """Extra restrictions on what this caller may list or fetch."""
-        return []
-
-
 @dataclass
 class Resource:
-    """One declaration: table, schemas, filters, search, ordering, roles, actions."""
+    """One declaration: the service (table and rules), schemas, filters, search, ordering,
+    roles, actions. Routes and the OpenAPI operations are generated from it."""
 
     name: str
     prefix: str
-    spec: TableSpec
+    service: ResourceService
     output: type[BaseModel]
     create_body: type[BaseModel] | None = None
     update_body: type[BaseModel] | None = None
@@ -116,8 +73,6 @@ class Resource:
     create_level: str | None = None
     delete_level: str | None = None
     throttle: str = "default"
-    refs: dict[str, TableSpec] = field(default_factory=dict)
-    service: ResourceService = field(default_factory=ResourceService)
     actions: list[Action] = field(default_factory=list)
     tag: str = ""
     read_only: bool = False
@@ -127,10 +82,19 @@ class Resource:
         if self.update_body is None and self.create_body is not None:
             self.update_body = self.create_body
         self.patch_body = partial_model(self.update_body) if self.update_body else None
+        self.spec = self.service.spec
         for col in {f.column for f in self.filters.values()} | set(self.ordering.values()):
             if col not in self.spec.table.c:
                 raise ValueError(f"{self.name}: unknown column {col!r}")
+        if set(self.output.model_fields) != set(self.service.fields):
+            raise ValueError(f"{self.name}: the output schema and the service's fields differ")
         self.default_ordering_cols = self._order_columns(self.default_ordering)
+        writable = set(self.update_body.model_fields) if self.update_body else set()
+        creatable = set(self.create_body.model_fields) if self.create_body else set()
+        #: fields a PUT may echo back from a GET: ignored when unchanged, 400 when changed
+        self.fixed_fields = (creatable - writable) | set(self.service.immutable)
+        #: fields a GET shows that no body sets: ignored in a PUT/PATCH
+        self.read_only_fields = set(self.service.fields) - writable - self.fixed_fields
 
     # -- query building -----------------------------------------------------------------------
 
@@ -156,6 +120,11 @@ class Resource:
         if errors:
             raise ValidationFailed(errors=errors)
         term = h.query("search")
+        if term and len(term) > MAX_SEARCH:
+            raise ValidationFailed(errors={"search": [
+                f"Ensure this value has at most {MAX_SEARCH} characters."]})
+        if term and "\x00" in term:
+            raise ValidationFailed(errors={"search": ["Null characters are not allowed."]})
         if term and self.search_fields:
             for word in term.split():
                 pattern = "%" + _like_escape(word.lower()) + "%"
@@ -194,41 +163,46 @@ class Resource:
                    else self.spec.table.c.id.asc())
         return out
 
-    async def check_refs(
-        self, conn: AsyncConnection, h: ResourceHandler, data: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Every referenced id must be visible to the caller (else 404) or exist (else 400)."""
-        for field_name, ref in self.refs.items():
-            value = data.get(field_name)
-            if value is None:
-                continue
-            if ref.level == "global":
-                try:
-                    await crud.get_row(conn, ref, h.scope, value)
-                except RowNotFound:
-                    raise ValidationFailed(errors={
-                        field_name: [f'Invalid pk "{value}" - object does not exist.']
-                    }) from None
-            else:
-                await crud.require_visible(conn, ref, h.scope, value, field=field_name)
-        return data
-
     # -- routes ---------------------------------------------------------------------------------
 
-    def routes(self) -> list[tuple[str, type[ResourceHandler], dict[str, Any]]]:
-        kw = {"resource": self}
-        routes: list[tuple[str, type[ResourceHandler], dict[str, Any]]] = []
+    @functools.cached_property
+    def handlers(self) -> dict[str, type[ResourceHandler]]:
+        """The generated handler classes by route pattern: actions first (a list-level
+        action's path would otherwise match the detail pattern), then list, then detail."""
+        out: dict[str, type[ResourceHandler]] = {}
         for action in self.actions:
             path = f"{self.prefix}(?P<id>[^/]+)/{action.name}/" if action.detail \
                 else f"{self.prefix}{action.name}/"
-            routes.append((path, _action_handler(self, action), kw))
-        routes.append((self.prefix, _list_handler(self), kw))
-        routes.append((f"{self.prefix}(?P<id>[^/]+)/", _detail_handler(self), kw))
-        return routes
+            out[path] = _action_handler(self, action)
+        out[self.prefix] = _list_handler(self)
+        out[f"{self.prefix}(?P<id>[^/]+)/"] = _detail_handler(self)
+        return out
+
+    def handler(self, name: str) -> type[ResourceHandler]:
+        """One generated class by its name (`SitesListHandler`), for the module's route
+        list: a handler module names every class it serves."""
+        for cls in self.handlers.values():
+            if cls.__name__ == name:
+                return cls
+        raise KeyError(f"{self.name}: no handler {name}")
+
+    def routes(self, *classes: type[ResourceHandler]) -> list[
+            tuple[str, type[ResourceHandler], dict[str, Any]]]:
+        """(pattern, class, kwargs) for the given classes, in the required order; all of
+        this resource's classes must be given (a route cannot be forgotten)."""
+        given = set(classes)
+        missing = [c.__name__ for c in self.handlers.values() if c not in given]
+        if missing:
+            raise ValueError(f"{self.name}: route list lacks {', '.join(missing)}")
+        return [(path, cls, {"resource": self}) for path, cls in self.handlers.items()]
 
 
 class ResourceHandler(APIHandler):
-    """Generic list / create / retrieve / update / partial update / delete."""
+    """Generic list / create / retrieve / update / partial update / delete.
+
+    It parses the request, calls the resource's service with the caller as the actor,
+    and presents the result: the rules live in the service.
+    """
 
     resource: Resource
 
@@ -237,94 +211,79 @@ class ResourceHandler(APIHandler):
         self.resource = resource
 
     @property
-    def scope(self) -> crud.Scope:
-        return self.resource.service.scope(self)
-
-    def scope_account_id(self, conn: AsyncConnection, values: dict[str, Any]) -> int:
-        assert self.principal is not None
-        return self.principal.account_id
-
-    @property
     def service(self) -> ResourceService:
         return self.resource.service
-
-    async def fetch(self, conn: AsyncConnection, raw_id: str) -> dict[str, Any]:
-        row_id = parse_id(raw_id)
-        extra = self.service.where(self)
-        rows = await crud.list_rows(
-            conn, self.resource.spec, self.scope,
-            where=[self.resource.spec.table.c.id == row_id, *extra], limit=1,
-        )
-        if not rows:
-            raise NotFound(f"{self.resource.spec.label} not found.")
-        return rows[0]
-
-    async def present_one(self, conn: AsyncConnection, row: dict[str, Any]) -> dict[str, Any]:
-        return (await self.service.present(conn, self, [row]))[0]
 
     # -- the generic operations -----------------------------------------------------------------
 
     async def do_list(self) -> None:
         res = self.resource
-        where = [*res.filter_clauses(self), *self.service.where(self)]
+        where = res.filter_clauses(self)
         order = res.order_clauses(self)
         page_size = _page_size(self.query("page_size"))
         page_raw = self.query("page") or "1"
-        if not page_raw.isdigit() or int(page_raw) < 1:
+        if not page_raw.isdigit() or int(page_raw) < 1 or len(page_raw) > 18:
             raise NotFound("Invalid page.")
         page = int(page_raw)
         async with self.ctx.store.read() as conn:
-            count = await crud.count_rows(conn, res.spec, self.scope, where)
-            if page > 1 and (page - 1) * page_size >= count:
-                raise NotFound("Invalid page.")
-            rows = await crud.list_rows(
-                conn, res.spec, self.scope, where=where, order_by=order,
-                limit=page_size, offset=(page - 1) * page_size,
+            count, rows = await self.service.list_page(
+                conn, self.principal, where=where, order_by=order, limit=page_size,
+                offset=(page - 1) * page_size,
             )
-            results = await self.service.present(conn, self, rows)
+            if page > 1 and not rows:
+                raise NotFound("Invalid page.")
+            results = await self.service.present(conn, self.principal, rows)
         self.page(results, count=count, page=page, page_size=page_size)
 
     async def do_create(self) -> None:
         assert self.resource.create_body is not None
         body = self.parse(self.resource.create_body)
-        values = await self.service.prepare(self, body.model_dump())
+        values = await self.service.prepare(self.ctx, self.actor, body.model_dump())
         async with self.ctx.store.begin() as conn:
-            row = await self.service.create(conn, self, values)
-            data = await self.present_one(conn, row)
+            row = await self.service.create(conn, self.actor, values)
+            data = await self.service.present_one(conn, self.actor, row)
         self.created(data)
 
     async def do_retrieve(self, id: str) -> None:
         async with self.ctx.store.read() as conn:
-            data = await self.present_one(conn, await self.fetch(conn, id))
+            row = await self.service.fetch(conn, self.principal, parse_id(id))
+            data = await self.service.present_one(conn, self.principal, row)
         self.ok(data)
 
     async def do_update(self, id: str, partial: bool) -> None:
+        """PUT and PATCH apply only what was sent (an omitted field keeps its value); fields
+        a GET shows that cannot be written may be echoed back: read-only ones are ignored,
+        fixed ones (set at creation) must be unchanged."""
         model = self.resource.patch_body if partial else self.resource.update_body
         assert model is not None
         row_id = parse_id(id)
-        body = self.parse(model)
-        values = await self.service.prepare(self, body.model_dump(exclude_unset=partial))
+        raw = self.json_body()
+        for name in self.resource.read_only_fields:
+            raw.pop(name, None)
+        echoed = {k: raw.pop(k) for k in self.resource.fixed_fields if k in raw}
+        body = self.parse(model, raw)
+        values = await self.service.prepare(self.ctx, self.actor,
+                                            body.model_dump(exclude_unset=True))
         async with self.ctx.store.begin() as conn:
-            row = await self.fetch(conn, str(row_id))
-            row = await self.service.update(conn, self, row, values)
-            data = await self.present_one(conn, row)
+            row = await self.service.fetch(conn, self.actor, row_id)
+            changed = sorted(k for k, v in echoed.items() if v != row.get(k))
+            if changed:
+                raise ValidationFailed(errors={k: ["This field cannot be changed."]
+                                               for k in changed})
+            row = await self.service.update(conn, self.actor, row, values)
+            data = await self.service.present_one(conn, self.actor, row)
         self.ok(data)
 
     async def do_delete(self, id: str) -> None:
         async with self.ctx.store.begin() as conn:
-            row = await self.fetch(conn, id)
-            await self.service.delete(conn, self, row)
+            row = await self.service.fetch(conn, self.actor, parse_id(id))
+            await self.service.delete(conn, self.actor, row)
         self.no_content()
 
-    # -- helpers for bulk actions ----------------------------------------------------------------
-
-    async def visible_or_404(self, conn: AsyncConnection, ids: list[int]) -> list[int]:
-        """All ids or nothing: one foreign id and the whole request is refused."""
-        found = await crud.visible_ids(conn, self.resource.spec, self.scope, ids)
-        missing = sorted(set(ids) - found)
-        if missing:
-            raise NotFound(errors={"ids": [f"Not found: {', '.join(map(str, missing))}."]})
-        return sorted(found)
+    async def present_one(self, row: Row) -> Row:
+        """Present one row outside a transaction (actions that answered with their row)."""
+        async with self.ctx.store.read() as conn:
+            return await self.service.present_one(conn, self.principal, row)
 
 
 # -- handler class factories --
@@ -397,13 +356,13 @@ def _detail_handler(res: Resource) -> type[ResourceHandler]:
 
 
 def _action_handler(res: Resource, action: Action) -> type[ResourceHandler]:
-    if action.detail:
-        async def run(self: ResourceHandler, id: str) -> None:
-            await action.run(self, id)
-    else:
-        async def run(self: ResourceHandler) -> None:
-            await action.run(self)
+    async def run_detail(self: ResourceHandler, id: str) -> None:
+        await action.run(self, id)
 
+    async def run_list(self: ResourceHandler) -> None:
+        await action.run(self)
+
+    run: Callable[..., Awaitable[None]] = run_detail if action.detail else run_list
     fn = endpoint(
         level=action.level, throttle=action.throttle or res.throttle, summary=action.summary,
         body=action.body, response=action.response, status=action.status,
@@ -430,7 +389,7 @@ def partial_model(model: type[BaseModel]) -> type[BaseModel]:
             else info.annotation
         fields[name] = (annotation, Field(None, description=info.description,
                                           json_schema_extra=_no_default))
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         f"Patched{model.__name__}", __base__=model, __cls_kwargs__={"extra": "forbid"},
         **fields,
     )

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from igny8d.permissions import Principal, effective_site_ids, grants_apply
+from igny8d.scope import Scope
 from igny8d.store import crud
-from igny8d.store.crud import Scope, TableSpec
+from igny8d.store.crud import TableSpec
 from igny8d.store.errors import RowNotFound, UniqueViolation
 from igny8d.store.schema import (
     accounts,
@@ -57,6 +57,7 @@ class UserRecord:
     is_active: bool
     is_superuser: bool
     token_version: int
+    auth_key: str
 
 
 def _user(row: Any) -> UserRecord:
@@ -64,7 +65,17 @@ def _user(row: Any) -> UserRecord:
         id=row.id, account_id=row.account_id, email=row.email, username=row.username,
         password_hash=row.password_hash, role=row.role, is_active=row.is_active,
         is_superuser=row.is_superuser, token_version=row.token_version,
+        auth_key=row.auth_key,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AuthUser:
+    """What authenticating a request needs: the user, their account's state, their grants."""
+
+    user: UserRecord
+    account_active: bool
+    grants: frozenset[int]
 
 
 def normalize_email(email: str) -> str:
@@ -88,27 +99,46 @@ async def get_user(conn: AsyncConnection, user_id: int) -> UserRecord | None:
     return _user(row) if row else None
 
 
-async def load_principal(
-    conn: AsyncConnection, user_id: int, *, auth_method: str = "jwt"
-) -> Principal | None:
-    """The caller, if active and of an active account, with their site grants resolved."""
+async def load_auth_user(
+    conn: AsyncConnection, user_id: int, *, with_grants: bool
+) -> AuthUser | None:
+    """One query for the user and their account's status; grants only when they matter."""
     row = (await conn.execute(
         select(users, accounts.c.status.label("account_status"))
         .join(accounts, accounts.c.id == users.c.account_id)
         .where(users.c.id == user_id)
     )).first()
-    if row is None or not row.is_active or row.account_status != "active":
+    if row is None:
         return None
     grants: frozenset[int] = frozenset()
-    if grants_apply(row.role):  # owners and admins skip the query
+    if with_grants:
         grants = frozenset(int(s) for s in (await conn.execute(
             select(site_user_access.c.site_id).where(site_user_access.c.user_id == user_id)
         )).scalars())
-    return Principal(
-        user_id=row.id, account_id=row.account_id, email=row.email, username=row.username,
-        role=row.role, is_superuser=row.is_superuser, token_version=row.token_version,
-        site_ids=effective_site_ids(row.role, grants), auth_method=auth_method,
-    )
+    return AuthUser(_user(row), row.account_status == "active", grants)
+
+
+async def lock_account(conn: AsyncConnection, account_id: int) -> dict[str, Any]:
+    """Lock the account row for the rest of the transaction and return it with its plan.
+
+    Every check-then-write on an account's budget (plan limits, credits) takes this first,
+    so two concurrent requests count one after the other: `FOR UPDATE` on Postgres; on
+    SQLite the write transaction (BEGIN IMMEDIATE) already holds the database lock.
+    """
+    stmt = (select(accounts, plans.c.name.label("plan_name"), plans.c.slug.label("plan_slug"),
+                   *(plans.c[k] for k in _LIMITS))
+            .join(plans, plans.c.id == accounts.c.plan_id)
+            .where(accounts.c.id == account_id))
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=accounts)
+    row = (await conn.execute(stmt)).mappings().first()
+    if row is None:
+        raise RowNotFound("Account not found.")
+    return dict(row)
+
+
+_LIMITS = ("max_sites", "max_users", "max_keywords", "max_sectors_per_site", "max_clusters",
+           "monthly_credits")
 
 
 async def plan_by_slug(conn: AsyncConnection, slug: str) -> dict[str, Any]:
@@ -195,11 +225,13 @@ async def create_user(
                 "account_id": account_id, "email": email, "username": name,
                 "password_hash": password_hash, "role": role, "is_active": is_active,
                 "is_superuser": is_superuser, "token_version": 0,
+                "auth_key": secrets.token_hex(16),
             })
         except UniqueViolation as exc:
             # A name we derived lost a race with another signup: derive another. A name the
             # client chose, or a duplicate email, is the client's 409.
-            if not derived or "username" not in exc.errors or attempt == _SLUG_ATTEMPTS - 1:
+            if not derived or "username" not in (exc.errors or {}) \
+                    or attempt == _SLUG_ATTEMPTS - 1:
                 raise
             name = f"{email.split('@', 1)[0][:130]}-{secrets.token_hex(3)}"
     raise AssertionError("unreachable")
@@ -210,7 +242,7 @@ async def set_site_grants(
 ) -> None:
     """Replace a user's site grants; every site must belong to the account (else 404)."""
     wanted = set(site_ids)
-    found = await crud.visible_ids(conn, SITES, Scope(account_id), wanted)
+    found = await crud.visible_ids(conn, SITES, wanted, scope=Scope(account_id))
     missing = sorted(wanted - found)
     if missing:
         raise RowNotFound(f"Site {missing[0]} not found.", field="site_ids")
@@ -270,12 +302,27 @@ async def rotate_refresh(
     return str(family)
 
 
-async def was_rotated(conn: AsyncConnection, jti: str) -> bool:
-    """True when this refresh token was already exchanged: presenting it again is a replay."""
+async def rotation_of(
+    conn: AsyncConnection, jti: str, user_id: int
+) -> tuple[str, dt.datetime] | None:
+    """(family, when) if this refresh token was already exchanged for a successor."""
     row = (await conn.execute(
-        select(refresh_tokens.c.replaced_by).where(refresh_tokens.c.jti == jti)
+        select(refresh_tokens.c.family, refresh_tokens.c.revoked_at)
+        .where(refresh_tokens.c.jti == jti, refresh_tokens.c.user_id == user_id,
+               refresh_tokens.c.replaced_by.is_not(None))
     )).first()
-    return row is not None and row.replaced_by is not None
+    return (str(row.family), row.revoked_at) if row is not None else None
+
+
+async def family_alive(conn: AsyncConnection, family: str) -> bool:
+    """True while the family (a login session) still has a live refresh token."""
+    row = (await conn.execute(
+        select(refresh_tokens.c.jti).where(
+            refresh_tokens.c.family == family, refresh_tokens.c.revoked_at.is_(None),
+            refresh_tokens.c.expires_at > crud.now(),
+        ).limit(1)
+    )).first()
+    return row is not None
 
 
 async def refresh_family(conn: AsyncConnection, jti: str, user_id: int) -> str | None:
@@ -372,13 +419,73 @@ async def user_with_account(conn: AsyncConnection, user_id: int) -> dict[str, An
     }
 
 
-async def accessible_sites(conn: AsyncConnection, principal: Principal) -> list[dict[str, Any]]:
-    rows = await crud.list_rows(
-        conn, SITES, principal.scope, order_by=[sites.c.name, sites.c.id]
-    )
+async def accessible_sites(conn: AsyncConnection, *, scope: Scope) -> list[dict[str, Any]]:
+    rows = await crud.list_rows(conn, SITES, scope=scope, order_by=[sites.c.name, sites.c.id])
     return [{"id": r["id"], "name": r["name"], "slug": r["slug"], "domain": r["domain"],
              "is_active": r["is_active"]} for r in rows]
 
 
 async def count_for_account(conn: AsyncConnection, spec: TableSpec, account_id: int) -> int:
-    return await crud.count_rows(conn, spec, Scope(account_id))
+    return await crud.count_rows(conn, spec, scope=Scope(account_id))
+
+
+# -- sites and sectors ----------------------------------------------------------------------------
+
+
+async def sector_counts(conn: AsyncConnection, site_ids: list[int]) -> dict[int, int]:
+    if not site_ids:
+        return {}
+    rows = await conn.execute(
+        select(sectors.c.site_id, func.count()).where(sectors.c.site_id.in_(site_ids))
+        .group_by(sectors.c.site_id)
+    )
+    return {int(site): int(n) for site, n in rows.all()}
+
+
+async def set_active_site(conn: AsyncConnection, *, user_id: int, site_id: int) -> None:
+    await conn.execute(update(users).where(users.c.id == user_id)
+                       .values(active_site_id=site_id, updated_at=crud.now()))
+
+
+async def sectors_of_site(conn: AsyncConnection, site_id: int, ids: list[int]) -> set[int]:
+    """Which of `ids` are sectors of this site."""
+    return {int(i) for i in (await conn.execute(
+        select(sectors.c.id).where(sectors.c.site_id == site_id, sectors.c.id.in_(sorted(ids)))
+    )).scalars()}
+
+
+async def activate_only(conn: AsyncConnection, *, site_id: int, sector_ids: list[int]) -> None:
+    """Exactly these sectors of the site are active afterwards."""
+    await conn.execute(update(sectors).where(sectors.c.site_id == site_id)
+                       .values(is_active=sectors.c.id.in_(sorted(sector_ids)) if sector_ids
+                               else False, updated_at=crud.now()))
+
+
+async def industry_of_sector(conn: AsyncConnection, industry_sector_id: int) -> int | None:
+    """The industry an industry sector belongs to; None when there is no such sector."""
+    value = (await conn.execute(select(industry_sectors.c.industry_id)
+                                .where(industry_sectors.c.id == industry_sector_id))
+             ).scalar_one_or_none()
+    return int(value) if value is not None else None
+
+
+async def plan_slugs(conn: AsyncConnection, plan_ids: list[int]) -> dict[int, str]:
+    if not plan_ids:
+        return {}
+    rows = await conn.execute(select(plans.c.id, plans.c.slug).where(plans.c.id.in_(plan_ids)))
+    return {int(i): str(s) for i, s in rows.all()}
+
+
+async def industry_sectors_of(
+    conn: AsyncConnection, industry_ids: list[int]
+) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in industry_ids}
+    if not industry_ids:
+        return out
+    rows = await conn.execute(
+        select(industry_sectors).where(industry_sectors.c.industry_id.in_(industry_ids))
+        .order_by(industry_sectors.c.name)
+    )
+    for s in rows.mappings():
+        out[s["industry_id"]].append({k: s[k] for k in ("id", "slug", "name", "description")})
+    return out

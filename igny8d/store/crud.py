@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,31 +22,16 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from igny8d.store.errors import RowNotFound, UniqueViolation
+from igny8d.scope import Scope
+from igny8d.store.errors import ForeignKeyViolation, RowNotFound, UniqueViolation
 
-ScopeLevel = Literal["global", "tenant", "account", "site"]
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """Whose data a query may touch: an account, and optionally only some of its sites.
-
-    `site_ids=None` means every site of the account; `account_id=None` is the operator's
-    cross-tenant scope (superusers only) and must be asked for explicitly.
-    """
-
-    account_id: int | None
-    site_ids: frozenset[int] | None = None
-
-    @classmethod
-    def everything(cls) -> Scope:
-        return cls(account_id=None, site_ids=None)
-
+ScopeLevel = Literal["global", "tenant", "account", "site", "sector"]
 
 @dataclass(frozen=True)
 class TableSpec:
     """How a table is scoped: not at all (reference data), as the tenant row itself
-    (accounts), by account, or by account and site."""
+    (accounts), by account, by account and site (site grants apply), or by account, site
+    and sector (planner and writer objects: a scope may narrow to one site or sector)."""
 
     table: Table
     level: ScopeLevel
@@ -64,9 +50,14 @@ class TableSpec:
             return where
         if scope.account_id is not None:
             where.append(c.account_id == scope.account_id)
-        if self.level == "site" and scope.site_ids is not None:
+        if self.level in ("site", "sector"):
             col = c.id if self.table.name == "sites" else c.site_id
-            where.append(col.in_(sorted(scope.site_ids)) if scope.site_ids else false())
+            if scope.site_ids is not None:
+                where.append(col.in_(sorted(scope.site_ids)) if scope.site_ids else false())
+            if scope.site_id is not None:
+                where.append(col == scope.site_id)
+        if self.level == "sector" and scope.sector_id is not None:
+            where.append(c.sector_id == scope.sector_id)
         return where
 
     def scoped(self, stmt: Select[Any], scope: Scope) -> Select[Any]:
@@ -79,7 +70,8 @@ def now() -> dt.datetime:
 
 
 async def count_rows(
-    conn: AsyncConnection, spec: TableSpec, scope: Scope, where: Sequence[ColumnElement[bool]] = ()
+    conn: AsyncConnection, spec: TableSpec, *, scope: Scope,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> int:
     stmt = spec.scoped(select(func.count()).select_from(spec.table), scope).where(*where)
     return int((await conn.execute(stmt)).scalar_one())
@@ -88,8 +80,8 @@ async def count_rows(
 async def list_rows(
     conn: AsyncConnection,
     spec: TableSpec,
-    scope: Scope,
     *,
+    scope: Scope,
     where: Sequence[ColumnElement[bool]] = (),
     order_by: Sequence[Any] = (),
     limit: int | None = None,
@@ -102,7 +94,8 @@ async def list_rows(
 
 
 async def get_row(
-    conn: AsyncConnection, spec: TableSpec, scope: Scope, row_id: int, *, for_update: bool = False
+    conn: AsyncConnection, spec: TableSpec, row_id: int, *, scope: Scope,
+    for_update: bool = False,
 ) -> dict[str, Any]:
     """The row if the scope may see it; otherwise RowNotFound (never a hint that it exists)."""
     stmt = spec.scoped(select(spec.table).where(spec.table.c.id == row_id), scope)
@@ -115,11 +108,11 @@ async def get_row(
 
 
 async def require_visible(
-    conn: AsyncConnection, spec: TableSpec, scope: Scope, row_id: int, *, field: str
+    conn: AsyncConnection, spec: TableSpec, row_id: int, *, scope: Scope, field: str
 ) -> dict[str, Any]:
     """A row referenced from a request body; invisible -> 404 naming the field."""
     try:
-        return await get_row(conn, spec, scope, row_id)
+        return await get_row(conn, spec, row_id, scope=scope)
     except RowNotFound:
         raise RowNotFound(f"{spec.label} {row_id} not found.", field=field) from None
 
@@ -143,7 +136,8 @@ async def insert_row(
 
 
 async def update_row(
-    conn: AsyncConnection, spec: TableSpec, scope: Scope, row_id: int, values: dict[str, Any]
+    conn: AsyncConnection, spec: TableSpec, row_id: int, values: dict[str, Any], *,
+    scope: Scope,
 ) -> dict[str, Any]:
     values = dict(values)
     if "updated_at" in spec.table.c:
@@ -164,14 +158,16 @@ async def update_row(
     return dict(row)
 
 
-async def delete_row(conn: AsyncConnection, spec: TableSpec, scope: Scope, row_id: int) -> None:
+async def delete_row(
+    conn: AsyncConnection, spec: TableSpec, row_id: int, *, scope: Scope
+) -> None:
     stmt = delete(spec.table).where(spec.table.c.id == row_id, *spec.scope_filter(scope))
     if (await conn.execute(stmt)).rowcount == 0:
         raise RowNotFound(f"{spec.label} not found.")
 
 
 async def visible_ids(
-    conn: AsyncConnection, spec: TableSpec, scope: Scope, ids: Iterable[int]
+    conn: AsyncConnection, spec: TableSpec, ids: Iterable[int], *, scope: Scope
 ) -> set[int]:
     """Which of `ids` the scope may touch: bulk actions check every id before writing."""
     wanted = sorted(set(ids))
@@ -182,7 +178,7 @@ async def visible_ids(
 
 
 async def delete_many(
-    conn: AsyncConnection, spec: TableSpec, scope: Scope, ids: Iterable[int]
+    conn: AsyncConnection, spec: TableSpec, ids: Iterable[int], *, scope: Scope
 ) -> int:
     wanted = sorted(set(ids))
     stmt = delete(spec.table).where(spec.table.c.id.in_(wanted), *spec.scope_filter(scope))
@@ -190,9 +186,20 @@ async def delete_many(
 
 
 
+_FK_COLUMN = re.compile(r"key \((\w+)\)=\(([^)]*)\) is not present")
+
+
 def _conflict(spec: TableSpec, exc: IntegrityError) -> Exception:
-    """Name the duplicate field when the constraint is a known unique one."""
+    """Name the duplicate field when the constraint is a known unique one; a reference to
+    a row that does not exist is a field error (400), never a 500."""
     text = str(exc.orig).lower()
+    if "foreign key" in text:
+        found = _FK_COLUMN.search(text)
+        if found:
+            return ForeignKeyViolation(errors={found.group(1): [
+                f'Invalid pk "{found.group(2)}" - object does not exist.']})
+        return ForeignKeyViolation(errors={"non_field_errors": [
+            "A referenced object does not exist."]})
     for cols, field, message in spec.unique:
         name = f"uq_{spec.table.name}_{'_'.join(cols)}"
         joined = ", ".join(f"{spec.table.name}.{c}" for c in cols)

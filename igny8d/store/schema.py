@@ -58,7 +58,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         if isinstance(value, str):  # pragma: no cover - aiosqlite returns datetimes
             value = dt.datetime.fromisoformat(value)
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        stamp: dt.datetime = value
+        return stamp.replace(tzinfo=dt.UTC) if stamp.tzinfo is None else stamp.astimezone(dt.UTC)
 
 
 class JSONDoc(TypeDecorator[Any]):
@@ -97,6 +98,11 @@ def _timestamps() -> list[Column[dt.datetime]]:
         Column("created_at", UTCDateTime(), nullable=False),
         Column("updated_at", UTCDateTime(), nullable=False),
     ]
+
+
+#: Ids that appear in tokens, URLs and references are never handed out twice: without
+#: AUTOINCREMENT SQLite reuses the highest rowid after a delete. Postgres sequences never do.
+_AUTOINCREMENT: dict[str, Any] = {"sqlite_autoincrement": True}
 
 
 # --- reference data --------------------------------------------------------------------------
@@ -164,6 +170,7 @@ accounts = Table(
     Column("credits", Integer, nullable=False, default=0),
     Column("status", String(20), nullable=False, default="active"),
     *_timestamps(),
+    **_AUTOINCREMENT,
 )
 
 users = Table(
@@ -178,9 +185,13 @@ users = Table(
     Column("is_active", Boolean, nullable=False, default=True),
     Column("is_superuser", Boolean, nullable=False, default=False),
     Column("token_version", Integer, nullable=False, default=0),
+    # Random per user and in every token: a token can never name a later user that got
+    # the same id (after a restore, or on a store that reuses ids).
+    Column("auth_key", String(32), nullable=False),
     _fk("active_site_id", "sites.id", nullable=True, ondelete="SET NULL"),
     Column("last_login", UTCDateTime(), nullable=True),
     *_timestamps(),
+    **_AUTOINCREMENT,
 )
 
 sites = Table(
@@ -196,6 +207,7 @@ sites = Table(
     Column("is_active", Boolean, nullable=False, default=True),
     *_timestamps(),
     UniqueConstraint("account_id", "slug"),
+    **_AUTOINCREMENT,
 )
 
 sectors = Table(
@@ -211,6 +223,7 @@ sectors = Table(
     Column("is_active", Boolean, nullable=False, default=True),
     *_timestamps(),
     UniqueConstraint("site_id", "slug"),
+    **_AUTOINCREMENT,
 )
 
 site_user_access = Table(
@@ -222,6 +235,7 @@ site_user_access = Table(
     _fk("site_id", "sites.id"),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("user_id", "site_id"),
+    **_AUTOINCREMENT,
 )
 
 refresh_tokens = Table(

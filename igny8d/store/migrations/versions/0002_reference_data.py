@@ -8,6 +8,7 @@ Create Date: 2026-11-28
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -41,8 +42,9 @@ seed_keywords = sa.table(
 )
 
 
-def _load(name: str) -> list[dict]:
-    return json.loads((DATA / name).read_text(encoding="utf-8"))
+def _load(name: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads((DATA / name).read_text(encoding="utf-8"))
+    return rows
 
 
 def upgrade() -> None:

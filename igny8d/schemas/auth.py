@@ -6,7 +6,14 @@ import datetime as dt
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
 RoleName = Literal["owner", "admin", "editor", "viewer", "system_bot"]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -21,6 +28,12 @@ def _email(value: str) -> str:
     if len(value) > 254 or not _EMAIL.match(value):
         raise ValueError("Enter a valid email address.")
     return value
+
+
+def _confirmed(password: str | None, confirm: str | None, field: str) -> None:
+    """A confirmation, when sent, must match (it may be left out where the API allows)."""
+    if confirm is not None and password != confirm:
+        raise ValueError(f"{field}: Passwords do not match.")
 
 
 def _password(value: str) -> str:
@@ -53,6 +66,8 @@ class RegisterBody(Body):
 class LoginBody(Body):
     email: str = Field(max_length=254)
     password: str = Field(max_length=1024)
+    session: StrictBool = Field(False, description="Also set a session cookie (the admin-panel "
+                          "fallback); token clients leave this off")
 
 
 class RefreshBody(Body):
@@ -136,12 +151,18 @@ class UserCreateBody(Body):
     email: str
     username: str | None = Field(None, min_length=1, max_length=150)
     password: str
+    password_confirm: str | None = None
     role: RoleName = "viewer"
     site_ids: list[int] | None = Field(None, max_length=1000)
     is_active: bool = True
 
     _check_email = field_validator("email")(_email)
     _check_password = field_validator("password")(_password)
+
+    @model_validator(mode="after")
+    def _confirm(self) -> UserCreateBody:
+        _confirmed(self.password, self.password_confirm, "password_confirm")
+        return self
 
 
 class UserUpdateBody(Body):
@@ -151,6 +172,7 @@ class UserUpdateBody(Body):
     site_ids: list[int] | None = Field(None, max_length=1000)
     is_active: bool = True
     password: str | None = None
+    password_confirm: str | None = None
 
     _check_email = field_validator("email")(_email)
 
@@ -158,6 +180,11 @@ class UserUpdateBody(Body):
     @classmethod
     def _check_password(cls, value: str | None) -> str | None:
         return None if value is None else _password(value)
+
+    @model_validator(mode="after")
+    def _confirm(self) -> UserUpdateBody:
+        _confirmed(self.password, self.password_confirm, "password_confirm")
+        return self
 
 
 class InviteBody(Body):
@@ -170,11 +197,17 @@ class InviteBody(Body):
 
 class ActivateBody(Body):
     password: str | None = None
+    password_confirm: str | None = None
 
     @field_validator("password")
     @classmethod
     def _check_password(cls, value: str | None) -> str | None:
         return None if value is None else _password(value)
+
+    @model_validator(mode="after")
+    def _confirm(self) -> ActivateBody:
+        _confirmed(self.password, self.password_confirm, "password_confirm")
+        return self
 
 
 class AccountOut(BaseModel):

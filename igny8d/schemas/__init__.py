@@ -1,0 +1,1 @@
+"""Request and response schemas (pydantic): shared by handlers, services and OpenAPI."""

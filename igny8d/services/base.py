@@ -1,0 +1,160 @@
+"""The generic resource rules every CRUD resource shares, and the shared checks services use.
+
+A `ResourceService` is what the generic resource layer (`handlers/resource.py`) calls for
+list/create/retrieve/update/delete: it takes a connection and an `Actor`, never a handler.
+Resources override the hooks whose rules differ (plan limits, slugs, role ranks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from igny8d.errors import AuthRequired, PlanLimit, ValidationFailed
+from igny8d.permissions import Actor
+from igny8d.scope import Scope
+from igny8d.store import crud
+from igny8d.store.crud import TableSpec
+from igny8d.store.errors import RowNotFound
+
+if TYPE_CHECKING:
+    from igny8d.security import PasswordHasher, TokenService
+    from igny8d.settings import Settings
+    from igny8d.store.engine import Store
+
+Row = dict[str, Any]
+
+
+class Deps(Protocol):
+    """What slow or out-of-transaction service work needs (the AppContext provides it)."""
+
+    @property
+    def store(self) -> Store: ...
+    @property
+    def hasher(self) -> PasswordHasher: ...
+    @property
+    def tokens(self) -> TokenService: ...
+    @property
+    def settings(self) -> Settings: ...
+
+
+def invalid_pk(field: str, value: object) -> ValidationFailed:
+    """DRF's wording for a reference to reference data that does not exist."""
+    return ValidationFailed(errors={field: [f'Invalid pk "{value}" - object does not exist.']})
+
+
+async def check_refs(
+    conn: AsyncConnection, refs: dict[str, TableSpec], data: Row, *, scope: Scope
+) -> None:
+    """Every referenced id must be visible (tenant data: else 404 naming the field) or
+    exist (reference data: else 400)."""
+    for field_name, ref in refs.items():
+        value = data.get(field_name)
+        if value is None:
+            continue
+        if ref.level == "global":
+            try:
+                await crud.get_row(conn, ref, value, scope=Scope.everything())
+            except RowNotFound:
+                raise invalid_pk(field_name, value) from None
+        else:
+            await crud.require_visible(conn, ref, value, scope=scope, field=field_name)
+
+
+def check_limit(account: Row, limit: str, count: int, what: str) -> None:
+    """Refuse when `count` already reached the locked account's plan `limit`."""
+    if count >= account[limit]:
+        raise PlanLimit(what, account[limit], account["plan_name"])
+
+
+class ResourceService:
+    """Default CRUD rules: scoped by the actor, references checked, account stamped."""
+
+    def __init__(
+        self, spec: TableSpec, *, fields: Sequence[str],
+        refs: dict[str, TableSpec] | None = None, immutable: Sequence[str] = (),
+    ) -> None:
+        self.spec = spec
+        #: the keys of the presented object (its output schema)
+        self.fields = tuple(fields)
+        self.refs = dict(refs or {})
+        #: set at creation, never changed afterwards (a PUT may echo them unchanged)
+        self.immutable = tuple(immutable)
+
+    def scope(self, actor: Actor | None) -> Scope:
+        """The tenant scope of this actor; reference data needs none."""
+        if self.spec.level == "global":
+            return Scope.everything()
+        if actor is None:
+            raise AuthRequired()
+        return actor.scope
+
+    def where(self, actor: Actor | None) -> list[ColumnElement[bool]]:
+        """Extra restrictions on what this actor may list or fetch."""
+        return []
+
+    async def prepare(self, deps: Deps, actor: Actor | None, data: Row) -> Row:
+        """Slow work on the input (password hashing) before the write transaction opens."""
+        return data
+
+    async def fetch(self, conn: AsyncConnection, actor: Actor | None, row_id: int) -> Row:
+        """The row if this actor may see it, else RowNotFound (404)."""
+        rows = await crud.list_rows(
+            conn, self.spec, scope=self.scope(actor),
+            where=[self.spec.table.c.id == row_id, *self.where(actor)], limit=1,
+        )
+        if not rows:
+            raise RowNotFound(f"{self.spec.label} not found.")
+        return rows[0]
+
+    async def list_page(
+        self, conn: AsyncConnection, actor: Actor | None, *,
+        where: Sequence[ColumnElement[bool]], order_by: Sequence[Any], limit: int,
+        offset: int,
+    ) -> tuple[int, list[Row]]:
+        """One page and the total; the caller decides what an empty page means."""
+        conds = [*where, *self.where(actor)]
+        scope = self.scope(actor)
+        count = await crud.count_rows(conn, self.spec, scope=scope, where=conds)
+        if offset and offset >= count:
+            return count, []
+        rows = await crud.list_rows(conn, self.spec, scope=scope, where=conds,
+                                    order_by=order_by, limit=limit, offset=offset)
+        return count, rows
+
+    async def create(self, conn: AsyncConnection, actor: Actor, data: Row) -> Row:
+        await check_refs(conn, self.refs, data, scope=self.scope(actor))
+        values = dict(data)
+        if self.spec.level != "global":
+            values["account_id"] = actor.account_id
+        return await crud.insert_row(conn, self.spec, values)
+
+    async def update(self, conn: AsyncConnection, actor: Actor, row: Row, data: Row) -> Row:
+        await check_refs(conn, self.refs, data, scope=self.scope(actor))
+        values = {k: v for k, v in data.items() if k not in self.immutable}
+        if not values:
+            return row
+        return await crud.update_row(conn, self.spec, row["id"], values,
+                                     scope=self.scope(actor))
+
+    async def delete(self, conn: AsyncConnection, actor: Actor, row: Row) -> None:
+        await crud.delete_row(conn, self.spec, row["id"], scope=self.scope(actor))
+
+    async def bulk_delete(self, conn: AsyncConnection, actor: Actor, ids: list[int]) -> int:
+        """All ids or nothing: one id the actor cannot see refuses the whole request."""
+        scope = self.scope(actor)
+        found = await crud.visible_ids(conn, self.spec, ids, scope=scope)
+        missing = sorted(set(ids) - found)
+        if missing:
+            raise RowNotFound(f"Not found: {', '.join(map(str, missing))}.", field="ids")
+        return await crud.delete_many(conn, self.spec, sorted(found), scope=scope)
+
+    async def present(self, conn: AsyncConnection, actor: Actor | None,
+                      rows: list[Row]) -> list[Row]:
+        return [{k: r.get(k) for k in self.fields} for r in rows]
+
+    async def present_one(self, conn: AsyncConnection, actor: Actor | None, row: Row) -> Row:
+        return (await self.present(conn, actor, [row]))[0]

@@ -1,0 +1,68 @@
+"""Sectors of a site: the plan's per-site limit, slugs, and the industry they belong to."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from igny8d.errors import ValidationFailed
+from igny8d.permissions import Actor
+from igny8d.scope import Scope
+from igny8d.services.base import ResourceService, Row, check_limit, invalid_pk
+from igny8d.store import accounts as store
+from igny8d.store import crud
+from igny8d.store.schema import sectors
+
+SECTOR_FIELDS = ("id", "account_id", "site_id", "name", "slug", "industry_sector_id",
+                 "description", "is_active", "created_at", "updated_at")
+
+
+async def _check_industry_sector(conn: AsyncConnection, site: Row,
+                                 industry_sector_id: int | None) -> None:
+    if industry_sector_id is None:
+        return
+    industry_id = await store.industry_of_sector(conn, industry_sector_id)
+    if industry_id is None:
+        raise invalid_pk("industry_sector_id", industry_sector_id)
+    if site["industry_id"] is not None and industry_id != site["industry_id"]:
+        raise ValidationFailed(errors={"industry_sector_id": [
+            "This industry sector does not belong to the site's industry."]})
+
+
+async def site_and_sector(
+    conn: AsyncConnection, actor: Actor, *, site_id: int, sector_id: int
+) -> tuple[Row, Row]:
+    """The references of a planner/writer body, checked together: both visible (else 404
+    naming the field) and the sector one of the site's (else 400)."""
+    site = await crud.require_visible(conn, store.SITES, site_id, scope=actor.scope,
+                                      field="site_id")
+    sector = await crud.require_visible(conn, store.SECTORS, sector_id, scope=actor.scope,
+                                        field="sector_id")
+    if sector["site_id"] != site["id"]:
+        raise ValidationFailed(errors={"sector_id": [
+            f"Sector {sector_id} does not belong to site {site_id}."]})
+    return site, sector
+
+
+class SectorService(ResourceService):
+    async def create(self, conn: AsyncConnection, actor: Actor, data: Row) -> Row:
+        site = await crud.require_visible(conn, store.SITES, data["site_id"],
+                                          scope=actor.scope, field="site_id")
+        await _check_industry_sector(conn, site, data.get("industry_sector_id"))
+        account = await store.lock_account(conn, site["account_id"])
+        count = await crud.count_rows(conn, store.SECTORS, scope=Scope(site["account_id"]),
+                                      where=[sectors.c.site_id == site["id"]])
+        check_limit(account, "max_sectors_per_site", count, "sectors per site")
+        return await crud.insert_row(conn, store.SECTORS, {
+            **data, "account_id": site["account_id"], "slug": store.slugify(data["name"]),
+        })
+
+    async def update(self, conn: AsyncConnection, actor: Actor, row: Row, data: Row) -> Row:
+        if "industry_sector_id" in data:
+            site = await crud.get_row(conn, store.SITES, row["site_id"], scope=actor.scope)
+            await _check_industry_sector(conn, site, data["industry_sector_id"])
+        if data.get("name"):
+            data = {**data, "slug": store.slugify(data["name"])}
+        return await super().update(conn, actor, row, data)
+
+
+SECTORS = SectorService(store.SECTORS, fields=SECTOR_FIELDS, immutable=("site_id",))
