@@ -221,7 +221,8 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
     status = handler.get_status()
     if status < 400:
         level = logging.INFO
-    elif status < 500:
+    elif status < 500 or status == 503:
+        # 503 is a refusal under load (database busy, unreachable), not a bug: a warning.
         level = logging.WARNING
     else:
         level = logging.ERROR

@@ -16,7 +16,7 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.errors import ConfigurationError
 
-__all__ = ["SCOPES", "RateLimiter", "ThrottleResult", "validate_scope"]
+__all__ = ["SCOPES", "UNTHROTTLED", "RateLimiter", "ThrottleResult", "validate_scope"]
 
 logger = logging.getLogger("igny8d.ratelimit")
 
@@ -38,6 +38,10 @@ SCOPES: dict[str, str] = {
     "billing_admin": "10/minute",
     "default": "100/minute",
 }
+
+#: The scope of endpoints that are never counted: health checks (a load balancer or a
+#: container runtime polling several instances from one address must never see a 429).
+UNTHROTTLED = "none"
 
 # Config spelling -> the scheme `limits.aio` registers for it.
 _SCHEMES: dict[str, str] = {
@@ -76,8 +80,9 @@ def _redis_options() -> dict[str, Any]:
 
 
 def validate_scope(name: str) -> str:
-    """Return `name` if it is a known scope; route decorators call this at import time."""
-    if name not in SCOPES:
+    """Return `name` if it is a known scope or UNTHROTTLED; route decorators call this at
+    import time."""
+    if name != UNTHROTTLED and name not in SCOPES:
         raise ValueError(f"unknown throttle scope {name!r}")
     return name
 
@@ -179,9 +184,9 @@ class RateLimiter:
 
     async def hit(self, scope: str, key: str) -> ThrottleResult | None:
         """Count one request of `key` in `scope`; None when throttling is disabled."""
-        if not self.enabled:
+        if not self.enabled or validate_scope(scope) == UNTHROTTLED:
             return None
-        item = self._items[validate_scope(scope)]
+        item = self._items[scope]
         window = item.get_expiry()
         if time.monotonic() < self._down_until:
             return self._fail_open(item)
@@ -216,6 +221,24 @@ class RateLimiter:
             reset=math.ceil(reset_at),
             retry_after=0 if allowed else max(1, math.ceil(reset_at - now)),
         )
+
+    async def refund(self, scope: str, key: str) -> None:
+        """Give back one request counted by `hit` (e.g. a Basic login that turned out right).
+
+        Counting first and refunding afterwards keeps the check atomic: concurrent guesses
+        each take a unit of the budget before anything expensive runs.
+        """
+        if not self.enabled or validate_scope(scope) == UNTHROTTLED:
+            return
+        if time.monotonic() < self._down_until:
+            return
+        item = self._items[scope]
+        storage_key = item.key_for(scope, key)
+        try:
+            if await self._storage.get(storage_key) > 0:
+                await self._storage.incr(storage_key, item.get_expiry(), amount=-1)
+        except Exception as exc:
+            logger.debug("rate limit refund failed: %r", exc)
 
     @staticmethod
     def _fail_open(item: RateLimitItem) -> ThrottleResult:

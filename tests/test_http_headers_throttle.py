@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from igny8d import __version__
 from tests.conftest import make_settings, start_app, stop_app
@@ -85,8 +88,8 @@ def assert_throttle_headers(resp: Any, limit: int) -> None:
 async def test_throttle_headers_on_throttled_endpoints(throttled_app):
     c = throttled_app.client()
     try:
-        first = await c.get("/api/v1/system/ping/")
-        second = await c.get("/api/v1/system/ping/")
+        first = await c.get("/api/v1/auth/plans/")
+        second = await c.get("/api/v1/auth/plans/")
         assert_throttle_headers(first, 100)
         assert int(second.headers["X-Throttle-Remaining"]) == \
             int(first.headers["X-Throttle-Remaining"]) - 1
@@ -200,12 +203,86 @@ async def test_each_endpoint_counts_in_its_scope(throttled_app):
             ("POST", "/api/v1/auth/change-password/", {}, token, "5"),   # auth_strict
             ("GET", "/api/v1/auth/me/", None, token, "100"),             # default
             ("GET", "/api/v1/auth/sites/", None, token, "100"),          # default
-            ("GET", "/api/v1/system/ping/", None, None, "100"),          # default
+            ("GET", "/api/v1/auth/plans/", None, None, "100"),           # default
             ("GET", f"/api/v1/system/request-metrics/{pair['access'][:8]}/", None, token,
              "100"),                                                      # system
         ]
         for method, path, body, tok, limit in cases:
             resp = await c.request(method, path, json_body=body, token=tok)
             assert resp.headers["X-Throttle-Limit"] == limit, (path, resp.status)
+        for path in ("/api/v1/system/ping/", "/api/v1/system/status/"):  # not throttled
+            resp = await c.get(path)
+            assert "X-Throttle-Limit" not in resp.headers, path
     finally:
         c.close()
+
+
+async def test_health_checks_are_not_throttled(throttled_app):
+    """A load balancer polling from one address never sees a 429 (the default is 100/min)."""
+    c = throttled_app.client()
+    try:
+        for path in ("/api/v1/system/ping/", "/api/v1/system/status/"):
+            statuses = [(await c.get(path)).status for _ in range(150)]
+            assert statuses == [200] * 150, (path, sorted(set(statuses)))
+        # ... and polling spends nothing of the address's budget for the real endpoints.
+        resp = await c.get("/api/v1/auth/plans/")
+        assert resp.headers["X-Throttle-Remaining"] == "99"
+    finally:
+        c.close()
+
+
+# -- client address: X-Forwarded-For only from trusted proxies --------------------------------
+
+
+async def _login_statuses(c: Any, forwarded: list[str], header: str = "X-Forwarded-For",
+                          ) -> list[int]:
+    creds = {"email": "nobody@example.com", "password": "wrong-password"}
+    return [(await c.post(LOGIN, creds, headers={header: xff})).status for xff in forwarded]
+
+
+async def test_spoofed_forwarded_for_does_not_dodge_the_throttle(throttled_app):
+    """No trusted proxy configured: X-Forwarded-For is the client's own claim, ignored."""
+    c = throttled_app.client()
+    try:
+        statuses = await _login_statuses(c, [f"203.0.113.{i}" for i in range(21)])
+        assert statuses == [401] * 20 + [429]
+    finally:
+        c.close()
+
+
+async def test_trusted_proxy_forwarded_for_keys_the_throttle(
+    tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture,
+):
+    running = await start_app(make_settings(tmp_path, db_url, debug_throttle=False,
+                                            trusted_proxies=("127.0.0.1",)))
+    c = running.client()
+    caplog.set_level(logging.INFO, logger="igny8d.access")
+    try:
+        # Each client behind the proxy has its own budget ...
+        assert await _login_statuses(c, [f"203.0.113.{i}" for i in range(21)]) == [401] * 21
+        logged = [getattr(r, "remote_ip", None) for r in caplog.records
+                  if r.name == "igny8d.access"]
+        assert logged[:3] == ["203.0.113.0", "203.0.113.1", "203.0.113.2"]  # the access log
+        # ... and entries left of the proxy's own are the client's claims: not believed.
+        spoofed = [f"10.9.9.{i}, 198.51.100.7" for i in range(21)]
+        assert await _login_statuses(c, spoofed) == [401] * 20 + [429]
+        # X-Real-Ip (which Tornado's xheaders would prefer) is not ours to believe.
+        real_ip = [f"192.0.2.{i}" for i in range(21)]
+        statuses = await _login_statuses(c, real_ip, header="X-Real-Ip")
+        assert statuses == [401] * 20 + [429]  # all the proxy's own (127.0.0.1)
+    finally:
+        c.close()
+        await stop_app(running)
+
+
+async def test_forwarded_for_from_an_untrusted_peer_is_ignored(tmp_path: Path, db_url: str):
+    """Proxies are configured (so Tornado parses X-Forwarded-For), but this client is none."""
+    running = await start_app(make_settings(tmp_path, db_url, debug_throttle=False,
+                                            trusted_proxies=("10.0.0.0/8",)))
+    c = running.client()
+    try:
+        statuses = await _login_statuses(c, [f"203.0.113.{i}" for i in range(21)])
+        assert statuses == [401] * 20 + [429]
+    finally:
+        c.close()
+        await stop_app(running)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from igny8d.ratelimit import SCOPES, RateLimiter, ThrottleResult, validate_scope
+from igny8d.ratelimit import SCOPES, UNTHROTTLED, RateLimiter, ThrottleResult, validate_scope
 
 REFERENCE_SCOPES = {
     "ai_function": 10,
@@ -82,6 +82,42 @@ def test_validate_scope() -> None:
     assert validate_scope("planner") == "planner"
     with pytest.raises(ValueError, match=r"^unknown throttle scope 'x'$"):
         validate_scope("x")
+
+
+async def test_unthrottled_scope_is_never_counted(make_limiter: MakeLimiter) -> None:
+    assert UNTHROTTLED not in SCOPES
+    assert validate_scope(UNTHROTTLED) == UNTHROTTLED
+    limiter = make_limiter(rates={"default": "1/minute"})
+    for _ in range(200):
+        assert await limiter.hit(UNTHROTTLED, "ip:127.0.0.1") is None
+    result = await limiter.hit("default", "ip:127.0.0.1")
+    assert result is not None
+    assert result.allowed  # nothing spilled into another scope
+    with pytest.raises(ValueError, match="unknown throttle scope"):
+        make_limiter(rates={UNTHROTTLED: "1/minute"})
+
+
+@pytest.mark.parametrize("storage", ["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def test_refund_gives_back_one_hit(make_limiter: MakeLimiter, storage: str) -> None:
+    url = "memory://" if storage == "memory" else redis_url()
+    limiter = make_limiter(url, rates={"auth": "3/minute"},
+                           key_prefix=f"igny8d-test-{uuid.uuid4().hex}")
+    for _ in range(3):
+        result = await limiter.hit("auth", "ip:10.0.0.1")
+        assert result is not None
+        assert result.allowed
+        await limiter.refund("auth", "ip:10.0.0.1")
+    remaining = [r.remaining for r in [await limiter.hit("auth", "ip:10.0.0.1")
+                                        for _ in range(3)] if r is not None]
+    assert remaining == [2, 1, 0]
+    # Never below zero: refunds without hits do not bank extra requests.
+    await limiter.reset()
+    for _ in range(5):
+        await limiter.refund("auth", "ip:10.0.0.2")
+    results = [await limiter.hit("auth", "ip:10.0.0.2") for _ in range(4)]
+    assert [r.allowed for r in results if r is not None] == [True, True, True, False]
+    await limiter.refund(UNTHROTTLED, "ip:10.0.0.2")  # a no-op, not an error
+    await limiter.reset()
 
 
 async def test_hit_unknown_scope_raises(make_limiter: MakeLimiter) -> None:

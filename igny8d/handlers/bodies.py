@@ -32,23 +32,38 @@ class BodyMixin(_Base):
     _body: bytes | None
 
     def _refuse(self, exc: DomainError) -> None:
-        """Answer `exc` now or, when a body is on its way, once it has been read (and dropped).
+        """Answer `exc` once the request body has been read (and dropped), never before.
 
-        An answer sent before the body is read makes Tornado close the connection on unread
-        data; the client's kernel then sees a reset, and a client that writes its whole body
-        before reading (http.client, requests, curl without Expect) never gets the answer.
-        Requests waiting for `100-continue`, and bodies over the transport limit (Tornado
-        drops those anyway), are answered at once.
+        The handler is `@stream_request_body`, so `prepare()` runs when the headers are in,
+        before Tornado has read the body, even an empty one. An answer finished then makes
+        Tornado's HTTP1Connection close the connection once it is written (it cannot tell
+        the next request from unread body bytes), after the headers went out without
+        `Connection: close`: a keep-alive client sends its next request into a dead socket.
+        So the refusal is deferred: the method is swapped for one that raises `exc`, which
+        Tornado calls once the body is complete (at once when there is none), and the
+        connection stays usable.
+
+        Answered at once, with `Connection: close` (see `body_pending`), are only requests
+        whose body will not be read: those waiting for `100-continue` (the client must not
+        upload), bodies over the transport limit, and a Content-Length that is not a number.
         """
         headers = self.request.headers
-        length = headers.get("Content-Length", "0")
+        length = headers.get("Content-Length")
         chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
         params = getattr(self.request.connection, "params", None)
         limit = getattr(params, "max_body_size", None) or self.ctx.settings.max_body_bytes
-        pending = chunked or (length.isdigit() and 0 < int(length) <= limit)
-        if not pending or headers.get("Expect", "").lower() == "100-continue":
+        has_body = chunked or (length is not None and length.strip() not in ("", "0"))
+        unreadable = length is not None and not chunked and (
+            not length.isdigit() or int(length) > limit)
+        if unreadable or (has_body and headers.get("Expect", "").lower() == "100-continue"):
             raise exc
         self._defer(exc)
+
+    def body_pending(self) -> bool:
+        """Whether Tornado is still to read (part of) the body: an answer now ends the
+        connection, so it must say `Connection: close`."""
+        future = getattr(self.request, "_body_future", None)
+        return future is not None and not future.done()
 
     def _defer(self, exc: DomainError) -> None:
         """Drop the body as it arrives; then answer `exc` instead of running the method."""

@@ -12,6 +12,7 @@ from igny8d import __version__
 from igny8d.context import RequestMetric
 from igny8d.errors import NotFound, Unavailable
 from igny8d.handlers.base import APIHandler, endpoint
+from igny8d.ratelimit import UNTHROTTLED
 
 TAG = "system"
 
@@ -31,14 +32,17 @@ class StatusOut(BaseModel):
 
 
 class PingHandler(APIHandler):
-    @endpoint(public=True, summary="Liveness check", response=PingOut, tags=(TAG,))
+    # Health checks are never throttled: load balancers and container runtimes poll them.
+    @endpoint(public=True, throttle=UNTHROTTLED, summary="Liveness check", response=PingOut,
+              tags=(TAG,))
     async def get(self) -> None:
         self.ok({"status": "ok"})
 
 
 class StatusHandler(APIHandler):
-    @endpoint(public=True, summary="Health: database reachable (else 503), version, uptime",
-              response=StatusOut, tags=(TAG,))
+    @endpoint(public=True, throttle=UNTHROTTLED,
+              summary="Health: database reachable (else 503), version, uptime",
+              response=StatusOut, tags=(TAG,), errors=(503,))
     async def get(self) -> None:
         db_ok = await self.ctx.store.ping()
         limiter_ok = await self.ctx.limiter.ping()
