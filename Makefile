@@ -1,20 +1,30 @@
-# igny8d — `make run` serves on the embedded SQLite default, `make test` runs the suite.
-# Each target creates the virtual environment on first use.
+# igny8d — `make run` serves on the embedded SQLite default (in the foreground: Ctrl-C stops
+# it), `make test` runs the suite. Each target creates the virtual environment on first use:
+# `run` installs only the server's dependencies, `test` and `lint` add the test tools.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+# Two stamps: the server's own install, and the test tools on top of it. Each is redone when
+# the package metadata changes.
+RUN_STAMP  := $(VENV)/.run-stamp
+TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: install run migrate test lint bench clean
+.PHONY: install install-test run migrate test lint bench clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(RUN_STAMP): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUN_STAMP)
 
-install: $(STAMP)
+$(TEST_STAMP): $(RUN_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(TEST_STAMP)
+
+install: $(RUN_STAMP)
+
+install-test: $(TEST_STAMP)
 
 run: install
 	$(BIN)/igny8d migrate
@@ -23,10 +33,10 @@ run: install
 migrate: install
 	$(BIN)/igny8d migrate
 
-test: install
+test: install-test
 	$(BIN)/pytest
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check .
 
 bench: install

@@ -14,20 +14,34 @@ bench/seed_from_peers.py; run the peers' bench.py with igny8d as a --custom targ
 the JSON lines to bench/results/<timestamp>.jsonl (progress log beside it as .log) and print
 the peers' report.py table (ratios to --ref, default drf) plus igny8d's ratios to every
 other target (saved as .md). Stdlib only. Only 127.0.0.1 is ever contacted.
+
+Without the peers (a fresh clone has no ../shared/peers), igny8d is measured alone: a fresh
+data dir, one registered owner, ping and login driven by wrk (or, without wrk, a stdlib
+keep-alive client), figures to bench/results/<timestamp>-alone.{jsonl,md}; it then says how
+to add the peers for the side-by-side run.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -172,14 +186,14 @@ def run_teed(cmd: list[str], cwd: Path, log_path: Path) -> int:
             raise
 
 
-def cpu_ms_per_request(row: dict) -> float | None:
+def cpu_ms_per_request(row: dict[str, Any]) -> float | None:
     """Server CPU per request: steadier than req/s when other work shares the cores."""
     if not row.get("requests") or row.get("server_cpu_s") is None:
         return None
-    return 1000 * row["server_cpu_s"] / row["requests"]
+    return 1000 * float(row["server_cpu_s"]) / float(row["requests"])
 
 
-def igny8d_summary(rows: list[dict], ref: str) -> str:
+def igny8d_summary(rows: list[dict[str, Any]], ref: str) -> str:
     """igny8d's throughput relative to every other target of the same run, per endpoint, and
     every target's server CPU per request."""
     others = sorted({r["target"] for r in rows} - {IGNY8D})
@@ -238,7 +252,7 @@ def keyword_cases(work: Path) -> set[str]:
     """Names of parity.py's cases that hit /api/v1/planner/keywords/ (read from its CASES)."""
     sys.path.insert(0, str(work))
     try:
-        import parity  # the peers' parity.py, stdlib only
+        import parity  # type: ignore[import-not-found]  # the peers' parity.py, stdlib only
 
         return {name for name, _m, path, *_ in parity.CASES if path.startswith(parity.KW)}
     finally:
@@ -305,6 +319,195 @@ def wait_quiet(max_wait: int) -> None:
             "running, absolute figures will be low and noisy (ratios less so)")
 
 
+# -- igny8d alone (no peers) --------------------------------------------------------------------
+
+ALONE_ENDPOINTS = {"ping": ("GET", "/api/v1/system/ping/"),
+                   "login": ("POST", "/api/v1/auth/login/")}
+ALONE_USER = {"email": "owner@acme.example", "password": "password123"}
+HOW_TO_ADD_PEERS = (
+    "measured igny8d alone: the peers (DRF, FastAPI, bare Tornado) were not found at {peers}. "
+    "For the side-by-side run, put the peers folder there (the workspace's ../shared/peers) "
+    "or point --peers DIR / IGNY8_PEERS_DIR at it, then run `make bench` again "
+    "(bench/README.md)."
+)
+
+
+def peers_present(src: Path) -> bool:
+    return (src / "bench.py").is_file()
+
+
+def _http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def start_igny8d(custom: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """igny8d in its own process group, so stopping it stops every worker."""
+    cmd = shlex.split(custom.format(port=port, workers=workers))
+    proc = subprocess.Popen(cmd, cwd=REPO, env=clean_env(), start_new_session=True,
+                            stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"igny8d exited {proc.returncode} before answering on {base}")
+        try:
+            if _http("GET", base + ALONE_ENDPOINTS["ping"][1])[0] == 200:
+                return proc
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            stop_igny8d(proc)
+            raise SystemExit(f"igny8d did not answer on {base} within 60 s")
+        time.sleep(0.2)
+
+
+def stop_igny8d(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+_WRK_LUA = """wrk.method = "POST"
+wrk.body = '{body}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def load_wrk(url: str, method: str, seconds: int, connections: int) -> dict[str, Any]:
+    """One wrk run; its --latency report parsed into the peers' JSON-line fields."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        if method == "POST":
+            lua.write(_WRK_LUA.format(body=json.dumps(ALONE_USER)))
+    try:
+        if method == "POST":
+            cmd += ["-s", lua.name]
+        out = subprocess.run([*cmd, url], capture_output=True, text=True,
+                             timeout=seconds + 60).stdout
+    finally:
+        os.unlink(lua.name)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    pcts = {p: _ms(v, u) for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$",
+                                                     out, re.M)}
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    if not rps or not total:
+        raise SystemExit(f"wrk gave no report: {out[-500:]}")
+    return {"rps": float(rps.group(1)), "requests": int(total.group(1)),
+            "p50_ms": pcts.get("50", 0.0), "p99_ms": pcts.get("99", 0.0),
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+            "socket_errors": errors.group(1).strip() if errors else None, "driver": "wrk"}
+
+
+def load_stdlib(url: str, method: str, seconds: int, connections: int) -> dict[str, Any]:
+    """A keep-alive client per thread, for machines without wrk. Its own cost in this
+    process caps the figures lower than wrk's: compare runs of the same driver only."""
+    parsed = urllib.parse.urlsplit(url)
+    host = parsed.hostname or "127.0.0.1"
+    body = json.dumps(ALONE_USER).encode() if method == "POST" else None
+    deadline = time.monotonic() + seconds
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    failures = [0] * connections
+
+    def worker(i: int) -> None:
+        conn = http.client.HTTPConnection(host, parsed.port, timeout=30)
+        while time.monotonic() < deadline:
+            start = time.perf_counter()
+            try:
+                conn.request(method, parsed.path, body=body,
+                             headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status >= 300:
+                    failures[i] += 1
+            except (OSError, http.client.HTTPException):
+                failures[i] += 1
+                conn.close()
+                conn = http.client.HTTPConnection(host, parsed.port, timeout=30)
+                continue
+            latencies[i].append(time.perf_counter() - start)
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    flat = sorted(x for per in latencies for x in per)
+    if not flat:
+        raise SystemExit(f"no request to {url} succeeded")
+    q = statistics.quantiles(flat, n=100) if len(flat) > 1 else [flat[0]] * 99
+    return {"rps": len(flat) / elapsed, "requests": len(flat), "p50_ms": q[49] * 1000,
+            "p99_ms": q[98] * 1000, "non_2xx": sum(failures), "socket_errors": None,
+            "driver": "stdlib"}
+
+
+def run_alone(args: argparse.Namespace, python: Path, peers: Path) -> int:
+    """Measure igny8d by itself (no peers to compare with), and say how to add them."""
+    endpoints = [e for e in args.endpoints.split(",") if e in ALONE_ENDPOINTS]
+    if not endpoints:
+        raise SystemExit(f"without the peers only {', '.join(ALONE_ENDPOINTS)} can be measured")
+    driver = load_wrk if shutil.which("wrk") else load_stdlib
+    if driver is load_stdlib:
+        log("wrk not found (apt-get install -y wrk): using the slower stdlib client")
+    with tempfile.TemporaryDirectory(prefix="igny8d-bench-") as tmp:
+        data_dir = (args.data_dir or Path(tmp) / "data").resolve()
+        custom = igny8d_command(python, data_dir)
+        base = f"http://127.0.0.1:{args.port}"
+        proc = start_igny8d(custom, args.port, args.workers)
+        try:
+            status, raw = _http("POST", base + "/api/v1/auth/register/",
+                                {**ALONE_USER, "password_confirm": ALONE_USER["password"]})
+            if status not in (201, 409):
+                raise SystemExit(f"register failed: {status} {raw[:200]!r}")
+            rows = []
+            for ep in endpoints:
+                method, path = ALONE_ENDPOINTS[ep]
+                conns = min(args.connections, args.login_connections) if ep == "login" \
+                    else args.connections
+                log(f"igny8d alone: {ep} ({conns} connections, {args.duration} s)")
+                if args.warmup:
+                    driver(base + path, method, args.warmup, conns)
+                row = driver(base + path, method, args.duration, conns)
+                rows.append({"target": IGNY8D, "endpoint": ep, "connections": conns, **row})
+        finally:
+            stop_igny8d(proc)
+    args.results.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    jsonl = args.results / f"{stamp}-alone.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lines = [f"# bench {stamp} (UTC): igny8d alone", "",
+             f"igny8d {git_state()}; workers={args.workers} duration={args.duration}s "
+             f"warmup={args.warmup}s cpus={os.cpu_count()}; driver {rows[0]['driver']}", "",
+             "| endpoint | connections | req/s | p50 / p99 ms | non-2xx |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['endpoint']} | {r['connections']} | {r['rps']:,.1f} | "
+              f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f} | {r['non_2xx']} |" for r in rows]
+    text = "\n".join(lines)
+    (args.results / f"{stamp}-alone.md").write_text(text + "\n")
+    print(text)
+    print("\n" + HOW_TO_ADD_PEERS.format(peers=peers))
+    return 0
+
+
 # -- main ----------------------------------------------------------------------------------------
 
 
@@ -313,9 +516,9 @@ def main() -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("targets", nargs="*", default=None,
                     help=f"peer targets and/or igny8d (default: {' '.join(DEFAULT_TARGETS)})")
-    ap.add_argument("--peers", type=Path,
-                    default=Path(os.environ.get("IGNY8_PEERS_DIR", DEFAULT_PEERS)),
-                    help="the peers' source folder (IGNY8_PEERS_DIR; default %(default)s)")
+    ap.add_argument("--peers", type=Path, default=None,
+                    help="the peers' source folder (IGNY8_PEERS_DIR; default "
+                         f"{DEFAULT_PEERS}; when that is absent, igny8d is measured alone)")
     ap.add_argument("--work-dir", type=Path,
                     default=Path(os.environ.get("IGNY8_PEERS_WORK_DIR", DEFAULT_WORK)),
                     help="writable copy of the peers (IGNY8_PEERS_WORK_DIR; default %(default)s)")
@@ -347,6 +550,9 @@ def main() -> int:
                     help="only print the tables for an earlier results file")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    named = args.peers or (Path(os.environ["IGNY8_PEERS_DIR"])
+                           if os.environ.get("IGNY8_PEERS_DIR") else None)
+    args.peers = named or DEFAULT_PEERS
     if args.report:
         work = args.work_dir.resolve()
         prepare_work_dir(args.peers.resolve(), work)
@@ -363,6 +569,12 @@ def main() -> int:
     python = args.python if args.python.is_absolute() else (Path.cwd() / args.python)
     if not python.exists():
         raise SystemExit(f"{python} not found: run `make install` first")
+    if named is None and not peers_present(args.peers) and not args.setup_only:
+        # A fresh clone has no ../shared/peers: measure igny8d alone instead of failing.
+        if peer_targets and args.targets:
+            raise SystemExit(HOW_TO_ADD_PEERS.format(peers=args.peers).replace(
+                "measured igny8d alone", f"cannot measure {', '.join(peer_targets)}"))
+        return run_alone(args, python, args.peers)
 
     prepare_work_dir(args.peers.resolve(), work)
     missing = needs_setup(work, peer_targets)

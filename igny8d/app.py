@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import logging
 import re
 import signal
 import socket
+import tempfile
 from typing import Any
 
 import tornado.web
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from tornado import httputil
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
@@ -23,7 +27,7 @@ from igny8d.handlers.docs import AssetHandler
 from igny8d.jobs.scheduler import make_scheduler
 from igny8d.log import configure_logging, log_request
 from igny8d.openapi import build_document
-from igny8d.settings import Settings
+from igny8d.settings import Settings, StartupError
 
 log = logging.getLogger("igny8d")
 
@@ -100,7 +104,9 @@ def server_for(app: tornado.web.Application, settings: Settings) -> HTTPServer:
         max_body_size=max(settings.max_body_bytes * 4, 64 * 1024 * 1024),
         idle_connection_timeout=75,
         body_timeout=120,
-        xheaders=bool(settings.public_url),
+        # X-Forwarded-* only from configured proxies: public_url alone let any client name
+        # its own address and dodge the throttles. The handler base checks the peer is one.
+        xheaders=bool(settings.trusted_proxies),
     )
 
 
@@ -114,7 +120,7 @@ async def prepare_store(ctx: AppContext) -> None:
         log.info("migrating embedded database", extra={"from": current, "to": head})
         await ctx.store.migrate()
         return
-    raise SystemExit(
+    raise StartupError(
         f"database is at revision {current or 'none'}, code expects {head}: "
         "run `igny8d migrate` first"
     )
@@ -148,15 +154,26 @@ async def run_server(settings: Settings, sockets: list[socket.socket]) -> None:
 
 
 def serve(settings: Settings) -> None:
-    """Bind, fork if asked (each process binds its own SO_REUSEPORT socket), and run."""
+    """Bind, fork if asked (each process binds its own SO_REUSEPORT socket), and run.
+
+    Everything that can refuse to start is checked here, before forking, so it surfaces as
+    one StartupError line (exit 2) instead of a traceback in each worker.
+    """
+    settings.require_shared_secret()
+    check_data_dir(settings)
+    # A taken port is the commonest refusal: find out before migrating or forking anything.
+    sockets = bind(settings)
+    if settings.workers > 1:
+        for sock in sockets:  # each worker binds its own SO_REUSEPORT socket after the fork
+            sock.close()
     settings = settings.with_secret()
     log_dir = settings.data_dir / "log" if settings.log_to_file else None
     configure_logging(level=settings.log_level, log_dir=log_dir,
                       max_bytes=int(settings.log_max_mb * 1024 * 1024),
                       backups=settings.log_backups)
-    if settings.is_embedded:
-        # Migrate once, before forking, so workers never race on the schema.
-        asyncio.run(_migrate_only(settings))
+    # Migrate an embedded database once, before forking, so workers never race on the schema;
+    # a server database must already be at head.
+    asyncio.run(_migrate_only(settings))
     if settings.workers > 1:
         import tornado.process
 
@@ -164,16 +181,70 @@ def serve(settings: Settings) -> None:
         configure_logging(level=settings.log_level, log_dir=log_dir,
                           max_bytes=int(settings.log_max_mb * 1024 * 1024),
                           backups=settings.log_backups)
-    sockets = bind_sockets(settings.port, settings.host, reuse_port=settings.workers > 1)
+        sockets = bind(settings)
     asyncio.run(run_server(settings, sockets))
+
+
+def check_data_dir(settings: Settings) -> None:
+    """The data dir must be a writable directory when anything lives in it."""
+    if not (settings.is_embedded or not settings.secret_key or settings.log_to_file):
+        return
+    path = settings.data_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise StartupError(
+            f"data dir {path} is not usable ({reason}): choose a writable directory with "
+            "--data-dir or IGNY8_DATA_DIR") from None
+
+
+def bind(settings: Settings) -> list[socket.socket]:
+    """Listening sockets for host:port, with the usual refusals said in one line."""
+    where = f"{settings.host}:{settings.port}"
+    try:
+        return bind_sockets(settings.port, settings.host, reuse_port=settings.workers > 1)
+    except socket.gaierror as exc:
+        raise StartupError(f"cannot listen on {where}: {settings.host!r} is not a known host "
+                           f"({exc.strerror}); fix --host or IGNY8_HOST") from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            hint = ("the port is already in use (another igny8d?): stop that program or "
+                    "choose another --port / IGNY8_PORT")
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            hint = (f"{settings.host} is not an address of this machine: use 127.0.0.1, "
+                    "0.0.0.0 (all addresses) or one of its own with --host / IGNY8_HOST")
+        elif exc.errno == errno.EACCES:
+            hint = ("permission denied (ports below 1024 need privileges): choose a port "
+                    "above 1023 with --port / IGNY8_PORT")
+        else:
+            hint = f"{exc.strerror or exc}; check --host and --port"
+        raise StartupError(f"cannot listen on {where}: {hint}") from None
 
 
 async def _migrate_only(settings: Settings) -> None:
     ctx = AppContext.build(settings)
     try:
         await prepare_store(ctx)
+    except (OSError, SQLAlchemyError) as exc:
+        if settings.is_embedded:
+            raise
+        raise StartupError(f"cannot use the database {_safe_url(settings)}: "
+                           f"{_first_line(exc)}; check IGNY8_DATABASE_URL and that the "
+                           "server is running") from None
     finally:
         await ctx.close()
+
+
+def _safe_url(settings: Settings) -> str:
+    return make_url(settings.effective_database_url).render_as_string(hide_password=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip() or exc.__class__.__name__
+    return text.splitlines()[0]
 
 
 __all__: list[Any] = ["make_app", "serve"]

@@ -8,11 +8,15 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from igny8d import __version__
-from igny8d.settings import Settings, SettingsError, load_settings
+from igny8d.settings import Settings, SettingsError, load_settings, unknown_variables
+
+
+class UsageError(SettingsError):
+    """A command's input is missing or wrong: one line and exit code 2, like a bad setting."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     if not any(a in known for a in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv = ["serve", *argv]  # `igny8d --port 8000` means serve
     args = _parser().parse_args(argv)
+    for warning in unknown_variables():
+        print(f"igny8d: warning: {warning}", file=sys.stderr)
     try:
         settings = _settings(args)
         if args.command == "migrate":
@@ -95,38 +101,69 @@ async def _migrate(settings: Settings) -> None:
 
 
 def _superuser_credentials(args: argparse.Namespace) -> tuple[str, str]:
-    email = args.email or os.environ.get("IGNY8_SUPERUSER_EMAIL") or input("Email: ")
+    """Email and password from flags, environment, or a prompt when there is a terminal.
+
+    Both are checked by register's own rules, so an operator cannot get an address or a
+    password that the API would refuse.
+    """
+    from igny8d.schemas.auth import _email, _password
+
+    interactive = sys.stdin.isatty()
+    email = args.email or os.environ.get("IGNY8_SUPERUSER_EMAIL")
+    if not email:
+        if not interactive:
+            raise UsageError("createsuperuser needs an email: pass --email or set "
+                             "IGNY8_SUPERUSER_EMAIL (no terminal to ask on)")
+        email = _ask(input, "Email: ")
+    try:
+        email = _email(email)
+    except ValueError as exc:
+        raise UsageError(f"invalid email {email!r}: {exc}") from None
     password = args.password or os.environ.get("IGNY8_SUPERUSER_PASSWORD")
     if not password:
-        password = getpass.getpass("Password: ")
-        if password != getpass.getpass("Password (again): "):
-            raise SettingsError("passwords do not match")
-    if len(password) < 8:
-        raise SettingsError("password must be at least 8 characters")
+        if not interactive:
+            raise UsageError("createsuperuser needs a password: pass --password or set "
+                             "IGNY8_SUPERUSER_PASSWORD (no terminal to ask on)")
+        password = _ask(getpass.getpass, "Password: ")
+        if password != _ask(getpass.getpass, "Password (again): "):
+            raise UsageError("passwords do not match")
+    try:
+        password = _password(password)
+    except ValueError as exc:
+        raise UsageError(f"invalid password: {exc}") from None
     return email, password
+
+
+def _ask(prompt: Callable[[str], str], text: str) -> str:
+    """A prompt whose end of input (Ctrl-D, closed stdin) is a sentence, not an EOFError."""
+    try:
+        return prompt(text)
+    except EOFError:
+        raise UsageError("no input: pass --email and --password instead") from None
 
 
 async def _createsuperuser(
     settings: Settings, email: str, password: str, username: str | None
 ) -> None:
+    from igny8d.app import prepare_store
     from igny8d.context import AppContext
-    from igny8d.store import accounts as store
+    from igny8d.services.operators import create_superuser
+    from igny8d.store.errors import UniqueViolation
 
     ctx = AppContext.build(settings)
     try:
-        from igny8d.app import prepare_store
-
         await prepare_store(ctx)
         password_hash = await ctx.hasher.hash(password)
         async with ctx.store.begin() as conn:
-            plan = await store.plan_by_slug(conn, "scale")
-            account = await store.create_account(conn, name="Operators", plan=plan)
-            user: dict[str, Any] = await store.create_user(
-                conn, account_id=account["id"], email=email, username=username,
-                password_hash=password_hash, role="owner", is_superuser=True,
-            )
-        print(f"superuser {user['email']} created (id {user['id']}, account {account['id']})")
-    except store.UniqueViolation as exc:
-        raise SettingsError(f"cannot create superuser: {exc.errors}") from None
+            made = await create_superuser(conn, email=email, username=username,
+                                          password_hash=password_hash)
+    except UniqueViolation as exc:
+        sentences = [m for messages in (exc.errors or {}).values() for m in messages]
+        raise UsageError("cannot create superuser: "
+                         + " ".join(sentences or [exc.error])) from None
     finally:
         await ctx.close()
+    user, account = made["user"], made["account"]
+    how = "new account" if made["account_created"] else "existing account"
+    print(f"superuser {user['email']} created (id {user['id']}; {how} "
+          f"{account['name']!r}, id {account['id']})")

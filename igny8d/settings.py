@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -19,12 +21,14 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "max_body_mb",
         "cors_origins",
         "public_url",
+        "trusted_proxies",
     ),
     "database": ("database_url", "db_pool_size"),
     "auth": (
         "secret_key",
         "access_minutes",
         "refresh_days",
+        "refresh_reuse_grace_s",
         "bcrypt_rounds",
         "auth_jwt",
         "auth_session",
@@ -40,10 +44,15 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the CLI prints it as one line and exits non-zero."""
 
 
+class StartupError(SettingsError):
+    """The settings are well-formed but this machine cannot honour them (the port is taken,
+    the data dir is not writable): the same one line and exit code 2 as a bad setting."""
+
+
 class Settings(BaseModel):
     """Every knob igny8d has. Defaults give a working embedded install under ./var/."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     host: str = "127.0.0.1"
     """Address to listen on."""
@@ -57,6 +66,8 @@ class Settings(BaseModel):
     """Origins allowed by CORS; empty means no cross-origin access."""
     public_url: str | None = None
     """Base URL used in pagination links when behind a proxy (else taken from the request)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Proxy addresses or CIDRs whose X-Forwarded-For/-Proto are believed; empty: none."""
 
     database_url: str | None = None
     """SQLAlchemy URL; default: sqlite+aiosqlite under data_dir."""
@@ -64,11 +75,14 @@ class Settings(BaseModel):
     """Connections per process for Postgres."""
 
     secret_key: str | None = None
-    """JWT and cookie signing secret; generated and kept in data_dir when unset."""
+    """JWT and cookie signing secret; required with Postgres (shared by every process),
+    generated and kept in data_dir when unset on the embedded database."""
     access_minutes: int = Field(15, ge=1, le=1440)
     """Access token lifetime."""
     refresh_days: int = Field(7, ge=1, le=365)
     """Refresh token lifetime."""
+    refresh_reuse_grace_s: int = Field(30, ge=0, le=600)
+    """A rotated refresh token sent again this soon is a retry, not a replay (0: never)."""
     bcrypt_rounds: int = Field(12, ge=4, le=16)
     """bcrypt cost for new password hashes."""
     auth_jwt: bool = True
@@ -117,6 +131,18 @@ class Settings(BaseModel):
             raise ValueError("must be memory:// or redis://host:port/db")
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Refuse a typo at start: a bad entry would silently trust nobody (or everybody)."""
+        out: list[str] = []
+        for entry in value:
+            try:
+                out.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+        return tuple(out)
+
     @field_validator("secret_key")
     @classmethod
     def _strong_secret(cls, value: str | None) -> str | None:
@@ -135,12 +161,28 @@ class Settings(BaseModel):
         return self.effective_database_url.startswith("sqlite")
 
     @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The trusted proxies as networks, for `address in network` checks per request."""
+        return tuple(ipaddress.ip_network(entry) for entry in self.trusted_proxies)
+
+    @property
     def throttle_enabled(self) -> bool:
         return not (self.debug or self.debug_throttle)
 
     @property
     def max_body_bytes(self) -> int:
         return int(self.max_body_mb * 1024 * 1024)
+
+    def require_shared_secret(self) -> None:
+        """Refuse to serve a server database without a configured secret.
+
+        Every process and host on one Postgres must sign with the same key, or a token from
+        one is refused by the next; a per-data-dir generated key cannot be shared that way.
+        """
+        if not self.is_embedded and not self.secret_key:
+            raise SettingsError(
+                "secret_key is required with a PostgreSQL database_url: set IGNY8_SECRET_KEY "
+                "(at least 32 characters) to the same value on every igny8d process using it")
 
     def with_secret(self) -> Settings:
         """Return settings whose secret is set, generating and keeping one in data_dir.
@@ -176,9 +218,32 @@ def _env_value(name: str, raw: str, variable: str) -> Any:
             return False
         raise SettingsError(f"invalid setting {name} ({variable}): expected true or false, "
                             f"got {raw!r}")
-    if name == "cors_origins":
+    if name in _LIST_SETTINGS:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     return raw
+
+
+#: Settings given in the environment as a comma-separated list.
+_LIST_SETTINGS = {"cors_origins", "trusted_proxies"}
+
+#: IGNY8_* variables that are not settings but are read by the CLI, the tests and bench/.
+_OTHER_VARIABLES = {"IGNY8_CONFIG"}
+_OTHER_PREFIXES = ("IGNY8_TEST_", "IGNY8_REQUIRE_", "IGNY8_SUPERUSER_", "IGNY8_PEERS_")
+
+
+def unknown_variables(env: dict[str, str] | None = None) -> list[str]:
+    """One warning line per IGNY8_* variable that names no setting (a typo is otherwise
+    silently ignored: IGNY8_PORTT=9000 serves on 8000). The closest setting is suggested."""
+    env = dict(os.environ) if env is None else env
+    known = {f"IGNY8_{name.upper()}" for name in Settings.model_fields} | _OTHER_VARIABLES
+    warnings: list[str] = []
+    for key in sorted(env):
+        if not key.startswith("IGNY8_") or key in known or key.startswith(_OTHER_PREFIXES):
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        warnings.append(f"ignoring unknown environment variable {key}{hint}")
+    return warnings
 
 
 def load_settings(

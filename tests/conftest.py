@@ -1,8 +1,11 @@
 """Fixtures.
 
 - `db_url`: a migrated database, once per store (sqlite, postgres). Tests that use it (or `app`)
-  run on both; Postgres comes from IGNY8_TEST_PG_URL and is skipped when unreachable unless
-  IGNY8_REQUIRE_POSTGRES=1 (CI), where it fails instead.
+  run on both. On Postgres each session creates its own throwaway database (igny8d_test_<pid>_<hex>)
+  on the server named by IGNY8_TEST_PG_URL (whose database part is only the admin database the
+  CREATE/DROP DATABASE runs in) and drops it at the end, so two suites on one machine never share
+  a schema. Skipped when the server is unreachable unless IGNY8_REQUIRE_POSTGRES=1 (CI), where it
+  fails instead.
 - `app`: a running igny8d on a free port over that database, throttling off.
 - `throttled_app`: the same with the reference's rate limits on.
 - `client`: an HTTP client bound to `app` whose every response is checked for the envelope.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +23,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
@@ -29,19 +35,16 @@ from igny8d.store.engine import Store
 from igny8d.store.schema import REFERENCE_TABLES, metadata
 from tests.helpers import Client
 
-PG_URL = os.environ.get("IGNY8_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get("IGNY8_TEST_PG_URL",
+                        "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_PG = os.environ.get("IGNY8_REQUIRE_POSTGRES") == "1"
 TENANT_TABLES = [t.name for t in reversed(metadata.sorted_tables)
                  if t.name not in REFERENCE_TABLES]
 
 
-async def _migrate(url: str, *, fresh_schema: bool) -> None:
+async def _migrate(url: str) -> None:
     store = Store.from_url(url)
     try:
-        if fresh_schema:
-            async with store.begin() as conn:
-                await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-                await conn.execute(text("CREATE SCHEMA public"))
         await store.migrate()
     finally:
         await store.close()
@@ -51,20 +54,73 @@ async def _migrate(url: str, *, fresh_schema: bool) -> None:
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file; each test gets a copy (migrating per test would be slow)."""
     path = tmp_path_factory.mktemp("template") / "igny8d.db"
-    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}", fresh_schema=False))
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_ready() -> str:
+def throwaway_database_name() -> str:
+    """Unique per session: the pid tells a leftover's owner, the hex keeps reruns apart."""
+    return f"igny8d_test_{os.getpid()}_{secrets.token_hex(4)}"
+
+
+async def _admin(admin_url: URL, sql: str) -> None:
+    """Run CREATE/DROP DATABASE (which refuse a transaction) in the admin database.
+
+    The URL's own database may not exist on a fresh server (CI names `test`), so `postgres`
+    is tried next: any database on the server will do for these statements.
+    """
+    candidates = [admin_url.database or "postgres"]
+    candidates += [name for name in ("postgres", "template1") if name not in candidates]
+    last: Exception | None = None
+    for name in candidates:
+        engine = create_async_engine(admin_url.set(database=name), isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text(sql))
+            return
+        except Exception as exc:
+            if "does not exist" not in str(exc) or "database" not in str(exc):
+                raise
+            last = exc
+        finally:
+            await engine.dispose()
+    assert last is not None
+    raise last
+
+
+async def create_throwaway_database(admin_url: str) -> str:
+    """Create and migrate a fresh database next to `admin_url`'s; return its URL."""
+    admin = make_url(admin_url)
+    name = throwaway_database_name()
+    await _admin(admin, f'CREATE DATABASE "{name}"')
+    url = admin.set(database=name).render_as_string(hide_password=False)
     try:
-        asyncio.run(_migrate(PG_URL, fresh_schema=True))
+        await _migrate(url)
+    except BaseException:
+        await drop_throwaway_database(admin_url, url)
+        raise
+    return url
+
+
+async def drop_throwaway_database(admin_url: str, url: str) -> None:
+    """WITH (FORCE) ends connections a failed test left open, so the drop never hangs."""
+    name = make_url(url).database
+    await _admin(make_url(admin_url), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_ready() -> Iterator[str]:
+    try:
+        url = asyncio.run(create_throwaway_database(PG_URL))
     except Exception as exc:
         message = f"PostgreSQL at {PG_URL} not usable: {exc!r}"
         if REQUIRE_PG:
             pytest.fail(message)
         pytest.skip(message)
-    return PG_URL
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_throwaway_database(PG_URL, url))
 
 
 async def _truncate(url: str) -> None:

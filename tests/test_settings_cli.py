@@ -3,6 +3,7 @@ the kept secret, and a real server process that stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -150,7 +151,8 @@ async def test_generated_secret_is_kept_and_reused(tmp_path):
         path = tmp_path / "secret_key"
         assert path.read_text().strip() == key
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        token = first.tokens.issue("access", user_id=1, account_id=1, version=0).token
+        token = first.tokens.issue("access", user_id=1, account_id=1, version=0,
+                                    key="k").token
         assert second.tokens.verify(token, "access").user_id == 1
     finally:
         await first.close()
@@ -286,3 +288,35 @@ def test_serve_fresh_dir_then_sigterm_exits_zero(tmp_path):
             proc.kill()
             proc.communicate()
 
+
+
+# -- trusted proxies (item 10: X-Forwarded-For only from configured proxies) ------------------
+
+
+def test_trusted_proxies_from_env_and_file(tmp_path):
+    s = load_settings(env={"IGNY8_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8,,::1"})
+    assert s.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8", "::1/128")
+    assert [str(n) for n in s.trusted_networks] == ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
+    assert any(ipaddress.ip_address("10.1.2.3") in n for n in s.trusted_networks)
+    path = tmp_path / "igny8d.toml"
+    path.write_text("[server]\ntrusted_proxies = ['192.168.0.0/16']\n")
+    assert load_settings(path, env={}).trusted_proxies == ("192.168.0.0/16",)
+    assert load_settings(env={}).trusted_networks == ()
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/33", "proxy.local", "300.1.1.1", "10.0.0.1,nope"])
+def test_bad_trusted_proxies_are_one_line(value):
+    message = one_line_error({"IGNY8_TRUSTED_PROXIES": value})
+    assert "trusted_proxies (IGNY8_TRUSTED_PROXIES)" in message
+
+
+def test_forwarded_headers_need_trusted_proxies(tmp_path):
+    """public_url alone no longer turns on X-Forwarded-* (a client could pick its address)."""
+    from igny8d.app import server_for
+
+    def xheaders(**values: Any) -> bool:
+        server = server_for(None, Settings(data_dir=tmp_path, **values))  # type: ignore[arg-type]
+        return bool(server.xheaders)
+
+    assert xheaders(public_url="https://api.example.com") is False
+    assert xheaders(trusted_proxies=("127.0.0.1",)) is True
