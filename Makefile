@@ -38,6 +38,7 @@ test: install-test
 
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python bench/run.py

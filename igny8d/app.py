@@ -53,7 +53,9 @@ class Igny8App(tornado.web.Application):
                 # First match wins in Tornado: a static path must not be shadowed by an
                 # earlier pattern, or the dict would change which handler answers.
                 for earlier_prefix, earlier in self._dynamic:
-                    if pattern.startswith(earlier_prefix) and earlier.matcher.regex.match(
+                    earlier_matcher = earlier.matcher
+                    assert isinstance(earlier_matcher, PathMatches)
+                    if pattern.startswith(earlier_prefix) and earlier_matcher.regex.match(
                             pattern):
                         raise ValueError(f"route {pattern} is shadowed by an earlier pattern")
                 self._static.setdefault(pattern, rule)

@@ -92,4 +92,5 @@ class AccountService(ResourceService):
         await crud.delete_row(conn, store.ACCOUNTS, row["id"], scope=self.scope(actor))
 
 
-ACCOUNTS = AccountService(store.ACCOUNTS, fields=ACCOUNT_FIELDS)
+ACCOUNTS = AccountService(store.ACCOUNTS, fields=ACCOUNT_FIELDS,
+                          refs={"plan_id": store.PLANS})
