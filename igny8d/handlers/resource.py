@@ -19,12 +19,18 @@ from igny8d.services.base import ResourceService, Row
 #: expression tree has a limit.
 MAX_SEARCH = 200
 
-FilterKind = Literal["exact", "int", "bool", "choice", "min", "max", "date_from", "date_to"]
+FilterKind = Literal["exact", "int", "bool", "choice", "min", "max", "date_from", "date_to",
+                     "isnull"]
 
 
 @dataclass(frozen=True)
 class Filter:
-    """A whitelisted query parameter mapped onto a column."""
+    """A whitelisted query parameter mapped onto a column.
+
+    `choice` takes one value or several, comma-separated (`status=active,pending`); `int`
+    takes `null` for rows without one (`cluster_id=null`); `isnull` is a boolean parameter
+    that asks for rows whose column is empty (`unclustered=true`) or set (`false`).
+    """
 
     column: str
     kind: FilterKind = "exact"
@@ -115,6 +121,12 @@ class Resource:
                 where.append(col >= value)
             elif flt.kind in ("max", "date_to"):
                 where.append(col <= value)
+            elif flt.kind == "isnull":
+                where.append(col.is_(None) if value else col.is_not(None))
+            elif value is None:
+                where.append(col.is_(None))
+            elif isinstance(value, tuple):
+                where.append(col.in_(value) if len(value) > 1 else col == value[0])
             else:
                 where.append(col == value)
         if errors:
@@ -411,6 +423,8 @@ def _like_escape(term: str) -> str:
 
 
 def _coerce(flt: Filter, raw: str) -> Any:
+    if flt.kind == "int" and raw.lower() in ("null", "none"):
+        return None
     if flt.kind in ("int", "min", "max"):
         try:
             value = int(raw)
@@ -419,7 +433,7 @@ def _coerce(flt: Filter, raw: str) -> Any:
         if abs(value) > 2**63 - 1:
             raise ValueError("Enter a number.")
         return value
-    if flt.kind == "bool":
+    if flt.kind in ("bool", "isnull"):
         low = raw.lower()
         if low in ("true", "1", "yes"):
             return True
@@ -427,9 +441,13 @@ def _coerce(flt: Filter, raw: str) -> Any:
             return False
         raise ValueError("Enter true or false.")
     if flt.kind == "choice":
-        if raw not in flt.choices:
-            raise ValueError(f"Select a valid choice. {raw} is not one of the available choices.")
-        return raw
+        values = tuple(dict.fromkeys(v.strip() for v in raw.split(",") if v.strip()))
+        bad = [v for v in values if v not in flt.choices]
+        if bad or not values:
+            shown = bad[0] if bad else raw
+            raise ValueError(f"Select a valid choice. {shown} is not one of the available "
+                             f"choices ({', '.join(flt.choices)}).")
+        return values
     if flt.kind in ("date_from", "date_to"):
         import datetime as dt
 

@@ -135,6 +135,53 @@ async def insert_row(
     return dict(row)
 
 
+async def insert_many(
+    conn: AsyncConnection, spec: TableSpec, rows: Sequence[dict[str, Any]], *,
+    batch: int = 1000,
+) -> int:
+    """Insert rows in batches (one statement per batch, no savepoint per row).
+
+    A duplicate anywhere fails the statement: the caller's transaction rolls back whole
+    (nothing half-imported), and the conflict is reported like a single insert's.
+    """
+    if not rows:
+        return 0
+    stamp = now()
+    stamped = []
+    for row in rows:
+        values = dict(row)
+        if "created_at" in spec.table.c:
+            values.setdefault("created_at", stamp)
+        if "updated_at" in spec.table.c:
+            values.setdefault("updated_at", stamp)
+        stamped.append(values)
+    try:
+        for start in range(0, len(stamped), batch):
+            await conn.execute(insert(spec.table), stamped[start:start + batch])
+    except IntegrityError as exc:
+        raise _conflict(spec, exc) from None
+    return len(stamped)
+
+
+async def update_many(
+    conn: AsyncConnection, spec: TableSpec, ids: Iterable[int], values: dict[str, Any], *,
+    scope: Scope,
+) -> int:
+    """One UPDATE for several rows of the scope (bulk status changes)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return 0
+    values = dict(values)
+    if "updated_at" in spec.table.c:
+        values["updated_at"] = now()
+    stmt = (update(spec.table).where(spec.table.c.id.in_(wanted), *spec.scope_filter(scope))
+            .values(**values))
+    try:
+        return int((await conn.execute(stmt)).rowcount)
+    except IntegrityError as exc:
+        raise _conflict(spec, exc) from None
+
+
 async def update_row(
     conn: AsyncConnection, spec: TableSpec, row_id: int, values: dict[str, Any], *,
     scope: Scope,

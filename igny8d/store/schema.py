@@ -253,5 +253,133 @@ refresh_tokens = Table(
     Index("ix_refresh_tokens_expires_at", "expires_at"),
 )
 
+# --- planner and writer: every row carries account, site and sector ----------------------------
+
+
+def _site_sector() -> list[Column[int]]:
+    return [_fk("account_id", "accounts.id"), _fk("site_id", "sites.id"),
+            _fk("sector_id", "sectors.id")]
+
+
+clusters = Table(
+    "clusters",
+    metadata,
+    _id(),
+    *_site_sector(),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("status", String(20), nullable=False, default="active"),
+    *_timestamps(),
+    UniqueConstraint("sector_id", "name"),
+    Index("ix_clusters_account_id_created_at", "account_id", "created_at"),
+    **_AUTOINCREMENT,
+)
+
+keywords = Table(
+    "keywords",
+    metadata,
+    _id(),
+    *_site_sector(),
+    Column("keyword", String(255), nullable=False),
+    # lower case, inner white space folded: duplicates in a sector are found on this
+    Column("keyword_norm", String(255), nullable=False),
+    _fk("seed_keyword_id", "seed_keywords.id", nullable=True, ondelete="SET NULL"),
+    Column("volume", Integer, nullable=False, default=0),
+    Column("difficulty", Integer, nullable=False, default=0),
+    Column("intent", String(20), nullable=True),
+    Column("status", String(20), nullable=False, default="active"),
+    _fk("cluster_id", "clusters.id", nullable=True, ondelete="SET NULL"),
+    # who put it in its cluster: "manual" (a user) or "auto" (clustering may move it)
+    Column("cluster_source", String(10), nullable=True),
+    *_timestamps(),
+    UniqueConstraint("sector_id", "keyword_norm"),
+    # list orderings and filters, scope columns first
+    Index("ix_keywords_account_id_created_at", "account_id", "created_at"),
+    Index("ix_keywords_account_id_volume", "account_id", "volume"),
+    Index("ix_keywords_account_id_difficulty", "account_id", "difficulty"),
+    Index("ix_keywords_account_id_status_created_at", "account_id", "status", "created_at"),
+    Index("ix_keywords_account_id_cluster_id", "account_id", "cluster_id"),
+    Index("ix_keywords_account_id_keyword_norm", "account_id", "keyword_norm"),
+    **_AUTOINCREMENT,
+)
+
+content_ideas = Table(
+    "content_ideas",
+    metadata,
+    _id(),
+    *_site_sector(),
+    _fk("cluster_id", "clusters.id", nullable=True, ondelete="SET NULL"),
+    Column("title", String(255), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("content_type", String(30), nullable=False, default="blog_post"),
+    Column("content_structure", String(30), nullable=False, default="guide"),
+    Column("target_keywords", JSONDoc(), nullable=False, default=list),
+    Column("outline", JSONDoc(), nullable=False, default=list),
+    Column("estimated_word_count", Integer, nullable=False, default=1500),
+    Column("status", String(20), nullable=False, default="new"),
+    *_timestamps(),
+    Index("ix_content_ideas_account_id_created_at", "account_id", "created_at"),
+    **_AUTOINCREMENT,
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    _id(),
+    *_site_sector(),
+    _fk("idea_id", "content_ideas.id", nullable=True, ondelete="SET NULL"),
+    _fk("cluster_id", "clusters.id", nullable=True, ondelete="SET NULL"),
+    Column("title", String(255), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("keywords", JSONDoc(), nullable=False, default=list),
+    # the keywords as searchable text (search never runs LIKE on a JSON column)
+    Column("keywords_text", Text, nullable=False, default=""),
+    Column("content_type", String(30), nullable=False, default="blog_post"),
+    Column("content_structure", String(30), nullable=False, default="guide"),
+    Column("status", String(20), nullable=False, default="draft"),
+    *_timestamps(),
+    Index("ix_tasks_account_id_created_at", "account_id", "created_at"),
+    **_AUTOINCREMENT,
+)
+
+content = Table(
+    "content",
+    metadata,
+    _id(),
+    *_site_sector(),
+    _fk("task_id", "tasks.id", nullable=True, ondelete="SET NULL"),
+    Column("title", String(255), nullable=False),
+    Column("html_content", Text, nullable=False, default=""),
+    Column("word_count", Integer, nullable=False, default=0),
+    Column("meta_title", String(255), nullable=False, default=""),
+    Column("meta_description", String(500), nullable=False, default=""),
+    Column("primary_keyword", String(255), nullable=False, default=""),
+    Column("secondary_keywords", JSONDoc(), nullable=False, default=list),
+    Column("content_type", String(30), nullable=False, default="blog_post"),
+    Column("status", String(20), nullable=False, default="draft"),
+    *_timestamps(),
+    Index("ix_content_account_id_created_at", "account_id", "created_at"),
+    **_AUTOINCREMENT,
+)
+
+images = Table(
+    "images",
+    metadata,
+    _id(),
+    *_site_sector(),
+    _fk("content_id", "content.id", nullable=True, ondelete="CASCADE"),
+    _fk("task_id", "tasks.id", nullable=True, ondelete="SET NULL"),
+    Column("image_type", String(20), nullable=False),
+    Column("prompt", Text, nullable=False, default=""),
+    Column("status", String(20), nullable=False, default="pending"),
+    Column("url", String(1000), nullable=True),
+    # a locally rendered file: a random name under the data dir (never guessable)
+    Column("file_name", String(100), nullable=True),
+    Column("error", Text, nullable=True),
+    *_timestamps(),
+    Index("ix_images_account_id_created_at", "account_id", "created_at"),
+    **_AUTOINCREMENT,
+)
+
 #: Tables holding shipped reference data (kept when tests wipe tenant data).
 REFERENCE_TABLES = frozenset({"plans", "industries", "industry_sectors", "seed_keywords"})

@@ -1,0 +1,22 @@
+"""Table specs of the planner (keywords, clusters, ideas) and the seed keyword library.
+
+Every planner table is scoped at the `sector` level: account, the caller's site grants, and
+optionally one site or sector (the reference's SiteSectorModelViewSet).
+"""
+
+from __future__ import annotations
+
+from igny8d.store.crud import TableSpec
+from igny8d.store.schema import clusters, content_ideas, keywords, seed_keywords
+
+KEYWORDS = TableSpec(
+    keywords, "sector", "Keyword",
+    unique=((("sector_id", "keyword_norm"), "keyword",
+             "This sector already has this keyword."),),
+)
+CLUSTERS = TableSpec(
+    clusters, "sector", "Cluster",
+    unique=((("sector_id", "name"), "name", "This sector already has a cluster with this name."),),
+)
+IDEAS = TableSpec(content_ideas, "sector", "Content idea")
+SEED_KEYWORDS = TableSpec(seed_keywords, "global", "Seed keyword")
