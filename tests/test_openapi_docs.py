@@ -256,7 +256,7 @@ def expected_error_statuses(op) -> set[int]:
         codes.add(404)
     res = op.resource
     body_fields = set(spec.body.model_fields) if spec.body is not None else set()
-    global_refs = {name for name, ref in getattr(res, "refs", {}).items()
+    global_refs = {name for name, ref in getattr(getattr(res, "service", None), "refs", {}).items()
                    if ref.level == "global"}
     if any(f == "ids" or f.endswith(("_id", "_ids")) for f in body_fields - global_refs):
         codes.add(404)  # a body that names other objects by id
