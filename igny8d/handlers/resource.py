@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, create_model
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement
 
 from igny8d.envelope import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from igny8d.errors import NotFound, ValidationFailed
 from igny8d.handlers.base import APIHandler, endpoint, parse_id
 from igny8d.services.base import ResourceService, Row
+from igny8d.store import crud
 
 #: Longer search terms are refused: each word becomes a clause, and the database's
 #: expression tree has a limit.
@@ -138,10 +139,8 @@ class Resource:
         if term and "\x00" in term:
             raise ValidationFailed(errors={"search": ["Null characters are not allowed."]})
         if term and self.search_fields:
-            for word in term.split():
-                pattern = "%" + _like_escape(word.lower()) + "%"
-                cols = [self.spec.table.c[f] for f in self.search_fields]
-                where.append(or_(*(c.ilike(pattern, escape="\\") for c in cols)))
+            where.extend(crud.search_clauses(self.spec, term.split(), self.search_fields,
+                                             dialect=h.ctx.store.dialect))
         return where
 
     def order_clauses(self, h: APIHandler) -> list[Any]:
@@ -416,10 +415,6 @@ def _page_size(raw: str | None) -> int:
     if raw is None or not raw.isdigit() or int(raw) < 1:
         return DEFAULT_PAGE_SIZE
     return min(int(raw), MAX_PAGE_SIZE)
-
-
-def _like_escape(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _coerce(flt: Filter, raw: str) -> Any:

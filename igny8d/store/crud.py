@@ -12,11 +12,14 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Table,
+    column,
     delete,
     false,
     func,
     insert,
+    or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +29,18 @@ from igny8d.scope import Scope
 from igny8d.store.errors import ForeignKeyViolation, RowNotFound, UniqueViolation
 
 ScopeLevel = Literal["global", "tenant", "account", "site", "sector"]
+
+
+@dataclass(frozen=True)
+class FullText:
+    """A search index over one lower-cased text column, kept by migrations outside the Core
+    metadata: an FTS5 trigram table on SQLite, a pg_trgm GIN index on Postgres. Search on
+    `fields` then uses it instead of scanning the table with LIKE."""
+
+    fields: tuple[str, ...]
+    column: str
+    sqlite_table: str
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -38,6 +53,7 @@ class TableSpec:
     label: str
     #: unique constraints to report as 409: column tuple -> field that gets the message
     unique: tuple[tuple[tuple[str, ...], str, str], ...] = ()
+    fulltext: FullText | None = None
 
     def scope_filter(self, scope: Scope) -> list[ColumnElement[bool]]:
         c = self.table.c
@@ -63,6 +79,42 @@ class TableSpec:
     def scoped(self, stmt: Select[Any], scope: Scope) -> Select[Any]:
         conds = self.scope_filter(scope)
         return stmt.where(*conds) if conds else stmt
+
+
+def like_escape(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_clauses(
+    spec: TableSpec, words: Sequence[str], fields: Sequence[str], *, dialect: str
+) -> list[ColumnElement[bool]]:
+    """Each word must appear (case-insensitively, as a substring) in one of `fields`.
+
+    With a full-text index over exactly these fields, a word of three or more characters is
+    looked up in it (a trigram phrase match is the same substring test, without a scan);
+    shorter words, and tables without an index, fall back to LIKE.
+    """
+    c = spec.table.c
+    out: list[ColumnElement[bool]] = []
+    ft = spec.fulltext
+    indexed = ft is not None and tuple(fields) == ft.fields
+    for n, raw in enumerate(words):
+        word = raw.lower()
+        if indexed and ft is not None and len(word) >= 3:
+            if dialect == "sqlite":
+                phrase = '"' + word.replace('"', '""') + '"'
+                # each word its own parameter name: two words must not share one value
+                fts = text(f"SELECT rowid FROM {ft.sqlite_table} "  # noqa: S608 - fixed names
+                           f"WHERE {ft.sqlite_table} MATCH :fts_{n}").bindparams(
+                               **{f"fts_{n}": phrase})
+                out.append(c.id.in_(fts.columns(column("rowid")).scalar_subquery()))
+            else:
+                out.append(c[ft.column].like("%" + like_escape(word) + "%", escape="\\"))
+            continue
+        pattern = "%" + like_escape(word) + "%"
+        cols = [c[ft.column]] if indexed and ft is not None else [c[f] for f in fields]
+        out.append(or_(*(col.ilike(pattern, escape="\\") for col in cols)))
+    return out
 
 
 def now() -> dt.datetime:

@@ -6,13 +6,15 @@ optionally one site or sector (the reference's SiteSectorModelViewSet).
 
 from __future__ import annotations
 
-from igny8d.store.crud import TableSpec
+from igny8d.store.crud import FullText, TableSpec
 from igny8d.store.schema import clusters, content_ideas, keywords, seed_keywords
 
 KEYWORDS = TableSpec(
     keywords, "sector", "Keyword",
     unique=((("sector_id", "keyword_norm"), "keyword",
              "This sector already has this keyword."),),
+    # migration 0005: FTS5 trigram table (SQLite) / pg_trgm GIN index (Postgres)
+    fulltext=FullText(fields=("keyword",), column="keyword_norm", sqlite_table="keywords_fts"),
 )
 CLUSTERS = TableSpec(
     clusters, "sector", "Cluster",

@@ -381,5 +381,8 @@ images = Table(
     **_AUTOINCREMENT,
 )
 
+#: Names of database objects made by raw SQL in migrations (search indexes), not by metadata.
+OUTSIDE_METADATA = ("keywords_fts", "ix_keywords_keyword_norm_trgm")
+
 #: Tables holding shipped reference data (kept when tests wipe tenant data).
 REFERENCE_TABLES = frozenset({"plans", "industries", "industry_sectors", "seed_keywords"})

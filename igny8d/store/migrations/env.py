@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from alembic import context
 
-from igny8d.store.schema import metadata
+from igny8d.store.schema import OUTSIDE_METADATA, metadata
 
 config = context.config
 target_metadata = metadata
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Search indexes made by raw SQL (migration 0005) are not part of the Core metadata."""
+    return name is None or not name.startswith(OUTSIDE_METADATA)
 
 
 def run_migrations_online() -> None:
@@ -17,6 +22,7 @@ def run_migrations_online() -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=include_name,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
