@@ -92,6 +92,34 @@ class Metrics:
         return time.time() - self.started
 
 
+class CountCache:
+    """List totals by (resource, scope, filters, account data version), least recently used
+    out. The version is read with the caller's user on every request and bumped by every
+    write (store/crud.py), so a cached total is never served for data that changed; what is
+    per process is only the memory, never the truth."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._items: collections.OrderedDict[tuple[Any, ...], int] = collections.OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> int | None:
+        value = self._items.get(key)
+        if value is None:
+            self.misses += 1
+            return None
+        self._items.move_to_end(key)
+        self.hits += 1
+        return value
+
+    def put(self, key: tuple[Any, ...], count: int) -> None:
+        self._items[key] = count
+        self._items.move_to_end(key)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
 @dataclass
 class AppContext:
     settings: Settings
@@ -100,6 +128,7 @@ class AppContext:
     hasher: PasswordHasher
     limiter: RateLimiter
     metrics: Metrics = field(default_factory=Metrics)
+    counts: CountCache = field(default_factory=CountCache)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("igny8d"))
 
     @classmethod

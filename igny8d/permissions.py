@@ -93,6 +93,8 @@ class Principal(Actor):
     token_version: int = 0
     #: the user's random key, which every token of theirs carries
     auth_key: str = ""
+    #: the account's data version at authentication (keys the list count cache)
+    data_version: int = 0
     auth_method: str = "jwt"
 
 

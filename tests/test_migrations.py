@@ -107,3 +107,22 @@ async def test_0003_keeps_existing_tenants_and_gives_each_user_a_key(tmp_path):
             assert fk_on == 1
     finally:
         await store.close()
+
+
+async def test_every_table_that_must_not_reuse_ids_keeps_autoincrement(tmp_path):
+    """A later batch migration on SQLite (copy and rename) silently drops AUTOINCREMENT
+    unless it asks for it again: check the tables as migrated."""
+    from sqlalchemy import text
+
+    store = Store.from_url(f"sqlite+aiosqlite:///{tmp_path / 'ai.db'}")
+    try:
+        await store.migrate()
+        async with store.read() as conn:
+            ddl = dict((await conn.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table'"))).all())
+    finally:
+        await store.close()
+    wanted = [t.name for t in metadata.sorted_tables
+              if t.dialect_kwargs.get("sqlite_autoincrement")]
+    assert len(wanted) >= 11
+    assert [n for n in wanted if "AUTOINCREMENT" not in ddl[n]] == []

@@ -57,6 +57,13 @@ class Action:
     paginated: bool = False
     content_type: str | None = None
     errors: tuple[int, ...] = ()
+    #: the body's media type when it is not JSON (`multipart/form-data`; `body` then
+    #: describes the form's fields)
+    request_content_type: str | None = None
+    #: this route's own request body cap (MB) instead of the `max_body_mb` setting
+    max_body_mb: float | None = None
+    #: takes the list's filters, search and ordering (documented as its query parameters)
+    list_query: bool = False
 
 
 @dataclass
@@ -236,15 +243,33 @@ class ResourceHandler(APIHandler):
         if not page_raw.isdigit() or int(page_raw) < 1 or len(page_raw) > 18:
             raise NotFound("Invalid page.")
         page = int(page_raw)
+        key = self._count_key()
+        known = self.ctx.counts.get(key) if key is not None else None
         async with self.ctx.store.read() as conn:
             count, rows = await self.service.list_page(
                 conn, self.principal, where=where, order_by=order, limit=page_size,
-                offset=(page - 1) * page_size,
+                offset=(page - 1) * page_size, count=known,
             )
             if page > 1 and not rows:
                 raise NotFound("Invalid page.")
             results = await self.service.present(conn, self.principal, rows)
+        if key is not None and known is None:
+            self.ctx.counts.put(key, count)
         self.page(results, count=count, page=page, page_size=page_size)
+
+    def _count_key(self) -> tuple[Any, ...] | None:
+        """What a list total depends on: the resource, whose rows (account, site grants),
+        the filters and search sent, and the account's data version. None: not cacheable
+        (reference data, an operator's cross-tenant view, an anonymous caller)."""
+        p = self.principal
+        res = self.resource
+        if p is None or res.spec.level not in ("account", "site", "sector"):
+            return None
+        if self.service.scope(p).account_id != p.account_id:
+            return None
+        params = tuple(sorted((name, self.get_query_argument(name, "") or "")
+                              for name in (*res.filters, "search")))
+        return (res.name, p.account_id, p.site_ids, p.data_version, params)
 
     async def do_create(self) -> None:
         assert self.resource.create_body is not None
@@ -374,11 +399,16 @@ def _action_handler(res: Resource, action: Action) -> type[ResourceHandler]:
         await action.run(self)
 
     run: Callable[..., Awaitable[None]] = run_detail if action.detail else run_list
+    query = action.query
+    if action.list_query:
+        query = {k: v for k, v in _query_doc(res).items()
+                 if k not in ("page", "page_size")} | query
     fn = endpoint(
         level=action.level, throttle=action.throttle or res.throttle, summary=action.summary,
         body=action.body, response=action.response, status=action.status,
-        query=action.query, tags=(res.tag,), paginated=action.paginated,
+        query=query, tags=(res.tag,), paginated=action.paginated,
         content_type=action.content_type, errors=action.errors,
+        request_content_type=action.request_content_type, max_body_mb=action.max_body_mb,
     )(run)
     name = _class_name(res, "".join(p.title() for p in action.name.split("_")) + "Handler")
     return type(name, (ResourceHandler,), {action.method: fn})

@@ -113,12 +113,14 @@ class ResourceService:
     async def list_page(
         self, conn: AsyncConnection, actor: Actor | None, *,
         where: Sequence[ColumnElement[bool]], order_by: Sequence[Any], limit: int,
-        offset: int,
+        offset: int, count: int | None = None,
     ) -> tuple[int, list[Row]]:
-        """One page and the total; the caller decides what an empty page means."""
+        """One page and the total (counted unless the caller knows it); the caller decides
+        what an empty page means."""
         conds = [*where, *self.where(actor)]
         scope = self.scope(actor)
-        count = await crud.count_rows(conn, self.spec, scope=scope, where=conds)
+        if count is None:
+            count = await crud.count_rows(conn, self.spec, scope=scope, where=conds)
         if offset and offset >= count:
             return count, []
         rows = await crud.list_rows(conn, self.spec, scope=scope, where=conds,

@@ -52,7 +52,7 @@ async def load_principal(
         user_id=user.id, account_id=user.account_id, role=user.role,
         is_superuser=user.is_superuser, site_ids=effective_site_ids(user.role, grants),
         email=user.email, username=user.username, token_version=user.token_version,
-        auth_key=user.auth_key, auth_method=auth_method,
+        auth_key=user.auth_key, auth_method=auth_method, data_version=found.data_version,
     )
 
 

@@ -76,6 +76,8 @@ class AuthUser:
     user: UserRecord
     account_active: bool
     grants: frozenset[int]
+    #: the account's data version when the user was loaded (the list count cache key)
+    data_version: int = 0
 
 
 def normalize_email(email: str) -> str:
@@ -104,7 +106,8 @@ async def load_auth_user(
 ) -> AuthUser | None:
     """One query for the user and their account's status; grants only when they matter."""
     row = (await conn.execute(
-        select(users, accounts.c.status.label("account_status"))
+        select(users, accounts.c.status.label("account_status"),
+               accounts.c.data_version.label("account_data_version"))
         .join(accounts, accounts.c.id == users.c.account_id)
         .where(users.c.id == user_id)
     )).first()
@@ -115,7 +118,8 @@ async def load_auth_user(
         grants = frozenset(int(s) for s in (await conn.execute(
             select(site_user_access.c.site_id).where(site_user_access.c.user_id == user_id)
         )).scalars())
-    return AuthUser(_user(row), row.account_status == "active", grants)
+    return AuthUser(_user(row), row.account_status == "active", grants,
+                    int(row.account_data_version))
 
 
 async def lock_account(conn: AsyncConnection, account_id: int) -> dict[str, Any]:
@@ -456,6 +460,9 @@ async def sectors_of_site(conn: AsyncConnection, site_id: int, ids: list[int]) -
 
 async def activate_only(conn: AsyncConnection, *, site_id: int, sector_ids: list[int]) -> None:
     """Exactly these sectors of the site are active afterwards."""
+    await conn.execute(update(accounts).where(accounts.c.id == select(sites.c.account_id)
+                                              .where(sites.c.id == site_id).scalar_subquery())
+                       .values(data_version=accounts.c.data_version + 1))
     await conn.execute(update(sectors).where(sectors.c.site_id == site_id)
                        .values(is_active=sectors.c.id.in_(sorted(sector_ids)) if sector_ids
                                else False, updated_at=crud.now()))

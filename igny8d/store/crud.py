@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
 from igny8d.store.errors import ForeignKeyViolation, RowNotFound, UniqueViolation
+from igny8d.store.schema import accounts
 
 ScopeLevel = Literal["global", "tenant", "account", "site", "sector"]
 
@@ -117,6 +118,29 @@ def search_clauses(
     return out
 
 
+_VERSIONED = ("account", "site", "sector")
+
+
+async def touch_accounts(
+    conn: AsyncConnection, spec: TableSpec, account_ids: Iterable[int | None]
+) -> None:
+    """Bump the data version of the accounts whose data this write changes.
+
+    Called before the write, so every writer takes the account row first (one lock order,
+    no deadlocks on Postgres); list counts cached under the old version are not used again.
+    An operator's cross-tenant write (account None) bumps every account.
+    """
+    if spec.level not in _VERSIONED:
+        return
+    ids = set(account_ids)
+    if not ids:
+        return
+    stmt = update(accounts).values(data_version=accounts.c.data_version + 1)
+    if None not in ids:
+        stmt = stmt.where(accounts.c.id.in_(sorted(i for i in ids if i is not None)))
+    await conn.execute(stmt)
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -178,6 +202,7 @@ async def insert_row(
         values.setdefault("created_at", stamp)
     if "updated_at" in spec.table.c:
         values.setdefault("updated_at", stamp)
+    await touch_accounts(conn, spec, [values.get("account_id")])
     stmt = insert(spec.table).values(**values).returning(*spec.table.c)
     try:
         async with conn.begin_nested():
@@ -207,6 +232,7 @@ async def insert_many(
         if "updated_at" in spec.table.c:
             values.setdefault("updated_at", stamp)
         stamped.append(values)
+    await touch_accounts(conn, spec, {r.get("account_id") for r in stamped})
     try:
         for start in range(0, len(stamped), batch):
             await conn.execute(insert(spec.table), stamped[start:start + batch])
@@ -226,6 +252,7 @@ async def update_many(
     values = dict(values)
     if "updated_at" in spec.table.c:
         values["updated_at"] = now()
+    await touch_accounts(conn, spec, [scope.account_id])
     stmt = (update(spec.table).where(spec.table.c.id.in_(wanted), *spec.scope_filter(scope))
             .values(**values))
     try:
@@ -241,6 +268,7 @@ async def update_row(
     values = dict(values)
     if "updated_at" in spec.table.c:
         values["updated_at"] = now()
+    await touch_accounts(conn, spec, [scope.account_id])
     stmt = (
         update(spec.table)
         .where(spec.table.c.id == row_id, *spec.scope_filter(scope))
@@ -260,6 +288,7 @@ async def update_row(
 async def delete_row(
     conn: AsyncConnection, spec: TableSpec, row_id: int, *, scope: Scope
 ) -> None:
+    await touch_accounts(conn, spec, [scope.account_id])
     stmt = delete(spec.table).where(spec.table.c.id == row_id, *spec.scope_filter(scope))
     if (await conn.execute(stmt)).rowcount == 0:
         raise RowNotFound(f"{spec.label} not found.")
@@ -280,6 +309,7 @@ async def delete_many(
     conn: AsyncConnection, spec: TableSpec, ids: Iterable[int], *, scope: Scope
 ) -> int:
     wanted = sorted(set(ids))
+    await touch_accounts(conn, spec, [scope.account_id])
     stmt = delete(spec.table).where(spec.table.c.id.in_(wanted), *spec.scope_filter(scope))
     return int((await conn.execute(stmt)).rowcount)
 
