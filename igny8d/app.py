@@ -184,7 +184,24 @@ def serve(settings: Settings) -> None:
                           max_bytes=int(settings.log_max_mb * 1024 * 1024),
                           backups=settings.log_backups)
         sockets = bind(settings)
+    use_event_loop(settings.event_loop)
     asyncio.run(run_server(settings, sockets))
+
+
+def use_event_loop(choice: str) -> str:
+    """uvloop when asked or, with `auto`, when installed: its C event loop takes a share of
+    the per-request cost off a Python HTTP stack. Returns the loop that will run."""
+    if choice == "asyncio":
+        return "asyncio"
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise StartupError("event_loop is uvloop but uvloop is not installed: "
+                               "pip install uvloop, or set IGNY8_EVENT_LOOP=auto") from None
+        return "asyncio"
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return "uvloop"
 
 
 def check_data_dir(settings: Settings) -> None:

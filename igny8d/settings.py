@@ -21,6 +21,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "max_body_mb",
         "cors_origins",
         "public_url",
+        "event_loop",
         "trusted_proxies",
     ),
     "database": ("database_url", "db_pool_size"),
@@ -64,6 +65,8 @@ class Settings(BaseModel):
     """Largest request body accepted; larger answers 413."""
     cors_origins: tuple[str, ...] = ()
     """Origins allowed by CORS; empty means no cross-origin access."""
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    """The event loop to serve on: uvloop when installed (`auto`), or forced either way."""
     public_url: str | None = None
     """Base URL used in pagination links when behind a proxy (else taken from the request)."""
     trusted_proxies: tuple[str, ...] = ()
