@@ -43,11 +43,11 @@ async def load_principal(
     conn: AsyncConnection, user_id: int, *, auth_method: str = "jwt"
 ) -> Principal | None:
     """The caller, if active and of an active account, with their site grants resolved."""
-    found = await store.load_auth_user(conn, user_id, with_grants=True)
+    found = await store.load_auth_user(conn, user_id, grants_for=grants_apply)
     if found is None or not found.user.is_active or not found.account_active:
         return None
     user = found.user
-    grants = found.grants if grants_apply(user.role) else frozenset()
+    grants = found.grants
     return Principal(
         user_id=user.id, account_id=user.account_id, role=user.role,
         is_superuser=user.is_superuser, site_ids=effective_site_ids(user.role, grants),

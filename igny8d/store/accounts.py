@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,9 +103,10 @@ async def get_user(conn: AsyncConnection, user_id: int) -> UserRecord | None:
 
 
 async def load_auth_user(
-    conn: AsyncConnection, user_id: int, *, with_grants: bool
+    conn: AsyncConnection, user_id: int, *, grants_for: Callable[[str], bool]
 ) -> AuthUser | None:
-    """One query for the user and their account's status; grants only when they matter."""
+    """One query for the user and their account's status; a second for their site grants
+    only when `grants_for(role)` says grants matter for that role."""
     row = (await conn.execute(
         select(users, accounts.c.status.label("account_status"),
                accounts.c.data_version.label("account_data_version"))
@@ -114,7 +116,7 @@ async def load_auth_user(
     if row is None:
         return None
     grants: frozenset[int] = frozenset()
-    if with_grants:
+    if grants_for(row.role):
         grants = frozenset(int(s) for s in (await conn.execute(
             select(site_user_access.c.site_id).where(site_user_access.c.user_id == user_id)
         )).scalars())
