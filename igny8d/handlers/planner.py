@@ -1,7 +1,77 @@
-"""planner endpoints (issue 6)."""
+"""Clusters and content ideas of the planner (rules in services/clusters.py, services/ideas.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from igny8d.handlers.bulk import IdsBody, bulk_delete_action
+from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler
+from igny8d.schemas import planner_clusters as m
+from igny8d.services.clusters import CLUSTERS as CLUSTER_SERVICE
+from igny8d.services.ideas import IDEAS as IDEA_SERVICE
 
-default_handlers: list[Any] = []
+TAG = "planner"
+THROTTLE = "planner"
+
+
+async def queue_to_writer(h: ResourceHandler) -> None:
+    body: IdsBody = h.parse(IdsBody)
+    async with h.ctx.store.begin() as conn:
+        data = await IDEA_SERVICE.queue_to_writer(conn, h.actor, body.ids)
+    h.ok(data, f"{data['queued']} queued to the writer")
+
+
+_SCOPE_FILTERS = {"site_id": Filter("site_id", "int", description="Only this site's"),
+                  "sector_id": Filter("sector_id", "int", description="Only this sector's")}
+
+CLUSTERS = Resource(
+    name="clusters", prefix="/api/v1/planner/clusters/", service=CLUSTER_SERVICE,
+    output=m.ClusterOut, create_body=m.ClusterBody, update_body=m.ClusterUpdateBody,
+    filters={"status": Filter("status", "choice", m.CLUSTER_STATUSES,
+                              "Filter by status (comma-separated for several)"),
+             **_SCOPE_FILTERS},
+    search_fields=("name",),
+    ordering={"name": "name", "created_at": "created_at", "updated_at": "updated_at"},
+    default_ordering="-created_at", write_level="editor", throttle=THROTTLE, tag=TAG,
+    actions=[bulk_delete_action(level="editor")],
+)
+
+IDEAS = Resource(
+    name="ideas", prefix="/api/v1/planner/ideas/", service=IDEA_SERVICE,
+    output=m.IdeaOut, create_body=m.IdeaBody, update_body=m.IdeaUpdateBody,
+    filters={"status": Filter("status", "choice", m.IDEA_STATUSES,
+                              "Filter by status (comma-separated for several)"),
+             "cluster_id": Filter(
+                 "cluster_id", "int",
+                 description="Filter by cluster (`null`: ideas without one)"),
+             "content_type": Filter("content_type", "choice", m.CONTENT_TYPES,
+                                    "Filter by content type (comma-separated for several)"),
+             "content_structure": Filter("content_structure", "choice", m.CONTENT_STRUCTURES,
+                                         "Filter by content structure (comma-separated)"),
+             **_SCOPE_FILTERS},
+    search_fields=("title",),
+    ordering={"created_at": "created_at", "title": "title",
+              "estimated_word_count": "estimated_word_count", "updated_at": "updated_at"},
+    default_ordering="-created_at", write_level="editor", throttle=THROTTLE, tag=TAG,
+    actions=[
+        bulk_delete_action(level="editor"),
+        Action("bulk_queue_to_writer", queue_to_writer, level="editor", body=IdsBody,
+               response=m.QueueResult,
+               summary="Queue ideas to the writer: one draft task per new idea"),
+    ],
+)
+
+RESOURCES = [CLUSTERS, IDEAS]
+
+# The classes the resource layer generates, by name (grep finds them here).
+ClustersBulkDeleteHandler = CLUSTERS.handler("ClustersBulkDeleteHandler")
+ClustersListHandler = CLUSTERS.handler("ClustersListHandler")
+ClustersDetailHandler = CLUSTERS.handler("ClustersDetailHandler")
+IdeasBulkDeleteHandler = IDEAS.handler("IdeasBulkDeleteHandler")
+IdeasBulkQueueToWriterHandler = IDEAS.handler("IdeasBulkQueueToWriterHandler")
+IdeasListHandler = IDEAS.handler("IdeasListHandler")
+IdeasDetailHandler = IDEAS.handler("IdeasDetailHandler")
+
+default_handlers = [
+    *CLUSTERS.routes(ClustersBulkDeleteHandler, ClustersListHandler, ClustersDetailHandler),
+    *IDEAS.routes(IdeasBulkDeleteHandler, IdeasBulkQueueToWriterHandler, IdeasListHandler,
+                  IdeasDetailHandler),
+]

@@ -1,5 +1,10 @@
 """SQL of clusters and content ideas beyond generic CRUD: computed keyword figures per cluster,
-unassigning a deleted cluster's keywords, and queueing ideas to the writer atomically."""
+unassigning a deleted cluster's keywords, and queueing ideas to the writer atomically.
+
+Every write here bumps the account's data version first (`crud.touch_accounts`, as crud's
+own writes do): cached list totals are not reused, and the account row is the first lock a
+writer takes (one lock order on Postgres).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,11 @@ from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
+from igny8d.store import crud
 from igny8d.store.crud import now
-from igny8d.store.planner import IDEAS
+from igny8d.store.planner import IDEAS, KEYWORDS
 from igny8d.store.schema import content_ideas, keywords, tasks
+from igny8d.store.writer import TASKS
 
 
 async def keyword_stats(conn: AsyncConnection, cluster_ids: Sequence[int]) -> dict[
@@ -29,7 +36,8 @@ async def keyword_stats(conn: AsyncConnection, cluster_ids: Sequence[int]) -> di
     return {int(cid): (int(n), int(vol)) for cid, n, vol in (await conn.execute(stmt)).all()}
 
 
-async def release_keywords(conn: AsyncConnection, cluster_ids: Iterable[int]) -> int:
+async def release_keywords(conn: AsyncConnection, cluster_ids: Iterable[int], *,
+                           scope: Scope) -> int:
     """Before clusters are deleted: their keywords lose the record of who clustered them.
 
     `cluster_id` itself becomes NULL by the foreign key (ON DELETE SET NULL, on both stores).
@@ -37,33 +45,22 @@ async def release_keywords(conn: AsyncConnection, cluster_ids: Iterable[int]) ->
     wanted = sorted(set(cluster_ids))
     if not wanted:
         return 0
-    stmt = (update(keywords).where(keywords.c.cluster_id.in_(wanted))
+    await crud.touch_accounts(conn, KEYWORDS, [scope.account_id])
+    stmt = (update(keywords)
+            .where(keywords.c.cluster_id.in_(wanted), *KEYWORDS.scope_filter(scope))
             .values(cluster_source=None))
     return int((await conn.execute(stmt)).rowcount)
-
-
-async def lock_visible_ideas(conn: AsyncConnection, ids: Iterable[int], *,
-                             scope: Scope) -> set[int]:
-    """Which of `ids` the scope may touch, row-locked in id order on Postgres (two concurrent
-    queue calls on overlapping ideas then wait for each other instead of deadlocking)."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return set()
-    stmt = IDEAS.scoped(select(content_ideas.c.id).where(content_ideas.c.id.in_(wanted)),
-                        scope).order_by(content_ideas.c.id)
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return {int(r) for r in (await conn.execute(stmt)).scalars()}
 
 
 async def mark_queued(conn: AsyncConnection, ids: Iterable[int], *,
                       scope: Scope) -> list[dict[str, Any]]:
     """Set `queued` on those of `ids` that are `new` and have no task yet, in one conditional
-    UPDATE; returns the rows it changed (a concurrent caller's second UPDATE finds them
-    queued and changes none)."""
+    UPDATE; returns the rows it changed. The account row is taken first, so a concurrent
+    call on the same account waits, then finds them queued and changes none."""
     wanted = sorted(set(ids))
     if not wanted:
         return []
+    await crud.touch_accounts(conn, IDEAS, [scope.account_id])
     has_task = exists().where(tasks.c.idea_id == content_ideas.c.id)
     stmt = (update(content_ideas)
             .where(content_ideas.c.id.in_(wanted), content_ideas.c.status == "new",
@@ -78,6 +75,7 @@ async def insert_tasks(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) ->
     """Insert writer tasks in one statement per 1000 rows; their ids in the rows' order."""
     if not rows:
         return []
+    await crud.touch_accounts(conn, TASKS, {r["account_id"] for r in rows})
     stamp = now()
     values = [{"created_at": stamp, "updated_at": stamp, **r} for r in rows]
     out: list[int] = []
