@@ -1,7 +1,185 @@
-"""writer endpoints (issue 6)."""
+"""Writer: tasks, content and images (rules in services/tasks.py, content.py, images.py),
+and the locally stored image files at /media/images/<name>."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-default_handlers: list[Any] = []
+from igny8d.errors import MethodNotAllowed, NotFound, ValidationFailed
+from igny8d.handlers.base import APIHandler, parse_id
+from igny8d.handlers.bodies import ID_MAX
+from igny8d.handlers.bulk import bulk_delete_action
+from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler
+from igny8d.log import request_id_var
+from igny8d.schemas import writer as m
+from igny8d.services import images as image_files
+from igny8d.services.content import CONTENT as CONTENT_SERVICE
+from igny8d.services.images import IMAGES as IMAGE_SERVICE
+from igny8d.services.tasks import TASKS as TASK_SERVICE
+from igny8d.services.tasks import SectorObjectService
+
+TAG = "writer"
+THROTTLE = "writer"
+
+
+def _bulk_update_action(service: SectorObjectService, body: type[m.Body]) -> Action:
+    async def bulk_update(h: ResourceHandler) -> None:
+        parsed: Any = h.parse(body)
+        async with h.ctx.store.begin() as conn:
+            count = await service.bulk_update(conn, h.actor, parsed.ids,
+                                              {"status": parsed.status})
+        h.ok({"updated_count": count}, f"{count} updated")
+
+    return Action("bulk_update", bulk_update, body=body, response=m.BulkUpdateResult,
+                  level="editor", summary="Set the status of several objects (all ids must "
+                  "be yours; one that is not changes nothing)")
+
+
+def _public_root(h: APIHandler) -> str:
+    public = h.ctx.settings.public_url
+    return public.rstrip("/") if public else f"{h.request.protocol}://{h.request.host}"
+
+
+async def image_file(h: ResourceHandler, id: str) -> None:
+    """The image's URL (absolute: a locally stored file's URL is made so here)."""
+    async with h.ctx.store.read() as conn:
+        url = await IMAGE_SERVICE.file_url(conn, h.actor, parse_id(id))
+    if url.startswith("/"):
+        url = _public_root(h) + url
+    h.ok({"url": url})
+
+
+def _content_id(h: ResourceHandler) -> int:
+    raw = h.query("content_id")
+    if raw is None:
+        raise ValidationFailed(errors={"content_id": ["This query parameter is required."]})
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or int(raw) > ID_MAX:
+        raise ValidationFailed(errors={"content_id": ["Enter a valid id."]})
+    return int(raw)
+
+
+async def content_images(h: ResourceHandler) -> None:
+    """Every image of one content, oldest first, as a plain list (a content has a handful)."""
+    content_id = _content_id(h)
+    async with h.ctx.store.read() as conn:
+        data = await IMAGE_SERVICE.content_images(conn, h.actor, content_id)
+    h.ok(data)
+
+
+TASKS = Resource(
+    name="tasks", prefix="/api/v1/writer/tasks/", service=TASK_SERVICE, output=m.TaskOut,
+    create_body=m.TaskBody, update_body=m.TaskUpdateBody,
+    filters={
+        "status": Filter("status", "choice", m.TASK_STATUSES,
+                         "Filter by status; several, comma-separated"),
+        "cluster_id": Filter("cluster_id", "int", description="Filter by cluster (null: none)"),
+        "idea_id": Filter("idea_id", "int", description="Filter by idea (null: none)"),
+        "content_type": Filter("content_type", "choice", m.CONTENT_TYPES),
+        "content_structure": Filter("content_structure", "choice", m.CONTENT_STRUCTURES),
+        "site_id": Filter("site_id", "int"),
+        "sector_id": Filter("sector_id", "int"),
+    },
+    search_fields=("title", "keywords_text"),
+    ordering={"created_at": "created_at", "updated_at": "updated_at", "title": "title",
+              "status": "status"},
+    write_level="editor", throttle=THROTTLE, tag=TAG,
+    actions=[bulk_delete_action(level="editor"),
+             _bulk_update_action(TASK_SERVICE, m.TaskBulkUpdateBody)],
+)
+
+CONTENT = Resource(
+    name="content", prefix="/api/v1/writer/content/", service=CONTENT_SERVICE,
+    output=m.ContentOut, create_body=m.ContentBody, update_body=m.ContentUpdateBody,
+    filters={
+        "status": Filter("status", "choice", m.CONTENT_STATUSES,
+                         "Filter by status; several, comma-separated"),
+        "content_type": Filter("content_type", "choice", m.CONTENT_TYPES),
+        "task_id": Filter("task_id", "int", description="Filter by task (null: none)"),
+        "site_id": Filter("site_id", "int"),
+        "sector_id": Filter("sector_id", "int"),
+    },
+    search_fields=("title",),
+    ordering={"created_at": "created_at", "updated_at": "updated_at", "title": "title",
+              "word_count": "word_count"},
+    write_level="editor", throttle=THROTTLE, tag=TAG,
+    actions=[bulk_delete_action(level="editor")],
+)
+
+IMAGES = Resource(
+    name="images", prefix="/api/v1/writer/images/", service=IMAGE_SERVICE,
+    output=m.ImageOut, create_body=m.ImageBody, update_body=m.ImageUpdateBody,
+    filters={
+        "image_type": Filter("image_type", "choice", m.IMAGE_TYPES),
+        "status": Filter("status", "choice", m.IMAGE_STATUSES,
+                         "Filter by status; several, comma-separated"),
+        "content_id": Filter("content_id", "int", description="Filter by content (null: none)"),
+        "task_id": Filter("task_id", "int", description="Filter by task (null: none)"),
+        "site_id": Filter("site_id", "int"),
+        "sector_id": Filter("sector_id", "int"),
+    },
+    ordering={"created_at": "created_at", "updated_at": "updated_at"},
+    write_level="editor", throttle=THROTTLE, tag=TAG,
+    actions=[
+        Action("file", image_file, method="get", detail=True, level="authenticated",
+               response=m.ImageFileOut, summary="The image's file URL (404 until generated)"),
+        Action("content_images", content_images, method="get", level="authenticated",
+               response=list[m.ImageOut], errors=(404,),
+               query={"content_id": "The content whose images to list (required)"},
+               summary="Every image of one content"),
+        bulk_delete_action(level="editor"),
+        _bulk_update_action(IMAGE_SERVICE, m.ImageBulkUpdateBody),
+    ],
+)
+
+
+class MediaImageHandler(APIHandler):
+    """A locally stored image file, with its content type. No authentication: the name is
+    128 random bits (the URL is the capability, as a signed URL would be), and only names of
+    that exact form are looked up, so no path can leave the media directory. Anything else
+    is the JSON 404."""
+
+    async def prepare(self) -> None:
+        self.request_id = self._incoming_request_id() or str(uuid.uuid4())
+        request_id_var.set(self.request_id)
+        self.set_header("X-Request-ID", self.request_id)
+        if self.request.method not in ("GET", "HEAD"):
+            self._refuse(MethodNotAllowed(f'Method "{self.request.method}" not allowed.',
+                                          headers={"Allow": "GET, HEAD"}))
+
+    async def get(self, name: str) -> None:
+        found = await image_files.read_media(self.ctx.settings.data_dir, name)
+        if found is None:
+            raise NotFound("Not found")
+        data, content_type = found
+        self.set_header("Content-Type", content_type)
+        self.set_header("Cache-Control", "private, max-age=86400, immutable")
+        self.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
+        self.finish(data)
+
+
+RESOURCES = [TASKS, CONTENT, IMAGES]
+
+# The classes the resource layer generates, by name (grep finds them here).
+TasksBulkDeleteHandler = TASKS.handler("TasksBulkDeleteHandler")
+TasksBulkUpdateHandler = TASKS.handler("TasksBulkUpdateHandler")
+TasksListHandler = TASKS.handler("TasksListHandler")
+TasksDetailHandler = TASKS.handler("TasksDetailHandler")
+ContentBulkDeleteHandler = CONTENT.handler("ContentBulkDeleteHandler")
+ContentListHandler = CONTENT.handler("ContentListHandler")
+ContentDetailHandler = CONTENT.handler("ContentDetailHandler")
+ImagesFileHandler = IMAGES.handler("ImagesFileHandler")
+ImagesContentImagesHandler = IMAGES.handler("ImagesContentImagesHandler")
+ImagesBulkDeleteHandler = IMAGES.handler("ImagesBulkDeleteHandler")
+ImagesBulkUpdateHandler = IMAGES.handler("ImagesBulkUpdateHandler")
+ImagesListHandler = IMAGES.handler("ImagesListHandler")
+ImagesDetailHandler = IMAGES.handler("ImagesDetailHandler")
+
+default_handlers = [
+    *TASKS.routes(TasksBulkDeleteHandler, TasksBulkUpdateHandler, TasksListHandler,
+                  TasksDetailHandler),
+    *CONTENT.routes(ContentBulkDeleteHandler, ContentListHandler, ContentDetailHandler),
+    *IMAGES.routes(ImagesFileHandler, ImagesContentImagesHandler, ImagesBulkDeleteHandler,
+                   ImagesBulkUpdateHandler, ImagesListHandler, ImagesDetailHandler),
+    (image_files.MEDIA_URL + "(?P<name>[^/]+)", MediaImageHandler),
+]

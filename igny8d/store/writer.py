@@ -2,9 +2,43 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from igny8d.scope import Scope
+from igny8d.store import crud
 from igny8d.store.crud import TableSpec
 from igny8d.store.schema import content, images, tasks
 
 TASKS = TableSpec(tasks, "sector", "Task")
 CONTENT = TableSpec(content, "sector", "Content")
 IMAGES = TableSpec(images, "sector", "Image")
+
+
+async def set_image_file(
+    conn: AsyncConnection, image_id: int, *, account_id: int, url: str, file_name: str | None,
+) -> dict[str, Any]:
+    """Record where an image's rendered file is: `generated`, its URL (and local file name),
+    no error. RowNotFound when the account has no such image."""
+    return await crud.update_row(conn, IMAGES, image_id, {
+        "url": url, "file_name": file_name, "status": "generated", "error": None,
+    }, scope=Scope(account_id))
+
+
+async def set_image_failed(
+    conn: AsyncConnection, image_id: int, *, account_id: int, error: str,
+) -> dict[str, Any]:
+    """Record why an image could not be rendered (`failed`, the reason, no URL)."""
+    return await crud.update_row(conn, IMAGES, image_id, {
+        "status": "failed", "error": error, "url": None, "file_name": None,
+    }, scope=Scope(account_id))
+
+
+async def images_of_content(
+    conn: AsyncConnection, content_id: int, *, scope: Scope,
+) -> list[dict[str, Any]]:
+    """A content's images in the scope, oldest first."""
+    return await crud.list_rows(conn, IMAGES, scope=scope,
+                                where=[images.c.content_id == content_id],
+                                order_by=[images.c.created_at, images.c.id])
