@@ -302,6 +302,7 @@ keywords = Table(
     Index("ix_keywords_account_id_volume", "account_id", "volume"),
     Index("ix_keywords_account_id_difficulty", "account_id", "difficulty"),
     Index("ix_keywords_account_id_status_created_at", "account_id", "status", "created_at"),
+    Index("ix_keywords_account_id_status_volume", "account_id", "status", "volume"),
     Index("ix_keywords_account_id_cluster_id", "account_id", "cluster_id"),
     Index("ix_keywords_account_id_keyword_norm", "account_id", "keyword_norm"),
     **_AUTOINCREMENT,
