@@ -375,8 +375,9 @@ def _operation(builder: _Builder, op: Operation, op_id: str) -> dict[str, Any]:
         "x-required-role": "none" if spec.public else spec.level,
     }
     if spec.body is not None:
+        media = getattr(spec, "request_content_type", None) or "application/json"
         result["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": builder.schema_of(spec.body, "validation")}
+            media: {"schema": builder.schema_of(spec.body, "validation")}
         }}
     responses: dict[str, Any] = {}
     if spec.status == 204:

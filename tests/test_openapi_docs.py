@@ -136,7 +136,8 @@ async def test_operations_describe_bodies_and_envelopes(client):
         assert op["summary"], (path, method)
         assert op["x-throttle-scope"] == spec.throttle
         if spec.body is not None:
-            body = op["requestBody"]["content"]["application/json"]["schema"]
+            media = spec.request_content_type or "application/json"
+            body = op["requestBody"]["content"][media]["schema"]
             assert body["$ref"].split("/")[-1] in schemas
         status = str(spec.status)
         assert status in op["responses"], (path, method)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeVar
 
@@ -59,6 +59,10 @@ class EndpointSpec:
     content_type: str | None = None
     #: error statuses this operation answers beyond those derived from the declaration
     errors: tuple[int, ...] = ()
+    #: the body's media type when it is not JSON (`multipart/form-data`)
+    request_content_type: str | None = None
+    #: this route's own cap on the request body (MB), instead of the `max_body_mb` setting
+    max_body_mb: float | None = None
 
 
 def endpoint(**kwargs: Any) -> Callable[[F], F]:
@@ -168,6 +172,7 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         self._too_large = False
         self._refusal: DomainError | None = None
         self._body: bytes | None = None
+        self._body_limit_mb: float | None = None
         self._counted = True
         ctx.metrics.enter()
 
@@ -211,16 +216,18 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
 
     async def _admit(self) -> None:
         """What the headers decide: body size, method, authentication, throttle, role."""
+        spec = self.endpoint_spec()
+        if spec.max_body_mb is not None:
+            self._body_limit_mb = spec.max_body_mb
         length = self.request.headers.get("Content-Length")
         if length is not None:
             if not length.isdigit():
                 raise BadRequest("Invalid Content-Length header")
-            if int(length) > self.ctx.settings.max_body_bytes:
+            if int(length) > self.body_limit():
                 self._too_large = True
                 raise self._too_large_error()
         if self.request.method == "OPTIONS":
             return
-        spec = self.endpoint_spec()
         if spec is _DEFAULT_SPEC:
             raise MethodNotAllowed(
                 f'Method "{self.request.method}" not allowed.',
@@ -326,6 +333,44 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
     def no_content(self) -> None:
         self.set_status(204)
         self.clear_header("Content-Type")
+        self.finish()
+
+    async def stream(self, chunks: AsyncIterator[str | bytes], *, content_type: str,
+                     filename: str | None = None) -> None:
+        """A non-JSON body written chunk by chunk (each flushed: the client's pace holds
+        the producer back, so only one chunk is in memory).
+
+        The first chunk is produced before any header is sent: a failure up to then is
+        the usual JSON error. A failure later cannot change the status any more; the
+        connection is closed without the final chunk, so the client sees a truncated
+        transfer, never a complete-looking file.
+        """
+        iterator = aiter(chunks)
+        first = await anext(iterator, None)
+        self.set_status(200)
+        self.set_header("Content-Type", content_type)
+        if filename:
+            self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        self.set_header("Cache-Control", "no-store")
+        try:
+            if first is not None:
+                self.write(first)
+                await self.flush()
+            async for chunk in iterator:
+                self.write(chunk)
+                await self.flush()
+        except Exception:
+            if self._headers_written:
+                self.ctx.logger.exception("stream to %s failed midway", self.request.path)
+                self.request.connection.close()  # type: ignore[union-attr]
+                self._finished = True
+                self._leave()
+                return
+            raise
+        finally:
+            closer = getattr(iterator, "aclose", None)
+            if closer is not None:
+                await closer()
         self.finish()
 
     def page(

@@ -76,16 +76,24 @@ class BodyMixin(_Base):
         # Tornado looks the method up by name once the whole body has been received.
         setattr(self, (self.request.method or "GET").lower(), refuse)
 
+    _body_limit_mb: float | None
+
+    def body_limit(self) -> int:
+        """Bytes this request's body may have: the route's own cap, else the setting."""
+        if self._body_limit_mb is not None:
+            return int(self._body_limit_mb * 1024 * 1024)
+        return self.ctx.settings.max_body_bytes
+
     def _too_large_error(self) -> PayloadTooLarge:
-        return PayloadTooLarge(
-            f"Request body too large (limit {self.ctx.settings.max_body_mb:g} MB)"
-        )
+        limit = self._body_limit_mb if self._body_limit_mb is not None \
+            else self.ctx.settings.max_body_mb
+        return PayloadTooLarge(f"Request body too large (limit {limit:g} MB)")
 
     def data_received(self, chunk: bytes) -> None:
         if self._too_large or self._refusal is not None:
             return
         self._received += len(chunk)
-        if self._received > self.ctx.settings.max_body_bytes:
+        if self._received > self.body_limit():
             self._too_large = True
             self._defer(self._too_large_error())
             return
@@ -151,7 +159,11 @@ class BodyMixin(_Base):
             )
         args: dict[str, list[bytes]] = {}
         files: dict[str, list[httputil.HTTPFile]] = {}
-        httputil.parse_body_arguments(ctype, self.body, args, files, self.request.headers)
+        try:
+            httputil.parse_body_arguments(ctype, self.body, args, files, self.request.headers)
+        except httputil.HTTPInputError as exc:
+            raise ValidationFailed("Malformed multipart/form-data body",
+                                   errors={"body": [str(exc) or "Malformed body."]}) from None
         fields = {k: [v.decode("utf-8", "replace") for v in vs] for k, vs in args.items()}
         return fields, files
 

@@ -6,14 +6,25 @@ import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
+from igny8d.store import crud
 from igny8d.store.crud import TableSpec
+from igny8d.store.errors import UniqueViolation
+from igny8d.store.planner import KEYWORDS
 from igny8d.store.schema import keywords, seed_keywords
 
 _SPACE = re.compile(r"\s+")
+
+#: From this many rows on, a bulk insert takes the fast path (below).
+BULK_FAST_MIN = 2000
+_SQLITE_FTS_TRIGGER = "keywords_fts_insert"
+#: Columns a bulk keyword insert writes (every row has all of them).
+BULK_COLUMNS = ("account_id", "site_id", "sector_id", "keyword", "keyword_norm",
+                "seed_keyword_id", "volume", "difficulty", "intent", "status",
+                "cluster_id", "cluster_source", "created_at", "updated_at")
 
 #: Rows fetched per round trip when streaming (an export holds one chunk at a time).
 STREAM_CHUNK = 1000
@@ -73,9 +84,82 @@ async def stream_rows(
     cols = [spec.table.c[c] for c in columns] if columns else list(spec.table.c)
     stmt = (spec.scoped(select(*cols), scope).where(*where).order_by(*order_by)
             .execution_options(yield_per=chunk))
+    if conn.dialect.name == "postgresql" and not conn.in_transaction():
+        # A server-side cursor lives in a transaction (the read connection autocommits):
+        # one REPEATABLE READ snapshot, so the file is consistent however long it takes.
+        # The pool restores the connection's own isolation level when it is returned.
+        await conn.execution_options(isolation_level="REPEATABLE READ")
+        async with conn.begin():
+            async for part in _chunks(conn, stmt, chunk):
+                yield part
+        return
+    async for part in _chunks(conn, stmt, chunk):
+        yield part
+
+
+async def _chunks(conn: AsyncConnection, stmt: Any, chunk: int
+                  ) -> AsyncIterator[list[dict[str, Any]]]:
     result = await conn.stream(stmt)
     try:
         async for part in result.mappings().partitions(chunk):
             yield [dict(r) for r in part]
     finally:
         await result.close()
+
+
+async def insert_keywords(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert many keywords in the caller's transaction (an import: all or none).
+
+    Small batches go through `crud.insert_many`. Large ones skip the per-row costs that
+    dominate there, with the same result:
+    - SQLite: the search index (FTS5, kept by a per-row trigger) is filled with one
+      `INSERT ... SELECT` after the rows are in (4-5x faster). The trigger is dropped and
+      re-created from its own stored SQL inside this transaction: SQLite's DDL is
+      transactional, and the write lock is held, so nobody sees it missing; a rollback
+      restores it.
+    - Postgres (asyncpg): `COPY` instead of one INSERT per row (about 2x faster).
+    The account's data version is bumped as every store write does.
+    """
+    if len(rows) < BULK_FAST_MIN:
+        return await crud.insert_many(conn, KEYWORDS, rows)
+    stamp = crud.now()
+    full = [{**{c: None for c in BULK_COLUMNS}, "created_at": stamp, "updated_at": stamp,
+             **r} for r in rows]
+    if conn.dialect.name == "sqlite":
+        return await _sqlite_bulk(conn, full)
+    if conn.dialect.driver == "asyncpg":
+        await crud.touch_accounts(conn, KEYWORDS, {r["account_id"] for r in full})
+        return await _pg_copy(conn, full)
+    return await crud.insert_many(conn, KEYWORDS, full)
+
+
+async def _sqlite_bulk(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int:
+    trigger = (await conn.execute(text(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"),
+        {"name": _SQLITE_FTS_TRIGGER})).scalar()
+    fts = KEYWORDS.fulltext
+    if trigger is None or fts is None:
+        return await crud.insert_many(conn, KEYWORDS, rows)
+    before = (await conn.execute(select(func.max(keywords.c.id)))).scalar() or 0
+    await conn.execute(text(f"DROP TRIGGER {_SQLITE_FTS_TRIGGER}"))
+    count = await crud.insert_many(conn, KEYWORDS, rows, batch=5000)
+    await conn.execute(text(
+        f"INSERT INTO {fts.sqlite_table}(rowid, {fts.column}) "  # noqa: S608 - fixed names
+        f"SELECT id, {fts.column} FROM keywords WHERE id > :before"), {"before": before})
+    await conn.execute(text(str(trigger)))
+    return count
+
+
+async def _pg_copy(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int:
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    records = [tuple(r[c] for c in BULK_COLUMNS) for r in rows]
+    try:
+        await driver.copy_records_to_table("keywords", records=records,
+                                           columns=list(BULK_COLUMNS))
+    except Exception as exc:  # asyncpg's own errors: the driver is used directly here
+        if type(exc).__name__ == "UniqueViolationError":
+            raise UniqueViolation({"keyword": ["This sector already has this keyword."]}
+                                  ) from None
+        raise
+    return len(records)
