@@ -42,6 +42,10 @@ class TokenClaims:
     expires_at: dt.datetime
 
 
+#: verified tokens kept per process (oldest out first)
+_VERIFIED_CACHE = 10_000
+
+
 class TokenService:
     """Issues and verifies HS256 JWTs; claims as DESIGN.md fixes them."""
 
@@ -49,6 +53,7 @@ class TokenService:
         self._secret = secret
         self.access_ttl = dt.timedelta(minutes=access_minutes)
         self.refresh_ttl = dt.timedelta(days=refresh_days)
+        self._verified: dict[str, TokenClaims] = {}
 
     def issue(
         self, token_type: TokenType, *, user_id: int, account_id: int, version: int, key: str
@@ -73,8 +78,23 @@ class TokenService:
     def verify(self, token: str, expected: TokenType) -> TokenClaims:
         """Decode and check signature, expiry and type.
 
-        The algorithm list is fixed, so `alg: none` and RS/HS confusion are refused.
+        The algorithm list is fixed, so `alg: none` and RS/HS confusion are refused. A token
+        already verified is taken from a small cache (a client sends the same access token
+        for 15 minutes); its expiry is checked again on every use.
         """
+        cached = self._verified.get(token)
+        if cached is not None and cached.type == expected:
+            if cached.expires_at <= dt.datetime.now(dt.UTC):
+                self._verified.pop(token, None)
+                raise TokenError("Token has expired")
+            return cached
+        claims = self._decode(token, expected)
+        if len(self._verified) >= _VERIFIED_CACHE:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = claims
+        return claims
+
+    def _decode(self, token: str, expected: TokenType) -> TokenClaims:
         try:
             payload: dict[str, Any] = jwt.decode(
                 token,

@@ -131,3 +131,18 @@ def test_generated_secret_is_kept(tmp_path):
     assert first and len(first) >= 32
     assert s.with_secret().secret_key == first
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_verified_tokens_are_cached_but_expiry_still_checked():
+    import dataclasses
+
+    svc = TokenService(SECRET)
+    token = svc.issue("access", user_id=3, account_id=4, version=0, key="k").token
+    first = svc.verify(token, "access")
+    assert svc.verify(token, "access") is first  # the second check is the cached one
+    with pytest.raises(TokenError, match="not a refresh"):
+        svc.verify(token, "refresh")  # the type is checked on a hit too
+    svc._verified[token] = dataclasses.replace(
+        first, expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    with pytest.raises(TokenError, match="expired"):
+        svc.verify(token, "access")

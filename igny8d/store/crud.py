@@ -166,7 +166,9 @@ async def list_rows(
     stmt = spec.scoped(select(spec.table), scope).where(*where).order_by(*order_by)
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
-    return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+    result = await conn.execute(stmt)
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 async def get_row(
