@@ -251,7 +251,7 @@ async def test_filters_search_ordering_and_pagination(client, a):
     assert (await ids("?ordering=created_at&page_size=1")) == [made[0]["id"]]
 
     for query, param in (("?status=gone", "status"), ("?sector_id=abc", "sector_id"),
-                         ("?site_id=1.5", "site_id"), ("?ordering=volume", "ordering"),
+                         ("?site_id=1.5", "site_id"), ("?ordering=colour", "ordering"),
                          ("?search=" + "x" * 300, "search")):
         resp = await client.get(C + query, token=tok)
         assert resp.status == 400 and param in resp.errors, (query, resp.json)
@@ -337,3 +337,15 @@ async def test_cluster_in_sector(app, client, a, b):
         with pytest.raises(RowNotFound) as hidden:
             await cluster_in_sector(conn, actor, theirs["id"], b["sector"])
         assert hidden.value.field == "cluster_id"
+
+
+async def test_ordering_by_computed_fields(app, client, a):
+    """keywords_count and volume are computed, and a list may still be ordered by them."""
+    for name, volumes in (("small", [10]), ("big", [500, 600]), ("none", [])):
+        cl = await new_cluster(client, a, name)
+        await add_keywords(app, a, cl["id"], volumes, prefix=name)
+    by_count = await client.get(C + "?ordering=-keywords_count", token=a["token"])
+    assert [r["name"] for r in by_count.json["results"]] == ["big", "small", "none"]
+    by_volume = await client.get(C + "?ordering=volume", token=a["token"])
+    assert [r["name"] for r in by_volume.json["results"]] == ["none", "small", "big"]
+    assert [r["volume"] for r in by_volume.json["results"]] == [0, 10, 1100]

@@ -29,7 +29,8 @@ CLUSTERS = Resource(
                               "Filter by status (comma-separated for several)"),
              **_SCOPE_FILTERS},
     search_fields=("name",),
-    ordering={"name": "name", "created_at": "created_at", "updated_at": "updated_at"},
+    ordering={"name": "name", "created_at": "created_at", "updated_at": "updated_at",
+              "keywords_count": "keywords_count", "volume": "volume"},
     default_ordering="-created_at", write_level="editor", throttle=THROTTLE, tag=TAG,
     actions=[bulk_delete_action(level="editor")],
 )

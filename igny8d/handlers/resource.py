@@ -98,7 +98,7 @@ class Resource:
         self.patch_body = partial_model(self.update_body) if self.update_body else None
         self.spec = self.service.spec
         for col in {f.column for f in self.filters.values()} | set(self.ordering.values()):
-            if col not in self.spec.table.c:
+            if col not in self.spec.table.c and col not in self.spec.expressions:
                 raise ValueError(f"{self.name}: unknown column {col!r}")
         if set(self.output.model_fields) != set(self.service.fields):
             raise ValueError(f"{self.name}: the output schema and the service's fields differ")
@@ -168,7 +168,9 @@ class Resource:
             if col_name is None:
                 bad.append(name)
                 continue
-            col = self.spec.table.c[col_name]
+            col = self.spec.expressions.get(col_name)
+            if col is None:
+                col = self.spec.table.c[col_name]
             out.append(col.desc() if part.startswith("-") else col.asc())
         if bad:
             allowed = ", ".join(sorted(self.ordering)) or "none"

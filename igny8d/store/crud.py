@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -55,6 +56,8 @@ class TableSpec:
     #: unique constraints to report as 409: column tuple -> field that gets the message
     unique: tuple[tuple[tuple[str, ...], str, str], ...] = ()
     fulltext: FullText | None = None
+    #: computed values a list may be ordered by (correlated subqueries: still one query)
+    expressions: dict[str, Any] = dc_field(default_factory=dict)
 
     def scope_filter(self, scope: Scope) -> list[ColumnElement[bool]]:
         c = self.table.c
