@@ -1,0 +1,68 @@
+"""igny8d.ai.intent: the rule-based classifier, its precedence, cues and confidence."""
+
+from __future__ import annotations
+
+import pytest
+
+from igny8d.ai.intent import classify_intent
+
+
+@pytest.mark.parametrize(("keyword", "intent"), [
+    ("buy espresso machine", "transactional"),
+    ("plumber near me", "transactional"),
+    ("cheap flights to paris", "transactional"),
+    ("free crm", "transactional"),
+    ("best running shoes", "commercial"),
+    ("pipedrive review", "commercial"),
+    ("hubspot vs salesforce", "commercial"),
+    ("hubspot or salesforce", "commercial"),
+    ("kitchen remodel cost", "commercial"),
+    ("salesforce alternatives", "commercial"),
+    ("hubspot login", "navigational"),
+    ("nike customer service", "navigational"),
+    ("home depot", "navigational"),
+    ("nespresso.com", "navigational"),
+    ("how to make cold brew", "informational"),
+    ("what is crm", "informational"),
+    ("cold brew vs iced coffee", "informational"),  # comparing ideas, not brands
+    ("best way to paint kitchen cabinets", "informational"),
+    ("how much caffeine in decaf coffee", "informational"),
+    ("crm implementation", "informational"),
+    ("coffee grounds for plants", "informational"),  # no cue at all
+])
+def test_intents(keyword: str, intent: str) -> None:
+    assert classify_intent(keyword).intent == intent
+
+
+def test_precedence_transactional_over_commercial_over_informational() -> None:
+    r = classify_intent("best cheap running shoes")
+    assert r.intent == "transactional"
+    assert set(r.cues) == {"cheap"}
+    assert classify_intent("how to buy bitcoin").intent == "transactional"
+    assert classify_intent("best index funds for beginners").intent == "commercial"
+
+
+def test_cues_and_confidence() -> None:
+    strong = classify_intent("buy coffee beans online")
+    assert strong.intent == "transactional" and "buy" in strong.cues
+    assert 0.5 <= strong.confidence <= 1.0 and strong.is_firm
+    weak = classify_intent("espresso machines")
+    assert weak.intent == "commercial" and weak.cues == ("machines",)
+    assert weak.confidence < 0.5 and not weak.is_firm
+    none = classify_intent("coffee grounds for plants")
+    assert none.cues == () and none.confidence == 0.25
+    mixed = classify_intent("best cheap coffee grinder")
+    assert mixed.confidence < classify_intent("buy cheap coffee grinder").confidence
+
+
+def test_navigational_modifiers_need_a_brand() -> None:
+    assert classify_intent("budgeting apps").intent != "navigational"
+    assert classify_intent("high yield savings account").intent == "commercial"
+    assert classify_intent("starbucks app").intent == "navigational"
+    assert classify_intent("salesforce login").intent == "navigational"
+
+
+def test_every_confidence_is_in_range() -> None:
+    for kw in ["", "a", "best", "login", "vs", "how to", "near me near me best buy login"]:
+        r = classify_intent(kw)
+        assert 0.0 <= r.confidence <= 1.0
