@@ -137,6 +137,8 @@ async def run_server(settings: Settings, sockets: list[socket.socket]) -> None:
     server.add_sockets(sockets)
     scheduler = make_scheduler(ctx)
     scheduler.start()
+    # Reaps what a killed predecessor left (expired leases), then starts the workers.
+    await ctx.executor.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -149,6 +151,8 @@ async def run_server(settings: Settings, sockets: list[socket.socket]) -> None:
     log.info("shutting down: no new connections, finishing requests in flight")
     server.stop()
     scheduler.shutdown(wait=False)
+    # Running jobs get a grace period, then go back to the queue for the next process.
+    await ctx.executor.stop()
     await ctx.metrics.drained(grace=30)
     await server.close_all_connections()
     await ctx.close()

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from igny8d.jobs.executor import Executor
+from igny8d.jobs.registry import JobRegistry, default_registry
 from igny8d.ratelimit import RateLimiter
 from igny8d.security import PasswordHasher, TokenService
 from igny8d.settings import Settings
@@ -130,6 +132,16 @@ class AppContext:
     metrics: Metrics = field(default_factory=Metrics)
     counts: CountCache = field(default_factory=CountCache)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("igny8d"))
+    #: job kinds of this application (tests register their own: nothing is global)
+    jobs: JobRegistry = field(default_factory=default_registry)
+    #: the job workers; built here, started by run_server (and by tests that ask)
+    executor: Executor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.executor = Executor(
+            self, self.store, self.jobs, workers=self.settings.job_workers,
+            lease_s=self.settings.job_lease_s, max_attempts=self.settings.job_max_attempts,
+        )
 
     @classmethod
     def build(cls, settings: Settings, *, store: Store | None = None) -> AppContext:
@@ -154,5 +166,6 @@ class AppContext:
         )
 
     async def close(self) -> None:
+        await self.executor.stop()
         await self.limiter.close()
         await self.store.close()

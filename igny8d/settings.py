@@ -37,6 +37,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     ),
     "ratelimit": ("ratelimit_storage", "ratelimit_prefix", "debug_throttle"),
     "log": ("log_level", "log_to_file", "log_max_mb", "log_backups"),
+    "jobs": ("job_workers", "job_lease_s", "job_max_attempts", "job_retention_days"),
     "general": ("data_dir", "debug"),
 }
 
@@ -110,6 +111,17 @@ class Settings(BaseModel):
     """Size at which the log file rotates."""
     log_backups: int = Field(5, ge=0, le=100)
     """Rotated files kept."""
+
+    job_workers: int = Field(2, ge=0, le=64)
+    """Job worker coroutines per process (0: this process runs no jobs, only queues them)."""
+    job_lease_s: float = Field(60.0, ge=1, le=3600)
+    """A running job's lease, renewed every third of it; a job whose lease ran out (its
+    process died) is re-queued or failed by the reaper."""
+    job_max_attempts: int = Field(3, ge=1, le=20)
+    """Runs of a job whose worker was lost before it is failed ("worker lost"); a job that
+    raises is never retried."""
+    job_retention_days: int = Field(30, ge=1, le=3650)
+    """Finished jobs (and their progress) are deleted after this many days."""
 
     data_dir: Path = Path("var")
     """Embedded database, generated secret, logs and media live here."""

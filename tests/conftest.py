@@ -6,7 +6,8 @@
   CREATE/DROP DATABASE runs in) and drops it at the end, so two suites on one machine never share
   a schema. Skipped when the server is unreachable unless IGNY8_REQUIRE_POSTGRES=1 (CI), where it
   fails instead.
-- `app`: a running igny8d on a free port over that database, throttling off.
+- `app`: a running igny8d on a free port over that database, throttling off, job workers not
+  started (`start_app(settings, executor=True)` starts them).
 - `throttled_app`: the same with the reference's rate limits on.
 - `client`: an HTTP client bound to `app` whose every response is checked for the envelope.
 """
@@ -169,11 +170,15 @@ class RunningApp:
         return Client(self.base_url)
 
 
-async def start_app(settings: Settings) -> RunningApp:
+async def start_app(settings: Settings, *, executor: bool = False) -> RunningApp:
+    """`executor=True` also starts the job workers (off by default: most tests queue
+    nothing, and a test that does registers its kinds on `ctx.jobs` first)."""
     ctx = AppContext.build(settings)
     sock, port = bind_unused_port()
     server = server_for(make_app(ctx), settings)
     server.add_sockets([sock])
+    if executor:
+        await ctx.executor.start()
     return RunningApp(ctx, server, port)
 
 

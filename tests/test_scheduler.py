@@ -17,9 +17,9 @@ def test_jobs_are_registered_once_with_safe_options(tmp_path):
     ctx = AppContext.build(Settings(secret_key="k" * 40, data_dir=tmp_path))
     scheduler = make_scheduler(ctx)
     jobs = {j.id: j for j in scheduler.get_jobs()}
-    assert set(jobs) == {"purge_expired_tokens"}
-    job = jobs["purge_expired_tokens"]
-    assert job.max_instances == 1 and job.coalesce is True
+    assert set(jobs) == {"purge_expired_tokens", "reap_expired_jobs", "purge_finished_jobs"}
+    for job in jobs.values():
+        assert job.max_instances == 1 and job.coalesce is True
 
 
 async def test_purge_removes_only_expired_tokens(app, client):

@@ -1,10 +1,11 @@
-"""System endpoints: ping and status (public), request metrics (operators)."""
+"""System endpoints: ping and status (public), request metrics, task progress."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import platform
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -13,6 +14,7 @@ from igny8d.context import RequestMetric
 from igny8d.errors import NotFound, Unavailable
 from igny8d.handlers.base import APIHandler, endpoint
 from igny8d.ratelimit import UNTHROTTLED
+from igny8d.services import jobs as job_service
 
 TAG = "system"
 
@@ -75,8 +77,36 @@ class RequestMetricsHandler(APIHandler):
         self.ok(dataclasses.asdict(metric))
 
 
+class TaskMeta(BaseModel):
+    phase: str
+    percentage: float
+    message: str
+    request_steps: list[Any]
+    response_steps: list[Any]
+    cost: float
+    tokens: int
+
+
+class TaskProgressOut(BaseModel):
+    task_id: str
+    state: Literal["PENDING", "PROGRESS", "SUCCESS", "FAILURE", "REVOKED"]
+    meta: TaskMeta
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class TaskProgressHandler(APIHandler):
+    @endpoint(throttle="system", summary="Progress of a background task (AI function) of "
+              "your account", response=TaskProgressOut, tags=(TAG,))
+    async def get(self, task_id: str) -> None:
+        async with self.ctx.store.read() as conn:
+            data = await job_service.get_progress(conn, self.actor, task_id=task_id)
+        self.ok(data)
+
+
 default_handlers = [
     (r"/api/v1/system/ping/", PingHandler),
     (r"/api/v1/system/status/", StatusHandler),
     (r"/api/v1/system/request-metrics/(?P<request_id>[^/]+)/", RequestMetricsHandler),
+    (r"/api/v1/system/settings/task_progress/(?P<task_id>[^/]+)/", TaskProgressHandler),
 ]

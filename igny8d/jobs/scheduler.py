@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from igny8d.store import accounts as account_store
+from igny8d.store import jobs as job_store
+from igny8d.store.crud import now
 
 if TYPE_CHECKING:
     from igny8d.context import AppContext
@@ -17,6 +20,14 @@ log = logging.getLogger("igny8d.jobs")
 #: How often expired refresh tokens are deleted (they are refused anyway; this keeps the
 #: table small). Every process may run it: the delete is idempotent.
 PURGE_TOKENS_HOURS = 6
+#: How often finished jobs older than `job_retention_days` are deleted.
+PURGE_JOBS_HOURS = 6
+
+
+def reap_interval_s(lease_s: float) -> float:
+    """Expired leases are looked for every half lease (at least every 5 s, at most 5 min):
+    a dead worker's job waits at most about 1.5 leases before it runs again."""
+    return max(5.0, min(300.0, lease_s / 2))
 
 
 async def purge_expired_tokens(ctx: AppContext) -> int:
@@ -27,12 +38,38 @@ async def purge_expired_tokens(ctx: AppContext) -> int:
     return removed
 
 
+async def reap_expired_jobs(ctx: AppContext) -> int:
+    """Jobs whose worker was lost: re-queued, or failed with the kind's hook. Every process
+    runs it: each change is a conditional UPDATE, so two reapers never act twice."""
+    report = await ctx.executor.reap()
+    return report.requeued + report.failed
+
+
+async def purge_finished_jobs(ctx: AppContext) -> int:
+    before = now() - dt.timedelta(days=ctx.settings.job_retention_days)
+    async with ctx.store.begin() as conn:
+        removed = await job_store.purge_finished(conn, before=before)
+    if removed:
+        log.info("purged finished jobs", extra={"removed": removed})
+    return removed
+
+
 def make_scheduler(ctx: AppContext) -> AsyncIOScheduler:
     """The scheduler with every periodic job registered (not started)."""
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(
         purge_expired_tokens, "interval", hours=PURGE_TOKENS_HOURS, args=[ctx],
         id="purge_expired_tokens", name="Delete expired refresh tokens",
+        replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=3600,
+    )
+    scheduler.add_job(
+        reap_expired_jobs, "interval", seconds=reap_interval_s(ctx.settings.job_lease_s),
+        args=[ctx], id="reap_expired_jobs", name="Re-queue or fail jobs whose worker was lost",
+        replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=60,
+    )
+    scheduler.add_job(
+        purge_finished_jobs, "interval", hours=PURGE_JOBS_HOURS, args=[ctx],
+        id="purge_finished_jobs", name="Delete finished jobs past their retention",
         replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=3600,
     )
     return scheduler

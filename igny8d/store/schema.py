@@ -386,6 +386,45 @@ images = Table(
     **_AUTOINCREMENT,
 )
 
+# --- background jobs (igny8d/jobs/) ------------------------------------------------------------
+
+#: A job is a row: the executor's workers claim PENDING rows atomically, hold a lease while
+#: running (renewed; an expired one is reaped), and write progress, result or error here.
+#: `task_id` (a uuid4) is the public name; `id` only orders claims and never leaves the store.
+jobs = Table(
+    "jobs",
+    metadata,
+    _id(),
+    Column("task_id", String(36), nullable=False, unique=True),
+    Column("account_id", BigInteger().with_variant(Integer, "sqlite"),
+           ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", BigInteger().with_variant(Integer, "sqlite"),
+           ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("kind", String(64), nullable=False),
+    Column("payload", JSONDoc(), nullable=False, default=dict),
+    # PENDING | PROGRESS | SUCCESS | FAILURE | REVOKED
+    Column("state", String(10), nullable=False),
+    # phase, percentage, message, request_steps, response_steps, cost, tokens
+    Column("meta", JSONDoc(), nullable=False, default=dict),
+    Column("result", JSONDoc(), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False),
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_expires_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    # claiming (oldest PENDING first), reaping (expired PROGRESS leases), purging, by account
+    Index("ix_jobs_state_created_at", "state", "created_at"),
+    Index("ix_jobs_state_lease_expires_at", "state", "lease_expires_at"),
+    Index("ix_jobs_state_finished_at", "state", "finished_at"),
+    Index("ix_jobs_account_id_created_at", "account_id", "created_at"),
+    Index("ix_jobs_user_id", "user_id"),
+    **_AUTOINCREMENT,
+)
+
 #: Names of database objects made by raw SQL in migrations (search indexes), not by metadata.
 OUTSIDE_METADATA = ("keywords_fts", "ix_keywords_keyword_norm_trgm")
 

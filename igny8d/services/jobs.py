@@ -1,0 +1,109 @@
+"""Background jobs as the API sees them: submit, follow (task_progress), cancel.
+
+A job belongs to the account of the actor who submitted it; every other account (operators
+included) is told it does not exist. `submit` writes in the caller's transaction, so an AI
+action can charge credits and enqueue its job atomically: both or neither.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from igny8d.errors import Conflict, NotFound, PermissionDenied
+from igny8d.jobs.registry import Job, JobRegistry
+from igny8d.permissions import Actor
+from igny8d.scope import Scope
+from igny8d.store import jobs as job_store
+
+#: What a job shows before a worker took it.
+QUEUED_META: dict[str, Any] = {
+    "phase": "QUEUED", "percentage": 0, "message": "Waiting for a worker.",
+    "request_steps": [], "response_steps": [], "cost": 0, "tokens": 0,
+}
+
+#: What a job shows once a worker took it (a re-run after a lost worker starts afresh).
+STARTED_META: dict[str, Any] = {**QUEUED_META, "phase": "STARTED", "message": "Started."}
+
+
+def present(row: dict[str, Any]) -> dict[str, Any]:
+    """DESIGN.md: `{task_id, state, meta, result?, error?}`."""
+    out: dict[str, Any] = {"task_id": row["task_id"], "state": row["state"],
+                           "meta": row["meta"] or {}}
+    if row["state"] == job_store.SUCCESS:
+        out["result"] = row["result"]
+    if row["state"] in (job_store.FAILURE, job_store.REVOKED) and row["error"]:
+        out["error"] = row["error"]
+    return out
+
+
+def parse_task_id(raw: str) -> str:
+    """A task id is a canonical uuid; anything else names no task (404, never 400)."""
+    try:
+        parsed = uuid.UUID(raw)
+    except (ValueError, AttributeError, TypeError):
+        raise NotFound("Task not found.") from None
+    if str(parsed) != raw.lower():
+        raise NotFound("Task not found.")
+    return str(parsed)
+
+
+def _scope(actor: Actor) -> Scope:
+    # Jobs are the account's, not a site's: site grants do not apply, and an operator's
+    # cross-tenant scope does not either (task ids of other accounts stay unknown).
+    return Scope(account_id=actor.account_id)
+
+
+async def submit(
+    conn: AsyncConnection, actor: Actor, *, kind: str, payload: dict[str, Any],
+    max_attempts: int = 3,
+) -> dict[str, Any]:
+    """Queue a job (PENDING) in the caller's transaction; returns its presented state.
+
+    The executor is not told here (the row is not committed yet): `Executor.submit` wraps
+    this and wakes the workers, which poll again shortly if they woke before the commit.
+    """
+    json.dumps(payload)  # a payload that cannot be stored is a programming error: fail here
+    row = await job_store.insert_job(
+        conn, task_id=str(uuid.uuid4()), account_id=actor.account_id,
+        user_id=actor.user_id or None, kind=kind, payload=payload,
+        meta=dict(QUEUED_META), max_attempts=max_attempts,
+    )
+    return present(row)
+
+
+async def get_progress(conn: AsyncConnection, actor: Actor, *, task_id: str) -> dict[str, Any]:
+    """The task's state for task_progress; 404 for unknown, malformed or foreign ids."""
+    row = await job_store.get_job(conn, parse_task_id(task_id), scope=_scope(actor))
+    return present(row)
+
+
+async def cancel(
+    conn: AsyncConnection, actor: Actor, *, task_id: str,
+    registry: JobRegistry | None = None,
+) -> dict[str, Any]:
+    """PENDING → REVOKED at once; PROGRESS → REVOKED, and the running worker stops at its
+    next progress write or lease renewal. A finished task is a 409.
+
+    Who may cancel: the user who submitted it, or an admin or owner of the account.
+    The kind's `on_revoked` hook runs in this transaction.
+    """
+    row = await job_store.get_job(conn, parse_task_id(task_id), scope=_scope(actor),
+                                  for_update=True)
+    if row["user_id"] != actor.user_id and not actor.at_least("admin"):
+        raise PermissionDenied()
+    if row["state"] in job_store.FINISHED:
+        raise Conflict("Task already finished.",
+                       errors={"state": [f"The task is {row['state']}."]})
+    meta = dict(row["meta"] or {})
+    meta.update(phase="REVOKED", message="Cancelled.")
+    revoked = await job_store.revoke(conn, row["id"], meta=meta)
+    if revoked is None:  # it finished between the read and the update (SQLite never gets here)
+        raise Conflict("Task already finished.")
+    kind = registry.get(row["kind"]) if registry is not None else None
+    if kind is not None and kind.on_revoked is not None:
+        await kind.on_revoked(conn, Job.from_row(revoked), "cancelled")
+    return present(revoked)
