@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from igny8d.handlers import auth, planner, planner_keywords, sites, system, users, writer
+from igny8d.handlers import auth, billing, planner, planner_keywords, sites, system, users, writer
 from igny8d.handlers.docs import AssetHandler, docs_handlers
 
 #: Order matters: Tornado takes the first pattern that matches.
-API_MODULES = (auth, users, sites, planner_keywords, planner, writer, system)
+API_MODULES = (auth, users, sites, planner_keywords, planner, writer, system, billing)
 
 
 def api_routes() -> list[tuple[str, type, dict[str, Any]]]:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -422,6 +423,67 @@ jobs = Table(
     Index("ix_jobs_state_finished_at", "state", "finished_at"),
     Index("ix_jobs_account_id_created_at", "account_id", "created_at"),
     Index("ix_jobs_user_id", "user_id"),
+    **_AUTOINCREMENT,
+)
+
+# --- billing (igny8d/services/billing.py) -----------------------------------------------------
+
+#: The ledger: every change of an account's credits is one row here, with the balance it left.
+#: `amount` is signed (charges negative); the sum of an account's amounts is its balance minus
+#: the balance it started with.
+credit_transactions = Table(
+    "credit_transactions",
+    metadata,
+    _id(),
+    Column("account_id", BigInteger().with_variant(Integer, "sqlite"),
+           ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", BigInteger().with_variant(Integer, "sqlite"),
+           ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    # charge | refund | grant | monthly_grant | adjustment
+    Column("transaction_type", String(20), nullable=False),
+    Column("amount", Integer, nullable=False),
+    Column("balance_after", Integer, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    # what it is for: a job's task_id, a usage row (refunds), a grant's period
+    Column("reference", String(100), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_credit_transactions_account_id_created_at", "account_id", "created_at"),
+    Index("ix_credit_transactions_account_id_transaction_type_created_at",
+          "account_id", "transaction_type", "created_at"),
+    Index("ix_credit_transactions_account_id_reference", "account_id", "reference"),
+    Index("ix_credit_transactions_user_id", "user_id"),
+    **_AUTOINCREMENT,
+)
+
+#: What each charge paid for. A refund does not delete the row: it raises `credits_refunded`
+#: (never above `credits_used`), so net usage is `credits_used - credits_refunded`.
+credit_usage = Table(
+    "credit_usage",
+    metadata,
+    _id(),
+    Column("account_id", BigInteger().with_variant(Integer, "sqlite"),
+           ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", BigInteger().with_variant(Integer, "sqlite"),
+           ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("transaction_id", BigInteger().with_variant(Integer, "sqlite"),
+           ForeignKey("credit_transactions.id", ondelete="CASCADE"), nullable=False),
+    # clustering | ideas | content | image_prompts | images
+    Column("operation_type", String(30), nullable=False),
+    Column("credits_used", Integer, nullable=False),
+    Column("credits_refunded", Integer, nullable=False, default=0),
+    Column("units", Integer, nullable=False, default=0),
+    Column("cost", Float, nullable=True),
+    Column("tokens", Integer, nullable=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("reference", String(100), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_credit_usage_account_id_created_at", "account_id", "created_at"),
+    Index("ix_credit_usage_account_id_operation_type_created_at",
+          "account_id", "operation_type", "created_at"),
+    Index("ix_credit_usage_account_id_reference", "account_id", "reference"),
+    Index("ix_credit_usage_transaction_id", "transaction_id"),
+    Index("ix_credit_usage_user_id", "user_id"),
     **_AUTOINCREMENT,
 )
 
