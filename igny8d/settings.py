@@ -38,6 +38,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "ratelimit": ("ratelimit_storage", "ratelimit_prefix", "debug_throttle"),
     "log": ("log_level", "log_to_file", "log_max_mb", "log_backups"),
     "jobs": ("job_workers", "job_lease_s", "job_max_attempts", "job_retention_days"),
+    "ai": ("local_cluster_max_ids",),
     "general": ("data_dir", "debug"),
 }
 
@@ -122,6 +123,9 @@ class Settings(BaseModel):
     raises is never retried."""
     job_retention_days: int = Field(30, ge=1, le=3650)
     """Finished jobs (and their progress) are deleted after this many days."""
+
+    local_cluster_max_ids: int = Field(5000, ge=1, le=100_000)
+    """Most keyword ids one `keywords/auto_cluster` call may name with the local provider."""
 
     data_dir: Path = Path("var")
     """Embedded database, generated secret, logs and media live here."""

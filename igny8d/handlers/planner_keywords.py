@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from igny8d.handlers.bulk import bulk_delete_action
 from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler
 from igny8d.schemas import planner as m
+from igny8d.services import ai_cluster
 from igny8d.services.keywords import KEYWORDS_SERVICE, SEED_KEYWORDS_SERVICE
 
 TAG = "planner"
@@ -49,6 +52,24 @@ async def import_keywords(h: ResourceHandler) -> None:
     h.ok(data, f"{data['created']} imported, {data['skipped_duplicates']} duplicates skipped")
 
 
+class AutoClusterBody(m.Body):
+    #: the setting `local_cluster_max_ids` caps the distinct ids (400 above it)
+    ids: list[int] = Field(min_length=1, max_length=100_000, description=(
+        "Keywords of the sector to cluster (1 to `local_cluster_max_ids`, default 5000)"))
+    sector_id: int = Field(ge=1, le=m.ID_MAX)
+
+
+class TaskAccepted(BaseModel):
+    task_id: str = Field(description="Follow it at /api/v1/system/settings/task_progress/"
+                         "{task_id}/")
+
+
+async def auto_cluster(h: ResourceHandler) -> None:
+    body: AutoClusterBody = h.parse(AutoClusterBody)
+    data = await ai_cluster.auto_cluster(h.ctx, h.actor, ids=body.ids, sector_id=body.sector_id)
+    h.accepted(data, "Clustering queued")
+
+
 _INTENT = "One intent or several, comma-separated (" + ", ".join(m.INTENTS) + ")"
 
 KEYWORDS = Resource(
@@ -86,6 +107,10 @@ KEYWORDS = Resource(
         Action("bulk_add_from_seed", bulk_add_from_seed, body=m.AddFromSeedBody,
                response=m.AddFromSeedResult,
                summary="Add seed library keywords the sector does not have yet"),
+        Action("auto_cluster", auto_cluster, body=AutoClusterBody, response=TaskAccepted,
+               level="editor", throttle="planner_ai", status=202, errors=(402,),
+               summary="Cluster keywords into the sector's clusters (a background job; "
+               "credits are charged now and refunded if it fails)"),
         Action("export", export_keywords, method="get", level="authenticated",
                content_type="text/csv", list_query=True,
                summary="The listed keywords as CSV (the list's filters, search, ordering)"),
@@ -116,6 +141,7 @@ KeywordsBulkDeleteHandler = KEYWORDS.handler("KeywordsBulkDeleteHandler")
 KeywordsBulkUpdateStatusHandler = KEYWORDS.handler("KeywordsBulkUpdateStatusHandler")
 KeywordsBulkAddFromSeedHandler = KEYWORDS.handler("KeywordsBulkAddFromSeedHandler")
 KeywordsExportHandler = KEYWORDS.handler("KeywordsExportHandler")
+KeywordsAutoClusterHandler = KEYWORDS.handler("KeywordsAutoClusterHandler")
 KeywordsImportKeywordsHandler = KEYWORDS.handler("KeywordsImportKeywordsHandler")
 KeywordsListHandler = KEYWORDS.handler("KeywordsListHandler")
 KeywordsDetailHandler = KEYWORDS.handler("KeywordsDetailHandler")
@@ -124,7 +150,8 @@ SeedKeywordsDetailHandler = SEED_KEYWORDS.handler("SeedKeywordsDetailHandler")
 
 default_handlers = [
     *KEYWORDS.routes(KeywordsBulkDeleteHandler, KeywordsBulkUpdateStatusHandler,
-                     KeywordsBulkAddFromSeedHandler, KeywordsExportHandler,
+                     KeywordsBulkAddFromSeedHandler, KeywordsAutoClusterHandler,
+                     KeywordsExportHandler,
                      KeywordsImportKeywordsHandler, KeywordsListHandler,
                      KeywordsDetailHandler),
     *SEED_KEYWORDS.routes(SeedKeywordsListHandler, SeedKeywordsDetailHandler),

@@ -110,4 +110,13 @@ class JobRegistry:
 
 def default_registry() -> JobRegistry:
     """The kinds igny8d ships (the AI functions register here)."""
-    return JobRegistry()
+    registry = JobRegistry()
+    register_ai_kinds(registry)
+    return registry
+
+
+def register_ai_kinds(registry: JobRegistry) -> None:
+    """The AI functions' kinds (imported here: the services import this module)."""
+    from igny8d.services import ai_cluster
+
+    ai_cluster.register(registry)
