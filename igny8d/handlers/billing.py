@@ -55,13 +55,16 @@ async def usage_limits(h: ResourceHandler) -> None:
     h.ok(data)
 
 
+#: The period filters usage and transactions share (inclusive dates).
+_PERIOD = {"start_date": Filter("created_at", "date_from", description=_DATES["start_date"]),
+           "end_date": Filter("created_at", "date_to", description=_DATES["end_date"])}
+
 USAGE = Resource(
     name="usage", prefix="/api/v1/billing/credits/usage/", service=USAGE_SERVICE,
     output=m.UsageOut,
     filters={"operation_type": Filter("operation_type", "choice", OPERATION_TYPES,
                                       "Filter by operation type (comma-separated for several)"),
-             "start_date": Filter("created_at", "date_from", description=_DATES["start_date"]),
-             "end_date": Filter("created_at", "date_to", description=_DATES["end_date"])},
+             **_PERIOD},
     ordering={"created_at": "created_at", "credits_used": "credits_used", "id": "id"},
     default_ordering="-created_at", read_level="authenticated", throttle=THROTTLE,
     read_only=True, methods=frozenset({"list", "retrieve"}), tag=TAG,
@@ -80,8 +83,7 @@ TRANSACTIONS = Resource(
     service=TRANSACTION_SERVICE, output=m.TransactionOut,
     filters={"transaction_type": Filter("transaction_type", "choice", TRANSACTION_TYPES,
                                         "Filter by type (comma-separated for several)"),
-             "start_date": Filter("created_at", "date_from", description=_DATES["start_date"]),
-             "end_date": Filter("created_at", "date_to", description=_DATES["end_date"])},
+             **_PERIOD},
     ordering={"created_at": "created_at", "amount": "amount", "id": "id"},
     default_ordering="-created_at", read_level="admin", throttle=THROTTLE,
     read_only=True, methods=frozenset({"list", "retrieve"}), tag=TAG,

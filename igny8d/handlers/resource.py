@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement
 from igny8d.envelope import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from igny8d.errors import NotFound, ValidationFailed
 from igny8d.handlers.base import APIHandler, endpoint, parse_id
-from igny8d.services.base import ResourceService, Row
+from igny8d.services.base import ResourceService
 from igny8d.store import crud
 
 #: Longer search terms are refused: each word becomes a clause, and the database's
@@ -317,11 +317,6 @@ class ResourceHandler(APIHandler):
             row = await self.service.fetch(conn, self.actor, parse_id(id))
             await self.service.delete(conn, self.actor, row)
         self.no_content()
-
-    async def present_one(self, row: Row) -> Row:
-        """Present one row outside a transaction (actions that answered with their row)."""
-        async with self.ctx.store.read() as conn:
-            return await self.service.present_one(conn, self.principal, row)
 
 
 # -- handler class factories --

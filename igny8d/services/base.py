@@ -145,14 +145,24 @@ class ResourceService:
     async def delete(self, conn: AsyncConnection, actor: Actor, row: Row) -> None:
         await crud.delete_row(conn, self.spec, row["id"], scope=self.scope(actor))
 
-    async def bulk_delete(self, conn: AsyncConnection, actor: Actor, ids: list[int]) -> int:
-        """All ids or nothing: one id the actor cannot see refuses the whole request."""
-        scope = self.scope(actor)
-        found = await crud.visible_ids(conn, self.spec, ids, scope=scope)
+    async def visible_all(self, conn: AsyncConnection, actor: Actor, ids: list[int]) -> list[int]:
+        """Bulk actions are all ids or nothing: one the actor cannot see is a 404 listing
+        it, and nothing changes."""
+        found = await crud.visible_ids(conn, self.spec, ids, scope=self.scope(actor))
         missing = sorted(set(ids) - found)
         if missing:
             raise RowNotFound(f"Not found: {', '.join(map(str, missing))}.", field="ids")
-        return await crud.delete_many(conn, self.spec, sorted(found), scope=scope)
+        return sorted(found)
+
+    async def bulk_delete(self, conn: AsyncConnection, actor: Actor, ids: list[int]) -> int:
+        found = await self.visible_all(conn, actor, ids)
+        return await crud.delete_many(conn, self.spec, found, scope=self.scope(actor))
+
+    async def bulk_update(self, conn: AsyncConnection, actor: Actor, ids: list[int],
+                          values: Row) -> int:
+        """One UPDATE of the same values for several visible rows (bulk status changes)."""
+        found = await self.visible_all(conn, actor, ids)
+        return await crud.update_many(conn, self.spec, found, values, scope=self.scope(actor))
 
     async def present(self, conn: AsyncConnection, actor: Actor | None,
                       rows: list[Row]) -> list[Row]:

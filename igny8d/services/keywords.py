@@ -106,13 +106,7 @@ class KeywordService(ResourceService):
     async def bulk_update_status(self, conn: AsyncConnection, actor: Actor, ids: list[int],
                                  status: str) -> int:
         """All ids or nothing (as bulk_delete): one the actor cannot see refuses the call."""
-        scope = self.scope(actor)
-        found = await crud.visible_ids(conn, self.spec, ids, scope=scope)
-        missing = sorted(set(ids) - found)
-        if missing:
-            raise RowNotFound(f"Not found: {', '.join(map(str, missing))}.", field="ids")
-        return await crud.update_many(conn, self.spec, sorted(found), {"status": status},
-                                      scope=scope)
+        return await self.bulk_update(conn, actor, ids, {"status": status})
 
     async def bulk_add_from_seed(self, conn: AsyncConnection, actor: Actor, *,
                                  seed_keyword_ids: list[int], site_id: int,

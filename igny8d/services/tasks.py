@@ -16,7 +16,6 @@ from igny8d.store import crud
 from igny8d.store import planner as planner_store
 from igny8d.store import writer as store
 from igny8d.store.crud import TableSpec
-from igny8d.store.errors import RowNotFound
 
 TASK_FIELDS = ("id", "account_id", "site_id", "sector_id", "idea_id", "cluster_id", "title",
                "description", "keywords", "content_type", "content_structure", "status",
@@ -73,17 +72,6 @@ class SectorObjectService(ResourceService):
             return row
         return await crud.update_row(conn, self.spec, row["id"], values,
                                      scope=self.scope(actor))
-
-    async def bulk_update(self, conn: AsyncConnection, actor: Actor, ids: list[int],
-                          values: Row) -> int:
-        """All ids or nothing (as bulk_delete): one the actor cannot see is a 404 listing
-        it, and nothing changes. One UPDATE for the rest."""
-        scope = self.scope(actor)
-        found = await crud.visible_ids(conn, self.spec, ids, scope=scope)
-        missing = sorted(set(ids) - found)
-        if missing:
-            raise RowNotFound(f"Not found: {', '.join(map(str, missing))}.", field="ids")
-        return await crud.update_many(conn, self.spec, sorted(found), values, scope=scope)
 
 
 def keywords_text(keywords: Sequence[str]) -> str:
