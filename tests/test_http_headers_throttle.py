@@ -206,6 +206,15 @@ async def test_each_endpoint_counts_in_its_scope(throttled_app):
             ("GET", "/api/v1/auth/plans/", None, None, "100"),           # default
             ("GET", f"/api/v1/system/request-metrics/{pair['access'][:8]}/", None, token,
              "100"),                                                      # system
+            ("GET", "/api/v1/planner/keywords/", None, token, "60"),     # planner
+            ("GET", "/api/v1/planner/clusters/", None, token, "60"),     # planner
+            ("GET", "/api/v1/planner/ideas/", None, token, "60"),        # planner
+            ("POST", "/api/v1/planner/keywords/auto_cluster/", {}, token, "10"),  # planner_ai
+            ("GET", "/api/v1/writer/tasks/", None, token, "60"),         # writer
+            ("GET", "/api/v1/writer/content/", None, token, "60"),       # writer
+            ("GET", "/api/v1/writer/images/", None, token, "60"),        # writer
+            ("GET", "/api/v1/billing/credits/balance/balance/", None, token, "30"),  # billing
+            ("GET", "/api/v1/billing/credits/transactions/", None, token, "30"),  # billing
         ]
         for method, path, body, tok, limit in cases:
             resp = await c.request(method, path, json_body=body, token=tok)
