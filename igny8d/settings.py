@@ -38,7 +38,11 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "ratelimit": ("ratelimit_storage", "ratelimit_prefix", "debug_throttle"),
     "log": ("log_level", "log_to_file", "log_max_mb", "log_backups"),
     "jobs": ("job_workers", "job_lease_s", "job_max_attempts", "job_retention_days"),
-    "ai": ("local_cluster_max_ids",),
+    "ai": ("local_cluster_max_ids", "cluster_with_embeddings", "ai_timeout_s",
+           "ai_max_retries"),
+    "billing": ("price_clustering", "price_ideas", "price_content", "price_image_prompts",
+                "price_images", "monthly_grant"),
+    "ops": ("metrics_token", "sentry_dsn", "sentry_environment", "sentry_traces_sample_rate"),
     "general": ("data_dir", "debug"),
 }
 
@@ -126,6 +130,37 @@ class Settings(BaseModel):
 
     local_cluster_max_ids: int = Field(5000, ge=1, le=100_000)
     """Most keyword ids one `keywords/auto_cluster` call may name with the local provider."""
+    cluster_with_embeddings: bool = False
+    """With an OpenAI-compatible provider that offers embeddings, `auto_cluster` clusters on
+    the provider's embeddings (same naming, intent and unclustered rules) instead of asking
+    the chat model to group the keywords."""
+    ai_timeout_s: float = Field(60.0, gt=0, le=600)
+    """Timeout of one provider HTTP call when the integration names none."""
+    ai_max_retries: int = Field(3, ge=0, le=10)
+    """Retries (with backoff) of a provider call answered 429 or 5xx, or that timed out."""
+
+    price_clustering: int = Field(1, ge=0, le=1_000_000)
+    """Credits per keyword clustered."""
+    price_ideas: int = Field(5, ge=0, le=1_000_000)
+    """Credits per content idea generated."""
+    price_content: int = Field(3, ge=0, le=1_000_000)
+    """Credits per 100 words of article written (a part counts as a whole 100)."""
+    price_image_prompts: int = Field(1, ge=0, le=1_000_000)
+    """Credits per image prompt generated."""
+    price_images: int = Field(5, ge=0, le=1_000_000)
+    """Credits per image rendered."""
+    monthly_grant: bool = True
+    """Grant every active account its plan's monthly credits once per calendar month (UTC)."""
+
+    metrics_token: str | None = None
+    """Bearer token `GET /metrics` requires; without one, /metrics answers only clients
+    connecting from the loopback interface (a proxy's forwarded address is never believed)."""
+    sentry_dsn: str | None = None
+    """Report 5xx errors to Sentry (off when unset)."""
+    sentry_environment: str = "production"
+    """The `environment` Sentry events carry."""
+    sentry_traces_sample_rate: float = Field(0.0, ge=0, le=1)
+    """Share of requests sent to Sentry as performance traces (0: none)."""
 
     data_dir: Path = Path("var")
     """Embedded database, generated secret, logs and media live here."""

@@ -110,7 +110,7 @@ async def auto_cluster(deps: ClusterDeps, actor: Actor, *, ids: Sequence[int],
     if len(wanted) > limit:
         raise ValidationFailed(errors={"ids": [
             f"Ensure this list has at most {limit} keyword ids (it has {len(wanted)})."]})
-    amount = billing.price(OPERATION, len(wanted))
+    amount = billing.price(OPERATION, len(wanted), deps.settings)
     async with deps.store.begin() as conn:
         found = await _rows_by_id(conn, wanted, scope=actor.scope,
                                   columns=("id", "sector_id", "site_id"))
@@ -126,9 +126,10 @@ async def auto_cluster(deps: ClusterDeps, actor: Actor, *, ids: Sequence[int],
         await accounts_store.lock_account(conn, actor.account_id)  # the first lock, always
         task = await deps.executor.submit(conn, actor, kind=KIND, payload={
             "ids": wanted, "sector_id": int(sector["id"]), "site_id": int(sector["site_id"])})
-        await billing.charge(
-            conn, actor, amount=amount, operation_type=OPERATION, units=len(wanted),
-            description=f"Auto cluster {len(wanted)} keywords", reference=task["task_id"])
+        if amount > 0:  # a price set to 0 makes the operation free
+            await billing.charge(
+                conn, actor, amount=amount, operation_type=OPERATION, units=len(wanted),
+                description=f"Auto cluster {len(wanted)} keywords", reference=task["task_id"])
     return {"task_id": task["task_id"]}
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from igny8d.errors import InsufficientCredits, ValidationFailed
 from igny8d.permissions import Actor
 from igny8d.services.base import ResourceService
+from igny8d.settings import Settings
 from igny8d.store import billing as store
 
 # -- prices -------------------------------------------------------------------------------------
@@ -59,13 +60,22 @@ TRANSACTION_TYPES: tuple[str, ...] = ("charge", "refund", "grant", "monthly_gran
 GRANT_TYPES = ("grant", "monthly_grant", "adjustment")
 
 
-def price(operation_type: str, units: int) -> int:
-    """Credits for `units` of an operation (keywords, ideas, words, prompts, images)."""
+def prices(settings: Settings | None = None) -> dict[str, Price]:
+    """The price list in force: the `price_*` settings, or the defaults without settings."""
+    if settings is None:
+        return PRICES
+    return {name: Price(getattr(settings, f"price_{name}"), p.per, p.unit)
+            for name, p in PRICES.items()}
+
+
+def price(operation_type: str, units: int, settings: Settings | None = None) -> int:
+    """Credits for `units` of an operation (keywords, ideas, words, prompts, images), at the
+    settings' prices (the defaults when no settings are given)."""
     if operation_type not in PRICES:
         raise ValueError(f"unknown operation type {operation_type!r}")
     if units < 0:
         raise ValueError("units must not be negative")
-    p = PRICES[operation_type]
+    p = prices(settings)[operation_type]
     return math.ceil(units * p.credits / p.per)
 
 

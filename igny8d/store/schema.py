@@ -487,6 +487,68 @@ credit_usage = Table(
     **_AUTOINCREMENT,
 )
 
+# --- the account's AI settings (services/prompts.py, services/integrations.py) -----------------
+
+#: Prompts an account saved, one per type; a type with no row uses the shipped default
+#: (igny8d/ai/prompts.py), and "reset" deletes the row.
+ai_prompts = Table(
+    "ai_prompts",
+    metadata,
+    _id(),
+    _fk("account_id", "accounts.id"),
+    # clustering | ideas | content_generation | image_prompt_extraction |
+    # image_prompt_template | negative_prompt
+    Column("prompt_type", String(50), nullable=False),
+    Column("prompt_value", Text, nullable=False),
+    *_timestamps(),
+    UniqueConstraint("account_id", "prompt_type"),
+    **_AUTOINCREMENT,
+)
+
+#: An account's settings of one integration (`openai`, `runware`, `image_generation`):
+#: `config` holds what may be shown (base_url, model, image_model, timeout_s, ...), the API key
+#: is only ever stored encrypted (`api_key_encrypted`, a key derived from the server secret).
+integration_settings = Table(
+    "integration_settings",
+    metadata,
+    _id(),
+    _fk("account_id", "accounts.id"),
+    Column("integration_id", String(50), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=False),
+    Column("config", JSONDoc(), nullable=False, default=dict),
+    Column("api_key_encrypted", Text, nullable=True),
+    *_timestamps(),
+    UniqueConstraint("account_id", "integration_id"),
+    **_AUTOINCREMENT,
+)
+
+# --- operations (services/admin.py) -------------------------------------------------------------
+
+#: Every action taken through the admin API: who, what, on what, when, before and after.
+#: Kept when the actor or the target is deleted (no foreign keys: it is a record, not a link).
+admin_audit = Table(
+    "admin_audit",
+    metadata,
+    _id(),
+    Column("actor_user_id", BigInteger().with_variant(Integer, "sqlite"), nullable=True),
+    Column("actor_email", String(254), nullable=False, default=""),
+    # e.g. account.grant_credits, account.change_plan, account.suspend, user.deactivate,
+    # user.end_sessions, job.cancel, job.retry
+    Column("action", String(64), nullable=False),
+    Column("target_type", String(32), nullable=False),
+    Column("target_id", String(64), nullable=False),
+    Column("account_id", BigInteger().with_variant(Integer, "sqlite"), nullable=True),
+    Column("before", JSONDoc(), nullable=True),
+    Column("after", JSONDoc(), nullable=True),
+    Column("reason", Text, nullable=False, default=""),
+    Column("request_id", String(64), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_admin_audit_created_at", "created_at"),
+    Index("ix_admin_audit_account_id_created_at", "account_id", "created_at"),
+    Index("ix_admin_audit_target_type_target_id", "target_type", "target_id"),
+    **_AUTOINCREMENT,
+)
+
 #: Names of database objects made by raw SQL in migrations (search indexes), not by metadata.
 OUTSIDE_METADATA = ("keywords_fts", "ix_keywords_keyword_norm_trgm")
 
