@@ -22,14 +22,25 @@ A keyword left alone is *unclustered*, with a reason: `no_match` (nothing simila
 `intent_conflict` (the similar keywords have a conflicting intent), `size_limit` (the cluster
 it fits is full), `low_cohesion` (similar to some keyword but not to its cluster as a whole),
 `empty` (nothing left after normalisation).
+
+**On embeddings** (`cluster_keywords(items, embeddings=...)`, `assign_to_existing(...,
+embeddings=...)`): the cosine of the given vectors (an OpenAI-compatible provider's
+`/embeddings`) replaces the TF-IDF similarity; the agglomeration, naming, intent conflicts and
+unclustered reasons are the same. Every pair is scored (an embedding relates "sofa" and
+"couch", which share no feature to block on), so the cost is O(n² · dimensions): meant for
+provider-sized batches, not 10k keywords. The default threshold is `EMBEDDING_THRESHOLD`.
+
+**On someone else's groups** (`clusters_from_groups`, an LLM's answer): the same naming,
+intent-conflict and minimum-size rules applied to groups made elsewhere.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+import operator
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -41,6 +52,13 @@ DEFAULT_MAX_CLUSTER_SIZE = 100
 WORD_WEIGHT = 0.5
 #: Pairs below this similarity are not kept as edges (they count as 0 in the averages).
 MIN_EDGE = 0.12
+#: Complete-linkage threshold on the cosine of embeddings. Embedding cosines sit much higher
+#: than TF-IDF ones (with dense text-embedding models even unrelated short texts score 0.2 or
+#: more, rewordings of one query 0.8 or more), so the TF-IDF threshold would merge whole niches.
+#: 0.7 is a cautious default (every pair of a cluster at least that close), not tuned on a real
+#: model's vectors (the tests' hashed character-trigram vectors behave like the TF-IDF ones and
+#: do best near 0.4): an embedding model may need its own `threshold`.
+EMBEDDING_THRESHOLD = 0.7
 
 _T, _C, _N, _I = "transactional", "commercial", "navigational", "informational"
 #: Intent pairs that never share a cluster. Transactional and commercial may (both are the
@@ -241,6 +259,58 @@ def _block_cap(n: int) -> int:
     return max(50, int(3 * math.sqrt(n)))
 
 
+Embeddings = Mapping[int, Sequence[float]]
+
+
+class _Vectors:
+    """The given embeddings as unit vectors (by keyword id), all of one dimension."""
+
+    def __init__(self, embeddings: Embeddings) -> None:
+        self.embeddings = embeddings
+        self.dim: int | None = None
+        self.cache: dict[int, tuple[float, ...]] = {}
+
+    def __contains__(self, keyword_id: int) -> bool:
+        return keyword_id in self.embeddings
+
+    def of(self, keyword_id: int) -> tuple[float, ...]:
+        unit = self.cache.get(keyword_id)
+        if unit is not None:
+            return unit
+        raw = self.embeddings.get(keyword_id)
+        if raw is None:
+            raise ValueError(f"no embedding for keyword id {keyword_id}")
+        values = tuple(float(x) for x in raw)
+        if not values or not all(math.isfinite(x) for x in values):
+            raise ValueError(f"the embedding of keyword id {keyword_id} is empty or not finite")
+        if self.dim is None:
+            self.dim = len(values)
+        elif len(values) != self.dim:
+            raise ValueError(f"the embedding of keyword id {keyword_id} has {len(values)} "
+                             f"dimensions, the others {self.dim}")
+        norm = math.sqrt(math.fsum(x * x for x in values))
+        # a zero vector stays zero: similarity 0 to everything
+        unit = tuple(x / norm for x in values) if norm else values
+        self.cache[keyword_id] = unit
+        return unit
+
+
+def _cos(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    # unit vectors; fsum is exact-rounded, so the result never depends on the input order
+    return min(1.0, math.fsum(map(operator.mul, a, b)))
+
+
+def _vector_edges(units: Sequence[tuple[float, ...]], cutoff: float) -> list[dict[int, float]]:
+    """Cosine edges (≥ cutoff) between every pair of vectors, symmetric."""
+    edges: list[dict[int, float]] = [{} for _ in units]
+    for u, a in enumerate(units):
+        for v in range(u + 1, len(units)):
+            s = _cos(a, units[v])
+            if s >= cutoff:
+                edges[u][v] = edges[v][u] = s
+    return edges
+
+
 # ---------------------------------------------------------------------------------------------
 # clustering
 
@@ -382,12 +452,19 @@ class _State:
                     heapq.heappush(heap, (-linked, min(a, x), max(a, x)))
 
 
-def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float = DEFAULT_THRESHOLD,
+def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = None,
                      max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE,
                      min_cluster_size: int = 2,
-                     linkage: Linkage = DEFAULT_LINKAGE) -> ClusterResult:
+                     linkage: Linkage = DEFAULT_LINKAGE,
+                     embeddings: Embeddings | None = None) -> ClusterResult:
     """Cluster keywords (see the module doc). Deterministic: the same items in any order give
-    the same result."""
+    the same result.
+
+    `threshold` defaults to `DEFAULT_THRESHOLD` (TF-IDF) or `EMBEDDING_THRESHOLD` when
+    `embeddings` (keyword id → vector) are given; then every keyword with text needs one
+    (ValueError otherwise), and their cosine is the similarity."""
+    if threshold is None:
+        threshold = DEFAULT_THRESHOLD if embeddings is None else EMBEDDING_THRESHOLD
     if not 0.0 < threshold <= 1.0:
         raise ValueError("threshold must be in (0, 1]")
     if max_cluster_size < 1 or min_cluster_size < 1:
@@ -395,14 +472,26 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float = DEFAULT
     if linkage not in ("average", "complete"):
         raise ValueError("linkage must be 'average' or 'complete'")
     prepared = _prepare(items)
-    space = _Space([p.analysis for p in prepared if p.analysis.head])
-    key_of = [space.index[_key(p.analysis)] if p.analysis.head else -1 for p in prepared]
+    # complete linkage: an edge below the threshold blocks its clusters as surely as a missing one
+    cutoff = threshold if linkage == "complete" else MIN_EDGE
+    if embeddings is None:
+        space = _Space([p.analysis for p in prepared if p.analysis.head])
+        key_of = [space.index[_key(p.analysis)] if p.analysis.head else -1 for p in prepared]
+        key_edges = _key_edges(space, cutoff)
+    else:
+        # one key per keyword: two keywords are alike only as far as their vectors are
+        key_of = [-1] * len(prepared)
+        units: list[tuple[float, ...]] = []
+        vectors = _Vectors(embeddings)
+        for i, p in enumerate(prepared):
+            if p.analysis.head:
+                key_of[i] = len(units)
+                units.append(vectors.of(p.item.id))
+        key_edges = _vector_edges(units, cutoff)
     by_key: dict[int, list[int]] = defaultdict(list)
     for i, u in enumerate(key_of):
         if u >= 0:
             by_key[u].append(i)
-    # complete linkage: an edge below the threshold blocks its clusters as surely as a missing one
-    key_edges = _key_edges(space, threshold if linkage == "complete" else MIN_EDGE)
     state = _State(prepared, key_of, linkage, threshold, max_cluster_size)
     state.seed(by_key, key_edges, [i for i, u in enumerate(key_of) if u < 0])
     state.run()
@@ -414,7 +503,8 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float = DEFAULT
         if len(idx) < min_cluster_size:
             for i in idx:
                 unclustered.append(Unclustered(prepared[i].item.id, _reason(
-                    i, state, home, by_key, key_edges, min_cluster_size)))
+                    i, state, home, by_key, key_edges, min_cluster_size,
+                    vectors=embeddings is not None)))
             continue
         group = sorted((prepared[i] for i in idx), key=_rank)
         clusters.append(Cluster(
@@ -442,7 +532,7 @@ def _cohesion(idx: list[int], key_of: list[int], key_edges: list[dict[int, float
 
 
 def _reason(i: int, state: _State, home: dict[int, int], by_key: dict[int, list[int]],
-            key_edges: list[dict[int, float]], min_size: int) -> str:
+            key_edges: list[dict[int, float]], min_size: int, *, vectors: bool = False) -> str:
     prepared, threshold = state.prepared, state.threshold
     p = prepared[i]
     u = state.key_of[i]
@@ -455,6 +545,9 @@ def _reason(i: int, state: _State, home: dict[int, int], by_key: dict[int, list[
     near: list[tuple[float, int]] = [(1.0, j) for j in by_key[u] if j != i]
     near += [(s, j) for v, s in key_edges[u].items() for j in by_key[v]]
     if not near:
+        if vectors:
+            return f"no_match: no keyword's embedding is close enough (threshold " \
+                   f"{threshold:.2f})"
         return f"no_match: no keyword shares enough of its terms (threshold {threshold:.2f})"
     near.sort(key=lambda t: (-t[0], t[1]))
     best, j = near[0]
@@ -478,14 +571,9 @@ def _reason(i: int, state: _State, home: dict[int, int], by_key: dict[int, list[
 # ---------------------------------------------------------------------------------------------
 # new keywords into existing clusters
 
-def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterable[KeywordItem],
-                       *, threshold: float = DEFAULT_THRESHOLD,
-                       max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE) -> AssignResult:
-    """Put each new keyword in the existing cluster it fits best: the highest average
-    similarity to the cluster's keywords (its name when it has none), ≥ `threshold`, with no
-    intent conflict and room below `max_cluster_size`. The rest come back for clustering.
-    Deterministic: keywords are taken in sorted order; ties go to the earlier cluster."""
-    new = _prepare(new_keywords)
+def _existing_groups(clusters: Sequence[ExistingCluster]) -> list[list[_Prepared]]:
+    """The existing clusters' keywords, prepared; a cluster without keywords stands for its
+    name, as a keyword with the id -(position + 1)."""
     existing: list[list[_Prepared]] = []
     next_id = -1
     for c in clusters:
@@ -498,6 +586,30 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
             q.intent = (IntentResult(q.item.intent, ("given",), 1.0) if q.item.intent
                         else classify_analysis(q.analysis))
             q.firm_bit = _BIT[q.intent.intent] if q.intent.is_firm else 0
+    return existing
+
+
+def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterable[KeywordItem],
+                       *, threshold: float | None = None,
+                       max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE,
+                       embeddings: Embeddings | None = None) -> AssignResult:
+    """Put each new keyword in the existing cluster it fits best: the highest average
+    similarity to the cluster's keywords (its name when it has none), ≥ `threshold`, with no
+    intent conflict and room below `max_cluster_size`. The rest come back for clustering.
+    Deterministic: keywords are taken in sorted order; ties go to the earlier cluster.
+
+    With `embeddings` the similarity is their cosine (threshold `EMBEDDING_THRESHOLD` by
+    default): every new keyword with text needs a vector; an existing keyword without one is
+    left out of its cluster's average, and a cluster without keywords is matched on the vector
+    given for -(its position + 1), if any."""
+    new = _prepare(new_keywords)
+    existing = _existing_groups(clusters)
+    if embeddings is not None:
+        return _assign_by_vectors(clusters, new, existing, _Vectors(embeddings),
+                                  EMBEDDING_THRESHOLD if threshold is None else threshold,
+                                  max_cluster_size)
+    if threshold is None:
+        threshold = DEFAULT_THRESHOLD
     space = _Space([q.analysis for q in new if q.analysis.head] +
                    [q.analysis for g in existing for q in g if q.analysis.head])
     masks = [0] * len(existing)
@@ -546,3 +658,127 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
         assigned.append(Assignment(p.item.id, ci, clusters[ci].id, clusters[ci].name,
                                    round(score, 4)))
     return AssignResult(tuple(assigned), tuple(rest))
+
+
+def _assign_by_vectors(clusters: Sequence[ExistingCluster], new: list[_Prepared],
+                       existing: list[list[_Prepared]], vectors: _Vectors, threshold: float,
+                       max_cluster_size: int) -> AssignResult:
+    masks = [0] * len(existing)
+    sizes = [len(c.keywords) for c in clusters]
+    units: list[list[tuple[float, ...]]] = []
+    for ci, group in enumerate(existing):
+        for q in group:
+            masks[ci] |= q.firm_bit
+        units.append([vectors.of(q.item.id) for q in group
+                      if q.analysis.head and q.item.id in vectors])
+    assigned: list[Assignment] = []
+    rest: list[KeywordItem] = []
+    for p in new:
+        if not p.analysis.head:
+            rest.append(p.item)
+            continue
+        unit = vectors.of(p.item.id)
+        best: tuple[float, int] | None = None
+        for ci, members in enumerate(units):
+            if not members or _conflicts(p.firm_bit, masks[ci]) or \
+                    sizes[ci] >= max_cluster_size:
+                continue
+            avg = sum(_cos(unit, m) for m in members) / len(members)
+            if avg >= threshold and (best is None or avg > best[0]):
+                best = (avg, ci)
+        if best is None:
+            rest.append(p.item)
+            continue
+        score, ci = best
+        sizes[ci] += 1
+        masks[ci] |= p.firm_bit
+        assigned.append(Assignment(p.item.id, ci, clusters[ci].id, clusters[ci].name,
+                                   round(score, 4)))
+    return AssignResult(tuple(assigned), tuple(rest))
+
+
+# ---------------------------------------------------------------------------------------------
+# groups made elsewhere (an LLM's answer)
+
+def clusters_from_groups(items: Iterable[KeywordItem], groups: Iterable[Iterable[int]], *,
+                         reasons: Mapping[int, str] | None = None, min_cluster_size: int = 2,
+                         max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE) -> ClusterResult:
+    """Our rules over groups of keyword ids someone else made: each group is split so that no
+    part mixes conflicting firm intents (keywords taken highest volume first, each into the
+    first part it fits; a part also holds at most `max_cluster_size`), every part is named after
+    its highest-volume keyword, and a part below `min_cluster_size` is unclustered. Keywords in
+    no group are unclustered with `reasons[id]` (default "no_match: not placed in any group").
+    Cohesion is the mean TF-IDF similarity of the part's pairs. An id not among `items`, or in
+    two groups, is a ValueError. Deterministic for the same groups."""
+    if max_cluster_size < 1 or min_cluster_size < 1:
+        raise ValueError("cluster sizes must be ≥ 1")
+    prepared = _prepare(items)
+    position = {p.item.id: i for i, p in enumerate(prepared)}
+    space = _Space([p.analysis for p in prepared if p.analysis.head])
+    key_of = [space.index[_key(p.analysis)] if p.analysis.head else -1 for p in prepared]
+    placed: set[int] = set()
+    clusters: list[Cluster] = []
+    unclustered: list[Unclustered] = []
+    for group in groups:
+        idx: list[int] = []
+        for keyword_id in group:
+            if keyword_id not in position:
+                raise ValueError(f"unknown keyword id {keyword_id}")
+            if keyword_id in placed:
+                raise ValueError(f"keyword id {keyword_id} is in two groups")
+            placed.add(keyword_id)
+            i = position[keyword_id]
+            if key_of[i] < 0:
+                unclustered.append(Unclustered(keyword_id,
+                                               "empty: nothing left after normalisation"))
+            else:
+                idx.append(i)
+        parts: list[list[int]] = []
+        masks: list[int] = []
+        for i in sorted(idx, key=lambda i: _rank(prepared[i])):
+            bit = prepared[i].firm_bit
+            for n, part in enumerate(parts):
+                if not _conflicts(masks[n], bit) and len(part) < max_cluster_size:
+                    part.append(i)
+                    masks[n] |= bit
+                    break
+            else:
+                parts.append([i])
+                masks.append(bit)
+        for n, part in enumerate(parts):
+            if len(part) >= min_cluster_size:
+                members = [prepared[i] for i in part]
+                clusters.append(Cluster(
+                    name=members[0].item.text.strip(),
+                    keyword_ids=tuple(p.item.id for p in members),
+                    intent=_cluster_intent(members),
+                    volume=sum(p.item.volume for p in members),
+                    cohesion=round(_full_cohesion(part, key_of, space), 4)))
+                continue
+            rival = next((parts[m] for m in range(len(parts))
+                          if m != n and _conflicts(masks[n], masks[m])), None)
+            for i in part:
+                p = prepared[i]
+                if rival is not None:
+                    reason = f"intent_conflict: its intent {p.intent.intent} conflicts with " \
+                             f"{prepared[rival[0]].item.text.strip()!r} of its group"
+                else:
+                    reason = f"no_match: its group of {len(part)} is below the minimum " \
+                             f"cluster size {min_cluster_size}"
+                unclustered.append(Unclustered(p.item.id, reason))
+    for p in prepared:
+        if p.item.id not in placed:
+            unclustered.append(Unclustered(p.item.id, (reasons or {}).get(p.item.id)
+                                           or "no_match: not placed in any group"))
+    clusters.sort(key=lambda c: (-c.volume, c.name, c.keyword_ids))
+    unclustered.sort(key=lambda u: u.keyword_id)
+    intents = tuple(sorted((p.item.id, p.intent.intent) for p in prepared))
+    return ClusterResult(tuple(clusters), tuple(unclustered), intents)
+
+
+def _full_cohesion(idx: list[int], key_of: list[int], space: _Space) -> float:
+    size = len(idx)
+    if size < 2:
+        return 1.0
+    total = sum(space.sim(key_of[a], key_of[b]) for n, a in enumerate(idx) for b in idx[n + 1:])
+    return min(1.0, total / (size * (size - 1) / 2))
