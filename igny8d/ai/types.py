@@ -105,8 +105,8 @@ class IdeaDraft:
     """A content idea as the `content_ideas` row takes it (the service adds scope columns).
 
     `content_structure` is one of schemas/planner_clusters.CONTENT_STRUCTURES and
-    `content_type` one of CONTENT_TYPES; `outline` is stored as
-    `[{"heading", "subheadings": [...], "keywords": [...]}, ...]`."""
+    `content_type` one of CONTENT_TYPES; `outline` is stored flattened as the ideas API
+    shows it, `[{"heading", "level": 2|3, "points": [...]}, ...]` (services/ai_common.py)."""
 
     title: str
     description: str
