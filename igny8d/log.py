@@ -1,5 +1,6 @@
 """Structured JSON logging, request-id propagation and the per-request access log."""
 
+import collections
 import contextvars
 import datetime
 import json
@@ -13,9 +14,14 @@ from urllib.parse import unquote_plus
 import tornado.web
 
 __all__ = [
+    "RING",
     "JsonFormatter",
+    "RequestLogRing",
     "configure_logging",
+    "install_ring",
+    "is_secret_key",
     "log_request",
+    "mask_secrets",
     "request_id_var",
     "scrub_query",
 ]
@@ -65,20 +71,23 @@ _INSTALLED_MARK = "_igny8d_installed"
 _CONFIGURED_LOGGERS = ("igny8d", "tornado")
 
 
-def _is_secret_key(key: object) -> bool:
+def is_secret_key(key: object) -> bool:
     """Whether an extra field's name says its value is a credential."""
     lowered = str(key).lower()
-    return any(part in lowered for part in _SECRET_KEY_PARTS)
+    squashed = lowered.replace("_", "").replace("-", "")
+    return (lowered == "key" or "apikey" in squashed
+            or any(part in lowered for part in _SECRET_KEY_PARTS))
 
 
-def _mask(value: object, depth: int = 0) -> object:
+def mask_secrets(value: object, depth: int = 0) -> object:
     """Mask secret-named keys inside nested dicts/lists, so a dumped payload cannot leak them."""
     if depth >= _MASK_DEPTH:
         return value
     if isinstance(value, dict):
-        return {k: (MASK if _is_secret_key(k) else _mask(v, depth + 1)) for k, v in value.items()}
+        return {k: (MASK if is_secret_key(k) else mask_secrets(v, depth + 1))
+                for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_mask(v, depth + 1) for v in value]
+        return [mask_secrets(v, depth + 1) for v in value]
     return value
 
 
@@ -89,6 +98,16 @@ def _jsonable(value: object) -> object:
     except (TypeError, ValueError, RecursionError):
         return str(value)
     return value
+
+
+def _extras(record: logging.LogRecord, taken: typing.Container[str]) -> dict[str, object]:
+    """What `extra=` put on the record, secrets masked, each value JSON-safe."""
+    out: dict[str, object] = {}
+    for key, value in record.__dict__.items():
+        if key in _RECORD_ATTRS or key in taken:
+            continue
+        out[key] = MASK if is_secret_key(key) else _jsonable(mask_secrets(value))
+    return out
 
 
 class JsonFormatter(logging.Formatter):
@@ -106,10 +125,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": request_id,
         }
-        for key, value in record.__dict__.items():
-            if key in _RECORD_ATTRS or key in payload:
-                continue
-            payload[key] = MASK if _is_secret_key(key) else _jsonable(_mask(value))
+        payload.update(_extras(record, payload))
         if record.exc_info:
             payload["traceback"] = self.formatException(record.exc_info)
         elif record.exc_text:
@@ -120,9 +136,95 @@ class JsonFormatter(logging.Formatter):
 
     @staticmethod
     def _timestamp(record: logging.LogRecord) -> str:
-        """ISO 8601 UTC with milliseconds and 'Z': sortable and unambiguous across hosts."""
-        created = datetime.datetime.fromtimestamp(record.created, tz=datetime.UTC)
-        return created.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return _iso(record.created)
+
+
+def _iso(created: float) -> str:
+    """ISO 8601 UTC with milliseconds and 'Z': sortable and unambiguous across hosts."""
+    at = datetime.datetime.fromtimestamp(created, tz=datetime.UTC)
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class RequestLogRing(logging.Handler):
+    """This process's recent log records, grouped by the request id they carried.
+
+    Feeds the admin API's "one request by its id" (`Metrics.log_lines`). Bounded twice: at
+    most `per_request` lines of one request (the last ones win) and at most `max_requests`
+    requests (the least recently logging one goes first); the request ring drops a request's
+    lines when the request leaves it (`drop`). The defaults fit the request ring (2,000) and
+    the requests in flight; a request logs a line or two, so a few MB in practice. Records are
+    turned into plain dicts when they are logged (secrets masked as in the JSON log), so
+    nothing mutable is kept.
+    """
+
+    def __init__(self, per_request: int = 50, max_requests: int = 2500) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.per_request = per_request
+        self.max_requests = max_requests
+        self._lines: collections.OrderedDict[str, collections.deque[dict[str, object]]] = (
+            collections.OrderedDict())
+        self._formatter = logging.Formatter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        request_id = getattr(record, "request_id", None) or request_id_var.get()
+        if not request_id:
+            return
+        try:
+            line: dict[str, object] = {
+                "at": _iso(record.created),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+            line.update(_extras(record, {*line, "request_id"}))
+            if record.exc_info:
+                line["traceback"] = self._formatter.formatException(record.exc_info)
+        except Exception:
+            self.handleError(record)
+            return
+        key = str(request_id)
+        lines = self._lines.get(key)
+        if lines is None:
+            lines = self._lines[key] = collections.deque(maxlen=self.per_request)
+            while len(self._lines) > self.max_requests:
+                self._lines.popitem(last=False)
+        else:
+            self._lines.move_to_end(key)
+        lines.append(line)
+
+    def lines(self, request_id: str) -> list[dict[str, object]]:
+        self.acquire()  # emit() runs under the same lock (records from CPU threads too)
+        try:
+            found = self._lines.get(request_id)
+            return [dict(line) for line in found] if found else []
+        finally:
+            self.release()
+
+    def drop(self, request_id: str) -> None:
+        self.acquire()
+        try:
+            self._lines.pop(request_id, None)
+        finally:
+            self.release()
+
+    def clear(self) -> None:
+        self.acquire()
+        try:
+            self._lines.clear()
+        finally:
+            self.release()
+
+
+#: The one ring of this process (every app of the process logs through the same loggers).
+RING = RequestLogRing()
+
+
+def install_ring() -> None:
+    """Attach RING to the loggers igny8d owns (idempotent; configure_logging keeps it)."""
+    for name in _CONFIGURED_LOGGERS:
+        logger = logging.getLogger(name)
+        if RING not in logger.handlers:
+            logger.addHandler(RING)
 
 
 def _remove_installed_handlers() -> None:
@@ -181,6 +283,7 @@ def configure_logging(
         logger.propagate = False
         for handler in handlers:
             logger.addHandler(handler)
+    install_ring()
 
     # log_request() replaces Tornado's access log; silence tornado.access so nothing that
     # still logs there (the default log_function, third-party code) emits unscrubbed URIs.

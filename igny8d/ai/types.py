@@ -49,7 +49,7 @@ class ProviderConfig:
 
     kind: Literal["local", "openai"] = "local"
     base_url: str = "https://api.openai.com/v1"
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)  # never in a log line or an assert
     model: str = "gpt-4o-mini"
     embedding_model: str | None = None
     image_model: str | None = None
