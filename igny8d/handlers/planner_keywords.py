@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from igny8d.handlers.bulk import bulk_delete_action
 from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler
 from igny8d.schemas import planner as m
+from igny8d.schemas.ai import TaskAccepted
 from igny8d.services import ai_cluster
 from igny8d.services.keywords import KEYWORDS_SERVICE, SEED_KEYWORDS_SERVICE
 
@@ -53,15 +54,12 @@ async def import_keywords(h: ResourceHandler) -> None:
 
 
 class AutoClusterBody(m.Body):
-    #: the setting `local_cluster_max_ids` caps the distinct ids (400 above it)
+    #: the setting `local_cluster_max_ids` caps the distinct ids with the local provider,
+    #: the reference's 20 with an OpenAI-compatible one (400 above it)
     ids: list[int] = Field(min_length=1, max_length=100_000, description=(
-        "Keywords of the sector to cluster (1 to `local_cluster_max_ids`, default 5000)"))
+        "Keywords of the sector to cluster (1 to `local_cluster_max_ids`, default 5000, "
+        "with the local provider; at most 20 with an OpenAI-compatible one)"))
     sector_id: int = Field(ge=1, le=m.ID_MAX)
-
-
-class TaskAccepted(BaseModel):
-    task_id: str = Field(description="Follow it at /api/v1/system/settings/task_progress/"
-                         "{task_id}/")
 
 
 async def auto_cluster(h: ResourceHandler) -> None:

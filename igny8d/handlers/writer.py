@@ -13,6 +13,13 @@ from igny8d.handlers.bulk import bulk_delete_action
 from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler
 from igny8d.log import request_id_var
 from igny8d.schemas import writer as m
+from igny8d.schemas.ai import (
+    AutoGenerateContentBody,
+    GenerateImagePromptsBody,
+    GenerateImagesBody,
+    TaskAccepted,
+)
+from igny8d.services import ai_content, ai_images
 from igny8d.services import images as image_files
 from igny8d.services.content import CONTENT as CONTENT_SERVICE
 from igny8d.services.images import IMAGES as IMAGE_SERVICE
@@ -67,6 +74,24 @@ async def content_images(h: ResourceHandler) -> None:
     h.ok(data)
 
 
+async def auto_generate_content(h: ResourceHandler) -> None:
+    body: AutoGenerateContentBody = h.parse(AutoGenerateContentBody)
+    data = await ai_content.auto_generate_content(h.ctx, h.actor, ids=body.ids)
+    h.accepted(data, "Content generation queued")
+
+
+async def generate_image_prompts(h: ResourceHandler) -> None:
+    body: GenerateImagePromptsBody = h.parse(GenerateImagePromptsBody)
+    data = await ai_images.generate_image_prompts(h.ctx, h.actor, ids=body.ids)
+    h.accepted(data, "Image prompt generation queued")
+
+
+async def generate_images(h: ResourceHandler) -> None:
+    body: GenerateImagesBody = h.parse(GenerateImagesBody)
+    data = await ai_images.generate_images(h.ctx, h.actor, ids=body.ids)
+    h.accepted(data, "Image generation queued")
+
+
 TASKS = Resource(
     name="tasks", prefix="/api/v1/writer/tasks/", service=TASK_SERVICE, output=m.TaskOut,
     create_body=m.TaskBody, update_body=m.TaskUpdateBody,
@@ -85,7 +110,12 @@ TASKS = Resource(
               "status": "status"},
     write_level="editor", throttle=THROTTLE, tag=TAG,
     actions=[bulk_delete_action(level="editor"),
-             _bulk_update_action(TASK_SERVICE, m.TaskBulkUpdateBody)],
+             _bulk_update_action(TASK_SERVICE, m.TaskBulkUpdateBody),
+             Action("auto_generate_content", auto_generate_content,
+                    body=AutoGenerateContentBody, response=TaskAccepted, level="editor",
+                    throttle="writer_ai", status=202, errors=(402,),
+                    summary="Draft an article per task (a background job; credits are "
+                    "charged now for the planned words and refunded for words not written)")],
 )
 
 CONTENT = Resource(
@@ -103,7 +133,12 @@ CONTENT = Resource(
     ordering={"created_at": "created_at", "updated_at": "updated_at", "title": "title",
               "word_count": "word_count"},
     write_level="editor", throttle=THROTTLE, tag=TAG,
-    actions=[bulk_delete_action(level="editor")],
+    actions=[bulk_delete_action(level="editor"),
+             Action("generate_image_prompts", generate_image_prompts,
+                    body=GenerateImagePromptsBody, response=TaskAccepted, level="editor",
+                    throttle="writer_ai", status=202, errors=(402,),
+                    summary="Make pending images with prompts for content: one featured, "
+                    "one per major heading (a background job; credits charged now)")],
 )
 
 IMAGES = Resource(
@@ -129,6 +164,11 @@ IMAGES = Resource(
                summary="Every image of one content"),
         bulk_delete_action(level="editor"),
         _bulk_update_action(IMAGE_SERVICE, m.ImageBulkUpdateBody),
+        Action("generate_images", generate_images, body=GenerateImagesBody,
+               response=TaskAccepted, level="editor", throttle="image_gen", status=202,
+               errors=(402,),
+               summary="Render images from their prompts (a background job; credits "
+               "charged now, refunded for images that fail)"),
     ],
 )
 
@@ -163,23 +203,28 @@ RESOURCES = [TASKS, CONTENT, IMAGES]
 # The classes the resource layer generates, by name (grep finds them here).
 TasksBulkDeleteHandler = TASKS.handler("TasksBulkDeleteHandler")
 TasksBulkUpdateHandler = TASKS.handler("TasksBulkUpdateHandler")
+TasksAutoGenerateContentHandler = TASKS.handler("TasksAutoGenerateContentHandler")
 TasksListHandler = TASKS.handler("TasksListHandler")
 TasksDetailHandler = TASKS.handler("TasksDetailHandler")
 ContentBulkDeleteHandler = CONTENT.handler("ContentBulkDeleteHandler")
+ContentGenerateImagePromptsHandler = CONTENT.handler("ContentGenerateImagePromptsHandler")
 ContentListHandler = CONTENT.handler("ContentListHandler")
 ContentDetailHandler = CONTENT.handler("ContentDetailHandler")
 ImagesFileHandler = IMAGES.handler("ImagesFileHandler")
 ImagesContentImagesHandler = IMAGES.handler("ImagesContentImagesHandler")
 ImagesBulkDeleteHandler = IMAGES.handler("ImagesBulkDeleteHandler")
 ImagesBulkUpdateHandler = IMAGES.handler("ImagesBulkUpdateHandler")
+ImagesGenerateImagesHandler = IMAGES.handler("ImagesGenerateImagesHandler")
 ImagesListHandler = IMAGES.handler("ImagesListHandler")
 ImagesDetailHandler = IMAGES.handler("ImagesDetailHandler")
 
 default_handlers = [
-    *TASKS.routes(TasksBulkDeleteHandler, TasksBulkUpdateHandler, TasksListHandler,
-                  TasksDetailHandler),
-    *CONTENT.routes(ContentBulkDeleteHandler, ContentListHandler, ContentDetailHandler),
+    *TASKS.routes(TasksBulkDeleteHandler, TasksBulkUpdateHandler,
+                  TasksAutoGenerateContentHandler, TasksListHandler, TasksDetailHandler),
+    *CONTENT.routes(ContentBulkDeleteHandler, ContentGenerateImagePromptsHandler,
+                    ContentListHandler, ContentDetailHandler),
     *IMAGES.routes(ImagesFileHandler, ImagesContentImagesHandler, ImagesBulkDeleteHandler,
-                   ImagesBulkUpdateHandler, ImagesListHandler, ImagesDetailHandler),
+                   ImagesBulkUpdateHandler, ImagesGenerateImagesHandler, ImagesListHandler,
+                   ImagesDetailHandler),
     (image_files.MEDIA_URL + "(?P<name>[^/]+)", MediaImageHandler),
 ]

@@ -117,6 +117,9 @@ def default_registry() -> JobRegistry:
 
 def register_ai_kinds(registry: JobRegistry) -> None:
     """The AI functions' kinds (imported here: the services import this module)."""
-    from igny8d.services import ai_cluster
+    from igny8d.services import ai_cluster, ai_content, ai_ideas, ai_images
 
     ai_cluster.register(registry)
+    ai_ideas.register(registry)
+    ai_content.register(registry)
+    ai_images.register(registry)

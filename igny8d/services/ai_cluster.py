@@ -1,28 +1,36 @@
 """`keywords/auto_cluster`: the action (validate, price, charge and queue in one transaction)
-and its job (cluster with the local provider, write the clusters in one transaction).
+and its job (cluster, then write the clusters in one transaction).
 
 The action: every id must be a keyword the caller can see (else 404 naming them) in the named
-sector (else 400); at most `local_cluster_max_ids` distinct ids. The price is
-`price("clustering", n)` for the n distinct ids. The job is queued and the credits charged
-(the charge's reference is the job's task_id) in ONE transaction: a balance that does not
-cover it is a 402 and nothing is queued; a job that fails or is cancelled gets its credits
-back (`billing.refund_job`, the kind's hooks).
+sector (else 400); at most `local_cluster_max_ids` distinct ids with the local provider, at
+most the provider's `max_cluster_ids` (the reference's 20) with an OpenAI-compatible one. The
+price is `price("clustering", n)` for the n distinct ids. The job is queued and the credits
+charged (the charge's reference is the job's task_id) in ONE transaction
+(`ai_common.submit_charged`): a balance that does not cover it is a 402 and nothing is
+queued; a job that fails or is cancelled gets its credits back (`billing.refund_job`, the
+kind's hooks).
 
-The job (kind `auto_cluster`, payload `{ids, sector_id, site_id}`):
-- PREPARE: reads the sector's keywords and clusters. A keyword placed by hand
-  (`cluster_source = "manual"`), or in a cluster by some other way than auto clustering, stays
-  where it is; one placed by auto clustering is clustered again.
-- CLUSTERING (off the event loop): the keywords first go to the sector's existing clusters
-  they fit (`assign_to_existing`), the rest are clustered among themselves
-  (`cluster_keywords`). Keywords without an intent get the classifier's.
+The job (kind `auto_cluster`, payload `{ids, sector_id, site_id, credits, units}`):
+- PREPARE: reads the sector's keywords and clusters, and the account's provider. A keyword
+  placed by hand (`cluster_source = "manual"`), or in a cluster by some other way than auto
+  clustering, stays where it is; one placed by auto clustering is clustered again.
+- CLUSTERING: the keywords first go to the sector's existing clusters they fit
+  (`assign_to_existing`), the rest are clustered among themselves: by the local algorithms
+  (`cluster_keywords`); with an OpenAI-compatible provider by `provider.cluster` (the
+  account's `clustering` prompt) or — with the `cluster_with_embeddings` setting and a
+  provider that offers embeddings — by the local linkage over the provider's embeddings.
+  CPU-heavy steps run off the event loop; provider calls outside any write transaction.
+  Keywords without an intent get the classifier's.
 - SAVING, in `progress.final()` (results and SUCCESS together): new clusters are created —
   a name the sector already has (ignoring case and spacing) joins that cluster — within the
   plan's `max_clusters`; keywords get `cluster_id` and `cluster_source = "auto"`; every write
   goes through crud, so the account's data version is bumped. A keyword re-clustered that fits
   nowhere keeps its previous cluster. Keywords placed by hand while the job ran are left alone.
+  The provider's tokens and cost go on the usage row.
 
 Result: `{clusters_created, clusters_joined, keywords_clustered, unclustered: [{id, reason}]
-(at most UNCLUSTERED_SHOWN), unclustered_count, intents_set, kept_manual}`.
+(at most UNCLUSTERED_SHOWN), unclustered_count, intents_set, kept_manual, method}`
+(`method`: local, llm or embeddings).
 """
 
 from __future__ import annotations
@@ -30,9 +38,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.ai import (
@@ -44,10 +51,12 @@ from igny8d.ai import (
     classify_intent,
     cluster_keywords,
 )
+from igny8d.ai.cluster import Cluster, Unclustered
+from igny8d.ai.types import ProviderError
 from igny8d.errors import ValidationFailed
 from igny8d.permissions import Actor
 from igny8d.scope import Scope
-from igny8d.services import billing
+from igny8d.services import ai_common
 from igny8d.settings import Settings
 from igny8d.store import accounts as accounts_store
 from igny8d.store import crud
@@ -59,78 +68,46 @@ from igny8d.store.schema import clusters as clusters_table
 from igny8d.store.schema import keywords as keywords_table
 
 if TYPE_CHECKING:
-    from igny8d.jobs.executor import Executor, Progress
+    from igny8d.jobs.executor import Progress
     from igny8d.jobs.registry import Job, JobRegistry
 
 KIND = "auto_cluster"
 OPERATION = "clustering"
 #: unclustered keywords listed in the result (the count is always complete)
 UNCLUSTERED_SHOWN = 200
-#: ids named in a 404 (the rest are counted)
-IDS_SHOWN = 20
-_CHUNK = 900
 
-
-class ClusterDeps(Protocol):
-    """What the action needs of the AppContext."""
-
-    @property
-    def store(self) -> Store: ...
-    @property
-    def settings(self) -> Settings: ...
-    @property
-    def executor(self) -> Executor: ...
-
-
-def _shown(ids: Sequence[int]) -> str:
-    more = f" and {len(ids) - IDS_SHOWN} more" if len(ids) > IDS_SHOWN else ""
-    return ", ".join(map(str, ids[:IDS_SHOWN])) + more
-
-
-async def _rows_by_id(conn: AsyncConnection, ids: Sequence[int], *, scope: Scope,
-                      columns: Sequence[str]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    cols = [keywords_table.c[c] for c in columns]
-    for start in range(0, len(ids), _CHUNK):
-        part = list(ids[start:start + _CHUNK])
-        stmt = KEYWORDS.scoped(select(*cols), scope).where(keywords_table.c.id.in_(part))
-        out.extend(dict(r) for r in (await conn.execute(stmt)).mappings())
-    return out
+Method = Literal["local", "llm", "embeddings"]
 
 
 # -- the action ----------------------------------------------------------------------------------
 
-async def auto_cluster(deps: ClusterDeps, actor: Actor, *, ids: Sequence[int],
+async def auto_cluster(deps: ai_common.AIDeps, actor: Actor, *, ids: Sequence[int],
                        sector_id: int) -> dict[str, Any]:
     """Validate, price, charge and queue; returns `{task_id}` (the handler answers 202)."""
-    wanted = sorted(set(ids))
-    limit = deps.settings.local_cluster_max_ids
-    if not wanted:
-        raise ValidationFailed(errors={"ids": ["Give at least one keyword id."]})
-    if len(wanted) > limit:
-        raise ValidationFailed(errors={"ids": [
-            f"Ensure this list has at most {limit} keyword ids (it has {len(wanted)})."]})
-    amount = billing.price(OPERATION, len(wanted), deps.settings)
+    async with deps.store.read() as conn:
+        provider, config = await ai_common.account_provider(conn, actor.account_id,
+                                                            deps.settings)
+    limit = (provider.max_cluster_ids if ai_common.is_llm(config)
+             else deps.settings.local_cluster_max_ids)
+    ai_common.close_provider(provider)
+    wanted = ai_common.distinct_ids(ids, cap=limit, noun="keyword")
     async with deps.store.begin() as conn:
-        found = await _rows_by_id(conn, wanted, scope=actor.scope,
-                                  columns=("id", "sector_id", "site_id"))
+        found = await ai_common.rows_by_id(conn, KEYWORDS, wanted, scope=actor.scope,
+                                           columns=("id", "sector_id", "site_id"))
         missing = sorted(set(wanted) - {int(r["id"]) for r in found})
         if missing:
-            raise RowNotFound(f"Not found: {_shown(missing)}.", field="ids")
+            raise RowNotFound(f"Not found: {ai_common.shown(missing)}.", field="ids")
         sector = await crud.require_visible(conn, accounts_store.SECTORS, sector_id,
                                             scope=actor.scope, field="sector_id")
         other = sorted(int(r["id"]) for r in found if r["sector_id"] != sector["id"])
         if other:
             raise ValidationFailed(errors={"ids": [
-                f"These keywords are not in sector {sector_id}: {_shown(other)}."]})
-        await accounts_store.lock_account(conn, actor.account_id)  # the first lock, always
-        task = await deps.executor.submit(conn, actor, kind=KIND, payload={
-            "ids": wanted, "sector_id": int(sector["id"]), "site_id": int(sector["site_id"])})
-        if amount > 0:  # a price set to 0 makes the operation free
-            await billing.charge(
-                conn, actor, amount=amount, operation_type=OPERATION, units=len(wanted),
-                description=f"Auto cluster {len(wanted)} keywords", reference=task["task_id"])
-    return {"task_id": task["task_id"]}
+                f"These keywords are not in sector {sector_id}: {ai_common.shown(other)}."]})
+        return await ai_common.submit_charged(
+            conn, deps, actor, kind=KIND, operation=OPERATION, units=len(wanted),
+            payload={"ids": wanted, "sector_id": int(sector["id"]),
+                     "site_id": int(sector["site_id"])},
+            description=f"Auto cluster {len(wanted)} keywords")
 
 
 # -- the job ------------------------------------------------------------------------------------
@@ -144,28 +121,77 @@ class _Plan:
     intents: dict[int, Intent]
 
 
+def _assign(existing: list[ExistingCluster],
+            items: list[KeywordItem]) -> tuple[dict[int, int], list[KeywordItem]]:
+    """CPU-heavy: the keywords that fit an existing cluster, and the rest."""
+    if not (existing and items):
+        return {}, list(items)
+    assigned = assign_to_existing(existing, items)
+    joined = {a.keyword_id: int(a.cluster_id) for a in assigned.assigned
+              if a.cluster_id is not None}
+    return joined, [i for i in items if i.id not in joined]
+
+
+def _intents(items: list[KeywordItem]) -> dict[int, Intent]:
+    return {i.id: classify_intent(i.text).intent for i in items if i.intent is None}
+
+
 def _plan(existing: list[ExistingCluster], items: list[KeywordItem]) -> _Plan:
     """CPU-heavy: assign to existing clusters, cluster the rest, classify missing intents."""
-    joined: dict[int, int] = {}
-    rest: Sequence[KeywordItem] = items
-    if existing and items:
-        assigned = assign_to_existing(existing, items)
-        joined = {a.keyword_id: int(a.cluster_id) for a in assigned.assigned
-                  if a.cluster_id is not None}
-        rest = [i for i in items if i.id not in joined]
+    joined, rest = _assign(existing, items)
     result = cluster_keywords(rest) if rest else ClusterResult((), (), ())
-    intents = {i.id: classify_intent(i.text).intent for i in items if i.intent is None}
-    return _Plan(joined, result, intents)
+    return _Plan(joined, result, _intents(items))
 
 
-async def run_auto_cluster(ctx: Any, job: Job, progress: Progress) -> dict[str, Any]:
+def _plan_embedded(items: list[KeywordItem], rest: list[KeywordItem], joined: dict[int, int],
+                   vectors: tuple[tuple[float, ...], ...]) -> _Plan:
+    """CPU-heavy: the local linkage over the provider's embeddings of `rest`."""
+    by_id = {item.id: vector for item, vector in zip(rest, vectors, strict=True)}
+    result = (cluster_keywords(rest, embeddings=by_id) if rest
+              else ClusterResult((), (), ()))
+    return _Plan(joined, result, _intents(items))
+
+
+def _checked(result: ClusterResult, rest: list[KeywordItem]) -> ClusterResult:
+    """A provider's clustering, limited to the keywords it was given, each in one place
+    (an LLM may repeat, drop or invent keywords): a dropped one is reported unclustered."""
+    allowed = {i.id for i in rest}
+    seen: set[int] = set()
+    clusters: list[Cluster] = []
+    for c in result.clusters:
+        kids = tuple(k for k in dict.fromkeys(c.keyword_ids) if k in allowed and k not in seen)
+        seen.update(kids)
+        if kids:
+            clusters.append(Cluster(name=c.name, keyword_ids=kids, intent=c.intent,
+                                    volume=c.volume, cohesion=c.cohesion))
+    unclustered = [u for u in result.unclustered if u.keyword_id in allowed
+                   and u.keyword_id not in seen]
+    told = {u.keyword_id for u in unclustered}
+    unclustered += [Unclustered(i, "no_match: the provider did not place it")
+                    for i in sorted(allowed - seen - told)]
+    return ClusterResult(tuple(clusters), tuple(unclustered), result.intents)
+
+
+def _method(setup: ai_common.JobSetup, settings: Settings) -> Method:
+    if not ai_common.is_llm(setup.config):
+        return "local"
+    assert setup.config is not None
+    if settings.cluster_with_embeddings and setup.config.embedding_model:
+        return "embeddings"
+    return "llm"
+
+
+async def run_auto_cluster(ctx: Any, job: Job, progress: Progress,
+                           setup: ai_common.JobSetup) -> dict[str, Any]:
     store: Store = ctx.store
+    settings: Settings = ctx.settings
     scope = Scope(account_id=job.account_id)
     sector_id = int(job.payload["sector_id"])
     site_id = int(job.payload["site_id"])
     ids = sorted({int(i) for i in job.payload["ids"]})
     await progress.update(phase="PREPARE", percentage=5,
                           message=f"Reading {len(ids)} keywords and the sector's clusters.")
+    meter = ai_common.Meter(progress)
     async with store.read() as conn:
         sector_rows = await crud.list_rows(
             conn, KEYWORDS, scope=scope, where=[keywords_table.c.sector_id == sector_id],
@@ -194,20 +220,47 @@ async def run_auto_cluster(ctx: Any, job: Job, progress: Progress) -> dict[str, 
     existing = [ExistingCluster(name=c["name"], keywords=tuple(members.get(int(c["id"]), ())),
                                 id=int(c["id"])) for c in cluster_rows]
     items = [_item(r) for r in targets]
-    await progress.update(phase="CLUSTERING", percentage=20,
-                          message=f"Clustering {len(items)} keywords against "
-                                  f"{len(existing)} existing clusters.")
-    plan = await progress.run_cpu(_plan, existing, items)
-    await progress.update(phase="SAVING", percentage=80, message=(
+    method = _method(setup, settings)
+    await meter.update(phase="CLUSTERING", percentage=20,
+                       message=f"Clustering {len(items)} keywords against "
+                               f"{len(existing)} existing clusters.")
+    if method == "local":
+        plan = await progress.run_cpu(_plan, existing, items)
+    else:
+        joined, rest = await progress.run_cpu(_assign, existing, items)
+        if method == "embeddings":
+            vectors: tuple[tuple[float, ...], ...] = ()
+            if rest:
+                vectors = await meter.call(
+                    "embed", f"{len(rest)} keywords",
+                    lambda: setup.provider.embed(tuple(i.text for i in rest)))
+                if len(vectors) != len(rest):
+                    raise ai_common.job_failure(ProviderError(
+                        f"The provider returned {len(vectors)} embeddings for "
+                        f"{len(rest)} keywords."))
+            await meter.update(phase="CLUSTERING", percentage=50,
+                               message=f"Clustering {len(rest)} keywords on embeddings.")
+            plan = await progress.run_cpu(_plan_embedded, items, rest, joined, vectors)
+        else:
+            result = ClusterResult((), (), ())
+            if rest:
+                result = _checked(await meter.call(
+                    "cluster", f"{len(rest)} keywords",
+                    lambda: setup.provider.cluster(tuple(rest), setup.prompts)), rest)
+            plan = _Plan(joined, result, await progress.run_cpu(_intents, items))
+    await meter.update(phase="SAVING", percentage=80, message=(
         f"Saving {len(plan.result.clusters)} new clusters and "
         f"{len(plan.joined)} keywords joining existing ones."))
     previous = {int(r["id"]): r["cluster_id"] for r in targets}
     async with progress.final() as conn:
-        result = await _save(conn, scope, site_id=site_id, sector_id=sector_id, plan=plan,
-                             previous=previous, unclustered=unclustered)
-        result["kept_manual"] += kept_manual
-        progress.result = result
-    return result
+        result_out = await _save(conn, scope, site_id=site_id, sector_id=sector_id, plan=plan,
+                                 previous=previous, unclustered=unclustered)
+        result_out["kept_manual"] += kept_manual
+        result_out["method"] = method
+        await ai_common.settle(conn, job, operation=OPERATION, units_done=len(ids),
+                               meter=meter, settings=settings)
+        progress.result = result_out
+    return result_out
 
 
 def _item(row: dict[str, Any]) -> KeywordItem:
@@ -223,8 +276,8 @@ async def _save(conn: AsyncConnection, scope: Scope, *, site_id: int, sector_id:
     assert account_id is not None
     account = await accounts_store.lock_account(conn, account_id)
     # what may have changed while the job ran: re-read under the lock
-    now_rows = {int(r["id"]): r for r in await _rows_by_id(
-        conn, sorted(previous), scope=scope,
+    now_rows = {int(r["id"]): r for r in await ai_common.rows_by_id(
+        conn, KEYWORDS, sorted(previous), scope=scope,
         columns=("id", "sector_id", "cluster_id", "cluster_source", "intent"))}
     movable = {i for i, r in now_rows.items() if r["sector_id"] == sector_id and (
         r["cluster_id"] is None or r["cluster_source"] == "auto")}
@@ -308,5 +361,4 @@ async def _save(conn: AsyncConnection, scope: Scope, *, site_id: int, sector_id:
 
 def register(registry: JobRegistry) -> None:
     """The kind, with the credit refund on failure and cancellation."""
-    registry.register(KIND, run_auto_cluster, on_failed=billing.refund_job,
-                      on_revoked=billing.refund_job)
+    ai_common.register_ai_kind(registry, KIND, run_auto_cluster)

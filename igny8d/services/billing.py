@@ -183,6 +183,16 @@ async def refund_job(conn: AsyncConnection, job: Any, reason: str) -> None:
                  description=f"Refund: {reason}"[:500])
 
 
+async def record_usage_cost(conn: AsyncConnection, account_id: int, reference: str, *,
+                            tokens: int, cost: float) -> int:
+    """Put what the provider reported (tokens, cost in USD) on the usage rows of a charge's
+    reference (an AI job's task_id), in the job's final transaction; how many rows.
+
+    A free operation (price 0) has no usage row, so nothing is recorded for it."""
+    return await store.set_usage_cost(conn, account_id, reference, tokens=int(tokens),
+                                      cost=float(cost))
+
+
 # -- periods -------------------------------------------------------------------------------------
 
 

@@ -171,3 +171,13 @@ async def resource_counts(conn: AsyncConnection, account_id: int) -> dict[str, i
             select(func.count()).select_from(table).where(table.c.account_id == account_id)
         )).scalar_one())
     return out
+
+
+async def set_usage_cost(conn: AsyncConnection, account_id: int, reference: str, *,
+                         tokens: int, cost: float) -> int:
+    """Tokens and provider cost on the usage rows of one charge reference; how many rows."""
+    stmt = (update(credit_usage)
+            .where(credit_usage.c.account_id == account_id,
+                   credit_usage.c.reference == reference)
+            .values(tokens=tokens, cost=cost, updated_at=now()))
+    return int((await conn.execute(stmt)).rowcount)

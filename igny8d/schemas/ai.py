@@ -1,0 +1,44 @@
+"""Bodies and answers of the AI actions (auto_cluster, auto_generate_ideas,
+auto_generate_content, generate_image_prompts, generate_images).
+
+Each body is the reference's `{"ids": [...]}`. The caps are the services' (a 400 naming the
+cap; repeated ids count once); the body's own bound only keeps a request small."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from igny8d.schemas.planner import ID_MAX
+
+Id = Annotated[int, Field(ge=1, le=ID_MAX)]
+
+
+class TaskAccepted(BaseModel):
+    task_id: str = Field(description="Follow it at /api/v1/system/settings/task_progress/"
+                         "{task_id}/")
+
+
+class _IdsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AutoGenerateIdeasBody(_IdsBody):
+    ids: list[Id] = Field(min_length=1, max_length=1000, description=(
+        "The cluster to write ideas for (the reference: at most 1 cluster per call)"))
+
+
+class AutoGenerateContentBody(_IdsBody):
+    ids: list[Id] = Field(min_length=1, max_length=1000, description=(
+        "Writer tasks to draft articles for (at most 50 distinct)"))
+
+
+class GenerateImagePromptsBody(_IdsBody):
+    ids: list[Id] = Field(min_length=1, max_length=1000, description=(
+        "Content to make image prompts for (at most 50 distinct)"))
+
+
+class GenerateImagesBody(_IdsBody):
+    ids: list[Id] = Field(min_length=1, max_length=1000, description=(
+        "Images to render (at most 50 distinct; generated ones are skipped)"))
