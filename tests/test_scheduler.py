@@ -17,7 +17,8 @@ def test_jobs_are_registered_once_with_safe_options(tmp_path):
     ctx = AppContext.build(Settings(secret_key="k" * 40, data_dir=tmp_path))
     scheduler = make_scheduler(ctx)
     jobs = {j.id: j for j in scheduler.get_jobs()}
-    assert set(jobs) == {"purge_expired_tokens", "reap_expired_jobs", "purge_finished_jobs"}
+    assert set(jobs) == {"purge_expired_tokens", "reap_expired_jobs", "purge_finished_jobs",
+                         "monthly_credit_grant"}
     for job in jobs.values():
         assert job.max_instances == 1 and job.coalesce is True
 

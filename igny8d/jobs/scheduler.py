@@ -7,7 +7,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 
+from igny8d.services import credits_monthly
 from igny8d.store import accounts as account_store
 from igny8d.store import jobs as job_store
 from igny8d.store.crud import now
@@ -54,6 +56,14 @@ async def purge_finished_jobs(ctx: AppContext) -> int:
     return removed
 
 
+async def grant_monthly_credits(ctx: AppContext) -> int:
+    """Every active account's plan credits for this UTC month, where not granted yet. Every
+    process runs it: each account's grant is one transaction that locks the account and
+    looks for the month's grant first, so two processes never grant one month twice."""
+    report = await credits_monthly.grant_monthly_credits(ctx)
+    return report.granted
+
+
 def make_scheduler(ctx: AppContext) -> AsyncIOScheduler:
     """The scheduler with every periodic job registered (not started)."""
     scheduler = AsyncIOScheduler(timezone="UTC")
@@ -72,4 +82,14 @@ def make_scheduler(ctx: AppContext) -> AsyncIOScheduler:
         id="purge_finished_jobs", name="Delete finished jobs past their retention",
         replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=3600,
     )
+    if ctx.settings.monthly_grant:
+        # Daily shortly after midnight UTC, and once at start (a box that was down on the
+        # 1st catches up); a run grants only what is still due this month.
+        scheduler.add_job(
+            grant_monthly_credits, CronTrigger(hour=0, minute=5, timezone=dt.UTC),
+            args=[ctx], id="monthly_credit_grant",
+            name="Grant each active account its plan's monthly credits",
+            replace_existing=True, max_instances=1, coalesce=True,
+            misfire_grace_time=6 * 3600, next_run_time=dt.datetime.now(dt.UTC),
+        )
     return scheduler

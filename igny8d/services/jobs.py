@@ -17,6 +17,8 @@ from igny8d.errors import Conflict, NotFound, PermissionDenied
 from igny8d.jobs.registry import Job, JobRegistry
 from igny8d.permissions import Actor
 from igny8d.scope import Scope
+from igny8d.services import billing
+from igny8d.store import admin as admin_store
 from igny8d.store import jobs as job_store
 
 #: What a job shows before a worker took it.
@@ -95,6 +97,17 @@ async def cancel(
                                   for_update=True)
     if row["user_id"] != actor.user_id and not actor.at_least("admin"):
         raise PermissionDenied()
+    return present(await cancel_row(conn, row, registry=registry))
+
+
+async def cancel_row(
+    conn: AsyncConnection, row: dict[str, Any], *, registry: JobRegistry | None = None,
+    reason: str = "cancelled",
+) -> dict[str, Any]:
+    """The cancellation itself, on a job row already found (and locked on Postgres) by the
+    caller, who decided it may: REVOKED and the kind's `on_revoked` hook, or 409 when the
+    job is finished. Returns the revoked row. The operators' cancel (services/admin.py)
+    calls this for a job of any account."""
     if row["state"] in job_store.FINISHED:
         raise Conflict("Task already finished.",
                        errors={"state": [f"The task is {row['state']}."]})
@@ -105,5 +118,44 @@ async def cancel(
         raise Conflict("Task already finished.")
     kind = registry.get(row["kind"]) if registry is not None else None
     if kind is not None and kind.on_revoked is not None:
-        await kind.on_revoked(conn, Job.from_row(revoked), "cancelled")
-    return present(revoked)
+        await kind.on_revoked(conn, Job.from_row(revoked), reason)
+    return revoked
+
+
+async def retry_row(conn: AsyncConnection, row: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """A FAILURE job back to PENDING (attempts reset, error and result cleared), paying
+    again for it: returns the retried row and the credits charged.
+
+    The failure refunded what the job's charges took (`billing.refund_job`), so each
+    operation it was charged for is charged again at the price of its latest charge, less
+    whatever of that is still unrefunded (a failure whose refund did not happen is not paid
+    twice). The charge is in the caller's transaction with the state change: a balance that
+    does not cover it is a 402 (InsufficientCredits) and the caller's rollback leaves the job
+    FAILURE. Not FAILURE → 409. The caller found (and on Postgres locked) the row and
+    decided who may retry it.
+    """
+    if row["state"] != job_store.FAILURE:
+        raise Conflict("Only a failed task can be retried.",
+                       errors={"state": [f"The task is {row['state']}."]})
+    retried = await job_store.retry_failed(conn, row["id"], meta=dict(QUEUED_META))
+    if retried is None:  # retried (or purged) meanwhile; Postgres waits on the row lock first
+        raise Conflict("Only a failed task can be retried.")
+    latest: dict[str, dict[str, Any]] = {}
+    unrefunded: dict[str, int] = {}
+    for usage in await admin_store.job_charges(conn, int(row["account_id"]), row["task_id"]):
+        op = usage["operation_type"]
+        latest[op] = usage
+        unrefunded[op] = unrefunded.get(op, 0) + usage["credits_used"] - usage["credits_refunded"]
+    who: billing.Who = (Actor.system(int(row["account_id"]), user_id=int(row["user_id"]))
+                        if row["user_id"] else int(row["account_id"]))
+    charged = 0
+    for op, usage in latest.items():
+        amount = int(usage["credits_used"]) - unrefunded[op]
+        if amount <= 0:
+            continue
+        await billing.charge(conn, who, amount=amount, operation_type=op, units=usage["units"],
+                             description=("Retry: " + str(usage["description"])
+                                          .removeprefix("Retry: "))[:500],
+                             reference=row["task_id"])
+        charged += amount
+    return retried, charged

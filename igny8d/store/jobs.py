@@ -224,3 +224,17 @@ async def purge_finished(conn: AsyncConnection, *, before: dt.datetime) -> int:
     """Delete finished jobs older than `before`."""
     stmt = delete(jobs).where(c.state.in_(list(FINISHED)), c.finished_at < before)
     return int((await conn.execute(stmt)).rowcount)
+
+
+async def retry_failed(conn: AsyncConnection, job_id: int, *,
+                       meta: dict[str, Any]) -> dict[str, Any] | None:
+    """FAILURE → PENDING for another run: attempts back to 0, error, result, lease and times
+    cleared, `meta` as given. None when the job is not FAILURE (any more): the condition is
+    in the UPDATE, so of two concurrent retries one wins."""
+    stmt = (update(jobs).where(c.id == job_id, c.state == FAILURE)
+            .values(state=PENDING, attempts=0, error=None, result=None, meta=meta,
+                    lease_owner=None, lease_expires_at=None, started_at=None,
+                    finished_at=None, updated_at=now())
+            .returning(*jobs.c))
+    row = (await conn.execute(stmt)).first()
+    return None if row is None else _row(row)
