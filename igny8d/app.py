@@ -22,11 +22,14 @@ from tornado.routing import PathMatches, Rule
 
 from igny8d.context import AppContext
 from igny8d.handlers import all_routes, api_routes
+from igny8d.handlers import metrics as metrics_handlers
 from igny8d.handlers.base import API404Handler
 from igny8d.handlers.docs import AssetHandler
 from igny8d.jobs.scheduler import make_scheduler
 from igny8d.log import configure_logging, log_request
-from igny8d.openapi import build_document
+from igny8d.metrics import ROUTE_ATTR
+from igny8d.openapi import build_document, path_template
+from igny8d.sentry import close_sentry, init_sentry
 from igny8d.settings import Settings, StartupError
 
 log = logging.getLogger("igny8d")
@@ -36,17 +39,23 @@ class Igny8App(tornado.web.Application):
     """Tornado routes by trying every pattern in order; with a hundred routes that is a
     hundred regex matches per request. Static paths are found in a dict instead, and
     patterns are only tried when the path starts with their literal prefix.
+
+    The matched route's template (`/api/v1/planner/keywords/{id}/`, as the OpenAPI document
+    names it) is left on the request for the request metrics; a request no route matched
+    has none (`<unmatched>`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._static: dict[str, Rule] = {}
         self._dynamic: list[tuple[str, Rule]] = []
+        self._templates: dict[int, str] = {}
         for rule in self.wildcard_router.rules:
             matcher = rule.matcher
             if not isinstance(matcher, PathMatches) or not isinstance(rule.target, type):
                 continue
             pattern = matcher.regex.pattern.removesuffix("$")
+            self._templates[id(rule)] = path_template(pattern)
             literal = re.match(r"[\w/.-]*", pattern)
             prefix = literal.group(0) if literal else ""
             if prefix == pattern:
@@ -68,11 +77,13 @@ class Igny8App(tornado.web.Application):
         path = request.path
         rule = self._static.get(path)
         if rule is not None:
+            setattr(request, ROUTE_ATTR, self._templates[id(rule)])
             return self.get_handler_delegate(request, rule.target, rule.target_kwargs)
         for prefix, rule in self._dynamic:
             if path.startswith(prefix):
                 params = rule.matcher.match(request)
                 if params is not None:
+                    setattr(request, ROUTE_ATTR, self._templates[id(rule)])
                     return self.get_handler_delegate(
                         request, rule.target, rule.target_kwargs, **params)
         return super().find_handler(request, **kwargs)
@@ -84,6 +95,9 @@ def make_app(ctx: AppContext) -> tornado.web.Application:
     for pattern, handler, kwargs in all_routes():
         extra = kwargs if issubclass(handler, AssetHandler) else {"ctx": ctx, **kwargs}
         routes.append((pattern, handler, extra))
+    # Not an API endpoint (no envelope, not in the document): see handlers/metrics.py.
+    for pattern, handler in metrics_handlers.default_handlers:
+        routes.append((pattern, handler, {"ctx": ctx}))
     openapi = functools.cache(lambda: build_document(api_routes(),
                                                      server_url=ctx.settings.public_url))
     return Igny8App(
@@ -132,6 +146,8 @@ async def run_server(settings: Settings, sockets: list[socket.socket]) -> None:
     """Serve on the given sockets until SIGINT/SIGTERM, then drain and close."""
     ctx = AppContext.build(settings)
     await prepare_store(ctx)
+    if init_sentry(settings):
+        log.info("sentry error reporting on", extra={"environment": settings.sentry_environment})
     app = make_app(ctx)
     server = server_for(app, settings)
     server.add_sockets(sockets)
@@ -156,6 +172,7 @@ async def run_server(settings: Settings, sockets: list[socket.socket]) -> None:
     await ctx.metrics.drained(grace=30)
     await server.close_all_connections()
     await ctx.close()
+    close_sentry()
     log.info("stopped")
 
 

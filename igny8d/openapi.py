@@ -76,6 +76,12 @@ class Operation:
         return _PARAM.findall(self.pattern)
 
 
+def path_template(pattern: str) -> str:
+    """A route pattern as the document names it: `(?P<id>[^/]+)` -> `{id}` (also the route
+    label of the request metrics, so both speak of the same paths)."""
+    return _PARAM.sub(lambda mt: "{" + mt.group(1) + "}", pattern)
+
+
 def _kind(pattern: str, resource: Any | None) -> Kind:
     prefix = getattr(resource, "prefix", None)
     if not isinstance(prefix, str):
@@ -94,7 +100,7 @@ def operations(routes: list[tuple[str, type, dict[str, Any]]]) -> list[Operation
     for pattern, handler, kwargs in routes:
         if not pattern.startswith(API_PREFIX):
             continue
-        path = _PARAM.sub(lambda mt: "{" + mt.group(1) + "}", pattern)
+        path = path_template(pattern)
         resource = kwargs.get("resource")
         kind = _kind(pattern, resource)
         for method in _METHODS:
@@ -354,6 +360,11 @@ def _rename_refs(node: Any, mapping: dict[str, str]) -> Any:
     return node
 
 
+def _path_schema(spec: Any, name: str) -> dict[str, Any]:
+    choices = getattr(spec, "path_choices", {}).get(name)
+    return {"type": "string", "enum": list(choices)} if choices else {"type": "string"}
+
+
 def _operation(builder: _Builder, op: Operation, op_id: str) -> dict[str, Any]:
     spec = op.spec
     result: dict[str, Any] = {
@@ -362,7 +373,7 @@ def _operation(builder: _Builder, op: Operation, op_id: str) -> dict[str, Any]:
         "tags": list(spec.tags) or ["misc"],
         "parameters": [
             {"name": p, "in": "path", "required": True,
-             "schema": {"type": "integer"} if p == "id" else {"type": "string"}}
+             "schema": {"type": "integer"} if p == "id" else _path_schema(spec, p)}
             for p in op.params
         ] + [
             {"name": q, "in": "query", "required": False, "description": desc,
@@ -388,6 +399,8 @@ def _operation(builder: _Builder, op: Operation, op_id: str) -> dict[str, Any]:
     else:
         responses[str(spec.status)] = {"description": "Success", "content": {
             "application/json": {"schema": builder.success(op, op_id)}}}
+        for code in getattr(spec, "other_statuses", ()):
+            responses[str(code)] = responses[str(spec.status)]
     for code in error_statuses(op):
         responses[str(code)] = {"$ref": f"#/components/responses/E{code}"}
     result["responses"] = responses

@@ -34,6 +34,7 @@ import multiprocessing
 import os
 import secrets
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -62,6 +63,8 @@ T = TypeVar("T")
 
 #: The error of a job whose worker stopped renewing its lease too many times.
 WORKER_LOST = "worker lost"
+#: How a run ended when another worker or the reaper had taken the job over (metrics only).
+LOST = "LOST"
 
 _CURRENT: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
     "igny8d_executor", default=None)
@@ -210,6 +213,9 @@ class Executor:
         self._wakes: list[asyncio.Event] = []
         self._running: dict[int, asyncio.Task[Any]] = {}
         self._stopping = False
+        #: called with (kind, final state, seconds) when a run of a job ends: SUCCESS,
+        #: FAILURE, REVOKED or LOST (not when shutting down gives the job back)
+        self.on_finished: Callable[[str, str, float], None] | None = None
 
     @property
     def started(self) -> bool:
@@ -334,6 +340,8 @@ class Executor:
         progress = Progress(self, job, dict(row["meta"] or {}))
         extra = {"task_id": job.task_id, "kind": job.kind, "attempt": job.attempts}
         log.info("job started", extra=extra)
+        started = time.monotonic()
+        final: str | None = None
         inner: asyncio.Task[dict[str, Any] | None] = asyncio.create_task(
             kind.fn(self.ctx, job, progress), name=f"job {job.task_id}")
         self._running[job.id] = inner
@@ -349,6 +357,7 @@ class Executor:
         except JobStopped as stop:
             outcome = "revoked" if isinstance(stop, Revoked) else "lost"
             self.stats[outcome] += 1
+            final = job_store.REVOKED if outcome == "revoked" else LOST
             log.info("job stopped: %s", "cancelled" if outcome == "revoked" else
                      "its lease was lost", extra=extra)
         except asyncio.CancelledError:
@@ -356,12 +365,14 @@ class Executor:
             await self._release(job)
             raise
         except Exception as exc:
-            await self._fail(progress, kind, exc, extra)
+            final = await self._fail(progress, kind, exc, extra)
         else:
-            await self._succeed(progress, kind, result, extra)
+            final = await self._succeed(progress, kind, result, extra)
         finally:
             keeper.cancel()
             self._running.pop(job.id, None)
+            if final is not None and self.on_finished is not None:
+                self.on_finished(job.kind, final, time.monotonic() - started)
 
     async def _keep_lease(self, progress: Progress, inner: asyncio.Task[Any]) -> None:
         interval = self.lease_s / 3
@@ -405,16 +416,14 @@ class Executor:
         return out
 
     async def _succeed(self, progress: Progress, kind: JobKind, result: Any,
-                       extra: dict[str, Any]) -> None:
+                       extra: dict[str, Any]) -> str:
         if result is not None and not isinstance(result, dict):
-            await self._fail(progress, kind, TypeError(
+            return await self._fail(progress, kind, TypeError(
                 f"job {kind.name} returned {type(result).__name__}, not a dict"), extra)
-            return
         try:
             json.dumps(result)
         except (TypeError, ValueError) as exc:
-            await self._fail(progress, kind, exc, extra)
-            return
+            return await self._fail(progress, kind, exc, extra)
         if progress.finalized:
             if result is not None:
                 async with self.store.begin() as conn:
@@ -429,12 +438,13 @@ class Executor:
                 self.stats["lost"] += 1
                 log.info("job finished after it was cancelled or reaped; result dropped",
                          extra=extra)
-                return
+                return LOST
         self.stats["succeeded"] += 1
         log.info("job succeeded", extra=extra)
+        return job_store.SUCCESS
 
     async def _fail(self, progress: Progress, kind: JobKind, exc: BaseException,
-                    extra: dict[str, Any]) -> None:
+                    extra: dict[str, Any]) -> str:
         error = readable_error(exc)
         if isinstance(exc, JobFailed | DomainError):
             log.warning("job failed: %s", error, extra=extra)
@@ -459,8 +469,9 @@ class Executor:
                                                    error=error)
         if row is None:
             self.stats["lost"] += 1
-        else:
-            self.stats["failed"] += 1
+            return LOST
+        self.stats["failed"] += 1
+        return job_store.FAILURE
 
     async def _release(self, job: Job) -> None:
         try:
