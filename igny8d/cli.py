@@ -1,4 +1,5 @@
-"""igny8d serve | migrate | createsuperuser | openapi — settings are loaded and checked here."""
+"""igny8d serve | migrate | createsuperuser | openapi | console — settings are loaded and checked
+here (the console needs none: it is a client of a server's HTTP API)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     su.add_argument("--username")
     su.add_argument("--password", help="or IGNY8_SUPERUSER_PASSWORD, else prompted")
     sub.add_parser("openapi", parents=[common], help="print the OpenAPI document")
+    console = sub.add_parser("console", help="open the operator console (a Textual app)")
+    console.add_argument("--url", default="http://127.0.0.1:8000",
+                         help="the server's base URL (default http://127.0.0.1:8000)")
+    console.add_argument("--email", default="", help="the operator's email (asked otherwise)")
     return parser
 
 
@@ -58,10 +63,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    known = {"serve", "migrate", "createsuperuser", "openapi"}
+    known = {"serve", "migrate", "createsuperuser", "openapi", "console"}
     if not any(a in known for a in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv = ["serve", *argv]  # `igny8d --port 8000` means serve
     args = _parser().parse_args(argv)
+    if args.command == "console":
+        _console(args.url, args.email)
+        return
     for warning in unknown_variables():
         print(f"igny8d: warning: {warning}", file=sys.stderr)
     try:
@@ -85,6 +93,17 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+
+
+def _console(url: str, email: str) -> None:
+    """The console talks to a server over HTTP only: it needs no settings, and it is
+    imported here, late, so the server itself never loads Textual."""
+    try:
+        from tui.app import run
+    except ImportError as exc:  # pragma: no cover - textual is an install requirement
+        print(f"igny8d: the console needs textual and httpx: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    run(url, email)
 
 
 async def _migrate(settings: Settings) -> None:

@@ -35,7 +35,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "auth_session",
         "auth_basic",
     ),
-    "ratelimit": ("ratelimit_storage", "ratelimit_prefix", "debug_throttle"),
+    "ratelimit": ("ratelimit_storage", "ratelimit_prefix", "debug_throttle", "throttle_rates"),
     "log": ("log_level", "log_to_file", "log_max_mb", "log_backups"),
     "jobs": ("job_workers", "job_lease_s", "job_max_attempts", "job_retention_days"),
     "ai": ("local_cluster_max_ids", "cluster_with_embeddings", "ai_timeout_s",
@@ -107,6 +107,9 @@ class Settings(BaseModel):
     """Key namespace in the rate-limit storage: installs sharing one Redis keep apart."""
     debug_throttle: bool = False
     """Bypass throttling (the reference's IGNY8_DEBUG_THROTTLE)."""
+    throttle_rates: tuple[str, ...] = ()
+    """Overrides of the reference's scope rates, as "scope=rate" ("system_admin=120/minute"),
+    e.g. for an operator console polling faster than the admin scope's 30 a minute."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Minimum level logged."""
@@ -166,6 +169,17 @@ class Settings(BaseModel):
     """Embedded database, generated secret, logs and media live here."""
     debug: bool = False
     """Tracebacks in error bodies and no throttling; never in production."""
+
+    @field_validator("throttle_rates")
+    @classmethod
+    def _scope_rates(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from igny8d.ratelimit import RateLimiter
+
+        RateLimiter(rates=dict(_rate_pair(item) for item in value))  # raises on a bad one
+        return value
+
+    def rate_overrides(self) -> dict[str, str]:
+        return dict(_rate_pair(item) for item in self.throttle_rates)
 
     @field_validator("database_url")
     @classmethod
@@ -257,6 +271,14 @@ class Settings(BaseModel):
         return self.model_copy(update={"secret_key": key})
 
 
+def _rate_pair(item: str) -> tuple[str, str]:
+    scope, sep, rate = item.partition("=")
+    if not sep or not scope.strip() or not rate.strip():
+        raise ValueError(f"throttle rate {item!r}: expected scope=rate, "
+                         "e.g. system_admin=120/minute")
+    return scope.strip(), rate.strip()
+
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -278,7 +300,7 @@ def _env_value(name: str, raw: str, variable: str) -> Any:
 
 
 #: Settings given in the environment as a comma-separated list.
-_LIST_SETTINGS = {"cors_origins", "trusted_proxies"}
+_LIST_SETTINGS = {"cors_origins", "trusted_proxies", "throttle_rates"}
 
 #: IGNY8_* variables that are not settings but are read by the CLI, the tests and bench/.
 _OTHER_VARIABLES = {"IGNY8_CONFIG"}

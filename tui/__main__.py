@@ -1,0 +1,5 @@
+"""`python -m tui`: the operator console."""
+
+from tui.app import main
+
+main()

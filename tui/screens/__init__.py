@@ -1,0 +1,1 @@
+"""The console's screens and tabs (Textual widgets; no server imports)."""
