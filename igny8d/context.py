@@ -7,11 +7,14 @@ import collections
 import datetime as dt
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from igny8d.jobs.executor import Executor
 from igny8d.jobs.registry import JobRegistry, default_registry
+from igny8d.log import RING, RequestLogRing, install_ring
+from igny8d.metrics import ROUTE_ATTR, UNMATCHED, Prometheus, TrafficWindow
 from igny8d.ratelimit import RateLimiter
 from igny8d.security import PasswordHasher, TokenService
 from igny8d.settings import Settings
@@ -30,12 +33,17 @@ class RequestMetric:
     user_id: int | None
     account_id: int | None
     at: dt.datetime
+    #: the route template (`/api/v1/planner/keywords/{id}/`), `<unmatched>` for unknown paths
+    route: str = UNMATCHED
+    #: refused by a throttle (429)
+    throttled: bool = False
 
 
 class Metrics:
-    """Per-process request counters and a ring of recent requests (not shared across processes)."""
+    """Per-process request counters, a ring of recent requests, the 10 s traffic buckets of
+    the last hour and the Prometheus collectors (not shared across processes)."""
 
-    def __init__(self, ring_size: int = 2000) -> None:
+    def __init__(self, ring_size: int = 2000, *, log_ring: RequestLogRing = RING) -> None:
         self.started = time.time()
         self.requests = 0
         self.by_status: collections.Counter[int] = collections.Counter()
@@ -43,6 +51,10 @@ class Metrics:
         self._by_id: dict[str, RequestMetric] = {}
         self.inflight = 0
         self._idle: asyncio.Event | None = None
+        self.window = TrafficWindow()
+        self.prom = Prometheus()
+        self._log_ring = log_ring
+        install_ring()
 
     def enter(self) -> None:
         self.inflight += 1
@@ -68,26 +80,54 @@ class Metrics:
         if rid is None:
             return
         principal = getattr(handler, "principal", None)
+        request = handler.request
+        status = handler.get_status()
+        seconds = request.request_time()
+        scope: str | None = getattr(handler, "throttled_scope", None)
         metric = RequestMetric(
             request_id=rid,
-            method=handler.request.method or "",
-            path=handler.request.path,
-            status=handler.get_status(),
-            duration_ms=round(handler.request.request_time() * 1000, 2),
+            method=(request.method or "")[:16],
+            path=request.path,
+            status=status,
+            duration_ms=round(seconds * 1000, 2),
             user_id=principal.user_id if principal else None,
             account_id=principal.account_id if principal else None,
             at=dt.datetime.now(dt.UTC),
+            route=getattr(request, ROUTE_ATTR, None) or UNMATCHED,
+            throttled=scope is not None,
         )
         self.requests += 1
-        self.by_status[metric.status] += 1
+        self.by_status[status] += 1
         if len(self.recent) == self.recent.maxlen:
             old = self.recent[0]
-            self._by_id.pop(old.request_id, None)
+            if self._by_id.get(old.request_id) is old:  # a client may reuse its request id
+                del self._by_id[old.request_id]
+                self._log_ring.drop(old.request_id)
         self.recent.append(metric)
         self._by_id[rid] = metric
+        self.window.add(status, metric.duration_ms, metric.throttled)
+        self.prom.observe_request(metric.route, metric.method, status, seconds, scope)
 
     def find(self, request_id: str) -> RequestMetric | None:
         return self._by_id.get(request_id)
+
+    def summary(self, window_s: float) -> dict[str, Any]:
+        """The admin overview's `traffic` (`window_s`, requests, requests_per_s, error_rate
+        (5xx share), p50_ms, p99_ms (0.0 with no requests), throttled, by_class) plus
+        `series`: one `{t, requests, errors, throttled, p50_ms, p99_ms}` per 10 s bucket,
+        oldest first. This process's requests only; percentiles from 5 %-wide bins."""
+        return self.window.summary(window_s, started=self.started)
+
+    def log_lines(self, request_id: str) -> list[dict[str, Any]]:
+        """`[{at, level, logger, message, ...extra}]` this process logged with the request's
+        id, oldest first; empty once the request left the ring (or was never in it)."""
+        if request_id not in self._by_id:
+            return []
+        return self._log_ring.lines(request_id)
+
+    def observe_job(self, kind: str, state: str, seconds: float) -> None:
+        """The executor's hook: one job run ended in `state` after `seconds`."""
+        self.prom.observe_job(kind, state, seconds)
 
     @property
     def uptime(self) -> float:
@@ -98,13 +138,39 @@ class CountCache:
     """List totals by (resource, scope, filters, account data version), least recently used
     out. The version is read with the caller's user on every request and bumped by every
     write (store/crud.py), so a cached total is never served for data that changed; what is
-    per process is only the memory, never the truth."""
+    per process is only the memory, never the truth.
 
-    def __init__(self, size: int = 4096) -> None:
+    For searches with few matches it also keeps, under the same key plus the ordering,
+    which ids match in which order (`ids`): their pages are then read by primary key, the
+    rows themselves always fresh from the store. Fewer of those are kept (`ids_size`).
+    """
+
+    def __init__(self, size: int = 4096, ids_size: int = 256) -> None:
         self.size = size
+        self.ids_size = ids_size
         self._items: collections.OrderedDict[tuple[Any, ...], int] = collections.OrderedDict()
+        self._ids: collections.OrderedDict[tuple[Any, ...], Sequence[int]] = \
+            collections.OrderedDict()
         self.hits = 0
         self.misses = 0
+        self.id_hits = 0
+
+    def ids(self, key: tuple[Any, ...]) -> Sequence[int] | None:
+        value = self._ids.get(key)
+        if value is not None:
+            self._ids.move_to_end(key)
+            self.id_hits += 1
+        return value
+
+    def put_ids(self, key: tuple[Any, ...], ids: Sequence[int] | None) -> None:
+        """Keep these ids (None: forget the entry, its ids were out of date)."""
+        if ids is None:
+            self._ids.pop(key, None)
+            return
+        self._ids[key] = ids
+        self._ids.move_to_end(key)
+        if len(self._ids) > self.ids_size:
+            self._ids.popitem(last=False)
 
     def get(self, key: tuple[Any, ...]) -> int | None:
         value = self._items.get(key)
@@ -142,6 +208,7 @@ class AppContext:
             self, self.store, self.jobs, workers=self.settings.job_workers,
             lease_s=self.settings.job_lease_s, max_attempts=self.settings.job_max_attempts,
         )
+        self.executor.on_finished = self.metrics.observe_job
 
     @classmethod
     def build(cls, settings: Settings, *, store: Store | None = None) -> AppContext:
@@ -161,7 +228,7 @@ class AppContext:
             hasher=PasswordHasher(settings.bcrypt_rounds),
             limiter=RateLimiter(
                 settings.ratelimit_storage, enabled=settings.throttle_enabled,
-                key_prefix=settings.ratelimit_prefix,
+                key_prefix=settings.ratelimit_prefix, rates=settings.rate_overrides(),
             ),
         )
 

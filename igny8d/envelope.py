@@ -8,15 +8,22 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
+
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
 
 
+def timestamp(value: dt.datetime) -> str:
+    """How every answer writes a point in time: ISO 8601 in UTC with `Z` (naive is UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return timestamp(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -27,11 +34,24 @@ def _default(value: Any) -> Any:
 
 
 _ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"), ensure_ascii=False)
+#: what orjson leaves to `_default`: datetimes (written our way, in UTC), dataclasses and
+#: str/int/dict/list subclasses (as the standard encoder sees them)
+_ORJSON_OPTIONS = (orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+                   | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS)
 
 
 def dumps(body: Any) -> str:
-    """Compact JSON; timestamps as ISO 8601 UTC with Z, decimals as strings."""
-    return _ENCODER.encode(body)
+    """Compact JSON; timestamps as ISO 8601 UTC with Z, decimals as strings.
+
+    orjson writes it (the standard encoder took a tenth of a keyword page's CPU); what it
+    refuses — an integer beyond 64 bits, a lone surrogate — the standard encoder writes
+    as before. Both give the same JSON values (orjson spells some floats shorter:
+    `1e-7` for `1e-07`).
+    """
+    try:
+        return orjson.dumps(body, default=_default, option=_ORJSON_OPTIONS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return _ENCODER.encode(body)
 
 
 def success(data: Any, request_id: str, message: str | None = None) -> dict[str, Any]:

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from igny8d.handlers import auth, billing, planner, planner_keywords, sites, system, users, writer
+from igny8d.handlers import (
+    admin,
+    auth,
+    billing,
+    planner,
+    planner_keywords,
+    sites,
+    system,
+    system_ai,
+    users,
+    writer,
+)
 from igny8d.handlers.docs import AssetHandler, docs_handlers
 
 #: Order matters: Tornado takes the first pattern that matches.
-API_MODULES = (auth, users, sites, planner_keywords, planner, writer, system, billing)
+API_MODULES = (auth, users, sites, planner_keywords, planner, writer, system_ai, system,
+               billing, admin)
 
 
 def api_routes() -> list[tuple[str, type, dict[str, Any]]]:

@@ -28,11 +28,12 @@ from igny8d.errors import (
     Unavailable,
     UnsupportedMediaType,
 )
-from igny8d.handlers.authn import AuthMixin
+from igny8d.handlers.authn import BASIC_SCOPE, AuthMixin
 from igny8d.handlers.bodies import ID_MAX, BodyMixin
 from igny8d.log import request_id_var, scrub_query
 from igny8d.permissions import Principal, validate_level
 from igny8d.ratelimit import UNTHROTTLED, validate_scope
+from igny8d.sentry import capture_request_error, tag_request
 from igny8d.store.errors import StoreBusy
 
 if TYPE_CHECKING:
@@ -63,6 +64,10 @@ class EndpointSpec:
     request_content_type: str | None = None
     #: this route's own cap on the request body (MB), instead of the `max_body_mb` setting
     max_body_mb: float | None = None
+    #: other success statuses answered with the same body (an upsert: 201 created, 200 not)
+    other_statuses: tuple[int, ...] = ()
+    #: a path parameter's only values (documented as an enum; others answer 404)
+    path_choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def endpoint(**kwargs: Any) -> Callable[[F], F]:
@@ -150,6 +155,8 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
     client_ip: str
     error_message: str | None
     _throttle_headers: dict[str, str]
+    #: the scope whose throttle refused this request (the request metrics count it)
+    throttled_scope: str | None = None
 
     SUPPORTED_METHODS: ClassVar[tuple[str, ...]] = (  # type: ignore[misc]
         "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
@@ -316,6 +323,7 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         for name, value in self._throttle_headers.items():
             self.set_header(name, value)
         if not result.allowed:
+            self.throttled_scope = scope  # for the request metrics
             raise Throttled(headers=self._throttle_headers)
 
     # -- success writers ------------------------------------------------------------------------
@@ -407,6 +415,8 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         status, message, errors, headers = _describe(exc, status_code, self._reason)
         self.set_status(status)
+        if isinstance(exc, Throttled) and self.throttled_scope is None:
+            self.throttled_scope = BASIC_SCOPE  # the one throttle outside _throttle()
         if status == 401 and "WWW-Authenticate" not in headers:
             headers["WWW-Authenticate"] = 'Bearer realm="api"'
         if status == 405 and "Allow" not in headers:  # a method Tornado itself refused
@@ -448,6 +458,7 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
             "unhandled exception in %s %s%s", self.request.method, self.request.path, query,
             exc_info=(typ, value, tb), extra={"request_id": getattr(self, "request_id", None)},
         )
+        capture_request_error(self, (typ, value, tb))  # Sentry, when it is on
 
     def _leave(self) -> None:
         if self._counted:
@@ -457,6 +468,7 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
     def on_finish(self) -> None:
         self._leave()
         self.ctx.metrics.record(self)
+        tag_request(self)
 
     def on_connection_close(self) -> None:
         self._leave()

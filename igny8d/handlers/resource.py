@@ -19,6 +19,8 @@ from igny8d.store import crud
 #: Longer search terms are refused: each word becomes a clause, and the database's
 #: expression tree has a limit.
 MAX_SEARCH = 200
+#: A search matching at most this many rows keeps its ids in order (CountCache.ids).
+IDS_MAX = 2000
 
 FilterKind = Literal["exact", "int", "bool", "choice", "min", "max", "date_from", "date_to",
                      "isnull"]
@@ -102,62 +104,87 @@ class Resource:
                 raise ValueError(f"{self.name}: unknown column {col!r}")
         if set(self.output.model_fields) != set(self.service.fields):
             raise ValueError(f"{self.name}: the output schema and the service's fields differ")
-        self.default_ordering_cols = self._order_columns(self.default_ordering)
+        self.default_order = self._order_terms(self.default_ordering)
+        #: the query parameters a list total depends on, in a fixed order (its cache key)
+        self.count_params = tuple(sorted((*self.filters, "search")))
         writable = set(self.update_body.model_fields) if self.update_body else set()
         creatable = set(self.create_body.model_fields) if self.create_body else set()
         #: fields a PUT may echo back from a GET: ignored when unchanged, 400 when changed
         self.fixed_fields = (creatable - writable) | set(self.service.immutable)
         #: fields a GET shows that no body sets: ignored in a PUT/PATCH
         self.read_only_fields = set(self.service.fields) - writable - self.fixed_fields
+        #: a page is read in one synchronous unit (`Store.run_read`, one hop on the
+        #: embedded store) when the service lists and presents with the default rules (no
+        #: queries of its own per page) and every field it presents is a column
+        service_cls = type(self.service)
+        self.plain_pages = (service_cls.list_page is ResourceService.list_page
+                            and service_cls.present is ResourceService.present
+                            and all(f in self.spec.table.c for f in self.service.fields))
 
     # -- query building -----------------------------------------------------------------------
 
     def filter_clauses(self, h: APIHandler) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = []
+        """The filters and search sent, as clauses (400 naming a bad parameter)."""
+        terms, words = self.filters_and_search(h)
+        where = [crud.term_clause(self.spec, t) for t in terms]
+        if words:
+            where.extend(crud.search_clauses(self.spec, words, self.search_fields,
+                                             dialect=h.ctx.store.dialect))
+        return where
+
+    def filters_and_search(self, h: APIHandler) -> tuple[list[crud.Term], list[str]]:
+        """The filters sent as store terms, and the search words (checked, not yet terms:
+        the list chooses how to search once it knows how many rows match)."""
+        terms: list[crud.Term] = []
         errors: dict[str, list[str]] = {}
+        sent = h.request.query_arguments
         for param, flt in self.filters.items():
-            raw = h.query(param)
+            raw = h.query(param) if param in sent else None
             if raw is None:
                 continue
-            col = self.spec.table.c[flt.column]
             try:
                 value = _coerce(flt, raw)
             except ValueError as exc:
                 errors[param] = [str(exc)]
                 continue
+            cols = (flt.column,)
             if flt.kind in ("min", "date_from"):
-                where.append(col >= value)
+                terms.append(crud.Term("ge", cols, value))
             elif flt.kind in ("max", "date_to"):
-                where.append(col <= value)
+                terms.append(crud.Term("le", cols, value))
             elif flt.kind == "isnull":
-                where.append(col.is_(None) if value else col.is_not(None))
+                terms.append(crud.Term("null" if value else "not_null", cols))
             elif value is None:
-                where.append(col.is_(None))
+                terms.append(crud.Term("null", cols))
             elif isinstance(value, tuple):
-                where.append(col.in_(value) if len(value) > 1 else col == value[0])
+                terms.append(crud.Term("in", cols, value) if len(value) > 1
+                             else crud.Term("eq", cols, value[0]))
             else:
-                where.append(col == value)
+                terms.append(crud.Term("eq", cols, value))
         if errors:
             raise ValidationFailed(errors=errors)
-        term = h.query("search")
+        term = h.query("search") if "search" in sent else None
         if term and len(term) > MAX_SEARCH:
             raise ValidationFailed(errors={"search": [
                 f"Ensure this value has at most {MAX_SEARCH} characters."]})
         if term and "\x00" in term:
             raise ValidationFailed(errors={"search": ["Null characters are not allowed."]})
-        if term and self.search_fields:
-            where.extend(crud.search_clauses(self.spec, term.split(), self.search_fields,
-                                             dialect=h.ctx.store.dialect))
-        return where
+        words = term.split() if term and self.search_fields else []
+        return terms, words
 
     def order_clauses(self, h: APIHandler) -> list[Any]:
+        return crud.order_clauses(self.spec, self.order_terms(h))
+
+    def order_terms(self, h: APIHandler) -> list[tuple[str, bool]]:
+        """The ordering sent (else the default) as (column, descending) pairs, the id last
+        so that equal values keep one order across pages."""
         raw = h.query("ordering")
         if raw is None:
-            return self.default_ordering_cols
-        return self._order_columns(raw, strict=True)
+            return self.default_order
+        return self._order_terms(raw, strict=True)
 
-    def _order_columns(self, raw: str, *, strict: bool = False) -> list[Any]:
-        out: list[Any] = []
+    def _order_terms(self, raw: str, *, strict: bool = False) -> list[tuple[str, bool]]:
+        out: list[tuple[str, bool]] = []
         bad: list[str] = []
         for part in (p.strip() for p in raw.split(",")):
             if not part:
@@ -168,10 +195,7 @@ class Resource:
             if col_name is None:
                 bad.append(name)
                 continue
-            col = self.spec.expressions.get(col_name)
-            if col is None:
-                col = self.spec.table.c[col_name]
-            out.append(col.desc() if part.startswith("-") else col.asc())
+            out.append((col_name, part.startswith("-")))
         if bad:
             allowed = ", ".join(sorted(self.ordering)) or "none"
             raise ValidationFailed(
@@ -179,8 +203,7 @@ class Resource:
                 errors={"ordering": [f"Unknown ordering field {b!r}; allowed: {allowed}."
                                      for b in bad]},
             )
-        out.append(self.spec.table.c.id.desc() if raw.strip().startswith("-")
-                   else self.spec.table.c.id.asc())
+        out.append(("id", raw.strip().startswith("-")))
         return out
 
     # -- routes ---------------------------------------------------------------------------------
@@ -238,26 +261,80 @@ class ResourceHandler(APIHandler):
 
     async def do_list(self) -> None:
         res = self.resource
-        where = res.filter_clauses(self)
-        order = res.order_clauses(self)
+        terms, words = res.filters_and_search(self)
+        order = res.order_terms(self)
         page_size = _page_size(self.query("page_size"))
         page_raw = self.query("page") or "1"
         if not page_raw.isdigit() or int(page_raw) < 1 or len(page_raw) > 18:
             raise NotFound("Invalid page.")
         page = int(page_raw)
+        offset = (page - 1) * page_size
         key = self._count_key()
-        known = self.ctx.counts.get(key) if key is not None else None
-        async with self.ctx.store.read() as conn:
-            count, rows = await self.service.list_page(
-                conn, self.principal, where=where, order_by=order, limit=page_size,
-                offset=(page - 1) * page_size, count=known,
-            )
-            if page > 1 and not rows:
+        counts = self.ctx.counts
+        known = counts.get(key) if key is not None else None
+        svc, actor = self.service, self.principal
+        if res.plain_pages:
+            count, results = await self._plain_page(terms, words, order, page_size, offset,
+                                                    key, known)
+            if page > 1 and not results:
                 raise NotFound("Invalid page.")
-            results = await self.service.present(conn, self.principal, rows)
+        else:
+            where = [crud.term_clause(res.spec, t) for t in terms]
+            if words:
+                where.extend(crud.search_clauses(res.spec, words, res.search_fields,
+                                                 dialect=self.ctx.store.dialect))
+            async with self.ctx.store.read() as conn:
+                count, rows = await svc.list_page(
+                    conn, actor, where=where, order_by=crud.order_clauses(res.spec, order),
+                    limit=page_size, offset=offset, count=known,
+                )
+                if page > 1 and not rows:
+                    raise NotFound("Invalid page.")
+                results = await svc.present(conn, actor, rows)
         if key is not None and known is None:
-            self.ctx.counts.put(key, count)
+            counts.put(key, count)
         self.page(results, count=count, page=page, page_size=page_size)
+
+    async def _plain_page(
+        self, terms: list[crud.Term], words: list[str], order: list[tuple[str, bool]],
+        page_size: int, offset: int, key: tuple[Any, ...] | None, known: int | None,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """A page of a resource with the default listing rules, in one read unit.
+
+        A search with few matches (up to IDS_MAX) is read once as all its ids in order,
+        kept with the total under the same key (plus the ordering); its pages are then
+        primary-key lookups, short enough to run on the event loop (`Store.read_now`), the
+        rows fresh each time. Ids that no longer match what the store has are dropped and
+        the page read again in full. Other pages run there too when they are short (the
+        total known, the page near the start of many matches: `crud.short_page`); the
+        rest on a reader thread.
+        """
+        res, svc, actor = self.resource, self.service, self.principal
+        scope = svc.scope(actor)
+        where = svc.where(actor)
+        ids_key = (*key, tuple(order)) if key is not None and words and not where else None
+        if ids_key is not None and known is not None:
+            ids = self.ctx.counts.ids(ids_key)
+            if ids is not None:
+                rows = await self.ctx.store.read_now(
+                    crud.read_ids, res.spec, ids[offset:offset + page_size], scope=scope,
+                    columns=svc.fields, text_times=True)
+                if rows is not None:
+                    return known, rows
+                self.ctx.counts.put_ids(ids_key, None)
+        # a search first builds its index hits, which may be many: never short
+        short = (known is not None and not where and not words
+                 and crud.short_page(known, offset, page_size))
+        run = self.ctx.store.read_now if short else self.ctx.store.run_read
+        found = await run(
+            crud.read_page, res.spec, scope=scope, terms=terms, where=where, search=words,
+            search_fields=res.search_fields, order=order, limit=page_size, offset=offset,
+            count=known, columns=svc.fields, text_times=True,
+            ids_max=IDS_MAX if ids_key is not None else 0,
+        )
+        if ids_key is not None and found.ids is not None:
+            self.ctx.counts.put_ids(ids_key, found.ids)
+        return found.count, found.rows
 
     def _count_key(self) -> tuple[Any, ...] | None:
         """What a list total depends on: the resource, whose rows (account, site grants),
@@ -269,8 +346,9 @@ class ResourceHandler(APIHandler):
             return None
         if self.service.scope(p).account_id != p.account_id:
             return None
-        params = tuple(sorted((name, self.get_query_argument(name, "") or "")
-                              for name in (*res.filters, "search")))
+        sent = self.request.query_arguments
+        params = tuple((name, self.get_query_argument(name, "") or "")
+                       for name in res.count_params if name in sent)
         return (res.name, p.account_id, p.site_ids, p.data_version, params)
 
     async def do_create(self) -> None:

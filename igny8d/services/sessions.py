@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.errors import AuthRequired, InvalidCredentials, ValidationFailed
@@ -39,11 +40,10 @@ class Session:
         }
 
 
-async def load_principal(
-    conn: AsyncConnection, user_id: int, *, auth_method: str = "jwt"
-) -> Principal | None:
-    """The caller, if active and of an active account, with their site grants resolved."""
-    found = await store.load_auth_user(conn, user_id, grants_for=grants_apply)
+def principal_of(conn: Connection, user_id: int, auth_method: str = "jwt") -> Principal | None:
+    """The caller, if active and of an active account, with their site grants resolved
+    (one statement; synchronous, for `Store.run_read`)."""
+    found = store.auth_user(conn, user_id, grants_for=grants_apply)
     if found is None or not found.user.is_active or not found.account_active:
         return None
     user = found.user
@@ -56,10 +56,16 @@ async def load_principal(
     )
 
 
+async def load_principal(
+    conn: AsyncConnection, user_id: int, *, auth_method: str = "jwt"
+) -> Principal | None:
+    """`principal_of` on an async connection (inside a transaction, say)."""
+    return await conn.run_sync(principal_of, user_id, auth_method)
+
+
 async def principal_for_token(deps: Deps, claims: TokenClaims, *, method: str) -> Principal:
     """The user a verified token names, if the token is still theirs and still valid."""
-    async with deps.store.read() as conn:
-        principal = await load_principal(conn, claims.user_id, auth_method=method)
+    principal = await deps.store.read_now(principal_of, claims.user_id, method)
     if principal is None or principal.auth_key != claims.key:
         # Gone, inactive, or an id now held by someone else: the token names nobody.
         raise AuthRequired("User not found or inactive")

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
@@ -102,26 +103,41 @@ async def get_user(conn: AsyncConnection, user_id: int) -> UserRecord | None:
     return _user(row) if row else None
 
 
+#: built once: building a statement costs more than SQLite takes to run this one
+_AUTH_USER = (
+    select(users, accounts.c.status.label("account_status"),
+           accounts.c.data_version.label("account_data_version"),
+           site_user_access.c.site_id.label("granted_site_id"))
+    .join(accounts, accounts.c.id == users.c.account_id)
+    .outerjoin(site_user_access, site_user_access.c.user_id == users.c.id)
+    .where(users.c.id == bindparam("user_id"))
+)
+
+
+def auth_user(
+    conn: Connection, user_id: int, *, grants_for: Callable[[str], bool]
+) -> AuthUser | None:
+    """One statement: the user, their account's status and data version, and their site
+    grants (joined: one row per grant), kept only when `grants_for(role)` says grants
+    matter for that role. Synchronous, so a request authenticates in one read unit
+    (`Store.run_read`)."""
+    rows = conn.execute(_AUTH_USER, {"user_id": user_id}).all()
+    if not rows:
+        return None
+    row = rows[0]
+    grants: frozenset[int] = frozenset()
+    if grants_for(row.role):
+        grants = frozenset(int(r.granted_site_id) for r in rows
+                           if r.granted_site_id is not None)
+    return AuthUser(_user(row), row.account_status == "active", grants,
+                    int(row.account_data_version))
+
+
 async def load_auth_user(
     conn: AsyncConnection, user_id: int, *, grants_for: Callable[[str], bool]
 ) -> AuthUser | None:
-    """One query for the user and their account's status; a second for their site grants
-    only when `grants_for(role)` says grants matter for that role."""
-    row = (await conn.execute(
-        select(users, accounts.c.status.label("account_status"),
-               accounts.c.data_version.label("account_data_version"))
-        .join(accounts, accounts.c.id == users.c.account_id)
-        .where(users.c.id == user_id)
-    )).first()
-    if row is None:
-        return None
-    grants: frozenset[int] = frozenset()
-    if grants_for(row.role):
-        grants = frozenset(int(s) for s in (await conn.execute(
-            select(site_user_access.c.site_id).where(site_user_access.c.user_id == user_id)
-        )).scalars())
-    return AuthUser(_user(row), row.account_status == "active", grants,
-                    int(row.account_data_version))
+    """`auth_user` on an async connection."""
+    return await conn.run_sync(auth_user, user_id, grants_for=grants_for)
 
 
 async def lock_account(conn: AsyncConnection, account_id: int) -> dict[str, Any]:

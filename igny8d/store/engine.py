@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, exc, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import create_engine, event, exc, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -23,6 +26,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _SQLITE_BEGIN = "igny8_sqlite_begin"
 
 log = logging.getLogger("igny8d.store")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: Threads of the embedded store's synchronous read path. One: the process is bound by
+#: Python work under the GIL, and a second reader thread only adds hand-offs (measured);
+#: SQLite itself releases the GIL, so the event loop goes on while a query runs.
+SYNC_READ_THREADS = 1
 
 #: What a driver says when the database cannot take the work now (not a bug, not down):
 #: SQLite's lock wait ran out; Postgres has no connection slot left.
@@ -54,22 +65,8 @@ def make_engine(
             # Reads run in autocommit: no BEGIN before and no ROLLBACK after each one, two
             # round trips to the driver's thread saved per read (WAL readers never block).
             kwargs["isolation_level"] = "AUTOCOMMIT"
-        busy_ms = max(0, round(timeout * 1000))
         engine = create_async_engine(url, **kwargs)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
-            cur.close()
-            # The driver's own transaction handling begins a transaction only at the first
-            # DML, so a SAVEPOINT opened before it commits on RELEASE and survives a later
-            # rollback. Turn it off and emit BEGIN ourselves (as SQLAlchemy's docs advise).
-            dbapi_conn.isolation_level = None
-
+        _sqlite_pragmas(engine.sync_engine, timeout)
         if reader:
             return engine
 
@@ -84,14 +81,63 @@ def make_engine(
     return create_async_engine(url, **kwargs)
 
 
-class Store:
-    """The one handle on the database. `begin()` is the unit of work: commit or roll back."""
+def _sqlite_pragmas(engine: Engine, timeout: float) -> None:
+    """WAL, foreign keys, the busy wait, and no driver-managed transactions, on every new
+    connection of this engine."""
+    busy_ms = max(0, round(timeout * 1000))
 
-    def __init__(self, engine: AsyncEngine, reader: AsyncEngine | None = None) -> None:
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cur.close()
+        # The driver's own transaction handling begins a transaction only at the first
+        # DML, so a SAVEPOINT opened before it commits on RELEASE and survives a later
+        # rollback. Turn it off and emit BEGIN ourselves (as SQLAlchemy's docs advise).
+        dbapi_conn.isolation_level = None
+
+
+def make_sync_reader(url: str, *, timeout: float = 30.0) -> Engine:
+    """The embedded store's synchronous read engine (the stdlib `sqlite3` driver, in
+    autocommit): a connection kept by each reader thread of `Store.run_read` and one by
+    the event loop's thread (`Store.read_now`), so none waits for another's."""
+    path = url.split(":///", 1)[-1]
+    engine = create_engine(
+        f"sqlite:///{path}", isolation_level="AUTOCOMMIT", pool_size=SYNC_READ_THREADS + 1,
+        max_overflow=4, connect_args={"timeout": timeout, "check_same_thread": False},
+    )
+    _sqlite_pragmas(engine, timeout)
+    return engine
+
+
+class Store:
+    """The one handle on the database. `begin()` is the unit of work: commit or roll back.
+
+    `run_read(fn)` runs a synchronous read unit `fn(conn)` — several statements, no awaits
+    between them — as one step: on the embedded SQLite store in one hop to a reader thread
+    with the stdlib driver (each statement through aiosqlite is several hops to its
+    thread, which cost more than the query), elsewhere on an autocommit connection of the
+    async pool through SQLAlchemy's `run_sync` (asyncpg on Postgres). The same function
+    runs on both: what it reads does not depend on the store.
+    """
+
+    def __init__(self, engine: AsyncEngine, reader: AsyncEngine | None = None,
+                 sync_reader: Engine | None = None) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         #: what read() connects with: autocommit, so a read costs no BEGIN/ROLLBACK
         self.reader = reader or engine
+        #: what run_read() uses on the embedded store (None: run_sync on `reader`)
+        self.sync_reader = sync_reader
+        self._threads: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._held: list[Connection] = []
+        if sync_reader is not None:
+            self._threads = ThreadPoolExecutor(max_workers=SYNC_READ_THREADS,
+                                               thread_name_prefix="igny8d-read")
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Store:
@@ -99,8 +145,57 @@ class Store:
         if engine.dialect.name == "sqlite":
             if isinstance(engine.pool, StaticPool):  # one in-memory database: one connection
                 return cls(engine)
-            return cls(engine, make_engine(url, reader=True, **kwargs))
+            timeout = float(kwargs.get("timeout", 30.0))
+            return cls(engine, make_engine(url, reader=True, **kwargs),
+                       make_sync_reader(url, timeout=timeout))
         return cls(engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+    async def run_read(self, fn: Callable[Concatenate[Connection, P], T],
+                       *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn(conn, *args, **kwargs)` on a read connection, in autocommit (as `read()`).
+
+        `fn` is synchronous: it must not block on anything but the database. A busy
+        database raises StoreBusy, as everywhere.
+        """
+        if self._threads is None:
+            with _busy_is_unavailable():
+                async with self.reader.connect() as conn:
+                    return await conn.run_sync(fn, *args, **kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, self._sync_read, fn, args, kwargs)
+
+    async def read_now(self, fn: Callable[Concatenate[Connection, P], T],
+                       *args: P.args, **kwargs: P.kwargs) -> T:
+        """`run_read` for a unit known to be short (primary-key lookups, the first rows of
+        an index walk): on the embedded store it runs at once on the calling thread.
+
+        The process is bound by Python work under the GIL; handing a short unit to a
+        reader thread costs more than SQLite takes for it, and the GIL hand-offs made
+        the figures unsteady (measured). A unit that may scan goes to `run_read`, so a
+        slow query never holds up the event loop.
+        """
+        if self._threads is None:
+            return await self.run_read(fn, *args, **kwargs)
+        return self._sync_read(fn, args, kwargs)
+
+    def _sync_read(self, fn: Callable[..., T], args: tuple[Any, ...],
+                   kwargs: dict[str, Any]) -> T:
+        """Each thread keeps its connection (autocommit holds nothing between units):
+        checking one out of the pool per unit cost as much as the principal's query. After
+        a failure the thread starts again from a new one."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            assert self.sync_reader is not None
+            conn = self._local.conn = self.sync_reader.connect()
+            self._held.append(conn)
+        try:
+            with _busy_is_unavailable():
+                return fn(conn, *args, **kwargs)
+        except BaseException:
+            self._local.conn = None
+            self._held.remove(conn)
+            conn.close()
+            raise
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -164,6 +259,14 @@ class Store:
         return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
     async def close(self) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+        for conn in self._held:
+            conn.close()
+        self._held.clear()
+        self._local = threading.local()
+        if self.sync_reader is not None:
+            self.sync_reader.dispose()
         if self.reader is not self.engine and self.reader.pool is not self.engine.pool:
             await self.reader.dispose()
         await self.engine.dispose()
