@@ -17,6 +17,7 @@ from igny8d.log import RING, RequestLogRing, install_ring
 from igny8d.metrics import ROUTE_ATTR, UNMATCHED, Prometheus, TrafficWindow
 from igny8d.ratelimit import RateLimiter
 from igny8d.security import PasswordHasher, TokenService
+from igny8d.services import images as media
 from igny8d.settings import Settings
 from igny8d.store.engine import Store
 
@@ -209,6 +210,8 @@ class AppContext:
             lease_s=self.settings.job_lease_s, max_attempts=self.settings.job_max_attempts,
         )
         self.executor.on_finished = self.metrics.observe_job
+        # deleted images' files are removed once their delete has committed
+        media.install(self.store, self.settings.data_dir)
 
     @classmethod
     def build(cls, settings: Settings, *, store: Store | None = None) -> AppContext:

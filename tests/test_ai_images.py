@@ -260,3 +260,22 @@ async def test_bad_input(jobs_app, client):
     assert (await client.post(IMAGES_AUTO, {"ids": [cid]}, token=viewer)).status == 403
     assert await credits(client, token) == before
     assert await job_count(jobs_app) == 0
+
+
+async def test_rendering_again_releases_the_old_file(jobs_app, client):
+    env = await account(client, "again@example.com")
+    token = env["token"]
+    cid = await new_content(client, env, "Milk frothing", ["Steam wands"])
+    assert (await run(client, token, PROMPTS_AUTO, [cid]))["state"] == "SUCCESS"
+    first = (await images_of(client, token, cid))[0]
+    assert (await run(client, token, IMAGES_AUTO, [first["id"]]))["state"] == "SUCCESS"
+    old = media_files(jobs_app)
+    assert len(old) == 1
+    resp = await client.post(f"{IMAGES}bulk_update/", {"ids": [first["id"]],
+                                                       "status": "pending"}, token=token)
+    assert resp.status == 200, resp.json
+    done = await run(client, token, IMAGES_AUTO, [first["id"]])
+    assert done["state"] == "SUCCESS" and done["result"]["generated"] == 1, done
+    now = media_files(jobs_app)
+    assert len(now) == 1 and now != old  # the new file only
+    assert (await client.get(f"/media/images/{old[0]}")).status == 404

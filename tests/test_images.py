@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPRequest
 
+from igny8d.permissions import Actor
 from igny8d.services import images as image_service
 from tests.helpers import Client
 from tests.test_content import CONTENT, make_content
@@ -256,3 +257,113 @@ def test_file_names_and_urls():
         image_service.file_url("../x.png")
     with pytest.raises(ValueError):
         image_service.new_file_name("svg")
+
+
+# -- files follow their rows ------------------------------------------------------------------
+
+
+def _media(app: Any, name: str) -> Any:
+    return image_service.media_dir(app.ctx.settings.data_dir) / name
+
+
+async def test_deleting_an_image_removes_its_file_after_the_commit(client, app):
+    t = await tenant(client, "ann@example.com")
+    made = await make_image(client, t)
+    name = await generated(app, t, made["id"])
+    assert (await client.get(f"/media/images/{name}")).status == 200
+    # a delete that rolls back keeps the file (the removal waits for the commit)
+    with pytest.raises(RuntimeError):
+        async with app.ctx.store.begin() as conn:
+            await image_service.IMAGES.delete(conn, Actor.system(t["account"]),
+                                              {"id": made["id"]})
+            raise RuntimeError("rolled back")
+    assert _media(app, name).is_file()
+    assert (await client.get(f"{IMAGES}{made['id']}/", token=t["token"])).status == 200
+    assert (await client.delete(f"{IMAGES}{made['id']}/", token=t["token"])).status == 204
+    assert not _media(app, name).exists()
+    assert (await client.get(f"/media/images/{name}")).status == 404
+
+
+async def test_bulk_delete_removes_the_files_of_the_deleted_images_only(client, app):
+    t = await tenant(client, "ann@example.com")
+    images = [await make_image(client, t) for _ in range(3)]
+    names = [await generated(app, t, i["id"]) for i in images]
+    resp = await client.post(IMAGES + "bulk_delete/",
+                             {"ids": [images[0]["id"], images[1]["id"]]}, token=t["token"])
+    assert resp.status == 200 and resp.data == {"deleted_count": 2}
+    assert [_media(app, n).exists() for n in names] == [False, False, True]
+    assert (await client.get(f"/media/images/{names[0]}")).status == 404
+    assert (await client.get(f"/media/images/{names[2]}")).status == 200
+    # a refused bulk delete (one foreign id) changes nothing, files included
+    b = await tenant(client, "bob@example.com")
+    resp = await client.post(IMAGES + "bulk_delete/", {"ids": [images[2]["id"]]},
+                             token=b["token"])
+    assert resp.status == 404 and _media(app, names[2]).is_file()
+
+
+async def test_deleting_content_removes_its_images_files(client, app):
+    t = await tenant(client, "ann@example.com")
+    content = await make_content(client, t)
+    kept = await make_content(client, t, "Kept")
+    mine = [await make_image(client, t, kind, content_id=content["id"])
+            for kind in ("featured", "in_article")]
+    other = await make_image(client, t, content_id=kept["id"])
+    names = [await generated(app, t, i["id"]) for i in mine]
+    other_name = await generated(app, t, other["id"])
+    assert (await client.delete(f"{CONTENT}{content['id']}/", token=t["token"])).status == 204
+    for name in names:
+        assert not _media(app, name).exists()
+        assert (await client.get(f"/media/images/{name}")).status == 404
+    assert (await client.get(f"/media/images/{other_name}")).status == 200
+    # bulk, and a site deleted: its content's images' files go with it
+    third = await make_content(client, t, "Third")
+    img = await make_image(client, t, content_id=third["id"])
+    name = await generated(app, t, img["id"])
+    resp = await client.post(CONTENT + "bulk_delete/", {"ids": [third["id"]]}, token=t["token"])
+    assert resp.status == 200 and not _media(app, name).exists()
+    assert (await client.delete(f"/api/v1/auth/sites/{t['site']}/", token=t["token"])).status \
+        == 204
+    assert not _media(app, other_name).exists()
+
+
+async def test_deleting_an_account_removes_its_files(client, app):
+    t = await tenant(client, "ann@example.com")
+    b = await tenant(client, "bob@example.com")
+    mine = await generated(app, t, (await make_image(client, t))["id"])
+    theirs = await generated(app, b, (await make_image(client, b))["id"])
+    resp = await client.delete(f"/api/v1/auth/accounts/{t['account']}/", token=t["token"])
+    assert resp.status == 204
+    assert not _media(app, mine).exists() and _media(app, theirs).is_file()
+
+
+async def test_the_sweep_removes_old_orphans_only(client, app):
+    import os
+    import time
+
+    t = await tenant(client, "ann@example.com")
+    data_dir = app.ctx.settings.data_dir
+    referenced = await generated(app, t, (await make_image(client, t))["id"])
+    # orphans: a worker killed between writing and committing, and its temporary file
+    old = image_service.write_image_file(data_dir, PNG)
+    fresh = image_service.write_image_file(data_dir, PNG)
+    tmp = image_service.media_dir(data_dir) / ".tmp-abc123"
+    tmp.write_bytes(b"half")
+    stranger = image_service.media_dir(data_dir) / "README"  # not a name we hand out
+    stranger.write_text("keep")
+    hour_ago = time.time() - 2 * image_service.SWEEP_GRACE_S
+    for path in (_media(app, referenced), _media(app, old), tmp, stranger):
+        os.utime(path, (hour_ago, hour_ago))
+    assert await image_service.sweep_media(app.ctx.store, data_dir, batch=2) == 2
+    assert not _media(app, old).exists() and not tmp.exists()
+    assert _media(app, fresh).is_file() and _media(app, referenced).is_file()
+    assert stranger.is_file()
+    assert (await client.get(f"/media/images/{referenced}")).status == 200
+    assert (await client.get(f"/media/images/{old}")).status == 404
+    assert await image_service.sweep_media(app.ctx.store, data_dir) == 0
+    # the scheduler's job calls the same function
+    from igny8d.jobs.scheduler import make_scheduler, sweep_media
+
+    job = make_scheduler(app.ctx).get_job("sweep_media")
+    assert job is not None and job.coalesce is True and job.max_instances == 1
+    os.utime(_media(app, fresh), (hour_ago, hour_ago))
+    assert await sweep_media(app.ctx) == 1 and not _media(app, fresh).exists()

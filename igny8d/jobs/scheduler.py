@@ -10,6 +10,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from igny8d.services import credits_monthly
+from igny8d.services import images as media
 from igny8d.store import accounts as account_store
 from igny8d.store import jobs as job_store
 from igny8d.store.crud import now
@@ -24,6 +25,8 @@ log = logging.getLogger("igny8d.jobs")
 PURGE_TOKENS_HOURS = 6
 #: How often finished jobs older than `job_retention_days` are deleted.
 PURGE_JOBS_HOURS = 6
+#: How often media files no image names (older than `images.SWEEP_GRACE_S`) are removed.
+SWEEP_MEDIA_HOURS = 6
 
 
 def reap_interval_s(lease_s: float) -> float:
@@ -64,6 +67,13 @@ async def grant_monthly_credits(ctx: AppContext) -> int:
     return report.granted
 
 
+async def sweep_media(ctx: AppContext) -> int:
+    """Files no image row names (a worker killed between writing and committing, a delete
+    whose process died after the commit). Every process may run it: removing a file twice
+    is nothing, and a file is never younger than the grace period."""
+    return await media.sweep_media(ctx.store, ctx.settings.data_dir)
+
+
 def make_scheduler(ctx: AppContext) -> AsyncIOScheduler:
     """The scheduler with every periodic job registered (not started)."""
     scheduler = AsyncIOScheduler(timezone="UTC")
@@ -81,6 +91,11 @@ def make_scheduler(ctx: AppContext) -> AsyncIOScheduler:
         purge_finished_jobs, "interval", hours=PURGE_JOBS_HOURS, args=[ctx],
         id="purge_finished_jobs", name="Delete finished jobs past their retention",
         replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=3600,
+    )
+    scheduler.add_job(
+        sweep_media, "interval", hours=SWEEP_MEDIA_HOURS, args=[ctx], id="sweep_media",
+        name="Delete media files no image names", replace_existing=True, max_instances=1,
+        coalesce=True, misfire_grace_time=3600, next_run_time=dt.datetime.now(dt.UTC),
     )
     if ctx.settings.monthly_grant:
         # Daily shortly after midnight UTC, and once at start (a box that was down on the

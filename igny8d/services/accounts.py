@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from igny8d.errors import PermissionDenied
 from igny8d.permissions import Actor
 from igny8d.scope import Scope
+from igny8d.services import images
 from igny8d.services.base import Deps, ResourceService, Row, invalid_pk
 from igny8d.store import accounts as store
 from igny8d.store import crud
@@ -44,6 +45,10 @@ async def _plan(conn: AsyncConnection, plan_id: int | None) -> Row:
 
 
 class AccountService(ResourceService):
+    async def before_delete(self, conn: AsyncConnection, actor: Actor,
+                            ids: list[int]) -> None:
+        await images.release_files_of(conn, "account_id", ids)  # everything in it goes
+
     """A tenant user sees their own account; operators see and create every account."""
 
     def scope(self, actor: Actor | None) -> Scope:
@@ -89,6 +94,7 @@ class AccountService(ResourceService):
     async def delete(self, conn: AsyncConnection, actor: Actor, row: Row) -> None:
         if not actor.is_superuser and actor.role != "owner":
             raise PermissionDenied("Only the account owner can delete the account")
+        await self.before_delete(conn, actor, [row["id"]])
         await crud.delete_row(conn, store.ACCOUNTS, row["id"], scope=self.scope(actor))
 
 

@@ -18,8 +18,10 @@ negative_prompt=<the account's negative prompt>, seed=<image id>))`, writes each
 transaction, then in that transaction marks each image `generated` with its URL
 (`attach_file`) or `failed` with the provider's reason, and refunds the failed and skipped
 ones. Files are not transactional: when the final transaction does not commit, the files
-written for it are deleted; a file whose image was deleted meanwhile too. When every render
-failed, the job fails with the provider's message (nothing written, everything refunded).
+written for it are deleted; a file whose image was deleted meanwhile too. An image rendered
+again (or a pending one replaced by new prompts) releases its old file after the commit.
+When every render failed, the job fails with the provider's message (nothing written,
+everything refunded).
 
 Results: prompts `{prompts_created, image_ids, replaced, skipped}`; images `{generated,
 image_ids, failed: [{id, error}], skipped: [{id, reason}]}`.
@@ -139,9 +141,12 @@ async def run_generate_image_prompts(ctx: Any, job: Job, progress: Progress,
             if content is None:
                 skipped.append({"content_id": cid, "reason": "gone: the content was deleted"})
                 continue
-            old = [int(i["id"]) for i in await writer_store.images_of_content(
-                conn, cid, scope=scope) if i["status"] in ("pending", "failed")]
-            replaced += await crud.delete_many(conn, IMAGES, old, scope=scope)
+            old = [i for i in await writer_store.images_of_content(conn, cid, scope=scope)
+                   if i["status"] in ("pending", "failed")]
+            # a pending image set back from generated may still have its file
+            image_files.release_files(conn, (i["file_name"] for i in old))
+            replaced += await crud.delete_many(conn, IMAGES, [int(i["id"]) for i in old],
+                                               scope=scope)
             for draft in prompts:
                 row = await crud.insert_row(conn, IMAGES, {
                     "account_id": content["account_id"], "site_id": content["site_id"],
@@ -257,7 +262,7 @@ async def run_generate_images(ctx: Any, job: Job, progress: Progress,
             await accounts_store.lock_account(conn, job.account_id)
             live = {int(r["id"]): r for r in await ai_common.rows_by_id(
                 conn, IMAGES, sorted({*rendered, *failed}), scope=scope,
-                columns=("id", "status"))}
+                columns=("id", "status", "file_name"))}
             done: list[int] = []
             failures: list[dict[str, Any]] = []
             for image_id in sorted({*rendered, *failed}):
@@ -269,6 +274,8 @@ async def run_generate_images(ctx: Any, job: Job, progress: Progress,
                     if image_id in names:
                         orphans.append(names[image_id])
                     continue
+                # an image set back to pending to render again: its old file goes
+                image_files.release_files(conn, [row["file_name"]])
                 if image_id in names:
                     await image_files.attach_file(conn, image_id, names[image_id],
                                                   account_id=job.account_id)

@@ -142,7 +142,12 @@ class ResourceService:
         return await crud.update_row(conn, self.spec, row["id"], values,
                                      scope=self.scope(actor))
 
+    async def before_delete(self, conn: AsyncConnection, actor: Actor, ids: list[int]) -> None:
+        """Work before visible rows are deleted, in the same transaction (images note their
+        files for removal after the commit)."""
+
     async def delete(self, conn: AsyncConnection, actor: Actor, row: Row) -> None:
+        await self.before_delete(conn, actor, [row["id"]])
         await crud.delete_row(conn, self.spec, row["id"], scope=self.scope(actor))
 
     async def visible_all(self, conn: AsyncConnection, actor: Actor, ids: list[int]) -> list[int]:
@@ -156,6 +161,7 @@ class ResourceService:
 
     async def bulk_delete(self, conn: AsyncConnection, actor: Actor, ids: list[int]) -> int:
         found = await self.visible_all(conn, actor, ids)
+        await self.before_delete(conn, actor, found)
         return await crud.delete_many(conn, self.spec, found, scope=self.scope(actor))
 
     async def bulk_update(self, conn: AsyncConnection, actor: Actor, ids: list[int],

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from igny8d.permissions import Actor
+from igny8d.services import images
 from igny8d.services.base import Deps, Row
 from igny8d.services.html import sanitize_html, word_count
 from igny8d.services.tasks import SectorObjectService
@@ -26,6 +29,10 @@ def clean_html(raw: str) -> tuple[str, int]:
 
 
 class ContentService(SectorObjectService):
+    async def before_delete(self, conn: AsyncConnection, actor: Actor,
+                            ids: list[int]) -> None:
+        await images.release_files_of(conn, "content_id", ids)  # its images cascade
+
     async def prepare(self, deps: Deps, actor: Actor | None, data: Row) -> Row:
         """Sanitise before the write transaction opens (it is the slow part)."""
         if "html_content" not in data:

@@ -1,13 +1,26 @@
 """Images of content: CRUD rules, the file URL, a content's images, and the locally stored
-files (random names under `<data_dir>/media/images/`, served at `/media/images/<name>`)."""
+files (random names under `<data_dir>/media/images/`, served at `/media/images/<name>`).
+
+Files follow their rows. A delete that takes image rows with it (an image, a content, a
+site, a sector, an account) notes their file names on its transaction
+(`release_files_of`); once it has committed the store's listener (`install`) removes those
+no row names any more — never before the commit, so a rolled-back delete keeps its files.
+What slips through (a worker killed between writing a file and committing, a race with a
+job, a process killed after a commit) is removed by `sweep_media` on the scheduler: files
+no `images.file_name` names, older than a grace period so a running job's file is safe.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import os
 import re
 import secrets
 import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -18,6 +31,9 @@ from igny8d.services.base import Row
 from igny8d.services.tasks import SectorObjectService
 from igny8d.store import crud
 from igny8d.store import writer as store
+from igny8d.store.engine import Store, after_commit
+
+log = logging.getLogger("igny8d.media")
 
 IMAGE_FIELDS = ("id", "account_id", "site_id", "sector_id", "content_id", "task_id",
                 "image_type", "prompt", "status", "url", "error", "created_at", "updated_at")
@@ -28,9 +44,22 @@ MEDIA_URL = "/media/images/"
 #: (no dots, no slashes) can name a file, so a path can never leave the media directory.
 FILE_NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpg|webp)$")
 CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
+#: what the sweep may remove: a stored file, or the temporary one of a killed writer
+_SWEEPABLE = re.compile(r"^(?:[0-9a-f]{32}\.(?:png|jpg|webp)|\.tmp-[A-Za-z0-9_]+)$")
+#: the store's after-commit kind: file names whose image rows a transaction deleted
+RELEASED = "images.files_released"
+#: files younger than this are never swept: a running job writes its files before the
+#: transaction that names them commits
+SWEEP_GRACE_S = 3600.0
+#: names checked against the table (and removed) per query
+SWEEP_BATCH = 500
 
 
 class ImageService(SectorObjectService):
+    async def before_delete(self, conn: AsyncConnection, actor: Actor,
+                            ids: list[int]) -> None:
+        await release_files_of(conn, "id", ids)
+
     async def file_url(self, conn: AsyncConnection, actor: Actor, image_id: int) -> str:
         """The visible image's URL; 404 while it has none."""
         row = await self.fetch(conn, actor, image_id)
@@ -125,3 +154,103 @@ async def read_media(data_dir: Path, name: str) -> tuple[bytes, str] | None:
     except OSError:
         return None
     return data, content_type
+
+
+# -- files follow their rows ----------------------------------------------------------------
+
+
+async def release_files_of(conn: AsyncConnection, column: str, ids: Iterable[int]) -> None:
+    """Before a delete that takes images with it (by their `column`: `id`, `content_id`,
+    `site_id`, `sector_id`, `account_id`), note their files for removal after the commit."""
+    names = await store.image_file_names(conn, column, ids)
+    if names:
+        after_commit(conn, RELEASED, names)
+
+
+def release_files(conn: AsyncConnection, names: Iterable[str | None]) -> None:
+    """Note files an image row no longer names (replaced or cleared in this transaction)."""
+    kept = [n for n in names if n]
+    if kept:
+        after_commit(conn, RELEASED, kept)
+
+
+def install(db: Store, data_dir: Path) -> None:
+    """Remove released files from `data_dir` after each commit on `db` (the AppContext)."""
+    db.listen(RELEASED, functools.partial(remove_released, db, Path(data_dir)))
+
+
+def _batches(names: Sequence[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(names), size):
+        yield list(names[i:i + size])
+
+
+def _unlink(folder: Path, names: Iterable[str]) -> int:
+    removed = 0
+    for name in names:
+        if _SWEEPABLE.fullmatch(name) is None:  # never a path outside the folder
+            continue
+        try:
+            (folder / name).unlink()
+        except FileNotFoundError:
+            continue
+        removed += 1
+    return removed
+
+
+async def _remove_unreferenced(db: Store, folder: Path, names: list[str]) -> int:
+    stored = [n for n in names if FILE_NAME.fullmatch(n)]
+    kept = await db.run_read(store.referenced_file_names, stored) if stored else set()
+    return await asyncio.to_thread(_unlink, folder, [n for n in names if n not in kept])
+
+
+async def remove_released(db: Store, data_dir: Path, names: list[str]) -> int:
+    """Remove the files of a committed delete that no image row names (a delete under a
+    savepoint that rolled back left its row, and so its file)."""
+    folder = media_dir(data_dir)
+    removed = 0
+    for chunk in _batches(sorted(set(names)), SWEEP_BATCH):
+        removed += await _remove_unreferenced(db, folder, chunk)
+    return removed
+
+
+def _old_names(entries: Iterator[os.DirEntry[str]], cutoff: float,
+               size: int) -> tuple[list[str], bool]:
+    """Up to `size` sweepable names older than `cutoff` from the directory listing, and
+    whether the listing is done (run in a worker thread)."""
+    found: list[str] = []
+    for entry in entries:
+        if _SWEEPABLE.fullmatch(entry.name) is None:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if entry.stat(follow_symlinks=False).st_mtime >= cutoff:
+                continue
+        except FileNotFoundError:
+            continue
+        found.append(entry.name)
+        if len(found) >= size:
+            return found, False
+    return found, True
+
+
+async def sweep_media(db: Store, data_dir: Path, *, grace_s: float = SWEEP_GRACE_S,
+                      batch: int = SWEEP_BATCH, now: float | None = None) -> int:
+    """Remove the files in the media directory that no image row names and that are older
+    than `grace_s` (a job writes its files before the transaction naming them commits), in
+    batches of `batch` names: one query and one thread hop each. Returns how many went.
+    Idempotent: several processes may sweep at once."""
+    folder = media_dir(data_dir)
+    if not folder.is_dir():
+        return 0
+    cutoff = (time.time() if now is None else now) - grace_s
+    removed = 0
+    with os.scandir(folder) as entries:
+        done = False
+        while not done:
+            names, done = await asyncio.to_thread(_old_names, entries, cutoff, batch)
+            if names:
+                removed += await _remove_unreferenced(db, folder, names)
+    if removed:
+        log.info("swept unreferenced media files", extra={"removed": removed})
+    return removed

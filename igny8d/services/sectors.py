@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from igny8d.errors import ValidationFailed
 from igny8d.permissions import Actor
 from igny8d.scope import Scope
+from igny8d.services import images
 from igny8d.services.base import ResourceService, Row, check_limit, invalid_pk
 from igny8d.store import accounts as store
 from igny8d.store import crud
@@ -44,6 +45,10 @@ async def site_and_sector(
 
 
 class SectorService(ResourceService):
+    async def before_delete(self, conn: AsyncConnection, actor: Actor,
+                            ids: list[int]) -> None:
+        await images.release_files_of(conn, "sector_id", ids)  # the sectors' images go too
+
     async def create(self, conn: AsyncConnection, actor: Actor, data: Row) -> Row:
         site = await crud.require_visible(conn, store.SITES, data["site_id"],
                                           scope=actor.scope, field="site_id")

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -24,6 +24,8 @@ from igny8d.store.errors import StoreBusy
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _SQLITE_BEGIN = "igny8_sqlite_begin"
+#: the key, in a connection's `info`, of what its open `Store.begin()` transaction noted
+_NOTES = "igny8_after_commit"
 
 log = logging.getLogger("igny8d.store")
 
@@ -135,6 +137,8 @@ class Store:
         self._threads: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._held: list[Connection] = []
+        #: what runs after a commit, per kind of note (`after_commit`)
+        self._listeners: dict[str, Callable[[list[Any]], Awaitable[object]]] = {}
         if sync_reader is not None:
             self._threads = ThreadPoolExecutor(max_workers=SYNC_READ_THREADS,
                                                thread_name_prefix="igny8d-read")
@@ -204,12 +208,32 @@ class Store:
         A busy database (SQLite's lock wait ran out, no pooled connection came free in
         time) raises StoreBusy, after the rollback: a 503 with Retry-After, not a 500.
         """
+        notes: dict[str, list[Any]] = {}
         with _busy_is_unavailable():
             async with self.engine.connect() as conn:
                 if self.dialect == "sqlite":
                     await conn.execution_options(**{_SQLITE_BEGIN: "BEGIN IMMEDIATE"})
-                async with conn.begin():
-                    yield conn
+                conn.info[_NOTES] = notes
+                try:
+                    async with conn.begin():
+                        yield conn
+                finally:
+                    conn.info.pop(_NOTES, None)
+        # committed (an exception above skips this: a rollback runs no listener)
+        for kind, items in notes.items():
+            listener = self._listeners.get(kind)
+            if listener is None or not items:
+                continue
+            try:
+                await listener(items)
+            except Exception:  # the commit stands; what the listener tidies can wait
+                log.exception("after-commit listener %r failed", kind)
+
+    def listen(self, kind: str, listener: Callable[[list[Any]], Awaitable[object]]) -> None:
+        """Call `listener(items)` after each committed `begin()` transaction that noted
+        `kind` items (`after_commit`). One listener per kind: the last one set wins. A
+        kind nobody listens to is dropped (its owner must not depend on it alone)."""
+        self._listeners[kind] = listener
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -270,6 +294,16 @@ class Store:
         if self.reader is not self.engine and self.reader.pool is not self.engine.pool:
             await self.reader.dispose()
         await self.engine.dispose()
+
+
+def after_commit(conn: AsyncConnection, kind: str, items: Iterable[Any]) -> None:
+    """Note `items` for the store's `kind` listener, called once the transaction `conn`
+    belongs to has committed; never when it rolls back. Outside `Store.begin()` (a read
+    connection) this is a programming error."""
+    notes: dict[str, list[Any]] | None = conn.info.get(_NOTES)
+    if notes is None:
+        raise RuntimeError("after_commit() needs a connection of Store.begin()")
+    notes.setdefault(kind, []).extend(items)
 
 
 def is_busy(error: BaseException) -> bool:

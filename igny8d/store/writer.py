@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
@@ -42,3 +45,29 @@ async def images_of_content(
     return await crud.list_rows(conn, IMAGES, scope=scope,
                                 where=[images.c.content_id == content_id],
                                 order_by=[images.c.created_at, images.c.id])
+
+
+#: columns by which image rows go, directly or by a cascade (a content, site, sector or
+#: account deleted)
+IMAGE_OWNERS = ("id", "content_id", "site_id", "sector_id", "account_id")
+
+
+async def image_file_names(conn: AsyncConnection, column: str, ids: Iterable[int]) -> list[str]:
+    """The stored file names of the images whose `column` is one of `ids`, unscoped: the
+    caller checked the ids and the rows go whatever the site grants (a cascade)."""
+    if column not in IMAGE_OWNERS:
+        raise ValueError(f"images are not deleted by {column!r}")
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    stmt = select(images.c.file_name).where(images.c[column].in_(wanted),
+                                            images.c.file_name.is_not(None))
+    return [str(n) for n in (await conn.execute(stmt)).scalars()]
+
+
+def referenced_file_names(conn: Connection, names: Sequence[str]) -> set[str]:
+    """Which of `names` an image row still names (a synchronous read unit)."""
+    if not names:
+        return set()
+    stmt = select(images.c.file_name).where(images.c.file_name.in_(sorted(set(names))))
+    return {str(n) for n in conn.execute(stmt).scalars()}
