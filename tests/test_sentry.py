@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import sentry_sdk
+from sqlalchemy import select
 
 from igny8d import __version__
 from igny8d.errors import Conflict, Unavailable
@@ -193,6 +194,78 @@ async def test_traces_are_scrubbed_and_tagged(sentry_app, fake):
     for value in (who["token"], *secret.values()):
         assert value.encode() not in everything, value
     assert fake.events() == []
+
+
+async def test_an_unexpected_job_failure_is_one_tagged_event(sentry_app, fake):
+    """A job that raises an unexpected exception is reported once, tagged with its task id,
+    kind and account; readable failures (JobFailed, domain and provider errors) are not;
+    nothing of the payload is sent."""
+    from igny8d.ai.types import ProviderError
+    from igny8d.jobs.registry import JobFailed
+    from igny8d.permissions import Actor
+    from igny8d.store import jobs as job_store
+    from igny8d.store.schema import jobs
+
+    ctx = sentry_app.ctx
+    who = await account(sentry_app)
+    secret = Secrets()
+    failures: dict[str, BaseException] = {
+        "test.boom": RuntimeError("the renderer exploded"),
+        "test.readable": JobFailed("The provider rejected the API key."),
+        "test.domain": Conflict("Already done."),
+        "test.provider": ProviderError("The AI provider timed out."),
+    }
+
+    def failing(exc: BaseException) -> Any:
+        async def run(app: Any, job: Any, progress: Any) -> None:
+            logging.getLogger("igny8d.test").warning("job log with Bearer %s", secret["crumb"])
+            raise exc
+        return run
+
+    for kind, exc in failures.items():
+        ctx.jobs.register(kind, failing(exc))
+    actor = Actor(user_id=who["user_id"], account_id=who["account_id"], role="owner")
+    task_ids: dict[str, str] = {}
+    async with ctx.store.begin() as conn:
+        for kind in failures:
+            out = await ctx.executor.submit(conn, actor, kind=kind, payload={
+                "api_key": secret["payload_key"], "note": secret["payload_note"]})
+            task_ids[kind] = str(out["task_id"])
+    ctx.executor.poll_max = 0.2
+    await ctx.executor.start()
+
+    async def all_failed() -> bool:
+        async with ctx.store.read() as conn:
+            states = (await conn.execute(select(jobs.c.state).where(
+                jobs.c.task_id.in_(list(task_ids.values()))))).scalars().all()
+        return list(states) == [job_store.FAILURE] * len(task_ids)
+
+    deadline = asyncio.get_running_loop().time() + 15
+    while not await all_failed():
+        assert asyncio.get_running_loop().time() < deadline, "jobs did not fail in time"
+        await asyncio.sleep(0.05)
+    await flush()
+
+    events = fake.events()
+    assert len(events) == 1, events
+    event = events[0]
+    assert {k: event["tags"][k] for k in ("task_id", "kind", "account_id")} == {
+        "task_id": task_ids["test.boom"], "kind": "test.boom",
+        "account_id": str(who["account_id"])}
+    (exc,) = event["exception"]["values"]
+    assert exc["type"] == "RuntimeError" and exc["value"] == "the renderer exploded"
+    assert all("vars" not in f for f in exc["stacktrace"]["frames"])
+    assert "user" not in event or event["user"] == {}
+    everything = fake.everything()
+    for value in secret.values():
+        assert value.encode() not in everything, value
+
+
+def test_job_errors_are_a_no_op_while_off():
+    from igny8d.sentry import capture_job_error
+
+    assert not sentry_sdk.get_client().is_active()
+    capture_job_error(RuntimeError("x"), task_id="t", kind="k", account_id=1)  # no SDK call
 
 
 def test_no_dsn_means_off(tmp_path):

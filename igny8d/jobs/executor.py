@@ -52,6 +52,7 @@ from igny8d.jobs.registry import (
     Revoked,
 )
 from igny8d.permissions import Actor
+from igny8d.sentry import capture_job_error
 from igny8d.services import jobs as job_service
 from igny8d.store import jobs as job_store
 from igny8d.store.crud import now
@@ -450,6 +451,8 @@ class Executor:
             log.warning("job failed: %s", error, extra=extra)
         else:
             log.error("job failed", exc_info=exc, extra=extra)
+            capture_job_error(exc, task_id=progress.job.task_id, kind=progress.job.kind,
+                              account_id=progress.job.account_id)
         meta = dict(progress.meta)
         meta.update(phase="FAILED", message=error)
         row: dict[str, Any] | None = None
