@@ -439,6 +439,46 @@ async def test_requests_by_filter_and_by_request_id(app, client):
     assert (await client.get(f"{A}requests/{uuid.uuid4()}/", token=t)).status == 404
 
 
+async def test_requests_exclude_path_leaves_out_prefixes(app, client):
+    ops = await operator(app, client)
+    owner = await tenant(client, "req@example.com")
+    t = ops["token"]
+    for _ in range(3):  # the console's polling
+        assert (await client.get(f"{A}overview/", token=t)).status == 200
+    me = (await client.get(ME, token=owner["token"])).json["request_id"]
+    kw = (await client.get(KW, token=owner["token"])).json["request_id"]
+
+    async def paths(query: str) -> list[str]:
+        resp = await client.get(f"{A}requests/?page_size=100&{query}", token=t)
+        assert resp.status == 200, resp.json
+        return [r["path"] for r in resp.json["results"]]
+
+    assert any(p.startswith(A) for p in await paths(""))
+    kept = await paths(f"exclude_path={A}")
+    assert kept and not any(p.startswith(A) for p in kept)
+    assert ME in kept and KW in kept
+    # a prefix, not a substring: "/admin/" alone is the start of no path
+    assert any(p.startswith(A) for p in await paths("exclude_path=/admin/"))
+    # repeated, or a comma list (blank parts ignored), combined with the other filters
+    for query in (f"exclude_path={A}&exclude_path={ME}", f"exclude_path={A},,{ME}",
+                  f"exclude_path=%20{A}%20,{ME}"):
+        kept = await paths(query)
+        assert ME not in kept and KW in kept and not any(p.startswith(A) for p in kept), query
+    resp = await client.get(f"{A}requests/?exclude_path={A}&account_id={owner['account_id']}",
+                            token=t)
+    assert {r["request_id"] for r in resp.json["results"]} >= {me, kw}
+    assert all(r["account_id"] == owner["account_id"] for r in resp.json["results"])
+    for blank in ("exclude_path=", "exclude_path=,%20"):  # blank: no filter
+        assert any(p.startswith(A) for p in await paths(blank)), blank
+    too_many = ",".join(f"/p{i}/" for i in range(21))
+    for bad in (f"exclude_path={too_many}", f"exclude_path={'x' * 501}"):
+        resp = await client.get(f"{A}requests/?{bad}", token=t)
+        assert resp.status == 400 and "exclude_path" in resp.errors, bad
+    doc = build_document(api_routes())
+    params = {p["name"]: p for p in doc["paths"][f"{A}requests/"]["get"]["parameters"]}
+    assert "starts with" in params["exclude_path"]["description"]
+
+
 # -- the audit log ---------------------------------------------------------------------------------
 
 

@@ -362,6 +362,37 @@ async def test_request_lookup_shows_the_record_and_its_log_lines(box: RunningApp
         client.close()
 
 
+async def test_requests_hide_the_consoles_own_admin_polling(box: RunningApp) -> None:
+    client = box.client()
+    try:
+        cy = await tenant(box, client, "cy@example.com")
+        app = console(box, poll_s=0.2)  # the overview polls the admin API while shown
+        async with driving(app) as pilot:
+            await logged_in(pilot)
+            await pilot.pause(1.0)
+            resp = await client.get("/api/v1/planner/keywords/424242/", token=cy["token"])
+            rid = resp.headers["X-Request-ID"]
+            await pilot.press("5")
+            table = pilot.app.screen.query_one("#requests-table", DataTable)
+
+            def paths() -> list[str]:
+                return [row_of(table, str(k.value))[2] for k in table.rows]
+
+            await until(pilot, lambda: rid in {str(k.value) for k in table.rows},
+                        "the tenant's request")
+            assert paths() and not any(p.startswith("/api/v1/admin/") for p in paths())
+            assert "admin API calls hidden" in text(pilot, "#requests-count")
+            await pilot.press("a")  # show them
+            await until(pilot, lambda: any(p.startswith("/api/v1/admin/") for p in paths()),
+                        "the admin calls")
+            assert "hidden" not in text(pilot, "#requests-count")
+            await pilot.press("a")  # and hide them again
+            await until(pilot, lambda: not any(p.startswith("/api/v1/admin/")
+                                               for p in paths()), "the admin calls hidden")
+    finally:
+        client.close()
+
+
 async def test_wrong_password_is_a_message(box: RunningApp) -> None:
     app = console(box)
     async with driving(app) as pilot:

@@ -99,18 +99,18 @@ def _job(n: int, kind: str, state: str, account: int, meta: dict[str, Any], *,
 
 
 JOBS = [
-    _job(0x9F3A21C4, "planner.auto_cluster", "PROGRESS", 2,
+    _job(0x9F3A21C4, "auto_cluster", "PROGRESS", 2,
          _meta("AI_CALL", 62, "Clustering 412 keywords", 412, 18230), minute=58),
-    _job(0x7B1E0D92, "writer.generate_content", "PROGRESS", 5,
+    _job(0x7B1E0D92, "auto_generate_content", "PROGRESS", 5,
          _meta("SAVE", 85, "Saving 3 of 4 articles", 36, 40211), minute=57),
-    _job(0x4C8D55E1, "planner.auto_cluster", "PENDING", 3,
+    _job(0x4C8D55E1, "auto_cluster", "PENDING", 3,
          _meta("QUEUED", 0, "Waiting for a worker."), minute=56),
-    _job(0x2A6F3B70, "writer.generate_images", "FAILURE", 2,
+    _job(0x2A6F3B70, "generate_images", "FAILURE", 2,
          _meta("AI_CALL", 40, "Provider error", 10), minute=41,
          error="The provider answered 503 three times."),
-    _job(0x1D9C4A33, "planner.generate_ideas", "SUCCESS", 5,
+    _job(0x1D9C4A33, "auto_generate_ideas", "SUCCESS", 5,
          _meta("DONE", 100, "12 ideas created", 60, 9120), minute=30),
-    _job(0x0E5B7F18, "planner.auto_cluster", "REVOKED", 3,
+    _job(0x0E5B7F18, "auto_cluster", "REVOKED", 3,
          _meta("REVOKED", 20, "Cancelled.", 0), minute=12),
 ]
 
@@ -206,7 +206,7 @@ REQUEST_DETAIL = {
     **REQUESTS[0],
     "log": [
         {"at": "2026-12-01T11:59:58Z", "level": "INFO", "logger": "igny8d.jobs",
-         "message": "queued planner.auto_cluster", "task_id": JOBS[0]["task_id"]},
+         "message": "queued auto_cluster", "task_id": JOBS[0]["task_id"]},
         {"at": "2026-12-01T11:59:58Z", "level": "ERROR", "logger": "igny8d.handlers",
          "message": "unhandled error: OperationalError('could not serialize access')"},
         {"at": "2026-12-01T11:59:58Z", "level": "INFO", "logger": "igny8d.access",

@@ -22,6 +22,8 @@ import httpx
 DEFAULT_URL = "http://127.0.0.1:8000"
 API = "/api/v1"
 ADMIN = f"{API}/admin"
+#: the path prefix of every admin API call (what the console itself polls)
+ADMIN_PREFIX = f"{ADMIN}/"
 #: Refresh the access token this long before it expires (tokens last 15 minutes by default).
 REFRESH_MARGIN_S = 60.0
 NOT_OPERATOR = "This account is not an operator (superuser)."
@@ -355,10 +357,13 @@ class AdminClient:
                                json=_reason_body(reason))
 
     async def requests(self, *, status: str = "", path: str = "", account_id: str | int = "",
-                       method: str = "", page: int = 1, page_size: int = 100) -> Page:
+                       method: str = "", exclude_path: str = "", page: int = 1,
+                       page_size: int = 100) -> Page:
+        """`exclude_path`: path prefixes to leave out, comma-separated (`ADMIN_PREFIX`
+        hides the admin API's calls: the console's own polling)."""
         return await self.page(f"{ADMIN}/requests/", status=status, path=path,
-                               account_id=account_id, method=method, page=page,
-                               page_size=page_size)
+                               account_id=account_id, method=method,
+                               exclude_path=exclude_path, page=page, page_size=page_size)
 
     async def request_detail(self, request_id: str) -> dict[str, Any]:
         return await self.data("GET", f"{ADMIN}/requests/{request_id.strip()}/")

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from igny8d.envelope import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from igny8d.errors import DomainError, NotFound, ValidationFailed
@@ -32,7 +32,7 @@ from igny8d.services.admin import Operator, Page
 TAG = "admin"
 THROTTLE = "system_admin"
 PREFIX = "/api/v1/admin/"
-Q = TypeVar("Q", bound=BaseModel)
+Q = TypeVar("Q", bound=m.Query)
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
@@ -97,8 +97,13 @@ class AdminHandler(APIHandler):
 
     def query_model(self, model: type[Q]) -> Q:
         """The query string validated into `model` (400 naming the parameter)."""
-        raw = {name: value for name in model.model_fields
-               if (value := self.query(name)) is not None}
+        raw: dict[str, Any] = {name: value for name in model.model_fields
+                               if name not in model.repeatable
+                               and (value := self.query(name)) is not None}
+        for name in model.repeatable:
+            values = [v for v in self.get_query_arguments(name) if v.strip()]
+            if values:
+                raw[name] = values
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
@@ -272,8 +277,12 @@ class RequestsHandler(AdminHandler):
     @admin_endpoint(summary="This process's recent requests, newest first",
                     response=m.AdminRequestOut, paginated=True, query={
                         **_PAGE_DOC, "status": "A status (404) or a class (4xx)",
-                        "path": "A substring of the path", "account_id": "The caller's account",
-                        "method": "GET, POST, …"})
+                        "path": "A substring of the path (case-insensitive)",
+                        "exclude_path": "Leave out requests whose path starts with this "
+                        "prefix (case-sensitive); repeat the parameter or separate prefixes "
+                        "with commas, at most 20 (e.g. /api/v1/admin/ hides the console's "
+                        "own polling)",
+                        "account_id": "The caller's account", "method": "GET, POST, …"})
     async def get(self) -> None:
         query, page = self.query_model(m.RequestsQuery), self.page_args()
         self.listing(page, service.list_requests(self.ctx, self.operator, query, page))

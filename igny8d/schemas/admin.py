@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -32,9 +32,11 @@ def _text(value: str | None) -> str | None:
 
 
 class Query(BaseModel):
-    """Query parameters: blank ones are dropped before validation (absent)."""
+    """Query parameters: blank ones are dropped before validation (absent). A parameter
+    named in `repeatable` may come several times; the handler hands over every value."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+    repeatable: ClassVar[frozenset[str]] = frozenset()
 
 
 class OverviewQuery(Query):
@@ -82,14 +84,44 @@ class JobsQuery(Query):
 _STATUS_CLASS = re.compile(r"^([1-5])xx$", re.IGNORECASE)
 
 
+#: `exclude_path` prefixes per request, at most
+EXCLUDE_PATHS_MAX = 20
+
+
 class RequestsQuery(Query):
+    repeatable: ClassVar[frozenset[str]] = frozenset({"exclude_path"})
+
     #: an exact status (`404`) or a class (`4xx`)
     status: str | None = Field(None, max_length=3)
     path: str | None = Field(None, max_length=500)
+    #: path prefixes to leave out (case-sensitive, as paths are): repeated or comma-separated
+    exclude_path: tuple[str, ...] = Field((), max_length=EXCLUDE_PATHS_MAX)
     account_id: int | None = Field(None, ge=1, le=ID_MAX)
     method: str | None = Field(None, max_length=10)
 
     _clean = field_validator("path")(_text)
+
+    @field_validator("exclude_path", mode="before")
+    @classmethod
+    def _prefixes(cls, value: Any) -> tuple[str, ...]:
+        values = [value] if isinstance(value, str) else list(value or ())
+        out: list[str] = []
+        for raw in values:
+            for part in str(raw).split(","):
+                part = part.strip()
+                if not part:
+                    continue
+                if "\x00" in part:
+                    raise ValueError("Null characters are not allowed.")
+                if len(part) > 500:
+                    raise ValueError("Ensure each path has at most 500 characters.")
+                if part not in out:
+                    out.append(part)
+        return tuple(out)
+
+    def excluded(self, path: str) -> bool:
+        """Whether `path` starts with one of the `exclude_path` prefixes."""
+        return path.startswith(self.exclude_path) if self.exclude_path else False
 
     @field_validator("status")
     @classmethod

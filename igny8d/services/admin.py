@@ -486,6 +486,8 @@ def _matches(record: dict[str, Any], query: m.RequestsQuery) -> bool:
         return False
     if query.path and query.path.lower() not in str(record["path"]).lower():
         return False
+    if query.excluded(str(record["path"])):
+        return False
     if query.account_id is not None and record["account_id"] != query.account_id:
         return False
     return query.method is None or record["method"] == query.method

@@ -209,6 +209,7 @@ HELP = """\
 [b]Requests[/b]
   enter        show the record and log lines of the request under the cursor
   /            look up a request id (from an X-Request-ID header or an error body)
+  a            show or hide the admin API's own calls (the console's polling)
 
 Every action asks for confirmation and takes an optional reason; the server
 writes an audit row for it (the Audit tab). Traffic numbers are those of the

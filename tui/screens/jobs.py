@@ -64,7 +64,7 @@ class JobsPane(Pane):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="filters"):
             yield Select(STATES, value="", allow_blank=False, id="job-state")
-            yield Input(placeholder="kind, e.g. planner.auto_cluster", id="job-kind")
+            yield Input(placeholder="kind, e.g. auto_cluster", id="job-kind")
             yield Input(placeholder="account id", id="job-account", type="integer")
         yield Static("", id="jobs-count", classes="count")
         table: DataTable[Any] = DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)

@@ -1,5 +1,6 @@
 """The Requests tab: the answering process's recent requests, and one request by its id with
-the log lines it wrote."""
+the log lines it wrote. The admin API's own calls (the console's polling, every operator's)
+are left out unless `a` shows them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, Select, Static
 
-from tui.client import ApiError
+from tui.client import ADMIN_PREFIX, ApiError
 from tui.screens.base import Pane, cursor_key, fill, guarded, kv, ms, when
 
 METHODS: list[tuple[str, str]] = [("any method", "")] + [
@@ -31,10 +32,13 @@ def status_text(status: Any) -> Text:
 
 
 class RequestsPane(Pane):
-    BINDINGS = [Binding("slash", "lookup", "Look up id")]
+    BINDINGS = [Binding("slash", "lookup", "Look up id"),
+                Binding("a", "toggle_admin", "Admin calls")]
 
     def __init__(self) -> None:
         super().__init__(id="requests")
+        #: list the admin API's calls too (off: the console's own polling would fill the list)
+        self.show_admin = False
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="request id (X-Request-ID) — enter to look it up", id="rid")
@@ -56,6 +60,10 @@ class RequestsPane(Pane):
     def action_lookup(self) -> None:
         self.query_one("#rid", Input).focus()
 
+    def action_toggle_admin(self) -> None:
+        self.show_admin = not self.show_admin
+        self.load()
+
     @on(Input.Submitted, "#rid")
     def _lookup(self, event: Input.Submitted) -> None:
         if event.value.strip():
@@ -73,11 +81,13 @@ class RequestsPane(Pane):
             status=self.query_one("#req-status", Input).value.strip(),
             path=self.query_one("#req-path", Input).value.strip(),
             method=method if isinstance(method, str) else "",
-            account_id=self.query_one("#req-account", Input).value.strip())
+            account_id=self.query_one("#req-account", Input).value.strip(),
+            exclude_path="" if self.show_admin else ADMIN_PREFIX)
         shown = len(page.results)
         self.query_one("#requests-count", Static).update(
             f"{page.count} recent requests in the answering process"
-            + (f" (newest {shown} shown)" if page.count > shown else ""))
+            + (f" (newest {shown} shown)" if page.count > shown else "")
+            + ("" if self.show_admin else " · admin API calls hidden (a shows them)"))
         fill(self.query_one("#requests-table", DataTable), [
             (str(r["request_id"]), [
                 when(r.get("at"))[11:], r.get("method", ""),
