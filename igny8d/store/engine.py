@@ -36,6 +36,10 @@ T = TypeVar("T")
 #: Python work under the GIL, and a second reader thread only adds hand-offs (measured);
 #: SQLite itself releases the GIL, so the event loop goes on while a query runs.
 SYNC_READ_THREADS = 1
+#: How long a read on the event loop's thread (`Store.read_now`) may wait for SQLite's lock
+#: before it is handed to a reader thread instead. A WAL reader almost never waits (only
+#: around a checkpoint or a recovery), but the loop must never wait 30 s for one.
+LOOP_BUSY_MS = 50
 
 #: What a driver says when the database cannot take the work now (not a bug, not down):
 #: SQLite's lock wait ran out; Postgres has no connection slot left.
@@ -180,17 +184,24 @@ class Store:
         """
         if self._threads is None:
             return await self.run_read(fn, *args, **kwargs)
-        return self._sync_read(fn, args, kwargs)
+        try:
+            return self._sync_read(fn, args, kwargs, on_loop=True)
+        except StoreBusy:  # waited LOOP_BUSY_MS: wait the full timeout, off the loop
+            return await self.run_read(fn, *args, **kwargs)
 
     def _sync_read(self, fn: Callable[..., T], args: tuple[Any, ...],
-                   kwargs: dict[str, Any]) -> T:
+                   kwargs: dict[str, Any], *, on_loop: bool = False) -> T:
         """Each thread keeps its connection (autocommit holds nothing between units):
         checking one out of the pool per unit cost as much as the principal's query. After
-        a failure the thread starts again from a new one."""
+        a failure the thread starts again from a new one. The event loop's connection waits
+        at most LOOP_BUSY_MS for a lock."""
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             assert self.sync_reader is not None
-            conn = self._local.conn = self.sync_reader.connect()
+            conn = self.sync_reader.connect()
+            if on_loop:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={LOOP_BUSY_MS}")
+            self._local.conn = conn
             self._held.append(conn)
         try:
             with _busy_is_unavailable():
