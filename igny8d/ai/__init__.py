@@ -1,7 +1,13 @@
 """The local AI provider's offline algorithms: keyword text analysis, intent classification,
 clustering, content ideas, article drafts, image prompts and PNG images — and
 `LocalProvider`, which offers them through the `ai.types.Provider` contract. Pure Python (plus
-snowballstemmer and Pillow), no network, no Tornado, deterministic."""
+snowballstemmer and Pillow), no network, no Tornado, deterministic.
+
+Pillow is loaded when an image is first made, not with this package: a server that never
+renders one does not carry it (`LocalProvider`, `image_prompts`, `render_image` load lazily).
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from igny8d.ai.article import generate_article
 from igny8d.ai.cluster import (
@@ -16,10 +22,23 @@ from igny8d.ai.cluster import (
     cluster_keywords,
 )
 from igny8d.ai.ideas import generate_ideas
-from igny8d.ai.imaging import image_prompts, render_image
 from igny8d.ai.intent import IntentResult, classify_intent
-from igny8d.ai.local import LocalProvider
 from igny8d.ai.text import Intent, analyse, normalise, stem
+
+if TYPE_CHECKING:
+    from igny8d.ai.imaging import image_prompts, render_image
+    from igny8d.ai.local import LocalProvider
+
+_LAZY = {"image_prompts": "igny8d.ai.imaging", "render_image": "igny8d.ai.imaging",
+         "LocalProvider": "igny8d.ai.local"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'igny8d.ai' has no attribute {name!r}")
 
 __all__ = [
     "AssignResult", "Assignment", "Cluster", "ClusterResult", "ExistingCluster", "Intent",
