@@ -12,6 +12,9 @@ import orjson
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
+#: How `page` and `page_size` read in the OpenAPI document of every paginated list.
+PAGE_QUERY_DOC = {"page": "Page number (default 1)",
+                  "page_size": f"Items per page (default {DEFAULT_PAGE_SIZE}, max {MAX_PAGE_SIZE})"}
 
 
 def timestamp(value: dt.datetime) -> str:

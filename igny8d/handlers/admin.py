@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from igny8d.envelope import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from igny8d.envelope import PAGE_QUERY_DOC
 from igny8d.errors import DomainError, NotFound, ValidationFailed
 from igny8d.handlers.base import APIHandler, endpoint, parse_id
 from igny8d.handlers.bodies import validation_errors
@@ -57,10 +57,6 @@ def admin_endpoint(**kwargs: Any) -> Callable[[F], F]:
     kwargs.setdefault("errors", ())
     kwargs["errors"] = (*kwargs["errors"], 404)
     return endpoint(level="superuser", throttle=THROTTLE, tags=(TAG,), **kwargs)
-
-
-_PAGE_DOC = {"page": "Page number (default 1)",
-             "page_size": f"Items per page (default {DEFAULT_PAGE_SIZE}, max {MAX_PAGE_SIZE})"}
 
 
 class AdminHandler(APIHandler):
@@ -110,14 +106,7 @@ class AdminHandler(APIHandler):
             raise ValidationFailed(errors=validation_errors(exc)) from None
 
     def page_args(self) -> Page:
-        raw_size = self.query("page_size")
-        size = DEFAULT_PAGE_SIZE
-        if raw_size is not None and raw_size.isdigit() and int(raw_size) >= 1:
-            size = min(int(raw_size), MAX_PAGE_SIZE)
-        raw = self.query("page") or "1"
-        if not raw.isdigit() or int(raw) < 1 or len(raw) > 18:
-            raise NotFound("Invalid page.")
-        return Page(int(raw), size)
+        return Page(*self.page_request())
 
     def listing(self, page: Page, found: service.Listing) -> None:
         count, results = found
@@ -145,7 +134,7 @@ ACCOUNTS = Collection(f"{PREFIX}accounts/")
 class AccountsHandler(AdminHandler):
     @admin_endpoint(summary="Accounts of every tenant, by id", response=m.AdminAccountOut,
                     paginated=True, query={
-                        **_PAGE_DOC, "search": "A substring of the name or slug",
+                        **PAGE_QUERY_DOC, "search": "A substring of the name or slug",
                         "status": "active or suspended", "plan": "A plan's slug"})
     async def get(self) -> None:
         query, page = self.query_model(m.AccountsQuery), self.page_args()
@@ -199,7 +188,7 @@ USERS = Collection(f"{PREFIX}users/")
 class UsersHandler(AdminHandler):
     @admin_endpoint(summary="Users of every account, by id", response=m.AdminUserOut,
                     paginated=True, query={
-                        **_PAGE_DOC, "search": "A substring of the email or username",
+                        **PAGE_QUERY_DOC, "search": "A substring of the email or username",
                         "account_id": "Only this account's users",
                         "is_active": "true or false"})
     async def get(self) -> None:
@@ -237,7 +226,7 @@ JOBS = Collection(f"{PREFIX}jobs/")
 class JobsHandler(AdminHandler):
     @admin_endpoint(summary="Background jobs of every account, newest first",
                     response=m.AdminJobOut, paginated=True, query={
-                        **_PAGE_DOC, "state": "A state, or several comma-separated",
+                        **PAGE_QUERY_DOC, "state": "A state, or several comma-separated",
                         "kind": "A job kind (auto_cluster, …)",
                         "account_id": "Only this account's jobs"})
     async def get(self) -> None:
@@ -276,7 +265,7 @@ REQUESTS = Collection(f"{PREFIX}requests/")
 class RequestsHandler(AdminHandler):
     @admin_endpoint(summary="This process's recent requests, newest first",
                     response=m.AdminRequestOut, paginated=True, query={
-                        **_PAGE_DOC, "status": "A status (404) or a class (4xx)",
+                        **PAGE_QUERY_DOC, "status": "A status (404) or a class (4xx)",
                         "path": "A substring of the path (case-insensitive)",
                         "exclude_path": "Leave out requests whose path starts with this "
                         "prefix (case-sensitive); repeat the parameter or separate prefixes "
@@ -303,7 +292,7 @@ AUDIT = Collection(f"{PREFIX}audit/")
 class AuditHandler(AdminHandler):
     @admin_endpoint(summary="Every admin action, newest first", response=m.AdminAuditOut,
                     paginated=True, query={
-                        **_PAGE_DOC, "action": "e.g. account.grant_credits",
+                        **PAGE_QUERY_DOC, "action": "e.g. account.grant_credits",
                         "account_id": "The account concerned", "target_type":
                         "account, user or job", "actor_user_id": "The operator who acted"})
     async def get(self) -> None:

@@ -381,6 +381,19 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
                 await closer()
         self.finish()
 
+    def page_request(self) -> tuple[int, int]:
+        """The list page asked for, (page, page_size), by DRF's rules: a page_size that is
+        not a positive number is the default, a larger one the maximum; a page that is not
+        a positive number is 404 "Invalid page." (as a page past the end)."""
+        raw_size = self.query("page_size")
+        size = envelope.DEFAULT_PAGE_SIZE
+        if raw_size is not None and raw_size.isdigit() and int(raw_size) >= 1:
+            size = min(int(raw_size), envelope.MAX_PAGE_SIZE)
+        raw = self.query("page") or "1"
+        if not raw.isdigit() or int(raw) < 1 or len(raw) > 18:
+            raise NotFound("Invalid page.")
+        return int(raw), size
+
     def page(
         self, results: list[Any], *, count: int, page: int, page_size: int,
         message: str | None = None,

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, create_model
 from sqlalchemy import ColumnElement
 
-from igny8d.envelope import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from igny8d.envelope import PAGE_QUERY_DOC
 from igny8d.errors import NotFound, ValidationFailed
 from igny8d.handlers.base import APIHandler, endpoint, parse_id
 from igny8d.services.base import ResourceService
@@ -263,11 +263,7 @@ class ResourceHandler(APIHandler):
         res = self.resource
         terms, words = res.filters_and_search(self)
         order = res.order_terms(self)
-        page_size = _page_size(self.query("page_size"))
-        page_raw = self.query("page") or "1"
-        if not page_raw.isdigit() or int(page_raw) < 1 or len(page_raw) > 18:
-            raise NotFound("Invalid page.")
-        page = int(page_raw)
+        page, page_size = self.page_request()
         offset = (page - 1) * page_size
         key = self._count_key()
         counts = self.ctx.counts
@@ -516,12 +512,6 @@ def _no_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
-def _page_size(raw: str | None) -> int:
-    if raw is None or not raw.isdigit() or int(raw) < 1:
-        return DEFAULT_PAGE_SIZE
-    return min(int(raw), MAX_PAGE_SIZE)
-
-
 def _coerce(flt: Filter, raw: str) -> Any:
     if flt.kind == "int" and raw.lower() in ("null", "none"):
         return None
@@ -562,8 +552,7 @@ def _coerce(flt: Filter, raw: str) -> Any:
 
 
 def _query_doc(res: Resource) -> dict[str, str]:
-    doc = {"page": "Page number (default 1)",
-           "page_size": f"Items per page (default {DEFAULT_PAGE_SIZE}, max {MAX_PAGE_SIZE})"}
+    doc = dict(PAGE_QUERY_DOC)
     for name, flt in res.filters.items():
         doc[name] = flt.description or f"Filter by {flt.column}"
     if res.search_fields:

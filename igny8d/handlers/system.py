@@ -14,6 +14,7 @@ from igny8d.context import RequestMetric
 from igny8d.errors import NotFound, Unavailable
 from igny8d.handlers.base import APIHandler, endpoint
 from igny8d.ratelimit import UNTHROTTLED
+from igny8d.schemas.ai import TaskMeta
 from igny8d.services import jobs as job_service
 
 TAG = "system"
@@ -75,16 +76,6 @@ class RequestMetricsHandler(APIHandler):
                               and not self.principal.is_superuser):
             raise NotFound("Request not found.")
         self.ok(dataclasses.asdict(metric))
-
-
-class TaskMeta(BaseModel):
-    phase: str
-    percentage: float
-    message: str
-    request_steps: list[Any]
-    response_steps: list[Any]
-    cost: float
-    tokens: int
 
 
 class TaskProgressOut(BaseModel):

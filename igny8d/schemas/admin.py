@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from igny8d.schemas.ai import TaskMeta
+from igny8d.schemas.billing import TransactionOut
 from igny8d.schemas.planner import ID_MAX
 
 REASON_MAX = 500
@@ -288,16 +290,6 @@ class AdminUsage(BaseModel):
     by_operation: dict[str, int] = Field(description="Net credits per operation type")
 
 
-class AdminTransaction(BaseModel):
-    id: int
-    transaction_type: str
-    amount: int
-    balance_after: int
-    description: str
-    reference: str | None
-    user_id: int | None
-    created_at: dt.datetime
-
 
 class AdminAccountDetailOut(BaseModel):
     id: int
@@ -311,7 +303,7 @@ class AdminAccountDetailOut(BaseModel):
     sites_count: int
     keywords_count: int
     usage_this_month: AdminUsage
-    recent_transactions: list[AdminTransaction]
+    recent_transactions: list[TransactionOut]
 
 
 class AdminGrantTransaction(BaseModel):
@@ -351,16 +343,10 @@ class AdminEndSessionsOut(BaseModel):
     sessions_ended: int
 
 
-class AdminJobMeta(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class AdminJobMeta(TaskMeta):
+    """The progress meta as task_progress shows it, plus whatever else a kind wrote."""
 
-    phase: str
-    percentage: float
-    message: str
-    request_steps: list[Any]
-    response_steps: list[Any]
-    cost: float
-    tokens: int
+    model_config = ConfigDict(extra="allow")
 
 
 class AdminJobOut(BaseModel):

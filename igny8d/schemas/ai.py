@@ -6,7 +6,7 @@ cap; repeated ids count once); the body's own bound only keeps a request small."
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,18 @@ Id = Annotated[int, Field(ge=1, le=ID_MAX)]
 class TaskAccepted(BaseModel):
     task_id: str = Field(description="Follow it at /api/v1/system/settings/task_progress/"
                          "{task_id}/")
+
+
+class TaskMeta(BaseModel):
+    """A job's progress, as the reference's task_progress example shows it."""
+
+    phase: str
+    percentage: float
+    message: str
+    request_steps: list[Any]
+    response_steps: list[Any]
+    cost: float
+    tokens: int
 
 
 class _IdsBody(BaseModel):
