@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from igny8d.ai.types import ArticleBrief, ArticleDraft, Generation, Prompts, ProviderError
 from igny8d.permissions import Actor
-from igny8d.services.html import word_count
 from igny8d.store.schema import users
+from igny8d.text import word_count
 from tests.conftest import RunningApp, stop_app
 from tests.helpers import Client
 from tests.test_ai_ideas import (

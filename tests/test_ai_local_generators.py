@@ -31,7 +31,7 @@ from igny8d.ai.types import (
     ProviderError,
 )
 from igny8d.schemas.planner_clusters import CONTENT_STRUCTURES, CONTENT_TYPES
-from igny8d.services.html import sanitize_html, word_count
+from igny8d.text import sanitize_html, word_count
 
 GOLD = Path(igny8d.ai.__file__).parent / "data" / "gold_keywords.csv"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

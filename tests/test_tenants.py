@@ -296,6 +296,17 @@ async def test_sites_crud(client):
     assert (await client.get(S, token=owner)).json["count"] == 0
 
 
+async def test_site_slugs_transliterate_accents(client):
+    """Accented names keep their letters ("Zürich" is not "z-rich"), so "Café" and "Caf"
+    are two sites, not a false 409."""
+    owner = await client.owner("accents@example.com")
+    assert (await client.site(owner, "Zürich"))["slug"] == "zurich"
+    assert (await client.site(owner, "Café"))["slug"] == "cafe"
+    assert (await client.site(owner, "Caf"))["slug"] == "caf"
+    dup = await client.post(S, {"name": "Cafe"}, token=owner)
+    assert dup.status == 409 and "name" in dup.errors
+
+
 async def test_site_uniqueness_and_plan_limit(client):
     owner = await client.owner("own@example.com")
     other = await client.owner("other@example.com")

@@ -17,7 +17,7 @@ counts 0.6 of an H2) so the whole reaches about `target_word_count`.
 Deterministic: the keywords are sorted before use and every choice comes from a
 `random.Random` seeded with a digest of the brief, never from hash seeds or the clock. The HTML
 uses only <h2>, <h3>, <p>, <ul>, <li>, <em> and one `class` attribute, so the sanitiser
-(`services.html.sanitize_html`) leaves it as it is — except the leading comment, which it
+(`text.sanitize_html`) leaves it as it is — except the leading comment, which it
 drops like any comment.
 """
 
@@ -40,7 +40,7 @@ from igny8d.ai.ideas import (
 from igny8d.ai.text import STOPWORDS, normalise, stem
 from igny8d.ai.types import ArticleBrief, ArticleDraft, OutlineSection
 from igny8d.schemas.planner_clusters import CONTENT_STRUCTURES
-from igny8d.services.html import word_count
+from igny8d.text import word_count
 
 META_TITLE_MAX = 60
 META_DESCRIPTION_MAX = 160

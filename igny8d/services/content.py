@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from igny8d.permissions import Actor
 from igny8d.services import images
 from igny8d.services.base import Deps, Row
-from igny8d.services.html import sanitize_html, word_count
 from igny8d.services.tasks import SectorObjectService
 from igny8d.store import writer as store
+from igny8d.text import sanitize_html, word_count
 
 CONTENT_FIELDS = ("id", "account_id", "site_id", "sector_id", "task_id", "title",
                   "html_content", "word_count", "meta_title", "meta_description",

@@ -12,6 +12,7 @@ from igny8d.services.base import ResourceService, Row, check_limit, invalid_pk
 from igny8d.store import accounts as store
 from igny8d.store import crud
 from igny8d.store.schema import sectors
+from igny8d.text import slugify
 
 SECTOR_FIELDS = ("id", "account_id", "site_id", "name", "slug", "industry_sector_id",
                  "description", "is_active", "created_at", "updated_at")
@@ -58,7 +59,8 @@ class SectorService(ResourceService):
                                       where=[sectors.c.site_id == site["id"]])
         check_limit(account, "max_sectors_per_site", count, "sectors per site")
         return await crud.insert_row(conn, store.SECTORS, {
-            **data, "account_id": site["account_id"], "slug": store.slugify(data["name"]),
+            **data, "account_id": site["account_id"],
+            "slug": slugify(data["name"], fallback="item"),
         })
 
     async def update(self, conn: AsyncConnection, actor: Actor, row: Row, data: Row) -> Row:
@@ -66,7 +68,7 @@ class SectorService(ResourceService):
             site = await crud.get_row(conn, store.SITES, row["site_id"], scope=actor.scope)
             await _check_industry_sector(conn, site, data["industry_sector_id"])
         if data.get("name"):
-            data = {**data, "slug": store.slugify(data["name"])}
+            data = {**data, "slug": slugify(data["name"], fallback="item")}
         return await super().update(conn, actor, row, data)
 
 

@@ -13,6 +13,7 @@ from igny8d.store import accounts as store
 from igny8d.store import crud
 from igny8d.store.errors import RowNotFound
 from igny8d.store.schema import sectors
+from igny8d.text import slugify
 
 SITE_FIELDS = ("id", "account_id", "name", "slug", "domain", "industry_id", "description",
                "is_active", "sectors_count", "created_at", "updated_at")
@@ -35,7 +36,7 @@ class SiteService(ResourceService):
         count = await store.count_for_account(conn, store.SITES, actor.account_id)
         check_limit(account, "max_sites", count, "sites")
         row = await crud.insert_row(conn, store.SITES, {
-            **data, "account_id": actor.account_id, "slug": store.slugify(data["name"]),
+            **data, "account_id": actor.account_id, "slug": slugify(data["name"], fallback="item"),
         })
         if actor.site_ids is not None:
             # A user limited to some sites can see the sites they create.
@@ -46,7 +47,7 @@ class SiteService(ResourceService):
 
     async def update(self, conn: AsyncConnection, actor: Actor, row: Row, data: Row) -> Row:
         if data.get("name"):
-            data = {**data, "slug": store.slugify(data["name"])}
+            data = {**data, "slug": slugify(data["name"], fallback="item")}
         return await super().update(conn, actor, row, data)
 
     async def sectors_of(self, conn: AsyncConnection, actor: Actor, site_id: int) -> list[Row]:

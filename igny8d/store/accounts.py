@@ -28,6 +28,7 @@ from igny8d.store.schema import (
     sites,
     users,
 )
+from igny8d.text import slugify
 
 ACCOUNTS = TableSpec(accounts, "tenant", "Account")
 USERS = TableSpec(
@@ -84,11 +85,6 @@ class AuthUser:
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
-
-
-def slugify(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:150] or "item"
 
 
 async def find_user_by_email(conn: AsyncConnection, email: str) -> UserRecord | None:
@@ -182,7 +178,7 @@ _SLUG_ATTEMPTS = 3
 
 
 async def unique_account_slug(conn: AsyncConnection, name: str) -> str:
-    base = slugify(name)
+    base = slugify(name, fallback="item")
     taken = set((await conn.execute(
         select(accounts.c.slug).where(accounts.c.slug.like(f"{base}%"))
     )).scalars())
@@ -222,7 +218,7 @@ async def create_account(
         except UniqueViolation:
             if attempt == _SLUG_ATTEMPTS - 1:
                 raise
-            slug = f"{slugify(name)}-{secrets.token_hex(3)}"
+            slug = f"{slugify(name, fallback='item')}-{secrets.token_hex(3)}"
     raise AssertionError("unreachable")
 
 
