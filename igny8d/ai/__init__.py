@@ -23,7 +23,8 @@ from igny8d.ai.cluster import (
 )
 from igny8d.ai.ideas import generate_ideas
 from igny8d.ai.intent import IntentResult, classify_intent
-from igny8d.ai.text import Intent, analyse, normalise, stem
+from igny8d.ai.text import analyse, normalise, stem
+from igny8d.vocab import Intent
 
 if TYPE_CHECKING:
     from igny8d.ai.imaging import image_prompts, render_image

@@ -39,8 +39,8 @@ from igny8d.ai.ideas import (
 )
 from igny8d.ai.text import STOPWORDS, normalise, stem
 from igny8d.ai.types import ArticleBrief, ArticleDraft, OutlineSection
-from igny8d.schemas.planner_clusters import CONTENT_STRUCTURES
 from igny8d.text import word_count
+from igny8d.vocab import CONTENT_STRUCTURES
 
 META_TITLE_MAX = 60
 META_DESCRIPTION_MAX = 160

@@ -45,7 +45,8 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from igny8d.ai.intent import IntentResult, classify_analysis
-from igny8d.ai.text import INTENT_PRECEDENCE, Analysis, Intent, analyse, char_ngrams
+from igny8d.ai.text import Analysis, analyse, char_ngrams
+from igny8d.vocab import INTENT_PRECEDENCE, Intent
 
 DEFAULT_THRESHOLD = 0.45
 DEFAULT_MAX_CLUSTER_SIZE = 100

@@ -42,23 +42,23 @@ from igny8d.ai.intent import IntentResult, classify_analysis
 from igny8d.ai.text import (
     BRANDS,
     HEAD_KEEPING_MODIFIERS,
-    INTENT_PRECEDENCE,
     LEADING_QUESTIONS,
     MODIFIERS,
     STOPWORDS,
     TASK_WORDS,
     Analysis,
-    Intent,
     analyse,
     normalise,
     stem,
 )
 from igny8d.ai.types import ClusterBrief, IdeaDraft, OutlineSection
-from igny8d.schemas.planner_clusters import (
+from igny8d.vocab import (
     CONTENT_STRUCTURES,
     CONTENT_TYPES,
+    INTENT_PRECEDENCE,
     MAX_OUTLINE_ITEMS,
     MAX_TARGET_KEYWORDS,
+    Intent,
 )
 
 #: The most ideas one call makes: one per structure.

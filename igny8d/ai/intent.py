@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from igny8d.ai.text import INTENT_PRECEDENCE, Analysis, Intent, analyse
+from igny8d.ai.text import Analysis, analyse
+from igny8d.vocab import INTENT_PRECEDENCE, Intent
 
 FIRM_CONFIDENCE = 0.5
 

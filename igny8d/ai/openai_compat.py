@@ -58,7 +58,7 @@ from igny8d.ai.types import (
     RenderedImage,
     Step,
 )
-from igny8d.schemas.planner_clusters import (
+from igny8d.vocab import (
     CONTENT_STRUCTURES,
     CONTENT_TYPES,
     MAX_OUTLINE_ITEMS,

@@ -23,14 +23,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
 
 import snowballstemmer  # type: ignore[import-untyped]
 
-Intent = Literal["transactional", "commercial", "navigational", "informational"]
-#: The classifier's precedence, strongest first.
-INTENT_PRECEDENCE: tuple[Intent, ...] = ("transactional", "commercial", "navigational",
-                                         "informational")
+# the classifier's precedence, strongest first, is the order of the vocabulary's intents
+from igny8d.vocab import Intent
 
 _T: Intent = "transactional"
 _C: Intent = "commercial"

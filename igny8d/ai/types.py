@@ -18,7 +18,7 @@ from typing import Generic, Literal, Protocol, TypeVar
 
 from igny8d.ai.cluster import ClusterResult, KeywordItem
 from igny8d.ai.prompts import DEFAULT_PROMPTS
-from igny8d.ai.text import Intent
+from igny8d.vocab import Intent
 
 T = TypeVar("T")
 

@@ -10,9 +10,12 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-KeywordIntent = Literal["informational", "commercial", "transactional", "navigational"]
+from igny8d.vocab import Intent as KeywordIntent
+
 KeywordStatus = Literal["active", "pending", "archived"]
-INTENTS: tuple[str, ...] = get_args(KeywordIntent)
+#: the API lists them in this order (most searches are informational)
+INTENTS: tuple[str, ...] = ("informational", "commercial", "transactional", "navigational")
+assert set(INTENTS) == set(get_args(KeywordIntent))
 STATUSES: tuple[str, ...] = get_args(KeywordStatus)
 
 ID_MAX = 2**63 - 1

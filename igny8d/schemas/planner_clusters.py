@@ -1,8 +1,5 @@
-"""Schemas of the planner's clusters and content ideas, and the content choices the writer shares.
-
-`CONTENT_TYPES` and `CONTENT_STRUCTURES` are the one list of choices for ideas and the tasks
-they become (the writer imports them from here); this module imports no Tornado.
-"""
+"""Schemas of the planner's clusters and content ideas (the content choices are the domain's:
+`igny8d/vocab.py`); this module imports no Tornado."""
 
 from __future__ import annotations
 
@@ -11,23 +8,25 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-#: What kind of page a piece of content is (ideas and tasks).
-ContentType = Literal["blog_post", "article", "guide", "landing_page", "product_page",
-                      "comparison"]
-#: How a piece of content is built (ideas and tasks).
-ContentStructure = Literal["guide", "how_to", "listicle", "comparison", "review", "news",
-                           "pillar", "faq"]
+from igny8d.vocab import (
+    CONTENT_STRUCTURES,
+    CONTENT_TYPES,
+    MAX_OUTLINE_ITEMS,
+    MAX_TARGET_KEYWORDS,
+    ContentStructure,
+    ContentType,
+)
+
+__all__ = ["CONTENT_STRUCTURES", "CONTENT_TYPES", "MAX_OUTLINE_ITEMS", "MAX_TARGET_KEYWORDS",
+           "ContentStructure", "ContentType"]
+
 ClusterStatus = Literal["active", "archived"]
 #: `queued` is set by bulk_queue_to_writer (a task exists); `completed` when it is written.
 IdeaStatus = Literal["new", "queued", "completed", "archived"]
 
-CONTENT_TYPES: tuple[str, ...] = get_args(ContentType)
-CONTENT_STRUCTURES: tuple[str, ...] = get_args(ContentStructure)
 CLUSTER_STATUSES: tuple[str, ...] = get_args(ClusterStatus)
 IDEA_STATUSES: tuple[str, ...] = get_args(IdeaStatus)
 
-MAX_TARGET_KEYWORDS = 50
-MAX_OUTLINE_ITEMS = 100
 
 
 class Body(BaseModel):

@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from igny8d.ai.cluster import KeywordItem
-from igny8d.ai.text import Intent
 from igny8d.ai.types import ClusterBrief, IdeaDraft
 from igny8d.errors import ValidationFailed
 from igny8d.permissions import Actor
@@ -48,6 +47,7 @@ from igny8d.store.keywords import keyword_norm
 from igny8d.store.planner import CLUSTERS, IDEAS, KEYWORDS
 from igny8d.store.schema import content_ideas
 from igny8d.store.schema import keywords as keywords_table
+from igny8d.vocab import Intent
 
 if TYPE_CHECKING:
     from igny8d.jobs.executor import Progress
