@@ -25,10 +25,10 @@ from igny8d.handlers import all_routes, api_routes
 from igny8d.handlers import metrics as metrics_handlers
 from igny8d.handlers.base import API404Handler
 from igny8d.handlers.docs import AssetHandler
-from igny8d.jobs.scheduler import make_scheduler
 from igny8d.log import configure_logging, log_request
 from igny8d.metrics import ROUTE_ATTR
 from igny8d.openapi import build_document, path_template
+from igny8d.scheduler import make_scheduler
 from igny8d.sentry import close_sentry, init_sentry
 from igny8d.settings import Settings, StartupError
 

@@ -12,14 +12,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from igny8d.jobs.executor import Executor
-from igny8d.jobs.registry import JobRegistry, default_registry
+from igny8d.jobs.registry import JobRegistry
 from igny8d.log import RING, RequestLogRing, install_ring
 from igny8d.metrics import ROUTE_ATTR, UNMATCHED, Prometheus, TrafficWindow
+from igny8d.operations import cluster, content, ideas, image_prompts, images, lifecycle
 from igny8d.ratelimit import RateLimiter
 from igny8d.security import PasswordHasher, TokenService
+from igny8d.sentry import capture_job_error
 from igny8d.services import images as media
 from igny8d.settings import Settings
 from igny8d.store.engine import Store
+
+#: The AI operations this server runs as job kinds.
+OPERATIONS: tuple[lifecycle.Operation[Any, Any, Any], ...] = (
+    cluster.OPERATION, ideas.OPERATION, content.OPERATION, image_prompts.OPERATION,
+    images.OPERATION,
+)
 
 
 @dataclass(slots=True)
@@ -199,17 +207,22 @@ class AppContext:
     metrics: Metrics = field(default_factory=Metrics)
     counts: CountCache = field(default_factory=CountCache)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("igny8d"))
-    #: job kinds of this application (tests register their own: nothing is global)
-    jobs: JobRegistry = field(default_factory=default_registry)
+    #: job kinds of this application: the AI operations, registered here (tests register
+    #: their own too: nothing is global)
+    jobs: JobRegistry = field(default_factory=JobRegistry)
     #: the job workers; built here, started by run_server (and by tests that ask)
     executor: Executor = field(init=False)
 
     def __post_init__(self) -> None:
+        for operation in OPERATIONS:
+            if operation.kind not in self.jobs:
+                lifecycle.register(self.jobs, operation, self)
         self.executor = Executor(
-            self, self.store, self.jobs, workers=self.settings.job_workers,
+            self.store, self.jobs, workers=self.settings.job_workers,
             lease_s=self.settings.job_lease_s, max_attempts=self.settings.job_max_attempts,
         )
         self.executor.on_finished = self.metrics.observe_job
+        self.executor.on_error = capture_job_error
         # deleted images' files are removed once their delete has committed
         media.install(self.store, self.settings.data_dir)
 

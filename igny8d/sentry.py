@@ -8,11 +8,12 @@ turns on `sentry-sdk` with its Tornado integration. What reaches Sentry:
   the user id and account id (never an email: `send_default_pii` stays off). Expected
   failures — every `DomainError` (4xx, 402, 503 refusals) and Tornado's `HTTPError` — never
   do: `before_send` drops them whatever path they came by.
-- **Unexpected exceptions of a job** (`capture_job_error`, called by the executor where it
-  logs the traceback; a no-op while Sentry is off, so the executor never imports the SDK):
-  tagged `task_id`, `kind` and `account_id`, no payload, no breadcrumbs (a worker's log
-  lines belong to every job it ran). Readable failures — `JobFailed`, a `DomainError`, a
-  `ProviderError` (a bad key, a quota, a timeout) — are the client's business and never go.
+- **Unexpected exceptions of a job** (`capture_job_error`, the executor's `on_error` hook,
+  plugged in by the composition root; a no-op while Sentry is off, so the executor never
+  imports the SDK, nor this module): tagged `task_id`, `kind` and `account_id`, no
+  payload, no breadcrumbs (a worker's log lines belong to every job it ran). Readable
+  failures — `JobFailed`, a `DomainError`, a `ProviderError` (a bad key, a quota, a
+  timeout) — are the client's business and never go.
 - **Traces** when `sentry_traces_sample_rate` > 0, scrubbed the same way.
 - Log records become breadcrumbs only (the logging integration's `event_level` is off), so
   an error logged once is one event, not two.
@@ -37,7 +38,7 @@ import tornado.web
 from igny8d import __version__
 from igny8d.ai.types import ProviderError
 from igny8d.errors import DomainError
-from igny8d.jobs.registry import JobFailed
+from igny8d.jobs.registry import Job, JobFailed
 from igny8d.log import is_secret_key, scrub_query
 from igny8d.metrics import ROUTE_ATTR, UNMATCHED
 
@@ -214,10 +215,11 @@ def tag_request(handler: Any) -> None:
     _request_tags(sentry_sdk.get_isolation_scope(), handler)
 
 
-def capture_job_error(exc: BaseException, *, task_id: str, kind: str, account_id: int) -> None:
-    """Report the unexpected exception a job failed with (no-op while Sentry is off, and
-    for JobFailed, domain and provider errors). Tags only: the payload, the result and
-    the worker's breadcrumbs stay out; the scrubber runs on what is sent."""
+def capture_job_error(exc: BaseException, job: Job) -> None:
+    """The executor's `on_error` hook: report the unexpected exception a job failed with
+    (no-op while Sentry is off, and for JobFailed, domain and provider errors). Tags only
+    (task_id, kind, account_id): the payload, the result and the worker's breadcrumbs stay
+    out; the scrubber runs on what is sent."""
     if not _active or isinstance(exc, _EXPECTED_JOB_ERRORS):
         return
     import sentry_sdk
@@ -229,7 +231,7 @@ def capture_job_error(exc: BaseException, *, task_id: str, kind: str, account_id
         mechanism={"type": "igny8d.jobs", "handled": True})
     with sentry_sdk.isolation_scope() as scope:
         scope.clear_breadcrumbs()
-        scope.set_tag("task_id", task_id)
-        scope.set_tag("kind", kind)
-        scope.set_tag("account_id", str(account_id))
+        scope.set_tag("task_id", job.task_id)
+        scope.set_tag("kind", job.kind)
+        scope.set_tag("account_id", str(job.account_id))
         sentry_sdk.capture_event(event, hint=hint)

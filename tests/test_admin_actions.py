@@ -368,7 +368,7 @@ async def test_cancel_a_running_job_stops_it_and_refunds(jobs_app, jobs_client):
     app, client = jobs_app, jobs_client
     started = asyncio.Event()
 
-    async def forever(ctx: Any, job: Job, progress: Any) -> dict[str, Any]:
+    async def forever(job: Job, progress: Any) -> dict[str, Any]:
         await progress.update(phase="WORKING", percentage=10, message="busy")
         started.set()
         while True:
@@ -397,7 +397,7 @@ async def test_retry_a_failed_job_charges_it_again(jobs_app, jobs_client):
     app, client = jobs_app, jobs_client
     runs: dict[str, int] = {}
 
-    async def flaky(ctx: Any, job: Job, progress: Any) -> dict[str, Any]:
+    async def flaky(job: Job, progress: Any) -> dict[str, Any]:
         runs[job.task_id] = runs.get(job.task_id, 0) + 1
         if runs[job.task_id] == 1 or job.payload.get("always_fail"):
             raise JobFailed("The provider timed out.")

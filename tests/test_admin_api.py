@@ -62,7 +62,7 @@ async def keywords(client: Client, owner: dict[str, Any], n: int) -> list[int]:
     return ids
 
 
-async def _never_runs(ctx: Any, job: Job, progress: Any) -> dict[str, Any]:
+async def _never_runs(job: Job, progress: Any) -> dict[str, Any]:
     raise AssertionError("no worker runs in these tests")
 
 

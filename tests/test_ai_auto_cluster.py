@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from igny8d.services import ai_cluster
+from igny8d.operations import cluster as cluster_operation
 from igny8d.store.schema import accounts, credit_usage, jobs
 from tests.conftest import RunningApp, make_settings, start_app, stop_app
 from tests.helpers import Client
@@ -290,7 +290,7 @@ async def test_a_failed_job_refunds_its_credits(jobs_app, client, monkeypatch):
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ai_cluster, "cluster_keywords", broken)
+    monkeypatch.setattr(cluster_operation, "cluster_keywords", broken)
     env = await setup(client, "fail@example.com")
     token = env["token"]
     ids = await add_keywords(client, env, TOPICS["sourdough"])

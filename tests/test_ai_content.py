@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from igny8d.ai.types import ArticleBrief, ArticleDraft, Generation, Prompts, ProviderError
 from igny8d.permissions import Actor
+from igny8d.services import jobs as job_service
 from igny8d.store.schema import users
 from igny8d.text import word_count
 from tests.conftest import RunningApp, stop_app
@@ -237,8 +238,8 @@ async def test_cancel_mid_job_refunds_and_writes_nothing(jobs_app, client, monke
     assert meta["phase"] == "AI_CALL"
 
     async with jobs_app.ctx.store.begin() as conn:
-        await jobs_app.ctx.executor.cancel(conn, await _actor(jobs_app, "cancel@example.com"),
-                                           task_id=task_id)
+        await job_service.cancel(conn, await _actor(jobs_app, "cancel@example.com"),
+                                 task_id=task_id, registry=jobs_app.ctx.jobs)
     gate.set()
     done = await poll(client, token, task_id)
     assert done["state"] == "REVOKED", done

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import func, select
 
 from igny8d.ai.types import ClusterBrief, Generation, IdeaDraft, Prompts, ProviderError
+from igny8d.operations import ideas as ideas_operation
 from igny8d.schemas.planner_clusters import CONTENT_STRUCTURES
-from igny8d.services import ai_ideas
 from igny8d.store.schema import jobs
 from tests.conftest import RunningApp, make_settings, start_app, stop_app
 from tests.helpers import Client
@@ -183,7 +183,7 @@ async def test_ideas_for_a_cluster(jobs_app, client):
     token = env["token"]
     cid = await make_cluster(client, env, "espresso machine", ESPRESSO)
     before = await credits(client, token)
-    planned = ai_ideas.ideas_for(len(ESPRESSO))
+    planned = ideas_operation.ideas_for(len(ESPRESSO))
     assert planned == 1
 
     resp = await client.post(IDEAS_AUTO, {"ids": [cid]}, token=token)
@@ -249,7 +249,7 @@ async def test_a_bigger_cluster_gets_more_ideas(jobs_app, client):
          "beginners", "small", "commercial", "portafilter", "pressure gauge", "water tank",
          "steam wand", "pod", "dual boiler"))]
     cid = await make_cluster(client, env, "espresso machine", texts)
-    planned = ai_ideas.ideas_for(len(texts))
+    planned = ideas_operation.ideas_for(len(texts))
     assert planned == 2
     before = await credits(client, token)
     done = await run(client, token, IDEAS_AUTO, [cid])
@@ -349,7 +349,7 @@ async def test_fewer_ideas_than_planned_refund_the_difference(jobs_app, client, 
     token = env["token"]
     texts = ESPRESSO + [(f"espresso machine model {n}", 50) for n in range(16)]
     cid = await make_cluster(client, env, "espresso machine", texts)
-    assert ai_ideas.ideas_for(len(texts)) == 2
+    assert ideas_operation.ideas_for(len(texts)) == 2
     done = await run(client, token, IDEAS_AUTO, [cid])
     assert done["state"] == "SUCCESS", done
     assert done["result"]["ideas_created"] == 1

@@ -80,7 +80,7 @@ async def box(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[RunningApp
     running.ctx.executor.poll_max = 0.2
     gate = asyncio.Event()
 
-    async def gated(ctx: Any, job: Job, progress: Progress) -> dict[str, Any]:
+    async def gated(job: Job, progress: Progress) -> dict[str, Any]:
         await progress.update(phase="AI_CALL", percentage=40, message="Clustering 3 keywords")
         await gate.wait()
         return {"clusters_created": 1}

@@ -361,7 +361,7 @@ async def test_the_sweep_removes_old_orphans_only(client, app):
     assert (await client.get(f"/media/images/{old}")).status == 404
     assert await image_service.sweep_media(app.ctx.store, data_dir) == 0
     # the scheduler's job calls the same function
-    from igny8d.jobs.scheduler import make_scheduler, sweep_media
+    from igny8d.scheduler import make_scheduler, sweep_media
 
     job = make_scheduler(app.ctx).get_job("sweep_media")
     assert job is not None and job.coalesce is True and job.max_instances == 1

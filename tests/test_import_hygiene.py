@@ -1,77 +1,112 @@
-"""The layers import downwards only: store and services never load Tornado, the server never
-loads Textual, and the core modules have no import cycles (harlequin's test is the model)."""
+"""The architecture holds: layers import downwards only and have no cycles (import-linter's
+contracts in pyproject.toml), every module imports first in a fresh interpreter, the
+executor, store, services and operations load no Tornado, the server no Textual (harlequin's
+test is the model)."""
 
 from __future__ import annotations
 
-import ast
+import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PKG = ROOT / "igny8d"
+PACKAGES = ("igny8d", "tui")
 
 
-def _loaded_after(imports: str) -> set[str]:
-    code = f"import sys\n{imports}\nprint('\\n'.join(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
-    return set(out.stdout.split())
+def _modules(package: str) -> list[str]:
+    """Every module of a package; not migrations (Alembic loads those by path), nor
+    `__main__` (importing it runs the program)."""
+    out: list[str] = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("")
+        if "migrations" in rel.parts or rel.name == "__main__":
+            continue
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        out.append(".".join(parts))
+    return out
 
 
-@pytest.mark.parametrize("package", ["igny8d.store", "igny8d.services"])
-def test_store_and_services_load_no_tornado(package: str) -> None:
-    names = [f"{package}.{p.stem}" for p in (PKG / package.split(".")[1]).glob("*.py")
-             if p.stem != "__init__"]
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+
+
+def test_import_contracts() -> None:
+    """Layers, no cycles at any depth, no Tornado below the handlers, the console apart."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    out = subprocess.run([str(lint), "--no-cache"], capture_output=True, text=True, cwd=ROOT,
+                         timeout=300)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+
+
+#: third-party libraries the forked children share (loaded once in the parent: a child then
+#: pays only for igny8d's own modules)
+THIRD_PARTY = ("sqlalchemy", "sqlalchemy.ext.asyncio", "aiosqlite", "asyncpg", "alembic",
+               "alembic.config", "pydantic", "tornado.web", "tornado.httpclient",
+               "textual.app", "sentry_sdk", "prometheus_client", "cryptography",
+               "apscheduler.schedulers.asyncio", "limits", "jwt", "bcrypt", "orjson", "nh3",
+               "slugify", "snowballstemmer", "PIL.Image", "httpx")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_every_module_imports_first() -> None:
+    """A cycle shows when a module of it is imported first: each module is imported in a
+    forked child of an interpreter that has loaded the third-party libraries only (a
+    child per core at a time)."""
+    names = [m for p in PACKAGES for m in _modules(p)]
+    assert len(names) > 100
+    code = f"""
+        import importlib, os, sys
+        for lib in {THIRD_PARTY!r}:
+            importlib.import_module(lib)
+        assert not any(m == "igny8d" or m.startswith(("igny8d.", "tui")) for m in sys.modules)
+        todo, running, bad = list({names!r}), {{}}, []
+        while todo or running:
+            while todo and len(running) < (os.cpu_count() or 2):
+                name = todo.pop()
+                pid = os.fork()
+                if pid == 0:
+                    try:
+                        importlib.import_module(name)
+                    except BaseException as exc:
+                        print(name, type(exc).__name__, exc, file=sys.stderr)
+                        os._exit(1)
+                    os._exit(0)
+                running[pid] = name
+            pid, status = os.wait()
+            if status:
+                bad.append(running[pid])
+            del running[pid]
+        print(" ".join(sorted(bad)))
+    """
+    out = _run(code)
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert out.stdout.split() == [], out.stderr[-4000:]
+
+
+@pytest.mark.parametrize("package", ["igny8d.store", "igny8d.services", "igny8d.jobs",
+                                     "igny8d.operations"])
+def test_lower_layers_load_no_tornado(package: str) -> None:
+    """Importing every module of the layer (nothing run) loads no Tornado: the network and
+    HTTP live above (handlers) or inside a provider, loaded when one is used."""
+    names = _modules(package.replace(".", "/"))
     assert names
-    loaded = _loaded_after("\n".join(f"import {n}" for n in [package, *names]))
-    assert not {m for m in loaded if m == "tornado" or m.startswith("tornado.")}
+    out = _run("import sys\n" + "\n".join(f"import {n}" for n in names) + """
+print(sorted(m for m in sys.modules if m == "tornado" or m.startswith("tornado.")))""")
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert out.stdout.strip() == "[]", out.stdout
 
 
-def test_the_server_loads_no_textual() -> None:
-    loaded = _loaded_after("import igny8d.app\nimport igny8d.cli")
-    assert "textual" not in loaded
-
-
-def _module_imports(path: Path) -> set[str]:
-    """igny8d modules this file imports at run time (TYPE_CHECKING blocks excluded)."""
-    tree = ast.parse(path.read_text())
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            node.body = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("igny8d"):
-            found.add(node.module)
-            found.update(f"{node.module}.{a.name}" for a in node.names)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("igny8d"))
-    return found
-
-
-def _layer(module: str) -> str | None:
-    parts = module.split(".")
-    if len(parts) < 2:
-        return None
-    name = parts[1]
-    return name if name in {"store", "services", "permissions", "errors", "scope"} else None
-
-
-def test_no_import_cycles_between_core_layers() -> None:
-    """store, services, permissions, errors: each layer imports only the ones below it."""
-    order = {"errors": 0, "scope": 1, "permissions": 2, "store": 3, "services": 4}
-    bad: list[str] = []
-    for path in PKG.rglob("*.py"):
-        if "migrations" in path.parts:
-            continue
-        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-        here = _layer(module)
-        if here is None:
-            continue
-        for target in _module_imports(path):
-            there = _layer(target)
-            if there is not None and there != here and order[there] > order[here]:
-                bad.append(f"{module} -> {target}")
-    assert not bad, bad
+def test_the_server_loads_no_textual_and_no_inflect() -> None:
+    """The console is a separate program; inflect (seconds and tens of MB to import) loads
+    only when the offline provider writes."""
+    out = _run("""
+        import sys, igny8d.app, igny8d.cli
+        print(sorted({m.split(".")[0] for m in sys.modules} & {"textual", "inflect"}))""")
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert out.stdout.strip() == "[]", out.stdout

@@ -21,9 +21,10 @@ from sqlalchemy import func, insert, select
 from igny8d.context import AppContext
 from igny8d.errors import Conflict, NotFound, PermissionDenied
 from igny8d.jobs.executor import WORKER_LOST, Progress, run_cpu
+from igny8d.jobs.queue import QUEUED_META
 from igny8d.jobs.registry import Job, JobFailed, LeaseLost, Revoked
-from igny8d.jobs.scheduler import purge_finished_jobs, reap_expired_jobs
 from igny8d.permissions import Actor
+from igny8d.scheduler import purge_finished_jobs, reap_expired_jobs
 from igny8d.services import jobs as job_service
 from igny8d.store.schema import accounts, jobs, plans, users
 from tests.conftest import make_settings
@@ -98,8 +99,7 @@ async def test_job_runs_to_success_with_progress(make_ctx):
     ctx = make_ctx()
     gate = asyncio.Event()
 
-    async def steps(app: AppContext, job: Job, progress: Progress) -> dict[str, Any]:
-        assert app is ctx
+    async def steps(job: Job, progress: Progress) -> dict[str, Any]:
         await progress.update(phase="AI_CALL", percentage=50, message="Halfway",
                               request_step={"step": "prompt"}, tokens=1500, cost=0.05)
         await gate.wait()
@@ -140,7 +140,7 @@ async def test_a_failing_job_fails_once_with_a_readable_error_and_the_hook(make_
     runs: collections.Counter[str] = collections.Counter()
     hooked: list[tuple[str, str, bool]] = []
 
-    async def broken(app: AppContext, job: Job, progress: Progress) -> dict[str, Any]:
+    async def broken(job: Job, progress: Progress) -> dict[str, Any]:
         runs[job.task_id] += 1
         await progress.update(phase="AI_CALL", percentage=10)
         if job.payload.get("public"):
@@ -179,7 +179,7 @@ async def test_cancelling_a_pending_job_revokes_it_at_once(make_ctx):
     ctx = make_ctx()
     revoked: list[str] = []
 
-    async def never(app: AppContext, job: Job, progress: Progress) -> None:
+    async def never(job: Job, progress: Progress) -> None:
         raise AssertionError("a revoked job must not run")
 
     async def on_revoked(conn: Any, job: Job, reason: str) -> None:
@@ -189,7 +189,7 @@ async def test_cancelling_a_pending_job_revokes_it_at_once(make_ctx):
     actor = await make_actor(ctx)
     task_id = await submit(ctx, actor)
     async with ctx.store.begin() as conn:
-        out = await ctx.executor.cancel(conn, actor, task_id=task_id)
+        out = await job_service.cancel(conn, actor, task_id=task_id, registry=ctx.jobs)
     assert out["state"] == "REVOKED" and out["error"] == "The task was cancelled."
     assert revoked == [task_id]
     await ctx.executor.start()
@@ -197,18 +197,18 @@ async def test_cancelling_a_pending_job_revokes_it_at_once(make_ctx):
     assert (await job_row(ctx, task_id))["state"] == "REVOKED"
     with pytest.raises(Conflict):
         async with ctx.store.begin() as conn:
-            await ctx.executor.cancel(conn, actor, task_id=task_id)
+            await job_service.cancel(conn, actor, task_id=task_id, registry=ctx.jobs)
     other = await make_actor(ctx, "other")
     with pytest.raises(NotFound):
         async with ctx.store.begin() as conn:
-            await ctx.executor.cancel(conn, other, task_id=task_id)
+            await job_service.cancel(conn, other, task_id=task_id, registry=ctx.jobs)
 
 
 async def test_cancelling_a_running_job_stops_it_at_its_next_update(make_ctx):
     ctx = make_ctx()
     seen: list[type[BaseException]] = []
 
-    async def loop(app: AppContext, job: Job, progress: Progress) -> None:
+    async def loop(job: Job, progress: Progress) -> None:
         try:
             for n in range(10_000):
                 await progress.update(percentage=n % 100, message=f"step {n}")
@@ -236,7 +236,7 @@ async def test_a_running_job_in_a_long_await_is_stopped_by_the_lease_renewal(mak
     ctx = make_ctx(job_lease_s=1.0)  # renewed every third of a second
     seen: list[type[BaseException]] = []
 
-    async def sleeper(app: AppContext, job: Job, progress: Progress) -> None:
+    async def sleeper(job: Job, progress: Progress) -> None:
         try:
             await asyncio.sleep(60)
         except BaseException as exc:
@@ -259,7 +259,7 @@ async def test_a_running_job_in_a_long_await_is_stopped_by_the_lease_renewal(mak
 async def test_cancel_needs_the_submitter_or_an_admin(make_ctx):
     ctx = make_ctx()
 
-    async def noop(app: AppContext, job: Job, progress: Progress) -> None:
+    async def noop(job: Job, progress: Progress) -> None:
         return None
 
     ctx.jobs.register(KIND, noop)
@@ -277,7 +277,7 @@ async def test_cancel_needs_the_submitter_or_an_admin(make_ctx):
 async def test_final_writes_results_and_success_together(make_ctx):
     ctx = make_ctx()
 
-    async def final(app: AppContext, job: Job, progress: Progress) -> None:
+    async def final(job: Job, progress: Progress) -> None:
         await progress.update(phase="SAVING", percentage=95)
         async with progress.final() as conn:
             count = (await conn.execute(select(func.count()).select_from(jobs))).scalar()
@@ -299,7 +299,7 @@ async def test_final_refuses_a_revoked_job(make_ctx):
     seen: list[type[BaseException]] = []
     wrote: list[bool] = []
 
-    async def late(app: AppContext, job: Job, progress: Progress) -> None:
+    async def late(job: Job, progress: Progress) -> None:
         await gate.wait()
         try:
             async with progress.final():
@@ -329,7 +329,7 @@ async def _dead_worker_row(ctx: AppContext, actor: Actor, *, attempts: int,
     async with ctx.store.begin() as conn:
         await conn.execute(insert(jobs).values(
             task_id=task_id, account_id=actor.account_id, user_id=actor.user_id, kind=KIND,
-            payload={"n": 1}, state="PROGRESS", meta=dict(job_service.QUEUED_META),
+            payload={"n": 1}, state="PROGRESS", meta=dict(QUEUED_META),
             attempts=attempts, max_attempts=max_attempts, lease_owner="dead-host:1:beef",
             lease_expires_at=now - dt.timedelta(minutes=1), created_at=now - dt.timedelta(
                 minutes=5), started_at=now - dt.timedelta(minutes=5), updated_at=now))
@@ -340,7 +340,7 @@ async def test_a_job_whose_lease_expired_is_run_again(make_ctx):
     ctx = make_ctx()
     runs: collections.Counter[str] = collections.Counter()
 
-    async def count(app: AppContext, job: Job, progress: Progress) -> dict[str, Any]:
+    async def count(job: Job, progress: Progress) -> dict[str, Any]:
         runs[job.task_id] += 1
         return {"attempt": job.attempts}
 
@@ -359,7 +359,7 @@ async def test_a_lost_job_past_its_attempts_fails_with_the_hook(make_ctx):
     ctx = make_ctx()
     hooked: list[tuple[str, str, str]] = []
 
-    async def never(app: AppContext, job: Job, progress: Progress) -> None:
+    async def never(job: Job, progress: Progress) -> None:
         raise AssertionError("must not run again")
 
     async def on_failed(conn: Any, job: Job, reason: str) -> None:
@@ -384,7 +384,7 @@ async def test_a_worker_whose_lease_was_reaped_stops_writing(make_ctx):
     seen: list[type[BaseException]] = []
     gate = asyncio.Event()
 
-    async def slow(app: AppContext, job: Job, progress: Progress) -> None:
+    async def slow(job: Job, progress: Progress) -> None:
         await gate.wait()
         try:
             await progress.update(percentage=99)
@@ -414,15 +414,17 @@ async def test_two_executors_on_one_database_run_each_job_once(make_ctx):
     runs: collections.Counter[str] = collections.Counter()
     by_owner: collections.Counter[str] = collections.Counter()
 
-    async def count(app: AppContext, job: Job, progress: Progress) -> dict[str, Any]:
-        runs[job.task_id] += 1
-        by_owner[app.executor.owner] += 1
-        await progress.update(percentage=50)
-        await asyncio.sleep(0.02)
-        return {"by": app.executor.owner}
+    def counter(owner: str) -> Callable[[Job, Progress], Awaitable[dict[str, Any]]]:
+        async def count(job: Job, progress: Progress) -> dict[str, Any]:
+            runs[job.task_id] += 1
+            by_owner[owner] += 1
+            await progress.update(percentage=50)
+            await asyncio.sleep(0.02)
+            return {"by": owner}
+        return count
 
     for ctx in (first, second):
-        ctx.jobs.register(KIND, count)
+        ctx.jobs.register(KIND, counter(ctx.executor.owner))
     actor = await make_actor(first)
     await first.executor.start()
     await second.executor.start()
@@ -448,7 +450,7 @@ async def test_shutdown_gives_a_running_job_back_to_the_queue(make_ctx):
     ctx = make_ctx()
     started = asyncio.Event()
 
-    async def forever(app: AppContext, job: Job, progress: Progress) -> None:
+    async def forever(job: Job, progress: Progress) -> None:
         started.set()
         await asyncio.sleep(60)
 
@@ -470,7 +472,7 @@ def _thread_id(_: int) -> int:
 async def test_run_cpu_runs_off_the_event_loop(make_ctx):
     ctx = make_ctx()
 
-    async def heavy(app: AppContext, job: Job, progress: Progress) -> dict[str, Any]:
+    async def heavy(job: Job, progress: Progress) -> dict[str, Any]:
         thread = await run_cpu(_thread_id, 1)
         digits = await progress.run_cpu(math.factorial, 300, process=True)
         return {"other_thread": thread != threading.get_ident(), "digits": len(str(digits))}

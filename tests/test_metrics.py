@@ -31,6 +31,7 @@ from igny8d.metrics import BUCKET_S, KEEP_S, UNMATCHED, TrafficWindow
 from igny8d.openapi import build_document
 from igny8d.permissions import Actor
 from igny8d.services import billing
+from igny8d.services import jobs as job_service
 from tests.conftest import RunningApp, make_settings, start_app, stop_app
 from tests.helpers import Client
 
@@ -162,7 +163,7 @@ async def test_jobs_and_credits_are_read_from_the_database(app, client):
         await other.close()
 
     async with app.ctx.store.begin() as conn:
-        await app.ctx.executor.cancel(conn, actor, task_id=str(job["task_id"]))
+        await job_service.cancel(conn, actor, task_id=str(job["task_id"]), registry=app.ctx.jobs)
     found = await metrics_of(app)
     assert value(found, "igny8d_jobs", state="PENDING", kind="test.paid") == 0
     assert value(found, "igny8d_jobs", state="REVOKED", kind="test.paid") == 1
@@ -170,7 +171,7 @@ async def test_jobs_and_credits_are_read_from_the_database(app, client):
     assert value(found, "igny8d_credits_refunded_total", operation_type="clustering") == 3
 
 
-async def _never_runs(ctx: Any, job: Any, progress: Any) -> dict[str, Any]:
+async def _never_runs(job: Any, progress: Any) -> dict[str, Any]:
     raise AssertionError("no worker runs in this test")
 
 
@@ -191,11 +192,11 @@ async def test_job_durations_by_kind_and_final_state(tmp_path, db_url):
     running = await start_app(make_settings(tmp_path, db_url, job_workers=2), executor=True)
     running.ctx.executor.poll_max = 0.1
 
-    async def works(ctx: Any, job: Any, progress: Any) -> dict[str, Any]:
+    async def works(job: Any, progress: Any) -> dict[str, Any]:
         await asyncio.sleep(0.05)
         return {"ok": True}
 
-    async def breaks(ctx: Any, job: Any, progress: Any) -> dict[str, Any]:
+    async def breaks(job: Any, progress: Any) -> dict[str, Any]:
         raise JobFailed("no luck")
 
     running.ctx.jobs.register("test.works", works)

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from igny8d.context import AppContext
-from igny8d.jobs.scheduler import grant_monthly_credits as scheduled_grant
-from igny8d.jobs.scheduler import make_scheduler
+from igny8d.scheduler import grant_monthly_credits as scheduled_grant
+from igny8d.scheduler import make_scheduler
 from igny8d.services import billing
 from igny8d.services.credits_monthly import grant_monthly_credits, month_bounds, reference_for
 from igny8d.store.schema import accounts, credit_transactions

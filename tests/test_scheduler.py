@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import insert, select
 
-from igny8d.jobs.scheduler import make_scheduler, purge_expired_tokens
+from igny8d.scheduler import make_scheduler, purge_expired_tokens
 from igny8d.store.schema import refresh_tokens
 
 

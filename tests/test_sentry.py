@@ -6,6 +6,7 @@ scrubbed too; and Sentry is off again after each test."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import uuid
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from igny8d import __version__
 from igny8d.errors import Conflict, Unavailable
 from igny8d.handlers import auth as auth_handlers
+from igny8d.jobs.registry import Job
 from igny8d.sentry import FILTERED, close_sentry, init_sentry, scrub
 from tests.conftest import RunningApp, make_settings, start_app, stop_app
 from tests.fake_sentry import FakeSentry, parse_envelope
@@ -217,7 +219,7 @@ async def test_an_unexpected_job_failure_is_one_tagged_event(sentry_app, fake):
     }
 
     def failing(exc: BaseException) -> Any:
-        async def run(app: Any, job: Any, progress: Any) -> None:
+        async def run(job: Any, progress: Any) -> None:
             logging.getLogger("igny8d.test").warning("job log with Bearer %s", secret["crumb"])
             raise exc
         return run
@@ -265,7 +267,9 @@ def test_job_errors_are_a_no_op_while_off():
     from igny8d.sentry import capture_job_error
 
     assert not sentry_sdk.get_client().is_active()
-    capture_job_error(RuntimeError("x"), task_id="t", kind="k", account_id=1)  # no SDK call
+    job = Job(id=1, task_id="t", account_id=1, user_id=None, kind="k", payload={}, attempts=1,
+              max_attempts=3, created_at=dt.datetime.now(dt.UTC))
+    capture_job_error(RuntimeError("x"), job)  # no SDK call
 
 
 def test_no_dsn_means_off(tmp_path):

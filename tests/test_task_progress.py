@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from igny8d.jobs.executor import Progress
+from igny8d.jobs.queue import QUEUED_META
 from igny8d.jobs.registry import Job, JobFailed
 from igny8d.permissions import Actor
 from igny8d.services import jobs as job_service
@@ -33,7 +34,7 @@ async def jobs_app(tmp_path: Path, db_url: str) -> AsyncIterator[RunningApp]:
     gate = asyncio.Event()
     running.ctx.gate = gate  # type: ignore[attr-defined]
 
-    async def gated(ctx: Any, job: Job, progress: Progress) -> dict[str, Any]:
+    async def gated(job: Job, progress: Progress) -> dict[str, Any]:
         await progress.update(phase="AI_CALL", percentage=50, message="Clustering",
                               request_step={"n": len(job.payload["ids"])}, tokens=12)
         await gate.wait()
@@ -126,7 +127,7 @@ async def test_failed_pending_and_cancelled_tasks(jobs_app):
         pending = await queue(jobs_app, actor)
         resp = await client.get(URL.format(pending), token=token)
         assert resp.data == {"task_id": pending, "state": "PENDING",
-                             "meta": job_service.QUEUED_META}
+                             "meta": QUEUED_META}
         async with jobs_app.ctx.store.begin() as conn:
             await job_service.cancel(conn, actor, task_id=pending)
         resp = await client.get(URL.format(pending), token=token)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from igny8d.handlers.bulk import IdsBody, bulk_delete_action
-from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler
+from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler, ai_action
+from igny8d.operations import ideas
 from igny8d.schemas import planner_clusters as m
-from igny8d.schemas.ai import AutoGenerateIdeasBody, TaskAccepted
-from igny8d.services import ai_ideas
+from igny8d.schemas.ai import AutoGenerateIdeasBody
 from igny8d.services.clusters import CLUSTERS as CLUSTER_SERVICE
 from igny8d.services.ideas import IDEAS as IDEA_SERVICE
 
@@ -19,12 +19,6 @@ async def queue_to_writer(h: ResourceHandler) -> None:
     async with h.ctx.store.begin() as conn:
         data = await IDEA_SERVICE.queue_to_writer(conn, h.actor, body.ids)
     h.ok(data, f"{data['queued']} queued to the writer")
-
-
-async def auto_generate_ideas(h: ResourceHandler) -> None:
-    body: AutoGenerateIdeasBody = h.parse(AutoGenerateIdeasBody)
-    data = await ai_ideas.auto_generate_ideas(h.ctx, h.actor, ids=body.ids)
-    h.accepted(data, "Idea generation queued")
 
 
 _SCOPE_FILTERS = {"site_id": Filter("site_id", "int", description="Only this site's"),
@@ -42,11 +36,10 @@ CLUSTERS = Resource(
     default_ordering="-created_at", write_level="editor", throttle=THROTTLE, tag=TAG,
     actions=[
         bulk_delete_action(level="editor"),
-        Action("auto_generate_ideas", auto_generate_ideas, body=AutoGenerateIdeasBody,
-               response=TaskAccepted, level="editor", throttle="planner_ai", status=202,
-               errors=(402,),
-               summary="Write content ideas for a cluster (a background job; credits are "
-               "charged now for the ideas planned and refunded for those not written)"),
+        ai_action("auto_generate_ideas", ideas.OPERATION, AutoGenerateIdeasBody,
+                  throttle="planner_ai", queued="Idea generation queued",
+                  summary="Write content ideas for a cluster (a background job; credits are "
+                  "charged now for the ideas planned and refunded for those not written)"),
     ],
 )
 

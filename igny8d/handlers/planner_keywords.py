@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
 from igny8d.handlers.bulk import bulk_delete_action
-from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler
+from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler, ai_action
+from igny8d.operations import cluster
 from igny8d.schemas import planner as m
-from igny8d.schemas.ai import TaskAccepted
-from igny8d.services import ai_cluster
+from igny8d.schemas.ai import AutoClusterBody
 from igny8d.services.keywords import KEYWORDS_SERVICE, SEED_KEYWORDS_SERVICE
 
 TAG = "planner"
@@ -53,20 +51,6 @@ async def import_keywords(h: ResourceHandler) -> None:
     h.ok(data, f"{data['created']} imported, {data['skipped_duplicates']} duplicates skipped")
 
 
-class AutoClusterBody(m.Body):
-    #: the setting `local_cluster_max_ids` caps the distinct ids with the local provider,
-    #: the reference's 20 with an OpenAI-compatible one (400 above it)
-    ids: list[int] = Field(min_length=1, max_length=100_000, description=(
-        "Keywords of the sector to cluster (1 to `local_cluster_max_ids`, default 5000, "
-        "with the local provider; at most 20 with an OpenAI-compatible one)"))
-    sector_id: int = Field(ge=1, le=m.ID_MAX)
-
-
-async def auto_cluster(h: ResourceHandler) -> None:
-    body: AutoClusterBody = h.parse(AutoClusterBody)
-    data = await ai_cluster.auto_cluster(h.ctx, h.actor, ids=body.ids, sector_id=body.sector_id)
-    h.accepted(data, "Clustering queued")
-
 
 _INTENT = "One intent or several, comma-separated (" + ", ".join(m.INTENTS) + ")"
 
@@ -105,10 +89,10 @@ KEYWORDS = Resource(
         Action("bulk_add_from_seed", bulk_add_from_seed, body=m.AddFromSeedBody,
                response=m.AddFromSeedResult,
                summary="Add seed library keywords the sector does not have yet"),
-        Action("auto_cluster", auto_cluster, body=AutoClusterBody, response=TaskAccepted,
-               level="editor", throttle="planner_ai", status=202, errors=(402,),
-               summary="Cluster keywords into the sector's clusters (a background job; "
-               "credits are charged now and refunded if it fails)"),
+        ai_action("auto_cluster", cluster.OPERATION, AutoClusterBody, throttle="planner_ai",
+                  queued="Clustering queued",
+                  summary="Cluster keywords into the sector's clusters (a background job; "
+                  "credits are charged now and refunded if it fails)"),
         Action("export", export_keywords, method="get", level="authenticated",
                content_type="text/csv", list_query=True,
                summary="The listed keywords as CSV (the list's filters, search, ordering)"),

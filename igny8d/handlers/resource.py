@@ -13,6 +13,8 @@ from sqlalchemy import ColumnElement
 from igny8d.envelope import PAGE_QUERY_DOC
 from igny8d.errors import NotFound, ValidationFailed
 from igny8d.handlers.base import APIHandler, endpoint, parse_id
+from igny8d.operations import lifecycle
+from igny8d.schemas.ai import TaskAccepted
 from igny8d.services.base import ResourceService
 from igny8d.store import crud
 
@@ -66,6 +68,21 @@ class Action:
     max_body_mb: float | None = None
     #: takes the list's filters, search and ordering (documented as its query parameters)
     list_query: bool = False
+
+
+def ai_action(name: str, op: lifecycle.Operation[Any, Any, Any], body: type[BaseModel], *,
+              throttle: str, queued: str, summary: str) -> Action:
+    """An AI action (`POST prefix/name/`): parse `body`, queue the operation — admitted,
+    charged and queued in one transaction (`lifecycle.queue`) — and answer 202 `{task_id}`
+    with the `queued` message (402 when the balance is short)."""
+
+    async def run(h: ResourceHandler) -> None:
+        data = await lifecycle.queue(h.ctx, op, h.actor, h.parse(body))
+        h.accepted(data, queued)
+
+    run.__name__ = name
+    return Action(name, run, body=body, response=TaskAccepted, level="editor",
+                  throttle=throttle, status=202, errors=(402,), summary=summary)
 
 
 @dataclass

@@ -10,16 +10,15 @@ from igny8d.errors import MethodNotAllowed, NotFound, ValidationFailed
 from igny8d.handlers.base import APIHandler, parse_id
 from igny8d.handlers.bodies import ID_MAX
 from igny8d.handlers.bulk import bulk_delete_action
-from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler
+from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler, ai_action
 from igny8d.log import request_id_var
+from igny8d.operations import content, image_prompts, images
 from igny8d.schemas import writer as m
 from igny8d.schemas.ai import (
     AutoGenerateContentBody,
     GenerateImagePromptsBody,
     GenerateImagesBody,
-    TaskAccepted,
 )
-from igny8d.services import ai_content, ai_images
 from igny8d.services import images as image_files
 from igny8d.services.content import CONTENT as CONTENT_SERVICE
 from igny8d.services.images import IMAGES as IMAGE_SERVICE
@@ -74,24 +73,6 @@ async def content_images(h: ResourceHandler) -> None:
     h.ok(data)
 
 
-async def auto_generate_content(h: ResourceHandler) -> None:
-    body: AutoGenerateContentBody = h.parse(AutoGenerateContentBody)
-    data = await ai_content.auto_generate_content(h.ctx, h.actor, ids=body.ids)
-    h.accepted(data, "Content generation queued")
-
-
-async def generate_image_prompts(h: ResourceHandler) -> None:
-    body: GenerateImagePromptsBody = h.parse(GenerateImagePromptsBody)
-    data = await ai_images.generate_image_prompts(h.ctx, h.actor, ids=body.ids)
-    h.accepted(data, "Image prompt generation queued")
-
-
-async def generate_images(h: ResourceHandler) -> None:
-    body: GenerateImagesBody = h.parse(GenerateImagesBody)
-    data = await ai_images.generate_images(h.ctx, h.actor, ids=body.ids)
-    h.accepted(data, "Image generation queued")
-
-
 TASKS = Resource(
     name="tasks", prefix="/api/v1/writer/tasks/", service=TASK_SERVICE, output=m.TaskOut,
     create_body=m.TaskBody, update_body=m.TaskUpdateBody,
@@ -111,11 +92,11 @@ TASKS = Resource(
     write_level="editor", throttle=THROTTLE, tag=TAG,
     actions=[bulk_delete_action(level="editor"),
              _bulk_update_action(TASK_SERVICE, m.TaskBulkUpdateBody),
-             Action("auto_generate_content", auto_generate_content,
-                    body=AutoGenerateContentBody, response=TaskAccepted, level="editor",
-                    throttle="writer_ai", status=202, errors=(402,),
-                    summary="Draft an article per task (a background job; credits are "
-                    "charged now for the planned words and refunded for words not written)")],
+             ai_action("auto_generate_content", content.OPERATION, AutoGenerateContentBody,
+                       throttle="writer_ai", queued="Content generation queued",
+                       summary="Draft an article per task (a background job; credits are "
+                       "charged now for the planned words and refunded for words not "
+                       "written)")],
 )
 
 CONTENT = Resource(
@@ -134,11 +115,11 @@ CONTENT = Resource(
               "word_count": "word_count"},
     write_level="editor", throttle=THROTTLE, tag=TAG,
     actions=[bulk_delete_action(level="editor"),
-             Action("generate_image_prompts", generate_image_prompts,
-                    body=GenerateImagePromptsBody, response=TaskAccepted, level="editor",
-                    throttle="writer_ai", status=202, errors=(402,),
-                    summary="Make pending images with prompts for content: one featured, "
-                    "one per major heading (a background job; credits charged now)")],
+             ai_action("generate_image_prompts", image_prompts.OPERATION,
+                       GenerateImagePromptsBody, throttle="writer_ai",
+                       queued="Image prompt generation queued",
+                       summary="Make pending images with prompts for content: one featured, "
+                       "one per major heading (a background job; credits charged now)")],
 )
 
 IMAGES = Resource(
@@ -164,11 +145,10 @@ IMAGES = Resource(
                summary="Every image of one content"),
         bulk_delete_action(level="editor"),
         _bulk_update_action(IMAGE_SERVICE, m.ImageBulkUpdateBody),
-        Action("generate_images", generate_images, body=GenerateImagesBody,
-               response=TaskAccepted, level="editor", throttle="image_gen", status=202,
-               errors=(402,),
-               summary="Render images from their prompts (a background job; credits "
-               "charged now, refunded for images that fail)"),
+        ai_action("generate_images", images.OPERATION, GenerateImagesBody,
+                  throttle="image_gen", queued="Image generation queued",
+                  summary="Render images from their prompts (a background job; credits "
+                  "charged now, refunded for images that fail)"),
     ],
 )
 

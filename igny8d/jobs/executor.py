@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.errors import DomainError
+from igny8d.jobs.queue import STARTED_META, enqueue
 from igny8d.jobs.registry import (
     Job,
     JobFailed,
@@ -52,8 +53,6 @@ from igny8d.jobs.registry import (
     Revoked,
 )
 from igny8d.permissions import Actor
-from igny8d.sentry import capture_job_error
-from igny8d.services import jobs as job_service
 from igny8d.store import jobs as job_store
 from igny8d.store.crud import now
 from igny8d.store.engine import Store
@@ -187,15 +186,13 @@ class Executor:
     """Worker coroutines of one process (or one test app) over one store and registry."""
 
     def __init__(
-        self, ctx: Any, store: Store, registry: JobRegistry, *, workers: int = 2,
+        self, store: Store, registry: JobRegistry, *, workers: int = 2,
         lease_s: float = 60.0, max_attempts: int = 3, poll_min: float = 0.05,
         poll_max: float = 2.0, stop_grace: float = 10.0, cpu_threads: int | None = None,
         owner: str | None = None,
     ) -> None:
         if lease_s <= 0 or workers < 0 or max_attempts < 1:
             raise ValueError("lease_s > 0, workers >= 0 and max_attempts >= 1 are required")
-        #: handed to every job function (the AppContext: store, settings, services' deps)
-        self.ctx = ctx
         self.store = store
         self.registry = registry
         self.workers = workers
@@ -217,6 +214,10 @@ class Executor:
         #: called with (kind, final state, seconds) when a run of a job ends: SUCCESS,
         #: FAILURE, REVOKED or LOST (not when shutting down gives the job back)
         self.on_finished: Callable[[str, str, float], None] | None = None
+        #: called with an unexpected exception that failed a job (not a JobFailed or a
+        #: domain error: those are the job's answer), after its traceback is logged; error
+        #: reporting (Sentry) plugs in here
+        self.on_error: Callable[[BaseException, Job], None] | None = None
 
     @property
     def started(self) -> bool:
@@ -285,13 +286,11 @@ class Executor:
         spec = self.registry.get(kind)
         if spec is None:
             raise ValueError(f"unknown job kind {kind!r}")
-        out = await job_service.submit(conn, actor, kind=kind, payload=payload,
-                                       max_attempts=spec.max_attempts or self.max_attempts)
+        row = await enqueue(conn, account_id=actor.account_id, user_id=actor.user_id,
+                            kind=kind, payload=payload,
+                            max_attempts=spec.max_attempts or self.max_attempts)
         self.wake()
-        return out
-
-    async def cancel(self, conn: AsyncConnection, actor: Actor, *, task_id: str) -> dict[str, Any]:
-        return await job_service.cancel(conn, actor, task_id=task_id, registry=self.registry)
+        return {"task_id": row["task_id"], "state": row["state"], "meta": row["meta"] or {}}
 
     # -- the worker loop -----------------------------------------------------------------------
 
@@ -329,7 +328,7 @@ class Executor:
                 return None
         async with self.store.begin() as conn:
             row = await job_store.claim_next(conn, owner=self.owner, lease_s=self.lease_s,
-                                             kinds=kinds, meta=dict(job_service.STARTED_META))
+                                             kinds=kinds, meta=dict(STARTED_META))
         if row is not None:
             self.stats["claimed"] += 1
         return row
@@ -344,7 +343,7 @@ class Executor:
         started = time.monotonic()
         final: str | None = None
         inner: asyncio.Task[dict[str, Any] | None] = asyncio.create_task(
-            kind.fn(self.ctx, job, progress), name=f"job {job.task_id}")
+            kind.fn(job, progress), name=f"job {job.task_id}")
         self._running[job.id] = inner
         keeper = asyncio.create_task(self._keep_lease(progress, inner))
         try:
@@ -451,8 +450,11 @@ class Executor:
             log.warning("job failed: %s", error, extra=extra)
         else:
             log.error("job failed", exc_info=exc, extra=extra)
-            capture_job_error(exc, task_id=progress.job.task_id, kind=progress.job.kind,
-                              account_id=progress.job.account_id)
+            if self.on_error is not None:
+                try:
+                    self.on_error(exc, progress.job)
+                except Exception:
+                    log.exception("reporting a job's error failed", extra=extra)
         meta = dict(progress.meta)
         meta.update(phase="FAILED", message=error)
         row: dict[str, Any] | None = None

@@ -1,7 +1,8 @@
 """Job kinds: the name a row carries → the async function that runs it, and its hooks.
 
-A registry belongs to one AppContext (and its executor), never to the module: tests register
-their own kinds on their own app, and nothing leaks between them.
+A registry belongs to one AppContext (and its executor), never to the module: the composition
+root registers the AI operations (`igny8d/context.py`), tests register their own kinds on their
+own app, and nothing leaks between them. Nothing here knows what a kind does.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ class Job:
                    created_at=row["created_at"])
 
 
-#: async fn(ctx, job, progress) -> result dict (or None): what a kind runs.
-JobFn = Callable[[Any, Job, "Progress"], Coroutine[Any, Any, dict[str, Any] | None]]
+#: async fn(job, progress) -> result dict (or None): what a kind runs. What else it needs
+#: (the store, settings, a provider) the composition root binds in when it registers the kind.
+JobFn = Callable[[Job, "Progress"], Coroutine[Any, Any, dict[str, Any] | None]]
 #: async hook(conn, job, reason): called in the transaction that fails or revokes the job
 #: (the credit refund plugs in here). It must not do network calls: a write lock is held.
 JobHook = Callable[[AsyncConnection, Job, str], Awaitable[None]]
@@ -107,19 +109,3 @@ class JobRegistry:
     def names(self) -> tuple[str, ...]:
         return tuple(sorted(self._kinds))
 
-
-def default_registry() -> JobRegistry:
-    """The kinds igny8d ships (the AI functions register here)."""
-    registry = JobRegistry()
-    register_ai_kinds(registry)
-    return registry
-
-
-def register_ai_kinds(registry: JobRegistry) -> None:
-    """The AI functions' kinds (imported here: the services import this module)."""
-    from igny8d.services import ai_cluster, ai_content, ai_ideas, ai_images
-
-    ai_cluster.register(registry)
-    ai_ideas.register(registry)
-    ai_content.register(registry)
-    ai_images.register(registry)

@@ -1,8 +1,9 @@
 """Bodies and answers of the AI actions (auto_cluster, auto_generate_ideas,
 auto_generate_content, generate_image_prompts, generate_images).
 
-Each body is the reference's `{"ids": [...]}`. The caps are the services' (a 400 naming the
-cap; repeated ids count once); the body's own bound only keeps a request small."""
+Each body is the reference's `{"ids": [...]}` (auto_cluster's with its `sector_id`). The caps
+are the operations' (a 400 naming the cap; repeated ids count once); the body's own bound only
+keeps a request small."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from igny8d.schemas.planner import ID_MAX
+from igny8d.schemas.planner import Body as PlannerBody
 
 Id = Annotated[int, Field(ge=1, le=ID_MAX)]
 
@@ -34,6 +36,15 @@ class TaskMeta(BaseModel):
 
 class _IdsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class AutoClusterBody(PlannerBody):
+    #: the setting `local_cluster_max_ids` caps the distinct ids with the local provider,
+    #: the reference's 20 with an OpenAI-compatible one (400 above it)
+    ids: list[int] = Field(min_length=1, max_length=100_000, description=(
+        "Keywords of the sector to cluster (1 to `local_cluster_max_ids`, default 5000, "
+        "with the local provider; at most 20 with an OpenAI-compatible one)"))
+    sector_id: int = Field(ge=1, le=ID_MAX)
 
 
 class AutoGenerateIdeasBody(_IdsBody):

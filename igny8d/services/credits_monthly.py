@@ -17,7 +17,7 @@
 - Suspended accounts are skipped; one reactivated later in the month is granted on the next
   daily run. The `monthly_grant` setting turns the whole thing off.
 
-The scheduler (`jobs/scheduler.py`) runs this daily and once at start; it grants whatever is
+The scheduler (`igny8d/scheduler.py`) runs this daily and once at start; it grants whatever is
 due for the current month, so a box that was down on the 1st catches up when it comes back.
 """
 

@@ -1,34 +1,24 @@
 """Background jobs as the API sees them: submit, follow (task_progress), cancel.
 
 A job belongs to the account of the actor who submitted it; every other account (operators
-included) is told it does not exist. `submit` writes in the caller's transaction, so an AI
-action can charge credits and enqueue its job atomically: both or neither.
+included) is told it does not exist. Queueing is the executor's (`jobs/queue.py`).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.errors import Conflict, NotFound, PermissionDenied
+from igny8d.jobs.queue import QUEUED_META
 from igny8d.jobs.registry import Job, JobRegistry
 from igny8d.permissions import Actor
 from igny8d.scope import Scope
 from igny8d.services import billing
 from igny8d.store import admin as admin_store
 from igny8d.store import jobs as job_store
-
-#: What a job shows before a worker took it.
-QUEUED_META: dict[str, Any] = {
-    "phase": "QUEUED", "percentage": 0, "message": "Waiting for a worker.",
-    "request_steps": [], "response_steps": [], "cost": 0, "tokens": 0,
-}
-
-#: What a job shows once a worker took it (a re-run after a lost worker starts afresh).
-STARTED_META: dict[str, Any] = {**QUEUED_META, "phase": "STARTED", "message": "Started."}
 
 
 def present(row: dict[str, Any]) -> dict[str, Any]:
@@ -57,24 +47,6 @@ def _scope(actor: Actor) -> Scope:
     # Jobs are the account's, not a site's: site grants do not apply, and an operator's
     # cross-tenant scope does not either (task ids of other accounts stay unknown).
     return Scope(account_id=actor.account_id)
-
-
-async def submit(
-    conn: AsyncConnection, actor: Actor, *, kind: str, payload: dict[str, Any],
-    max_attempts: int = 3,
-) -> dict[str, Any]:
-    """Queue a job (PENDING) in the caller's transaction; returns its presented state.
-
-    The executor is not told here (the row is not committed yet): `Executor.submit` wraps
-    this and wakes the workers, which poll again shortly if they woke before the commit.
-    """
-    json.dumps(payload)  # a payload that cannot be stored is a programming error: fail here
-    row = await job_store.insert_job(
-        conn, task_id=str(uuid.uuid4()), account_id=actor.account_id,
-        user_id=actor.user_id or None, kind=kind, payload=payload,
-        meta=dict(QUEUED_META), max_attempts=max_attempts,
-    )
-    return present(row)
 
 
 async def get_progress(conn: AsyncConnection, actor: Actor, *, task_id: str) -> dict[str, Any]:

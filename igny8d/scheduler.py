@@ -1,4 +1,5 @@
-"""Periodic housekeeping on APScheduler: stable job ids, one instance at a time, coalesced."""
+"""Periodic housekeeping on APScheduler (stable job ids, one instance at a time, coalesced): a
+composition-level module beside app.py, since it calls services and the executor alike."""
 
 from __future__ import annotations
 

@@ -1,0 +1,358 @@
+"""`planner/keywords/auto_cluster`: keywords of one sector grouped into clusters, as a paid job.
+
+**admit**: every id a keyword the caller can see (404 naming the others) in the named sector
+(400 otherwise); at most `local_cluster_max_ids` distinct ids with the local provider, the
+provider's `max_cluster_ids` (the reference's 20) with an OpenAI-compatible one. Price:
+`price("clustering", n)` for the n distinct ids.
+
+**read**: the sector's keywords and clusters. A keyword placed by hand (`cluster_source =
+"manual"`), or in a cluster by some other way than auto clustering, stays where it is; one
+placed by auto clustering is clustered again.
+
+**compute**: the keywords first go to the sector's existing clusters they fit
+(`assign_to_existing`), the rest are clustered among themselves: by the local algorithms
+(`cluster_keywords`); with an OpenAI-compatible provider by `provider.cluster` (the account's
+`clustering` prompt) or — with the `cluster_with_embeddings` setting and a provider that
+offers embeddings — by the local linkage over the provider's embeddings. Keywords without an
+intent get the classifier's.
+
+**save**: new clusters are created — a name the sector already has (ignoring case and spacing)
+joins that cluster — within the plan's `max_clusters`; keywords get `cluster_id` and
+`cluster_source = "auto"`. A keyword re-clustered that fits nowhere keeps its previous
+cluster; keywords placed by hand while the job ran are left alone. Every id is charged.
+
+Result: `{clusters_created, clusters_joined, keywords_clustered, unclustered: [{id, reason}]
+(at most UNCLUSTERED_SHOWN), unclustered_count, intents_set, kept_manual, method}`
+(`method`: local, llm or embeddings).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from igny8d.ai import (
+    ClusterResult,
+    ExistingCluster,
+    KeywordItem,
+    assign_to_existing,
+    classify_intent,
+    cluster_keywords,
+)
+from igny8d.ai.cluster import Cluster, Unclustered
+from igny8d.ai.providers import provider_for
+from igny8d.ai.types import ProviderError
+from igny8d.errors import ValidationFailed
+from igny8d.operations import lifecycle
+from igny8d.operations.lifecycle import Admission, JobContext, Operation, Saved
+from igny8d.permissions import Actor
+from igny8d.schemas.ai import AutoClusterBody
+from igny8d.services.integrations import provider_config
+from igny8d.settings import Settings
+from igny8d.store import accounts as accounts_store
+from igny8d.store import crud
+from igny8d.store.errors import RowNotFound
+from igny8d.store.keywords import keyword_norm
+from igny8d.store.planner import CLUSTERS, KEYWORDS
+from igny8d.store.schema import clusters as clusters_table
+from igny8d.store.schema import keywords as keywords_table
+from igny8d.vocab import Intent
+
+KIND = "auto_cluster"
+#: unclustered keywords listed in the result (the count is always complete)
+UNCLUSTERED_SHOWN = 200
+
+Method = Literal["local", "llm", "embeddings"]
+
+
+# -- admit ---------------------------------------------------------------------------------------
+
+
+async def admit(conn: AsyncConnection, settings: Settings, actor: Actor,
+                body: AutoClusterBody) -> Admission:
+    config = await provider_config(conn, actor.account_id, settings)
+    cap = (provider_for(config, settings).max_cluster_ids if lifecycle.is_llm(config)
+           else settings.local_cluster_max_ids)
+    wanted = lifecycle.distinct_ids(body.ids, cap=cap, noun="keyword")
+    found = await lifecycle.rows_by_id(conn, KEYWORDS, wanted, scope=actor.scope,
+                                       columns=("id", "sector_id", "site_id"))
+    missing = sorted(set(wanted) - {int(r["id"]) for r in found})
+    if missing:
+        raise RowNotFound(f"Not found: {lifecycle.shown(missing)}.", field="ids")
+    sector = await crud.require_visible(conn, accounts_store.SECTORS, body.sector_id,
+                                        scope=actor.scope, field="sector_id")
+    other = sorted(int(r["id"]) for r in found if r["sector_id"] != sector["id"])
+    if other:
+        raise ValidationFailed(errors={"ids": [
+            f"These keywords are not in sector {body.sector_id}: "
+            f"{lifecycle.shown(other)}."]})
+    return Admission(units=len(wanted), description=f"Auto cluster {len(wanted)} keywords",
+                     payload={"ids": wanted, "sector_id": int(sector["id"]),
+                              "site_id": int(sector["site_id"])})
+
+
+# -- read ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Work:
+    """The keywords to place and the sector's clusters with their other keywords."""
+
+    ids: list[int]
+    targets: list[dict[str, Any]]
+    existing: list[ExistingCluster]
+    kept_manual: int
+    #: keyword id → why it is not clustered (deleted or moved since the action)
+    unclustered: dict[int, str] = field(default_factory=dict)
+
+
+def reading(jc: JobContext) -> str:
+    return f"Reading {len(jc.payload['ids'])} keywords and the sector's clusters."
+
+
+def _item(row: dict[str, Any]) -> KeywordItem:
+    return KeywordItem(id=int(row["id"]), text=str(row["keyword"]), volume=int(row["volume"] or 0),
+                       intent=row["intent"])
+
+
+async def read(conn: AsyncConnection, jc: JobContext) -> Work:
+    sector_id = int(jc.payload["sector_id"])
+    ids = sorted({int(i) for i in jc.payload["ids"]})
+    sector_rows = await crud.list_rows(
+        conn, KEYWORDS, scope=jc.scope, where=[keywords_table.c.sector_id == sector_id],
+        order_by=[keywords_table.c.id])
+    cluster_rows = await crud.list_rows(
+        conn, CLUSTERS, scope=jc.scope, where=[clusters_table.c.sector_id == sector_id],
+        order_by=[clusters_table.c.id])
+    by_id = {int(r["id"]): r for r in sector_rows}
+    work = Work(ids=ids, targets=[], existing=[], kept_manual=0, unclustered={
+        i: "gone: the keyword was deleted or moved" for i in ids if i not in by_id})
+    for i in ids:
+        row = by_id.get(i)
+        if row is None:
+            continue
+        if row["cluster_id"] is not None and row["cluster_source"] != "auto":
+            work.kept_manual += 1
+            continue
+        work.targets.append(row)
+    moving = {int(r["id"]) for r in work.targets}
+    members: dict[int, list[KeywordItem]] = defaultdict(list)
+    for r in sector_rows:
+        if r["cluster_id"] is not None and int(r["id"]) not in moving:
+            members[int(r["cluster_id"])].append(_item(r))
+    work.existing = [ExistingCluster(name=c["name"], id=int(c["id"]),
+                                     keywords=tuple(members.get(int(c["id"]), ())))
+                     for c in cluster_rows]
+    return work
+
+
+# -- compute -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    work: Work
+    method: Method
+    #: keyword id → existing cluster id
+    joined: dict[int, int]
+    result: ClusterResult
+    #: keyword id → intent, for keywords that had none
+    intents: dict[int, Intent]
+
+
+def _assign(existing: list[ExistingCluster],
+            items: list[KeywordItem]) -> tuple[dict[int, int], list[KeywordItem]]:
+    """CPU-heavy: the keywords that fit an existing cluster, and the rest."""
+    if not (existing and items):
+        return {}, list(items)
+    assigned = assign_to_existing(existing, items)
+    joined = {a.keyword_id: int(a.cluster_id) for a in assigned.assigned
+              if a.cluster_id is not None}
+    return joined, [i for i in items if i.id not in joined]
+
+
+def _intents(items: list[KeywordItem]) -> dict[int, Intent]:
+    return {i.id: classify_intent(i.text).intent for i in items if i.intent is None}
+
+
+def _local(existing: list[ExistingCluster], items: list[KeywordItem]
+           ) -> tuple[dict[int, int], ClusterResult, dict[int, Intent]]:
+    """CPU-heavy: assign to existing clusters, cluster the rest, classify missing intents."""
+    joined, rest = _assign(existing, items)
+    result = cluster_keywords(rest) if rest else ClusterResult((), (), ())
+    return joined, result, _intents(items)
+
+
+def _embedded(items: list[KeywordItem], rest: list[KeywordItem],
+              vectors: tuple[tuple[float, ...], ...]
+              ) -> tuple[ClusterResult, dict[int, Intent]]:
+    """CPU-heavy: the local linkage over the provider's embeddings of `rest`."""
+    by_id = {item.id: vector for item, vector in zip(rest, vectors, strict=True)}
+    result = cluster_keywords(rest, embeddings=by_id) if rest else ClusterResult((), (), ())
+    return result, _intents(items)
+
+
+def _checked(result: ClusterResult, rest: list[KeywordItem]) -> ClusterResult:
+    """A provider's clustering, limited to the keywords it was given, each in one place
+    (an LLM may repeat, drop or invent keywords): a dropped one is reported unclustered."""
+    allowed = {i.id for i in rest}
+    seen: set[int] = set()
+    clusters: list[Cluster] = []
+    for c in result.clusters:
+        kids = tuple(k for k in dict.fromkeys(c.keyword_ids) if k in allowed and k not in seen)
+        seen.update(kids)
+        if kids:
+            clusters.append(Cluster(name=c.name, keyword_ids=kids, intent=c.intent,
+                                    volume=c.volume, cohesion=c.cohesion))
+    unclustered = [u for u in result.unclustered if u.keyword_id in allowed
+                   and u.keyword_id not in seen]
+    told = {u.keyword_id for u in unclustered}
+    unclustered += [Unclustered(i, "no_match: the provider did not place it")
+                    for i in sorted(allowed - seen - told)]
+    return ClusterResult(tuple(clusters), tuple(unclustered), result.intents)
+
+
+def _method(jc: JobContext) -> Method:
+    if not jc.uses_llm:
+        return "local"
+    assert jc.config is not None
+    if jc.settings.cluster_with_embeddings and jc.config.embedding_model:
+        return "embeddings"
+    return "llm"
+
+
+async def compute(jc: JobContext, work: Work) -> Plan:
+    items = [_item(r) for r in work.targets]
+    method = _method(jc)
+    await jc.update(phase="CLUSTERING", percentage=20,
+                    message=f"Clustering {len(items)} keywords against "
+                            f"{len(work.existing)} existing clusters.")
+    if method == "local":
+        joined, result, intents = await jc.run_cpu(_local, work.existing, items)
+    else:
+        joined, rest = await jc.run_cpu(_assign, work.existing, items)
+        if method == "embeddings":
+            vectors: tuple[tuple[float, ...], ...] = ()
+            if rest:
+                vectors = await jc.call("embed", f"{len(rest)} keywords",
+                                        lambda: jc.provider.embed(tuple(i.text for i in rest)))
+                if len(vectors) != len(rest):
+                    raise lifecycle.job_failure(ProviderError(
+                        f"The provider returned {len(vectors)} embeddings for "
+                        f"{len(rest)} keywords."))
+            await jc.update(phase="CLUSTERING", percentage=50,
+                            message=f"Clustering {len(rest)} keywords on embeddings.")
+            result, intents = await jc.run_cpu(_embedded, items, rest, vectors)
+        else:
+            result = ClusterResult((), (), ())
+            if rest:
+                result = _checked(await jc.call(
+                    "cluster", f"{len(rest)} keywords",
+                    lambda: jc.provider.cluster(tuple(rest), jc.prompts)), rest)
+            intents = await jc.run_cpu(_intents, items)
+    await jc.update(phase="SAVING", percentage=80, message=(
+        f"Saving {len(result.clusters)} new clusters and "
+        f"{len(joined)} keywords joining existing ones."))
+    return Plan(work=work, method=method, joined=joined, result=result, intents=intents)
+
+
+# -- save ----------------------------------------------------------------------------------------
+
+
+async def save(conn: AsyncConnection, jc: JobContext, plan: Plan) -> Saved:
+    """Write the plan, re-reading under the account lock what may have changed meanwhile."""
+    scope, account = jc.scope, jc.account
+    account_id = jc.job.account_id
+    sector_id, site_id = int(jc.payload["sector_id"]), int(jc.payload["site_id"])
+    previous = {int(r["id"]): r["cluster_id"] for r in plan.work.targets}
+    unclustered = dict(plan.work.unclustered)
+    now_rows = {int(r["id"]): r for r in await lifecycle.rows_by_id(
+        conn, KEYWORDS, sorted(previous), scope=scope,
+        columns=("id", "sector_id", "cluster_id", "cluster_source", "intent"))}
+    movable = {i for i, r in now_rows.items() if r["sector_id"] == sector_id and (
+        r["cluster_id"] is None or r["cluster_source"] == "auto")}
+    kept_manual = plan.work.kept_manual + sum(
+        1 for i in previous if i in now_rows and i not in movable
+        and now_rows[i]["sector_id"] == sector_id)
+    for i in previous:
+        if i not in now_rows or now_rows[i]["sector_id"] != sector_id:
+            unclustered[i] = "gone: the keyword was deleted or moved"
+    sector_clusters = await crud.list_rows(conn, CLUSTERS, scope=scope,
+                                           where=[clusters_table.c.sector_id == sector_id])
+    live = {int(c["id"]) for c in sector_clusters}
+    by_name = {keyword_norm(c["name"]): int(c["id"]) for c in sector_clusters}
+    count = await accounts_store.count_for_account(conn, CLUSTERS, account_id)
+    room = max(0, int(account["max_clusters"]) - count)
+
+    target: dict[int, int] = {}
+    for kid, cid in plan.joined.items():
+        if kid in movable:
+            if cid in live:
+                target[kid] = cid
+            else:
+                unclustered[kid] = "no_match: the cluster it fitted was deleted"
+    created = joined = 0
+    for cluster in plan.result.clusters:
+        kids = [k for k in cluster.keyword_ids if k in movable]
+        if len(kids) < 2 and not (kids and keyword_norm(cluster.name) in by_name):
+            for k in kids:
+                unclustered[k] = "no_match: its cluster lost its other keywords"
+            continue
+        found = by_name.get(keyword_norm(cluster.name))
+        if found is None:
+            if room <= 0:
+                for k in kids:
+                    unclustered[k] = (f"plan_limit: the plan allows "
+                                      f"{account['max_clusters']} clusters")
+                continue
+            row = await crud.insert_row(conn, CLUSTERS, {
+                "account_id": account_id, "site_id": site_id, "sector_id": sector_id,
+                "name": cluster.name[:255], "description": "", "status": "active"})
+            found = int(row["id"])
+            by_name[keyword_norm(cluster.name)] = found
+            room -= 1
+            created += 1
+        else:
+            joined += 1
+        for k in kids:
+            target[k] = found
+    for u in plan.result.unclustered:
+        if u.keyword_id in movable:
+            unclustered[u.keyword_id] = u.reason
+    # a re-clustered keyword that fits nowhere keeps the cluster it had
+    for k in list(unclustered):
+        if k in movable and k not in target and previous.get(k) in live:
+            del unclustered[k]
+    for k in target:
+        unclustered.pop(k, None)
+
+    by_cluster: dict[int, list[int]] = defaultdict(list)
+    for k, cid in target.items():
+        if now_rows[k]["cluster_id"] != cid or now_rows[k]["cluster_source"] != "auto":
+            by_cluster[cid].append(k)
+    for cid, kids in sorted(by_cluster.items()):
+        await crud.update_many(conn, KEYWORDS, kids,
+                               {"cluster_id": cid, "cluster_source": "auto"}, scope=scope)
+    by_intent: dict[Intent, list[int]] = defaultdict(list)
+    for k, intent in plan.intents.items():
+        if k in now_rows and now_rows[k]["intent"] is None:
+            by_intent[intent].append(k)
+    for intent, kids in sorted(by_intent.items()):
+        await crud.update_many(conn, KEYWORDS, kids, {"intent": intent}, scope=scope)
+    listed = sorted(unclustered.items())
+    return Saved(units_done=len(plan.work.ids), result={
+        "clusters_created": created, "clusters_joined": joined,
+        "keywords_clustered": len(target),
+        "unclustered": [{"id": k, "reason": r} for k, r in listed[:UNCLUSTERED_SHOWN]],
+        "unclustered_count": len(listed),
+        "intents_set": sum(len(v) for v in by_intent.values()),
+        "kept_manual": kept_manual, "method": plan.method,
+    })
+
+
+OPERATION: Operation[AutoClusterBody, Work, Plan] = Operation(
+    kind=KIND, price="clustering", admit=admit, reading=reading, read=read, compute=compute,
+    save=save)

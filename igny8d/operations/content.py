@@ -1,0 +1,272 @@
+"""`writer/tasks/auto_generate_content`: an article draft per writer task, as a paid job.
+
+**admit**: `{ids}` of at most `MAX_TASKS` (50) visible tasks (404 naming the others). A task
+that already has content is not written again (it is listed as skipped in the result and not
+charged; to rewrite one, delete its content first). A task's planned length is its idea's
+`estimated_word_count` (else `DEFAULT_WORDS`); price: `price("content", words)` on the
+planned total.
+
+**read**: the tasks, their ideas and their clusters' keywords. **compute**: per task an
+`ArticleBrief` — title, keywords (else the idea's target keywords), description, type and
+structure, the idea's outline as written (a user-edited one included: `outline_sections`),
+the planned length, the cluster's other keywords as related ones — to
+`provider.generate_article`; the HTML sanitised off the event loop (`services.content.
+clean_html`, as every content write) and its words counted. **save**: a `draft` content row
+per task (site and sector of the task, meta fields, primary and secondary keywords), each
+written task to `review` and its idea to `completed`; a task is charged for min(words
+written, words planned) — a longer article costs no more than planned, a shorter one gets the
+difference back, a task skipped (deleted, or given content meanwhile) all of it.
+
+Result: `{written, content_ids, words, skipped: [{task_id, reason}]}`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from igny8d.ai.types import ArticleBrief, ArticleDraft, OutlineSection
+from igny8d.operations import lifecycle
+from igny8d.operations.lifecycle import Admission, JobContext, Operation, Saved
+from igny8d.permissions import Actor
+from igny8d.schemas.ai import AutoGenerateContentBody
+from igny8d.scope import Scope
+from igny8d.services.content import clean_html
+from igny8d.settings import Settings
+from igny8d.store import crud
+from igny8d.store.planner import IDEAS, KEYWORDS
+from igny8d.store.schema import content as content_table
+from igny8d.store.schema import keywords as keywords_table
+from igny8d.store.writer import CONTENT, TASKS
+from igny8d.vocab import CONTENT_TYPES
+
+KIND = "auto_generate_content"
+#: The reference: "max 50 tasks per batch".
+MAX_TASKS = 50
+#: The planned length of a task without an idea (or whose idea has none).
+DEFAULT_WORDS = 1500
+#: Related (secondary keyword candidate) keywords of the cluster handed to the provider.
+RELATED_SHOWN = 20
+MAX_SECONDARY = 50
+
+
+async def _with_content(conn: AsyncConnection, task_ids: Sequence[int], *,
+                        account_id: int) -> set[int]:
+    """Which of the tasks already have a content row (the account's, whatever the grants)."""
+    if not task_ids:
+        return set()
+    stmt = CONTENT.scoped(select(content_table.c.task_id), Scope(account_id)).where(
+        content_table.c.task_id.in_(list(task_ids)))
+    return {int(t) for t in (await conn.execute(stmt)).scalars() if t is not None}
+
+
+# -- admit ---------------------------------------------------------------------------------------
+
+
+async def admit(conn: AsyncConnection, settings: Settings, actor: Actor,
+                body: AutoGenerateContentBody) -> Admission:
+    wanted = lifecycle.distinct_ids(body.ids, cap=MAX_TASKS, noun="task")
+    tasks = await lifecycle.require_rows(conn, TASKS, wanted, scope=actor.scope,
+                                         columns=("id", "idea_id"))
+    written = await _with_content(conn, wanted, account_id=actor.account_id)
+    ideas = await lifecycle.rows_by_id(
+        conn, IDEAS, sorted({int(t["idea_id"]) for t in tasks.values()
+                             if t["idea_id"] is not None}),
+        scope=Scope(actor.account_id), columns=("id", "estimated_word_count"))
+    words = {int(r["id"]): int(r["estimated_word_count"] or 0) for r in ideas}
+    plan = [[tid, words.get(tasks[tid]["idea_id"] or 0) or DEFAULT_WORDS]
+            for tid in wanted if tid not in written]
+    total = sum(w for _tid, w in plan)
+    return Admission(units=total, payload={"ids": wanted, "plan": plan},
+                     description=f"Content for {len(plan)} task(s), {total} words planned")
+
+
+# -- read ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    #: task id → planned words (tasks with content at admission are not in it)
+    plan: dict[int, int]
+    tasks: dict[int, dict[str, Any]]
+    ideas: dict[int, dict[str, Any]]
+    #: task id → its cluster's keywords, by volume
+    related: dict[int, list[str]]
+    #: tasks that have content by now
+    written: set[int]
+    skipped: list[dict[str, Any]]
+
+
+def _plan(jc: JobContext) -> dict[int, int]:
+    return {int(tid): int(words) for tid, words in jc.payload["plan"]}
+
+
+def reading(jc: JobContext) -> str:
+    return f"Reading {len(_plan(jc))} task(s), their ideas and clusters."
+
+
+async def read(conn: AsyncConnection, jc: JobContext) -> Work:
+    plan, scope = _plan(jc), jc.scope
+    skipped = [{"task_id": int(t), "reason": "exists: the task already has content"}
+               for t in jc.payload["ids"] if int(t) not in plan]
+    tasks = {int(r["id"]): r for r in await lifecycle.rows_by_id(
+        conn, TASKS, sorted(plan), scope=scope)}
+    ideas = {int(r["id"]): r for r in await lifecycle.rows_by_id(
+        conn, IDEAS, sorted({int(t["idea_id"]) for t in tasks.values()
+                             if t["idea_id"] is not None}), scope=scope)}
+    cluster_of = {tid: t["cluster_id"] or (ideas.get(t["idea_id"] or 0) or {}).get(
+        "cluster_id") for tid, t in tasks.items()}
+    cluster_ids = sorted({int(c) for c in cluster_of.values() if c is not None})
+    by_cluster: dict[int, list[str]] = {c: [] for c in cluster_ids}
+    if cluster_ids:
+        for k in await crud.list_rows(
+                conn, KEYWORDS, scope=scope,
+                where=[keywords_table.c.cluster_id.in_(cluster_ids)],
+                order_by=[keywords_table.c.volume.desc(), keywords_table.c.id]):
+            by_cluster[int(k["cluster_id"])].append(str(k["keyword"]))
+    related = {tid: by_cluster.get(int(c), []) if c is not None else []
+               for tid, c in cluster_of.items()}
+    written = await _with_content(conn, sorted(tasks), account_id=jc.job.account_id)
+    return Work(plan=plan, tasks=tasks, ideas=ideas, related=related, written=written,
+                skipped=skipped)
+
+
+# -- compute -------------------------------------------------------------------------------------
+
+
+def outline_sections(rows: Sequence[Any]) -> tuple[OutlineSection, ...]:
+    """An idea's stored outline (possibly edited by a user) as the provider's sections, as
+    written: an H2 opens a section (its points become the section's keywords), an H3 is a
+    subheading of the section before it (its points join that section's keywords; an H3
+    before any H2 opens a section of its own). Malformed items are skipped."""
+    sections: list[tuple[str, list[str], list[str]]] = []
+    for row in rows or ():
+        if not isinstance(row, dict):
+            continue
+        heading = " ".join(str(row.get("heading") or "").split())
+        if not heading:
+            continue
+        points = [" ".join(str(p).split()) for p in row.get("points") or () if str(p).strip()]
+        if row.get("level") == 3 and sections:
+            sections[-1][1].append(heading)
+            sections[-1][2].extend(points)
+        else:
+            sections.append((heading, [], points))
+    return tuple(OutlineSection(heading=h, subheadings=tuple(subs),
+                                keywords=tuple(dict.fromkeys(kws)))
+                 for h, subs, kws in sections)
+
+
+def article_brief(task: dict[str, Any], idea: dict[str, Any] | None,
+                  cluster_keywords: Sequence[str], words: int) -> ArticleBrief:
+    """The provider's view of a task: its idea's outline as written, the planned length."""
+    own = [str(k) for k in task["keywords"] or []]
+    if not own and idea is not None:
+        own = [str(k) for k in idea["target_keywords"] or []]
+    taken = {k.lower() for k in own}
+    related = [k for k in cluster_keywords if k.lower() not in taken][:RELATED_SHOWN]
+    if not own and related:
+        own, related = [related[0]], related[1:]
+    return ArticleBrief(
+        task_id=int(task["id"]), title=str(task["title"]), keywords=tuple(own),
+        description=str(task["description"] or (idea or {}).get("description") or ""),
+        content_type=str(task["content_type"]),
+        content_structure=str(task["content_structure"]),
+        outline=outline_sections(idea["outline"] if idea is not None else []),
+        target_word_count=words, related_keywords=tuple(related))
+
+
+@dataclass(frozen=True, slots=True)
+class Drafts:
+    plan: dict[int, int]
+    #: task id → (the provider's draft, its sanitised HTML, its words)
+    drafts: dict[int, tuple[ArticleDraft, str, int]]
+    skipped: list[dict[str, Any]]
+
+
+async def compute(jc: JobContext, work: Work) -> Drafts:
+    skipped = list(work.skipped)
+    drafts: dict[int, tuple[ArticleDraft, str, int]] = {}
+    todo = sorted(work.plan)
+    for n, tid in enumerate(todo):
+        task = work.tasks.get(tid)
+        if task is None:
+            skipped.append({"task_id": tid, "reason": "gone: the task was deleted"})
+            continue
+        if tid in work.written:
+            skipped.append({"task_id": tid, "reason": "exists: the task already has content"})
+            continue
+        brief = article_brief(task, work.ideas.get(task["idea_id"] or 0),
+                              work.related.get(tid, []), work.plan[tid])
+        await jc.update(phase="AI_CALL", percentage=10 + 80 * n / len(todo),
+                        message=f"Writing {n + 1}/{len(todo)}: {brief.title}")
+        draft = await jc.call("generate_article", brief.title, functools.partial(
+            jc.provider.generate_article, brief, jc.prompts))
+        html, words = await jc.run_cpu(clean_html, draft.html_content)
+        drafts[tid] = (draft, html, words)
+    await jc.update(phase="SAVING", percentage=92, message=f"Saving {len(drafts)} article(s).")
+    return Drafts(plan=work.plan, drafts=drafts, skipped=skipped)
+
+
+# -- save ----------------------------------------------------------------------------------------
+
+
+def content_row(task: dict[str, Any], draft: ArticleDraft, html: str,
+                words: int) -> dict[str, Any]:
+    """A draft as the `content` row takes it (the HTML already sanitised), within the
+    content API's limits."""
+    secondary = [k for k in dict.fromkeys(" ".join(s.split())[:255]
+                                          for s in draft.secondary_keywords) if k]
+    return {
+        "account_id": task["account_id"], "site_id": task["site_id"],
+        "sector_id": task["sector_id"], "task_id": task["id"],
+        "title": (" ".join(draft.title.split()) or str(task["title"]))[:255],
+        "html_content": html, "word_count": words,
+        "meta_title": draft.meta_title.strip()[:255],
+        "meta_description": draft.meta_description.strip()[:500],
+        "primary_keyword": draft.primary_keyword.strip()[:255],
+        "secondary_keywords": secondary[:MAX_SECONDARY],
+        "content_type": task["content_type"] if task["content_type"] in CONTENT_TYPES
+        else "blog_post",
+        "status": "draft",
+    }
+
+
+async def save(conn: AsyncConnection, jc: JobContext, out: Drafts) -> Saved:
+    scope = jc.scope
+    skipped = list(out.skipped)
+    live = {int(r["id"]): r for r in await lifecycle.rows_by_id(
+        conn, TASKS, sorted(out.drafts), scope=scope)}
+    written = await _with_content(conn, sorted(live), account_id=jc.job.account_id)
+    content_ids: list[int] = []
+    done: list[int] = []
+    words_charged = words_total = 0
+    for tid, (draft, html, words) in sorted(out.drafts.items()):
+        if tid not in live:
+            skipped.append({"task_id": tid, "reason": "gone: the task was deleted"})
+            continue
+        if tid in written:
+            skipped.append({"task_id": tid, "reason": "exists: the task got content meanwhile"})
+            continue
+        row = await crud.insert_row(conn, CONTENT, content_row(live[tid], draft, html, words))
+        content_ids.append(int(row["id"]))
+        done.append(tid)
+        words_total += words
+        words_charged += min(words, out.plan[tid])
+    await crud.update_many(conn, TASKS, done, {"status": "review"}, scope=scope)
+    await crud.update_many(conn, IDEAS, sorted({int(live[t]["idea_id"]) for t in done
+                                                if live[t]["idea_id"] is not None}),
+                           {"status": "completed"}, scope=scope)
+    return Saved(units_done=words_charged, refund_note="Refund: words not written", result={
+        "written": len(content_ids), "content_ids": content_ids, "words": words_total,
+        "skipped": sorted(skipped, key=lambda s: int(s["task_id"]))})
+
+
+OPERATION: Operation[AutoGenerateContentBody, Work, Drafts] = Operation(
+    kind=KIND, price="content", admit=admit, reading=reading, read=read, compute=compute,
+    save=save)
