@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 RUN_STAMP  := $(VENV)/.run-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: install install-test run migrate test lint bench clean
+.PHONY: install install-test run migrate test test-fast lint bench clean
 
 $(RUN_STAMP): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,9 +36,14 @@ migrate: install
 test: install-test
 	$(BIN)/pytest
 
+# The quick loop while working: leaves out the slow and subprocess tests (CI runs everything).
+test-fast: install-test
+	$(BIN)/pytest -m "not slow and not subprocess"
+
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python bench/run.py
