@@ -37,20 +37,14 @@ from igny8d.store.schema import users
 from tests.conftest import RunningApp, make_settings, start_app, stop_app
 from tests.helpers import PASSWORD, Client
 from tui.app import ConsoleApp
-from tui.client import (
-    NOT_OPERATOR,
-    AdminClient,
-    ApiError,
-    LoginFailed,
-    SessionEnded,
-    Throttled,
-    Unreachable,
-)
+from tui.client import AdminClient
+from tui.errors import ApiError, LoginFailed, SessionEnded, Throttled, Unreachable
 from tui.screens.accounts import AccountsPane
 from tui.screens.dialogs import ConfirmDialog, CreditsDialog
 from tui.screens.jobs import JobDetail
 from tui.screens.login import LoginScreen
 from tui.screens.main import MainScreen
+from tui.session import NOT_OPERATOR
 
 ROOT = Path(__file__).resolve().parents[1]
 OPS = "ops@example.com"

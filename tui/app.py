@@ -3,6 +3,11 @@
 Run it as `igny8d console [--url URL] [--email E]` or `igny8d-console`. It imports nothing of
 the server package: everything it shows or does goes through HTTP (tui/client.py), so it works
 against a remote box as well as against `make run`'s.
+
+The app owns the session and the connection's state. Screens reach it only through the
+`tui.ports.Console` protocol and tell it things by posting `tui.messages` events, which it
+handles here (`on_logged_in`, `on_server_unreachable`, …); it imports the screens, never the
+reverse.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
@@ -21,10 +27,13 @@ from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.theme import Theme
 
-from tui.client import DEFAULT_URL, AdminClient, SessionEnded, Unreachable, normalize_url
+from tui import messages
+from tui.client import AdminClient
+from tui.errors import SessionEnded, Unreachable
 from tui.screens.dialogs import HelpScreen
 from tui.screens.login import LoginScreen
 from tui.screens.main import MainScreen
+from tui.session import DEFAULT_URL, normalize_url
 
 #: Seconds between reconnect attempts while the server is unreachable (the last repeats).
 RETRY_DELAYS = (1, 2, 4, 8, 15, 30)
@@ -84,11 +93,16 @@ class ConsoleApp(App[None]):
         return self._api
 
     def on_mount(self) -> None:
-        self.push_screen(LoginScreen(self.url, self.email))
+        self.push_screen(self._login_screen())
+
+    def _login_screen(self, message: str = "") -> LoginScreen:
+        return LoginScreen(self.url, self.email, message, client_factory=self.client_factory)
 
     # -- session --------------------------------------------------------------------------
 
-    def logged_in(self, client: AdminClient) -> None:
+    def on_logged_in(self, event: messages.LoggedIn) -> None:
+        """The login screen's operator is in: keep the client, open the main screen."""
+        client = event.client
         self._api = client
         self.url = client.base_url
         self.email = str(client.user.get("email") or self.email)
@@ -96,12 +110,12 @@ class ConsoleApp(App[None]):
         self.main = MainScreen(self.poll_s)
         self.switch_screen(self.main)
 
-    def session_ended(self, message: str) -> None:
+    def on_session_ended(self, event: messages.SessionEnded) -> None:
         """Back to the login screen with the reason (the refresh token was refused)."""
         if self._api is None:
             return
         self._drop_client()
-        self._to_login(message)
+        self._to_login(event.message)
 
     def _to_login(self, message: str) -> None:
         self.workers.cancel_group(self, "reconnect")
@@ -109,7 +123,7 @@ class ConsoleApp(App[None]):
         self.main = None
         while len(self.screen_stack) > 1 and isinstance(self.screen, ModalScreen):
             self.pop_screen()
-        self.switch_screen(LoginScreen(self.url, self.email, message))
+        self.switch_screen(self._login_screen(message))
 
     def _drop_client(self) -> None:
         client, self._api = self._api, None
@@ -141,9 +155,10 @@ class ConsoleApp(App[None]):
     def paused(self) -> bool:
         return time.monotonic() < self.paused_until
 
-    def throttled(self, retry_after: float) -> None:
+    def on_throttled(self, event: messages.Throttled) -> None:
         """429: the operator's `system_admin` budget (30 requests a minute by default) is
         spent. Live refreshes pause until the server's Retry-After; nothing is retried."""
+        retry_after = event.retry_after
         until = time.monotonic() + retry_after
         if until <= self.paused_until:
             return
@@ -157,12 +172,12 @@ class ConsoleApp(App[None]):
         if not self.paused and not self.offline:
             self.show_banner("")
 
-    def report_unreachable(self, message: str) -> None:
+    def on_server_unreachable(self, event: messages.ServerUnreachable) -> None:
         """A call found no server: show the banner and start the reconnect loop (once)."""
         if self._api is None or self.offline:
             return
         self.offline = True
-        self.reconnect(message)
+        self.reconnect(event.message)
 
     def show_banner(self, text: str) -> None:
         self.banner = text
@@ -171,7 +186,7 @@ class ConsoleApp(App[None]):
 
     @work(exclusive=True, group="reconnect", exit_on_error=False)
     async def reconnect(self, message: str) -> None:
-        """Retry with backoff until the server answers again, then reload every tab."""
+        """Retry with backoff until the server answers again, then post `Reconnected`."""
         attempt = 0
         while self._api is not None:
             delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
@@ -187,11 +202,22 @@ class ConsoleApp(App[None]):
             except SessionEnded:
                 return
             attempt += 1
+        self.post_message(messages.Reconnected(self.url))
+
+    def on_reconnected(self, event: messages.Reconnected) -> None:
+        """The server answers again: clear the banner and reload every tab."""
         self.offline = False
         self.show_banner("")
         if self.main is not None:
-            self.notify(f"Reconnected to {self.url}.", title="Back online", timeout=4)
+            self.notify(f"Reconnected to {event.url}.", title="Back online", timeout=4)
             self.main.reload_all()
+
+
+if TYPE_CHECKING:
+    from tui.ports import Console
+
+    #: mypy proves here that the app is what screens see through `tui.ports.Console`.
+    _AS_SCREENS_SEE_IT: type[Console] = ConsoleApp
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -11,8 +11,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Select, Static
 
-from tui.client import ApiError
-from tui.screens.base import Pane, console, cursor_key, fill, guarded, kv, styled, when
+from tui.errors import ApiError
+from tui.ports import console
+from tui.screens.base import Pane, cursor_key, fill, guarded, kv, styled, when
 from tui.screens.dialogs import ConfirmDialog, CreditsDialog, DetailScreen, PlanDialog
 
 STATUSES: list[tuple[str, str]] = [("any status", ""), ("active", "active"),

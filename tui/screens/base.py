@@ -6,27 +6,24 @@ import asyncio
 import functools
 import json
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, ParamSpec, TypeVar, cast
+from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar, cast
 
 from rich.text import Text
 from textual import work
 from textual.containers import Vertical
 from textual.dom import DOMNode
+from textual.widget import Widget
 from textual.widgets import DataTable
 from textual.worker import Worker, WorkerCancelled, WorkerState
 
-from tui.client import AdminClient, ApiError, SessionEnded, Throttled, Unreachable
-
-if TYPE_CHECKING:
-    from tui.app import ConsoleApp
+from tui import messages
+from tui.client import AdminClient
+from tui.errors import ApiError, SessionEnded, Throttled, Unreachable
+from tui.ports import console, tell_app
 
 P = ParamSpec("P")
-N = TypeVar("N", bound=DOMNode)
+N = TypeVar("N", bound=Widget)
 Body = Callable[Concatenate[N, P], Coroutine[Any, Any, None]]
-
-
-def console(node: DOMNode) -> ConsoleApp:
-    return cast("ConsoleApp", node.app)
 
 
 def guarded(
@@ -34,33 +31,34 @@ def guarded(
 ) -> Callable[[Body[N, P]], Callable[Concatenate[N, P], Worker[None]]]:
     """A Textual worker whose failures become messages, never a crash.
 
-    No answer → the app's "unreachable" banner and reconnect loop; a session the server
-    ended → the login screen; an error answer → a notification with the server's sentence
-    (a 409's "Task already finished." for instance); anything else → a notification too,
-    so one malformed field cannot take the console down while an operator is using it.
+    No answer → a `ServerUnreachable` message (the app's banner and reconnect loop); a
+    session the server ended → `SessionEnded` (the login screen); a 429 → `Throttled` (live
+    refresh pauses), each posted to the app (`tell_app`), which handles them.
+    An error answer → a notification with the server's sentence (a 409's "Task already
+    finished." for instance); anything else → a notification too, so one malformed field
+    cannot take the console down while an operator is using it.
     """
 
     def decorate(fn: Body[N, P]) -> Callable[Concatenate[N, P], Worker[None]]:
         @functools.wraps(fn)
         async def run(node: N, /, *args: P.args, **kwargs: P.kwargs) -> None:
-            app = console(node)
             try:
                 await fn(node, *args, **kwargs)
             except (asyncio.CancelledError, WorkerCancelled):
                 raise
             except Unreachable as exc:
-                app.report_unreachable(exc.message)
+                tell_app(node, messages.ServerUnreachable(exc.message))
             except SessionEnded as exc:
-                app.session_ended(exc.message)
+                tell_app(node, messages.SessionEnded(exc.message))
             except Throttled as exc:
-                app.throttled(exc.retry_after)
+                tell_app(node, messages.Throttled(exc.retry_after))
             except ApiError as exc:
-                app.notify(exc.describe(), title=f"Server answered {exc.status}",
-                           severity="error", timeout=8)
+                node.notify(exc.describe(), title=f"Server answered {exc.status}",
+                            severity="error", timeout=8)
             except Exception as exc:
-                app.log.error(f"console bug in {fn.__qualname__}: {exc!r}")
-                app.notify(f"{type(exc).__name__}: {exc}", title="Console error",
-                           severity="error", timeout=8)
+                node.log.error(f"console bug in {fn.__qualname__}: {exc!r}")
+                node.notify(f"{type(exc).__name__}: {exc}", title="Console error",
+                            severity="error", timeout=8)
 
         return cast("Callable[Concatenate[N, P], Worker[None]]",
                     work(run, group=group, exclusive=exclusive, exit_on_error=False))

@@ -11,20 +11,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, ProgressBar, Select, Static
 
-from tui.client import AdminClient, ApiError
-from tui.screens.base import (
-    Pane,
-    bar,
-    console,
-    cursor_key,
-    fill,
-    guarded,
-    kv,
-    pretty,
-    short,
-    styled,
-    when,
-)
+from tui.client import AdminClient
+from tui.errors import ApiError
+from tui.ports import console
+from tui.screens.base import Pane, bar, cursor_key, fill, guarded, kv, pretty, short, styled, when
 from tui.screens.dialogs import ConfirmDialog, DetailScreen
 
 STATES: list[tuple[str, str]] = [

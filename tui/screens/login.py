@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,18 +11,26 @@ from textual.containers import Center, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from tui.client import ConsoleError, LoginFailed, Unreachable, normalize_url
-from tui.screens.base import console, guarded
+from tui.client import AdminClient
+from tui.errors import ConsoleError, LoginFailed, Unreachable
+from tui.messages import LoggedIn
+from tui.ports import tell_app
+from tui.screens.base import guarded
+from tui.session import normalize_url
 
 
 class LoginScreen(Screen[None]):
+    """Logs an operator in with a client from `client_factory`, then posts `LoggedIn`."""
+
     BINDINGS = [Binding("escape", "app.quit", "Quit")]
 
-    def __init__(self, url: str, email: str = "", message: str = "") -> None:
+    def __init__(self, url: str, email: str = "", message: str = "", *,
+                 client_factory: Callable[[str], AdminClient] = AdminClient) -> None:
         super().__init__(id="login")
         self.url = url
         self.email = email
         self.message = message
+        self.client_factory = client_factory
 
     def compose(self) -> ComposeResult:
         with Center(), Vertical(id="login-box"):
@@ -60,8 +70,7 @@ class LoginScreen(Screen[None]):
 
     @guarded("login")
     async def login(self, url: str, email: str, password: str) -> None:
-        app = console(self)
-        client = app.client_factory(url)
+        client = self.client_factory(url)
         try:
             await client.login(email, password)
         except (LoginFailed, Unreachable) as exc:
@@ -76,4 +85,4 @@ class LoginScreen(Screen[None]):
             return
         finally:
             self.query_one("#login-button", Button).disabled = False
-        app.logged_in(client)
+        tell_app(self, LoggedIn(client))

@@ -8,9 +8,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
+from tui.ports import console
 from tui.screens.accounts import AccountsPane
 from tui.screens.audit import AuditPane
-from tui.screens.base import Pane, console
+from tui.screens.base import Pane
 from tui.screens.jobs import JobsPane
 from tui.screens.overview import OverviewPane
 from tui.screens.requests import RequestsPane

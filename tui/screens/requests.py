@@ -1,6 +1,8 @@
-"""The Requests tab: the answering process's recent requests, and one request by its id with
-the log lines it wrote. The admin API's own calls (the console's polling, every operator's)
-are left out unless `a` shows them."""
+"""The Requests tab: the answering process's recent requests, and one request with its log lines.
+
+A request is found by its id (X-Request-ID). The admin API's own calls (the console's polling,
+every operator's) are left out unless `a` shows them.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, Select, Static
 
-from tui.client import ADMIN_PREFIX, ApiError
+from tui.errors import ApiError
 from tui.screens.base import Pane, cursor_key, fill, guarded, kv, ms, when
+from tui.session import ADMIN_PREFIX
 
 METHODS: list[tuple[str, str]] = [("any method", "")] + [
     (m, m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE")]

@@ -11,8 +11,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Select, Static
 
-from tui.client import ApiError
-from tui.screens.base import Pane, console, cursor_key, fill, guarded, kv, when
+from tui.errors import ApiError
+from tui.ports import console
+from tui.screens.base import Pane, cursor_key, fill, guarded, kv, when
 from tui.screens.dialogs import ConfirmDialog, DetailScreen
 
 ACTIVE: list[tuple[str, str]] = [("active and inactive", ""), ("active", "true"),
