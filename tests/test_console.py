@@ -465,8 +465,8 @@ async def test_a_session_ended_elsewhere_returns_to_login(box: RunningApp) -> No
             resp = await client.post(f"/api/v1/admin/users/{ops_id}/end_sessions/", {},
                                      token=token)
             assert resp.status == 200, resp.json
-            await until(pilot, lambda: isinstance(pilot.app.screen, LoginScreen),
-                        "the login screen")
+            await until(pilot, lambda: isinstance(pilot.app.screen, LoginScreen)
+                        and pilot.app.screen.query("#login-error"), "the login screen")
             assert "log in again" in text(pilot, "#login-error")
     finally:
         client.close()
