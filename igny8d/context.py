@@ -138,7 +138,7 @@ class Metrics:
 class CountCache:
     """List totals by (resource, scope, filters, account data version), least recently used
     out. The version is read with the caller's user on every request and bumped by every
-    write (store/crud.py), so a cached total is never served for data that changed; what is
+    write (store/writes.py), so a cached total is never served for data that changed; what is
     per process is only the memory, never the truth.
 
     For searches with few matches it also keeps, under the same key plus the ordering,

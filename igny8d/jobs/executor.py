@@ -55,8 +55,8 @@ from igny8d.permissions import Actor
 from igny8d.sentry import capture_job_error
 from igny8d.services import jobs as job_service
 from igny8d.store import jobs as job_store
-from igny8d.store.crud import now
 from igny8d.store.engine import Store
+from igny8d.store.writes import now
 
 log = logging.getLogger("igny8d.jobs")
 

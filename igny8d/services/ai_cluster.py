@@ -24,7 +24,7 @@ The job (kind `auto_cluster`, payload `{ids, sector_id, site_id, credits, units}
 - SAVING, in `progress.final()` (results and SUCCESS together): new clusters are created —
   a name the sector already has (ignoring case and spacing) joins that cluster — within the
   plan's `max_clusters`; keywords get `cluster_id` and `cluster_source = "auto"`; every write
-  goes through crud, so the account's data version is bumped. A keyword re-clustered that fits
+  goes through `writes`, so the account's data version is bumped. A keyword re-clustered that fits
   nowhere keeps its previous cluster. Keywords placed by hand while the job ran are left alone.
   The provider's tokens and cost go on the usage row.
 
@@ -59,13 +59,15 @@ from igny8d.scope import Scope
 from igny8d.services import ai_common
 from igny8d.settings import Settings
 from igny8d.store import accounts as accounts_store
-from igny8d.store import crud
+from igny8d.store import sectors as sector_store
+from igny8d.store.clusters import CLUSTERS
 from igny8d.store.engine import Store
 from igny8d.store.errors import RowNotFound
-from igny8d.store.keywords import keyword_norm
-from igny8d.store.planner import CLUSTERS, KEYWORDS
+from igny8d.store.keywords import KEYWORDS, keyword_norm
+from igny8d.store.rows import list_rows, require_visible, rows_by_id
 from igny8d.store.schema import clusters as clusters_table
 from igny8d.store.schema import keywords as keywords_table
+from igny8d.store.writes import insert_row, update_many
 
 if TYPE_CHECKING:
     from igny8d.jobs.executor import Progress
@@ -92,13 +94,13 @@ async def auto_cluster(deps: ai_common.AIDeps, actor: Actor, *, ids: Sequence[in
     ai_common.close_provider(provider)
     wanted = ai_common.distinct_ids(ids, cap=limit, noun="keyword")
     async with deps.store.begin() as conn:
-        found = await ai_common.rows_by_id(conn, KEYWORDS, wanted, scope=actor.scope,
-                                           columns=("id", "sector_id", "site_id"))
+        found = await rows_by_id(conn, KEYWORDS, wanted, scope=actor.scope,
+                                 columns=("id", "sector_id", "site_id"))
         missing = sorted(set(wanted) - {int(r["id"]) for r in found})
         if missing:
             raise RowNotFound(f"Not found: {ai_common.shown(missing)}.", field="ids")
-        sector = await crud.require_visible(conn, accounts_store.SECTORS, sector_id,
-                                            scope=actor.scope, field="sector_id")
+        sector = await require_visible(conn, sector_store.SECTORS, sector_id,
+                                       scope=actor.scope, field="sector_id")
         other = sorted(int(r["id"]) for r in found if r["sector_id"] != sector["id"])
         if other:
             raise ValidationFailed(errors={"ids": [
@@ -193,10 +195,10 @@ async def run_auto_cluster(ctx: Any, job: Job, progress: Progress,
                           message=f"Reading {len(ids)} keywords and the sector's clusters.")
     meter = ai_common.Meter(progress)
     async with store.read() as conn:
-        sector_rows = await crud.list_rows(
+        sector_rows = await list_rows(
             conn, KEYWORDS, scope=scope, where=[keywords_table.c.sector_id == sector_id],
             order_by=[keywords_table.c.id])
-        cluster_rows = await crud.list_rows(
+        cluster_rows = await list_rows(
             conn, CLUSTERS, scope=scope, where=[clusters_table.c.sector_id == sector_id],
             order_by=[clusters_table.c.id])
     by_id = {int(r["id"]): r for r in sector_rows}
@@ -276,7 +278,7 @@ async def _save(conn: AsyncConnection, scope: Scope, *, site_id: int, sector_id:
     assert account_id is not None
     account = await accounts_store.lock_account(conn, account_id)
     # what may have changed while the job ran: re-read under the lock
-    now_rows = {int(r["id"]): r for r in await ai_common.rows_by_id(
+    now_rows = {int(r["id"]): r for r in await rows_by_id(
         conn, KEYWORDS, sorted(previous), scope=scope,
         columns=("id", "sector_id", "cluster_id", "cluster_source", "intent"))}
     movable = {i for i, r in now_rows.items() if r["sector_id"] == sector_id and (
@@ -286,8 +288,8 @@ async def _save(conn: AsyncConnection, scope: Scope, *, site_id: int, sector_id:
     for i in previous:
         if i not in now_rows or now_rows[i]["sector_id"] != sector_id:
             unclustered[i] = "gone: the keyword was deleted or moved"
-    sector_clusters = await crud.list_rows(conn, CLUSTERS, scope=scope,
-                                           where=[clusters_table.c.sector_id == sector_id])
+    sector_clusters = await list_rows(conn, CLUSTERS, scope=scope,
+                                      where=[clusters_table.c.sector_id == sector_id])
     live = {int(c["id"]) for c in sector_clusters}
     by_name = {keyword_norm(c["name"]): int(c["id"]) for c in sector_clusters}
     count = await accounts_store.count_for_account(conn, CLUSTERS, account_id)
@@ -314,7 +316,7 @@ async def _save(conn: AsyncConnection, scope: Scope, *, site_id: int, sector_id:
                     unclustered[k] = (f"plan_limit: the plan allows "
                                       f"{account['max_clusters']} clusters")
                 continue
-            row = await crud.insert_row(conn, CLUSTERS, {
+            row = await insert_row(conn, CLUSTERS, {
                 "account_id": account_id, "site_id": site_id, "sector_id": sector_id,
                 "name": cluster.name[:255], "description": "", "status": "active"})
             found = int(row["id"])
@@ -340,14 +342,14 @@ async def _save(conn: AsyncConnection, scope: Scope, *, site_id: int, sector_id:
         if now_rows[k]["cluster_id"] != cid or now_rows[k]["cluster_source"] != "auto":
             by_cluster[cid].append(k)
     for cid, kids in sorted(by_cluster.items()):
-        await crud.update_many(conn, KEYWORDS, kids,
-                               {"cluster_id": cid, "cluster_source": "auto"}, scope=scope)
+        await update_many(conn, KEYWORDS, kids,
+                          {"cluster_id": cid, "cluster_source": "auto"}, scope=scope)
     by_intent: dict[Intent, list[int]] = defaultdict(list)
     for k, intent in plan.intents.items():
         if k in now_rows and now_rows[k]["intent"] is None:
             by_intent[intent].append(k)
     for intent, kids in sorted(by_intent.items()):
-        await crud.update_many(conn, KEYWORDS, kids, {"intent": intent}, scope=scope)
+        await update_many(conn, KEYWORDS, kids, {"intent": intent}, scope=scope)
     listed = sorted(unclustered.items())
     return {
         "clusters_created": created, "clusters_joined": joined,

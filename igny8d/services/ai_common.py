@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.ai.types import (
@@ -42,9 +41,10 @@ from igny8d.scope import Scope
 from igny8d.services import billing
 from igny8d.settings import Settings
 from igny8d.store import accounts as accounts_store
-from igny8d.store.crud import TableSpec
 from igny8d.store.engine import Store
 from igny8d.store.errors import RowNotFound
+from igny8d.store.rows import rows_by_id
+from igny8d.store.specs import TableSpec
 
 if TYPE_CHECKING:
     from igny8d.jobs.executor import Executor, Progress
@@ -54,8 +54,6 @@ T = TypeVar("T")
 
 #: ids named in a 404 (the rest are counted)
 IDS_SHOWN = 20
-#: ids per IN (...) list (SQLite's default variable limit is 999)
-_CHUNK = 900
 #: request/response steps kept in the progress meta (a 50-article job stays small)
 STEPS_KEPT = 200
 
@@ -88,20 +86,6 @@ def distinct_ids(ids: Sequence[int], *, cap: int, noun: str) -> list[int]:
         raise ValidationFailed(errors={"ids": [
             f"Ensure this list has at most {cap} {noun} ids (it has {len(wanted)})."]})
     return wanted
-
-
-async def rows_by_id(conn: AsyncConnection, spec: TableSpec, ids: Sequence[int], *,
-                     scope: Scope, columns: Sequence[str] | None = None
-                     ) -> list[dict[str, Any]]:
-    """The rows of `ids` the scope may see (any order; invisible ones are simply absent)."""
-    table = spec.table
-    cols = [table.c[c] for c in columns] if columns else list(table.c)
-    out: list[dict[str, Any]] = []
-    for start in range(0, len(ids), _CHUNK):
-        part = list(ids[start:start + _CHUNK])
-        stmt = spec.scoped(select(*cols), scope).where(table.c.id.in_(part))
-        out.extend(dict(r) for r in (await conn.execute(stmt)).mappings())
-    return out
 
 
 async def require_rows(conn: AsyncConnection, spec: TableSpec, ids: Sequence[int], *,

@@ -40,12 +40,15 @@ from igny8d.services import ai_common
 from igny8d.services.content import clean_html
 from igny8d.settings import Settings
 from igny8d.store import accounts as accounts_store
-from igny8d.store import crud
+from igny8d.store.content import CONTENT
 from igny8d.store.engine import Store
-from igny8d.store.planner import IDEAS, KEYWORDS
+from igny8d.store.ideas import IDEAS
+from igny8d.store.keywords import KEYWORDS
+from igny8d.store.rows import list_rows, rows_by_id
 from igny8d.store.schema import content as content_table
 from igny8d.store.schema import keywords as keywords_table
-from igny8d.store.writer import CONTENT, TASKS
+from igny8d.store.tasks import TASKS
+from igny8d.store.writes import insert_row, update_many
 
 if TYPE_CHECKING:
     from igny8d.jobs.executor import Progress
@@ -74,9 +77,9 @@ async def _with_content(conn: AsyncConnection, task_ids: Sequence[int], *,
 
 async def _idea_words(conn: AsyncConnection, idea_ids: Sequence[int], *,
                       account_id: int) -> dict[int, int]:
-    rows = await ai_common.rows_by_id(conn, IDEAS, sorted(set(idea_ids)),
-                                      scope=Scope(account_id),
-                                      columns=("id", "estimated_word_count"))
+    rows = await rows_by_id(conn, IDEAS, sorted(set(idea_ids)),
+                            scope=Scope(account_id),
+                            columns=("id", "estimated_word_count"))
     return {int(r["id"]): int(r["estimated_word_count"] or 0) for r in rows}
 
 
@@ -157,9 +160,9 @@ async def run_auto_generate_content(ctx: Any, job: Job, progress: Progress,
     await meter.update(phase="PREPARE", percentage=5,
                        message=f"Reading {len(plan)} task(s), their ideas and clusters.")
     async with store.read() as conn:
-        tasks = {int(r["id"]): r for r in await ai_common.rows_by_id(
+        tasks = {int(r["id"]): r for r in await rows_by_id(
             conn, TASKS, sorted(plan), scope=scope)}
-        ideas = {int(r["id"]): r for r in await ai_common.rows_by_id(
+        ideas = {int(r["id"]): r for r in await rows_by_id(
             conn, IDEAS, sorted({int(t["idea_id"]) for t in tasks.values()
                                  if t["idea_id"] is not None}), scope=scope)}
         cluster_of = {tid: t["cluster_id"] or (ideas.get(t["idea_id"] or 0) or {}).get(
@@ -167,7 +170,7 @@ async def run_auto_generate_content(ctx: Any, job: Job, progress: Progress,
         cluster_ids = sorted({int(c) for c in cluster_of.values() if c is not None})
         related: dict[int, list[str]] = {c: [] for c in cluster_ids}
         if cluster_ids:
-            for k in await crud.list_rows(
+            for k in await list_rows(
                     conn, KEYWORDS, scope=scope,
                     where=[keywords_table.c.cluster_id.in_(cluster_ids)],
                     order_by=[keywords_table.c.volume.desc(), keywords_table.c.id]):
@@ -198,7 +201,7 @@ async def run_auto_generate_content(ctx: Any, job: Job, progress: Progress,
 
     async with progress.final() as conn:
         await accounts_store.lock_account(conn, job.account_id)
-        live = {int(r["id"]): r for r in await ai_common.rows_by_id(
+        live = {int(r["id"]): r for r in await rows_by_id(
             conn, TASKS, sorted(drafts), scope=scope)}
         written = await _with_content(conn, sorted(live), account_id=job.account_id)
         content_ids: list[int] = []
@@ -212,14 +215,14 @@ async def run_auto_generate_content(ctx: Any, job: Job, progress: Progress,
                 skipped.append({"task_id": tid,
                                 "reason": "exists: the task got content meanwhile"})
                 continue
-            row = await crud.insert_row(conn, CONTENT, content_row(live[tid], draft, html, words))
+            row = await insert_row(conn, CONTENT, content_row(live[tid], draft, html, words))
             content_ids.append(int(row["id"]))
             done.append(tid)
             words_total += words
             words_charged += min(words, plan[tid])
-        await crud.update_many(conn, TASKS, done, {"status": "review"}, scope=scope)
-        await crud.update_many(conn, IDEAS, sorted({int(live[t]["idea_id"]) for t in done
-                                                    if live[t]["idea_id"] is not None}),
+        await update_many(conn, TASKS, done, {"status": "review"}, scope=scope)
+        await update_many(conn, IDEAS, sorted({int(live[t]["idea_id"]) for t in done
+                                               if live[t]["idea_id"] is not None}),
                                {"status": "completed"}, scope=scope)
         await ai_common.settle(conn, job, operation=OPERATION, units_done=words_charged,
                                meter=meter, settings=settings,

@@ -41,12 +41,14 @@ from igny8d.services import ai_common
 from igny8d.settings import Settings
 from igny8d.store import accounts as accounts_store
 from igny8d.store import clusters as clusters_store
-from igny8d.store import crud
+from igny8d.store.clusters import CLUSTERS
 from igny8d.store.engine import Store
-from igny8d.store.keywords import keyword_norm
-from igny8d.store.planner import CLUSTERS, IDEAS, KEYWORDS
+from igny8d.store.ideas import IDEAS
+from igny8d.store.keywords import KEYWORDS, keyword_norm
+from igny8d.store.rows import list_rows, rows_by_id
 from igny8d.store.schema import content_ideas
 from igny8d.store.schema import keywords as keywords_table
+from igny8d.store.writes import insert_row
 from igny8d.vocab import Intent
 
 if TYPE_CHECKING:
@@ -146,9 +148,9 @@ async def run_auto_generate_ideas(ctx: Any, job: Job, progress: Progress,
     await meter.update(phase="PREPARE", percentage=5,
                        message=f"Reading {len(ids)} cluster(s) and their keywords.")
     async with store.read() as conn:
-        clusters = {int(r["id"]): r for r in await ai_common.rows_by_id(
+        clusters = {int(r["id"]): r for r in await rows_by_id(
             conn, CLUSTERS, ids, scope=scope)}
-        keywords = await crud.list_rows(
+        keywords = await list_rows(
             conn, KEYWORDS, scope=scope, where=[keywords_table.c.cluster_id.in_(ids)],
             order_by=[keywords_table.c.id])
     by_cluster: dict[int, list[dict[str, Any]]] = {cid: [] for cid in ids}
@@ -176,11 +178,11 @@ async def run_auto_generate_ideas(ctx: Any, job: Job, progress: Progress,
 
     async with progress.final() as conn:
         await accounts_store.lock_account(conn, job.account_id)
-        live = {int(r["id"]): r for r in await ai_common.rows_by_id(
+        live = {int(r["id"]): r for r in await rows_by_id(
             conn, CLUSTERS, sorted(drafts), scope=scope)}
         titles: dict[int, set[str]] = {cid: set() for cid in live}
         if live:
-            for idea in await crud.list_rows(
+            for idea in await list_rows(
                     conn, IDEAS, scope=scope, where=[content_ideas.c.cluster_id.in_(sorted(live))]):
                 titles[int(idea["cluster_id"])].add(keyword_norm(str(idea["title"])))
         created: list[int] = []
@@ -197,7 +199,7 @@ async def run_auto_generate_ideas(ctx: Any, job: Job, progress: Progress,
                                               "title"})
                     continue
                 titles[cid].add(title)
-                created.append(int((await crud.insert_row(conn, IDEAS, row))["id"]))
+                created.append(int((await insert_row(conn, IDEAS, row))["id"]))
             short = plan[cid] - len(cluster_drafts)
             if short > 0:
                 skipped.append({"cluster_id": cid, "reason": (

@@ -47,10 +47,12 @@ from igny8d.services import ai_common
 from igny8d.services import images as image_files
 from igny8d.settings import Settings
 from igny8d.store import accounts as accounts_store
-from igny8d.store import crud
-from igny8d.store import writer as writer_store
+from igny8d.store import images as image_store
+from igny8d.store.content import CONTENT
 from igny8d.store.engine import Store
-from igny8d.store.writer import CONTENT, IMAGES
+from igny8d.store.images import IMAGES
+from igny8d.store.rows import rows_by_id
+from igny8d.store.writes import delete_many, insert_row
 
 if TYPE_CHECKING:
     from igny8d.jobs.executor import Progress
@@ -109,7 +111,7 @@ async def run_generate_image_prompts(ctx: Any, job: Job, progress: Progress,
     await meter.update(phase="PREPARE", percentage=5,
                        message=f"Reading {len(ids)} content item(s).")
     async with store.read() as conn:
-        contents = {int(r["id"]): r for r in await ai_common.rows_by_id(
+        contents = {int(r["id"]): r for r in await rows_by_id(
             conn, CONTENT, ids, scope=scope)}
     skipped: list[dict[str, Any]] = []
     drafts: dict[int, list[ImagePromptDraft]] = {}
@@ -132,7 +134,7 @@ async def run_generate_image_prompts(ctx: Any, job: Job, progress: Progress,
 
     async with progress.final() as conn:
         await accounts_store.lock_account(conn, job.account_id)
-        live = {int(r["id"]): r for r in await ai_common.rows_by_id(
+        live = {int(r["id"]): r for r in await rows_by_id(
             conn, CONTENT, sorted(drafts), scope=scope)}
         image_ids: list[int] = []
         replaced = 0
@@ -141,14 +143,14 @@ async def run_generate_image_prompts(ctx: Any, job: Job, progress: Progress,
             if content is None:
                 skipped.append({"content_id": cid, "reason": "gone: the content was deleted"})
                 continue
-            old = [i for i in await writer_store.images_of_content(conn, cid, scope=scope)
+            old = [i for i in await image_store.images_of_content(conn, cid, scope=scope)
                    if i["status"] in ("pending", "failed")]
             # a pending image set back from generated may still have its file
             image_files.release_files(conn, (i["file_name"] for i in old))
-            replaced += await crud.delete_many(conn, IMAGES, [int(i["id"]) for i in old],
-                                               scope=scope)
+            replaced += await delete_many(conn, IMAGES, [int(i["id"]) for i in old],
+                                          scope=scope)
             for draft in prompts:
-                row = await crud.insert_row(conn, IMAGES, {
+                row = await insert_row(conn, IMAGES, {
                     "account_id": content["account_id"], "site_id": content["site_id"],
                     "sector_id": content["sector_id"], "content_id": cid,
                     "task_id": content["task_id"], "image_type": draft.image_type,
@@ -211,9 +213,9 @@ async def run_generate_images(ctx: Any, job: Job, progress: Progress,
     await meter.update(phase="PREPARE", percentage=5,
                        message=f"Reading {len(render)} image(s).")
     async with store.read() as conn:
-        images = {int(r["id"]): r for r in await ai_common.rows_by_id(
+        images = {int(r["id"]): r for r in await rows_by_id(
             conn, IMAGES, render, scope=scope)}
-        titles = {int(r["id"]): str(r["title"]) for r in await ai_common.rows_by_id(
+        titles = {int(r["id"]): str(r["title"]) for r in await rows_by_id(
             conn, CONTENT, sorted({int(i["content_id"]) for i in images.values()
                                    if i["content_id"] is not None}),
             scope=scope, columns=("id", "title"))}
@@ -260,7 +262,7 @@ async def run_generate_images(ctx: Any, job: Job, progress: Progress,
     try:
         async with progress.final() as conn:
             await accounts_store.lock_account(conn, job.account_id)
-            live = {int(r["id"]): r for r in await ai_common.rows_by_id(
+            live = {int(r["id"]): r for r in await rows_by_id(
                 conn, IMAGES, sorted({*rendered, *failed}), scope=scope,
                 columns=("id", "status", "file_name"))}
             done: list[int] = []

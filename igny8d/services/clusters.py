@@ -11,9 +11,10 @@ from igny8d.services.base import ResourceService, Row, check_limit
 from igny8d.services.sectors import site_and_sector
 from igny8d.store import accounts as account_store
 from igny8d.store import clusters as store
-from igny8d.store import crud
+from igny8d.store.clusters import CLUSTERS as CLUSTERS_SPEC
 from igny8d.store.errors import RowNotFound
-from igny8d.store.planner import CLUSTERS as CLUSTERS_SPEC
+from igny8d.store.rows import require_visible, visible_ids
+from igny8d.store.writes import delete_many, insert_row
 
 CLUSTER_FIELDS = ("id", "account_id", "site_id", "sector_id", "name", "description", "status",
                   "keywords_count", "volume", "created_at", "updated_at")
@@ -23,8 +24,8 @@ async def cluster_in_sector(conn: AsyncConnection, actor: Actor, cluster_id: int
                             sector_id: int, *, field: str = "cluster_id") -> Row:
     """A cluster named in a body (keyword, idea, task): visible to the actor (else 404 naming
     `field`) and in `sector_id` (else 400 naming `field`). Returns the cluster row."""
-    cluster = await crud.require_visible(conn, CLUSTERS_SPEC, cluster_id, scope=actor.scope,
-                                         field=field)
+    cluster = await require_visible(conn, CLUSTERS_SPEC, cluster_id, scope=actor.scope,
+                                    field=field)
     if cluster["sector_id"] != sector_id:
         raise ValidationFailed(errors={field: [
             f"Cluster {cluster_id} belongs to another sector."]})
@@ -48,8 +49,8 @@ class ClusterService(ResourceService):
         account = await account_store.lock_account(conn, site["account_id"])
         count = await account_store.count_for_account(conn, CLUSTERS_SPEC, site["account_id"])
         check_limit(account, "max_clusters", count, "clusters")
-        return await crud.insert_row(conn, CLUSTERS_SPEC,
-                                     {**data, "account_id": site["account_id"]})
+        return await insert_row(conn, CLUSTERS_SPEC,
+                                {**data, "account_id": site["account_id"]})
 
     async def delete(self, conn: AsyncConnection, actor: Actor, row: Row) -> None:
         await store.release_keywords(conn, [row["id"]], scope=self.scope(actor))
@@ -59,12 +60,12 @@ class ClusterService(ResourceService):
         """All ids visible or nothing; the clusters' keywords, ideas and tasks stay, without
         a cluster (the foreign keys are ON DELETE SET NULL)."""
         scope = self.scope(actor)
-        found = await crud.visible_ids(conn, self.spec, ids, scope=scope)
+        found = await visible_ids(conn, self.spec, ids, scope=scope)
         missing = sorted(set(ids) - found)
         if missing:
             raise RowNotFound(f"Not found: {', '.join(map(str, missing))}.", field="ids")
         await store.release_keywords(conn, found, scope=scope)
-        return await crud.delete_many(conn, self.spec, sorted(found), scope=scope)
+        return await delete_many(conn, self.spec, sorted(found), scope=scope)
 
 
 CLUSTERS = ClusterService(CLUSTERS_SPEC, fields=CLUSTER_FIELDS,

@@ -10,7 +10,8 @@ from igny8d.permissions import Actor
 from igny8d.services import images
 from igny8d.services.base import Deps, Row
 from igny8d.services.tasks import SectorObjectService
-from igny8d.store import writer as store
+from igny8d.store import content as store
+from igny8d.store import tasks as task_store
 from igny8d.text import sanitize_html, word_count
 
 CONTENT_FIELDS = ("id", "account_id", "site_id", "sector_id", "task_id", "title",
@@ -53,4 +54,4 @@ class ContentService(SectorObjectService):
 
 
 CONTENT = ContentService(store.CONTENT, fields=CONTENT_FIELDS,
-                         sector_refs={"task_id": store.TASKS})
+                         sector_refs={"task_id": task_store.TASKS})

@@ -29,9 +29,11 @@ from igny8d.errors import NotFound
 from igny8d.permissions import Actor
 from igny8d.services.base import Row
 from igny8d.services.tasks import SectorObjectService
-from igny8d.store import crud
-from igny8d.store import writer as store
+from igny8d.store import content as content_store
+from igny8d.store import images as store
+from igny8d.store import tasks as task_store
 from igny8d.store.engine import Store, after_commit
+from igny8d.store.rows import require_visible
 
 log = logging.getLogger("igny8d.media")
 
@@ -70,14 +72,14 @@ class ImageService(SectorObjectService):
     async def content_images(self, conn: AsyncConnection, actor: Actor,
                              content_id: int) -> list[Row]:
         """The images of one visible content (404 naming `content_id` otherwise)."""
-        await crud.require_visible(conn, store.CONTENT, content_id, scope=actor.scope,
-                                   field="content_id")
+        await require_visible(conn, content_store.CONTENT, content_id, scope=actor.scope,
+                              field="content_id")
         rows = await store.images_of_content(conn, content_id, scope=actor.scope)
         return await self.present(conn, actor, rows)
 
 
 IMAGES = ImageService(store.IMAGES, fields=IMAGE_FIELDS, sector_refs={
-    "content_id": store.CONTENT, "task_id": store.TASKS,
+    "content_id": content_store.CONTENT, "task_id": task_store.TASKS,
 })
 
 

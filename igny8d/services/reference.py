@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.permissions import Actor
 from igny8d.services.base import ResourceService, Row
-from igny8d.store import accounts as store
+from igny8d.store import reference as store
 from igny8d.store.schema import industries, plans
 
 PLAN_FIELDS = ("id", "slug", "name", "description", "price_monthly", "monthly_credits",

@@ -12,10 +12,11 @@ from igny8d.permissions import Actor
 from igny8d.services.base import ResourceService, Row
 from igny8d.services.clusters import cluster_in_sector
 from igny8d.services.sectors import site_and_sector
-from igny8d.store import crud
-from igny8d.store import planner as planner_store
-from igny8d.store import writer as store
-from igny8d.store.crud import TableSpec
+from igny8d.store import ideas as idea_store
+from igny8d.store import tasks as store
+from igny8d.store.rows import require_visible
+from igny8d.store.specs import TableSpec
+from igny8d.store.writes import insert_row, update_row
 
 TASK_FIELDS = ("id", "account_id", "site_id", "sector_id", "idea_id", "cluster_id", "title",
                "description", "keywords", "content_type", "content_structure", "status",
@@ -33,8 +34,8 @@ async def check_sector_refs(
         value = data.get(field_name)
         if value is None:
             continue
-        row = await crud.require_visible(conn, spec, value, scope=actor.scope,
-                                         field=field_name)
+        row = await require_visible(conn, spec, value, scope=actor.scope,
+                                    field=field_name)
         if row["sector_id"] != sector_id:
             errors[field_name] = [f"{spec.label} {value} is not in sector {sector_id}."]
     if errors:
@@ -63,15 +64,15 @@ class SectorObjectService(ResourceService):
                                              sector_id=data["sector_id"])
         await self.check_refs_in_sector(conn, actor, data, sector["id"])
         values = {**self.derive(data), "account_id": site["account_id"]}
-        return await crud.insert_row(conn, self.spec, values)
+        return await insert_row(conn, self.spec, values)
 
     async def update(self, conn: AsyncConnection, actor: Actor, row: Row, data: Row) -> Row:
         await self.check_refs_in_sector(conn, actor, data, row["sector_id"])
         values = {k: v for k, v in self.derive(data).items() if k not in self.immutable}
         if not values:
             return row
-        return await crud.update_row(conn, self.spec, row["id"], values,
-                                     scope=self.scope(actor))
+        return await update_row(conn, self.spec, row["id"], values,
+                                scope=self.scope(actor))
 
 
 def keywords_text(keywords: Sequence[str]) -> str:
@@ -94,4 +95,4 @@ class TaskService(SectorObjectService):
         return {**data, "keywords": keywords, "keywords_text": keywords_text(keywords)}
 
 
-TASKS = TaskService(store.TASKS, fields=TASK_FIELDS, sector_refs={"idea_id": planner_store.IDEAS})
+TASKS = TaskService(store.TASKS, fields=TASK_FIELDS, sector_refs={"idea_id": idea_store.IDEAS})
