@@ -17,7 +17,7 @@ from igny8d.log import RING, RequestLogRing, install_ring
 from igny8d.metrics import ROUTE_ATTR, UNMATCHED, Prometheus, TrafficWindow
 from igny8d.ratelimit import RateLimiter
 from igny8d.security import PasswordHasher, TokenService
-from igny8d.services import images as media
+from igny8d.services import media
 from igny8d.settings import Settings
 from igny8d.store.engine import Store
 

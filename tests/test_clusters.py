@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from igny8d.errors import ValidationFailed
 from igny8d.permissions import Actor
-from igny8d.services.clusters import cluster_in_sector
+from igny8d.services.sector_objects import cluster_in_sector
 from igny8d.store.clusters import CLUSTERS
 from igny8d.store.errors import RowNotFound
 from igny8d.store.ideas import IDEAS

@@ -75,3 +75,34 @@ def test_no_import_cycles_between_core_layers() -> None:
             if there is not None and there != here and order[there] > order[here]:
                 bad.append(f"{module} -> {target}")
     assert not bad, bad
+
+
+def test_no_import_cycles_within_store_and_services() -> None:
+    """Within store/ and services/ modules import downwards only (a domain service uses
+    `sector_objects` and `media`, never another domain service that uses it back), so
+    every module imports first in a fresh interpreter. Imports inside functions count:
+    a cycle is not fixed by hiding it in a function."""
+    graph: dict[str, set[str]] = {}
+    for package in ("store", "services"):
+        for path in (PKG / package).glob("*.py"):
+            module = f"igny8d.{package}.{path.stem}"
+            graph[module] = set()
+    for module in graph:
+        path = ROOT / (module.replace(".", "/") + ".py")
+        graph[module] = {t for t in _module_imports(path) if t in graph and t != module}
+    cycles: list[list[str]] = []
+    done: set[str] = set()
+
+    def visit(module: str, trail: list[str]) -> None:
+        if module in trail:
+            cycles.append([*trail[trail.index(module):], module])
+            return
+        if module in done:
+            return
+        for target in sorted(graph[module]):
+            visit(target, [*trail, module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+    assert not cycles, [" -> ".join(c) for c in cycles]

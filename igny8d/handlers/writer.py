@@ -19,12 +19,11 @@ from igny8d.schemas.ai import (
     GenerateImagesBody,
     TaskAccepted,
 )
-from igny8d.services import ai_content, ai_images
-from igny8d.services import images as image_files
+from igny8d.services import ai_content, ai_images, media
 from igny8d.services.content import CONTENT as CONTENT_SERVICE
 from igny8d.services.images import IMAGES as IMAGE_SERVICE
+from igny8d.services.sector_objects import SectorObjectService
 from igny8d.services.tasks import TASKS as TASK_SERVICE
-from igny8d.services.tasks import SectorObjectService
 
 TAG = "writer"
 THROTTLE = "writer"
@@ -188,7 +187,7 @@ class MediaImageHandler(APIHandler):
                                           headers={"Allow": "GET, HEAD"}))
 
     async def get(self, name: str) -> None:
-        found = await image_files.read_media(self.ctx.settings.data_dir, name)
+        found = await media.read_media(self.ctx.settings.data_dir, name)
         if found is None:
             raise NotFound("Not found")
         data, content_type = found
@@ -226,5 +225,5 @@ default_handlers = [
     *IMAGES.routes(ImagesFileHandler, ImagesContentImagesHandler, ImagesBulkDeleteHandler,
                    ImagesBulkUpdateHandler, ImagesGenerateImagesHandler, ImagesListHandler,
                    ImagesDetailHandler),
-    (image_files.MEDIA_URL + "(?P<name>[^/]+)", MediaImageHandler),
+    (media.MEDIA_URL + "(?P<name>[^/]+)", MediaImageHandler),
 ]

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from igny8d.services import credits_monthly
-from igny8d.services import images as media
+from igny8d.services import credits_monthly, media
 from igny8d.store import jobs as job_store
 from igny8d.store import tokens as token_store
 from igny8d.store.writes import now

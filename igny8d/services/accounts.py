@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from igny8d.errors import PermissionDenied
 from igny8d.permissions import Actor
 from igny8d.scope import Scope
-from igny8d.services import images
+from igny8d.services import media
 from igny8d.services.base import Deps, ResourceService, Row, invalid_pk
 from igny8d.store import accounts as store
 from igny8d.store import reference as reference_store
@@ -50,7 +50,7 @@ async def _plan(conn: AsyncConnection, plan_id: int | None) -> Row:
 class AccountService(ResourceService):
     async def before_delete(self, conn: AsyncConnection, actor: Actor,
                             ids: list[int]) -> None:
-        await images.release_files_of(conn, "account_id", ids)  # everything in it goes
+        await media.release_files_of(conn, "account_id", ids)  # everything in it goes
 
     """A tenant user sees their own account; operators see and create every account."""
 

@@ -14,7 +14,7 @@ Images. The action takes `{ids}` of at most `MAX_IMAGES` (50) visible images and
 re-rendered: set it back to `pending` through bulk_update first to render it again). The job
 renders each with `provider.render_image(ImageRequest(prompt, title=<its content's title>,
 negative_prompt=<the account's negative prompt>, seed=<image id>))`, writes each file
-(`services.images.write_image_file`, a random name under the data dir) BEFORE the final
+(`services.media.write_image_file`, a random name under the data dir) BEFORE the final
 transaction, then in that transaction marks each image `generated` with its URL
 (`attach_file`) or `failed` with the provider's reason, and refunds the failed and skipped
 ones. Files are not transactional: when the final transaction does not commit, the files
@@ -44,7 +44,7 @@ from igny8d.ai.types import (
 from igny8d.permissions import Actor
 from igny8d.scope import Scope
 from igny8d.services import ai_common
-from igny8d.services import images as image_files
+from igny8d.services import media as image_files
 from igny8d.settings import Settings
 from igny8d.store import accounts as accounts_store
 from igny8d.store import images as image_store

@@ -9,8 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.permissions import Actor
 from igny8d.services.base import ResourceService, Row
-from igny8d.services.clusters import cluster_in_sector
-from igny8d.services.sectors import site_and_sector
+from igny8d.services.sector_objects import cluster_in_sector, site_and_sector
 from igny8d.store import ideas as store
 from igny8d.store.errors import RowNotFound
 from igny8d.store.rows import visible_ids

@@ -21,7 +21,7 @@ from igny8d.scope import Scope
 from igny8d.services.base import Deps, ResourceService, Row, invalid_pk
 from igny8d.services.csv_io import EXPORT_COLUMNS, ParsedImport, export_header, export_rows
 from igny8d.services.csv_io import parse_keywords as parse_csv
-from igny8d.services.sectors import site_and_sector
+from igny8d.services.sector_objects import site_and_sector
 from igny8d.store import accounts as account_store
 from igny8d.store import keywords as store
 from igny8d.store.clusters import CLUSTERS
@@ -33,8 +33,6 @@ from igny8d.store.writes import insert_many, insert_row
 KEYWORD_FIELDS = ("id", "account_id", "site_id", "sector_id", "keyword", "seed_keyword_id",
                   "volume", "difficulty", "intent", "status", "cluster_id", "created_at",
                   "updated_at")
-SEED_FIELDS = ("id", "industry_id", "industry_sector_id", "keyword", "volume", "difficulty",
-               "intent")
 #: Copied from the seed keyword when the body leaves them out.
 SEED_COPIED = ("volume", "difficulty", "intent")
 
@@ -178,4 +176,3 @@ class KeywordService(ResourceService):
 
 KEYWORDS_SERVICE = KeywordService(store.KEYWORDS, fields=KEYWORD_FIELDS,
                                   immutable=("site_id", "sector_id"))
-SEED_KEYWORDS_SERVICE = ResourceService(SEED_KEYWORDS, fields=SEED_FIELDS)

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.errors import PlanLimit
 from igny8d.permissions import Actor
-from igny8d.services import images
+from igny8d.services import media
 from igny8d.services.base import ResourceService, Row, check_limit, check_refs
 from igny8d.services.sectors import SECTORS
 from igny8d.store import accounts as account_store
@@ -27,7 +27,7 @@ SITE_FIELDS = ("id", "account_id", "name", "slug", "domain", "industry_id", "des
 class SiteService(ResourceService):
     async def before_delete(self, conn: AsyncConnection, actor: Actor,
                             ids: list[int]) -> None:
-        await images.release_files_of(conn, "site_id", ids)  # the sites' images go too
+        await media.release_files_of(conn, "site_id", ids)  # the sites' images go too
 
     async def present(self, conn: AsyncConnection, actor: Actor | None,
                       rows: list[Row]) -> list[Row]:
