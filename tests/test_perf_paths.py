@@ -20,8 +20,10 @@ from sqlalchemy import delete, func, insert, select, update
 
 from igny8d import envelope
 from igny8d.handlers.planner_keywords import KEYWORDS as RESOURCE
+from igny8d.permissions import Actor
 from igny8d.scope import Scope
-from igny8d.services.keywords import KEYWORD_FIELDS
+from igny8d.services.clusters import CLUSTERS as CLUSTER_SERVICE
+from igny8d.services.keywords import KEYWORD_FIELDS, KEYWORDS_SERVICE
 from igny8d.store.keywords import KEYWORDS
 from igny8d.store.pages import read_ids, read_page
 from igny8d.store.rows import list_rows
@@ -291,3 +293,31 @@ async def test_timestamps_as_text_equal_the_envelopes(app, client):
         "2024-02-29T23:59:59Z", "2024-02-29T23:59:59.000001Z", "2024-02-29T23:59:59.999999Z"]
     detail = (await client.get(f"{K}{made['id']}/", token=token)).data
     assert detail["created_at"] == listed[3]["created_at"]
+
+
+async def test_service_plain_page_is_its_list_page_presented(app, client):
+    """`ResourceService.plain_page` / `plain_rows` (the list's one read unit) give what
+    `list_page` + `present` give, timestamps as the envelope writes them."""
+    _, _, sector = await _setup(client)
+    await _insert(app, sector, [{"keyword": f"kw {i} shoes" if i % 3 else f"kw {i}",
+                                 "volume": i % 7, "status": "active" if i % 4 else "pending"}
+                                for i in range(90)])
+    svc, actor = KEYWORDS_SERVICE, Actor.system(sector["account_id"])
+    assert svc.plain_pages and not CLUSTER_SERVICE.plain_pages  # clusters present figures
+    order = RESOURCE._order_terms("-volume", strict=True)
+    async with app.ctx.store.read() as conn:
+        count, rows = await svc.list_page(conn, actor, where=[keywords.c.status == "active"],
+                                          order_by=order_clauses(KEYWORDS, order), limit=10,
+                                          offset=10)
+        expected = [{k: envelope.timestamp(v) if isinstance(v, dt.datetime) else v
+                     for k, v in r.items()} for r in await svc.present(conn, actor, rows)]
+    active = [Term("eq", ("status",), "active")]
+    for known in (None, count):  # counted on a reader thread; then short, on the loop
+        page = await svc.plain_page(app.ctx, actor, terms=active, order=order, limit=10,
+                                    offset=10, count=known)
+        assert (page.count, page.rows) == (count, expected)
+    found = await svc.plain_page(app.ctx, actor, search=["shoes"], search_fields=("keyword",),
+                                 order=order, limit=5, ids_max=1000)
+    assert found.count == 60 and found.ids is not None and len(found.ids) == 60
+    assert await svc.plain_rows(app.ctx, actor, found.ids[:5]) == found.rows
+    assert await svc.plain_rows(app.ctx, actor, [*found.ids[:4], 10**9]) is None

@@ -14,7 +14,7 @@ from igny8d.envelope import PAGE_QUERY_DOC
 from igny8d.errors import NotFound, ValidationFailed
 from igny8d.handlers.base import APIHandler, endpoint, parse_id
 from igny8d.services.base import ResourceService
-from igny8d.store import pages, specs
+from igny8d.store import specs
 
 #: Longer search terms are refused: each word becomes a clause, and the database's
 #: expression tree has a limit.
@@ -113,13 +113,8 @@ class Resource:
         self.fixed_fields = (creatable - writable) | set(self.service.immutable)
         #: fields a GET shows that no body sets: ignored in a PUT/PATCH
         self.read_only_fields = set(self.service.fields) - writable - self.fixed_fields
-        #: a page is read in one synchronous unit (`Store.run_read`, one hop on the
-        #: embedded store) when the service lists and presents with the default rules (no
-        #: queries of its own per page) and every field it presents is a column
-        service_cls = type(self.service)
-        self.plain_pages = (service_cls.list_page is ResourceService.list_page
-                            and service_cls.present is ResourceService.present
-                            and all(f in self.spec.table.c for f in self.service.fields))
+        #: a page is read in one synchronous unit (`ResourceService.plain_page`)
+        self.plain_pages = self.service.plain_pages
 
     # -- query building -----------------------------------------------------------------------
 
@@ -295,37 +290,28 @@ class ResourceHandler(APIHandler):
         self, terms: list[specs.Term], words: list[str], order: list[tuple[str, bool]],
         page_size: int, offset: int, key: tuple[Any, ...] | None, known: int | None,
     ) -> tuple[int, list[dict[str, Any]]]:
-        """A page of a resource with the default listing rules, in one read unit.
+        """A page of a resource with the default listing rules, in one read unit
+        (`ResourceService.plain_page`, which also decides where it runs).
 
         A search with few matches (up to IDS_MAX) is read once as all its ids in order,
         kept with the total under the same key (plus the ordering); its pages are then
-        primary-key lookups, short enough to run on the event loop (`Store.read_now`), the
-        rows fresh each time. Ids that no longer match what the store has are dropped and
-        the page read again in full. Other pages run there too when they are short (the
-        total known, the page near the start of many matches: `pages.short_page`); the
-        rest on a reader thread.
+        primary-key lookups (`ResourceService.plain_rows`), the rows fresh each time. Ids
+        that no longer match what the store has are dropped and the page read again in
+        full.
         """
         res, svc, actor = self.resource, self.service, self.principal
-        scope = svc.scope(actor)
         where = svc.where(actor)
         ids_key = (*key, tuple(order)) if key is not None and words and not where else None
         if ids_key is not None and known is not None:
             ids = self.ctx.counts.ids(ids_key)
             if ids is not None:
-                rows = await self.ctx.store.read_now(
-                    pages.read_ids, res.spec, ids[offset:offset + page_size], scope=scope,
-                    columns=svc.fields, text_times=True)
+                rows = await svc.plain_rows(self.ctx, actor, ids[offset:offset + page_size])
                 if rows is not None:
                     return known, rows
                 self.ctx.counts.put_ids(ids_key, None)
-        # a search first builds its index hits, which may be many: never short
-        short = (known is not None and not where and not words
-                 and pages.short_page(known, offset, page_size))
-        run = self.ctx.store.read_now if short else self.ctx.store.run_read
-        found = await run(
-            pages.read_page, res.spec, scope=scope, terms=terms, where=where, search=words,
-            search_fields=res.search_fields, order=order, limit=page_size, offset=offset,
-            count=known, columns=svc.fields, text_times=True,
+        found = await svc.plain_page(
+            self.ctx, actor, terms=terms, search=words, search_fields=res.search_fields,
+            order=order, limit=page_size, offset=offset, count=known,
             ids_max=IDS_MAX if ids_key is not None else 0,
         )
         if ids_key is not None and found.ids is not None:

@@ -17,8 +17,9 @@ from igny8d.errors import AuthRequired, PlanLimit, ValidationFailed
 from igny8d.permissions import Actor
 from igny8d.scope import Scope
 from igny8d.store.errors import RowNotFound
+from igny8d.store.pages import Page, read_ids, read_page, short_page
 from igny8d.store.rows import count_rows, get_row, list_rows, require_visible, visible_ids
-from igny8d.store.specs import TableSpec
+from igny8d.store.specs import TableSpec, Term
 from igny8d.store.writes import delete_many, delete_row, insert_row, update_many, update_row
 
 if TYPE_CHECKING:
@@ -84,6 +85,13 @@ class ResourceService:
         self.refs = dict(refs or {})
         #: set at creation, never changed afterwards (a PUT may echo them unchanged)
         self.immutable = tuple(immutable)
+        #: lists and presents with the default rules (no queries of its own per page) and
+        #: every field it presents is a column: a page is then one synchronous read unit
+        #: (`plain_page`), one hop on the embedded store
+        cls = type(self)
+        self.plain_pages = (cls.list_page is ResourceService.list_page
+                            and cls.present is ResourceService.present
+                            and all(f in spec.table.c for f in self.fields))
 
     def scope(self, actor: Actor | None) -> Scope:
         """The tenant scope of this actor; reference data needs none."""
@@ -127,6 +135,41 @@ class ResourceService:
         rows = await list_rows(conn, self.spec, scope=scope, where=conds,
                                order_by=order_by, limit=limit, offset=offset)
         return count, rows
+
+    async def plain_page(
+        self, deps: Deps, actor: Actor | None, *, terms: Sequence[Term] = (),
+        search: Sequence[str] = (), search_fields: Sequence[str] = (),
+        order: Sequence[tuple[str, bool]], limit: int, offset: int = 0,
+        count: int | None = None, ids_max: int = 0,
+    ) -> Page:
+        """`list_page` + `present` of a service with `plain_pages`, in ONE synchronous read
+        unit (`pages.read_page`): the rows are the presented objects (timestamps as text).
+
+        Runs on the event loop (`Store.read_now`) when the page is surely quick to read
+        (its total known, no search, near the start of many matches: `pages.short_page`),
+        else on a reader thread (`Store.run_read`): a slow query never holds the loop. With
+        `ids_max`, a total up to it also comes back as every matching id in order
+        (`Page.ids`), whose other pages `plain_rows` reads.
+        """
+        scope = self.scope(actor)
+        where = self.where(actor)
+        # a search first builds its index hits, which may be many: never short
+        short = (count is not None and not where and not search
+                 and short_page(count, offset, limit))
+        run = deps.store.read_now if short else deps.store.run_read
+        return await run(
+            read_page, self.spec, scope=scope, terms=terms, where=where, search=search,
+            search_fields=search_fields, order=order, limit=limit, offset=offset,
+            count=count, columns=self.fields, text_times=True, ids_max=ids_max,
+        )
+
+    async def plain_rows(self, deps: Deps, actor: Actor | None,
+                         ids: Sequence[int]) -> list[Row] | None:
+        """The presented rows of these ids, in this order (a page of a `Page.ids`):
+        primary-key lookups, short enough for the event loop. None when one of them is no
+        longer there: the ids are out of date."""
+        return await deps.store.read_now(read_ids, self.spec, ids, scope=self.scope(actor),
+                                         columns=self.fields, text_times=True)
 
     async def create(self, conn: AsyncConnection, actor: Actor, data: Row) -> Row:
         await check_refs(conn, self.refs, data, scope=self.scope(actor))
