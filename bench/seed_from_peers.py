@@ -6,14 +6,14 @@
 Rebuilds from scratch on every run (idempotent): removes the data dir's igny8d.db (and its
 -wal/-shm), applies igny8d's own migrations (`Store.migrate()`, what `igny8d migrate` does),
 then imports the peers' accounts and users through igny8d's store functions
-(`igny8d.store.accounts`). Password hashes are copied as they are: the peers store Django's
-`bcrypt_sha256$` format at bcrypt cost 12, which is igny8d's own format, so
+(`igny8d.store.accounts`, `igny8d.store.users`). Password hashes are copied as they are: the
+peers store Django's `bcrypt_sha256$` format at bcrypt cost 12, which is igny8d's own format, so
 owner@acme.example / password123 logs in on igny8d exactly as on the peers (and pays the
 same ~0.2 s of bcrypt per login). Account slugs are set to the peers' slugs, and ids come out
 equal to the peers' ids on a fresh database, so login answers are comparable.
 
 Then the peers' sites, sectors, clusters and keywords, with the peers' ids, into igny8d's own
-tables (igny8d.store.schema) in batched Core inserts (igny8d.store.crud.insert_many):
+tables (igny8d.store.schema) in batched Core inserts (igny8d.store.writes.insert_many):
 
 * keywords keep `keyword`, `volume`, `difficulty`, `intent`, `cluster_id`, `site_id`,
   `sector_id`, `created_at`/`updated_at` (so the default `-created_at` page is the peers'
@@ -132,11 +132,16 @@ async def build(url: str, peers: dict[str, list[dict[str, Any]]], plan_slug: str
 
     from igny8d.security import PasswordHasher
     from igny8d.store import accounts as store
-    from igny8d.store import crud
-    from igny8d.store.accounts import SECTORS, SITES
+    from igny8d.store import reference as reference_store
+    from igny8d.store import users as user_store
+    from igny8d.store.clusters import CLUSTERS
     from igny8d.store.engine import Store
-    from igny8d.store.planner import CLUSTERS, KEYWORDS
+    from igny8d.store.keywords import KEYWORDS
     from igny8d.store.schema import accounts as accounts_table
+    from igny8d.store.sectors import SECTORS
+    from igny8d.store.sites import SITES
+    from igny8d.store.writes import insert_many
+    from igny8d.text import slugify
 
     db = Store.from_url(url)
     account_ids: dict[int, int] = {}
@@ -146,7 +151,7 @@ async def build(url: str, peers: dict[str, list[dict[str, Any]]], plan_slug: str
         await db.migrate()
         revision = await db.current_revision()
         async with db.begin() as conn:
-            plan = await store.plan_by_slug(conn, plan_slug)
+            plan = await reference_store.plan_by_slug(conn, plan_slug)
             for acc in peers["accounts"]:
                 row = await store.create_account(conn, name=acc["name"], plan=plan)
                 # igny8d derives the slug from the name ("acme-inc"); keep the peers' ("acme")
@@ -156,7 +161,7 @@ async def build(url: str, peers: dict[str, list[dict[str, Any]]], plan_slug: str
                                    .values(slug=acc["slug"]))
                 account_ids[acc["id"]] = row["id"]
             for user in peers["users"]:
-                row = await store.create_user(
+                row = await user_store.create_user(
                     conn, account_id=account_ids[user["account_id"]], email=user["email"],
                     username=user["username"], password_hash=user["password"],
                     role=user["role"], is_active=bool(user["is_active"]),
@@ -168,28 +173,28 @@ async def build(url: str, peers: dict[str, list[dict[str, Any]]], plan_slug: str
                                  "database must be fresh")
             # Sites, sectors, clusters, keywords: the peers' ids, so pages, counts and
             # results_digest compare one to one.
-            counts["sites"] = await crud.insert_many(conn, SITES, [
+            counts["sites"] = await insert_many(conn, SITES, [
                 {"id": s["id"], "account_id": s["account_id"], "name": s["name"],
-                 "slug": store.slugify(s["name"]), "domain": s["domain"], "description": "",
+                 "slug": slugify(s["name"]), "domain": s["domain"], "description": "",
                  "is_active": True, "created_at": peer_time(s["created_at"]),
                  "updated_at": peer_time(s["created_at"])} for s in peers["sites"]])
-            counts["sectors"] = await crud.insert_many(conn, SECTORS, [
+            counts["sectors"] = await insert_many(conn, SECTORS, [
                 {"id": s["id"], "account_id": s["account_id"], "site_id": s["site_id"],
-                 "name": s["name"], "slug": store.slugify(s["name"]), "description": "",
+                 "name": s["name"], "slug": slugify(s["name"]), "description": "",
                  "is_active": True, "created_at": peer_time(s["created_at"]),
                  "updated_at": peer_time(s["created_at"])} for s in peers["sectors"]])
-            counts["clusters"] = await crud.insert_many(conn, CLUSTERS, [
+            counts["clusters"] = await insert_many(conn, CLUSTERS, [
                 {"id": c["id"], "account_id": c["account_id"], "site_id": c["site_id"],
                  "sector_id": c["sector_id"], "name": c["name"], "description": "",
                  "status": c["status"], "created_at": peer_time(c["created_at"]),
                  "updated_at": peer_time(c["created_at"])} for c in peers["clusters"]])
             rows, counts["repeats"] = keyword_rows(peers["keywords"])
-            counts["keywords"] = await crud.insert_many(conn, KEYWORDS, rows, batch=BATCH)
+            counts["keywords"] = await insert_many(conn, KEYWORDS, rows, batch=BATCH)
         async with db.begin() as conn:
             await conn.exec_driver_sql("ANALYZE")
         if check:
             async with db.read() as conn:
-                found = await store.find_user_by_email(conn, CHECK_EMAIL)
+                found = await user_store.find_user_by_email(conn, CHECK_EMAIL)
             hasher = PasswordHasher()
             if found is None or not await hasher.verify(CHECK_PASSWORD, found.password_hash):
                 raise SystemExit(f"check failed: {CHECK_EMAIL} / {CHECK_PASSWORD} does not verify")

@@ -19,7 +19,7 @@ from igny8d.operations import cluster, content, ideas, image_prompts, images, li
 from igny8d.ratelimit import RateLimiter
 from igny8d.security import PasswordHasher, TokenService
 from igny8d.sentry import capture_job_error
-from igny8d.services import images as media
+from igny8d.services import media
 from igny8d.settings import Settings
 from igny8d.store.engine import Store
 
@@ -146,7 +146,7 @@ class Metrics:
 class CountCache:
     """List totals by (resource, scope, filters, account data version), least recently used
     out. The version is read with the caller's user on every request and bumped by every
-    write (store/crud.py), so a cached total is never served for data that changed; what is
+    write (store/writes.py), so a cached total is never served for data that changed; what is
     per process is only the memory, never the truth.
 
     For searches with few matches it also keeps, under the same key plus the ordering,

@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from igny8d.services import credits_monthly
-from igny8d.services import images as media
-from igny8d.store import accounts as account_store
+from igny8d.services import credits_monthly, media
 from igny8d.store import jobs as job_store
-from igny8d.store.crud import now
+from igny8d.store import tokens as token_store
+from igny8d.store.writes import now
 
 if TYPE_CHECKING:
     from igny8d.context import AppContext
@@ -38,7 +37,7 @@ def reap_interval_s(lease_s: float) -> float:
 
 async def purge_expired_tokens(ctx: AppContext) -> int:
     async with ctx.store.begin() as conn:
-        removed = await account_store.purge_expired_refresh(conn)
+        removed = await token_store.purge_expired_refresh(conn)
     if removed:
         log.info("purged expired refresh tokens", extra={"removed": removed})
     return removed

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from igny8d.ai.types import Generation, ImageRequest, ProviderError, RenderedImage
-from igny8d.services import images as image_files
+from igny8d.services import media as image_files
 from tests.conftest import RunningApp, stop_app
 from tests.helpers import Client
 from tests.test_ai_ideas import (

@@ -11,11 +11,13 @@ from sqlalchemy import func, select
 
 from igny8d.errors import ValidationFailed
 from igny8d.permissions import Actor
-from igny8d.services.clusters import cluster_in_sector
-from igny8d.store import crud
+from igny8d.services.sector_objects import cluster_in_sector
+from igny8d.store.clusters import CLUSTERS
 from igny8d.store.errors import RowNotFound
-from igny8d.store.planner import CLUSTERS, IDEAS, KEYWORDS
+from igny8d.store.ideas import IDEAS
+from igny8d.store.keywords import KEYWORDS
 from igny8d.store.schema import clusters, content_ideas, keywords
+from igny8d.store.writes import insert_many, insert_row
 
 C = "/api/v1/planner/clusters/"
 ME = "/api/v1/auth/me/"
@@ -61,7 +63,7 @@ async def add_keywords(app, who, cluster_id: int | None, volumes: list[int],
              "cluster_source": "manual" if cluster_id else None}
             for i, v in enumerate(volumes)]
     async with app.ctx.store.begin() as conn:
-        await crud.insert_many(conn, KEYWORDS, rows)
+        await insert_many(conn, KEYWORDS, rows)
 
 
 async def all_pages(client, token, path) -> list[dict[str, Any]]:
@@ -272,7 +274,7 @@ async def test_bulk_delete_keeps_keywords_and_ideas_unassigned(app, client, a):
     await add_keywords(app, a, two["id"], [7], "two")
     await add_keywords(app, a, keep["id"], [9], "keep")
     async with app.ctx.store.begin() as conn:
-        idea = await crud.insert_row(conn, IDEAS, {
+        idea = await insert_row(conn, IDEAS, {
             "account_id": a["account"], "site_id": a["site"], "sector_id": a["sector"],
             "cluster_id": one["id"], "title": "An idea"})
     resp = await client.post(f"{C}bulk_delete/", {"ids": [one["id"], two["id"]]},
@@ -305,7 +307,7 @@ async def test_bulk_delete_input(client, a):
 
 async def test_concurrent_creates_stop_exactly_at_the_plan_limit(app, client, a):
     async with app.ctx.store.begin() as conn:
-        await crud.insert_many(conn, CLUSTERS, [
+        await insert_many(conn, CLUSTERS, [
             {"account_id": a["account"], "site_id": a["site"], "sector_id": a["sector"],
              "name": f"Seeded {i}"} for i in range(195)])  # the free plan allows 200
     results = await asyncio.gather(*(

@@ -10,7 +10,8 @@ import pytest
 from tornado.httpclient import HTTPRequest
 
 from igny8d.permissions import Actor
-from igny8d.services import images as image_service
+from igny8d.services import media
+from igny8d.services.images import IMAGES as IMAGE_SERVICE
 from tests.helpers import Client
 from tests.test_content import CONTENT, make_content
 from tests.test_tasks import ids_of, make_task, tenant, where
@@ -32,9 +33,9 @@ async def make_image(client: Client, t: dict[str, Any], image_type: str = "featu
 async def generated(app: Any, t: dict[str, Any], image_id: int, data: bytes = PNG,
                     ext: str = "png") -> str:
     """Render an image the way the next issue's job will: write the file, attach it."""
-    name = image_service.write_image_file(app.ctx.settings.data_dir, data, ext)
+    name = media.write_image_file(app.ctx.settings.data_dir, data, ext)
     async with app.ctx.store.begin() as conn:
-        await image_service.attach_file(conn, image_id, name, account_id=t["account"])
+        await media.attach_file(conn, image_id, name, account_id=t["account"])
     return name
 
 
@@ -123,7 +124,7 @@ async def test_file_url_and_serving(client, app):
     resp = await client.get(f"{IMAGES}{made['id']}/file/", token=t["token"])
     assert resp.status == 404 and resp.error == "Image has not been generated yet."
     name = await generated(app, t, made["id"])
-    assert image_service.FILE_NAME.fullmatch(name)
+    assert media.FILE_NAME.fullmatch(name)
     got = (await client.get(f"{IMAGES}{made['id']}/", token=t["token"])).data
     assert got["status"] == "generated" and got["url"] == f"/media/images/{name}"
     resp = await client.get(f"{IMAGES}{made['id']}/file/", token=t["token"])
@@ -163,7 +164,7 @@ async def test_file_url_and_serving(client, app):
 ])
 async def test_media_paths_that_name_no_file(client, app, path):
     (app.ctx.settings.data_dir / "secret_key").write_text("s")  # a file next door
-    image_service.media_dir(app.ctx.settings.data_dir).mkdir(parents=True, exist_ok=True)
+    media.media_dir(app.ctx.settings.data_dir).mkdir(parents=True, exist_ok=True)
     resp = await client.get(path)
     assert resp.status == 404, path
     assert resp.json["success"] is False  # the JSON envelope, never a file
@@ -246,24 +247,24 @@ async def test_bulk_update_isolation_and_roles(client):
 
 
 def test_file_names_and_urls():
-    names = {image_service.new_file_name() for _ in range(100)}
+    names = {media.new_file_name() for _ in range(100)}
     assert len(names) == 100
-    assert all(image_service.FILE_NAME.fullmatch(n) for n in names)
+    assert all(media.FILE_NAME.fullmatch(n) for n in names)
     name = next(iter(names))
-    assert image_service.file_url(name) == f"/media/images/{name}"
-    assert image_service.file_url(name, "https://api.example/") == \
+    assert media.file_url(name) == f"/media/images/{name}"
+    assert media.file_url(name, "https://api.example/") == \
         f"https://api.example/media/images/{name}"
     with pytest.raises(ValueError):
-        image_service.file_url("../x.png")
+        media.file_url("../x.png")
     with pytest.raises(ValueError):
-        image_service.new_file_name("svg")
+        media.new_file_name("svg")
 
 
 # -- files follow their rows ------------------------------------------------------------------
 
 
 def _media(app: Any, name: str) -> Any:
-    return image_service.media_dir(app.ctx.settings.data_dir) / name
+    return media.media_dir(app.ctx.settings.data_dir) / name
 
 
 async def test_deleting_an_image_removes_its_file_after_the_commit(client, app):
@@ -274,8 +275,8 @@ async def test_deleting_an_image_removes_its_file_after_the_commit(client, app):
     # a delete that rolls back keeps the file (the removal waits for the commit)
     with pytest.raises(RuntimeError):
         async with app.ctx.store.begin() as conn:
-            await image_service.IMAGES.delete(conn, Actor.system(t["account"]),
-                                              {"id": made["id"]})
+            await IMAGE_SERVICE.delete(conn, Actor.system(t["account"]),
+                                       {"id": made["id"]})
             raise RuntimeError("rolled back")
     assert _media(app, name).is_file()
     assert (await client.get(f"{IMAGES}{made['id']}/", token=t["token"])).status == 200
@@ -344,22 +345,22 @@ async def test_the_sweep_removes_old_orphans_only(client, app):
     data_dir = app.ctx.settings.data_dir
     referenced = await generated(app, t, (await make_image(client, t))["id"])
     # orphans: a worker killed between writing and committing, and its temporary file
-    old = image_service.write_image_file(data_dir, PNG)
-    fresh = image_service.write_image_file(data_dir, PNG)
-    tmp = image_service.media_dir(data_dir) / ".tmp-abc123"
+    old = media.write_image_file(data_dir, PNG)
+    fresh = media.write_image_file(data_dir, PNG)
+    tmp = media.media_dir(data_dir) / ".tmp-abc123"
     tmp.write_bytes(b"half")
-    stranger = image_service.media_dir(data_dir) / "README"  # not a name we hand out
+    stranger = media.media_dir(data_dir) / "README"  # not a name we hand out
     stranger.write_text("keep")
-    hour_ago = time.time() - 2 * image_service.SWEEP_GRACE_S
+    hour_ago = time.time() - 2 * media.SWEEP_GRACE_S
     for path in (_media(app, referenced), _media(app, old), tmp, stranger):
         os.utime(path, (hour_ago, hour_ago))
-    assert await image_service.sweep_media(app.ctx.store, data_dir, batch=2) == 2
+    assert await media.sweep_media(app.ctx.store, data_dir, batch=2) == 2
     assert not _media(app, old).exists() and not tmp.exists()
     assert _media(app, fresh).is_file() and _media(app, referenced).is_file()
     assert stranger.is_file()
     assert (await client.get(f"/media/images/{referenced}")).status == 200
     assert (await client.get(f"/media/images/{old}")).status == 404
-    assert await image_service.sweep_media(app.ctx.store, data_dir) == 0
+    assert await media.sweep_media(app.ctx.store, data_dir) == 0
     # the scheduler's job calls the same function
     from igny8d.scheduler import make_scheduler, sweep_media
 

@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from igny8d.store import crud
-from igny8d.store.keywords import keyword_norm
-from igny8d.store.planner import KEYWORDS
+from igny8d.store.keywords import KEYWORDS, keyword_norm
 from igny8d.store.schema import keywords, plans
+from igny8d.store.writes import insert_many
 from tests.test_keywords import _kw, _set_limit, _setup
 
 K = "/api/v1/planner/keywords/"
@@ -273,7 +272,7 @@ async def test_export_streams_in_chunks(app, client):
     token, site, sector = await _setup(client)
     n = 2600
     async with app.ctx.store.begin() as conn:
-        await crud.insert_many(conn, KEYWORDS, [{
+        await insert_many(conn, KEYWORDS, [{
             "account_id": site["account_id"], "site_id": site["id"],
             "sector_id": sector["id"], "keyword": f"kw {i:05d}",
             "keyword_norm": keyword_norm(f"kw {i:05d}"), "volume": i, "difficulty": i % 100,

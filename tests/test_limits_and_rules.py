@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from igny8d.permissions import Actor
 from igny8d.services.sectors import SECTORS as SECTOR_SERVICE
-from igny8d.store import accounts as account_store
-from igny8d.store import crud
+from igny8d.store import sectors as sector_store
 from igny8d.store.errors import ForeignKeyViolation
 from igny8d.store.schema import sites, users
+from igny8d.store.writes import insert_row
 from tests.helpers import PASSWORD
 
 U = "/api/v1/auth/users/"
@@ -233,7 +233,7 @@ async def test_foreign_key_violation_is_a_field_error(app, client):
     actor = Actor(user_id=me["id"], account_id=me["account_id"], role="owner")
     with pytest.raises(ForeignKeyViolation) as caught:
         async with app.ctx.store.begin() as conn:
-            await crud.insert_row(conn, account_store.SECTORS, {
+            await insert_row(conn, sector_store.SECTORS, {
                 "account_id": actor.account_id, "site_id": site["id"], "name": "x",
                 "slug": "x", "industry_sector_id": 10**9,
             })

@@ -20,11 +20,16 @@ from sqlalchemy import delete, func, insert, select, update
 
 from igny8d import envelope
 from igny8d.handlers.planner_keywords import KEYWORDS as RESOURCE
+from igny8d.permissions import Actor
 from igny8d.scope import Scope
-from igny8d.services.keywords import KEYWORD_FIELDS
-from igny8d.store import crud
-from igny8d.store.planner import KEYWORDS
+from igny8d.services.clusters import CLUSTERS as CLUSTER_SERVICE
+from igny8d.services.keywords import KEYWORD_FIELDS, KEYWORDS_SERVICE
+from igny8d.store.keywords import KEYWORDS
+from igny8d.store.pages import read_ids, read_page
+from igny8d.store.rows import list_rows
 from igny8d.store.schema import accounts, keywords
+from igny8d.store.specs import Term, order_clauses, search_clauses
+from igny8d.store.writes import insert_many
 from tests.helpers import PASSWORD
 
 K = "/api/v1/planner/keywords/"
@@ -55,7 +60,7 @@ async def _ids(client: Any, token: str, query: str) -> tuple[int, list[int]]:
 async def _insert(app: Any, sector: dict, rows: list[dict[str, Any]]) -> None:
     """Keywords straight into the store (as an import does), many at once."""
     async with app.ctx.store.begin() as conn:
-        await crud.insert_many(conn, KEYWORDS, [{
+        await insert_many(conn, KEYWORDS, [{
             "account_id": sector["account_id"], "site_id": sector["site_id"],
             "sector_id": sector["id"], "keyword_norm": r["keyword"].lower(),
             "status": "active", "volume": 0, "difficulty": 0, **r} for r in rows])
@@ -220,9 +225,9 @@ async def test_same_shape_other_values(client):
 async def _plain(app: Any, scope: Scope, where: list[Any], order: list[tuple[str, bool]],
                  limit: int, offset: int) -> list[dict[str, Any]]:
     async with app.ctx.store.read() as conn:
-        rows = await crud.list_rows(conn, KEYWORDS, scope=scope, where=where,
-                                    order_by=crud.order_clauses(KEYWORDS, order),
-                                    limit=limit, offset=offset)
+        rows = await list_rows(conn, KEYWORDS, scope=scope, where=where,
+                               order_by=order_clauses(KEYWORDS, order),
+                               limit=limit, offset=offset)
     return [{k: envelope.timestamp(r[k]) if isinstance(r[k], dt.datetime) else r[k]
              for k in KEYWORD_FIELDS} for r in rows]
 
@@ -240,17 +245,17 @@ async def test_read_page_ways_agree(app, client, ordering):
     } for i in range(240)])
     scope = Scope(sector["account_id"])
     order = RESOURCE._order_terms(ordering, strict=True)
-    where = crud.search_clauses(KEYWORDS, ["shoes"], ("keyword",),
-                                dialect=app.ctx.store.dialect)
+    where = search_clauses(KEYWORDS, ["shoes"], ("keyword",),
+                           dialect=app.ctx.store.dialect)
     where.append(keywords.c.status == "active")
-    terms = [crud.Term("eq", ("status",), "active")]
+    terms = [Term("eq", ("status",), "active")]
     total = 80  # the first page below is found by walking the order (80 >= 8 x 5)
     for limit, offset in ((5, 0), (25, 25), (10, 70), (25, 75)):
         expected = await _plain(app, scope, where, order, limit, offset)
         ways = [dict(count=None), dict(count=total), dict(count=total, ids_max=1000)]
         for way in ways:
             for run in (app.ctx.store.run_read, app.ctx.store.read_now):
-                page = await run(crud.read_page, KEYWORDS, scope=scope, terms=terms,
+                page = await run(read_page, KEYWORDS, scope=scope, terms=terms,
                                  search=["shoes"], search_fields=("keyword",), order=order,
                                  limit=limit, offset=offset, columns=KEYWORD_FIELDS,
                                  text_times=True, **way)
@@ -258,7 +263,7 @@ async def test_read_page_ways_agree(app, client, ordering):
                 assert page.rows == expected, (way, limit, offset)
                 if "ids_max" in way:
                     assert page.ids is not None and len(page.ids) == total
-                    again = await run(crud.read_ids, KEYWORDS,
+                    again = await run(read_ids, KEYWORDS,
                                       page.ids[offset:offset + limit], scope=scope,
                                       columns=KEYWORD_FIELDS, text_times=True)
                     assert again == expected
@@ -277,8 +282,8 @@ async def test_timestamps_as_text_equal_the_envelopes(app, client):
                 updated_at=func.now()))  # the database's own clock, in its own format
     listed = (await client.get(f"{K}?ordering=created_at", token=token)).json["results"]
     async with app.ctx.store.read() as conn:
-        rows = {r["id"]: r for r in await crud.list_rows(conn, KEYWORDS,
-                                                         scope=Scope(sector["account_id"]))}
+        rows = {r["id"]: r for r in await list_rows(conn, KEYWORDS,
+                                                    scope=Scope(sector["account_id"]))}
     assert len(listed) == 4
     for item in listed:
         row = rows[item["id"]]
@@ -288,3 +293,31 @@ async def test_timestamps_as_text_equal_the_envelopes(app, client):
         "2024-02-29T23:59:59Z", "2024-02-29T23:59:59.000001Z", "2024-02-29T23:59:59.999999Z"]
     detail = (await client.get(f"{K}{made['id']}/", token=token)).data
     assert detail["created_at"] == listed[3]["created_at"]
+
+
+async def test_service_plain_page_is_its_list_page_presented(app, client):
+    """`ResourceService.plain_page` / `plain_rows` (the list's one read unit) give what
+    `list_page` + `present` give, timestamps as the envelope writes them."""
+    _, _, sector = await _setup(client)
+    await _insert(app, sector, [{"keyword": f"kw {i} shoes" if i % 3 else f"kw {i}",
+                                 "volume": i % 7, "status": "active" if i % 4 else "pending"}
+                                for i in range(90)])
+    svc, actor = KEYWORDS_SERVICE, Actor.system(sector["account_id"])
+    assert svc.plain_pages and not CLUSTER_SERVICE.plain_pages  # clusters present figures
+    order = RESOURCE._order_terms("-volume", strict=True)
+    async with app.ctx.store.read() as conn:
+        count, rows = await svc.list_page(conn, actor, where=[keywords.c.status == "active"],
+                                          order_by=order_clauses(KEYWORDS, order), limit=10,
+                                          offset=10)
+        expected = [{k: envelope.timestamp(v) if isinstance(v, dt.datetime) else v
+                     for k, v in r.items()} for r in await svc.present(conn, actor, rows)]
+    active = [Term("eq", ("status",), "active")]
+    for known in (None, count):  # counted on a reader thread; then short, on the loop
+        page = await svc.plain_page(app.ctx, actor, terms=active, order=order, limit=10,
+                                    offset=10, count=known)
+        assert (page.count, page.rows) == (count, expected)
+    found = await svc.plain_page(app.ctx, actor, search=["shoes"], search_fields=("keyword",),
+                                 order=order, limit=5, ids_max=1000)
+    assert found.count == 60 and found.ids is not None and len(found.ids) == 60
+    assert await svc.plain_rows(app.ctx, actor, found.ids[:5]) == found.rows
+    assert await svc.plain_rows(app.ctx, actor, [*found.ids[:4], 10**9]) is None

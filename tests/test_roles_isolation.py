@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import insert
 
-from igny8d.store.crud import now
 from igny8d.store.schema import sectors
+from igny8d.store.writes import now
 from tests.helpers import PASSWORD
 
 U = "/api/v1/auth/users/"

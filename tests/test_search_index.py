@@ -7,9 +7,11 @@ import pytest
 from sqlalchemy import delete, update
 
 from igny8d.scope import Scope
-from igny8d.store import crud
-from igny8d.store.planner import KEYWORDS
+from igny8d.store.keywords import KEYWORDS
+from igny8d.store.rows import list_rows
 from igny8d.store.schema import keywords
+from igny8d.store.specs import search_clauses
+from igny8d.store.writes import insert_many
 
 WORDS = ["Running Shoes", "trail running shoes", "shoe rack", "100% cotton socks",
          "under_score tips", 'the "best" boots', "Café crème", "ab", "shoes shoes"]
@@ -23,15 +25,15 @@ async def _seed(app, client) -> tuple[int, int, int]:
              "keyword": w, "keyword_norm": " ".join(w.lower().split()), "volume": i,
              "difficulty": 0, "status": "active"} for i, w in enumerate(WORDS)]
     async with app.ctx.store.begin() as conn:
-        await crud.insert_many(conn, KEYWORDS, rows)
+        await insert_many(conn, KEYWORDS, rows)
     return site["account_id"], site["id"], sector["id"]
 
 
 async def _found(app, account_id: int, term: str) -> set[str]:
-    where = crud.search_clauses(KEYWORDS, term.split(), ("keyword",),
-                                dialect=app.ctx.store.dialect)
+    where = search_clauses(KEYWORDS, term.split(), ("keyword",),
+                           dialect=app.ctx.store.dialect)
     async with app.ctx.store.read() as conn:
-        rows = await crud.list_rows(conn, KEYWORDS, scope=Scope(account_id), where=where)
+        rows = await list_rows(conn, KEYWORDS, scope=Scope(account_id), where=where)
     return {r["keyword"] for r in rows}
 
 

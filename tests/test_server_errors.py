@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from igny8d.store import accounts as store
+from igny8d.store import sites as site_store
 from tests.conftest import make_settings, start_app, stop_app
 
 
@@ -14,7 +14,7 @@ async def _boom(*_args, **_kwargs):
 
 async def test_unexpected_error_is_a_clean_500(client, monkeypatch, caplog):
     token = await client.owner("ann@example.com")
-    monkeypatch.setattr(store, "accessible_sites", _boom)
+    monkeypatch.setattr(site_store, "accessible_sites", _boom)
     with caplog.at_level(logging.ERROR, logger="igny8d"):
         resp = await client.get("/api/v1/auth/me/", token=token)
     assert resp.status == 500
@@ -30,7 +30,7 @@ async def test_debug_mode_adds_the_traceback(tmp_path, db_url, monkeypatch):
     client = app.client()
     try:
         token = await client.owner("ann@example.com")
-        monkeypatch.setattr(store, "accessible_sites", _boom)
+        monkeypatch.setattr(site_store, "accessible_sites", _boom)
         resp = await client.get("/api/v1/auth/me/?token=s3cret&x=1", token=token)
         assert resp.status == 500
         assert any("RuntimeError" in line for line in resp.json["traceback"])
@@ -60,7 +60,7 @@ async def test_status_is_503_when_the_database_is_down(tmp_path):
 
 async def test_production_500_carries_no_request_context(client, monkeypatch):
     token = await client.owner("cy@example.com")
-    monkeypatch.setattr(store, "accessible_sites", _boom)
+    monkeypatch.setattr(site_store, "accessible_sites", _boom)
     resp = await client.get("/api/v1/auth/me/", token=token)
     assert resp.status == 500
     assert "request" not in resp.json and "traceback" not in resp.json

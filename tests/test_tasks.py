@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from igny8d.store import crud
-from igny8d.store import planner as planner_store
+from igny8d.store import clusters as cluster_store
+from igny8d.store import ideas as idea_store
+from igny8d.store.writes import insert_row
 from tests.helpers import Client
 
 TASKS = "/api/v1/writer/tasks/"
@@ -37,18 +38,18 @@ async def insert_planner(app: Any, spec: Any, t: dict[str, Any], sector: str = "
     """A cluster or idea row written straight to the store (the planner's own endpoints are
     tested elsewhere)."""
     async with app.ctx.store.begin() as conn:
-        row = await crud.insert_row(conn, spec, {
+        row = await insert_row(conn, spec, {
             "account_id": t["account"], "site_id": t["site"], "sector_id": t[sector],
             **values})
     return int(row["id"])
 
 
 async def cluster(app: Any, t: dict[str, Any], name: str = "C", sector: str = "sector") -> int:
-    return await insert_planner(app, planner_store.CLUSTERS, t, sector, name=name)
+    return await insert_planner(app, cluster_store.CLUSTERS, t, sector, name=name)
 
 
 async def idea(app: Any, t: dict[str, Any], title: str = "I", sector: str = "sector") -> int:
-    return await insert_planner(app, planner_store.IDEAS, t, sector, title=title)
+    return await insert_planner(app, idea_store.IDEAS, t, sector, title=title)
 
 
 async def make_task(client: Client, t: dict[str, Any], title: str = "Task",

@@ -1,4 +1,4 @@
-"""Planner keywords and the seed keyword library (rules in services/keywords.py)."""
+"""Planner keywords and the seed keyword library (rules in services/keywords.py, reference.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler, 
 from igny8d.operations import cluster
 from igny8d.schemas import planner as m
 from igny8d.schemas.ai import AutoClusterBody
-from igny8d.services.keywords import KEYWORDS_SERVICE, SEED_KEYWORDS_SERVICE
+from igny8d.services.keywords import KEYWORDS_SERVICE
+from igny8d.services.reference import SEED_KEYWORDS as SEED_KEYWORDS_SERVICE
 
 TAG = "planner"
 #: The import's own cap on the upload (the server's default body cap is smaller).

@@ -16,7 +16,7 @@ from igny8d.handlers.base import APIHandler, endpoint, parse_id
 from igny8d.operations import lifecycle
 from igny8d.schemas.ai import TaskAccepted
 from igny8d.services.base import ResourceService
-from igny8d.store import crud
+from igny8d.store import specs
 
 #: Longer search terms are refused: each word becomes a clause, and the database's
 #: expression tree has a limit.
@@ -130,29 +130,24 @@ class Resource:
         self.fixed_fields = (creatable - writable) | set(self.service.immutable)
         #: fields a GET shows that no body sets: ignored in a PUT/PATCH
         self.read_only_fields = set(self.service.fields) - writable - self.fixed_fields
-        #: a page is read in one synchronous unit (`Store.run_read`, one hop on the
-        #: embedded store) when the service lists and presents with the default rules (no
-        #: queries of its own per page) and every field it presents is a column
-        service_cls = type(self.service)
-        self.plain_pages = (service_cls.list_page is ResourceService.list_page
-                            and service_cls.present is ResourceService.present
-                            and all(f in self.spec.table.c for f in self.service.fields))
+        #: a page is read in one synchronous unit (`ResourceService.plain_page`)
+        self.plain_pages = self.service.plain_pages
 
     # -- query building -----------------------------------------------------------------------
 
     def filter_clauses(self, h: APIHandler) -> list[ColumnElement[bool]]:
         """The filters and search sent, as clauses (400 naming a bad parameter)."""
         terms, words = self.filters_and_search(h)
-        where = [crud.term_clause(self.spec, t) for t in terms]
+        where = [specs.term_clause(self.spec, t) for t in terms]
         if words:
-            where.extend(crud.search_clauses(self.spec, words, self.search_fields,
-                                             dialect=h.ctx.store.dialect))
+            where.extend(specs.search_clauses(self.spec, words, self.search_fields,
+                                              dialect=h.ctx.store.dialect))
         return where
 
-    def filters_and_search(self, h: APIHandler) -> tuple[list[crud.Term], list[str]]:
+    def filters_and_search(self, h: APIHandler) -> tuple[list[specs.Term], list[str]]:
         """The filters sent as store terms, and the search words (checked, not yet terms:
         the list chooses how to search once it knows how many rows match)."""
-        terms: list[crud.Term] = []
+        terms: list[specs.Term] = []
         errors: dict[str, list[str]] = {}
         sent = h.request.query_arguments
         for param, flt in self.filters.items():
@@ -166,18 +161,18 @@ class Resource:
                 continue
             cols = (flt.column,)
             if flt.kind in ("min", "date_from"):
-                terms.append(crud.Term("ge", cols, value))
+                terms.append(specs.Term("ge", cols, value))
             elif flt.kind in ("max", "date_to"):
-                terms.append(crud.Term("le", cols, value))
+                terms.append(specs.Term("le", cols, value))
             elif flt.kind == "isnull":
-                terms.append(crud.Term("null" if value else "not_null", cols))
+                terms.append(specs.Term("null" if value else "not_null", cols))
             elif value is None:
-                terms.append(crud.Term("null", cols))
+                terms.append(specs.Term("null", cols))
             elif isinstance(value, tuple):
-                terms.append(crud.Term("in", cols, value) if len(value) > 1
-                             else crud.Term("eq", cols, value[0]))
+                terms.append(specs.Term("in", cols, value) if len(value) > 1
+                             else specs.Term("eq", cols, value[0]))
             else:
-                terms.append(crud.Term("eq", cols, value))
+                terms.append(specs.Term("eq", cols, value))
         if errors:
             raise ValidationFailed(errors=errors)
         term = h.query("search") if "search" in sent else None
@@ -190,7 +185,7 @@ class Resource:
         return terms, words
 
     def order_clauses(self, h: APIHandler) -> list[Any]:
-        return crud.order_clauses(self.spec, self.order_terms(h))
+        return specs.order_clauses(self.spec, self.order_terms(h))
 
     def order_terms(self, h: APIHandler) -> list[tuple[str, bool]]:
         """The ordering sent (else the default) as (column, descending) pairs, the id last
@@ -292,13 +287,13 @@ class ResourceHandler(APIHandler):
             if page > 1 and not results:
                 raise NotFound("Invalid page.")
         else:
-            where = [crud.term_clause(res.spec, t) for t in terms]
+            where = [specs.term_clause(res.spec, t) for t in terms]
             if words:
-                where.extend(crud.search_clauses(res.spec, words, res.search_fields,
-                                                 dialect=self.ctx.store.dialect))
+                where.extend(specs.search_clauses(res.spec, words, res.search_fields,
+                                                  dialect=self.ctx.store.dialect))
             async with self.ctx.store.read() as conn:
                 count, rows = await svc.list_page(
-                    conn, actor, where=where, order_by=crud.order_clauses(res.spec, order),
+                    conn, actor, where=where, order_by=specs.order_clauses(res.spec, order),
                     limit=page_size, offset=offset, count=known,
                 )
                 if page > 1 and not rows:
@@ -309,40 +304,31 @@ class ResourceHandler(APIHandler):
         self.page(results, count=count, page=page, page_size=page_size)
 
     async def _plain_page(
-        self, terms: list[crud.Term], words: list[str], order: list[tuple[str, bool]],
+        self, terms: list[specs.Term], words: list[str], order: list[tuple[str, bool]],
         page_size: int, offset: int, key: tuple[Any, ...] | None, known: int | None,
     ) -> tuple[int, list[dict[str, Any]]]:
-        """A page of a resource with the default listing rules, in one read unit.
+        """A page of a resource with the default listing rules, in one read unit
+        (`ResourceService.plain_page`, which also decides where it runs).
 
         A search with few matches (up to IDS_MAX) is read once as all its ids in order,
         kept with the total under the same key (plus the ordering); its pages are then
-        primary-key lookups, short enough to run on the event loop (`Store.read_now`), the
-        rows fresh each time. Ids that no longer match what the store has are dropped and
-        the page read again in full. Other pages run there too when they are short (the
-        total known, the page near the start of many matches: `crud.short_page`); the
-        rest on a reader thread.
+        primary-key lookups (`ResourceService.plain_rows`), the rows fresh each time. Ids
+        that no longer match what the store has are dropped and the page read again in
+        full.
         """
         res, svc, actor = self.resource, self.service, self.principal
-        scope = svc.scope(actor)
         where = svc.where(actor)
         ids_key = (*key, tuple(order)) if key is not None and words and not where else None
         if ids_key is not None and known is not None:
             ids = self.ctx.counts.ids(ids_key)
             if ids is not None:
-                rows = await self.ctx.store.read_now(
-                    crud.read_ids, res.spec, ids[offset:offset + page_size], scope=scope,
-                    columns=svc.fields, text_times=True)
+                rows = await svc.plain_rows(self.ctx, actor, ids[offset:offset + page_size])
                 if rows is not None:
                     return known, rows
                 self.ctx.counts.put_ids(ids_key, None)
-        # a search first builds its index hits, which may be many: never short
-        short = (known is not None and not where and not words
-                 and crud.short_page(known, offset, page_size))
-        run = self.ctx.store.read_now if short else self.ctx.store.run_read
-        found = await run(
-            crud.read_page, res.spec, scope=scope, terms=terms, where=where, search=words,
-            search_fields=res.search_fields, order=order, limit=page_size, offset=offset,
-            count=known, columns=svc.fields, text_times=True,
+        found = await svc.plain_page(
+            self.ctx, actor, terms=terms, search=words, search_fields=res.search_fields,
+            order=order, limit=page_size, offset=offset, count=known,
             ids_max=IDS_MAX if ids_key is not None else 0,
         )
         if ids_key is not None and found.ids is not None:

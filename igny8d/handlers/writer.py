@@ -19,11 +19,11 @@ from igny8d.schemas.ai import (
     GenerateImagePromptsBody,
     GenerateImagesBody,
 )
-from igny8d.services import images as image_files
+from igny8d.services import media
 from igny8d.services.content import CONTENT as CONTENT_SERVICE
 from igny8d.services.images import IMAGES as IMAGE_SERVICE
+from igny8d.services.sector_objects import SectorObjectService
 from igny8d.services.tasks import TASKS as TASK_SERVICE
-from igny8d.services.tasks import SectorObjectService
 
 TAG = "writer"
 THROTTLE = "writer"
@@ -168,7 +168,7 @@ class MediaImageHandler(APIHandler):
                                           headers={"Allow": "GET, HEAD"}))
 
     async def get(self, name: str) -> None:
-        found = await image_files.read_media(self.ctx.settings.data_dir, name)
+        found = await media.read_media(self.ctx.settings.data_dir, name)
         if found is None:
             raise NotFound("Not found")
         data, content_type = found
@@ -206,5 +206,5 @@ default_handlers = [
     *IMAGES.routes(ImagesFileHandler, ImagesContentImagesHandler, ImagesBulkDeleteHandler,
                    ImagesBulkUpdateHandler, ImagesGenerateImagesHandler, ImagesListHandler,
                    ImagesDetailHandler),
-    (image_files.MEDIA_URL + "(?P<name>[^/]+)", MediaImageHandler),
+    (media.MEDIA_URL + "(?P<name>[^/]+)", MediaImageHandler),
 ]

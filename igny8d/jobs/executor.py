@@ -54,8 +54,8 @@ from igny8d.jobs.registry import (
 )
 from igny8d.permissions import Actor
 from igny8d.store import jobs as job_store
-from igny8d.store.crud import now
 from igny8d.store.engine import Store
+from igny8d.store.writes import now
 
 log = logging.getLogger("igny8d.jobs")
 

@@ -53,12 +53,14 @@ from igny8d.schemas.ai import AutoClusterBody
 from igny8d.services.integrations import provider_config
 from igny8d.settings import Settings
 from igny8d.store import accounts as accounts_store
-from igny8d.store import crud
+from igny8d.store import clusters as cluster_store
+from igny8d.store import keywords as keyword_store
+from igny8d.store.clusters import CLUSTERS
 from igny8d.store.errors import RowNotFound
-from igny8d.store.keywords import keyword_norm
-from igny8d.store.planner import CLUSTERS, KEYWORDS
-from igny8d.store.schema import clusters as clusters_table
-from igny8d.store.schema import keywords as keywords_table
+from igny8d.store.keywords import KEYWORDS, keyword_norm
+from igny8d.store.rows import require_visible, rows_by_id
+from igny8d.store.sectors import SECTORS
+from igny8d.store.writes import insert_row, update_many
 from igny8d.vocab import Intent
 
 KIND = "auto_cluster"
@@ -77,13 +79,13 @@ async def admit(conn: AsyncConnection, settings: Settings, actor: Actor,
     cap = (provider_for(config, settings).max_cluster_ids if lifecycle.is_llm(config)
            else settings.local_cluster_max_ids)
     wanted = lifecycle.distinct_ids(body.ids, cap=cap, noun="keyword")
-    found = await lifecycle.rows_by_id(conn, KEYWORDS, wanted, scope=actor.scope,
-                                       columns=("id", "sector_id", "site_id"))
+    found = await rows_by_id(conn, KEYWORDS, wanted, scope=actor.scope,
+                             columns=("id", "sector_id", "site_id"))
     missing = sorted(set(wanted) - {int(r["id"]) for r in found})
     if missing:
         raise RowNotFound(f"Not found: {lifecycle.shown(missing)}.", field="ids")
-    sector = await crud.require_visible(conn, accounts_store.SECTORS, body.sector_id,
-                                        scope=actor.scope, field="sector_id")
+    sector = await require_visible(conn, SECTORS, body.sector_id, scope=actor.scope,
+                                   field="sector_id")
     other = sorted(int(r["id"]) for r in found if r["sector_id"] != sector["id"])
     if other:
         raise ValidationFailed(errors={"ids": [
@@ -121,12 +123,8 @@ def _item(row: dict[str, Any]) -> KeywordItem:
 async def read(conn: AsyncConnection, jc: JobContext) -> Work:
     sector_id = int(jc.payload["sector_id"])
     ids = sorted({int(i) for i in jc.payload["ids"]})
-    sector_rows = await crud.list_rows(
-        conn, KEYWORDS, scope=jc.scope, where=[keywords_table.c.sector_id == sector_id],
-        order_by=[keywords_table.c.id])
-    cluster_rows = await crud.list_rows(
-        conn, CLUSTERS, scope=jc.scope, where=[clusters_table.c.sector_id == sector_id],
-        order_by=[clusters_table.c.id])
+    sector_rows = await keyword_store.of_sector(conn, sector_id, scope=jc.scope)
+    cluster_rows = await cluster_store.of_sector(conn, sector_id, scope=jc.scope)
     by_id = {int(r["id"]): r for r in sector_rows}
     work = Work(ids=ids, targets=[], existing=[], kept_manual=0, unclustered={
         i: "gone: the keyword was deleted or moved" for i in ids if i not in by_id})
@@ -269,7 +267,7 @@ async def save(conn: AsyncConnection, jc: JobContext, plan: Plan) -> Saved:
     sector_id, site_id = int(jc.payload["sector_id"]), int(jc.payload["site_id"])
     previous = {int(r["id"]): r["cluster_id"] for r in plan.work.targets}
     unclustered = dict(plan.work.unclustered)
-    now_rows = {int(r["id"]): r for r in await lifecycle.rows_by_id(
+    now_rows = {int(r["id"]): r for r in await rows_by_id(
         conn, KEYWORDS, sorted(previous), scope=scope,
         columns=("id", "sector_id", "cluster_id", "cluster_source", "intent"))}
     movable = {i for i, r in now_rows.items() if r["sector_id"] == sector_id and (
@@ -280,8 +278,7 @@ async def save(conn: AsyncConnection, jc: JobContext, plan: Plan) -> Saved:
     for i in previous:
         if i not in now_rows or now_rows[i]["sector_id"] != sector_id:
             unclustered[i] = "gone: the keyword was deleted or moved"
-    sector_clusters = await crud.list_rows(conn, CLUSTERS, scope=scope,
-                                           where=[clusters_table.c.sector_id == sector_id])
+    sector_clusters = await cluster_store.of_sector(conn, sector_id, scope=scope)
     live = {int(c["id"]) for c in sector_clusters}
     by_name = {keyword_norm(c["name"]): int(c["id"]) for c in sector_clusters}
     count = await accounts_store.count_for_account(conn, CLUSTERS, account_id)
@@ -308,7 +305,7 @@ async def save(conn: AsyncConnection, jc: JobContext, plan: Plan) -> Saved:
                     unclustered[k] = (f"plan_limit: the plan allows "
                                       f"{account['max_clusters']} clusters")
                 continue
-            row = await crud.insert_row(conn, CLUSTERS, {
+            row = await insert_row(conn, CLUSTERS, {
                 "account_id": account_id, "site_id": site_id, "sector_id": sector_id,
                 "name": cluster.name[:255], "description": "", "status": "active"})
             found = int(row["id"])
@@ -334,14 +331,14 @@ async def save(conn: AsyncConnection, jc: JobContext, plan: Plan) -> Saved:
         if now_rows[k]["cluster_id"] != cid or now_rows[k]["cluster_source"] != "auto":
             by_cluster[cid].append(k)
     for cid, kids in sorted(by_cluster.items()):
-        await crud.update_many(conn, KEYWORDS, kids,
-                               {"cluster_id": cid, "cluster_source": "auto"}, scope=scope)
+        await update_many(conn, KEYWORDS, kids, {"cluster_id": cid, "cluster_source": "auto"},
+                          scope=scope)
     by_intent: dict[Intent, list[int]] = defaultdict(list)
     for k, intent in plan.intents.items():
         if k in now_rows and now_rows[k]["intent"] is None:
             by_intent[intent].append(k)
     for intent, kids in sorted(by_intent.items()):
-        await crud.update_many(conn, KEYWORDS, kids, {"intent": intent}, scope=scope)
+        await update_many(conn, KEYWORDS, kids, {"intent": intent}, scope=scope)
     listed = sorted(unclustered.items())
     return Saved(units_done=len(plan.work.ids), result={
         "clusters_created": created, "clusters_joined": joined,

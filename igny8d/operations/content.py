@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.ai.types import ArticleBrief, ArticleDraft, OutlineSection
@@ -38,11 +37,12 @@ from igny8d.schemas.ai import AutoGenerateContentBody
 from igny8d.scope import Scope
 from igny8d.services.content import clean_html
 from igny8d.settings import Settings
-from igny8d.store import crud
-from igny8d.store.planner import IDEAS, KEYWORDS
-from igny8d.store.schema import content as content_table
-from igny8d.store.schema import keywords as keywords_table
-from igny8d.store.writer import CONTENT, TASKS
+from igny8d.store import keywords as keyword_store
+from igny8d.store.content import CONTENT, tasks_with_content
+from igny8d.store.ideas import IDEAS
+from igny8d.store.rows import rows_by_id
+from igny8d.store.tasks import TASKS
+from igny8d.store.writes import insert_row, update_many
 from igny8d.vocab import CONTENT_TYPES
 
 KIND = "auto_generate_content"
@@ -55,16 +55,6 @@ RELATED_SHOWN = 20
 MAX_SECONDARY = 50
 
 
-async def _with_content(conn: AsyncConnection, task_ids: Sequence[int], *,
-                        account_id: int) -> set[int]:
-    """Which of the tasks already have a content row (the account's, whatever the grants)."""
-    if not task_ids:
-        return set()
-    stmt = CONTENT.scoped(select(content_table.c.task_id), Scope(account_id)).where(
-        content_table.c.task_id.in_(list(task_ids)))
-    return {int(t) for t in (await conn.execute(stmt)).scalars() if t is not None}
-
-
 # -- admit ---------------------------------------------------------------------------------------
 
 
@@ -73,8 +63,8 @@ async def admit(conn: AsyncConnection, settings: Settings, actor: Actor,
     wanted = lifecycle.distinct_ids(body.ids, cap=MAX_TASKS, noun="task")
     tasks = await lifecycle.require_rows(conn, TASKS, wanted, scope=actor.scope,
                                          columns=("id", "idea_id"))
-    written = await _with_content(conn, wanted, account_id=actor.account_id)
-    ideas = await lifecycle.rows_by_id(
+    written = await tasks_with_content(conn, wanted, account_id=actor.account_id)
+    ideas = await rows_by_id(
         conn, IDEAS, sorted({int(t["idea_id"]) for t in tasks.values()
                              if t["idea_id"] is not None}),
         scope=Scope(actor.account_id), columns=("id", "estimated_word_count"))
@@ -114,24 +104,19 @@ async def read(conn: AsyncConnection, jc: JobContext) -> Work:
     plan, scope = _plan(jc), jc.scope
     skipped = [{"task_id": int(t), "reason": "exists: the task already has content"}
                for t in jc.payload["ids"] if int(t) not in plan]
-    tasks = {int(r["id"]): r for r in await lifecycle.rows_by_id(
-        conn, TASKS, sorted(plan), scope=scope)}
-    ideas = {int(r["id"]): r for r in await lifecycle.rows_by_id(
+    tasks = {int(r["id"]): r for r in await rows_by_id(conn, TASKS, sorted(plan), scope=scope)}
+    ideas = {int(r["id"]): r for r in await rows_by_id(
         conn, IDEAS, sorted({int(t["idea_id"]) for t in tasks.values()
                              if t["idea_id"] is not None}), scope=scope)}
     cluster_of = {tid: t["cluster_id"] or (ideas.get(t["idea_id"] or 0) or {}).get(
         "cluster_id") for tid, t in tasks.items()}
     cluster_ids = sorted({int(c) for c in cluster_of.values() if c is not None})
     by_cluster: dict[int, list[str]] = {c: [] for c in cluster_ids}
-    if cluster_ids:
-        for k in await crud.list_rows(
-                conn, KEYWORDS, scope=scope,
-                where=[keywords_table.c.cluster_id.in_(cluster_ids)],
-                order_by=[keywords_table.c.volume.desc(), keywords_table.c.id]):
-            by_cluster[int(k["cluster_id"])].append(str(k["keyword"]))
+    for k in await keyword_store.of_clusters(conn, cluster_ids, scope=scope, by_volume=True):
+        by_cluster[int(k["cluster_id"])].append(str(k["keyword"]))
     related = {tid: by_cluster.get(int(c), []) if c is not None else []
                for tid, c in cluster_of.items()}
-    written = await _with_content(conn, sorted(tasks), account_id=jc.job.account_id)
+    written = await tasks_with_content(conn, sorted(tasks), account_id=jc.job.account_id)
     return Work(plan=plan, tasks=tasks, ideas=ideas, related=related, written=written,
                 skipped=skipped)
 
@@ -240,9 +225,9 @@ def content_row(task: dict[str, Any], draft: ArticleDraft, html: str,
 async def save(conn: AsyncConnection, jc: JobContext, out: Drafts) -> Saved:
     scope = jc.scope
     skipped = list(out.skipped)
-    live = {int(r["id"]): r for r in await lifecycle.rows_by_id(
+    live = {int(r["id"]): r for r in await rows_by_id(
         conn, TASKS, sorted(out.drafts), scope=scope)}
-    written = await _with_content(conn, sorted(live), account_id=jc.job.account_id)
+    written = await tasks_with_content(conn, sorted(live), account_id=jc.job.account_id)
     content_ids: list[int] = []
     done: list[int] = []
     words_charged = words_total = 0
@@ -253,15 +238,15 @@ async def save(conn: AsyncConnection, jc: JobContext, out: Drafts) -> Saved:
         if tid in written:
             skipped.append({"task_id": tid, "reason": "exists: the task got content meanwhile"})
             continue
-        row = await crud.insert_row(conn, CONTENT, content_row(live[tid], draft, html, words))
+        row = await insert_row(conn, CONTENT, content_row(live[tid], draft, html, words))
         content_ids.append(int(row["id"]))
         done.append(tid)
         words_total += words
         words_charged += min(words, out.plan[tid])
-    await crud.update_many(conn, TASKS, done, {"status": "review"}, scope=scope)
-    await crud.update_many(conn, IDEAS, sorted({int(live[t]["idea_id"]) for t in done
-                                                if live[t]["idea_id"] is not None}),
-                           {"status": "completed"}, scope=scope)
+    await update_many(conn, TASKS, done, {"status": "review"}, scope=scope)
+    await update_many(conn, IDEAS, sorted({int(live[t]["idea_id"]) for t in done
+                                           if live[t]["idea_id"] is not None}),
+                      {"status": "completed"}, scope=scope)
     return Saved(units_done=words_charged, refund_note="Refund: words not written", result={
         "written": len(content_ids), "content_ids": content_ids, "words": words_total,
         "skipped": sorted(skipped, key=lambda s: int(s["task_id"]))})

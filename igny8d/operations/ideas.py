@@ -34,12 +34,14 @@ from igny8d.operations.lifecycle import Admission, JobContext, Operation, Saved
 from igny8d.permissions import Actor
 from igny8d.schemas.ai import AutoGenerateIdeasBody
 from igny8d.settings import Settings
-from igny8d.store import clusters as clusters_store
-from igny8d.store import crud
+from igny8d.store import clusters as cluster_store
+from igny8d.store import ideas as idea_store
+from igny8d.store import keywords as keyword_store
+from igny8d.store.clusters import CLUSTERS
+from igny8d.store.ideas import IDEAS
 from igny8d.store.keywords import keyword_norm
-from igny8d.store.planner import CLUSTERS, IDEAS, KEYWORDS
-from igny8d.store.schema import content_ideas
-from igny8d.store.schema import keywords as keywords_table
+from igny8d.store.rows import rows_by_id
+from igny8d.store.writes import insert_row
 from igny8d.vocab import CONTENT_STRUCTURES, CONTENT_TYPES, MAX_TARGET_KEYWORDS, Intent
 
 KIND = "auto_generate_ideas"
@@ -67,7 +69,7 @@ async def admit(conn: AsyncConnection, settings: Settings, actor: Actor,
     wanted = lifecycle.distinct_ids(body.ids, cap=MAX_CLUSTERS, noun="cluster")
     rows = await lifecycle.require_rows(conn, CLUSTERS, wanted, scope=actor.scope,
                                         columns=("id", "name"))
-    stats = await clusters_store.keyword_stats(conn, wanted)
+    stats = await cluster_store.keyword_stats(conn, wanted)
     empty = [cid for cid in wanted if stats.get(cid, (0, 0))[0] == 0]
     if empty:
         raise ValidationFailed(errors={"ids": [
@@ -100,12 +102,9 @@ def reading(jc: JobContext) -> str:
 async def read(conn: AsyncConnection, jc: JobContext) -> Work:
     plan = _plan(jc)
     ids = sorted(plan)
-    clusters = {int(r["id"]): r for r in await lifecycle.rows_by_id(
-        conn, CLUSTERS, ids, scope=jc.scope)}
+    clusters = {int(r["id"]): r for r in await rows_by_id(conn, CLUSTERS, ids, scope=jc.scope)}
     keywords: dict[int, list[dict[str, Any]]] = {cid: [] for cid in ids}
-    for k in await crud.list_rows(conn, KEYWORDS, scope=jc.scope,
-                                  where=[keywords_table.c.cluster_id.in_(ids)],
-                                  order_by=[keywords_table.c.id]):
+    for k in await keyword_store.of_clusters(conn, ids, scope=jc.scope):
         keywords[int(k["cluster_id"])].append(k)
     return Work(plan=plan, clusters=clusters, keywords=keywords)
 
@@ -211,13 +210,11 @@ def idea_row(draft: IdeaDraft, cluster: dict[str, Any]) -> dict[str, Any]:
 async def save(conn: AsyncConnection, jc: JobContext, out: Drafts) -> Saved:
     scope = jc.scope
     skipped = list(out.skipped)
-    live = {int(r["id"]): r for r in await lifecycle.rows_by_id(
+    live = {int(r["id"]): r for r in await rows_by_id(
         conn, CLUSTERS, sorted(out.drafts), scope=scope)}
     titles: dict[int, set[str]] = {cid: set() for cid in live}
-    if live:
-        for idea in await crud.list_rows(
-                conn, IDEAS, scope=scope, where=[content_ideas.c.cluster_id.in_(sorted(live))]):
-            titles[int(idea["cluster_id"])].add(keyword_norm(str(idea["title"])))
+    for idea in await idea_store.of_clusters(conn, sorted(live), scope=scope):
+        titles[int(idea["cluster_id"])].add(keyword_norm(str(idea["title"])))
     created: list[int] = []
     for cid, cluster_drafts in sorted(out.drafts.items()):
         if cid not in live:
@@ -231,7 +228,7 @@ async def save(conn: AsyncConnection, jc: JobContext, out: Drafts) -> Saved:
                                 "reason": "duplicate: the cluster has an idea with this title"})
                 continue
             titles[cid].add(title)
-            created.append(int((await crud.insert_row(conn, IDEAS, row))["id"]))
+            created.append(int((await insert_row(conn, IDEAS, row))["id"]))
         short = out.plan[cid] - len(cluster_drafts)
         if short > 0:
             skipped.append({"cluster_id": cid, "reason": (

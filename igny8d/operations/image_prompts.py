@@ -26,11 +26,12 @@ from igny8d.operations import lifecycle
 from igny8d.operations.lifecycle import Admission, JobContext, Operation, Saved
 from igny8d.permissions import Actor
 from igny8d.schemas.ai import GenerateImagePromptsBody
-from igny8d.services import images as image_files
+from igny8d.services import media
 from igny8d.settings import Settings
-from igny8d.store import crud
-from igny8d.store import writer as writer_store
-from igny8d.store.writer import CONTENT, IMAGES
+from igny8d.store.content import CONTENT
+from igny8d.store.images import IMAGES, images_of_content
+from igny8d.store.rows import rows_by_id
+from igny8d.store.writes import delete_many, insert_row
 
 KIND = "generate_image_prompts"
 MAX_CONTENT = 50
@@ -58,8 +59,7 @@ def reading(jc: JobContext) -> str:
 
 async def read(conn: AsyncConnection, jc: JobContext) -> dict[int, dict[str, Any]]:
     """The content rows still there, by id."""
-    return {int(r["id"]): r for r in await lifecycle.rows_by_id(
-        conn, CONTENT, _ids(jc), scope=jc.scope)}
+    return {int(r["id"]): r for r in await rows_by_id(conn, CONTENT, _ids(jc), scope=jc.scope)}
 
 
 def _prompt_set(drafts: Iterable[ImagePromptDraft]) -> list[ImagePromptDraft]:
@@ -110,7 +110,7 @@ async def compute(jc: JobContext, contents: dict[int, dict[str, Any]]) -> Prompt
 async def save(conn: AsyncConnection, jc: JobContext, out: Prompts) -> Saved:
     scope = jc.scope
     skipped = list(out.skipped)
-    live = {int(r["id"]): r for r in await lifecycle.rows_by_id(
+    live = {int(r["id"]): r for r in await rows_by_id(
         conn, CONTENT, sorted(out.drafts), scope=scope)}
     image_ids: list[int] = []
     replaced = 0
@@ -119,14 +119,13 @@ async def save(conn: AsyncConnection, jc: JobContext, out: Prompts) -> Saved:
         if content is None:
             skipped.append({"content_id": cid, "reason": "gone: the content was deleted"})
             continue
-        old = [i for i in await writer_store.images_of_content(conn, cid, scope=scope)
+        old = [i for i in await images_of_content(conn, cid, scope=scope)
                if i["status"] in ("pending", "failed")]
         # a pending image set back from generated may still have its file
-        image_files.release_files(conn, (i["file_name"] for i in old))
-        replaced += await crud.delete_many(conn, IMAGES, [int(i["id"]) for i in old],
-                                           scope=scope)
+        media.release_files(conn, (i["file_name"] for i in old))
+        replaced += await delete_many(conn, IMAGES, [int(i["id"]) for i in old], scope=scope)
         for draft in prompts:
-            row = await crud.insert_row(conn, IMAGES, {
+            row = await insert_row(conn, IMAGES, {
                 "account_id": content["account_id"], "site_id": content["site_id"],
                 "sector_id": content["sector_id"], "content_id": cid,
                 "task_id": content["task_id"], "image_type": draft.image_type,

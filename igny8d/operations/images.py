@@ -32,9 +32,11 @@ from igny8d.operations import lifecycle
 from igny8d.operations.lifecycle import Admission, JobContext, Operation, Saved
 from igny8d.permissions import Actor
 from igny8d.schemas.ai import GenerateImagesBody
-from igny8d.services import images as image_files
+from igny8d.services import media
 from igny8d.settings import Settings
-from igny8d.store.writer import CONTENT, IMAGES
+from igny8d.store.content import CONTENT
+from igny8d.store.images import IMAGES
+from igny8d.store.rows import rows_by_id
 
 KIND = "generate_images"
 MAX_IMAGES = 50
@@ -76,9 +78,8 @@ def reading(jc: JobContext) -> str:
 
 async def read(conn: AsyncConnection, jc: JobContext) -> Work:
     render = _render(jc)
-    images = {int(r["id"]): r for r in await lifecycle.rows_by_id(
-        conn, IMAGES, render, scope=jc.scope)}
-    titles = {int(r["id"]): str(r["title"]) for r in await lifecycle.rows_by_id(
+    images = {int(r["id"]): r for r in await rows_by_id(conn, IMAGES, render, scope=jc.scope)}
+    titles = {int(r["id"]): str(r["title"]) for r in await rows_by_id(
         conn, CONTENT, sorted({int(i["content_id"]) for i in images.values()
                                if i["content_id"] is not None}),
         scope=jc.scope, columns=("id", "title"))}
@@ -98,7 +99,7 @@ class Rendered:
 
 
 def _remove(data_dir: Path, names: Iterable[str]) -> None:
-    folder = image_files.media_dir(data_dir)
+    folder = media.media_dir(data_dir)
     for name in names:
         (folder / name).unlink(missing_ok=True)
 
@@ -108,7 +109,7 @@ def _store_files(data_dir: Path, rendered: dict[int, RenderedImage]) -> dict[int
     names: dict[int, str] = {}
     try:
         for image_id, image in sorted(rendered.items()):
-            names[image_id] = image_files.write_image_file(
+            names[image_id] = media.write_image_file(
                 data_dir, image.data, EXTENSIONS[image.content_type])
     except BaseException:
         _remove(data_dir, names.values())
@@ -169,7 +170,7 @@ async def save(conn: AsyncConnection, jc: JobContext, out: Rendered) -> Saved:
     account_id = jc.job.account_id
     skipped = list(out.skipped)
     touched = sorted({*out.files, *out.failed})
-    live = {int(r["id"]): r for r in await lifecycle.rows_by_id(
+    live = {int(r["id"]): r for r in await rows_by_id(
         conn, IMAGES, touched, scope=jc.scope, columns=("id", "status", "file_name"))}
     done: list[int] = []
     failures: list[dict[str, Any]] = []
@@ -183,13 +184,13 @@ async def save(conn: AsyncConnection, jc: JobContext, out: Rendered) -> Saved:
                 orphans.append(out.files[image_id])
             continue
         # an image set back to pending to render again: its old file goes
-        image_files.release_files(conn, [row["file_name"]])
+        media.release_files(conn, [row["file_name"]])
         if image_id in out.files:
-            await image_files.attach_file(conn, image_id, out.files[image_id],
+            await media.attach_file(conn, image_id, out.files[image_id],
                                           account_id=account_id)
             done.append(image_id)
         else:
-            await image_files.mark_failed(conn, image_id, out.failed[image_id],
+            await media.mark_failed(conn, image_id, out.failed[image_id],
                                           account_id=account_id)
             failures.append({"id": image_id, "error": out.failed[image_id]})
     data_dir = jc.settings.data_dir

@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.ai.providers import provider_for
@@ -39,9 +38,10 @@ from igny8d.services.integrations import provider_config
 from igny8d.services.prompts import prompts_for
 from igny8d.settings import Settings
 from igny8d.store import accounts as accounts_store
-from igny8d.store.crud import TableSpec
 from igny8d.store.engine import Store
 from igny8d.store.errors import RowNotFound
+from igny8d.store.rows import rows_by_id
+from igny8d.store.specs import TableSpec
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -51,8 +51,6 @@ Row = dict[str, Any]
 
 #: ids named in a 404 (the rest are counted)
 IDS_SHOWN = 20
-#: ids per IN (...) list (SQLite's default variable limit is 999)
-_CHUNK = 900
 #: request/response steps kept in the progress meta (a 50-article job stays small)
 STEPS_KEPT = 200
 
@@ -261,19 +259,6 @@ def distinct_ids(ids: Sequence[int], *, cap: int, noun: str) -> list[int]:
         raise ValidationFailed(errors={"ids": [
             f"Ensure this list has at most {cap} {noun} ids (it has {len(wanted)})."]})
     return wanted
-
-
-async def rows_by_id(conn: AsyncConnection, spec: TableSpec, ids: Sequence[int], *,
-                     scope: Scope, columns: Sequence[str] | None = None) -> list[Row]:
-    """The rows of `ids` the scope may see (any order; invisible ones are simply absent)."""
-    table = spec.table
-    cols = [table.c[c] for c in columns] if columns else list(table.c)
-    out: list[Row] = []
-    for start in range(0, len(ids), _CHUNK):
-        part = list(ids[start:start + _CHUNK])
-        stmt = spec.scoped(select(*cols), scope).where(table.c.id.in_(part))
-        out.extend(dict(r) for r in (await conn.execute(stmt)).mappings())
-    return out
 
 
 async def require_rows(conn: AsyncConnection, spec: TableSpec, ids: Sequence[int], *,

@@ -3,7 +3,7 @@
 Only a superuser reaches these: every function takes an `Operator`, which only a superuser
 actor can be made into (anyone else gets NotFound, like the routes). They read and write
 through `store/admin.py`, the one module that works across tenants, never through the tenant
-scoping path (`store/crud.py`).
+scoping path (`store/specs.py`, `rows.py`, `writes.py`).
 
 Every action is one transaction holding the change and its audit row (`services/audit.py`,
 with before/after snapshots), and is safe under concurrency on Postgres:
@@ -43,6 +43,7 @@ from igny8d.services.credits_monthly import month_bounds
 from igny8d.store import accounts as account_store
 from igny8d.store import admin as store
 from igny8d.store import jobs as job_store
+from igny8d.store import tokens as token_store
 from igny8d.store.errors import RowNotFound
 
 if TYPE_CHECKING:
@@ -336,7 +337,7 @@ async def get_user(deps: AdminDeps, op: Operator, user_id: int) -> dict[str, Any
 
 
 async def _user_locked(conn: AsyncConnection, user_id: int) -> dict[str, Any]:
-    """The user, after taking their account's row (account before user: crud's lock order)."""
+    """The user, after taking their account's row (account before user: the store's lock order)."""
     row = await store.get_user(conn, user_id)
     if row is None:
         raise RowNotFound("User not found.")
@@ -359,7 +360,7 @@ async def deactivate_user(deps: AdminDeps, op: Operator, user_id: int,
         if not await store.deactivate_user(conn, user_id):
             raise Conflict("The user is inactive already.",
                            errors={"is_active": ["The user is inactive."]})
-        version = await account_store.revoke_sessions(conn, user_id)
+        version = await token_store.revoke_sessions(conn, user_id)
         await _audit(conn, op, audit.Entry(
             action="user.deactivate", target_type="user", target_id=user_id,
             account_id=int(row["account_id"]),
@@ -377,7 +378,7 @@ async def end_sessions(deps: AdminDeps, op: Operator, user_id: int,
     async with deps.store.begin() as conn:
         row = await _user_locked(conn, user_id)
         sessions = await store.live_sessions(conn, user_id)
-        version = await account_store.revoke_sessions(conn, user_id)
+        version = await token_store.revoke_sessions(conn, user_id)
         await _audit(conn, op, audit.Entry(
             action="user.end_sessions", target_type="user", target_id=user_id,
             account_id=int(row["account_id"]),

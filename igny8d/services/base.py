@@ -16,9 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from igny8d.errors import AuthRequired, PlanLimit, ValidationFailed
 from igny8d.permissions import Actor
 from igny8d.scope import Scope
-from igny8d.store import crud
-from igny8d.store.crud import TableSpec
 from igny8d.store.errors import RowNotFound
+from igny8d.store.pages import Page, read_ids, read_page, short_page
+from igny8d.store.rows import count_rows, get_row, list_rows, require_visible, visible_ids
+from igny8d.store.specs import TableSpec, Term
+from igny8d.store.writes import delete_many, delete_row, insert_row, update_many, update_row
 
 if TYPE_CHECKING:
     from igny8d.security import PasswordHasher, TokenService
@@ -57,11 +59,11 @@ async def check_refs(
             continue
         if ref.level == "global":
             try:
-                await crud.get_row(conn, ref, value, scope=Scope.everything())
+                await get_row(conn, ref, value, scope=Scope.everything())
             except RowNotFound:
                 raise invalid_pk(field_name, value) from None
         else:
-            await crud.require_visible(conn, ref, value, scope=scope, field=field_name)
+            await require_visible(conn, ref, value, scope=scope, field=field_name)
 
 
 def check_limit(account: Row, limit: str, count: int, what: str) -> None:
@@ -83,6 +85,13 @@ class ResourceService:
         self.refs = dict(refs or {})
         #: set at creation, never changed afterwards (a PUT may echo them unchanged)
         self.immutable = tuple(immutable)
+        #: lists and presents with the default rules (no queries of its own per page) and
+        #: every field it presents is a column: a page is then one synchronous read unit
+        #: (`plain_page`), one hop on the embedded store
+        cls = type(self)
+        self.plain_pages = (cls.list_page is ResourceService.list_page
+                            and cls.present is ResourceService.present
+                            and all(f in spec.table.c for f in self.fields))
 
     def scope(self, actor: Actor | None) -> Scope:
         """The tenant scope of this actor; reference data needs none."""
@@ -102,7 +111,7 @@ class ResourceService:
 
     async def fetch(self, conn: AsyncConnection, actor: Actor | None, row_id: int) -> Row:
         """The row if this actor may see it, else RowNotFound (404)."""
-        rows = await crud.list_rows(
+        rows = await list_rows(
             conn, self.spec, scope=self.scope(actor),
             where=[self.spec.table.c.id == row_id, *self.where(actor)], limit=1,
         )
@@ -120,27 +129,62 @@ class ResourceService:
         conds = [*where, *self.where(actor)]
         scope = self.scope(actor)
         if count is None:
-            count = await crud.count_rows(conn, self.spec, scope=scope, where=conds)
+            count = await count_rows(conn, self.spec, scope=scope, where=conds)
         if offset and offset >= count:
             return count, []
-        rows = await crud.list_rows(conn, self.spec, scope=scope, where=conds,
-                                    order_by=order_by, limit=limit, offset=offset)
+        rows = await list_rows(conn, self.spec, scope=scope, where=conds,
+                               order_by=order_by, limit=limit, offset=offset)
         return count, rows
+
+    async def plain_page(
+        self, deps: Deps, actor: Actor | None, *, terms: Sequence[Term] = (),
+        search: Sequence[str] = (), search_fields: Sequence[str] = (),
+        order: Sequence[tuple[str, bool]], limit: int, offset: int = 0,
+        count: int | None = None, ids_max: int = 0,
+    ) -> Page:
+        """`list_page` + `present` of a service with `plain_pages`, in ONE synchronous read
+        unit (`pages.read_page`): the rows are the presented objects (timestamps as text).
+
+        Runs on the event loop (`Store.read_now`) when the page is surely quick to read
+        (its total known, no search, near the start of many matches: `pages.short_page`),
+        else on a reader thread (`Store.run_read`): a slow query never holds the loop. With
+        `ids_max`, a total up to it also comes back as every matching id in order
+        (`Page.ids`), whose other pages `plain_rows` reads.
+        """
+        scope = self.scope(actor)
+        where = self.where(actor)
+        # a search first builds its index hits, which may be many: never short
+        short = (count is not None and not where and not search
+                 and short_page(count, offset, limit))
+        run = deps.store.read_now if short else deps.store.run_read
+        return await run(
+            read_page, self.spec, scope=scope, terms=terms, where=where, search=search,
+            search_fields=search_fields, order=order, limit=limit, offset=offset,
+            count=count, columns=self.fields, text_times=True, ids_max=ids_max,
+        )
+
+    async def plain_rows(self, deps: Deps, actor: Actor | None,
+                         ids: Sequence[int]) -> list[Row] | None:
+        """The presented rows of these ids, in this order (a page of a `Page.ids`):
+        primary-key lookups, short enough for the event loop. None when one of them is no
+        longer there: the ids are out of date."""
+        return await deps.store.read_now(read_ids, self.spec, ids, scope=self.scope(actor),
+                                         columns=self.fields, text_times=True)
 
     async def create(self, conn: AsyncConnection, actor: Actor, data: Row) -> Row:
         await check_refs(conn, self.refs, data, scope=self.scope(actor))
         values = dict(data)
         if self.spec.level != "global":
             values["account_id"] = actor.account_id
-        return await crud.insert_row(conn, self.spec, values)
+        return await insert_row(conn, self.spec, values)
 
     async def update(self, conn: AsyncConnection, actor: Actor, row: Row, data: Row) -> Row:
         await check_refs(conn, self.refs, data, scope=self.scope(actor))
         values = {k: v for k, v in data.items() if k not in self.immutable}
         if not values:
             return row
-        return await crud.update_row(conn, self.spec, row["id"], values,
-                                     scope=self.scope(actor))
+        return await update_row(conn, self.spec, row["id"], values,
+                                scope=self.scope(actor))
 
     async def before_delete(self, conn: AsyncConnection, actor: Actor, ids: list[int]) -> None:
         """Work before visible rows are deleted, in the same transaction (images note their
@@ -148,12 +192,12 @@ class ResourceService:
 
     async def delete(self, conn: AsyncConnection, actor: Actor, row: Row) -> None:
         await self.before_delete(conn, actor, [row["id"]])
-        await crud.delete_row(conn, self.spec, row["id"], scope=self.scope(actor))
+        await delete_row(conn, self.spec, row["id"], scope=self.scope(actor))
 
     async def visible_all(self, conn: AsyncConnection, actor: Actor, ids: list[int]) -> list[int]:
         """Bulk actions are all ids or nothing: one the actor cannot see is a 404 listing
         it, and nothing changes."""
-        found = await crud.visible_ids(conn, self.spec, ids, scope=self.scope(actor))
+        found = await visible_ids(conn, self.spec, ids, scope=self.scope(actor))
         missing = sorted(set(ids) - found)
         if missing:
             raise RowNotFound(f"Not found: {', '.join(map(str, missing))}.", field="ids")
@@ -162,13 +206,13 @@ class ResourceService:
     async def bulk_delete(self, conn: AsyncConnection, actor: Actor, ids: list[int]) -> int:
         found = await self.visible_all(conn, actor, ids)
         await self.before_delete(conn, actor, found)
-        return await crud.delete_many(conn, self.spec, found, scope=self.scope(actor))
+        return await delete_many(conn, self.spec, found, scope=self.scope(actor))
 
     async def bulk_update(self, conn: AsyncConnection, actor: Actor, ids: list[int],
                           values: Row) -> int:
         """One UPDATE of the same values for several visible rows (bulk status changes)."""
         found = await self.visible_all(conn, actor, ids)
-        return await crud.update_many(conn, self.spec, found, values, scope=self.scope(actor))
+        return await update_many(conn, self.spec, found, values, scope=self.scope(actor))
 
     async def present(self, conn: AsyncConnection, actor: Actor | None,
                       rows: list[Row]) -> list[Row]:

@@ -1,34 +1,20 @@
-"""Keyword clusters: the plan's cluster limit, computed keyword figures, and the sector rule
-every object that names a cluster follows (`cluster_in_sector`)."""
+"""Keyword clusters: the plan's cluster limit, keyword figures, their keywords on delete."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from igny8d.errors import ValidationFailed
 from igny8d.permissions import Actor
 from igny8d.services.base import ResourceService, Row, check_limit
-from igny8d.services.sectors import site_and_sector
+from igny8d.services.sector_objects import site_and_sector
 from igny8d.store import accounts as account_store
 from igny8d.store import clusters as store
-from igny8d.store import crud
 from igny8d.store.errors import RowNotFound
-from igny8d.store.planner import CLUSTERS as CLUSTERS_SPEC
+from igny8d.store.rows import visible_ids
+from igny8d.store.writes import delete_many, insert_row
 
 CLUSTER_FIELDS = ("id", "account_id", "site_id", "sector_id", "name", "description", "status",
                   "keywords_count", "volume", "created_at", "updated_at")
-
-
-async def cluster_in_sector(conn: AsyncConnection, actor: Actor, cluster_id: int,
-                            sector_id: int, *, field: str = "cluster_id") -> Row:
-    """A cluster named in a body (keyword, idea, task): visible to the actor (else 404 naming
-    `field`) and in `sector_id` (else 400 naming `field`). Returns the cluster row."""
-    cluster = await crud.require_visible(conn, CLUSTERS_SPEC, cluster_id, scope=actor.scope,
-                                         field=field)
-    if cluster["sector_id"] != sector_id:
-        raise ValidationFailed(errors={field: [
-            f"Cluster {cluster_id} belongs to another sector."]})
-    return cluster
 
 
 class ClusterService(ResourceService):
@@ -46,10 +32,10 @@ class ClusterService(ResourceService):
         site, _ = await site_and_sector(conn, actor, site_id=data["site_id"],
                                         sector_id=data["sector_id"])
         account = await account_store.lock_account(conn, site["account_id"])
-        count = await account_store.count_for_account(conn, CLUSTERS_SPEC, site["account_id"])
+        count = await account_store.count_for_account(conn, store.CLUSTERS, site["account_id"])
         check_limit(account, "max_clusters", count, "clusters")
-        return await crud.insert_row(conn, CLUSTERS_SPEC,
-                                     {**data, "account_id": site["account_id"]})
+        return await insert_row(conn, store.CLUSTERS,
+                                {**data, "account_id": site["account_id"]})
 
     async def delete(self, conn: AsyncConnection, actor: Actor, row: Row) -> None:
         await store.release_keywords(conn, [row["id"]], scope=self.scope(actor))
@@ -59,13 +45,13 @@ class ClusterService(ResourceService):
         """All ids visible or nothing; the clusters' keywords, ideas and tasks stay, without
         a cluster (the foreign keys are ON DELETE SET NULL)."""
         scope = self.scope(actor)
-        found = await crud.visible_ids(conn, self.spec, ids, scope=scope)
+        found = await visible_ids(conn, self.spec, ids, scope=scope)
         missing = sorted(set(ids) - found)
         if missing:
             raise RowNotFound(f"Not found: {', '.join(map(str, missing))}.", field="ids")
         await store.release_keywords(conn, found, scope=scope)
-        return await crud.delete_many(conn, self.spec, sorted(found), scope=scope)
+        return await delete_many(conn, self.spec, sorted(found), scope=scope)
 
 
-CLUSTERS = ClusterService(CLUSTERS_SPEC, fields=CLUSTER_FIELDS,
+CLUSTERS = ClusterService(store.CLUSTERS, fields=CLUSTER_FIELDS,
                           immutable=("site_id", "sector_id"))

@@ -7,10 +7,11 @@ import asyncio
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.permissions import Actor
-from igny8d.services import images
+from igny8d.services import media
 from igny8d.services.base import Deps, Row
-from igny8d.services.tasks import SectorObjectService
-from igny8d.store import writer as store
+from igny8d.services.sector_objects import SectorObjectService
+from igny8d.store import content as store
+from igny8d.store.tasks import TASKS
 from igny8d.text import sanitize_html, word_count
 
 CONTENT_FIELDS = ("id", "account_id", "site_id", "sector_id", "task_id", "title",
@@ -31,7 +32,7 @@ def clean_html(raw: str) -> tuple[str, int]:
 class ContentService(SectorObjectService):
     async def before_delete(self, conn: AsyncConnection, actor: Actor,
                             ids: list[int]) -> None:
-        await images.release_files_of(conn, "content_id", ids)  # its images cascade
+        await media.release_files_of(conn, "content_id", ids)  # its images cascade
 
     async def prepare(self, deps: Deps, actor: Actor | None, data: Row) -> Row:
         """Sanitise before the write transaction opens (it is the slow part)."""
@@ -53,4 +54,4 @@ class ContentService(SectorObjectService):
 
 
 CONTENT = ContentService(store.CONTENT, fields=CONTENT_FIELDS,
-                         sector_refs={"task_id": store.TASKS})
+                         sector_refs={"task_id": TASKS})

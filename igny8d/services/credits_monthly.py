@@ -32,7 +32,7 @@ from igny8d.services import billing
 from igny8d.store import accounts as account_store
 from igny8d.store import admin as admin_store
 from igny8d.store import billing as billing_store
-from igny8d.store import crud
+from igny8d.store.writes import touch_accounts
 
 if TYPE_CHECKING:
     from igny8d.settings import Settings
@@ -97,7 +97,7 @@ async def grant_account(store: Store, account_id: int, *, month_start: dt.dateti
                             f"{account['plan_name']} plan's {plan_credits}")
             return amount
         # Nothing to add, but the month is done: a marker row (the ledger's sum is unchanged).
-        await crud.touch_accounts(conn, billing_store.TRANSACTIONS, [account_id])
+        await touch_accounts(conn, billing_store.TRANSACTIONS, [account_id])
         await billing_store.insert_transaction(
             conn, account_id=account_id, user_id=None, transaction_type=TRANSACTION_TYPE,
             amount=0, balance_after=balance, reference=reference,

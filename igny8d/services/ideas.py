@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.permissions import Actor
 from igny8d.services.base import ResourceService, Row
-from igny8d.services.clusters import cluster_in_sector
-from igny8d.services.sectors import site_and_sector
-from igny8d.store import clusters as store
-from igny8d.store import crud
+from igny8d.services.sector_objects import cluster_in_sector, site_and_sector
+from igny8d.store import ideas as store
 from igny8d.store.errors import RowNotFound
-from igny8d.store.planner import IDEAS as IDEAS_SPEC
+from igny8d.store.rows import visible_ids
+from igny8d.store.tasks import insert_tasks
+from igny8d.store.writes import insert_row
 
 IDEA_FIELDS = ("id", "account_id", "site_id", "sector_id", "cluster_id", "title", "description",
                "content_type", "content_structure", "target_keywords", "outline",
@@ -40,8 +40,8 @@ class IdeaService(ResourceService):
                                              sector_id=data["sector_id"])
         if data.get("cluster_id") is not None:
             await cluster_in_sector(conn, actor, data["cluster_id"], sector["id"])
-        return await crud.insert_row(conn, self.spec,
-                                     {**data, "account_id": site["account_id"]})
+        return await insert_row(conn, self.spec,
+                                {**data, "account_id": site["account_id"]})
 
     async def update(self, conn: AsyncConnection, actor: Actor, row: Row, data: Row) -> Row:
         if data.get("cluster_id") is not None:
@@ -59,14 +59,14 @@ class IdeaService(ResourceService):
         """
         scope = self.scope(actor)
         wanted = sorted(set(ids))
-        found = await crud.visible_ids(conn, self.spec, wanted, scope=scope)
+        found = await visible_ids(conn, self.spec, wanted, scope=scope)
         missing = sorted(set(wanted) - found)
         if missing:
             raise RowNotFound(f"Not found: {', '.join(map(str, missing))}.", field="ids")
         queued = await store.mark_queued(conn, wanted, scope=scope)
-        task_ids = await store.insert_tasks(conn, [task_from_idea(r) for r in queued])
+        task_ids = await insert_tasks(conn, [task_from_idea(r) for r in queued])
         return {"queued": len(queued), "skipped": len(wanted) - len(queued),
                 "task_ids": task_ids}
 
 
-IDEAS = IdeaService(IDEAS_SPEC, fields=IDEA_FIELDS, immutable=("site_id", "sector_id"))
+IDEAS = IdeaService(store.IDEAS, fields=IDEA_FIELDS, immutable=("site_id", "sector_id"))

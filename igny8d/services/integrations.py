@@ -27,7 +27,7 @@ from igny8d.ai.types import ImageRequest, ProviderConfig, ProviderError
 from igny8d.errors import BadRequest, NotFound, ValidationFailed
 from igny8d.permissions import Actor
 from igny8d.schemas.system_ai import INTEGRATION_IDS, parse_size
-from igny8d.services import images
+from igny8d.services import media
 from igny8d.services.base import Deps, Row
 from igny8d.services.secretbox import Unreadable, box_for, mask
 from igny8d.store import ai_settings as store
@@ -56,7 +56,7 @@ TEST_TIMEOUT_S = 15.0
 _MAX_ANSWER_BYTES = 1024 * 1024
 
 _NAMES = {"openai": "OpenAI", "runware": "Runware", "image_generation": "Image generation"}
-_EXTENSIONS = {v: k for k, v in images.CONTENT_TYPES.items()}
+_EXTENSIONS = {v: k for k, v in media.CONTENT_TYPES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,7 +461,7 @@ async def generate_test_image(deps: Deps, actor: Actor, integration_id: str,
         raise _readable(f"The image provider answered an unsupported type "
                         f"({rendered.content_type[:50]}).")
     name, width, height = await asyncio.to_thread(_store_image, settings, rendered.data, ext)
-    return {"url": images.file_url(name, settings.public_url),
+    return {"url": media.file_url(name, settings.public_url),
             "content_type": rendered.content_type, "width": width, "height": height,
             "provider": "openai" if config is not None else "local"}
 
@@ -483,4 +483,4 @@ def _store_image(settings: Settings, data: bytes, ext: str) -> tuple[str, int, i
     except (UnidentifiedImageError, OSError, ValueError):
         raise _readable("The image provider answered something that is not an image.") \
             from None
-    return images.write_image_file(settings.data_dir, data, ext), width, height
+    return media.write_image_file(settings.data_dir, data, ext), width, height

@@ -21,25 +21,25 @@ from igny8d.scope import Scope
 from igny8d.services.base import Deps, ResourceService, Row, invalid_pk
 from igny8d.services.csv_io import EXPORT_COLUMNS, ParsedImport, export_header, export_rows
 from igny8d.services.csv_io import parse_keywords as parse_csv
-from igny8d.services.sectors import site_and_sector
-from igny8d.store import accounts as accounts_store
-from igny8d.store import crud
+from igny8d.services.sector_objects import site_and_sector
+from igny8d.store import accounts as account_store
 from igny8d.store import keywords as store
+from igny8d.store.clusters import CLUSTERS
 from igny8d.store.errors import RowNotFound
-from igny8d.store.planner import CLUSTERS, KEYWORDS, SEED_KEYWORDS
+from igny8d.store.reference import SEED_KEYWORDS, seeds_by_id
+from igny8d.store.rows import count_rows, get_row, require_visible
+from igny8d.store.writes import insert_many, insert_row
 
 KEYWORD_FIELDS = ("id", "account_id", "site_id", "sector_id", "keyword", "seed_keyword_id",
                   "volume", "difficulty", "intent", "status", "cluster_id", "created_at",
                   "updated_at")
-SEED_FIELDS = ("id", "industry_id", "industry_sector_id", "keyword", "volume", "difficulty",
-               "intent")
 #: Copied from the seed keyword when the body leaves them out.
 SEED_COPIED = ("volume", "difficulty", "intent")
 
 
 async def _seed(conn: AsyncConnection, seed_id: int) -> Row:
     try:
-        return await crud.get_row(conn, SEED_KEYWORDS, seed_id, scope=Scope.everything())
+        return await get_row(conn, SEED_KEYWORDS, seed_id, scope=Scope.everything())
     except RowNotFound:
         raise invalid_pk("seed_keyword_id", seed_id) from None
 
@@ -47,8 +47,8 @@ async def _seed(conn: AsyncConnection, seed_id: int) -> Row:
 async def _check_cluster(conn: AsyncConnection, actor: Actor, cluster_id: int,
                          sector_id: int) -> None:
     """A visible cluster (else 404 naming `cluster_id`) of the keyword's sector (else 400)."""
-    cluster = await crud.require_visible(conn, CLUSTERS, cluster_id, scope=actor.scope,
-                                         field="cluster_id")
+    cluster = await require_visible(conn, CLUSTERS, cluster_id, scope=actor.scope,
+                                    field="cluster_id")
     if cluster["sector_id"] != sector_id:
         raise ValidationFailed(errors={"cluster_id": [
             f"Cluster {cluster_id} is not in the keyword's sector ({sector_id})."]})
@@ -62,8 +62,8 @@ def _check_room(account: Row, count: int, adding: int) -> None:
 
 async def _lock(conn: AsyncConnection, account_id: int) -> tuple[Row, int]:
     """Lock the account row, then count its keywords: concurrent adds count in turn."""
-    account = await accounts_store.lock_account(conn, account_id)
-    return account, await crud.count_rows(conn, KEYWORDS, scope=Scope(account_id))
+    account = await account_store.lock_account(conn, account_id)
+    return account, await count_rows(conn, store.KEYWORDS, scope=Scope(account_id))
 
 
 class KeywordService(ResourceService):
@@ -85,7 +85,7 @@ class KeywordService(ResourceService):
         _check_room(account, count, 1)
         values["keyword_norm"] = store.keyword_norm(values["keyword"])
         values["account_id"] = site["account_id"]
-        return await crud.insert_row(conn, self.spec, values)
+        return await insert_row(conn, self.spec, values)
 
     async def update(self, conn: AsyncConnection, actor: Actor, row: Row, data: Row) -> Row:
         values = dict(data)
@@ -114,7 +114,7 @@ class KeywordService(ResourceService):
         """Add the library's keywords the sector does not have yet (by keyword text)."""
         site, sector = await site_and_sector(conn, actor, site_id=site_id, sector_id=sector_id)
         wanted = sorted(set(seed_keyword_ids))
-        seeds = await store.seeds_by_id(conn, wanted)
+        seeds = await seeds_by_id(conn, wanted)
         missing = [i for i in wanted if i not in seeds]
         if missing:
             shown = ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else "")
@@ -129,7 +129,7 @@ class KeywordService(ResourceService):
         have = await store.norms_in_sector(conn, sector["id"], by_norm)
         new = {norm: seed for norm, seed in by_norm.items() if norm not in have}
         _check_room(account, count, len(new))
-        await crud.insert_many(conn, self.spec, [{
+        await insert_many(conn, self.spec, [{
             "account_id": account_id, "site_id": site["id"], "sector_id": sector["id"],
             "keyword": seed["keyword"], "keyword_norm": norm, "seed_keyword_id": seed["id"],
             "volume": seed["volume"], "difficulty": seed["difficulty"],
@@ -174,6 +174,5 @@ class KeywordService(ResourceService):
             yield header
 
 
-KEYWORDS_SERVICE = KeywordService(KEYWORDS, fields=KEYWORD_FIELDS,
+KEYWORDS_SERVICE = KeywordService(store.KEYWORDS, fields=KEYWORD_FIELDS,
                                   immutable=("site_id", "sector_id"))
-SEED_KEYWORDS_SERVICE = ResourceService(SEED_KEYWORDS, fields=SEED_FIELDS)

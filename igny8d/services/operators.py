@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.store import accounts as store
+from igny8d.store import reference as reference_store
+from igny8d.store import users as user_store
 from igny8d.store.errors import UniqueViolation
 from igny8d.store.schema import accounts, users
 
@@ -36,7 +38,7 @@ async def operators_account(conn: AsyncConnection) -> tuple[dict[str, Any], bool
         )).mappings().first()
     if row is not None:
         return dict(row), False
-    plan = await store.plan_by_slug(conn, OPERATORS_PLAN)
+    plan = await reference_store.plan_by_slug(conn, OPERATORS_PLAN)
     return await store.create_account(conn, name=OPERATORS_NAME, plan=plan), True
 
 
@@ -51,11 +53,11 @@ async def create_superuser(
     Raises:
         UniqueViolation: the email (or username) is taken; `errors` holds the sentence.
     """
-    if await store.find_user_by_email(conn, email) is not None:
+    if await user_store.find_user_by_email(conn, email) is not None:
         raise UniqueViolation({"email": [
             f"A user with the email {email.strip().lower()} already exists."]})
     account, created = await operators_account(conn)
-    user = await store.create_user(
+    user = await user_store.create_user(
         conn, account_id=account["id"], email=email, username=username,
         password_hash=password_hash, role="owner", is_superuser=True,
     )

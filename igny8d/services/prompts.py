@@ -16,7 +16,7 @@ from igny8d.errors import NotFound
 from igny8d.permissions import Actor
 from igny8d.services.base import ResourceService, Row
 from igny8d.store import ai_settings as store
-from igny8d.store import crud
+from igny8d.store.writes import update_row
 
 PROMPT_FIELDS = ("id", "prompt_type", "prompt_value", "is_default", "created_at", "updated_at")
 
@@ -47,8 +47,8 @@ class PromptService(ResourceService):
             created = await self.create(conn, actor, {"prompt_type": prompt_type,
                                                       "prompt_value": prompt_value})
             return await self.present_one(conn, actor, created), True
-        updated = await crud.update_row(conn, self.spec, row["id"],
-                                        {"prompt_value": prompt_value}, scope=actor.scope)
+        updated = await update_row(conn, self.spec, row["id"],
+                                   {"prompt_value": prompt_value}, scope=actor.scope)
         return await self.present_one(conn, actor, updated), False
 
     async def reset(self, conn: AsyncConnection, actor: Actor, prompt_type: str) -> Row:

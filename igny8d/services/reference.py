@@ -1,4 +1,4 @@
-"""Reference data shipped with the server: plans and industries (read-only, public)."""
+"""Reference data shipped with the server: plans, industries, seed keywords (read-only)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.permissions import Actor
 from igny8d.services.base import ResourceService, Row
-from igny8d.store import accounts as store
+from igny8d.store import reference as store
 from igny8d.store.schema import industries, plans
 
 PLAN_FIELDS = ("id", "slug", "name", "description", "price_monthly", "monthly_credits",
                "max_sites", "max_users", "max_keywords", "max_sectors_per_site",
                "max_clusters", "is_active")
+SEED_FIELDS = ("id", "industry_id", "industry_sector_id", "keyword", "volume", "difficulty",
+               "intent")
 
 
 class PlanService(ResourceService):
@@ -40,3 +42,4 @@ class IndustryService(ResourceService):
 PLANS = PlanService(store.PLANS, fields=PLAN_FIELDS)
 INDUSTRIES = IndustryService(store.INDUSTRIES, fields=("id", "slug", "name", "description",
                                                         "is_active", "sectors"))
+SEED_KEYWORDS = ResourceService(store.SEED_KEYWORDS, fields=SEED_FIELDS)

@@ -18,7 +18,9 @@ from igny8d.errors import AuthRequired, InvalidCredentials, ValidationFailed
 from igny8d.permissions import Actor, Principal, effective_site_ids, grants_apply
 from igny8d.security import IssuedToken, TokenClaims, TokenError
 from igny8d.services.base import Deps
-from igny8d.store import accounts as store
+from igny8d.store import sites as site_store
+from igny8d.store import tokens as token_store
+from igny8d.store import users as user_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,7 @@ class Session:
 def principal_of(conn: Connection, user_id: int, auth_method: str = "jwt") -> Principal | None:
     """The caller, if active and of an active account, with their site grants resolved
     (one statement; synchronous, for `Store.run_read`)."""
-    found = store.auth_user(conn, user_id, grants_for=grants_apply)
+    found = user_store.auth_user(conn, user_id, grants_for=grants_apply)
     if found is None or not found.user.is_active or not found.account_active:
         return None
     user = found.user
@@ -85,15 +87,15 @@ async def _start_session(conn: AsyncConnection, deps: Deps, p: Principal,
                          version: int) -> Session:
     access, refresh = _issue(deps, p, version)
     family = uuid.uuid4().hex
-    await store.record_refresh(conn, jti=refresh.jti, family=family, user_id=p.user_id,
-                               expires_at=refresh.expires_at)
+    await token_store.record_refresh(conn, jti=refresh.jti, family=family, user_id=p.user_id,
+                                     expires_at=refresh.expires_at)
     return Session(p.user_id, family, version, access, refresh)
 
 
 async def login(deps: Deps, *, email: str, password: str) -> tuple[Principal, Session]:
     """Check the password (the same answer for an unknown email), then start a session."""
     async with deps.store.read() as conn:
-        user = await store.find_user_by_email(conn, email)
+        user = await user_store.find_user_by_email(conn, email)
     ok = await deps.hasher.verify(password, user.password_hash if user else None)
     if not ok or user is None:
         raise InvalidCredentials()
@@ -104,7 +106,7 @@ async def login(deps: Deps, *, email: str, password: str) -> tuple[Principal, Se
     if principal is None:
         raise AuthRequired("Account is not active")
     async with deps.store.begin() as conn:
-        await store.touch_login(conn, user.id)
+        await user_store.touch_login(conn, user.id)
         session = await _start_session(conn, deps, principal, principal.token_version)
     return principal, session
 
@@ -128,25 +130,25 @@ async def refresh(deps: Deps, *, token: str) -> tuple[Principal, Session]:
                 or principal.token_version != claims.version):
             raise AuthRequired("Token has been revoked")
         access, fresh = _issue(deps, principal, principal.token_version)
-        family = await store.rotate_refresh(
+        family = await token_store.rotate_refresh(
             conn, old_jti=claims.jti, new_jti=fresh.jti, user_id=principal.user_id,
             expires_at=fresh.expires_at,
         )
         replay = False
         if family is None:
-            rotated = await store.rotation_of(conn, claims.jti, principal.user_id)
+            rotated = await token_store.rotation_of(conn, claims.jti, principal.user_id)
             if rotated is not None:
                 old_family, when = rotated
                 retry = (dt.datetime.now(dt.UTC) - when <= grace
-                         and await store.family_alive(conn, old_family))
+                         and await token_store.family_alive(conn, old_family))
                 if retry:
                     family = old_family
-                    await store.record_refresh(conn, jti=fresh.jti, family=family,
-                                               user_id=principal.user_id,
-                                               expires_at=fresh.expires_at)
+                    await token_store.record_refresh(conn, jti=fresh.jti, family=family,
+                                                     user_id=principal.user_id,
+                                                     expires_at=fresh.expires_at)
                 else:
                     replay = True
-                    await store.revoke_all_refresh(conn, principal.user_id)
+                    await token_store.revoke_all_refresh(conn, principal.user_id)
     if family is None or replay:
         raise AuthRequired("Token has been revoked")
     return principal, Session(principal.user_id, family, principal.token_version, access,
@@ -158,7 +160,7 @@ async def change_password(
 ) -> Session:
     """A new password ends every session; the caller continues in a new one."""
     async with deps.store.read() as conn:
-        user = await store.get_user(conn, actor.user_id)
+        user = await user_store.get_user(conn, actor.user_id)
         principal = await load_principal(conn, actor.user_id)
     if user is None or principal is None:
         raise AuthRequired("User not found or inactive")
@@ -166,7 +168,7 @@ async def change_password(
         raise ValidationFailed(errors={"old_password": ["Old password is incorrect."]})
     new_hash = await deps.hasher.hash(new_password)
     async with deps.store.begin() as conn:
-        version = await store.set_password(conn, user.id, new_hash)
+        version = await user_store.set_password(conn, user.id, new_hash)
         return await _start_session(conn, deps, principal, version)
 
 
@@ -188,13 +190,13 @@ async def logout(
             except TokenError:
                 claims = None
             if claims is not None and (actor is None or claims.user_id == actor.user_id):
-                family = await store.refresh_family(conn, claims.jti, claims.user_id)
+                family = await token_store.refresh_family(conn, claims.jti, claims.user_id)
                 if family:
                     families.add(family)
             elif actor is None:
                 raise AuthRequired("Token is invalid")
         for family in families:
-            await store.revoke_family(conn, family)
+            await token_store.revoke_family(conn, family)
 
 
 async def session_principal(deps: Deps, value: str) -> tuple[Principal, str] | None:
@@ -204,7 +206,7 @@ async def session_principal(deps: Deps, value: str) -> tuple[Principal, str] | N
         return None
     user_id, version, family = int(parts[0]), int(parts[1]), parts[2]
     async with deps.store.read() as conn:
-        alive = await store.session_alive(conn, user_id, family)
+        alive = await token_store.session_alive(conn, user_id, family)
         principal = await load_principal(conn, user_id, auth_method="session") if alive \
             else None
     if not alive:
@@ -219,7 +221,7 @@ async def session_principal(deps: Deps, value: str) -> tuple[Principal, str] | N
 async def basic_principal(deps: Deps, email: str, password: str) -> Principal:
     """HTTP Basic: every request pays one bcrypt check (the caller throttles first)."""
     async with deps.store.read() as conn:
-        user = await store.find_user_by_email(conn, email)
+        user = await user_store.find_user_by_email(conn, email)
     ok = await deps.hasher.verify(password, user.password_hash if user else None)
     if not ok or user is None:
         raise InvalidCredentials()
@@ -232,12 +234,12 @@ async def basic_principal(deps: Deps, email: str, password: str) -> Principal:
 
 async def me(conn: AsyncConnection, actor: Actor) -> dict[str, Any]:
     """The user object of `auth/me/`: the user, their account and the sites they can see."""
-    user = await store.user_with_account(conn, actor.user_id)
-    user["accessible_sites"] = await store.accessible_sites(conn, scope=actor.scope)
+    user = await user_store.user_with_account(conn, actor.user_id)
+    user["accessible_sites"] = await site_store.accessible_sites(conn, scope=actor.scope)
     return user
 
 
 async def user_object(deps: Deps, user_id: int) -> dict[str, Any]:
     """The user object login, refresh and register answer with (read after the write)."""
     async with deps.store.read() as conn:
-        return await store.user_with_account(conn, user_id)
+        return await user_store.user_with_account(conn, user_id)

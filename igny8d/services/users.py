@@ -10,9 +10,12 @@ from igny8d.errors import PermissionDenied
 from igny8d.permissions import Actor
 from igny8d.security import UNUSABLE_PASSWORD
 from igny8d.services.base import Deps, ResourceService, Row, check_limit
-from igny8d.store import accounts as store
-from igny8d.store import crud
+from igny8d.store import users as store
+from igny8d.store.accounts import count_for_account, lock_account
 from igny8d.store.errors import UniqueViolation
+from igny8d.store.rows import get_row
+from igny8d.store.tokens import revoke_sessions
+from igny8d.store.writes import delete_row, update_row
 
 USER_FIELDS = ("id", "email", "username", "role", "is_active", "account_id", "site_ids",
                "active_site_id", "last_login", "created_at")
@@ -47,8 +50,8 @@ class UserService(ResourceService):
 
     async def create(self, conn: AsyncConnection, actor: Actor, data: Row) -> Row:
         _check_assign(actor, data["role"])
-        account = await store.lock_account(conn, actor.account_id)
-        seats = await store.count_for_account(conn, store.USERS, actor.account_id)
+        account = await lock_account(conn, actor.account_id)
+        seats = await count_for_account(conn, store.USERS, actor.account_id)
         check_limit(account, "max_users", seats, "users")
         row = await store.create_user(
             conn, account_id=actor.account_id, email=data["email"],
@@ -83,21 +86,21 @@ class UserService(ResourceService):
                 values[key] = data[key]
         scope = self.scope(actor)
         if values:
-            row = await crud.update_row(conn, store.USERS, row["id"], values, scope=scope)
+            row = await update_row(conn, store.USERS, row["id"], values, scope=scope)
         if data.get("password_hash"):
             await store.set_password(conn, row["id"], data["password_hash"])
         elif values.get("is_active") is False or "role" in values:
-            await store.revoke_sessions(conn, row["id"])
+            await revoke_sessions(conn, row["id"])
         if data.get("site_ids") is not None:
             await store.set_site_grants(conn, account_id=row["account_id"], user_id=row["id"],
                                         site_ids=data["site_ids"])
-        return await crud.get_row(conn, store.USERS, row["id"], scope=scope)
+        return await get_row(conn, store.USERS, row["id"], scope=scope)
 
     async def delete(self, conn: AsyncConnection, actor: Actor, row: Row) -> None:
         if row["id"] == actor.user_id:
             raise PermissionDenied("You cannot delete yourself")
         _check_manage(actor, row, "delete")
-        await crud.delete_row(conn, store.USERS, row["id"], scope=self.scope(actor))
+        await delete_row(conn, store.USERS, row["id"], scope=self.scope(actor))
 
     async def invite(self, conn: AsyncConnection, actor: Actor, data: Row) -> Row:
         """An inactive user without a password; an admin activates them later."""
@@ -109,8 +112,8 @@ class UserService(ResourceService):
         _check_manage(actor, row, "activate")
         if password_hash:
             await store.set_password(conn, row["id"], password_hash)
-        return await crud.update_row(conn, store.USERS, row["id"], {"is_active": True},
-                                     scope=self.scope(actor))
+        return await update_row(conn, store.USERS, row["id"], {"is_active": True},
+                                scope=self.scope(actor))
 
 
 USERS = UserService(store.USERS, fields=USER_FIELDS)

@@ -3,7 +3,7 @@
 Nothing here takes a `Scope`, on purpose: these functions name the account, user or job they
 act on by id, or read every tenant at once (lists, counts, the monthly grant's due accounts).
 They are not a tenant query with a wide scope: tenant requests never reach them (their reads
-and writes go through `store/crud.py`, the one scoping path). The callers are
+and writes go through `store/specs.py`, the one scoping path). The callers are
 `services/admin.py` (a superuser, behind the admin API's 404) and the monthly credit grant
 (`services/credits_monthly.py`, the server itself).
 
@@ -31,7 +31,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from igny8d.store.crud import like_escape, now
 from igny8d.store.schema import (
     accounts,
     admin_audit,
@@ -44,6 +43,8 @@ from igny8d.store.schema import (
     sites,
     users,
 )
+from igny8d.store.specs import like_escape
+from igny8d.store.writes import now
 
 a = accounts.c
 u = users.c

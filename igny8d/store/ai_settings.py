@@ -12,9 +12,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
-from igny8d.store import crud
-from igny8d.store.crud import TableSpec
 from igny8d.store.schema import ai_prompts, integration_settings
+from igny8d.store.specs import TableSpec
+from igny8d.store.writes import insert_row, touch_accounts, update_row
 
 PROMPTS = TableSpec(
     ai_prompts, "account", "Prompt",
@@ -31,7 +31,7 @@ async def lock_settings(conn: AsyncConnection, account_id: int) -> None:
     """Take the account row first (every writer's one lock order) before a read-then-write
     of its settings: two saves of one account run one after the other, so neither loses the
     other's fields and two first saves of one type or id are no duplicate."""
-    await crud.touch_accounts(conn, INTEGRATIONS, [account_id])
+    await touch_accounts(conn, INTEGRATIONS, [account_id])
 
 
 async def prompts_by_type(conn: AsyncConnection, account_id: int) -> dict[str, str]:
@@ -50,7 +50,7 @@ async def prompt_of_type(conn: AsyncConnection, account_id: int,
 
 async def delete_prompt_of_type(conn: AsyncConnection, account_id: int,
                                 prompt_type: str) -> int:
-    await crud.touch_accounts(conn, PROMPTS, [account_id])
+    await touch_accounts(conn, PROMPTS, [account_id])
     result = await conn.execute(delete(ai_prompts).where(
         _p.account_id == account_id, _p.prompt_type == prompt_type))
     return int(result.rowcount)
@@ -80,7 +80,7 @@ async def save_integration(conn: AsyncConnection, account_id: int, integration_i
     values = {"enabled": enabled, "config": config, "api_key_encrypted": api_key_encrypted}
     existing = await integration(conn, account_id, integration_id)
     if existing is None:
-        return await crud.insert_row(conn, INTEGRATIONS, {
+        return await insert_row(conn, INTEGRATIONS, {
             "account_id": account_id, "integration_id": integration_id, **values})
-    return await crud.update_row(conn, INTEGRATIONS, existing["id"], values,
-                                 scope=Scope(account_id=account_id))
+    return await update_row(conn, INTEGRATIONS, existing["id"], values,
+                            scope=Scope(account_id=account_id))

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from igny8d.store.crud import TableSpec, now
 from igny8d.store.errors import RowNotFound
 from igny8d.store.schema import (
     accounts,
@@ -27,6 +26,8 @@ from igny8d.store.schema import (
     sites,
     users,
 )
+from igny8d.store.specs import TableSpec
+from igny8d.store.writes import now
 
 TRANSACTIONS = TableSpec(credit_transactions, "account", "Transaction")
 USAGE = TableSpec(credit_usage, "account", "Usage log")

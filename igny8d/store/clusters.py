@@ -1,9 +1,9 @@
-"""SQL of clusters and content ideas beyond generic CRUD: computed keyword figures per cluster,
-unassigning a deleted cluster's keywords, and queueing ideas to the writer atomically.
+"""Keyword clusters: their table spec, computed keyword figures, unassigning on delete.
 
-Every write here bumps the account's data version first (`crud.touch_accounts`, as crud's
-own writes do): cached list totals are not reused, and the account row is the first lock a
-writer takes (one lock order on Postgres).
+The spec carries the figures a list may be ordered by (correlated subqueries). Every write
+here bumps the account's data version first (`writes.touch_accounts`, as the generic writes
+do): cached list totals are not reused, and the account row is the first lock a writer takes
+(one lock order on Postgres).
 """
 
 from __future__ import annotations
@@ -11,15 +11,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
-from igny8d.store import crud
-from igny8d.store.crud import now
-from igny8d.store.planner import IDEAS, KEYWORDS
-from igny8d.store.schema import content_ideas, keywords, tasks
-from igny8d.store.writer import TASKS
+from igny8d.store.keywords import KEYWORDS
+from igny8d.store.rows import list_rows
+from igny8d.store.schema import clusters, keywords
+from igny8d.store.specs import TableSpec
+from igny8d.store.writes import touch_accounts
+
+CLUSTERS = TableSpec(
+    clusters, "sector", "Cluster",
+    unique=((("sector_id", "name"), "name", "This sector already has a cluster with this name."),),
+    expressions={
+        "keywords_count": select(func.count()).where(keywords.c.cluster_id == clusters.c.id)
+        .scalar_subquery(),
+        "volume": select(func.coalesce(func.sum(keywords.c.volume), 0))
+        .where(keywords.c.cluster_id == clusters.c.id).scalar_subquery(),
+    },
+)
 
 
 async def keyword_stats(conn: AsyncConnection, cluster_ids: Sequence[int]) -> dict[
@@ -45,42 +56,15 @@ async def release_keywords(conn: AsyncConnection, cluster_ids: Iterable[int], *,
     wanted = sorted(set(cluster_ids))
     if not wanted:
         return 0
-    await crud.touch_accounts(conn, KEYWORDS, [scope.account_id])
+    await touch_accounts(conn, KEYWORDS, [scope.account_id])
     stmt = (update(keywords)
             .where(keywords.c.cluster_id.in_(wanted), *KEYWORDS.scope_filter(scope))
             .values(cluster_source=None))
     return int((await conn.execute(stmt)).rowcount)
 
 
-async def mark_queued(conn: AsyncConnection, ids: Iterable[int], *,
-                      scope: Scope) -> list[dict[str, Any]]:
-    """Set `queued` on those of `ids` that are `new` and have no task yet, in one conditional
-    UPDATE; returns the rows it changed. The account row is taken first, so a concurrent
-    call on the same account waits, then finds them queued and changes none."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return []
-    await crud.touch_accounts(conn, IDEAS, [scope.account_id])
-    has_task = exists().where(tasks.c.idea_id == content_ideas.c.id)
-    stmt = (update(content_ideas)
-            .where(content_ideas.c.id.in_(wanted), content_ideas.c.status == "new",
-                   ~has_task, *IDEAS.scope_filter(scope))
-            .values(status="queued", updated_at=now())
-            .returning(*content_ideas.c))
-    rows = [dict(r) for r in (await conn.execute(stmt)).mappings()]
-    return sorted(rows, key=lambda r: int(r["id"]))
-
-
-async def insert_tasks(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert writer tasks in one statement per 1000 rows; their ids in the rows' order."""
-    if not rows:
-        return []
-    await crud.touch_accounts(conn, TASKS, {r["account_id"] for r in rows})
-    stamp = now()
-    values = [{"created_at": stamp, "updated_at": stamp, **r} for r in rows]
-    out: list[int] = []
-    stmt = insert(tasks).returning(tasks.c.id, sort_by_parameter_order=True)
-    for start in range(0, len(values), 1000):
-        result = await conn.execute(stmt, values[start:start + 1000])
-        out.extend(int(i) for i in result.scalars())
-    return out
+async def of_sector(conn: AsyncConnection, sector_id: int, *,
+                    scope: Scope) -> list[dict[str, Any]]:
+    """A sector's clusters in the scope, oldest first."""
+    return await list_rows(conn, CLUSTERS, scope=scope,
+                           where=[clusters.c.sector_id == sector_id], order_by=[clusters.c.id])

@@ -15,9 +15,10 @@ from sqlalchemy import ColumnElement, and_, case, delete, func, insert, select, 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
-from igny8d.store.crud import TableSpec, now
 from igny8d.store.errors import RowNotFound
 from igny8d.store.schema import jobs
+from igny8d.store.specs import TableSpec
+from igny8d.store.writes import now
 
 JOBS = TableSpec(jobs, "account", "Task")
 

@@ -1,4 +1,4 @@
-"""Keyword-specific SQL: the duplicate key, a sector's existing keywords, seeds, streaming."""
+"""Keywords: their table spec and search index, the duplicate key, bulk inserts, streaming."""
 
 from __future__ import annotations
 
@@ -10,11 +10,19 @@ from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
-from igny8d.store import crud
-from igny8d.store.crud import TableSpec
 from igny8d.store.errors import UniqueViolation
-from igny8d.store.planner import KEYWORDS
-from igny8d.store.schema import keywords, seed_keywords
+from igny8d.store.rows import list_rows
+from igny8d.store.schema import keywords
+from igny8d.store.specs import FullText, TableSpec
+from igny8d.store.writes import insert_many, now, touch_accounts
+
+KEYWORDS = TableSpec(
+    keywords, "sector", "Keyword",
+    unique=((("sector_id", "keyword_norm"), "keyword",
+             "This sector already has this keyword."),),
+    # migration 0005: FTS5 trigram table (SQLite) / pg_trgm GIN index (Postgres)
+    fulltext=FullText(fields=("keyword",), column="keyword_norm", sqlite_table="keywords_fts"),
+)
 
 _SPACE = re.compile(r"\s+")
 
@@ -63,17 +71,6 @@ async def ids_by_norm(conn: AsyncConnection, sector_id: int, norms: Sequence[str
     return sorted(out)
 
 
-async def seeds_by_id(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    wanted = sorted(set(ids))
-    out: dict[int, dict[str, Any]] = {}
-    for start in range(0, len(wanted), 900):
-        part = wanted[start:start + 900]
-        rows = (await conn.execute(
-            select(seed_keywords).where(seed_keywords.c.id.in_(part)))).mappings()
-        out.update({int(r["id"]): dict(r) for r in rows})
-    return out
-
-
 async def stream_rows(
     conn: AsyncConnection, spec: TableSpec, *, scope: Scope,
     where: Sequence[ColumnElement[bool]] = (), order_by: Sequence[Any] = (),
@@ -110,7 +107,7 @@ async def _chunks(conn: AsyncConnection, stmt: Any, chunk: int
 async def insert_keywords(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> int:
     """Insert many keywords in the caller's transaction (an import: all or none).
 
-    Small batches go through `crud.insert_many`. Large ones skip the per-row costs that
+    Small batches go through `writes.insert_many`. Large ones skip the per-row costs that
     dominate there, with the same result:
     - SQLite: the search index (FTS5, kept by a per-row trigger) is filled with one
       `INSERT ... SELECT` after the rows are in (4-5x faster). The trigger is dropped and
@@ -121,16 +118,16 @@ async def insert_keywords(conn: AsyncConnection, rows: Sequence[dict[str, Any]])
     The account's data version is bumped as every store write does.
     """
     if len(rows) < BULK_FAST_MIN:
-        return await crud.insert_many(conn, KEYWORDS, rows)
-    stamp = crud.now()
+        return await insert_many(conn, KEYWORDS, rows)
+    stamp = now()
     full = [{**{c: None for c in BULK_COLUMNS}, "created_at": stamp, "updated_at": stamp,
              **r} for r in rows]
     if conn.dialect.name == "sqlite":
         return await _sqlite_bulk(conn, full)
     if conn.dialect.driver == "asyncpg":
-        await crud.touch_accounts(conn, KEYWORDS, {r["account_id"] for r in full})
+        await touch_accounts(conn, KEYWORDS, {r["account_id"] for r in full})
         return await _pg_copy(conn, full)
-    return await crud.insert_many(conn, KEYWORDS, full)
+    return await insert_many(conn, KEYWORDS, full)
 
 
 async def _sqlite_bulk(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int:
@@ -139,10 +136,10 @@ async def _sqlite_bulk(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int
         {"name": _SQLITE_FTS_TRIGGER})).scalar()
     fts = KEYWORDS.fulltext
     if trigger is None or fts is None:
-        return await crud.insert_many(conn, KEYWORDS, rows)
+        return await insert_many(conn, KEYWORDS, rows)
     before = (await conn.execute(select(func.max(keywords.c.id)))).scalar() or 0
     await conn.execute(text(f"DROP TRIGGER {_SQLITE_FTS_TRIGGER}"))
-    count = await crud.insert_many(conn, KEYWORDS, rows, batch=5000)
+    count = await insert_many(conn, KEYWORDS, rows, batch=5000)
     await conn.execute(text(
         f"INSERT INTO {fts.sqlite_table}(rowid, {fts.column}) "  # noqa: S608 - fixed names
         f"SELECT id, {fts.column} FROM keywords WHERE id > :before"), {"before": before})
@@ -163,3 +160,22 @@ async def _pg_copy(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int:
                                   ) from None
         raise
     return len(records)
+
+
+async def of_sector(conn: AsyncConnection, sector_id: int, *,
+                    scope: Scope) -> list[dict[str, Any]]:
+    """A sector's keywords in the scope, oldest first (what clustering works on)."""
+    return await list_rows(conn, KEYWORDS, scope=scope,
+                           where=[keywords.c.sector_id == sector_id], order_by=[keywords.c.id])
+
+
+async def of_clusters(conn: AsyncConnection, cluster_ids: Sequence[int], *, scope: Scope,
+                      by_volume: bool = False) -> list[dict[str, Any]]:
+    """The keywords of these clusters in the scope: oldest first, or by volume (highest
+    first, then oldest)."""
+    if not cluster_ids:
+        return []
+    order = [keywords.c.volume.desc(), keywords.c.id] if by_volume else [keywords.c.id]
+    return await list_rows(conn, KEYWORDS, scope=scope,
+                           where=[keywords.c.cluster_id.in_(list(cluster_ids))],
+                           order_by=order)

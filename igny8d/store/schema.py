@@ -171,7 +171,7 @@ accounts = Table(
     _fk("plan_id", "plans.id", ondelete="RESTRICT"),
     Column("credits", Integer, nullable=False, default=0),
     Column("status", String(20), nullable=False, default="active"),
-    # Bumped by every write to the account's data (store/crud.py): list counts are cached
+    # Bumped by every write to the account's data (store/writes.py): list counts are cached
     # per version, so a page does not re-count the account's rows until something changed.
     Column("data_version", BigInteger, nullable=False, default=0, server_default=text("0")),
     *_timestamps(),

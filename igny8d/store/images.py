@@ -1,4 +1,4 @@
-"""Table specs of the writer (tasks, content, images), scoped at the `sector` level."""
+"""Images: their table spec, a render's outcome, a content's images, the file names rows hold."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
-from igny8d.store import crud
-from igny8d.store.crud import TableSpec
-from igny8d.store.schema import content, images, tasks
+from igny8d.store.rows import list_rows
+from igny8d.store.schema import images
+from igny8d.store.specs import TableSpec
+from igny8d.store.writes import update_row
 
-TASKS = TableSpec(tasks, "sector", "Task")
-CONTENT = TableSpec(content, "sector", "Content")
 IMAGES = TableSpec(images, "sector", "Image")
 
 
@@ -24,7 +23,7 @@ async def set_image_file(
 ) -> dict[str, Any]:
     """Record where an image's rendered file is: `generated`, its URL (and local file name),
     no error. RowNotFound when the account has no such image."""
-    return await crud.update_row(conn, IMAGES, image_id, {
+    return await update_row(conn, IMAGES, image_id, {
         "url": url, "file_name": file_name, "status": "generated", "error": None,
     }, scope=Scope(account_id))
 
@@ -33,7 +32,7 @@ async def set_image_failed(
     conn: AsyncConnection, image_id: int, *, account_id: int, error: str,
 ) -> dict[str, Any]:
     """Record why an image could not be rendered (`failed`, the reason, no URL)."""
-    return await crud.update_row(conn, IMAGES, image_id, {
+    return await update_row(conn, IMAGES, image_id, {
         "status": "failed", "error": error, "url": None, "file_name": None,
     }, scope=Scope(account_id))
 
@@ -42,9 +41,9 @@ async def images_of_content(
     conn: AsyncConnection, content_id: int, *, scope: Scope,
 ) -> list[dict[str, Any]]:
     """A content's images in the scope, oldest first."""
-    return await crud.list_rows(conn, IMAGES, scope=scope,
-                                where=[images.c.content_id == content_id],
-                                order_by=[images.c.created_at, images.c.id])
+    return await list_rows(conn, IMAGES, scope=scope,
+                           where=[images.c.content_id == content_id],
+                           order_by=[images.c.created_at, images.c.id])
 
 
 #: columns by which image rows go, directly or by a cascade (a content, site, sector or
