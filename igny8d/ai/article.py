@@ -37,7 +37,7 @@ from igny8d.ai.ideas import (
     outline_for,
     plan_keywords,
 )
-from igny8d.ai.text import STOPWORDS, normalise, stem
+from igny8d.ai.text import normalise, stem, vocabulary
 from igny8d.ai.types import ArticleBrief, ArticleDraft, OutlineSection
 from igny8d.text import word_count
 from igny8d.vocab import CONTENT_STRUCTURES
@@ -359,7 +359,7 @@ def _clean(texts: Sequence[str]) -> list[str]:
 
 
 def _stems(text: str) -> set[str]:
-    return {stem(w) for w in normalise(text).split() if w not in STOPWORDS}
+    return {stem(w) for w in normalise(text).split() if w not in vocabulary().stopwords}
 
 
 def choose_primary(title: str, keywords: Sequence[str]) -> str:
@@ -544,7 +544,8 @@ def cut_words(text: str, limit: int, *, ellipsis: str = "") -> str:
     cut = text[:room + 1]
     cut = cut[:cut.rfind(" ")] if " " in cut else cut[:room]
     words = cut.split()
-    while len(words) > 1 and words[-1].lower().strip(",;:") in STOPWORDS | {"vs", "and"}:
+    dangling = vocabulary().stopwords | {"vs", "and"}
+    while len(words) > 1 and words[-1].lower().strip(",;:") in dangling:
         words.pop()
     cut = _TRAILING.sub("", " ".join(words))
     return (cut + ellipsis)[:limit]

@@ -39,18 +39,7 @@ from dataclasses import dataclass, field, replace
 
 from igny8d.ai.cluster import KeywordItem
 from igny8d.ai.intent import IntentResult, classify_analysis
-from igny8d.ai.text import (
-    BRANDS,
-    HEAD_KEEPING_MODIFIERS,
-    LEADING_QUESTIONS,
-    MODIFIERS,
-    STOPWORDS,
-    TASK_WORDS,
-    Analysis,
-    analyse,
-    normalise,
-    stem,
-)
+from igny8d.ai.text import Analysis, analyse, normalise, stem, vocabulary
 from igny8d.ai.types import ClusterBrief, IdeaDraft, OutlineSection
 from igny8d.vocab import (
     CONTENT_STRUCTURES,
@@ -77,9 +66,6 @@ WORDS_PER_H3 = 120
 
 _MAX_PHRASE = 4
 _YEAR = re.compile(r"^(19|20)\d\d$")
-_MODIFIER_TABLE: dict[tuple[str, ...], str] = {tuple(p.split()): p for p in MODIFIERS}
-_BRAND_TABLE: dict[tuple[str, ...], str] = {tuple(p.split()): p for p in BRANDS}
-_TASK_STEMS = frozenset(stem(w) for w in TASK_WORDS)
 
 #: Modifiers after which the next word is a verb: the keyword asks how to do something.
 TASK_OPENERS = frozenset({"how to", "best way to", "ways to", "when to", "how do", "can you",
@@ -354,8 +340,12 @@ def _display_words(text: str, tokens: Sequence[str]) -> tuple[str, ...]:
     return tuple(spelled.get(t, t) for t in tokens)
 
 
-QUESTION_OPENERS = frozenset({"what", "whats", "why", "how", "when", "where", "who", "which"}) \
-    | LEADING_QUESTIONS
+#: Question words (with the analysis's leading questions: "is", "can", "should"…).
+_QUESTION_WORDS = frozenset({"what", "whats", "why", "how", "when", "where", "who", "which"})
+
+
+def question_openers() -> frozenset[str]:
+    return _QUESTION_WORDS | vocabulary().leading_questions
 #: Words after which a task's object starts ("train *a* puppy", "feed *my* dog").
 DETERMINERS = frozenset({"a", "an", "the", "your", "my", "our", "their", "his", "her"})
 #: Particles of phrasal verbs ("pay *off* student loans").
@@ -434,7 +424,8 @@ class Keyword:
         lowered = [w.lower() for w in words]
         at = next((i for i, w in enumerate(lowered) if w in DETERMINERS), -1)
         rest = words[at + 1:] if 0 <= at < len(words) - 1 else words[1:]
-        while len(rest) > 1 and (rest[0].lower() in STOPWORDS or rest[0].lower() in PARTICLES):
+        stop = vocabulary().stopwords
+        while len(rest) > 1 and (rest[0].lower() in stop or rest[0].lower() in PARTICLES):
             rest = rest[1:]
         return rest or words
 
@@ -450,7 +441,7 @@ class Keyword:
     def worded_as_question(self) -> bool:
         """Written as a question ("what is…", "is it safe…"), not as a task ("how to…")."""
         tokens = self.analysis.tokens
-        return bool(tokens) and tokens[0] in QUESTION_OPENERS and tokens[:2] != ("how", "to")
+        return bool(tokens) and tokens[0] in question_openers() and tokens[:2] != ("how", "to")
 
     @property
     def is_question(self) -> bool:
@@ -498,7 +489,7 @@ class Keyword:
 
 
 def _angle(cues: set[str] | frozenset[str], words: Sequence[str], task: bool) -> str:
-    if ("question" in cues or (words and words[0] in QUESTION_OPENERS)) and \
+    if ("question" in cues or (words and words[0] in question_openers())) and \
             not task and not (cues & {"how to", "how do", "best way to"}):
         return "question"
     for name, phrases in ANGLES:
@@ -520,13 +511,13 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None) ->
     i = 0
     while i < len(words):
         word = words[i]
-        if _match(words, i, _BRAND_TABLE) is None:
-            phrase = _match(words, i, _MODIFIER_TABLE)
+        if _match(words, i, vocabulary().brand_phrases) is None:
+            phrase = _match(words, i, vocabulary().modifier_phrases)
             if phrase is not None:
                 size = len(phrase.split())
                 if phrase in ("vs", "versus") and vs_at < 0:
                     vs_at = i
-                if phrase in HEAD_KEEPING_MODIFIERS or phrase in KEEP_IN_TOPIC:
+                if phrase in vocabulary().head_keeping_modifiers or phrase in KEEP_IN_TOPIC:
                     keep.append(i)
                 elif phrase == "under" and i + 1 < len(words) and words[i + 1].isdigit():
                     keep.extend((i, i + 1))
@@ -539,15 +530,15 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None) ->
                         task_pending = True
                 i += size
                 continue
-        if _YEAR.match(word) or (i == 0 and word in LEADING_QUESTIONS):
+        if _YEAR.match(word) or (i == 0 and word in vocabulary().leading_questions):
             i += 1
             continue
-        if task_pending and not keep and word not in STOPWORDS:
+        if task_pending and not keep and word not in vocabulary().stopwords:
             task = True
         keep.append(i)
         i += 1
     brand_words = {w for b in a.brands for w in b.split()}
-    if keep and all(words[j] in brand_words or words[j] in STOPWORDS for j in keep):
+    if keep and all(words[j] in brand_words or words[j] in vocabulary().stopwords for j in keep):
         # a brand alone says little: "hubspot pricing" is about HubSpot's pricing
         question_mods = next(p for n, p in ANGLES if n == "question")
         for start, size, phrase in spans:
@@ -555,25 +546,26 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None) ->
                     phrase not in TASK_OPENERS:
                 keep.extend(range(start, start + size))
         keep.sort()
-    while keep and words[keep[0]] in STOPWORDS:
+    while keep and words[keep[0]] in vocabulary().stopwords:
         keep.pop(0)
-    while keep and words[keep[-1]] in STOPWORDS:
+    while keep and words[keep[-1]] in vocabulary().stopwords:
         keep.pop()
-    if words and words[0] in QUESTION_OPENERS and words[:2] != ("how", "to"):
+    if words and words[0] in question_openers() and words[:2] != ("how", "to"):
         # "how long does a water heater *last*", "is grain free dog food *bad*"
         while len(keep) > 1 and (words[keep[-1]] in QUESTION_TAILS or
-                                 words[keep[-1]] in STOPWORDS):
+                                 words[keep[-1]] in vocabulary().stopwords):
             keep.pop()
     if not keep:
-        keep = [j for j, w in enumerate(words) if w not in STOPWORDS] or list(range(len(words)))
+        keep = [j for j, w in enumerate(words) if w not in vocabulary().stopwords] or \
+            list(range(len(words)))
         task = False
     mods = {phrase for _, _, phrase in spans} | {words[j] for j in keep
                                                  if words[j] in KEEP_IN_TOPIC}
     cues = set(mods)
     cues.update(w for w in words if w in STRUCTURE_CUES["news"])
-    if words and words[0] in LEADING_QUESTIONS:
+    if words and words[0] in vocabulary().leading_questions:
         cues.add("question")
-    if task or any(stem(words[j]) in _TASK_STEMS for j in keep):
+    if task or any(stem(words[j]) in vocabulary().task_stems for j in keep):
         cues.add("task")
     angle = _angle(cues, words, task)
     given = IntentResult(intent, ("given",), 1.0) if intent is not None else None
@@ -709,7 +701,8 @@ def _vote_intent(keywords: Sequence[Keyword]) -> Intent:
 
 def _is_core(word: str, core_stems: frozenset[str], core_compact: str) -> bool:
     w = normalise(word)
-    return stem(w) in core_stems or (len(w) >= 4 and w in core_compact) or w in STOPWORDS
+    return stem(w) in core_stems or (len(w) >= 4 and w in core_compact) or \
+        w in vocabulary().stopwords
 
 
 def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str = "",
