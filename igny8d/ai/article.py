@@ -30,13 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-from igny8d.ai.ideas import (
-    ACRONYMS,
-    BRAND_CASING,
-    analyse_keyword,
-    outline_for,
-    plan_keywords,
-)
+from igny8d.ai.ideas import analyse_keyword, outline_for, plan_keywords
+from igny8d.ai.ideas.words import idea_words
 from igny8d.ai.text import normalise, stem, vocabulary
 from igny8d.ai.types import ArticleBrief, ArticleDraft, OutlineSection
 from igny8d.text import word_count
@@ -322,14 +317,15 @@ def running_text(text: str) -> str:
     """A heading or keyword as it reads inside a sentence: lower case except acronyms and
     words written with inner capitals ("HubSpot"), the part before a colon, no "?"."""
     text = text.split(":", 1)[0].strip().rstrip("?").strip()
+    iw = idea_words()
     out: list[str] = []
     for w in text.split():
         bare = w.strip(".,;!()\"'")
-        if bare.lower() in ACRONYMS or (bare.isupper() and len(bare) > 1) or \
+        if bare.lower() in iw.acronyms or (bare.isupper() and len(bare) > 1) or \
                 any(c.isupper() for c in bare[1:]):
             out.append(w)
-        elif bare.lower() in BRAND_CASING:
-            out.append(w.replace(bare, BRAND_CASING[bare.lower()]))
+        elif bare.lower() in iw.brand_casing:
+            out.append(w.replace(bare, iw.brand_casing[bare.lower()]))
         else:
             out.append(w.lower())
     return " ".join(out)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -42,7 +42,8 @@ _I: Intent = "informational"
 
 
 _STEMMER = snowballstemmer.stemmer("english")
-_YEAR = re.compile(r"^(19|20)\d\d$")
+#: A year: a modifier, never a head term ("best laptops 2024").
+YEAR = re.compile(r"^(19|20)\d\d$")
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _MAX_PHRASE = 4
 
@@ -176,7 +177,9 @@ class Analysis:
         return "".join(self.head)
 
 
-def _match(words: list[str], at: int, table: dict[tuple[str, ...], str]) -> str | None:
+def match_phrase(words: Sequence[str], at: int,
+                 table: dict[tuple[str, ...], str]) -> str | None:
+    """The longest phrase of `table` (by its words) that starts at `words[at]`, if any."""
     for size in range(min(_MAX_PHRASE, len(words) - at), 0, -1):
         phrase = table.get(tuple(words[at:at + size]))
         if phrase is not None:
@@ -193,15 +196,15 @@ def split_modifiers(words: list[str]) -> tuple[list[str], list[str]]:
     i = 0
     while i < len(words):
         word = words[i]
-        if _match(words, i, v.brand_phrases) is None:
-            phrase = _match(words, i, v.modifier_phrases)
+        if match_phrase(words, i, v.brand_phrases) is None:
+            phrase = match_phrase(words, i, v.modifier_phrases)
             if phrase is not None:
                 mods.append(phrase)
                 if phrase in v.head_keeping_modifiers:
                     head.append(phrase)
                 i += len(phrase.split())
                 continue
-        if _YEAR.match(word):
+        if YEAR.match(word):
             mods.append(word)
         elif word not in v.stopwords:
             head.append(word)
@@ -214,7 +217,7 @@ def find_brands(words: list[str]) -> list[str]:
     found: list[str] = []
     i = 0
     while i < len(words):
-        phrase = _match(words, i, table)
+        phrase = match_phrase(words, i, table)
         if phrase is None:
             i += 1
             continue
@@ -231,7 +234,7 @@ def _cues(words: list[str], head: list[str], mods: list[str],
         cues.append(Cue(words[0] + " …?", _I, True))
     brand_words = {w for b in brands for w in b.split()}
     for m in mods:
-        if _YEAR.match(m):
+        if YEAR.match(m):
             continue
         intent = v.modifiers[m]
         strong = True
