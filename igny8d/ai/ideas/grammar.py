@@ -1,27 +1,25 @@
-"""Title and heading grammar: casing, a noun phrase's head, its plural and singular.
+"""Title and heading grammar: casing, a noun phrase's head noun, its plural and singular.
 
 Keywords are typed in lower case; titles are not. Casing keeps what the user wrote with
 capitals ("HubSpot"), writes acronyms and known brands as they are written, and leaves small
-words lower case. Number works on a phrase's *head noun* — its last word before the first
-preposition ("CRM for Real Estate" → "CRMs for Real Estate").
+words lower case. Number works on a phrase's *head noun*: its last word before the first
+preposition, less the adjectives keywords put after a noun ("CRM for Real Estate" → "CRMs for
+Real Estate"; "coffee grinder smooth" → "Smooth Coffee Grinders"). English inflection itself
+is `igny8d.text` (inflect, imported on first use); what is igny8d's own is here: acronyms,
+uncountable and plural-only nouns, hyphenated compounds and the head noun.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 
+from igny8d import text as english
 from igny8d.ai.ideas.words import idea_words
 from igny8d.ai.text import normalise, stem
 
 #: Titles and headings are at most this long (the idea and outline schemas' limit).
 MAX_TEXT = 255
-
-_IRREGULAR = {"man": "men", "woman": "women", "foot": "feet", "tooth": "teeth",
-              "person": "people", "child": "children", "mouse": "mice", "knife": "knives",
-              "leaf": "leaves", "life": "lives", "shelf": "shelves", "wife": "wives"}
-_IRREGULAR_SINGULAR = {v: k for k, v in _IRREGULAR.items()}
 
 
 def _cap(word: str, first: bool) -> str:
@@ -55,12 +53,16 @@ def sentence_case(words: Sequence[str]) -> str:
 
 
 def is_plural(word: str) -> bool:
-    """Whether one noun of a phrase reads as a plural."""
+    """Whether one noun of a phrase reads as a plural ("grinders", "criteria", "headphones";
+    not "coffee", "lens", "series")."""
     w = word.lower()
-    if w in _IRREGULAR_SINGULAR or w in idea_words().plural_only:
+    iw = idea_words()
+    if w in iw.plural_only:
         return True
-    return w.endswith("s") and not w.endswith("ss") and stem(w) != w and \
-        w not in idea_words().uncountable
+    if w in iw.uncountable:
+        return False
+    first, hyphen, last = word.rpartition("-")
+    return english.is_plural(last if hyphen and first and last else word)
 
 
 def countable(word: str) -> bool:
@@ -71,45 +73,45 @@ def countable(word: str) -> bool:
 
 
 def plural(word: str) -> str:
-    """English plural of one noun (already plural or uncountable: unchanged)."""
-    w = word.lower()
+    """The plural of one noun ("hero" → "heroes", "crm" → "CRMs", "e-bike" → "e-bikes");
+    a plural, uncountable or plural-only noun unchanged."""
     if not countable(word) or is_plural(word):
         return word
-    if w in idea_words().acronyms or word.isupper():
-        return w.upper() + "s"
-    if any(c.isupper() for c in word[1:]):
-        return word + "s"
-    if w in _IRREGULAR:
-        return word[:1] + _IRREGULAR[w][1:]
-    if re.search(r"(s|x|z|ch|sh)$", w):
-        return word + "es"
-    if re.search(r"[^aeiou]y$", w):
-        return word[:-1] + "ies"
-    return word + "s"
+    if word.lower() in idea_words().acronyms:
+        return word.upper() + "s"
+    first, hyphen, last = word.rpartition("-")
+    if hyphen and first and last:
+        return f"{first}-{plural(last)}"
+    return english.plural(word)
 
 
 def singular(word: str) -> str:
-    """English singular of one noun (not plural, or plural only: unchanged)."""
-    w = word.lower()
-    if not is_plural(word) or w in idea_words().plural_only:
+    """The singular of one noun ("heroes" → "hero", "criteria" → "criterion"); a noun that
+    is not plural, or used in the plural only ("headphones"), unchanged."""
+    if word.lower() in idea_words().plural_only or not is_plural(word):
         return word
-    if w in _IRREGULAR_SINGULAR:
-        return word[:1] + _IRREGULAR_SINGULAR[w][1:]
-    if re.search(r"[^aeiou]ies$", w):
-        return word[:-3] + "y"
-    if re.search(r"(ss|x|z|ch|sh)es$", w):
-        return word[:-2]
-    return word[:-1]
+    first, hyphen, last = word.rpartition("-")
+    if hyphen and first and last:
+        return f"{first}-{singular(last)}"
+    return english.singular(word)
+
+
+def _head(words: Sequence[str]) -> tuple[int, int]:
+    """(where the head noun ends, where the phrase's head ends). The head ends before its
+    first preposition ("CRM | for Real Estate"), else at the end; the head noun before the
+    adjectives keywords put after a noun ("coffee grinder | smooth")."""
+    iw = idea_words()
+    end = next((i for i, w in enumerate(words) if i and w.lower() in iw.prepositions),
+               len(words))
+    noun_end = end
+    while noun_end > 1 and words[noun_end - 1].lower() in iw.trailing_adjectives:
+        noun_end -= 1
+    return noun_end, end
 
 
 def head_end(words: Sequence[str]) -> int:
-    """Where a noun phrase's head ends: before its first preposition ("CRM | for Real
-    Estate"), else at its end."""
-    prepositions = idea_words().prepositions
-    for i, w in enumerate(words):
-        if i and w.lower() in prepositions:
-            return i
-    return len(words)
+    """Where a noun phrase's head noun ends: `words[head_end(words) - 1]` is the head noun."""
+    return _head(words)[0]
 
 
 def head_is_plural(words: Sequence[str]) -> bool:
@@ -119,32 +121,32 @@ def head_is_plural(words: Sequence[str]) -> bool:
 
 def singular_phrase(words: Sequence[str]) -> list[str]:
     """The phrase with its head noun in the singular, as a noun adjunct takes it ("Coffee
-    Beans" → "Coffee Bean" in "Coffee Bean Reviews")."""
-    end = head_end(words)
-    if not end:
+    Beans" → "Coffee Bean" in "Coffee Bean Reviews"); trailing adjectives go first."""
+    noun_end, end = _head(words)
+    if not noun_end:
         return list(words)
-    return [*words[:end - 1], singular(words[end - 1]), *words[end:]]
+    return [*words[noun_end:end], *words[:noun_end - 1], singular(words[noun_end - 1]),
+            *words[end:]]
 
 
 def plural_phrase(words: Sequence[str], *, options: bool = True) -> list[str]:
-    """The phrase with its head noun in the plural ("CRMs for Real Estate"); an uncountable
-    head gets "Options" ("CRM Software Options for Small Business") when `options`."""
-    end = head_end(words)
-    if not end:
+    """The phrase with its head noun in the plural ("CRMs for Real Estate", "Smooth Coffee
+    Grinders"); an uncountable head gets "Options" ("CRM Software Options for Small
+    Business") when `options`."""
+    noun_end, end = _head(words)
+    if not noun_end:
         return list(words)
-    head = words[end - 1]
+    head = words[noun_end - 1]
+    before, adjectives, after = words[:noun_end - 1], words[noun_end:end], words[end:]
     brand_cased = any(c.isupper() for c in head[1:]) and not head.isupper()
     if (countable(head) and not brand_cased) or is_plural(head):
-        return [*words[:end - 1], plural(head), *words[end:]]
-    return [*words[:end], "Options", *words[end:]] if options else list(words)
+        return [*adjectives, *before, plural(head), *after]
+    return [*adjectives, *before, head, "Options", *after] if options else list(words)
 
 
-def fit(text: str, limit: int = MAX_TEXT) -> str:
-    """At most `limit` characters, cut at a word boundary (the idea schema's 255)."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit + 1]
-    return (cut[:cut.rfind(" ")] if " " in cut else text[:limit]).rstrip(" ,;:-")
+def fit(title: str) -> str:
+    """A title or heading in at most `MAX_TEXT` characters, cut at a word."""
+    return english.cut_at_word(title, MAX_TEXT)
 
 
 def suffix(t: str, word: str) -> str:

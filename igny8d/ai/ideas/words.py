@@ -25,6 +25,9 @@ class IdeaWords:
     plural_only: frozenset[str]
     #: Words that end a noun phrase's head ("CRM *for* Real Estate": the plural goes on "CRM").
     prepositions: frozenset[str]
+    #: Adjectives keywords put after the noun ("coffee grinder *smooth*"): never the head
+    #: noun, so never the word made plural.
+    trailing_adjectives: frozenset[str]
     #: Modifiers after which the next word is a verb: the keyword asks how to do something.
     task_openers: frozenset[str]
     #: Task openers that need a pronoun next ("how do *i* clean…", not "how do index funds
@@ -86,7 +89,8 @@ def idea_words() -> IdeaWords:
         small_words=words("small_words"), acronyms=words("acronyms"),
         brand_casing=_text_map(data["brand_casing"], "ideas.json brand_casing"),
         uncountable=words("uncountable"), plural_only=words("plural_only"),
-        prepositions=words("prepositions"), task_openers=words("task_openers"),
+        prepositions=words("prepositions"),
+        trailing_adjectives=words("trailing_adjectives"), task_openers=words("task_openers"),
         pronoun_openers=words("pronoun_openers"), pronouns=words("pronouns"),
         question_words=words("question_words"), determiners=words("determiners"),
         particles=words("particles"), question_tails=words("question_tails"),
