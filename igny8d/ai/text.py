@@ -31,6 +31,7 @@ from functools import cache, lru_cache
 import snowballstemmer  # type: ignore[import-untyped]
 
 from igny8d.ai.lexicon import mapping, read, word_set
+from igny8d.text import slugify
 
 # the classifier's precedence, strongest first, is the order of the vocabulary's intents
 from igny8d.vocab import INTENT_PRECEDENCE, Intent
@@ -56,6 +57,13 @@ def normalise(text: str) -> str:
     text = re.sub(r"(?<=\w)['’`](?=\w)", "", text)
     text = re.sub(r"(?:(?<=\s)|^)\+(?=\s|$)", " plus ", text)
     return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+def slug(text: str, max_length: int = 100) -> str:
+    """igny8d's slug (`igny8d.text.slugify`) of the words this analysis reads: "Women's Shoes"
+    → womens-shoes, as `normalise` joins a possessive; "" for a text without Latin letters or
+    digits, so a draft's slug falls back to another text or its id, as it always has."""
+    return slugify(normalise(text), max_length=max_length)
 
 
 def tokens(text: str) -> list[str]:
