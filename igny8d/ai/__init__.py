@@ -28,10 +28,10 @@ from igny8d.vocab import Intent
 
 if TYPE_CHECKING:
     from igny8d.ai.imaging import image_prompts, render_image
-    from igny8d.ai.local import LocalProvider
+    from igny8d.ai.providers.local import LocalProvider
 
 _LAZY = {"image_prompts": "igny8d.ai.imaging", "render_image": "igny8d.ai.imaging",
-         "LocalProvider": "igny8d.ai.local"}
+         "LocalProvider": "igny8d.ai.providers.local"}
 
 
 def __getattr__(name: str) -> Any:
