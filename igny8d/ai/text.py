@@ -256,7 +256,7 @@ def _cues(words: list[str], head: list[str], mods: list[str],
             # "app", "hours", "account"… only point at a site when a brand is named
             continue
         elif m in v.head_keeping_modifiers or m in ("online", "under", "local", "rated",
-                                                  "trial"):
+                                                    "trial"):
             strong = False
         cues.append(Cue(m, intent, strong))
     if len(brands) >= 2 and "or" in words:

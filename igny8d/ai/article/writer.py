@@ -18,6 +18,7 @@ H3_WEIGHT = 0.6
 
 
 def count_words(text: str) -> int:
+    """Words of plain text, counted as the stored word count counts them."""
     return len(words(text))
 
 

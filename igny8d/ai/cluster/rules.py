@@ -39,6 +39,7 @@ _CONFLICT_MASK: dict[int, int] = {
 
 
 def conflicts(mask_a: int, mask_b: int) -> bool:
+    """Whether two intent masks hold a pair of intents that never share a cluster."""
     bits = mask_a
     while bits:
         low = bits & -bits
@@ -54,6 +55,7 @@ def rank(p: Prepared) -> tuple[int, int, str, int]:
 
 
 def cluster_intent(members: list[Prepared]) -> Intent:
+    """The members' intent voted by volume and confidence; a tie goes to the precedence."""
     votes: dict[Intent, float] = defaultdict(float)
     for p in members:
         votes[p.intent.intent] += (p.item.volume + 1) * p.intent.confidence

@@ -179,6 +179,7 @@ class Vectors:
 
 
 def cos(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """The cosine of two unit vectors (at most 1.0)."""
     # unit vectors; fsum is exact-rounded, so the result never depends on the input order
     return min(1.0, math.fsum(map(operator.mul, a, b)))
 

@@ -115,6 +115,7 @@ def head_end(words: Sequence[str]) -> int:
 
 
 def head_is_plural(words: Sequence[str]) -> bool:
+    """Whether the phrase's head noun is plural ("Running *Shoes* for Women")."""
     end = head_end(words)
     return bool(end) and is_plural(words[end - 1])
 

@@ -62,7 +62,7 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                             "Step 4: Check the Result and Adjust"],
                       absorbs=frozenset({"howto"}), kw_subs="heading", generic_subs=True)],
                 [_Sec("Tips for Better Results", absorbs=frozenset({"best", "review",
-                                                                     "price"})),
+                                                                    "price"})),
                  _Sec("Common Mistakes to Avoid", absorbs=frozenset({"comparison"})),
                  faq, _Sec("Conclusion")])
     if structure == "listicle":

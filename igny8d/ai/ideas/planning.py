@@ -82,7 +82,7 @@ class Plan:
     def countable(self) -> bool:
         end = head_end(self.topic)
         return bool(end) and not self.brand and (countable(self.topic[end - 1]) or
-                                                  is_plural(self.topic[end - 1]))
+                                                 is_plural(self.topic[end - 1]))
 
     @property
     def ts(self) -> str:

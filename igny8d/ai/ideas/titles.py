@@ -93,7 +93,7 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
                    f"Everything You Need to Know About {a_t}",
                    f"{t} Explained: A Practical Guide"]
     return fit(options[stable_index(plan.primary.analysis.normalised + structure,
-                                       len(options))])
+                                    len(options))])
 
 
 _STRUCTURE_NAME = {"guide": "A guide", "how_to": "A step-by-step how-to",

@@ -1,5 +1,7 @@
-"""A model's answers made into the provider contract's values: choices mapped, texts cut and
-deduplicated, outlines kept within the store's limits, HTML read back, images identified.
+"""A model's answers made into the contract's values: choices mapped, texts cut, HTML read back.
+
+Values the store would refuse are mapped (an unknown content structure is "guide") or cut;
+texts are deduplicated, outlines kept within the store's limits, an image identified.
 """
 
 from __future__ import annotations
@@ -20,24 +22,27 @@ _IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp",
 
 
 def choice(value: str, choices: tuple[str, ...], default: str,
-            aliases: dict[str, str]) -> str:
+           aliases: dict[str, str]) -> str:
+    """A model's word for a choice ("How-To", "list") as one of `choices`, else `default`."""
     key = re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_")
     key = aliases.get(key, key)
     return key if key in choices else default
 
 
 STRUCTURE_ALIASES = {"howto": "how_to", "how_to_guide": "how_to", "tutorial": "how_to",
-                      "list": "listicle", "list_post": "listicle", "versus": "comparison",
-                      "vs": "comparison", "question": "faq", "questions": "faq",
-                      "q_and_a": "faq", "qa": "faq", "pillar_page": "pillar",
-                      "product_review": "review", "ultimate_guide": "guide"}
+                     "list": "listicle", "list_post": "listicle", "versus": "comparison",
+                     "vs": "comparison", "question": "faq", "questions": "faq",
+                     "q_and_a": "faq", "qa": "faq", "pillar_page": "pillar",
+                     "product_review": "review", "ultimate_guide": "guide"}
 TYPE_ALIASES = {"blog": "blog_post", "post": "blog_post", "blog_article": "blog_post",
-                 "landing": "landing_page", "product": "product_page",
-                 "versus": "comparison", "vs": "comparison"}
+                "landing": "landing_page", "product": "product_page",
+                "versus": "comparison", "vs": "comparison"}
 
 
 def unique(texts: Iterable[str], *, limit: int, chars: int = 255,
-            exclude: Iterable[str] = ()) -> tuple[str, ...]:
+           exclude: Iterable[str] = ()) -> tuple[str, ...]:
+    """At most `limit` texts, whitespace folded and cut at `chars`, each once (case-folded),
+    none of `exclude`."""
     seen = {t.strip().casefold() for t in exclude}
     out: list[str] = []
     for text in texts:
@@ -102,6 +107,7 @@ class HtmlOutline(HTMLParser):
 
 
 def read_html(html: str) -> HtmlOutline:
+    """The headings, paragraphs and text of an article the model wrote."""
     parser = HtmlOutline()
     parser.feed(html)
     parser.close()
@@ -123,6 +129,7 @@ def sections(raw: Sequence[Section], *, budget: int = MAX_OUTLINE_ITEMS
 
 
 def outline_json(outline: Sequence[OutlineSection]) -> list[dict[str, Any]]:
+    """An outline as the prompt shows it to the model."""
     return [{"heading": s.heading, "subheadings": list(s.subheadings),
              "keywords": list(s.keywords)} for s in outline]
 
@@ -135,6 +142,8 @@ def word_estimate(value: float) -> int:
 
 
 def inspect_image(data: bytes) -> tuple[str, int, int]:
+    """(content type, width, height) of an image the API answered; ProviderError when it is
+    not a PNG, JPEG, WebP or GIF Pillow can read."""
     from PIL import Image, UnidentifiedImageError
 
     try:

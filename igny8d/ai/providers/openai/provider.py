@@ -205,11 +205,11 @@ class OpenAIProvider:
                 title=" ".join(i.title.split())[:255],
                 description=i.description.strip()[:20000],
                 content_type=choice(i.content_type, CONTENT_TYPES, "blog_post",
-                                     TYPE_ALIASES),
+                                    TYPE_ALIASES),
                 content_structure=choice(i.content_structure, CONTENT_STRUCTURES, "guide",
-                                          STRUCTURE_ALIASES),
+                                         STRUCTURE_ALIASES),
                 target_keywords=unique(i.target_keywords or fallback,
-                                        limit=MAX_TARGET_KEYWORDS),
+                                       limit=MAX_TARGET_KEYWORDS),
                 outline=sections(i.outline),
                 estimated_word_count=word_estimate(i.estimated_word_count),
             ) for i in answer.ideas[:max(1, count)])
@@ -239,8 +239,8 @@ class OpenAIProvider:
         title = " ".join((answer.title or brief.title).split())[:255] or brief.title
         primary_kw = " ".join((answer.primary_keyword or primary).split())[:255]
         secondary = unique(answer.secondary_keywords or
-                            [*brief.keywords[1:], *brief.related_keywords],
-                            limit=50, exclude=[primary_kw])
+                           [*brief.keywords[1:], *brief.related_keywords],
+                           limit=50, exclude=[primary_kw])
         first_paragraph = next((p for p in read.paragraphs if p), "")
         draft = ArticleDraft(
             title=title, html_content=html,

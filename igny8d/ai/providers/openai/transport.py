@@ -48,6 +48,8 @@ _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}")
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """A 2xx answer's JSON object."""
+
     data: dict[str, Any]
     #: the retries it took, for the job's progress
     retries: tuple[Step, ...]

@@ -20,6 +20,8 @@ _FENCE = re.compile(r"^```[a-zA-Z]*\s*(.*?)\s*```$", re.DOTALL)
 
 
 class Wire(BaseModel):
+    """Every shape ignores fields it does not name: servers and models add their own."""
+
     model_config = ConfigDict(extra="ignore")
 
 
