@@ -22,7 +22,7 @@ from igny8d.ai import (
     cluster_keywords,
     normalise,
 )
-from igny8d.ai.cluster import _Space
+from igny8d.ai.cluster.vectors import Space
 from igny8d.ai.text import analyse
 
 GOLD = Path(igny8d.ai.__file__).parent / "data" / "gold_keywords.csv"
@@ -200,7 +200,7 @@ def test_shuffled_input_gives_the_identical_result() -> None:
 @pytest.mark.parametrize("linkage", ["average", "complete"])
 def test_linkage_does_not_chain(linkage: str) -> None:
     texts = ["coffee table book", "table book stand", "book stand wood"]
-    space = _Space([analyse(t) for t in texts])
+    space = Space([analyse(t) for t in texts])
     threshold = 0.4
     # the premise: a~b and b~c above the threshold, a and c far apart (single linkage chains)
     assert space.sim(0, 1) >= threshold and space.sim(1, 2) >= threshold

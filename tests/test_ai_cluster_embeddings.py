@@ -12,7 +12,7 @@ import pytest
 
 from igny8d.ai import ExistingCluster, KeywordItem, assign_to_existing, cluster_keywords
 from igny8d.ai.cluster import EMBEDDING_THRESHOLD, ClusterResult, clusters_from_groups
-from igny8d.ai.openai_compat import OpenAIProvider
+from igny8d.ai.providers.openai import OpenAIProvider
 from igny8d.ai.text import normalise
 from igny8d.ai.types import ProviderConfig
 from tests.fake_openai import FakeOpenAI, fake_embedding

@@ -208,7 +208,7 @@ async def _actor(app, email: str) -> Actor:
 
 
 async def test_cancel_mid_job_refunds_and_writes_nothing(jobs_app, client, monkeypatch):
-    from igny8d.ai.local import LocalProvider
+    from igny8d.ai.providers.local import LocalProvider
 
     real = LocalProvider.generate_article
     gate = asyncio.Event()
@@ -251,7 +251,7 @@ async def test_cancel_mid_job_refunds_and_writes_nothing(jobs_app, client, monke
 
 
 async def test_a_provider_failing_midway_writes_nothing(jobs_app, client, monkeypatch):
-    from igny8d.ai.local import LocalProvider
+    from igny8d.ai.providers.local import LocalProvider
 
     real = LocalProvider.generate_article
 

@@ -335,7 +335,7 @@ async def test_a_cluster_deleted_before_the_job_runs_is_refunded(tmp_path, db_ur
 
 
 async def test_fewer_ideas_than_planned_refund_the_difference(jobs_app, client, monkeypatch):
-    from igny8d.ai.local import LocalProvider
+    from igny8d.ai.providers.local import LocalProvider
 
     real = LocalProvider.generate_ideas
 
@@ -360,7 +360,7 @@ async def test_fewer_ideas_than_planned_refund_the_difference(jobs_app, client, 
 
 
 async def test_a_failing_provider_fails_the_job_and_refunds(jobs_app, client, monkeypatch):
-    from igny8d.ai.local import LocalProvider
+    from igny8d.ai.providers.local import LocalProvider
 
     async def broken(self: Any, cluster: ClusterBrief, prompts: Prompts, *,
                      count: int = 3) -> Generation[tuple[IdeaDraft, ...]]:

@@ -159,7 +159,7 @@ async def test_prompts_then_images_end_to_end(jobs_app, client):
 
 
 async def test_a_failed_render_fails_only_that_image(jobs_app, client, monkeypatch):
-    from igny8d.ai.local import LocalProvider
+    from igny8d.ai.providers.local import LocalProvider
 
     real = LocalProvider.render_image
     env = await account(client, "onefails@example.com")
@@ -200,7 +200,7 @@ async def test_a_failed_render_fails_only_that_image(jobs_app, client, monkeypat
 
 
 async def test_every_render_failing_fails_the_job(jobs_app, client, monkeypatch):
-    from igny8d.ai.local import LocalProvider
+    from igny8d.ai.providers.local import LocalProvider
 
     async def down(self: Any, request: ImageRequest) -> Generation[RenderedImage]:
         raise ProviderError("Incorrect API key provided.", status=401)

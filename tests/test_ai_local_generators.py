@@ -18,7 +18,8 @@ from PIL import Image
 
 import igny8d.ai
 from igny8d.ai import KeywordItem, generate_article, generate_ideas, image_prompts, render_image
-from igny8d.ai.article import DRAFT_NOTE, meta_description, meta_title, slugify
+from igny8d.ai.article import DRAFT_NOTE, meta_description, meta_title
+from igny8d.ai.article import slug as slugify
 from igny8d.ai.ideas import MAX_IDEAS, plan_keywords, rank_structures, title_case
 from igny8d.ai.imaging import apply_template, h2_headings
 from igny8d.ai.prompts import DEFAULT_PROMPTS

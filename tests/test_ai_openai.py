@@ -1,4 +1,4 @@
-"""igny8d.ai.openai_compat against the fake OpenAI-compatible server (tests/fake_openai.py):
+"""igny8d.ai.providers.openai against the fake OpenAI-compatible server (tests/fake_openai.py):
 the wire (headers, JSON mode, the account prompt as system message), parsing into the
 contract's dataclasses, retries with backoff and Retry-After, the readable failures, embeddings,
 images, test() and provider selection."""
@@ -16,17 +16,16 @@ from typing import Any
 import pytest
 
 from igny8d.ai.cluster import KeywordItem
-from igny8d.ai.openai_compat import (
+from igny8d.ai.prompts import DEFAULT_PROMPTS
+from igny8d.ai.providers import provider_for
+from igny8d.ai.providers.openai import (
     MAX_EMBEDDING_BATCH,
     RETRY_AFTER_CAP_S,
     OpenAIProvider,
-    cut_at_word,
     image_size,
-    slug_of,
     token_cost,
 )
-from igny8d.ai.prompts import DEFAULT_PROMPTS
-from igny8d.ai.providers import provider_for
+from igny8d.ai.text import slug as slug_of
 from igny8d.ai.types import (
     ArticleBrief,
     ClusterBrief,
@@ -43,6 +42,7 @@ from igny8d.schemas.planner_clusters import (
     MAX_OUTLINE_ITEMS,
 )
 from igny8d.settings import Settings
+from igny8d.text import cut_at_word
 from tests.fake_openai import FakeOpenAI, Reply, small_png
 
 KEY = "sk-test-9f8e7d6c5b4a"
@@ -563,7 +563,7 @@ def test_image_sizes_per_model() -> None:
 
 async def test_without_an_image_model_images_are_rendered_locally(fake: FakeOpenAI,
                                                                   make: Make) -> None:
-    pytest.importorskip("igny8d.ai.local")
+    pytest.importorskip("igny8d.ai.providers.local")
     got = await make(image_model=None).render_image(ImageRequest("a grinder", title="Hi",
                                                                  width=320, height=200))
     assert fake.requests == []
@@ -621,7 +621,7 @@ def test_cut_at_word_and_slug() -> None:
 
 
 def test_provider_for_picks_by_kind() -> None:
-    local_module = pytest.importorskip("igny8d.ai.local")
+    local_module = pytest.importorskip("igny8d.ai.providers.local")
     settings = Settings(local_cluster_max_ids=1234)
     for config in (None, ProviderConfig(kind="local")):
         provider = provider_for(config, settings)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from igny8d.ai.text import analyse, char_ngrams, normalise, split_modifiers, stem, tokens
+from igny8d.ai.text import (
+    analyse,
+    char_ngrams,
+    normalise,
+    slug,
+    split_modifiers,
+    stem,
+    tokens,
+)
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -72,3 +80,11 @@ def test_compact_head_and_stems() -> None:
     a = analyse("Pour-Over Coffee Makers")
     assert a.compact_head == "pourovercoffeemakers"
     assert a.head_stems == ("pour", "over", "coffe", "maker")
+
+
+def test_slug_is_the_house_slug_of_the_normalised_words() -> None:
+    assert slug("Women's Running Shoes") == "womens-running-shoes"
+    assert slug("Café & Crème — 10 Tips!") == "cafe-and-creme-10-tips"
+    assert slug("Кофемолка") == ""  # nothing the analysis reads: the caller falls back
+    long = slug("word " * 40, max_length=30)
+    assert long == "word-word-word-word-word-word" and len(long) <= 30

@@ -1,15 +1,19 @@
-"""The local AI provider's offline algorithms: keyword text analysis, intent classification,
-clustering, content ideas, article drafts, image prompts and PNG images — and
-`LocalProvider`, which offers them through the `ai.types.Provider` contract. Pure Python (plus
-snowballstemmer and Pillow), no network, no Tornado, deterministic.
+"""The AI algorithms and providers: keyword analysis, intent, clustering, ideas, drafts, images.
 
-Pillow is loaded when an image is first made, not with this package: a server that never
-renders one does not carry it (`LocalProvider`, `image_prompts`, `render_image` load lazily).
+The local provider's offline algorithms — keyword text analysis (`text`), intent
+classification (`intent`), clustering (`cluster/`), content ideas (`ideas/`), article drafts
+(`article/`), image prompts and PNG images (`imaging`) — and the providers that offer them, or
+an OpenAI-compatible API, through the `types.Provider` contract (`providers/`). Pure Python
+(plus snowballstemmer, inflect and Pillow), no database, no Tornado at import, deterministic.
+Word lists and sentences are data (`data/`, read on first use by `lexicon`).
+
+The server imports this package at start for the clustering; what only a local job needs loads
+with its first use: the idea and article writers (`generate_ideas`, `generate_article`), Pillow
+(`LocalProvider`, `image_prompts`, `render_image`) and inflect (the first plural).
 """
 
 from typing import TYPE_CHECKING, Any
 
-from igny8d.ai.article import generate_article
 from igny8d.ai.cluster import (
     Assignment,
     AssignResult,
@@ -21,17 +25,19 @@ from igny8d.ai.cluster import (
     assign_to_existing,
     cluster_keywords,
 )
-from igny8d.ai.ideas import generate_ideas
 from igny8d.ai.intent import IntentResult, classify_intent
 from igny8d.ai.text import analyse, normalise, stem
 from igny8d.vocab import Intent
 
 if TYPE_CHECKING:
+    from igny8d.ai.article import generate_article
+    from igny8d.ai.ideas import generate_ideas
     from igny8d.ai.imaging import image_prompts, render_image
-    from igny8d.ai.local import LocalProvider
+    from igny8d.ai.providers.local import LocalProvider
 
 _LAZY = {"image_prompts": "igny8d.ai.imaging", "render_image": "igny8d.ai.imaging",
-         "LocalProvider": "igny8d.ai.local"}
+         "LocalProvider": "igny8d.ai.providers.local", "generate_ideas": "igny8d.ai.ideas",
+         "generate_article": "igny8d.ai.article"}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,8 +1,8 @@
 """Rule-based search-intent classifier for the local provider.
 
-A keyword's cues come from `igny8d.ai.text.analyse`: its modifiers (`text.MODIFIERS` — the
-documented cue lists, one per intent), a leading question word (`text.LEADING_QUESTIONS`),
-brand names (`text.BRANDS`) and product nouns (`text.PRODUCT_NOUNS`). A cue is *strong*
+A keyword's cues come from `igny8d.ai.text.analyse`: its modifiers (the documented cue lists,
+one per intent), a leading question word ("is", "can"…), brand names and product nouns — the
+word lists of `text.vocabulary()` (igny8d/ai/data/keywords.json). A cue is *strong*
 (an explicit modifier: "buy", "best", "login", "how to") or *weak* (a product noun, a brand next
 to other terms, "online", "free", "app" without a brand).
 

@@ -1,11 +1,12 @@
 """The AI functions' contract: what the services hand a provider and what they get back.
 
-Two providers implement `Provider`: `igny8d.ai.local.LocalProvider` (the offline default, real
-algorithms, deterministic) and `igny8d.ai.openai_compat.OpenAIProvider` (an OpenAI-compatible
-HTTP API: OpenAI, Ollama, vLLM, llama.cpp by base URL). `igny8d.ai.providers.provider_for`
-picks one from the account's `ProviderConfig`. The services (`igny8d/services/ai_*.py`) read
-the rows, build these briefs, call the provider OUTSIDE any write transaction, and write what
-comes back in one transaction; a provider never touches the store.
+Two providers implement `Provider`: `igny8d.ai.providers.local.LocalProvider` (the offline
+default, real algorithms, deterministic) and `igny8d.ai.providers.openai.OpenAIProvider` (an
+OpenAI-compatible HTTP API: OpenAI, Ollama, vLLM, llama.cpp by base URL).
+`igny8d.ai.providers.provider_for` picks one from the account's `ProviderConfig`. The services
+(`igny8d/services/ai_*.py`) read the rows, build these briefs, call the provider OUTSIDE any
+write transaction, and write what comes back in one transaction; a provider never touches the
+store.
 
 Everything here is plain data (frozen dataclasses), so a brief can go to a worker thread and
 a test can build one by hand.

@@ -1,4 +1,4 @@
-"""Which provider serves an account: `provider_for(config, settings)`.
+"""The providers, and which one serves an account: `provider_for(config, settings)`.
 
 No configuration, or kind "local", is the offline local provider (its clustering cap is the
 `local_cluster_max_ids` setting). Kind "openai" is the OpenAI-compatible provider; when its
@@ -19,12 +19,12 @@ if TYPE_CHECKING:
 
 def provider_for(config: ProviderConfig | None, settings: Settings) -> Provider:
     """The provider for an account's configuration (None: the local default)."""
-    from igny8d.ai.local import LocalProvider
+    from igny8d.ai.providers.local import LocalProvider
 
     if config is None or config.kind == "local":
         return LocalProvider(max_cluster_ids=settings.local_cluster_max_ids)
     if config.kind == "openai":
-        from igny8d.ai.openai_compat import OpenAIProvider
+        from igny8d.ai.providers.openai import OpenAIProvider
 
         images = None if config.image_model else \
             LocalProvider(max_cluster_ids=settings.local_cluster_max_ids)

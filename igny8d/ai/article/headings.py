@@ -1,0 +1,65 @@
+"""Headings read for writing: what kind of section one opens, and how it reads in a sentence."""
+
+from __future__ import annotations
+
+import re
+
+from igny8d.ai.ideas.words import idea_words
+from igny8d.ai.text import normalise
+
+_KIND_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("conclusion", re.compile(r"\b(conclusions?|final thoughts|bottom line|verdict|wrapping up|"
+                              r"wrap up|summary|takeaways?|in closing|where to go next|"
+                              r"still have questions|next steps)\b")),
+    ("faq", re.compile(r"\b(faq|frequently asked|questions)\b")),
+    ("mistakes", re.compile(r"\b(mistakes?|avoid|pitfalls?|complaints)\b")),
+    ("steps", re.compile(r"\b(step|steps|how to|get started|getting started|set up|setup|"
+                         r"before you start|what you need)\b")),
+    ("tips", re.compile(r"\b(tips?|best practices|advice|better results|keep improving|"
+                        r"basics|plan ahead)\b")),
+    ("price", re.compile(r"\b(price|prices|pricing|cost|costs|budget|value|afford\w*|cheap\w*|"
+                         r"deals?)\b")),
+    ("compare", re.compile(r"\b(vs|versus|compared?|comparison|comparing|differences?|"
+                           r"alternatives?|types of)\b")),
+    ("choose", re.compile(r"\b(choose|choosing|look for|buying|buy|which|how we|right for)\b")),
+    ("pick", re.compile(r"^best\b")),
+    ("cons", re.compile(r"\b(could be better|cons|drawbacks?|downsides?|falls short)\b")),
+    ("pros", re.compile(r"\b(pros|like|liked|benefits?|does well|strengths?)\b")),
+    ("overview", re.compile(r"\b(what is|what are|overview|explained|basics|introduction|"
+                            r"at a glance|in brief|short answer|why)\b")),
+)
+
+
+def heading_kind(heading: str) -> str:
+    """What kind of section a heading opens (overview, steps, tips, mistakes, price, compare,
+    choose, pick, pros, cons, question, faq, conclusion, else general)."""
+    text = normalise(heading)
+    if heading.strip().endswith("?") and not re.search(r"\b(which should|right for)\b", text):
+        return "question"
+    for kind, pattern in _KIND_RULES:
+        if pattern.search(text):
+            return kind
+    return "general"
+
+
+def running_text(text: str) -> str:
+    """A heading or keyword as it reads inside a sentence: lower case except acronyms and
+    words written with inner capitals ("HubSpot"), the part before a colon, no "?"."""
+    text = text.split(":", 1)[0].strip().rstrip("?").strip()
+    iw = idea_words()
+    out: list[str] = []
+    for w in text.split():
+        bare = w.strip(".,;!()\"'")
+        if bare.lower() in iw.acronyms or (bare.isupper() and len(bare) > 1) or \
+                any(c.isupper() for c in bare[1:]):
+            out.append(w)
+        elif bare.lower() in iw.brand_casing:
+            out.append(w.replace(bare, iw.brand_casing[bare.lower()]))
+        else:
+            out.append(w.lower())
+    return " ".join(out)
+
+
+def cap(text: str) -> str:
+    """`text` with its first letter upper case (the rest as it is)."""
+    return text[:1].upper() + text[1:]

@@ -1,0 +1,63 @@
+"""The rules every clustering path shares: defaults, intent conflicts, a cluster's name and intent.
+
+A keyword's firm intent is one bit of a mask (`INTENT_BIT`); a cluster's mask is the union of
+its keywords' bits, and two clusters whose masks hold a conflicting pair never merge.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from igny8d.vocab import INTENT_PRECEDENCE, Intent
+
+if TYPE_CHECKING:
+    from igny8d.ai.cluster.vectors import Prepared
+
+DEFAULT_THRESHOLD = 0.45
+DEFAULT_MAX_CLUSTER_SIZE = 100
+#: Complete-linkage threshold on the cosine of embeddings. Embedding cosines sit much higher
+#: than TF-IDF ones (with dense text-embedding models even unrelated short texts score 0.2 or
+#: more, rewordings of one query 0.8 or more), so the TF-IDF threshold would merge whole niches.
+#: 0.7 is a cautious default (every pair of a cluster at least that close), not tuned on a real
+#: model's vectors (the tests' hashed character-trigram vectors behave like the TF-IDF ones and
+#: do best near 0.4): an embedding model may need its own `threshold`.
+EMBEDDING_THRESHOLD = 0.7
+
+_T, _C, _N, _I = "transactional", "commercial", "navigational", "informational"
+#: Intent pairs that never share a cluster. Transactional and commercial may (both are the
+#: buying stage: "best espresso machine" and "espresso machine sale" are one page); every other
+#: pair of different intents is a different page.
+CONFLICTS: frozenset[frozenset[str]] = frozenset({
+    frozenset({_T, _I}), frozenset({_C, _I}), frozenset({_N, _I}), frozenset({_N, _T}),
+    frozenset({_N, _C}),
+})
+INTENT_BIT: dict[str, int] = {intent: 1 << i for i, intent in enumerate(INTENT_PRECEDENCE)}
+_CONFLICT_MASK: dict[int, int] = {
+    INTENT_BIT[a]: sum(INTENT_BIT[b] for b in INTENT_PRECEDENCE if frozenset({a, b}) in CONFLICTS)
+    for a in INTENT_PRECEDENCE}
+
+
+def conflicts(mask_a: int, mask_b: int) -> bool:
+    """Whether two intent masks hold a pair of intents that never share a cluster."""
+    bits = mask_a
+    while bits:
+        low = bits & -bits
+        if _CONFLICT_MASK[low] & mask_b:
+            return True
+        bits ^= low
+    return False
+
+
+def rank(p: Prepared) -> tuple[int, int, str, int]:
+    """Naming order: highest volume, then shortest, then alphabetical (then id)."""
+    return (-p.item.volume, len(p.analysis.normalised), p.analysis.normalised, p.item.id)
+
+
+def cluster_intent(members: list[Prepared]) -> Intent:
+    """The members' intent voted by volume and confidence; a tie goes to the precedence."""
+    votes: dict[Intent, float] = defaultdict(float)
+    for p in members:
+        votes[p.intent.intent] += (p.item.volume + 1) * p.intent.confidence
+    best = max(votes.values())
+    return next(i for i in INTENT_PRECEDENCE if votes.get(i) == best)

@@ -1,0 +1,206 @@
+"""Keyword similarity: TF-IDF over head stems and character n-grams, or given embeddings' cosine.
+
+Each keyword is prepared once (`prepare`: analysis, intent, firm-intent bit), in the sorted
+order every later tie-break relies on.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from igny8d.ai.cluster.results import KeywordItem
+from igny8d.ai.cluster.rules import INTENT_BIT
+from igny8d.ai.intent import IntentResult, classify_analysis
+from igny8d.ai.text import Analysis, analyse, char_ngrams
+
+WORD_WEIGHT = 0.5
+
+Vector = dict[str, float]
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A keyword with what every clustering path needs of it."""
+
+    item: KeywordItem
+    analysis: Analysis
+    intent: IntentResult
+    firm_bit: int  # 0 when the intent is a guess
+
+
+def prepare(items: Iterable[KeywordItem]) -> list[Prepared]:
+    """The keywords analysed and classified, in sorted order (normalised text, text, id), so
+    no result depends on the input order; a repeated id is a ValueError."""
+    out: list[Prepared] = []
+    seen: set[int] = set()
+    for item in items:
+        if item.id in seen:
+            raise ValueError(f"duplicate keyword id {item.id}")
+        seen.add(item.id)
+        analysis = analyse(item.text)
+        guess = classify_analysis(analysis)
+        result = guess if item.intent is None else IntentResult(item.intent, ("given",), 1.0)
+        bit = INTENT_BIT[result.intent] if result.is_firm else 0
+        out.append(Prepared(item, analysis, result, bit))
+    out.sort(key=lambda p: (p.analysis.normalised, p.item.text, p.item.id))
+    return out
+
+
+def head_key(a: Analysis) -> tuple[tuple[str, ...], str]:
+    """What makes two keywords' heads the same: their stems and their compact text."""
+    return a.head_stems, a.compact_head
+
+
+class Space:
+    """TF-IDF vectors of the distinct heads of a set of keywords."""
+
+    def __init__(self, analyses: Sequence[Analysis]) -> None:
+        self.keys: list[tuple[tuple[str, ...], str]] = []
+        self.index: dict[tuple[tuple[str, ...], str], int] = {}
+        for a in analyses:
+            k = head_key(a)
+            if k not in self.index:
+                self.index[k] = len(self.keys)
+                self.keys.append(k)
+        self.word_tf = [Counter(stems) for stems, _ in self.keys]
+        self.char_tf = [Counter(char_ngrams(compact)) for _, compact in self.keys]
+        n = len(self.keys)
+        word_df: Counter[str] = Counter()
+        char_df: Counter[str] = Counter()
+        for tf in self.word_tf:
+            word_df.update(tf.keys())
+        for tf in self.char_tf:
+            char_df.update(tf.keys())
+        self.word_df = word_df
+        self.char_df = char_df
+        self.word = [self._weigh(tf, word_df, n) for tf in self.word_tf]
+        self.char = [self._weigh(tf, char_df, n) for tf in self.char_tf]
+
+    @staticmethod
+    def _weigh(tf: Counter[str], df: Counter[str], n: int) -> Vector:
+        vec = {t: (1.0 + math.log(c)) * (math.log((1 + n) / (1 + df[t])) + 1.0)
+               for t, c in sorted(tf.items())}
+        norm = math.sqrt(sum(v * v for v in vec.values()))
+        return {t: v / norm for t, v in vec.items()} if norm else {}
+
+    def sim(self, u: int, v: int) -> float:
+        if u == v:
+            return 1.0
+        return WORD_WEIGHT * _dot(self.word[u], self.word[v]) + \
+            (1.0 - WORD_WEIGHT) * _dot(self.char[u], self.char[v])
+
+    def candidates(self, block_cap: int) -> dict[int, set[int]]:
+        """Distinct-head pairs (u < v) worth scoring: they share features found in at most
+        `block_cap` heads — a stem counting 2, a character 4-gram 1 — at least
+        `_required(u, v)` times (2 for the shortest heads, up to 5 for long ones)."""
+        postings: dict[str, list[int]] = defaultdict(list)
+        grams4: list[list[str]] = [[g for g in tf if len(g) == 4] for tf in self.char_tf]
+        need = [max(2, min(5, (len(g) + 2) // 3)) for g in grams4]
+        for u, (stems, _) in enumerate(self.keys):
+            for s in set(stems):
+                if self.word_df[s] <= block_cap:
+                    postings["w:" + s].append(u)
+            for g in grams4[u]:
+                if self.char_df[g] <= block_cap:
+                    postings[g].append(u)
+        out: dict[int, set[int]] = {}
+        for u, (stems, _) in enumerate(self.keys):
+            shared: Counter[int] = Counter()
+            for s in set(stems):
+                for v in postings.get("w:" + s, ()):
+                    if v > u:
+                        shared[v] += 2
+            for g in grams4[u]:
+                for v in postings.get(g, ()):
+                    if v > u:
+                        shared[v] += 1
+            nu = need[u]
+            found = {v for v, c in shared.items() if c >= nu or c >= need[v]}
+            if found:
+                out[u] = found
+        return out
+
+
+def _dot(a: Vector, b: Vector) -> float:
+    # in the vectors' (sorted) order, never a set's: the sum must not depend on hash seeds
+    if len(a) > len(b):
+        a, b = b, a
+    total = 0.0
+    get = b.get
+    for t, w in a.items():
+        x = get(t)
+        if x is not None:
+            total += w * x
+    return total
+
+
+def _block_cap(n: int) -> int:
+    return max(50, int(3 * math.sqrt(n)))
+
+
+Embeddings = Mapping[int, Sequence[float]]
+
+
+class Vectors:
+    """The given embeddings as unit vectors (by keyword id), all of one dimension."""
+
+    def __init__(self, embeddings: Embeddings) -> None:
+        self.embeddings = embeddings
+        self.dim: int | None = None
+        self.cache: dict[int, tuple[float, ...]] = {}
+
+    def __contains__(self, keyword_id: int) -> bool:
+        return keyword_id in self.embeddings
+
+    def of(self, keyword_id: int) -> tuple[float, ...]:
+        unit = self.cache.get(keyword_id)
+        if unit is not None:
+            return unit
+        raw = self.embeddings.get(keyword_id)
+        if raw is None:
+            raise ValueError(f"no embedding for keyword id {keyword_id}")
+        values = tuple(float(x) for x in raw)
+        if not values or not all(math.isfinite(x) for x in values):
+            raise ValueError(f"the embedding of keyword id {keyword_id} is empty or not finite")
+        if self.dim is None:
+            self.dim = len(values)
+        elif len(values) != self.dim:
+            raise ValueError(f"the embedding of keyword id {keyword_id} has {len(values)} "
+                             f"dimensions, the others {self.dim}")
+        norm = math.sqrt(math.fsum(x * x for x in values))
+        # a zero vector stays zero: similarity 0 to everything
+        unit = tuple(x / norm for x in values) if norm else values
+        self.cache[keyword_id] = unit
+        return unit
+
+
+def cos(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """The cosine of two unit vectors (at most 1.0)."""
+    # unit vectors; fsum is exact-rounded, so the result never depends on the input order
+    return min(1.0, math.fsum(map(operator.mul, a, b)))
+
+
+def vector_edges(units: Sequence[tuple[float, ...]], cutoff: float) -> list[dict[int, float]]:
+    """Cosine edges (≥ cutoff) between every pair of vectors, symmetric."""
+    edges: list[dict[int, float]] = [{} for _ in units]
+    for u, a in enumerate(units):
+        for v in range(u + 1, len(units)):
+            s = cos(a, units[v])
+            if s >= cutoff:
+                edges[u][v] = edges[v][u] = s
+    return edges
+
+
+def similarity_edges(space: Space, cutoff: float) -> list[dict[int, float]]:
+    """Similarity edges (≥ cutoff) between distinct heads, symmetric."""
+    edges: list[dict[int, float]] = [{} for _ in space.keys]
+    for u, vs in sorted(space.candidates(_block_cap(len(space.keys))).items()):
+        for v in sorted(vs):
+            s = space.sim(u, v)
+            if s >= cutoff:
+                edges[u][v] = edges[v][u] = s
+    return edges

@@ -1,0 +1,229 @@
+"""One keyword read for writing: its topic, task, angle, cues and display spelling.
+
+A keyword's *topic* is its words without intent modifiers, years and edge stop words ("best
+espresso machines under 500" → "espresso machines under 500"); its *task* flag says it asks how
+to do something ("how to make pour over coffee" → task "make pour over coffee"); its *angle*
+(price, buy, review, comparison, how-to, question, best, navigational, overview) is read from
+its modifiers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from igny8d.ai.ideas.grammar import sentence_case, title_case
+from igny8d.ai.ideas.words import idea_words
+from igny8d.ai.intent import IntentResult, classify_analysis
+from igny8d.ai.text import YEAR, Analysis, analyse, match_phrase, normalise, stem, vocabulary
+from igny8d.vocab import Intent
+
+
+@cache
+def question_openers() -> frozenset[str]:
+    """The first words of a keyword worded as a question ("what", "why", "is", "can"…)."""
+    return idea_words().question_words | vocabulary().leading_questions
+
+
+def _display_words(text: str, tokens: Sequence[str]) -> tuple[str, ...]:
+    """The normalised tokens as the user wrote them where that is one word ("HubSpot",
+    "café", "women's"), else as normalised ("pour-over" → "pour", "over")."""
+    spelled: dict[str, str] = {}
+    for chunk in text.split():
+        core = chunk.strip(".,;:!?()[]{}\"'«»“”‘’*")
+        parts = normalise(core).split()
+        if len(parts) == 1 and core and "&" not in core:
+            spelled.setdefault(parts[0], core)
+    return tuple(spelled.get(t, t) for t in tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    """One keyword taken apart for writing (see the module doc)."""
+
+    text: str
+    volume: int
+    analysis: Analysis
+    intent: IntentResult
+    #: the tokens as spelled by the user, aligned with `analysis.tokens`
+    display: tuple[str, ...]
+    #: indices of the topic words in `analysis.tokens`
+    topic: tuple[int, ...]
+    #: the topic starts with a verb ("how to *make* pour over coffee")
+    task: bool
+    #: modifier phrases found, plus "task", "question" and news words
+    cues: frozenset[str]
+    angle: str
+    #: index of "vs"/"versus" in the tokens, -1 when none
+    vs_at: int
+
+    @property
+    def topic_words(self) -> list[str]:
+        return [self.display[i] for i in self.topic]
+
+    @property
+    def subject_words(self) -> list[str]:
+        """The topic without a task's verb: what follows its first article or possessive
+        ("crate train *a* puppy" → "puppy"), else all but the verb and its particle ("pay
+        off student loans" → "student loans")."""
+        words = self.topic_words
+        if not self.task or len(words) < 2:
+            return words
+        lowered = [w.lower() for w in words]
+        determiners = idea_words().determiners
+        at = next((i for i, w in enumerate(lowered) if w in determiners), -1)
+        rest = words[at + 1:] if 0 <= at < len(words) - 1 else words[1:]
+        stop, particles = vocabulary().stopwords, idea_words().particles
+        while len(rest) > 1 and (rest[0].lower() in stop or rest[0].lower() in particles):
+            rest = rest[1:]
+        return rest or words
+
+    @property
+    def sides(self) -> tuple[list[str], list[str]]:
+        """The topic words before and after "vs" (both empty when there is no "vs")."""
+        if self.vs_at < 0:
+            return [], []
+        return ([self.display[i] for i in self.topic if i < self.vs_at],
+                [self.display[i] for i in self.topic if i > self.vs_at])
+
+    @property
+    def worded_as_question(self) -> bool:
+        """Written as a question ("what is…", "is it safe…"), not as a task ("how to…")."""
+        tokens = self.analysis.tokens
+        return bool(tokens) and tokens[0] in question_openers() and tokens[:2] != ("how", "to")
+
+    @property
+    def is_question(self) -> bool:
+        return self.angle == "question"
+
+    def subheading(self) -> str:
+        """An H3 for this keyword in a section about its angle: its question, its task, else
+        its own words title-cased ("Budgeting Tips", "Budgeting for Beginners")."""
+        if self.worded_as_question or self.task or self.vs_at >= 0:
+            return self.heading()
+        return title_case([w for i, w in enumerate(self.display)
+                           if not YEAR.match(self.analysis.tokens[i])])
+
+    def heading(self) -> str:
+        """A section heading for this keyword: "How to Brew Pourover Coffee", "Pour Over vs
+        Drip Coffee", "What is pour over coffee?", else its topic title-cased."""
+        left, right = self.sides
+        if left and right:
+            return f"{title_case(left)} vs {title_case(right)}"
+        if self.worded_as_question:
+            return self.question()
+        if self.task:
+            return "How to " + title_case(self.topic_words)
+        return title_case(self.topic_words)
+
+    def question(self, *, title: bool = False) -> str:
+        """The keyword as a question: its own words when it is one ("Is it safe to drink
+        coffee?"), else a question its modifiers ask ("crm meaning" → "What does CRM
+        mean?"), "How do you …?" for a task, else "What should you know about …?". Title
+        case with `title`."""
+        if self.worded_as_question:
+            words = [w for i, w in enumerate(self.display)
+                     if not YEAR.match(self.analysis.tokens[i])]
+        else:
+            iw = idea_words()
+            topic = [iw.second_person.get(w.lower(), w) for w in self.topic_words]
+            t = title_case(topic) if title else \
+                " ".join(w.upper() if w.lower() in iw.acronyms else iw.brand_casing.get(w, w)
+                         for w in topic)
+            form = next((f for mods, f in iw.question_forms if self.cues & mods), None)
+            if form is None:
+                form = "How do you {t}?" if self.task else "What should you know about {t}?"
+            words = form.format(t=t, k=" ".join(self.display)).split()
+        words[-1] = words[-1].rstrip("?")
+        return (title_case(words) if title else sentence_case(words)) + "?"
+
+
+def angle_of(cues: set[str] | frozenset[str], words: Sequence[str], task: bool) -> str:
+    """What a keyword without a facet asks about the topic (`IdeaWords.angles`): "question"
+    for a question that is not a how-to, the first angle its cues match, else "overview"."""
+    if ("question" in cues or (words and words[0] in question_openers())) and \
+            not task and not (cues & {"how to", "how do", "best way to"}):
+        return "question"
+    for name, phrases in idea_words().angles:
+        if cues & phrases:
+            return name
+    return "overview"
+
+
+def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None) -> Keyword:
+    """Take one keyword apart for writing (see `Keyword`)."""
+    v, iw = vocabulary(), idea_words()
+    stop = v.stopwords
+    clean = " ".join(text.split())
+    a = analyse(clean)
+    words = a.tokens
+    keep: list[int] = []
+    spans: list[tuple[int, int, str]] = []  # modifiers: (start, size, phrase)
+    task_pending = False
+    task = False
+    vs_at = -1
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if match_phrase(words, i, v.brand_phrases) is None:
+            phrase = match_phrase(words, i, v.modifier_phrases)
+            if phrase is not None:
+                size = len(phrase.split())
+                if phrase in ("vs", "versus") and vs_at < 0:
+                    vs_at = i
+                if phrase in v.head_keeping_modifiers or phrase in iw.keep_in_topic:
+                    keep.append(i)
+                elif phrase == "under" and i + 1 < len(words) and words[i + 1].isdigit():
+                    keep.extend((i, i + 1))
+                    size = 2
+                else:
+                    spans.append((i, size, phrase))
+                    if phrase in iw.task_openers and not keep and (
+                            phrase not in iw.pronoun_openers or
+                            (i + size < len(words) and words[i + size] in iw.pronouns)):
+                        task_pending = True
+                i += size
+                continue
+        if YEAR.match(word) or (i == 0 and word in v.leading_questions):
+            i += 1
+            continue
+        if task_pending and not keep and word not in stop:
+            task = True
+        keep.append(i)
+        i += 1
+    brand_words = {w for b in a.brands for w in b.split()}
+    if keep and all(words[j] in brand_words or words[j] in stop for j in keep):
+        # a brand alone says little: "hubspot pricing" is about HubSpot's pricing
+        question_mods = next(p for n, p in iw.angles if n == "question")
+        for start, size, phrase in spans:
+            if phrase not in iw.never_topic and phrase not in question_mods and \
+                    phrase not in iw.task_openers:
+                keep.extend(range(start, start + size))
+        keep.sort()
+    while keep and words[keep[0]] in stop:
+        keep.pop(0)
+    while keep and words[keep[-1]] in stop:
+        keep.pop()
+    if words and words[0] in question_openers() and words[:2] != ("how", "to"):
+        # "how long does a water heater *last*", "is grain free dog food *bad*"
+        while len(keep) > 1 and (words[keep[-1]] in iw.question_tails or
+                                 words[keep[-1]] in stop):
+            keep.pop()
+    if not keep:
+        keep = [j for j, w in enumerate(words) if w not in stop] or list(range(len(words)))
+        task = False
+    mods = {phrase for _, _, phrase in spans} | {words[j] for j in keep
+                                                 if words[j] in iw.keep_in_topic}
+    cues = set(mods)
+    cues.update(w for w in words if w in iw.structure_cues["news"])
+    if words and words[0] in v.leading_questions:
+        cues.add("question")
+    if task or any(stem(words[j]) in v.task_stems for j in keep):
+        cues.add("task")
+    angle = angle_of(cues, words, task)
+    given = IntentResult(intent, ("given",), 1.0) if intent is not None else None
+    return Keyword(text=clean, volume=max(0, volume), analysis=a,
+                   intent=given or classify_analysis(a),
+                   display=_display_words(clean, words), topic=tuple(keep), task=task,
+                   cues=frozenset(cues), angle=angle, vs_at=vs_at)

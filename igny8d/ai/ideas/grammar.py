@@ -1,0 +1,164 @@
+"""Title and heading grammar: casing, a noun phrase's head noun, its plural and singular.
+
+Keywords are typed in lower case; titles are not. Casing keeps what the user wrote with
+capitals ("HubSpot"), writes acronyms and known brands as they are written, and leaves small
+words lower case. Number works on a phrase's *head noun*: its last word before the first
+preposition, less the adjectives keywords put after a noun ("CRM for Real Estate" → "CRMs for
+Real Estate"; "coffee grinder smooth" → "Smooth Coffee Grinders"). English inflection itself
+is `igny8d.text` (inflect, imported on first use); what is igny8d's own is here: acronyms,
+uncountable and plural-only nouns, hyphenated compounds and the head noun.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from igny8d import text as english
+from igny8d.ai.ideas.words import idea_words
+from igny8d.ai.text import normalise, stem
+
+#: Titles and headings are at most this long (the idea and outline schemas' limit).
+MAX_TEXT = 255
+
+
+def _cap(word: str, first: bool) -> str:
+    w = idea_words()
+    if word == "i":
+        return "I"
+    if word.lower() in w.acronyms:
+        return word.upper()
+    if word in w.brand_casing:
+        return w.brand_casing[word]
+    if any(c.isupper() for c in word):
+        return word  # written with capitals by the user: a brand or an acronym
+    if not first and word in w.small_words:
+        return word
+    return "-".join(p[:1].upper() + p[1:] for p in word.split("-"))
+
+
+def title_case(words: Sequence[str]) -> str:
+    """Title case for keyword words: small words lower case unless first, acronyms upper case,
+    words the user wrote with capitals kept ("HubSpot")."""
+    return " ".join(_cap(w, i == 0) for i, w in enumerate(words) if w)
+
+
+def sentence_case(words: Sequence[str]) -> str:
+    """The first word capitalised, acronyms upper case, the rest as written."""
+    acronyms = idea_words().acronyms
+    out = [w.upper() if w.lower() in acronyms or w == "i" else w for w in words if w]
+    if out and not any(c.isupper() for c in out[0]):
+        out[0] = out[0][:1].upper() + out[0][1:]
+    return " ".join(out)
+
+
+def is_plural(word: str) -> bool:
+    """Whether one noun of a phrase reads as a plural ("grinders", "criteria", "headphones";
+    not "coffee", "lens", "series")."""
+    w = word.lower()
+    iw = idea_words()
+    if w in iw.plural_only:
+        return True
+    if w in iw.uncountable:
+        return False
+    first, hyphen, last = word.rpartition("-")
+    return english.is_plural(last if hyphen and first and last else word)
+
+
+def countable(word: str) -> bool:
+    """Whether one noun takes a plural in a title (not "software", "marketing", "3d")."""
+    w = word.lower()
+    return bool(w) and w not in idea_words().uncountable and \
+        not w.endswith(("ing", "ness", "ism")) and not any(ch.isdigit() for ch in w)
+
+
+def plural(word: str) -> str:
+    """The plural of one noun ("hero" → "heroes", "crm" → "CRMs", "e-bike" → "e-bikes");
+    a plural, uncountable or plural-only noun unchanged."""
+    if not countable(word) or is_plural(word):
+        return word
+    if word.lower() in idea_words().acronyms:
+        return word.upper() + "s"
+    first, hyphen, last = word.rpartition("-")
+    if hyphen and first and last:
+        return f"{first}-{plural(last)}"
+    return english.plural(word)
+
+
+def singular(word: str) -> str:
+    """The singular of one noun ("heroes" → "hero", "criteria" → "criterion"); a noun that
+    is not plural, or used in the plural only ("headphones"), unchanged."""
+    if word.lower() in idea_words().plural_only or not is_plural(word):
+        return word
+    first, hyphen, last = word.rpartition("-")
+    if hyphen and first and last:
+        return f"{first}-{singular(last)}"
+    return english.singular(word)
+
+
+def _head(words: Sequence[str]) -> tuple[int, int]:
+    """(where the head noun ends, where the phrase's head ends). The head ends before its
+    first preposition ("CRM | for Real Estate"), else at the end; the head noun before the
+    adjectives keywords put after a noun ("coffee grinder | smooth")."""
+    iw = idea_words()
+    end = next((i for i, w in enumerate(words) if i and w.lower() in iw.prepositions),
+               len(words))
+    noun_end = end
+    while noun_end > 1 and words[noun_end - 1].lower() in iw.trailing_adjectives:
+        noun_end -= 1
+    return noun_end, end
+
+
+def head_end(words: Sequence[str]) -> int:
+    """Where a noun phrase's head noun ends: `words[head_end(words) - 1]` is the head noun."""
+    return _head(words)[0]
+
+
+def head_is_plural(words: Sequence[str]) -> bool:
+    """Whether the phrase's head noun is plural ("Running *Shoes* for Women")."""
+    end = head_end(words)
+    return bool(end) and is_plural(words[end - 1])
+
+
+def singular_phrase(words: Sequence[str]) -> list[str]:
+    """The phrase with its head noun in the singular, as a noun adjunct takes it ("Coffee
+    Beans" → "Coffee Bean" in "Coffee Bean Reviews"); trailing adjectives go first."""
+    noun_end, end = _head(words)
+    if not noun_end:
+        return list(words)
+    return [*words[noun_end:end], *words[:noun_end - 1], singular(words[noun_end - 1]),
+            *words[end:]]
+
+
+def plural_phrase(words: Sequence[str], *, options: bool = True) -> list[str]:
+    """The phrase with its head noun in the plural ("CRMs for Real Estate", "Smooth Coffee
+    Grinders"); an uncountable head gets "Options" ("CRM Software Options for Small
+    Business") when `options`."""
+    noun_end, end = _head(words)
+    if not noun_end:
+        return list(words)
+    head = words[noun_end - 1]
+    before, adjectives, after = words[:noun_end - 1], words[noun_end:end], words[end:]
+    brand_cased = any(c.isupper() for c in head[1:]) and not head.isupper()
+    if (countable(head) and not brand_cased) or is_plural(head):
+        return [*adjectives, *before, plural(head), *after]
+    return [*adjectives, *before, head, "Options", *after] if options else list(words)
+
+
+def fit(title: str) -> str:
+    """A title or heading in at most `MAX_TEXT` characters, cut at a word."""
+    return english.cut_at_word(title, MAX_TEXT)
+
+
+def suffix(t: str, word: str) -> str:
+    """`t` followed by `word` unless it already ends with it ("Pipedrive Review" + "Review"
+    → "Pipedrive Review")."""
+    last = t.split()[-1] if t.split() else ""
+    return t if stem(normalise(last)) == stem(normalise(word)) else f"{t} {word}"
+
+
+def stable_index(text: str, n: int) -> int:
+    """A choice among `n` that depends only on `text` (never on Python's hash seed)."""
+    if n <= 1:
+        return 0
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") % n

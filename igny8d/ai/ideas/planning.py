@@ -1,0 +1,285 @@
+"""A cluster's plan: its keywords grouped by shared terms, its intent and topic, its structures.
+
+The primary keyword (the cluster's name, else the highest-volume one) gives the cluster's
+topic; its stems are the *core*. Every other keyword is grouped by *shared terms*: by its most
+common non-core stem (its *facet*: "conical burr grinder" and "best conical burr coffee grinder"
+share "conic"), or, when it has none, by its angle. The structures are ranked by the share of
+the cluster's volume whose keywords carry their cues, plus a prior from the cluster's intent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from igny8d.ai.cluster import KeywordItem
+from igny8d.ai.ideas.analysis import Keyword, analyse_keyword, angle_of
+from igny8d.ai.ideas.grammar import (
+    countable,
+    head_end,
+    head_is_plural,
+    is_plural,
+    plural_phrase,
+    singular_phrase,
+    title_case,
+)
+from igny8d.ai.ideas.words import idea_words
+from igny8d.ai.text import normalise, stem, vocabulary
+from igny8d.vocab import CONTENT_STRUCTURES, INTENT_PRECEDENCE, Intent
+
+#: The intent's prior for each structure (added to the cue share).
+INTENT_PRIOR: dict[str, dict[str, float]] = {
+    "informational": {"guide": 0.3, "how_to": 0.2, "faq": 0.15, "pillar": 0.1,
+                      "listicle": 0.05},
+    "commercial": {"listicle": 0.3, "review": 0.2, "comparison": 0.15, "guide": 0.1,
+                   "faq": 0.05},
+    "transactional": {"listicle": 0.25, "guide": 0.2, "comparison": 0.1, "review": 0.1,
+                      "faq": 0.05},
+    "navigational": {"guide": 0.3, "faq": 0.2, "how_to": 0.1},
+}
+
+
+@dataclass(slots=True)
+class Group:
+    """Keywords that share a term (a facet) or, without one, an angle."""
+
+    key: str
+    facet: bool
+    keywords: list[Keyword] = field(default_factory=list)
+
+    @property
+    def volume(self) -> int:
+        return sum(k.volume for k in self.keywords)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What every idea of a cluster is built from."""
+
+    keywords: tuple[Keyword, ...]  # primary first, then by volume, normalised text
+    primary: Keyword
+    intent: Intent
+    #: the cluster's topic, as the user spelled its words ("coffee grinder")
+    topic: tuple[str, ...]
+    groups: tuple[Group, ...]
+    #: the two sides of the cluster's "vs" keyword, title-cased ("" when none)
+    sides: tuple[str, str]
+    #: the topic itself is a "vs" ("cold brew vs iced coffee")
+    versus: bool
+    #: the topic names a brand (a product, not a kind of thing)
+    brand: bool
+    #: keywords with nothing the analysis reads (no Latin letters or digits): they are
+    #: targeted and listed in the first section, never taken apart
+    opaque: tuple[str, ...] = ()
+
+    @property
+    def t(self) -> str:
+        """The topic title-cased: "Coffee Grinder", "CRM for Real Estate"."""
+        return title_case(self.topic)
+
+    @property
+    def countable(self) -> bool:
+        end = head_end(self.topic)
+        return bool(end) and not self.brand and (countable(self.topic[end - 1]) or
+                                                 is_plural(self.topic[end - 1]))
+
+    @property
+    def ts(self) -> str:
+        """Plural where it can be ("Coffee Grinders", "CRMs for Real Estate"), else as t."""
+        if self.brand or self.versus:
+            return self.t
+        return title_case(plural_phrase(self.topic, options=False))
+
+    @property
+    def one(self) -> str:
+        """The topic as a noun adjunct: "Coffee Bean" (Reviews), "Credit Card"."""
+        return title_case(singular_phrase(self.topic)) if self.countable else self.t
+
+    @property
+    def many(self) -> str:
+        """What a list lists: "Coffee Grinders", "CRM Software Options"."""
+        if self.versus or (self.brand and self.plural_topic):
+            return self.t
+        if self.brand:
+            return self.t + " Options"
+        return title_case(plural_phrase(self.topic))
+
+    @property
+    def priced(self) -> bool:
+        """The topic is a price ("Kitchen Remodel Cost", "Mortgage Rates")."""
+        return not self.brand and bool(self.topic) and \
+            normalise(self.topic[-1]) in idea_words().price_words
+
+    @property
+    def plural_topic(self) -> bool:
+        return head_is_plural(self.topic)
+
+    @property
+    def a_t(self) -> str:
+        """"a Coffee Grinder", "an Espresso Machine", "Pour Over Coffee", "Coffee Beans"."""
+        if not self.countable or self.plural_topic:
+            return self.t
+        t = self.t
+        return ("an " if t[:1].lower() in "aeiou" else "a ") + t
+
+    @property
+    def what_is(self) -> str:
+        if self.versus:
+            a, b = self.sides
+            return f"{a} and {b} at a Glance"
+        return f"What Are {self.t}?" if self.plural_topic else f"What Is {self.a_t}?"
+
+    @property
+    def task(self) -> str | None:
+        """What a how-to teaches, title-cased ("Make Pour Over Coffee"): the primary's task,
+        else the first task keyword's, else choosing between the sides or logging in."""
+        if self.versus:
+            return f"Choose Between {self.sides[0]} and {self.sides[1]}"
+        second_person = idea_words().second_person
+        for k in self.keywords:
+            if k.task:
+                return title_case([second_person.get(w.lower(), w) for w in k.topic_words])
+        signs_in = self.has_cue("login", "log in", "sign in", "signin")
+        if self.intent == "navigational" and signs_in and self.primary.analysis.brands:
+            brand = self.primary.analysis.brands[0]
+            return "Sign In to " + title_case(brand.split())
+        return None
+
+    def has_cue(self, *cues: str) -> bool:
+        return any(k.cues & set(cues) for k in self.keywords)
+
+
+def _order(k: Keyword) -> tuple[int, str, str]:
+    return (-k.volume, k.analysis.normalised, k.text)
+
+
+def _vote_intent(keywords: Sequence[Keyword]) -> Intent:
+    votes: dict[Intent, float] = defaultdict(float)
+    for k in keywords:
+        votes[k.intent.intent] += (k.volume + 1) * k.intent.confidence
+    best = max(votes.values())
+    return next(i for i in INTENT_PRECEDENCE if votes.get(i) == best)
+
+
+def _is_core(word: str, core_stems: frozenset[str], core_compact: str) -> bool:
+    w = normalise(word)
+    return stem(w) in core_stems or (len(w) >= 4 and w in core_compact) or \
+        w in vocabulary().stopwords
+
+
+def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str = "",
+                  intent: Intent | None = None, primary: str | None = None) -> Plan:
+    """Take a cluster's keywords apart and group them (package doc, step 1). `primary`
+    (else `name`) names the primary keyword when it is among them; else the highest volume
+    is. A keyword given twice counts once     is."""
+    keep_in_topic = idea_words().keep_in_topic
+    seen: dict[str, Keyword] = {}
+    opaque: set[str] = set()
+    for item in items:
+        if isinstance(item, KeywordItem):
+            k = analyse_keyword(item.text, item.volume, item.intent)
+        else:
+            k = analyse_keyword(item[0], item[1])
+        if not k.analysis.normalised:
+            if k.text:
+                opaque.add(k.text)
+            continue
+        old = seen.get(k.text)
+        if old is None or _order(k) < _order(old):
+            seen[k.text] = k
+
+    def find(wanted: str | None) -> Keyword | None:
+        norm = normalise(wanted or "")
+        return min((k for k in seen.values() if k.analysis.normalised == norm),
+                   key=_order, default=None) if norm else None
+
+    if primary and normalise(primary) and find(primary) is None:
+        k = analyse_keyword(primary, 0, intent)
+        seen[k.text] = k
+    if not seen and name and normalise(name):
+        k = analyse_keyword(name, 0, intent)
+        seen[k.text] = k
+    if not seen:
+        raise ValueError("no keyword or name with Latin letters or digits to plan from")
+    ordered = sorted(seen.values(), key=_order)
+    head = find(primary) or find(name) or ordered[0]
+    ordered = [head] + [k for k in ordered if k is not head]
+    # a word the topic keeps ("rates" of "mortgage rates") is no angle for the other keywords
+    kept = {normalise(w) for w in head.topic_words} & keep_in_topic
+    if kept:
+        ordered = [head] + [
+            replace(k, angle=angle_of(k.cues - kept, k.analysis.tokens, k.task))
+            if k.cues & kept else k for k in ordered[1:]]
+    left, right = head.sides
+    versus = bool(left and right)
+    topic = head.topic_words if versus else (head.subject_words or head.topic_words)
+    core_words = head.topic_words
+    core_stems = {stem(normalise(w)) for w in core_words}
+    core_compact = "".join(normalise(w).replace(" ", "") for w in core_words)
+
+    def extra_stems(k: Keyword) -> set[str]:
+        return {stem(k.analysis.tokens[i]) for i in k.topic
+                if k.analysis.tokens[i] not in keep_in_topic and
+                not _is_core(k.analysis.tokens[i], frozenset(core_stems), core_compact)}
+
+    # a term most keywords share is part of the topic, not a facet ("coffee" in a cold brew
+    # cluster)
+    common: Counter[str] = Counter()
+    for k in ordered[1:]:
+        common.update(extra_stems(k))
+    floor = max(3, 0.4 * len(ordered))
+    core_stems |= {s for s, c in common.items() if c >= floor}
+    facets_of: dict[str, list[str]] = {}
+    df: Counter[str] = Counter()
+    for k in ordered[1:]:
+        stems = sorted(extra_stems(k))
+        facets_of[k.text] = stems
+        df.update(stems)
+    groups: dict[str, Group] = {}
+    for k in ordered:
+        stems = facets_of.get(k.text, [])
+        if stems:
+            best = min(stems, key=lambda s: (-df[s], s))
+            key, is_facet = "facet:" + best, True
+        else:
+            key, is_facet = "angle:" + k.angle, False
+        groups.setdefault(key, Group(key, is_facet)).keywords.append(k)
+    sides = ("", "")
+    for k in ordered:
+        left, right = k.sides
+        if left and right:
+            sides = (title_case(left), title_case(right))
+            break
+    brand_words = {w for b in head.analysis.brands for w in b.split()}
+    return Plan(keywords=tuple(ordered), primary=head,
+                intent=intent or _vote_intent(ordered), topic=tuple(topic),
+                groups=tuple(sorted(groups.values(), key=lambda g: (-g.volume, g.key))),
+                sides=sides, versus=versus,
+                brand=any(normalise(w) in brand_words for w in topic),
+                opaque=tuple(sorted(opaque)))
+
+
+def rank_structures(plan: Plan) -> list[str]:
+    """The structures, best first (package doc, step 2)."""
+    structure_cues = idea_words().structure_cues
+    total = sum(k.volume + 1 for k in plan.keywords)
+    prior = INTENT_PRIOR[plan.intent]
+    scores: dict[str, float] = {}
+    for s in CONTENT_STRUCTURES:
+        cues = structure_cues[s]
+        share = sum(k.volume + 1 for k in plan.keywords if k.cues & cues) / total
+        scores[s] = share + prior.get(s, 0.0)
+    if len(plan.keywords) >= 8 or sum(g.facet for g in plan.groups) >= 3:
+        scores["pillar"] += 0.12
+    if plan.sides[0]:
+        scores["comparison"] += 0.2
+    if plan.versus:
+        # a "vs" topic is a comparison, explained or answered, not a list of products
+        scores["listicle"] -= 1.0
+        scores["review"] -= 1.0
+    ranked = sorted(CONTENT_STRUCTURES, key=lambda s: (-scores[s], CONTENT_STRUCTURES.index(s)))
+    if scores["news"] <= prior.get("news", 0.0):
+        ranked.remove("news")
+        ranked.append("news")  # news only when something is news
+    return ranked

@@ -1,0 +1,125 @@
+"""Titles and descriptions of ideas: per-structure templates filled with the plan's topic.
+
+Variants are chosen by the topic (`stable_index`), never at random, so one cluster always gets
+the same titles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from igny8d.ai.ideas.grammar import fit, stable_index, suffix
+from igny8d.ai.ideas.planning import Plan
+from igny8d.ai.types import OutlineSection
+
+
+def title_for(plan: Plan, structure: str, items: int = 5) -> str:
+    """A readable title for the structure (package doc, step 4); `items` is a listicle's
+    number. Variants are chosen by the topic, never at random."""
+    t, many, a_t = plan.t, plan.many, plan.a_t
+    n = items
+    buyer = plan.intent in ("commercial", "transactional")
+    a, b = plan.sides
+    if plan.versus and structure in ("guide", "how_to", "listicle", "review", "faq",
+                                     "pillar"):
+        options = {
+            "guide": [f"{a} vs {b}: A Complete Guide", f"{a} vs {b}: Everything to Know"],
+            "how_to": [f"How to Choose Between {a} and {b}"],
+            "listicle": [f"{n} Differences Between {a} and {b}"],
+            "review": [f"{a} vs {b}: An Honest Review"],
+            "faq": [f"{a} vs {b}: Your Questions Answered"],
+            "pillar": [f"{a} vs {b}: The Complete Resource"],
+        }[structure]
+    elif structure == "listicle":
+        if plan.priced:
+            options = [f"{n} Ways to Save on {t}", f"{t}: {n} Ways to Pay Less"]
+        elif plan.brand and not plan.plural_topic:
+            options = [f"{n} Things to Know About {t}", f"{t}: {n} Things to Know"]
+        elif not buyer and plan.has_cue("tips", "ideas", "ways to", "examples"):
+            options = [f"{n} {t} Tips That Actually Help", f"{n} Practical {t} Tips"]
+        elif buyer or plan.has_cue("best", "top", "top rated"):
+            options = [f"The {n} Best {many}", f"{n} Best {many}, Compared",
+                       f"The Best {many}: {n} Top Picks"]
+        else:
+            options = [f"{n} Things to Know About {t}", f"{n} Essential Facts About {t}"]
+    elif structure == "how_to":
+        if plan.task:
+            options = [f"How to {plan.task}: A Step-by-Step Guide",
+                       f"How to {plan.task} (Step by Step)",
+                       f"How to {plan.task} the Right Way"]
+        elif plan.priced:
+            options = [f"How to Estimate {t}: A Step-by-Step Guide",
+                       f"How to Work Out {t}, Step by Step"]
+        elif buyer:
+            options = [f"How to Choose {a_t}: A Step-by-Step Guide",
+                       f"How to Pick the Right {t}"]
+        else:
+            options = [f"How to Get Started with {a_t}", f"How to Make the Most of {a_t}"]
+    elif structure == "comparison":
+        if a:
+            options = [f"{a} vs {b}: Which Is Better?", f"{a} vs {b}: Key Differences Explained"]
+        elif plan.brand or plan.has_cue("alternative", "alternatives", "alternatives to",
+                                        "alternative to", "competitors"):
+            alternatives = suffix(t, "Alternatives")
+            options = [f"The Best {alternatives}, Compared",
+                       f"{alternatives}: How the Options Stack Up"]
+        else:
+            options = [f"{many} Compared: How to Pick the Right One",
+                       f"Comparing {many}: What Really Matters"]
+    elif structure == "review":
+        if plan.priced:
+            options = [f"{t}: What People Actually Pay", f"{t}: Is It Worth It?"]
+        elif plan.brand or not plan.countable:
+            review = suffix(t, "Review")
+            options = [f"{review}: Is It Worth It?", f"{review}: The Good and the Bad"]
+        else:
+            reviews = suffix(plan.one, "Review") + "s"
+            options = [f"{reviews}: What Buyers Should Know",
+                       f"{reviews}: What Owners Really Think"]
+    elif structure == "faq":
+        if plan.primary.is_question:
+            options = [plan.primary.question(title=True) + " Your Questions Answered"]
+        else:
+            options = [f"{t}: Your Questions Answered",
+                       f"{t} FAQ: Answers to Common Questions"]
+    elif structure == "pillar":
+        options = [f"The Ultimate Guide to {t}", f"{t}: The Complete Resource"]
+    elif structure == "news":
+        options = [f"{t} News: What's Changed and Why It Matters"]
+    elif plan.intent == "transactional":
+        options = [f"{t} Buying Guide: What to Know Before You Buy"]
+    else:
+        options = [f"{t}: A Complete Guide", f"{t}: A Beginner's Guide",
+                   f"Everything You Need to Know About {a_t}",
+                   f"{t} Explained: A Practical Guide"]
+    return fit(options[stable_index(plan.primary.analysis.normalised + structure,
+                                    len(options))])
+
+
+_STRUCTURE_NAME = {"guide": "A guide", "how_to": "A step-by-step how-to",
+                   "listicle": "A list article", "comparison": "A comparison",
+                   "review": "A review", "news": "A news piece", "pillar": "A pillar page",
+                   "faq": "A question-and-answer piece"}
+_READERS: dict[str, str] = {
+    "informational": "readers who want to understand {topic}",
+    "commercial": "readers comparing {topic} options before they buy",
+    "transactional": "readers who are ready to buy {topic}",
+    "navigational": "readers looking for {topic}",
+}
+
+
+def _join(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def description_for(plan: Plan, structure: str, outline: Sequence[OutlineSection]) -> str:
+    topic = " ".join(plan.topic).lower()
+    readers = _READERS[plan.intent].format(topic=topic)
+    named = [k.text for k in plan.keywords[:3]]
+    more = len(plan.keywords) - len(named)
+    kws = _join(named + ([f"{more} more"] if more > 0 else []))
+    return (f"{_STRUCTURE_NAME[structure]} for {readers}. It targets {kws} across "
+            f"{len(outline)} sections, from \u201c{outline[0].heading}\u201d to "
+            f"\u201c{outline[-1].heading}\u201d.")
