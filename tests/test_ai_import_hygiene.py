@@ -1,5 +1,5 @@
 """igny8d/ai imports downwards only and stays light at server start: no services, schemas,
-handlers, store or jobs; Tornado only inside the OpenAI transport's functions; no import cycle
+handlers, store or jobs; Tornado only inside the network clients' functions; no import cycle
 between its modules; inflect not loaded and no data file read when the server starts; every
 data file loads and is shipped."""
 
@@ -76,7 +76,8 @@ def test_tornado_only_inside_the_openai_transport() -> None:
         if any(m.split(".")[0] == "tornado" for m in every):
             lazily.add(_module(path))
     assert not at_import, at_import
-    assert lazily == {"igny8d.ai.providers.openai.transport"}
+    # the network clients: the OpenAI-compatible transport and Runware's key check
+    assert lazily == {"igny8d.ai.providers.openai.transport", "igny8d.ai.providers.runware"}
 
 
 def test_no_import_cycle_inside_ai() -> None:

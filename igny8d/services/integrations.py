@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -52,8 +51,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 #: A connection test waits at most this long, once (no retries): a wrong base URL must not
 #: hold the admin's request for minutes.
 TEST_TIMEOUT_S = 15.0
-#: The most a test call reads of an answer (Runware's authentication answer is tiny).
-_MAX_ANSWER_BYTES = 1024 * 1024
 
 _NAMES = {"openai": "OpenAI", "runware": "Runware", "image_generation": "Image generation"}
 _EXTENSIONS = {v: k for k, v in media.CONTENT_TYPES.items()}
@@ -383,50 +380,14 @@ async def _test_runware(state: Integration, settings: Settings) -> Row:
     base_url = str(state.config["base_url"])
     timeout = min(float(state.config.get("timeout_s") or settings.ai_timeout_s),
                   TEST_TIMEOUT_S)
-    status, answer = await _post_json(base_url, [{"taskType": "authentication",
-                                                  "apiKey": key}], wait_s=timeout)
-    errors = answer.get("errors") if isinstance(answer, dict) else None
-    if errors:
-        first = errors[0] if isinstance(errors, list) and errors else {}
-        text = first.get("message") if isinstance(first, dict) else None
-        raise _readable(f"Runware refused the request: {str(text or 'error')[:300]}")
-    if status >= 400 or not isinstance(answer, dict):
-        raise _readable(f"Runware answered HTTP {status} without a usable answer.")
+    from igny8d.ai.providers.runware import check_key  # loads Tornado's client
+
+    try:
+        await check_key(base_url, key, timeout_s=timeout)
+    except ProviderError as exc:
+        raise _readable(exc) from None
     return {"ok": True, "provider": "runware", "model": state.config.get("model"),
             "detail": "Runware accepted the API key."}
-
-
-async def _post_json(url: str, payload: Any, *, wait_s: float) -> tuple[int, Any]:
-    """POST JSON with Tornado's client (loaded here: services stay Tornado-free at import).
-
-    Returns (status, parsed body or None); a network failure or timeout is a readable 400
-    naming the URL, never the key."""
-    from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
-
-    request = HTTPRequest(url, method="POST", body=json.dumps(payload),
-                          headers={"Content-Type": "application/json",
-                                   "Accept": "application/json"},
-                          connect_timeout=wait_s, request_timeout=wait_s,
-                          follow_redirects=False)
-    client = AsyncHTTPClient(force_instance=True, max_body_size=_MAX_ANSWER_BYTES)
-    try:
-        response = await client.fetch(request, raise_error=False)
-    except HTTPClientError as exc:  # 599: timeout or connection closed
-        if exc.code == 599 and "timeout" in str(exc).lower():
-            raise _readable(f"{url} did not answer within {wait_s:g} s.") from None
-        raise _readable(f"Could not reach {url}: {exc.message or exc.code}.") from None
-    except OSError as exc:
-        raise _readable(f"Could not reach {url}: {exc.strerror or type(exc).__name__}.") \
-            from None
-    except ValueError:  # a host name that cannot be encoded (IDNA)
-        raise _readable(f"Could not reach {url}: not a usable host name.") from None
-    finally:
-        client.close()
-    try:
-        parsed = json.loads(response.body or b"null")
-    except ValueError:
-        parsed = None
-    return response.code, parsed
 
 
 async def generate_test_image(deps: Deps, actor: Actor, integration_id: str,
