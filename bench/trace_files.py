@@ -9,9 +9,11 @@ run while one request is served — and, for an AI action, while its job runs �
   public ping and an authenticated `GET auth/me/` run (the request pipeline), what a job that
   does nothing runs (the executor), the generic resource layer and the store's generic
   statements (`SHARED_GENERIC` below, by module name, for the old layout and the new);
+* **the AI machinery** (`+ai`): what every AI action shares — the lifecycle, the ledger, the
+  account's provider and prompt library (`AI_MACHINERY`), also read once;
 * **the endpoint's own files**: the route's module plus everything else that ran, with the
-  algorithms of `igny8d/ai` and `igny8d/text.py` counted apart (`algorithms`: the provider's
-  work behind one call, a separate read).
+  algorithms of `igny8d/ai` and `igny8d/text.py` counted apart (`algo`: the provider's work
+  behind one call, a separate read).
 
 Usage: `python bench/trace_files.py` (the tree it is run from), or against another checkout:
 `PYTHONPATH=<checkout> python bench/trace_files.py --root <checkout>`. Prints a table and,
@@ -34,12 +36,18 @@ from typing import Any
 #: simply never seen).
 SHARED_GENERIC = (
     "igny8d.handlers.resource", "igny8d.handlers.bulk", "igny8d.handlers.bodies",
-    "igny8d.settings", "igny8d.jobs", "igny8d.services.base",
+    "igny8d.settings", "igny8d.jobs", "igny8d.services.base", "igny8d.services.sector_objects",
     "igny8d.store.crud", "igny8d.store.specs", "igny8d.store.rows", "igny8d.store.writes",
     "igny8d.store.pages", "igny8d.store.conflicts", "igny8d.store.engine",
     "igny8d.store.errors", "igny8d.store.schema",
 )
 ALGORITHMS = ("igny8d.ai", "igny8d.text")
+#: What every AI action shares, read once: the lifecycle and the old layout's ai_common, the
+#: ledger, and the account's provider and prompt library.
+AI_MACHINERY = ("igny8d.operations.lifecycle", "igny8d.services.ai_common",
+                "igny8d.services.billing", "igny8d.store.billing",
+                "igny8d.services.integrations", "igny8d.services.prompts",
+                "igny8d.store.ai_settings")
 
 
 class Recorder:
@@ -52,7 +60,8 @@ class Recorder:
         self._on = False
 
     def _profile(self, frame: Any, event: str, arg: Any) -> None:
-        if event == "call" and self._on:
+        # a module's own code runs when it is first imported: that is loading, not serving
+        if event == "call" and self._on and frame.f_code.co_name != "<module>":
             name = frame.f_code.co_filename
             if name.startswith(self.prefix):
                 self.seen.add(name)
@@ -255,15 +264,17 @@ async def main() -> None:
 
     # -- report ---------------------------------------------------------------------------------
     out: dict[str, Any] = {}
-    print(f"{'endpoint':48} {'own':>4} {'algo':>5} {'shared':>7}   own files")
+    print(f"{'endpoint':44} {'own':>3} {'+ai':>3} {'algo':>4} {'shared':>6}   own files")
     for name, decl, touched, base_set in rows:
         shared = {m for m in touched if _is(m, SHARED_GENERIC)} | base_set
         algo = {m for m in touched if _is(m, ALGORITHMS)}
-        own = sorted({decl} | (touched - shared - algo))
-        out[name] = {"own": own, "algorithms": sorted(algo),
-                     "shared": sorted(m for m in shared if m in touched | base_set)}
+        machinery = {m for m in touched if _is(m, AI_MACHINERY)} - shared
+        own = sorted({decl} | (touched - shared - algo - machinery))
+        out[name] = {"own": own, "ai_machinery": sorted(machinery),
+                     "algorithms": sorted(algo), "shared": sorted(shared)}
         short = ", ".join(m.removeprefix("igny8d.") for m in own)
-        print(f"{name:48} {len(own):4} {len(algo):5} {len(shared):7}   {short}")
+        print(f"{name:44} {len(own):3} {len(machinery):3} {len(algo):4} {len(shared):6}   "
+              f"{short}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
     http.close()
