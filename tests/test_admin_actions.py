@@ -17,8 +17,8 @@ from igny8d.errors import InsufficientCredits
 from igny8d.jobs.registry import Job, JobFailed
 from igny8d.services import billing
 from igny8d.store.schema import accounts, admin_audit, credit_transactions, jobs, users
-from tests.conftest import RunningApp, make_settings, start_app, stop_app
-from tests.helpers import PASSWORD, Client
+from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
+from tests.helpers.client import PASSWORD, Client
 from tests.test_admin_api import (
     ME,
     A,

@@ -17,8 +17,8 @@ from igny8d.permissions import Actor
 from igny8d.services import billing
 from igny8d.services.operators import create_superuser
 from igny8d.store.schema import accounts, admin_audit
-from tests.conftest import RunningApp
-from tests.helpers import PASSWORD, Client, Response
+from tests.helpers.app import RunningApp
+from tests.helpers.client import PASSWORD, Client, Response
 
 A = "/api/v1/admin/"
 ME = "/api/v1/auth/me/"

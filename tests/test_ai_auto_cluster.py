@@ -15,8 +15,8 @@ from sqlalchemy import func, select, update
 
 from igny8d.operations import cluster as cluster_operation
 from igny8d.store.schema import accounts, credit_usage, jobs
-from tests.conftest import RunningApp, make_settings, start_app, stop_app
-from tests.helpers import Client
+from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
+from tests.helpers.client import Client
 
 ME = "/api/v1/auth/me/"
 KW = "/api/v1/planner/keywords/"

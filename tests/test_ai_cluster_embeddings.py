@@ -15,7 +15,7 @@ from igny8d.ai.cluster import EMBEDDING_THRESHOLD, ClusterResult, clusters_from_
 from igny8d.ai.providers.openai import OpenAIProvider
 from igny8d.ai.text import normalise
 from igny8d.ai.types import ProviderConfig
-from tests.fake_openai import FakeOpenAI, fake_embedding
+from tests.helpers.fake_openai import FakeOpenAI, fake_embedding
 from tests.test_ai_cluster import _gold, _labels, adjusted_rand_index, pair_f1
 
 

@@ -24,8 +24,8 @@ from igny8d.permissions import Actor
 from igny8d.services import jobs as job_service
 from igny8d.store.schema import users
 from igny8d.text import word_count
-from tests.conftest import RunningApp, stop_app
-from tests.helpers import Client
+from tests.helpers.app import RunningApp, stop_app
+from tests.helpers.client import Client
 from tests.test_ai_ideas import (
     CONTENT,
     CONTENT_AUTO,

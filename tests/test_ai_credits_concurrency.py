@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 
 from igny8d.store.schema import accounts, credit_transactions, credit_usage, jobs
-from tests.conftest import make_settings, start_app, stop_app
+from tests.helpers.app import make_settings, start_app, stop_app
 from tests.test_ai_ideas import CLUSTERS, IDEAS_AUTO, KW, TRANSACTIONS, account, all_rows, credits
 
 

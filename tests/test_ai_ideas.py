@@ -22,8 +22,8 @@ from igny8d.ai.types import ClusterBrief, Generation, IdeaDraft, Prompts, Provid
 from igny8d.operations import ideas as ideas_operation
 from igny8d.schemas.planner_clusters import CONTENT_STRUCTURES
 from igny8d.store.schema import jobs
-from tests.conftest import RunningApp, make_settings, start_app, stop_app
-from tests.helpers import Client
+from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
+from tests.helpers.client import Client
 
 ME = "/api/v1/auth/me/"
 KW = "/api/v1/planner/keywords/"

@@ -20,8 +20,8 @@ import pytest
 
 from igny8d.ai.types import Generation, ImageRequest, ProviderError, RenderedImage
 from igny8d.services import media as image_files
-from tests.conftest import RunningApp, stop_app
-from tests.helpers import Client
+from tests.helpers.app import RunningApp, stop_app
+from tests.helpers.client import Client
 from tests.test_ai_ideas import (
     CONTENT,
     IMAGES,

@@ -1,10 +1,10 @@
 """The AI actions with an OpenAI-compatible integration configured (saved through
-`system/settings/integrations/openai/save/`, pointing at tests/fake_openai.py), over HTTP on
-both stores with job workers running.
+`system/settings/integrations/openai/save/`, pointing at tests/helpers/fake_openai.py), over
+HTTP on both stores with job workers running.
 
-The fake gets the account's saved prompt as the system message of each call; the tokens and
-cost it reports land in the task's progress meta and on the usage row; auto_cluster takes at
-most the reference's 20 ids on this path (400 above); clustering on embeddings with the
+The fake gets the account's saved prompt as the system message of each call; the tokens and cost
+it reports land in the task's progress meta and on the usage row; auto_cluster takes at most the
+reference's 20 ids on this path (400 above); clustering on embeddings with the
 `cluster_with_embeddings` setting; and a provider that answers 401, garbage or nothing at all
 fails the job with a readable message, refunds it and writes nothing."""
 
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RunningApp, stop_app
-from tests.fake_openai import FakeOpenAI
-from tests.helpers import Client
+from tests.helpers.app import RunningApp, stop_app
+from tests.helpers.client import Client
+from tests.helpers.fake_openai import FakeOpenAI
 from tests.test_ai_ideas import (
     CLUSTERS,
     CONTENT,

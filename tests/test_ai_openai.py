@@ -1,7 +1,7 @@
-"""igny8d.ai.providers.openai against the fake OpenAI-compatible server (tests/fake_openai.py):
-the wire (headers, JSON mode, the account prompt as system message), parsing into the
-contract's dataclasses, retries with backoff and Retry-After, the readable failures, embeddings,
-images, test() and provider selection."""
+"""igny8d.ai.providers.openai against the fake OpenAI-compatible server
+(tests/helpers/fake_openai.py): the wire (headers, JSON mode, the account prompt as system
+message), parsing into the contract's dataclasses, retries with backoff and Retry-After, the
+readable failures, embeddings, images, test() and provider selection."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from igny8d.schemas.planner_clusters import (
 )
 from igny8d.settings import Settings
 from igny8d.text import cut_at_word
-from tests.fake_openai import FakeOpenAI, Reply, small_png
+from tests.helpers.fake_openai import FakeOpenAI, Reply, small_png
 
 KEY = "sk-test-9f8e7d6c5b4a"
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RunningApp, stop_app
-from tests.helpers import Client
+from tests.helpers.app import RunningApp, stop_app
+from tests.helpers.client import Client
 from tests.test_ai_ideas import (
     CLUSTERS,
     CONTENT,

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from igny8d.store.schema import accounts, refresh_tokens, users
-from tests.helpers import PASSWORD
+from tests.helpers.client import PASSWORD
 
 REGISTER = "/api/v1/auth/register/"
 LOGIN = "/api/v1/auth/login/"

@@ -13,8 +13,8 @@ from typing import Any
 import bcrypt
 import pytest
 
-from tests.conftest import make_settings, start_app, stop_app
-from tests.helpers import PASSWORD
+from tests.helpers.app import make_settings, start_app, stop_app
+from tests.helpers.client import PASSWORD
 
 LOGIN = "/api/v1/auth/login/"
 REFRESH = "/api/v1/auth/refresh/"

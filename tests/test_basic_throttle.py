@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RunningApp
-from tests.helpers import PASSWORD
+from tests.helpers.app import RunningApp
+from tests.helpers.client import PASSWORD
 
 ME = "/api/v1/auth/me/"
 LOGIN = "/api/v1/auth/login/"

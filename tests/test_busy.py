@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from igny8d.store.engine import Store, is_busy
 from igny8d.store.errors import StoreBusy
 from igny8d.store.schema import accounts, plans
-from tests.conftest import RunningApp
-from tests.helpers import PASSWORD, Client, Response
+from tests.helpers.app import RunningApp
+from tests.helpers.client import PASSWORD, Client, Response
 
 REGISTER = "/api/v1/auth/register/"
 ME = "/api/v1/auth/me/"

@@ -34,8 +34,8 @@ from igny8d.jobs.registry import Job
 from igny8d.permissions import Actor
 from igny8d.services.operators import create_superuser
 from igny8d.store.schema import users
-from tests.conftest import RunningApp, make_settings, start_app, stop_app
-from tests.helpers import PASSWORD, Client
+from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
+from tests.helpers.client import PASSWORD, Client
 from tui.app import ConsoleApp
 from tui.client import AdminClient
 from tui.errors import ApiError, LoginFailed, SessionEnded, Throttled, Unreachable

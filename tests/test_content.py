@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from igny8d.schemas.writer import MAX_HTML_BYTES
-from tests.helpers import Client
+from tests.helpers.client import Client
 from tests.test_tasks import TASKS, ids_of, local, make_task, tenant, where
 
 CONTENT = "/api/v1/writer/content/"

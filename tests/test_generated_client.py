@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import PASSWORD
+from tests.helpers.client import PASSWORD
 
 pytest.importorskip("openapi_python_client")
 pytest.importorskip("httpx")

@@ -17,8 +17,8 @@ from tornado.httpclient import HTTPRequest
 
 from igny8d.handlers import api_routes
 from igny8d.store.schema import accounts, users
-from tests.conftest import RunningApp
-from tests.helpers import PASSWORD, Client, check_envelope
+from tests.helpers.app import RunningApp
+from tests.helpers.client import PASSWORD, Client, check_envelope
 
 SITES = "/api/v1/auth/sites/"
 REGISTER = "/api/v1/auth/register/"

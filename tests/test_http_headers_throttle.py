@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from igny8d import __version__
-from tests.conftest import make_settings, start_app, stop_app
+from tests.helpers.app import make_settings, start_app, stop_app
 
 SITES = "/api/v1/auth/sites/"
 REGISTER = "/api/v1/auth/register/"

@@ -12,7 +12,7 @@ from tornado.httpclient import HTTPRequest
 from igny8d.permissions import Actor
 from igny8d.services import media
 from igny8d.services.images import IMAGES as IMAGE_SERVICE
-from tests.helpers import Client
+from tests.helpers.client import Client
 from tests.test_content import CONTENT, make_content
 from tests.test_tasks import ids_of, make_task, tenant, where
 

@@ -2,7 +2,7 @@
 at rest and masked on every read (never in a response or a log record), strict bodies, roles
 (admins and owners only; the image settings' view for everyone), isolation, a key sealed under
 another server secret (readable errors, never a 500), the account's ProviderConfig, and the
-test and generate actions against the fake OpenAI server (tests/fake_openai.py) and a small
+test and generate actions against the fake OpenAI server (tests/helpers/fake_openai.py) and a small
 in-test fake of Runware's API."""
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from igny8d.errors import ValidationFailed
 from igny8d.log import JsonFormatter
 from igny8d.services import integrations
 from igny8d.store.schema import integration_settings
-from tests.conftest import make_settings, start_app, stop_app
-from tests.fake_openai import FakeOpenAI
+from tests.helpers.app import make_settings, start_app, stop_app
+from tests.helpers.fake_openai import FakeOpenAI
 
 ME = "/api/v1/auth/me/"
 INT = "/api/v1/system/settings/integrations/"

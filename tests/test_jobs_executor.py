@@ -27,7 +27,7 @@ from igny8d.permissions import Actor
 from igny8d.scheduler import purge_finished_jobs, reap_expired_jobs
 from igny8d.services import jobs as job_service
 from igny8d.store.schema import accounts, jobs, plans, users
-from tests.conftest import make_settings
+from tests.helpers.app import make_settings
 
 KIND = "test.job"
 

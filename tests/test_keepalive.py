@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import RunningApp
-from tests.helpers import Client
+from tests.helpers.app import RunningApp
+from tests.helpers.client import Client
 
 PING = b"GET /api/v1/system/ping/ HTTP/1.1\r\nHost: x\r\n\r\n"
 MB = 1024 * 1024

@@ -40,7 +40,7 @@ from igny8d.store.schema import (
     keywords,
     plans,
 )
-from tests.helpers import PASSWORD
+from tests.helpers.client import PASSWORD
 from tests.test_settings_cli import clean_env
 
 KEYWORDS = 3000

@@ -14,7 +14,7 @@ from igny8d.store import sectors as sector_store
 from igny8d.store.errors import ForeignKeyViolation
 from igny8d.store.schema import sites, users
 from igny8d.store.writes import insert_row
-from tests.helpers import PASSWORD
+from tests.helpers.client import PASSWORD
 
 U = "/api/v1/auth/users/"
 S = "/api/v1/auth/sites/"

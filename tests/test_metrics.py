@@ -32,8 +32,8 @@ from igny8d.openapi import build_document
 from igny8d.permissions import Actor
 from igny8d.services import billing
 from igny8d.services import jobs as job_service
-from tests.conftest import RunningApp, make_settings, start_app, stop_app
-from tests.helpers import Client
+from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
+from tests.helpers.client import Client
 
 ME = "/api/v1/auth/me/"
 KW = "/api/v1/planner/keywords/"

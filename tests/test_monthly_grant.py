@@ -18,7 +18,7 @@ from igny8d.scheduler import make_scheduler
 from igny8d.services import billing
 from igny8d.services.credits_monthly import grant_monthly_credits, month_bounds, reference_for
 from igny8d.store.schema import accounts, credit_transactions
-from tests.conftest import RunningApp, make_settings
+from tests.helpers.app import RunningApp, make_settings
 from tests.test_admin_api import A, credits_of, operator, tenant
 
 TX = "/api/v1/billing/credits/transactions/"

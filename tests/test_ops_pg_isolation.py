@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import PG_URL, create_throwaway_database, drop_throwaway_database
+from tests.helpers.app import PG_URL, create_throwaway_database, drop_throwaway_database
 
 
 async def _exists(via: str, name: str) -> bool:

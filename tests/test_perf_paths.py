@@ -30,7 +30,7 @@ from igny8d.store.rows import list_rows
 from igny8d.store.schema import accounts, keywords
 from igny8d.store.specs import Term, order_clauses, search_clauses
 from igny8d.store.writes import insert_many
-from tests.helpers import PASSWORD
+from tests.helpers.client import PASSWORD
 
 K = "/api/v1/planner/keywords/"
 U = "/api/v1/auth/users/"

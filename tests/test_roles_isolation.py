@@ -7,7 +7,7 @@ from sqlalchemy import insert
 
 from igny8d.store.schema import sectors
 from igny8d.store.writes import now
-from tests.helpers import PASSWORD
+from tests.helpers.client import PASSWORD
 
 U = "/api/v1/auth/users/"
 S = "/api/v1/auth/sites/"

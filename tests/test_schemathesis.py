@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import PASSWORD
+from tests.helpers.client import PASSWORD
 
 pytest.importorskip("schemathesis")
 

@@ -1,6 +1,6 @@
-"""Sentry against a local fake ingest server (tests/fake_sentry.py): an unexpected exception
-is exactly one event with the request id tag and the user and account ids and none of the
-request's credentials; expected errors (4xx, domain errors) send nothing; traces are
+"""Sentry against a local fake ingest server (tests/helpers/fake_sentry.py): an unexpected
+exception is exactly one event with the request id tag and the user and account ids and none of
+the request's credentials; expected errors (4xx, domain errors) send nothing; traces are
 scrubbed too; and Sentry is off again after each test."""
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from igny8d.errors import Conflict, Unavailable
 from igny8d.handlers import auth as auth_handlers
 from igny8d.jobs.registry import Job
 from igny8d.sentry import FILTERED, close_sentry, init_sentry, scrub
-from tests.conftest import RunningApp, make_settings, start_app, stop_app
-from tests.fake_sentry import FakeSentry, parse_envelope
-from tests.helpers import PASSWORD
+from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
+from tests.helpers.client import PASSWORD
+from tests.helpers.fake_sentry import FakeSentry, parse_envelope
 
 ME = "/api/v1/auth/me/"
 JWT = ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."

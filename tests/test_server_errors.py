@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from igny8d.store import sites as site_store
-from tests.conftest import make_settings, start_app, stop_app
+from tests.helpers.app import make_settings, start_app, stop_app
 
 
 async def _boom(*_args, **_kwargs):

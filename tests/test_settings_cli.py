@@ -21,7 +21,7 @@ import pytest
 
 from igny8d.context import AppContext
 from igny8d.settings import Settings, SettingsError, load_settings
-from tests.conftest import make_settings, start_app, stop_app
+from tests.helpers.app import make_settings, start_app, stop_app
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD_SECRET = "s" * 40

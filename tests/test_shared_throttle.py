@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import make_settings, start_app, stop_app
+from tests.helpers.app import make_settings, start_app, stop_app
 
 REDIS_URL = os.environ.get("IGNY8_TEST_REDIS_URL")
 

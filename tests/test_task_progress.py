@@ -19,8 +19,8 @@ from igny8d.jobs.registry import Job, JobFailed
 from igny8d.permissions import Actor
 from igny8d.services import jobs as job_service
 from igny8d.store.schema import users
-from tests.conftest import RunningApp, make_settings, start_app, stop_app
-from tests.helpers import Client
+from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
+from tests.helpers.client import Client
 
 URL = "/api/v1/system/settings/task_progress/{}/"
 META_KEYS = {"phase", "percentage", "message", "request_steps", "response_steps", "cost",

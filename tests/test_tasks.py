@@ -11,7 +11,7 @@ import pytest
 from igny8d.store import clusters as cluster_store
 from igny8d.store import ideas as idea_store
 from igny8d.store.writes import insert_row
-from tests.helpers import Client
+from tests.helpers.client import Client
 
 TASKS = "/api/v1/writer/tasks/"
 TASK_KEYS = {"id", "account_id", "site_id", "sector_id", "idea_id", "cluster_id", "title",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from igny8d.store.schema import users
-from tests.helpers import PASSWORD
+from tests.helpers.client import PASSWORD
 
 U = "/api/v1/auth/users/"
 A = "/api/v1/auth/accounts/"

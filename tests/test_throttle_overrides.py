@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from igny8d.settings import Settings, load_settings
-from tests.conftest import make_settings, start_app, stop_app
+from tests.helpers.app import make_settings, start_app, stop_app
 
 
 async def test_an_override_changes_the_scope_limit_and_only_that(tmp_path: Path,
