@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.test_console_snapshots import SIZE, log_in, recorded_app, settle  # noqa: E402
+from tests.tui.test_console_snapshots import SIZE, log_in, recorded_app, settle  # noqa: E402
 
 #: file name → keys pressed after logging in
 SCREENS: dict[str, Sequence[str]] = {
