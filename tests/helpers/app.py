@@ -141,3 +141,12 @@ async def stop_app(running: RunningApp) -> None:
     running.server.stop()
     await running.server.close_all_connections()
     await running.ctx.close()
+
+
+async def start_jobs_app(tmp_path: Path, db_url: str, *, poll_max: float = 0.2,
+                         **settings: Any) -> RunningApp:
+    """An app with two job workers that look for work often (every `poll_max` s at most)."""
+    running = await start_app(make_settings(tmp_path, db_url, job_workers=2, **settings),
+                              executor=True)
+    running.ctx.executor.poll_max = poll_max
+    return running

@@ -5,106 +5,34 @@ existing clusters, manual placements kept, and the refund of a failed job."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select, update
 
 from igny8d.operations import cluster as cluster_operation
-from igny8d.store.schema import accounts, credit_usage, jobs
-from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
+from igny8d.store.schema import accounts, credit_usage
+from tests.helpers.app import make_settings, start_app, stop_app
 from tests.helpers.client import Client
-
-ME = "/api/v1/auth/me/"
-KW = "/api/v1/planner/keywords/"
-AUTO = "/api/v1/planner/keywords/auto_cluster/"
-CLUSTERS = "/api/v1/planner/clusters/"
-BAL = "/api/v1/billing/credits/balance/balance/"
-USAGE = "/api/v1/billing/credits/usage/"
-PROGRESS = "/api/v1/system/settings/task_progress/{}/"
+from tests.helpers.factories import ESPRESSO, SOURDOUGH, account, add_keywords
+from tests.helpers.jobs import job_count, poll
+from tests.helpers.paths import AUTO_CLUSTER as AUTO
+from tests.helpers.paths import CLUSTERS, KEYWORDS, USAGE
+from tests.helpers.reads import credits
 
 TOPICS: dict[str, list[tuple[str, int]]] = {
-    "espresso": [("espresso machine", 9000), ("espresso machines", 4000),
-                 ("best espresso machine", 3000), ("espresso machine reviews", 900),
-                 ("cheap espresso machine", 800), ("espresso machine for home", 700),
-                 ("home espresso machine", 650), ("espresso machine price", 500),
-                 ("espresso machine deals", 300), ("espresso machine sale", 200)],
+    "espresso": ESPRESSO,
     "hiking": [("hiking boots", 8000), ("hiking boot", 3500), ("best hiking boots", 2500),
                ("waterproof hiking boots", 1500), ("hiking boots women", 1200),
                ("hiking boots men", 1100), ("lightweight hiking boots", 900),
                ("cheap hiking boots", 600), ("hiking boots sale", 400),
                ("leather hiking boots", 300)],
-    "sourdough": [("sourdough starter", 7000), ("sourdough starters", 2000),
-                  ("how to make sourdough starter", 1800), ("sourdough starter recipe", 1600),
-                  ("how to feed sourdough starter", 900),
-                  ("what is a sourdough starter", 700), ("sourdough starter guide", 500),
-                  ("sourdough starter tips", 400), ("easy sourdough starter", 350),
-                  ("sourdough starter ratio", 250)],
+    "sourdough": SOURDOUGH,
 }
 HEADS = {"espresso": "espresso", "hiking": "hiking boot", "sourdough": "sourdough"}
 
 
-@pytest.fixture
-async def jobs_app(tmp_path: Path, db_url: str) -> AsyncIterator[RunningApp]:
-    running = await start_app(make_settings(tmp_path, db_url, job_workers=2), executor=True)
-    running.ctx.executor.poll_max = 0.2
-    yield running
-    await stop_app(running)
-
-
-@pytest.fixture
-async def client(jobs_app: RunningApp) -> AsyncIterator[Client]:
-    c = jobs_app.client()
-    yield c
-    c.close()
-
-
-async def setup(client: Client, email: str) -> dict[str, Any]:
-    token = await client.owner(email)
-    me = (await client.get(ME, token=token)).data
-    site = await client.site(token)
-    sector = await client.sector(token, site["id"])
-    return {"token": token, "account_id": int(me["user"]["account_id"]), "site": site,
-            "sector": sector}
-
-
-async def add_keywords(client: Client, env: dict[str, Any], texts: list[tuple[str, int]],
-                       sector: dict[str, Any] | None = None, **extra: Any) -> list[int]:
-    sector = sector or env["sector"]
-    ids = []
-    for text, volume in texts:
-        resp = await client.post(KW, {"keyword": text, "volume": volume,
-                                      "site_id": sector["site_id"],
-                                      "sector_id": sector["id"], **extra},
-                                 token=env["token"])
-        assert resp.status == 201, resp.json
-        ids.append(int(resp.data["id"]))
-    return ids
-
-
-async def poll(client: Client, token: str, task_id: str, *states: str) -> dict[str, Any]:
-    seen: list[str] = []
-    for _ in range(1000):
-        resp = await client.get(PROGRESS.format(task_id), token=token)
-        assert resp.status == 200, resp.json
-        data = resp.data
-        seen.append(data["meta"]["phase"])
-        if data["state"] in states:
-            data["phases_seen"] = seen
-            return dict(data)
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"task never reached {states}: phases {seen}")
-
-
-async def credits(client: Client, token: str) -> int:
-    return int((await client.get(BAL, token=token)).data["credits"])
-
-
 async def keywords_of(client: Client, token: str, sector_id: int) -> dict[int, dict[str, Any]]:
-    resp = await client.get(f"{KW}?sector_id={sector_id}&page_size=100", token=token)
+    resp = await client.get(f"{KEYWORDS}?sector_id={sector_id}&page_size=100", token=token)
     assert resp.status == 200
     return {int(k["id"]): k for k in resp.json["results"]}
 
@@ -115,13 +43,8 @@ async def clusters_of(client: Client, token: str, sector_id: int) -> dict[int, d
     return {int(c["id"]): c for c in resp.json["results"]}
 
 
-async def job_count(app: RunningApp) -> int:
-    async with app.ctx.store.read() as conn:
-        return int((await conn.execute(select(func.count()).select_from(jobs))).scalar_one())
-
-
 async def test_auto_cluster_end_to_end(jobs_app, client):
-    env = await setup(client, "cluster@example.com")
+    env = await account(client, "cluster@example.com")
     token, sector = env["token"], env["sector"]
     topic_of: dict[int, str] = {}
     for topic, texts in TOPICS.items():
@@ -174,7 +97,7 @@ async def test_auto_cluster_end_to_end(jobs_app, client):
 
 
 async def test_new_keywords_join_existing_clusters_and_manual_ones_stay(jobs_app, client):
-    env = await setup(client, "join@example.com")
+    env = await account(client, "join@example.com")
     token, sector = env["token"], env["sector"]
     first = await add_keywords(client, env, TOPICS["espresso"][:5] + TOPICS["hiking"][:5])
     resp = await client.post(AUTO, {"ids": first, "sector_id": sector["id"]}, token=token)
@@ -206,12 +129,12 @@ async def test_new_keywords_join_existing_clusters_and_manual_ones_stay(jobs_app
 
 
 async def test_validation_and_scope(jobs_app, client):
-    env = await setup(client, "val@example.com")
+    env = await account(client, "val@example.com")
     token, sector = env["token"], env["sector"]
     ids = await add_keywords(client, env, TOPICS["espresso"][:3])
     other_sector = await client.sector(token, env["site"]["id"], "Sector B")
     elsewhere = await add_keywords(client, env, TOPICS["hiking"][:2], sector=other_sector)
-    stranger = await setup(client, "stranger@example.com")
+    stranger = await account(client, "stranger@example.com")
     foreign = await add_keywords(client, stranger, TOPICS["sourdough"][:2])
     before = await credits(client, token)
 
@@ -254,7 +177,7 @@ async def test_too_many_ids(tmp_path, db_url):
     running = await start_app(make_settings(tmp_path, db_url, local_cluster_max_ids=3))
     client = running.client()
     try:
-        env = await setup(client, "many@example.com")
+        env = await account(client, "many@example.com")
         ids = await add_keywords(client, env, TOPICS["espresso"][:4])
         body = {"ids": ids, "sector_id": env["sector"]["id"]}
         resp = await client.post(AUTO, body, token=env["token"])
@@ -270,7 +193,7 @@ async def test_too_many_ids(tmp_path, db_url):
 
 
 async def test_insufficient_credits_is_402_and_queues_nothing(jobs_app, client):
-    env = await setup(client, "poor@example.com")
+    env = await account(client, "poor@example.com")
     ids = await add_keywords(client, env, TOPICS["hiking"][:5])
     async with jobs_app.ctx.store.begin() as conn:
         await conn.execute(update(accounts).where(accounts.c.id == env["account_id"])
@@ -291,7 +214,7 @@ async def test_a_failed_job_refunds_its_credits(jobs_app, client, monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(cluster_operation, "cluster_keywords", broken)
-    env = await setup(client, "fail@example.com")
+    env = await account(client, "fail@example.com")
     token = env["token"]
     ids = await add_keywords(client, env, TOPICS["sourdough"])
     resp = await client.post(AUTO, {"ids": ids, "sector_id": env["sector"]["id"]},

@@ -12,11 +12,8 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from igny8d.ai.types import ArticleBrief, ArticleDraft, Generation, Prompts, ProviderError
@@ -24,41 +21,10 @@ from igny8d.permissions import Actor
 from igny8d.services import jobs as job_service
 from igny8d.store.schema import users
 from igny8d.text import word_count
-from tests.helpers.app import RunningApp, stop_app
-from tests.helpers.client import Client
-from tests.operations.test_ai_ideas import (
-    CONTENT,
-    CONTENT_AUTO,
-    ESPRESSO,
-    IDEAS,
-    PROGRESS,
-    QUEUE,
-    TASKS,
-    account,
-    all_rows,
-    credits,
-    job_count,
-    make_cluster,
-    poll,
-    run,
-    start_jobs_app,
-    usage_of,
-)
-
-
-@pytest.fixture
-async def jobs_app(tmp_path: Path, db_url: str) -> AsyncIterator[RunningApp]:
-    running = await start_jobs_app(tmp_path, db_url)
-    yield running
-    await stop_app(running)
-
-
-@pytest.fixture
-async def client(jobs_app: RunningApp) -> AsyncIterator[Client]:
-    c = jobs_app.client()
-    yield c
-    c.close()
-
+from tests.helpers.factories import ESPRESSO, account, make_cluster
+from tests.helpers.jobs import job_count, poll, run
+from tests.helpers.paths import CONTENT, CONTENT_AUTO, IDEAS, PROGRESS, QUEUE_TO_WRITER, TASKS
+from tests.helpers.reads import all_rows, credits, usage_of
 
 OUTLINE = [
     {"heading": "Why brew espresso at home", "level": 2, "points": ["home espresso machine"]},
@@ -81,7 +47,7 @@ async def idea_task(client, env, cid: int, title: str, **idea: Any) -> int:
                                      "sector_id": env["sector"]["id"], "cluster_id": cid,
                                      **idea}, token=env["token"])
     assert resp.status == 201, resp.json
-    queued = await client.post(QUEUE, {"ids": [resp.data["id"]]}, token=env["token"])
+    queued = await client.post(QUEUE_TO_WRITER, {"ids": [resp.data["id"]]}, token=env["token"])
     assert queued.status == 200, queued.json
     return int(queued.data["task_ids"][0])
 

@@ -12,15 +12,9 @@ from sqlalchemy import func, select, update
 
 from igny8d.store.schema import accounts, credit_transactions, credit_usage, jobs
 from tests.helpers.app import make_settings, start_app, stop_app
-from tests.operations.test_ai_ideas import (
-    CLUSTERS,
-    IDEAS_AUTO,
-    KW,
-    TRANSACTIONS,
-    account,
-    all_rows,
-    credits,
-)
+from tests.helpers.factories import account
+from tests.helpers.paths import CLUSTERS, IDEAS_AUTO, KEYWORDS, TRANSACTIONS
+from tests.helpers.reads import all_rows, credits
 
 
 async def test_fifty_concurrent_calls_on_a_balance_for_ten(tmp_path: Path, db_url: str):
@@ -39,7 +33,7 @@ async def test_fifty_concurrent_calls_on_a_balance_for_ten(tmp_path: Path, db_ur
                                      token=token)
             assert resp.status == 201, resp.json
             cid = int(resp.data["id"])
-            resp = await client.post(KW, {"keyword": f"topic {n} guide", "volume": 10,
+            resp = await client.post(KEYWORDS, {"keyword": f"topic {n} guide", "volume": 10,
                                           "cluster_id": cid, "site_id": env["site"]["id"],
                                           "sector_id": env["sector"]["id"]}, token=token)
             assert resp.status == 201, resp.json

@@ -4,172 +4,20 @@ and sector, target keywords, an outline in the ideas API's shape covering its ke
 charge for the planned ideas and the refund of those not written (a re-run's duplicates, a
 cluster deleted meanwhile, a provider answering fewer), a failing provider (FAILURE with its
 message, everything refunded, nothing written), and the bad inputs (foreign ids, a site the
-caller may not see, too many, none, an empty cluster, roles).
-
-The helpers here are shared by the other AI test modules."""
+caller may not see, too many, none, an empty cluster, roles)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest
-from sqlalchemy import func, select
 
 from igny8d.ai.types import ClusterBrief, Generation, IdeaDraft, Prompts, ProviderError
 from igny8d.operations import ideas as ideas_operation
 from igny8d.schemas.planner_clusters import CONTENT_STRUCTURES
-from igny8d.store.schema import jobs
-from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
-from tests.helpers.client import Client
-
-ME = "/api/v1/auth/me/"
-KW = "/api/v1/planner/keywords/"
-CLUSTERS = "/api/v1/planner/clusters/"
-IDEAS = "/api/v1/planner/ideas/"
-IDEAS_AUTO = "/api/v1/planner/clusters/auto_generate_ideas/"
-QUEUE = "/api/v1/planner/ideas/bulk_queue_to_writer/"
-TASKS = "/api/v1/writer/tasks/"
-CONTENT = "/api/v1/writer/content/"
-CONTENT_AUTO = "/api/v1/writer/tasks/auto_generate_content/"
-IMAGES = "/api/v1/writer/images/"
-PROMPTS_AUTO = "/api/v1/writer/content/generate_image_prompts/"
-IMAGES_AUTO = "/api/v1/writer/images/generate_images/"
-BAL = "/api/v1/billing/credits/balance/balance/"
-USAGE = "/api/v1/billing/credits/usage/"
-TRANSACTIONS = "/api/v1/billing/credits/transactions/"
-PROGRESS = "/api/v1/system/settings/task_progress/{}/"
-META_KEYS = {"phase", "percentage", "message", "request_steps", "response_steps", "cost",
-             "tokens"}
-
-ESPRESSO = [("espresso machine", 9000), ("espresso machines", 4000),
-            ("best espresso machine", 3000), ("espresso machine reviews", 900),
-            ("cheap espresso machine", 800), ("espresso machine for home", 700),
-            ("home espresso machine", 650), ("espresso machine price", 500),
-            ("espresso machine deals", 300), ("espresso machine sale", 200)]
-SOURDOUGH = [("sourdough starter", 7000), ("sourdough starters", 2000),
-             ("how to make sourdough starter", 1800), ("sourdough starter recipe", 1600),
-             ("how to feed sourdough starter", 900), ("what is a sourdough starter", 700),
-             ("sourdough starter guide", 500), ("sourdough starter tips", 400),
-             ("easy sourdough starter", 350), ("sourdough starter ratio", 250)]
-
-
-# -- shared helpers ------------------------------------------------------------------------------
-
-async def start_jobs_app(tmp_path: Path, db_url: str, **settings: Any) -> RunningApp:
-    """An app with two job workers that look for work often."""
-    running = await start_app(make_settings(tmp_path, db_url, job_workers=2, **settings),
-                              executor=True)
-    running.ctx.executor.poll_max = 0.2
-    return running
-
-
-@pytest.fixture
-async def jobs_app(tmp_path: Path, db_url: str) -> AsyncIterator[RunningApp]:
-    running = await start_jobs_app(tmp_path, db_url)
-    yield running
-    await stop_app(running)
-
-
-@pytest.fixture
-async def client(jobs_app: RunningApp) -> AsyncIterator[Client]:
-    c = jobs_app.client()
-    yield c
-    c.close()
-
-
-async def account(client: Client, email: str) -> dict[str, Any]:
-    """A new account (free plan) with a site and a sector; its owner's token."""
-    token = await client.owner(email)
-    me = (await client.get(ME, token=token)).data
-    site = await client.site(token)
-    sector = await client.sector(token, site["id"])
-    return {"token": token, "account_id": int(me["user"]["account_id"]), "site": site,
-            "sector": sector}
-
-
-async def add_keywords(client: Client, env: dict[str, Any], texts: list[tuple[str, int]],
-                       **extra: Any) -> list[int]:
-    ids = []
-    for text, volume in texts:
-        resp = await client.post(KW, {"keyword": text, "volume": volume,
-                                      "site_id": env["sector"]["site_id"],
-                                      "sector_id": env["sector"]["id"], **extra},
-                                 token=env["token"])
-        assert resp.status == 201, resp.json
-        ids.append(int(resp.data["id"]))
-    return ids
-
-
-async def make_cluster(client: Client, env: dict[str, Any], name: str,
-                       texts: list[tuple[str, int]]) -> int:
-    """A cluster made by hand with these keywords in it."""
-    resp = await client.post(CLUSTERS, {"name": name, "site_id": env["sector"]["site_id"],
-                                        "sector_id": env["sector"]["id"]}, token=env["token"])
-    assert resp.status == 201, resp.json
-    cid = int(resp.data["id"])
-    await add_keywords(client, env, texts, cluster_id=cid)
-    return cid
-
-
-async def poll(client: Client, token: str, task_id: str,
-               *states: str) -> dict[str, Any]:
-    """Follow task_progress until one of `states` (default: a finished state)."""
-    states = states or ("SUCCESS", "FAILURE", "REVOKED")
-    seen: list[str] = []
-    for _ in range(3000):
-        resp = await client.get(PROGRESS.format(task_id), token=token)
-        assert resp.status == 200, resp.json
-        data = resp.data
-        assert set(data["meta"]) >= META_KEYS, data
-        seen.append(data["meta"]["phase"])
-        if data["state"] in states:
-            data["phases_seen"] = seen
-            return dict(data)
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"task never reached {states}: phases {seen[-20:]}")
-
-
-async def run(client: Client, token: str, path: str, ids: list[int]) -> dict[str, Any]:
-    """POST an AI action, expect 202 with only a task_id, and wait for the job to finish."""
-    resp = await client.post(path, {"ids": ids}, token=token)
-    assert resp.status == 202, resp.json
-    assert set(resp.data) == {"task_id"}, resp.data
-    done = await poll(client, token, resp.data["task_id"])
-    done["task_id"] = resp.data["task_id"]
-    return done
-
-
-async def credits(client: Client, token: str) -> int:
-    resp = await client.get(BAL, token=token)
-    assert resp.status == 200, resp.json
-    return int(resp.data["credits"])
-
-
-async def all_rows(client: Client, token: str, path: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    url: str | None = path + ("&" if "?" in path else "?") + "page_size=100"
-    while url:
-        resp = await client.get(url, token=token)
-        assert resp.status == 200, resp.json
-        rows.extend(resp.json["results"])
-        nxt = resp.json["next"]
-        url = nxt[nxt.index("/api/"):] if nxt else None
-    return rows
-
-
-async def usage_of(client: Client, token: str, reference: str) -> dict[str, Any]:
-    """The one usage row a job's charge wrote."""
-    rows = [u for u in await all_rows(client, token, USAGE) if u["reference"] == reference]
-    assert len(rows) == 1, rows
-    return rows[0]
-
-
-async def job_count(app: RunningApp) -> int:
-    async with app.ctx.store.read() as conn:
-        return int((await conn.execute(select(func.count()).select_from(jobs))).scalar_one())
+from tests.helpers.app import make_settings, start_app, stop_app
+from tests.helpers.factories import ESPRESSO, SOURDOUGH, account, make_cluster
+from tests.helpers.jobs import job_count, poll, run
+from tests.helpers.paths import CLUSTERS, IDEAS, IDEAS_AUTO
+from tests.helpers.reads import all_rows, credits, usage_of
 
 
 def words(text: str) -> str:

@@ -12,45 +12,14 @@ commit are deleted; generated images are skipped; bad input."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from igny8d.ai.types import Generation, ImageRequest, ProviderError, RenderedImage
 from igny8d.services import media as image_files
-from tests.helpers.app import RunningApp, stop_app
-from tests.helpers.client import Client
-from tests.operations.test_ai_ideas import (
-    CONTENT,
-    IMAGES,
-    IMAGES_AUTO,
-    PROMPTS_AUTO,
-    account,
-    all_rows,
-    credits,
-    job_count,
-    poll,
-    run,
-    start_jobs_app,
-    usage_of,
-)
-
-
-@pytest.fixture
-async def jobs_app(tmp_path: Path, db_url: str) -> AsyncIterator[RunningApp]:
-    running = await start_jobs_app(tmp_path, db_url)
-    yield running
-    await stop_app(running)
-
-
-@pytest.fixture
-async def client(jobs_app: RunningApp) -> AsyncIterator[Client]:
-    c = jobs_app.client()
-    yield c
-    c.close()
-
+from tests.helpers.factories import account
+from tests.helpers.jobs import job_count, poll, run
+from tests.helpers.paths import CONTENT, IMAGES, IMAGES_AUTO, PROMPTS_AUTO
+from tests.helpers.reads import all_rows, credits, usage_of
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -16,34 +16,26 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.app import RunningApp, stop_app
+from tests.helpers.app import RunningApp, start_jobs_app, stop_app
 from tests.helpers.client import Client
+from tests.helpers.factories import ESPRESSO, SOURDOUGH, account, add_keywords, make_cluster
 from tests.helpers.fake_openai import FakeOpenAI
-from tests.operations.test_ai_ideas import (
+from tests.helpers.jobs import poll, run
+from tests.helpers.paths import (
+    AUTO_CLUSTER,
     CLUSTERS,
     CONTENT,
     CONTENT_AUTO,
-    ESPRESSO,
     IDEAS,
     IDEAS_AUTO,
     IMAGES,
     IMAGES_AUTO,
-    KW,
+    KEYWORDS,
     PROMPTS_AUTO,
-    QUEUE,
-    SOURDOUGH,
-    account,
-    add_keywords,
-    all_rows,
-    credits,
-    make_cluster,
-    poll,
-    run,
-    start_jobs_app,
-    usage_of,
+    QUEUE_TO_WRITER,
 )
+from tests.helpers.reads import all_rows, credits, usage_of
 
-AUTO_CLUSTER = "/api/v1/planner/keywords/auto_cluster/"
 SAVE_OPENAI = "/api/v1/system/settings/integrations/openai/save/"
 SAVE_PROMPT = "/api/v1/system/prompts/save/"
 PROMPTS = {"clustering": "ACME clustering rules: group by product.",
@@ -67,13 +59,6 @@ async def jobs_app(tmp_path: Path, db_url: str) -> AsyncIterator[RunningApp]:
     running = await llm_app(tmp_path, db_url)
     yield running
     await stop_app(running)
-
-
-@pytest.fixture
-async def client(jobs_app: RunningApp) -> AsyncIterator[Client]:
-    c = jobs_app.client()
-    yield c
-    c.close()
 
 
 async def configure(client: Client, env: dict[str, Any], fake: FakeOpenAI,
@@ -145,7 +130,7 @@ async def test_the_actions_use_the_integration_and_the_saved_prompts(jobs_app, c
     assert ideas[0]["outline"][1]["level"] == 3
 
     # content
-    task_ids = (await client.post(QUEUE, {"ids": [ideas[0]["id"]]}, token=token)).data[
+    task_ids = (await client.post(QUEUE_TO_WRITER, {"ids": [ideas[0]["id"]]}, token=token)).data[
         "task_ids"]
     done = await run(client, token, CONTENT_AUTO, task_ids)
     assert done["state"] == "SUCCESS", done
@@ -184,7 +169,7 @@ async def test_clustering_on_embeddings(tmp_path, db_url, fake):
         assert done["result"]["method"] == "embeddings"
         assert "/embeddings" in fake.paths() and chats(fake, "clustering") == []
         assert done["meta"]["tokens"] > 0
-        keywords = await all_rows(client, env["token"], KW)
+        keywords = await all_rows(client, env["token"], KEYWORDS)
         by_cluster: dict[int, set[str]] = {}
         for k in keywords:
             if k["cluster_id"] is not None:

@@ -13,15 +13,13 @@ the default prices). Also: each AI action counts in its DESIGN.md throttle scope
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.helpers.app import RunningApp, stop_app
 from tests.helpers.client import Client
-from tests.operations.test_ai_ideas import (
+from tests.helpers.factories import account
+from tests.helpers.jobs import poll
+from tests.helpers.paths import (
+    AUTO_CLUSTER,
     CLUSTERS,
     CONTENT,
     CONTENT_AUTO,
@@ -29,20 +27,15 @@ from tests.operations.test_ai_ideas import (
     IDEAS_AUTO,
     IMAGES,
     IMAGES_AUTO,
-    KW,
+    KEYWORDS,
     PROMPTS_AUTO,
-    QUEUE,
+    QUEUE_TO_WRITER,
     TASKS,
     TRANSACTIONS,
     USAGE,
-    account,
-    all_rows,
-    credits,
-    poll,
-    start_jobs_app,
 )
+from tests.helpers.reads import all_rows, credits
 
-AUTO_CLUSTER = "/api/v1/planner/keywords/auto_cluster/"
 SUMMARY = "/api/v1/billing/credits/usage/summary/"
 MODIFIERS = ["", "best", "cheap", "{} reviews", "buy", "{} for sale", "{} deals",
              "{} price", "top rated", "affordable", "{} discount", "{} brands", "premium",
@@ -58,20 +51,6 @@ def theme_keywords(theme: str) -> list[tuple[str, int]]:
         text = mod.format(theme) if "{}" in mod else f"{mod} {theme}".strip()
         out.append((text, 10000 // (n + 1)))
     return out
-
-
-@pytest.fixture
-async def jobs_app(tmp_path: Path, db_url: str) -> AsyncIterator[RunningApp]:
-    running = await start_jobs_app(tmp_path, db_url)
-    yield running
-    await stop_app(running)
-
-
-@pytest.fixture
-async def client(jobs_app: RunningApp) -> AsyncIterator[Client]:
-    c = jobs_app.client()
-    yield c
-    c.close()
 
 
 async def step(client: Client, token: str, path: str, ids: list[int],
@@ -98,7 +77,7 @@ async def test_the_whole_pipeline_offline(jobs_app, client):
     theme_of: dict[int, str] = {}
     for theme in THEMES:
         for text, volume in theme_keywords(theme):
-            resp = await client.post(KW, {"keyword": text, "volume": volume,
+            resp = await client.post(KEYWORDS, {"keyword": text, "volume": volume,
                                           "site_id": env["site"]["id"],
                                           "sector_id": env["sector"]["id"]}, token=token)
             assert resp.status == 201, resp.json
@@ -113,7 +92,7 @@ async def test_the_whole_pipeline_offline(jobs_app, client):
     assert result["keywords_clustered"] >= 80, result
     clusters = await all_rows(client, token, CLUSTERS)
     assert 5 <= len(clusters) <= 15, [c["name"] for c in clusters]
-    keywords = await all_rows(client, token, KW)
+    keywords = await all_rows(client, token, KEYWORDS)
     assert all(k["intent"] for k in keywords)
     members: dict[int, list[dict[str, Any]]] = {}
     for k in keywords:
@@ -137,7 +116,7 @@ async def test_the_whole_pipeline_offline(jobs_app, client):
     assert all(i["status"] == "new" and i["outline"] for i in ideas)
 
     # 3. tasks
-    resp = await client.post(QUEUE, {"ids": [int(i["id"]) for i in ideas]}, token=token)
+    resp = await client.post(QUEUE_TO_WRITER, {"ids": [int(i["id"]) for i in ideas]}, token=token)
     assert resp.status == 200, resp.json
     task_ids = resp.data["task_ids"]
     assert len(task_ids) == len(ideas) <= 50
