@@ -17,22 +17,15 @@ from igny8d.errors import InsufficientCredits
 from igny8d.jobs.registry import Job, JobFailed
 from igny8d.services import billing
 from igny8d.store.schema import accounts, admin_audit, credit_transactions, jobs, users
-from tests.api.test_admin_api import (
-    ME,
-    A,
-    audit_count,
-    credits_of,
-    job_kind,
-    operator,
-    paid_job,
-    tenant,
-)
-from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
+from tests.helpers.app import RunningApp, start_jobs_app, stop_app
 from tests.helpers.client import PASSWORD, Client
+from tests.helpers.factories import operator, tenant
+from tests.helpers.jobs import job_kind, paid_job
+from tests.helpers.paths import ADMIN as A
+from tests.helpers.paths import LOGIN, ME, REFRESH
+from tests.helpers.paths import TRANSACTIONS as TX
+from tests.helpers.reads import audit_count, credits_of
 
-REFRESH = "/api/v1/auth/refresh/"
-LOGIN = "/api/v1/auth/login/"
-TX = "/api/v1/billing/credits/transactions/"
 LIMITS = "/api/v1/billing/credits/usage/limits/"
 
 
@@ -340,8 +333,7 @@ async def test_cancel_a_pending_job_refunds_it_and_a_finished_one_is_409(app, cl
 
 @pytest.fixture
 async def jobs_app(tmp_path: Path, db_url: str) -> AsyncIterator[RunningApp]:
-    running = await start_app(make_settings(tmp_path, db_url, job_workers=2), executor=True)
-    running.ctx.executor.poll_max = 0.1
+    running = await start_jobs_app(tmp_path, db_url, poll_max=0.1)
     yield running
     await stop_app(running)
 

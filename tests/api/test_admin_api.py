@@ -8,46 +8,18 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
-
 from igny8d.handlers import api_routes
-from igny8d.jobs.registry import Job
 from igny8d.openapi import build_document, operations
-from igny8d.permissions import Actor
 from igny8d.services import billing
-from igny8d.services.operators import create_superuser
-from igny8d.store.schema import accounts, admin_audit
-from tests.helpers.app import RunningApp
 from tests.helpers.client import PASSWORD, Client, Response
+from tests.helpers.factories import OPS_EMAIL, operator, tenant
+from tests.helpers.jobs import KIND, paid_job
+from tests.helpers.paths import ADMIN as A
+from tests.helpers.paths import KEYWORDS as KW
+from tests.helpers.paths import ME
+from tests.helpers.reads import audit_count, credits_of
 
-A = "/api/v1/admin/"
-ME = "/api/v1/auth/me/"
-KW = "/api/v1/planner/keywords/"
-KIND = "admin.test"
-OPS_EMAIL = "ops@example.com"
-
-
-# -- helpers (test_admin_actions.py and test_monthly_grant.py use them too) ------------------------
-
-
-async def operator(app: RunningApp, client: Client, email: str = OPS_EMAIL) -> dict[str, Any]:
-    """A superuser (in the Operators account) and their login."""
-    password_hash = await app.ctx.hasher.hash(PASSWORD)
-    async with app.ctx.store.begin() as conn:
-        made = await create_superuser(conn, email=email, username=None,
-                                      password_hash=password_hash)
-    pair = await client.login(email)
-    return {"token": pair["access"], "refresh": pair["refresh"],
-            "user_id": int(made["user"]["id"]), "account_id": int(made["account"]["id"])}
-
-
-async def tenant(client: Client, email: str) -> dict[str, Any]:
-    """A registered account's owner: token, refresh token, ids."""
-    await client.register(email)
-    pair = await client.login(email)
-    me = (await client.get(ME, token=pair["access"])).data
-    return {"token": pair["access"], "refresh": pair["refresh"], "email": email,
-            "user_id": int(me["user"]["id"]), "account_id": int(me["user"]["account_id"])}
+# -- helpers ---------------------------------------------------------------------------------------
 
 
 async def keywords(client: Client, owner: dict[str, Any], n: int) -> list[int]:
@@ -60,43 +32,6 @@ async def keywords(client: Client, owner: dict[str, Any], n: int) -> list[int]:
         assert resp.status == 201, resp.json
         ids.append(int(resp.data["id"]))
     return ids
-
-
-async def _never_runs(job: Job, progress: Any) -> dict[str, Any]:
-    raise AssertionError("no worker runs in these tests")
-
-
-def job_kind(app: RunningApp, fn: Any = _never_runs, kind: str = KIND) -> None:
-    """A kind paid like the AI functions: refunded when it fails or is cancelled."""
-    if kind not in app.ctx.jobs:
-        app.ctx.jobs.register(kind, fn, on_failed=billing.refund_job,
-                              on_revoked=billing.refund_job, max_attempts=2)
-
-
-async def paid_job(app: RunningApp, owner: dict[str, Any], price: int = 3,
-                   kind: str = KIND) -> str:
-    """What an AI action does: queue the job and charge its price in one transaction (the
-    charge's reference is the task id). PENDING while no worker runs."""
-    job_kind(app, kind=kind)
-    actor = Actor(user_id=owner["user_id"], account_id=owner["account_id"], role="owner")
-    async with app.ctx.store.begin() as conn:
-        task = await app.ctx.executor.submit(conn, actor, kind=kind, payload={"price": price})
-        await billing.charge(conn, actor, amount=price, operation_type="clustering",
-                             units=price, description=f"Test job of {price}",
-                             reference=task["task_id"])
-    return str(task["task_id"])
-
-
-async def credits_of(app: RunningApp, account_id: int) -> int:
-    async with app.ctx.store.read() as conn:
-        return int((await conn.execute(
-            select(accounts.c.credits).where(accounts.c.id == account_id))).scalar_one())
-
-
-async def audit_count(app: RunningApp) -> int:
-    async with app.ctx.store.read() as conn:
-        return int((await conn.execute(select(func.count()).select_from(admin_audit)))
-                   .scalar_one())
 
 
 def admin_operations() -> list[tuple[str, str]]:

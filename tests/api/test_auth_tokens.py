@@ -19,11 +19,8 @@ from sqlalchemy import func, select, update
 
 from igny8d.store.schema import accounts, refresh_tokens, users
 from tests.helpers.client import PASSWORD
+from tests.helpers.paths import LOGIN, ME, REFRESH, REGISTER
 
-REGISTER = "/api/v1/auth/register/"
-LOGIN = "/api/v1/auth/login/"
-REFRESH = "/api/v1/auth/refresh/"
-ME = "/api/v1/auth/me/"
 TOKEN_KEYS = {"user", "access", "refresh", "access_expires_at", "refresh_expires_at"}
 
 

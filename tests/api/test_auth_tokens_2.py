@@ -15,10 +15,8 @@ import pytest
 
 from tests.helpers.app import make_settings, start_app, stop_app
 from tests.helpers.client import PASSWORD
+from tests.helpers.paths import LOGIN, ME, REFRESH
 
-LOGIN = "/api/v1/auth/login/"
-REFRESH = "/api/v1/auth/refresh/"
-ME = "/api/v1/auth/me/"
 CHANGE = "/api/v1/auth/change-password/"
 LOGOUT = "/api/v1/auth/logout/"
 NEW_PASSWORD = "battery-staple-42"

@@ -9,9 +9,7 @@ import pytest
 
 from tests.helpers.app import RunningApp
 from tests.helpers.client import PASSWORD
-
-ME = "/api/v1/auth/me/"
-LOGIN = "/api/v1/auth/login/"
+from tests.helpers.paths import LOGIN, ME
 
 
 @pytest.fixture

@@ -6,16 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 from igny8d.services import billing
-
-ME = "/api/v1/auth/me/"
-BAL = "/api/v1/billing/credits/balance/balance/"
-USAGE = "/api/v1/billing/credits/usage/"
-TX = "/api/v1/billing/credits/transactions/"
-
-
-async def _owner(client, email: str) -> tuple[str, int]:
-    token = await client.owner(email)
-    return token, int((await client.get(ME, token=token)).data["user"]["account_id"])
+from tests.helpers.factories import owner_and_account
+from tests.helpers.paths import BALANCE as BAL
+from tests.helpers.paths import TRANSACTIONS as TX
+from tests.helpers.paths import USAGE
 
 
 async def _spend(app, account_id: int) -> None:
@@ -38,7 +32,7 @@ def _today() -> str:
 
 
 async def test_balance_has_the_reference_shape(app, client):
-    owner, account_id = await _owner(client, "bal@example.com")
+    owner, account_id = await owner_and_account(client, "bal@example.com")
     resp = await client.get(BAL, token=owner)
     assert resp.status == 200
     assert resp.data == {"credits": 1000, "plan_credits_per_month": 1000,
@@ -51,7 +45,7 @@ async def test_balance_has_the_reference_shape(app, client):
 
 
 async def test_balance_and_usage_are_for_every_role_transactions_for_admins(app, client):
-    owner, account_id = await _owner(client, "roles@example.com")
+    owner, account_id = await owner_and_account(client, "roles@example.com")
     await _spend(app, account_id)
     viewer = await client.member(owner, "viewer@example.com", "viewer")
     editor = await client.member(owner, "editor@example.com", "editor")
@@ -72,7 +66,7 @@ async def test_balance_and_usage_are_for_every_role_transactions_for_admins(app,
 
 
 async def test_billing_is_read_only(app, client):
-    owner, _ = await _owner(client, "ro@example.com")
+    owner, _ = await owner_and_account(client, "ro@example.com")
     for path in (BAL, USAGE, TX, f"{USAGE}summary/"):
         for method in ("POST", "PUT", "DELETE"):
             resp = await client.request(method, path, token=owner, json_body={})
@@ -80,7 +74,7 @@ async def test_billing_is_read_only(app, client):
 
 
 async def test_usage_list_get_and_filters(app, client):
-    owner, account_id = await _owner(client, "usage@example.com")
+    owner, account_id = await owner_and_account(client, "usage@example.com")
     await _spend(app, account_id)
     listed = await client.get(USAGE, token=owner)
     assert listed.json["count"] == 3
@@ -118,7 +112,7 @@ async def test_usage_list_get_and_filters(app, client):
 
 
 async def test_usage_summary_totals_by_operation_type(app, client):
-    owner, account_id = await _owner(client, "summary@example.com")
+    owner, account_id = await owner_and_account(client, "summary@example.com")
     await _spend(app, account_id)
     resp = await client.get(f"{USAGE}summary/", token=owner)
     assert resp.status == 200
@@ -144,7 +138,7 @@ async def test_usage_summary_totals_by_operation_type(app, client):
 
 
 async def test_usage_limits_shows_plan_limits_and_counts(app, client):
-    owner, account_id = await _owner(client, "limits@example.com")
+    owner, account_id = await owner_and_account(client, "limits@example.com")
     await client.site(owner, "One")
     await client.site(owner, "Two")
     await client.member(owner, "seat@example.com", "viewer")
@@ -161,7 +155,7 @@ async def test_usage_limits_shows_plan_limits_and_counts(app, client):
 
 
 async def test_transactions_list_get_and_filters(app, client):
-    owner, account_id = await _owner(client, "tx@example.com")
+    owner, account_id = await owner_and_account(client, "tx@example.com")
     await _spend(app, account_id)
     async with app.ctx.store.begin() as conn:
         await billing.grant(conn, account_id, amount=200, transaction_type="monthly_grant",
@@ -188,8 +182,8 @@ async def test_transactions_list_get_and_filters(app, client):
 
 
 async def test_other_accounts_rows_are_not_listed_and_answer_404(app, client):
-    mine, my_account = await _owner(client, "mine@example.com")
-    theirs, their_account = await _owner(client, "theirs@example.com")
+    mine, my_account = await owner_and_account(client, "mine@example.com")
+    theirs, their_account = await owner_and_account(client, "theirs@example.com")
     await _spend(app, their_account)
     async with app.ctx.store.begin() as conn:
         await billing.charge(conn, my_account, amount=5, operation_type="images",
@@ -213,7 +207,7 @@ async def test_other_accounts_rows_are_not_listed_and_answer_404(app, client):
 
 async def test_list_counts_follow_new_charges(app, client):
     """The list count cache is keyed by the account's data version; a charge bumps it."""
-    owner, account_id = await _owner(client, "cache@example.com")
+    owner, account_id = await owner_and_account(client, "cache@example.com")
     assert (await client.get(USAGE, token=owner)).json["count"] == 0
     assert (await client.get(TX, token=owner)).json["count"] == 0
     async with app.ctx.store.begin() as conn:

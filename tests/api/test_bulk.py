@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from tests.helpers.paths import SECTORS
+
 BULK = "/api/v1/auth/sectors/bulk_delete/"
-SECTORS = "/api/v1/auth/sectors/"
 
 
 async def _sectors(client, token, site_id, n):

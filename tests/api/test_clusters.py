@@ -4,7 +4,6 @@ ordering, pagination, isolation, roles, references, bulk delete, the plan's clus
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -18,40 +17,9 @@ from igny8d.store.ideas import IDEAS
 from igny8d.store.keywords import KEYWORDS
 from igny8d.store.schema import clusters, content_ideas, keywords
 from igny8d.store.writes import insert_many, insert_row
-
-C = "/api/v1/planner/clusters/"
-ME = "/api/v1/auth/me/"
-
-
-async def account_of(client, token) -> int:
-    return (await client.get(ME, token=token)).data["user"]["account_id"]
-
-
-async def setup_owner(client, email: str) -> dict[str, Any]:
-    token = await client.owner(email)
-    site = await client.site(token)
-    sec = await client.sector(token, site["id"], "Sector A")
-    sec2 = await client.sector(token, site["id"], "Sector B")
-    return {"token": token, "site": site["id"], "sector": sec["id"], "sector2": sec2["id"],
-            "account": await account_of(client, token)}
-
-
-@pytest.fixture
-async def a(client):
-    return await setup_owner(client, "ann@example.com")
-
-
-@pytest.fixture
-async def b(client):
-    return await setup_owner(client, "bob@example.com")
-
-
-async def new_cluster(client, who, name="Cluster", *, sector=None, **extra) -> dict[str, Any]:
-    resp = await client.post(C, {"name": name, "site_id": who["site"],
-                                 "sector_id": sector or who["sector"], **extra},
-                             token=who["token"])
-    assert resp.status == 201, resp.json
-    return resp.data
+from tests.helpers.factories import new_cluster
+from tests.helpers.paths import CLUSTERS as C
+from tests.helpers.reads import all_pages
 
 
 async def add_keywords(app, who, cluster_id: int | None, volumes: list[int],
@@ -64,17 +32,6 @@ async def add_keywords(app, who, cluster_id: int | None, volumes: list[int],
             for i, v in enumerate(volumes)]
     async with app.ctx.store.begin() as conn:
         await insert_many(conn, KEYWORDS, rows)
-
-
-async def all_pages(client, token, path) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    url: str | None = path
-    while url:
-        resp = await client.get(url.removeprefix(client.base_url), token=token)
-        assert resp.status == 200, resp.json
-        out.extend(resp.json["results"])
-        url = resp.json["next"]
-    return out
 
 
 # -- CRUD and computed fields --------------------------------------------------------------------
@@ -102,7 +59,7 @@ async def test_create_read_update_delete_with_computed_fields(app, client, a):
     assert put.status == 200, put.json
     assert put.data["name"] == "Road shoes" and put.data["status"] == "archived"
     assert put.data["description"] == "All about shoes" and put.data["keywords_count"] == 3
-    moved = await client.patch(f"{C}{made['id']}/", {"sector_id": a["sector2"]},
+    moved = await client.patch(f"{C}{made['id']}/", {"sector_id": a["other_sector"]},
                                token=a["token"])
     assert moved.status == 400 and "sector_id" in moved.errors
     patch = await client.patch(f"{C}{made['id']}/", {"description": ""}, token=a["token"])
@@ -138,7 +95,7 @@ async def test_duplicate_name_in_a_sector_is_409(client, a):
                                 "sector_id": a["sector"]}, token=a["token"])
     assert dup.status == 409 and "name" in dup.errors
     # the same name in another sector is another cluster
-    await new_cluster(client, a, "Shoes", sector=a["sector2"])
+    await new_cluster(client, a, "Shoes", sector=a["other_sector"])
     second = await new_cluster(client, a, "Boots")
     rename = await client.patch(f"{C}{second['id']}/", {"name": "Shoes"}, token=a["token"])
     assert rename.status == 409 and "name" in rename.errors
@@ -225,7 +182,7 @@ async def test_site_grants_limit_what_an_editor_sees(client, a):
 async def test_filters_search_ordering_and_pagination(client, a):
     made = []
     for i in range(23):
-        sector = a["sector"] if i % 2 == 0 else a["sector2"]
+        sector = a["sector"] if i % 2 == 0 else a["other_sector"]
         made.append(await new_cluster(client, a, f"Topic {i:02d}", sector=sector,
                                       status="archived" if i % 5 == 0 else "active"))
     tok = a["token"]
@@ -240,7 +197,7 @@ async def test_filters_search_ordering_and_pagination(client, a):
     assert len(await ids("?status=active,archived&page_size=100")) == 23
     in_a = {c["id"] for c in made if c["sector_id"] == a["sector"]}
     assert set(await ids(f"?sector_id={a['sector']}&page_size=100")) == in_a
-    assert set(await ids(f"?site_id={a['site']}&sector_id={a['sector2']}&status=archived"
+    assert set(await ids(f"?site_id={a['site']}&sector_id={a['other_sector']}&status=archived"
                          "&page_size=100")) == \
         {c["id"] for c in made if c["id"] not in in_a and c["id"] in archived}
     assert await ids("?search=topic%2007") == [made[7]["id"]]
@@ -311,7 +268,7 @@ async def test_concurrent_creates_stop_exactly_at_the_plan_limit(app, client, a)
             {"account_id": a["account"], "site_id": a["site"], "sector_id": a["sector"],
              "name": f"Seeded {i}"} for i in range(195)])  # the free plan allows 200
     results = await asyncio.gather(*(
-        client.post(C, {"name": f"Race {i}", "site_id": a["site"], "sector_id": a["sector2"]},
+        client.post(C, {"name": f"Race {i}", "site_id": a["site"], "sector_id": a["other_sector"]},
                     token=a["token"]) for i in range(20)))
     statuses = sorted(r.status for r in results)
     assert statuses.count(201) == 5 and statuses.count(403) == 15, statuses
@@ -334,7 +291,7 @@ async def test_cluster_in_sector(app, client, a, b):
         row = await cluster_in_sector(conn, actor, mine["id"], a["sector"])
         assert row["id"] == mine["id"]
         with pytest.raises(ValidationFailed) as wrong:
-            await cluster_in_sector(conn, actor, mine["id"], a["sector2"], field="x_id")
+            await cluster_in_sector(conn, actor, mine["id"], a["other_sector"], field="x_id")
         assert "x_id" in wrong.value.errors
         with pytest.raises(RowNotFound) as hidden:
             await cluster_in_sector(conn, actor, theirs["id"], b["sector"])

@@ -3,28 +3,18 @@ the task reference in the same sector, filters, search, ordering, bulk delete, i
 
 from __future__ import annotations
 
-from typing import Any
-
 from igny8d.schemas.writer import MAX_HTML_BYTES
-from tests.api.test_tasks import TASKS, ids_of, local, make_task, tenant, where
-from tests.helpers.client import Client
+from tests.helpers.factories import make_content, make_task, two_sector_owner, where
+from tests.helpers.paths import CONTENT, TASKS
+from tests.helpers.reads import ids_of, local
 
-CONTENT = "/api/v1/writer/content/"
 CONTENT_KEYS = {"id", "account_id", "site_id", "sector_id", "task_id", "title", "html_content",
                 "word_count", "meta_title", "meta_description", "primary_keyword",
                 "secondary_keywords", "content_type", "status", "created_at", "updated_at"}
 
 
-async def make_content(client: Client, t: dict[str, Any], title: str = "Post",
-                       html: str = "<p>one two three</p>", **extra: Any) -> dict[str, Any]:
-    resp = await client.post(CONTENT, {"title": title, "html_content": html, **where(t),
-                                       **extra}, token=t["token"])
-    assert resp.status == 201, resp.json
-    return resp.data
-
-
 async def test_content_crud_and_word_count(client):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     task = await make_task(client, t)
     made = await make_content(
         client, t, "Guide", "<h1>Hello world</h1><p>It's a <b>fine</b> day.</p>",
@@ -56,7 +46,7 @@ async def test_content_crud_and_word_count(client):
 
 
 async def test_html_is_sanitised_on_the_way_in(client):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     html = ('<p onclick="steal()">Safe <a href="javascript:alert(1)">link</a> '
             '<a href="https://example.com/" onmouseover="x()">ok</a></p>'
             '<script>alert("x")</script><style>p{}</style>'
@@ -80,7 +70,7 @@ async def test_html_is_sanitised_on_the_way_in(client):
 
 
 async def test_html_size_cap(client):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     resp = await client.post(CONTENT, {"title": "x", "html_content": "a" * (MAX_HTML_BYTES + 1),
                                        **where(t)}, token=t["token"])
     assert resp.status == 400 and "html_content" in resp.errors
@@ -90,7 +80,7 @@ async def test_html_size_cap(client):
 
 
 async def test_bad_bodies(client):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     base = {"title": "T", "html_content": "<p>x</p>", **where(t)}
     for extra, field in (({"title": ""}, "title"), ({"status": "live"}, "status"),
                          ({"meta_title": "m" * 256}, "meta_title"),
@@ -106,8 +96,8 @@ async def test_bad_bodies(client):
 
 
 async def test_task_reference(client):
-    a = await tenant(client, "ann@example.com")
-    b = await tenant(client, "bob@example.com")
+    a = await two_sector_owner(client, "ann@example.com")
+    b = await two_sector_owner(client, "bob@example.com")
     theirs = await make_task(client, b)
     other = await make_task(client, a, sector_id=a["other_sector"])
     base = {"title": "T", "html_content": "<p>x</p>"}
@@ -133,7 +123,7 @@ async def test_task_reference(client):
 
 
 async def test_filters_search_ordering_pagination(client):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     task = await make_task(client, t)
     c1 = await make_content(client, t, "Alpha post", "<p>a b c</p>", task_id=task["id"])
     c2 = await make_content(client, t, "Beta post", "<p>a</p>", status="published",
@@ -166,8 +156,8 @@ async def test_filters_search_ordering_pagination(client):
 
 
 async def test_isolation_roles_and_bulk_delete(client):
-    a = await tenant(client, "ann@example.com")
-    b = await tenant(client, "bob@example.com")
+    a = await two_sector_owner(client, "ann@example.com")
+    b = await two_sector_owner(client, "bob@example.com")
     mine = [(await make_content(client, a, f"A{i}"))["id"] for i in range(3)]
     theirs = await make_content(client, b, "B")
     url = f"{CONTENT}{theirs['id']}/"

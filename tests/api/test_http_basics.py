@@ -19,10 +19,8 @@ from igny8d.handlers import api_routes
 from igny8d.store.schema import accounts, users
 from tests.helpers.app import RunningApp
 from tests.helpers.client import PASSWORD, Client, check_envelope
+from tests.helpers.paths import ADMIN, LOGIN, REGISTER, SITES
 
-SITES = "/api/v1/auth/sites/"
-REGISTER = "/api/v1/auth/register/"
-LOGIN = "/api/v1/auth/login/"
 MB = 1024 * 1024
 
 #: The reference's "Public Endpoints", plus refresh (it carries its own token) and the
@@ -45,7 +43,6 @@ _PARAM = re.compile(r"\(\?P<\w+>[^)]*\)")
 
 
 #: The admin API answers everyone but a superuser with the unknown-path 404.
-ADMIN = "/api/v1/admin/"
 
 
 def declared_operations() -> list[tuple[str, str, bool]]:

@@ -12,11 +12,7 @@ import pytest
 
 from igny8d import __version__
 from tests.helpers.app import make_settings, start_app, stop_app
-
-SITES = "/api/v1/auth/sites/"
-REGISTER = "/api/v1/auth/register/"
-LOGIN = "/api/v1/auth/login/"
-
+from tests.helpers.paths import LOGIN, REGISTER, SITES
 
 # -- security headers and CORS -------------------------------------------------------------------
 

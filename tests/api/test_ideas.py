@@ -7,24 +7,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from igny8d.store.schema import content_ideas, tasks
-from tests.api.test_clusters import all_pages, new_cluster, setup_owner
-
-IU = "/api/v1/planner/ideas/"
-Q = "/api/v1/planner/ideas/bulk_queue_to_writer/"
-
-
-@pytest.fixture
-async def a(client):
-    return await setup_owner(client, "ann@example.com")
-
-
-@pytest.fixture
-async def b(client):
-    return await setup_owner(client, "bob@example.com")
+from tests.helpers.factories import new_cluster
+from tests.helpers.paths import IDEAS as IU
+from tests.helpers.paths import QUEUE_TO_WRITER as Q
+from tests.helpers.reads import all_pages
 
 
 async def new_idea(client, who, title="Idea", *, sector=None, **extra) -> dict[str, Any]:
@@ -129,7 +118,7 @@ async def test_body_validation(client, a):
 
 async def test_references(client, a, b):
     mine = await new_cluster(client, a, "Mine")
-    elsewhere = await new_cluster(client, a, "Elsewhere", sector=a["sector2"])
+    elsewhere = await new_cluster(client, a, "Elsewhere", sector=a["other_sector"])
     theirs = await new_cluster(client, b, "Theirs")
     base = {"title": "T", "site_id": a["site"], "sector_id": a["sector"]}
     resp = await client.post(IU, {**base, "cluster_id": theirs["id"]}, token=a["token"])
@@ -192,12 +181,12 @@ async def test_isolation_across_accounts(app, client, a, b):
 
 async def test_filters_search_ordering_and_pagination(client, a):
     c1 = await new_cluster(client, a, "C1")
-    c2 = await new_cluster(client, a, "C2", sector=a["sector2"])
+    c2 = await new_cluster(client, a, "C2", sector=a["other_sector"])
     types = ("blog_post", "guide", "comparison")
     structures = ("how_to", "listicle", "faq", "review")
     made = []
     for i in range(21):
-        sector = a["sector2"] if i % 3 == 0 else a["sector"]
+        sector = a["other_sector"] if i % 3 == 0 else a["sector"]
         cluster = c2["id"] if i % 3 == 0 else (c1["id"] if i % 2 else None)
         made.append(await new_idea(
             client, a, f"Idea {i:02d}", sector=sector, cluster_id=cluster,
@@ -222,8 +211,8 @@ async def test_filters_search_ordering_and_pagination(client, a):
         where(lambda m: m["content_type"] in ("guide", "comparison"))
     assert set(await ids("?content_structure=faq")) == \
         where(lambda m: m["content_structure"] == "faq")
-    assert set(await ids(f"?sector_id={a['sector2']}&site_id={a['site']}")) == \
-        where(lambda m: m["sector_id"] == a["sector2"])
+    assert set(await ids(f"?sector_id={a['other_sector']}&site_id={a['site']}")) == \
+        where(lambda m: m["sector_id"] == a["other_sector"])
     assert await ids("?search=idea%2013") == [made[13]["id"]]
     assert await ids("?ordering=-estimated_word_count&status=new") == \
         [m["id"] for m in reversed(made) if m["status"] == "new"]

@@ -12,11 +12,11 @@ from tornado.httpclient import HTTPRequest
 from igny8d.permissions import Actor
 from igny8d.services import media
 from igny8d.services.images import IMAGES as IMAGE_SERVICE
-from tests.api.test_content import CONTENT, make_content
-from tests.api.test_tasks import ids_of, make_task, tenant, where
 from tests.helpers.client import Client
+from tests.helpers.factories import make_content, make_task, two_sector_owner, where
+from tests.helpers.paths import CONTENT, IMAGES
+from tests.helpers.reads import ids_of
 
-IMAGES = "/api/v1/writer/images/"
 IMAGE_KEYS = {"id", "account_id", "site_id", "sector_id", "content_id", "task_id",
               "image_type", "prompt", "status", "url", "error", "created_at", "updated_at"}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -40,7 +40,7 @@ async def generated(app: Any, t: dict[str, Any], image_id: int, data: bytes = PN
 
 
 async def test_image_crud(client):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     content = await make_content(client, t)
     task = await make_task(client, t)
     made = await make_image(client, t, "in_article", prompt="A cat", content_id=content["id"],
@@ -68,8 +68,8 @@ async def test_image_crud(client):
 
 
 async def test_references_visible_and_same_sector(client):
-    a = await tenant(client, "ann@example.com")
-    b = await tenant(client, "bob@example.com")
+    a = await two_sector_owner(client, "ann@example.com")
+    b = await two_sector_owner(client, "bob@example.com")
     b_content = await make_content(client, b)
     b_task = await make_task(client, b)
     other_content = await make_content(client, a, sector_id=a["other_sector"])
@@ -92,7 +92,7 @@ async def test_references_visible_and_same_sector(client):
 
 
 async def test_filters_and_ordering(client):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     content = await make_content(client, t)
     task = await make_task(client, t, sector_id=t["other_sector"])
     i1 = await make_image(client, t, "featured", content_id=content["id"])
@@ -119,7 +119,7 @@ async def test_filters_and_ordering(client):
 
 
 async def test_file_url_and_serving(client, app):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     made = await make_image(client, t)
     resp = await client.get(f"{IMAGES}{made['id']}/file/", token=t["token"])
     assert resp.status == 404 and resp.error == "Image has not been generated yet."
@@ -142,7 +142,7 @@ async def test_file_url_and_serving(client, app):
     assert served.headers["Content-Type"] == "image/webp" and served.body == b"RIFF0000WEBP"
     assert (await client.post(f"/media/images/{webp}", {})).status == 405
     # another account sees neither the image nor its URL
-    b = await tenant(client, "bob@example.com")
+    b = await two_sector_owner(client, "bob@example.com")
     assert (await client.get(f"{IMAGES}{made['id']}/file/", token=b["token"])).status == 404
     assert (await client.get(f"{IMAGES}{made['id']}/file/")).status == 401
 
@@ -185,8 +185,8 @@ async def test_media_traversal_with_a_raw_path(app):
 
 
 async def test_content_images(client, app):
-    a = await tenant(client, "ann@example.com")
-    b = await tenant(client, "bob@example.com")
+    a = await two_sector_owner(client, "ann@example.com")
+    b = await two_sector_owner(client, "bob@example.com")
     content = await make_content(client, a)
     other = await make_content(client, a, "Other")
     i1 = await make_image(client, a, "featured", content_id=content["id"])
@@ -216,8 +216,8 @@ async def test_content_images(client, app):
 
 
 async def test_bulk_update_isolation_and_roles(client):
-    a = await tenant(client, "ann@example.com")
-    b = await tenant(client, "bob@example.com")
+    a = await two_sector_owner(client, "ann@example.com")
+    b = await two_sector_owner(client, "bob@example.com")
     mine = [(await make_image(client, a))["id"] for _ in range(3)]
     theirs = (await make_image(client, b))["id"]
     path = IMAGES + "bulk_update/"
@@ -268,7 +268,7 @@ def _media(app: Any, name: str) -> Any:
 
 
 async def test_deleting_an_image_removes_its_file_after_the_commit(client, app):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     made = await make_image(client, t)
     name = await generated(app, t, made["id"])
     assert (await client.get(f"/media/images/{name}")).status == 200
@@ -286,7 +286,7 @@ async def test_deleting_an_image_removes_its_file_after_the_commit(client, app):
 
 
 async def test_bulk_delete_removes_the_files_of_the_deleted_images_only(client, app):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     images = [await make_image(client, t) for _ in range(3)]
     names = [await generated(app, t, i["id"]) for i in images]
     resp = await client.post(IMAGES + "bulk_delete/",
@@ -296,14 +296,14 @@ async def test_bulk_delete_removes_the_files_of_the_deleted_images_only(client, 
     assert (await client.get(f"/media/images/{names[0]}")).status == 404
     assert (await client.get(f"/media/images/{names[2]}")).status == 200
     # a refused bulk delete (one foreign id) changes nothing, files included
-    b = await tenant(client, "bob@example.com")
+    b = await two_sector_owner(client, "bob@example.com")
     resp = await client.post(IMAGES + "bulk_delete/", {"ids": [images[2]["id"]]},
                              token=b["token"])
     assert resp.status == 404 and _media(app, names[2]).is_file()
 
 
 async def test_deleting_content_removes_its_images_files(client, app):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     content = await make_content(client, t)
     kept = await make_content(client, t, "Kept")
     mine = [await make_image(client, t, kind, content_id=content["id"])
@@ -328,8 +328,8 @@ async def test_deleting_content_removes_its_images_files(client, app):
 
 
 async def test_deleting_an_account_removes_its_files(client, app):
-    t = await tenant(client, "ann@example.com")
-    b = await tenant(client, "bob@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
+    b = await two_sector_owner(client, "bob@example.com")
     mine = await generated(app, t, (await make_image(client, t))["id"])
     theirs = await generated(app, b, (await make_image(client, b))["id"])
     resp = await client.delete(f"/api/v1/auth/accounts/{t['account']}/", token=t["token"])
@@ -341,7 +341,7 @@ async def test_the_sweep_removes_old_orphans_only(client, app):
     import os
     import time
 
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     data_dir = app.ctx.settings.data_dir
     referenced = await generated(app, t, (await make_image(client, t))["id"])
     # orphans: a worker killed between writing and committing, and its temporary file

@@ -29,21 +29,17 @@ from igny8d.log import JsonFormatter
 from igny8d.services import integrations
 from igny8d.store.schema import integration_settings
 from tests.helpers.app import make_settings, start_app, stop_app
+from tests.helpers.factories import owner_and_account
 from tests.helpers.fake_openai import FakeOpenAI
+from tests.helpers.paths import BALANCE as BAL
 
-ME = "/api/v1/auth/me/"
 INT = "/api/v1/system/settings/integrations/"
 IMAGES = "/api/v1/system/integrations/image_generation/"
-BAL = "/api/v1/billing/credits/balance/balance/"
 KEY = "sk-test-0123456789abcdefSECRET"
 GOOD = "sk-good-aaaaaaaaaaaaaaaa1234"
 BAD = "sk-bad-0000000000000000000BAD"
 RUNWARE_KEY = "rw-key-9876543210fedcbaZZZZ"
 
-
-async def _owner(client, email: str) -> tuple[str, int]:
-    token = await client.owner(email)
-    return token, int((await client.get(ME, token=token)).data["user"]["account_id"])
 
 
 # -- fakes ----------------------------------------------------------------------------------------
@@ -138,7 +134,7 @@ async def _config(app, account_id: int) -> ProviderConfig | None:
 
 
 async def test_defaults_when_nothing_was_saved_and_unknown_ids(client):
-    token, _ = await _owner(client, "i-defaults@example.com")
+    token, _ = await owner_and_account(client, "i-defaults@example.com")
     openai = await client.get(f"{INT}openai/", token=token)
     assert openai.status == 200, openai.json
     assert openai.data == {
@@ -165,7 +161,7 @@ async def test_defaults_when_nothing_was_saved_and_unknown_ids(client):
 
 async def test_save_seals_the_key_masks_it_and_provider_config_opens_it(app, client,
                                                                       log_lines):
-    token, account_id = await _owner(client, "i-save@example.com")
+    token, account_id = await owner_and_account(client, "i-save@example.com")
     saved = await client.post(f"{INT}openai/save/", {
         "enabled": True, "api_key": KEY, "base_url": "http://127.0.0.1:11434/v1/",
         "model": "llama3.1:8b", "embedding_model": "nomic-embed-text", "timeout_s": 30,
@@ -198,7 +194,7 @@ async def test_save_seals_the_key_masks_it_and_provider_config_opens_it(app, cli
 
 
 async def test_put_and_save_merge(app, client):
-    token, account_id = await _owner(client, "i-merge@example.com")
+    token, account_id = await owner_and_account(client, "i-merge@example.com")
     await client.put(f"{INT}openai/", {"enabled": True, "api_key": KEY, "model": "m1",
                                      "timeout_s": 12.5}, token=token)
     # absent fields keep their values, the key included
@@ -254,7 +250,7 @@ async def test_put_and_save_merge(app, client):
 
 
 async def test_bodies_are_strict_and_a_refusal_writes_nothing(client):
-    token, _ = await _owner(client, "i-strict@example.com")
+    token, _ = await owner_and_account(client, "i-strict@example.com")
     await client.put(f"{INT}openai/", {"enabled": True, "model": "kept"}, token=token)
     bad = [
         ("openai", {"temperature": 0.2}, "temperature"),
@@ -299,7 +295,7 @@ async def test_bodies_are_strict_and_a_refusal_writes_nothing(client):
 
 
 async def test_only_admins_and_owners_manage_integrations(client):
-    owner, _ = await _owner(client, "i-roles@example.com")
+    owner, _ = await owner_and_account(client, "i-roles@example.com")
     admin = await client.member(owner, "i-admin@example.com", "admin")
     editor = await client.member(owner, "i-editor@example.com", "editor")
     viewer = await client.member(owner, "i-viewer@example.com", "viewer")
@@ -323,8 +319,8 @@ async def test_only_admins_and_owners_manage_integrations(client):
 
 
 async def test_accounts_do_not_share_settings_and_a_moved_key_does_not_open(app, client):
-    a, account_a = await _owner(client, "i-a@example.com")
-    b, account_b = await _owner(client, "i-b@example.com")
+    a, account_a = await owner_and_account(client, "i-a@example.com")
+    b, account_b = await owner_and_account(client, "i-b@example.com")
     await client.put(f"{INT}openai/", {"enabled": True, "api_key": KEY}, token=a)
     other = await client.get(f"{INT}openai/", token=b)
     assert other.data["enabled"] is False and other.data["has_api_key"] is False
@@ -351,7 +347,7 @@ async def test_a_key_sealed_under_another_secret_reads_as_unreadable(tmp_path: P
     first = await start_app(make_settings(tmp_path, db_url))
     try:
         c = first.client()
-        token, account_id = await _owner(c, "i-secret@example.com")
+        token, account_id = await owner_and_account(c, "i-secret@example.com")
         await c.put(f"{INT}openai/", {"enabled": True, "api_key": KEY}, token=token)
         c.close()
     finally:
@@ -382,7 +378,7 @@ async def test_a_key_sealed_under_another_secret_reads_as_unreadable(tmp_path: P
 
 
 async def test_image_settings_choose_the_image_model(app, client):
-    token, account_id = await _owner(client, "i-images@example.com")
+    token, account_id = await owner_and_account(client, "i-images@example.com")
     viewer = await client.member(token, "i-images-viewer@example.com", "viewer")
     saved = await client.put(f"{INT}image_generation/", {
         "enabled": True, "provider": "openai", "model": "dall-e-3", "size": "1024x1024"},
@@ -423,7 +419,7 @@ async def test_image_settings_choose_the_image_model(app, client):
 
 
 async def test_local_always_passes(client):
-    token, _ = await _owner(client, "i-local@example.com")
+    token, _ = await owner_and_account(client, "i-local@example.com")
     for pk, body in (("openai", {}), ("openai", {"provider": "local"}),
                      ("runware", {}), ("image_generation", {}),
                      ("image_generation", {"provider": "local"})):
@@ -443,7 +439,7 @@ async def test_local_always_passes(client):
 
 
 async def test_runware_test_against_a_fake(client, fake_runware, log_lines):
-    token, _ = await _owner(client, "i-runware@example.com")
+    token, _ = await owner_and_account(client, "i-runware@example.com")
     missing = await client.post(f"{INT}runware/test/", {"provider": "runware",
                                                       "base_url": fake_runware.base_url},
                                 token=token)
@@ -484,7 +480,7 @@ def socket_closed() -> Iterator[str]:
 
 
 async def test_openai_test_against_a_fake(client, fake_openai, log_lines):
-    token, _ = await _owner(client, "i-openai-test@example.com")
+    token, _ = await owner_and_account(client, "i-openai-test@example.com")
     # before saving anything: the body's settings are tried, nothing is written
     unsaved = await client.post(f"{INT}openai/test/", {
         "provider": "openai", "api_key": GOOD, "base_url": fake_openai.url}, token=token)
@@ -522,7 +518,7 @@ async def _fetch(client, url: str) -> tuple[int, str, bytes]:
 
 
 async def test_generate_renders_a_local_png_served_at_its_url_and_charges_nothing(client):
-    token, _ = await _owner(client, "i-generate@example.com")
+    token, _ = await owner_and_account(client, "i-generate@example.com")
     before = (await client.get(BAL, token=token)).data["credits"]
     resp = await client.post(f"{INT}image_generation/generate/", {"prompt": "A lighthouse"},
                              token=token)
@@ -545,7 +541,7 @@ async def test_generate_renders_a_local_png_served_at_its_url_and_charges_nothin
 
 
 async def test_generate_through_openai_images_against_a_fake(client, fake_openai):
-    token, _ = await _owner(client, "i-generate-openai@example.com")
+    token, _ = await owner_and_account(client, "i-generate-openai@example.com")
     await client.put(f"{INT}openai/", {"enabled": True, "api_key": GOOD,
                                      "base_url": fake_openai.url}, token=token)
     await client.put(f"{INT}image_generation/", {"enabled": True, "provider": "openai",
@@ -569,7 +565,7 @@ async def test_generate_through_openai_images_against_a_fake(client, fake_openai
 
 
 async def test_concurrent_saves_of_different_fields_lose_none(app, client):
-    token, account_id = await _owner(client, "i-race@example.com")
+    token, account_id = await owner_and_account(client, "i-race@example.com")
     bodies = [{"enabled": True}, {"api_key": KEY}, {"model": "m-race"},
               {"embedding_model": "e-race"}, {"timeout_s": 7}, {"base_url": "http://h:1/v1"}]
     answers = await asyncio.gather(*(client.put(f"{INT}openai/", body, token=token)

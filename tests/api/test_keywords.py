@@ -7,26 +7,11 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from igny8d.store.schema import clusters, keywords, plans
+from igny8d.store.schema import clusters, keywords
+from tests.helpers.factories import keyword, owner_site_sector, set_keyword_limit
+from tests.helpers.paths import KEYWORDS as K
 
-K = "/api/v1/planner/keywords/"
 SEEDS = "/api/v1/planner/seed-keywords/"
-ME = "/api/v1/auth/me/"
-
-
-async def _setup(client: Any, email: str = "ann@example.com") -> tuple[str, dict, dict]:
-    token = await client.owner(email)
-    site = await client.site(token)
-    sector = await client.sector(token, site["id"])
-    return token, site, sector
-
-
-async def _kw(client: Any, token: str, site: dict, sector: dict, keyword: str,
-              **extra: Any) -> dict:
-    resp = await client.post(K, {"keyword": keyword, "site_id": site["id"],
-                                 "sector_id": sector["id"], **extra}, token=token)
-    assert resp.status == 201, resp.json
-    return resp.data
 
 
 async def _cluster(app: Any, sector: dict, name: str = "C") -> int:
@@ -36,15 +21,6 @@ async def _cluster(app: Any, sector: dict, name: str = "C") -> int:
             name=name, description="", status="active",
             created_at=func.now(), updated_at=func.now()).returning(clusters.c.id))).one()
     return int(row[0])
-
-
-async def _set_limit(app: Any, slug: str, value: int) -> int:
-    async with app.ctx.store.begin() as conn:
-        old = (await conn.execute(select(plans.c.max_keywords).where(plans.c.slug == slug))
-               ).scalar_one()
-        await conn.execute(update(plans).where(plans.c.slug == slug)
-                           .values(max_keywords=value))
-    return int(old)
 
 
 async def _count(app: Any, account_id: int) -> int:
@@ -57,9 +33,9 @@ async def _count(app: Any, account_id: int) -> int:
 
 
 async def test_create_read_update_delete(client):
-    token, site, sector = await _setup(client)
-    data = await _kw(client, token, site, sector, "  SEO   Tools ", volume=1200,
-                     difficulty=40, intent="commercial")
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
+    data = await keyword(client, token, sector, "  SEO   Tools ", volume=1200,
+                         difficulty=40, intent="commercial")
     assert data["keyword"] == "SEO   Tools"
     assert set(data) == {"id", "account_id", "site_id", "sector_id", "keyword",
                          "seed_keyword_id", "volume", "difficulty", "intent", "status",
@@ -87,21 +63,21 @@ async def test_create_read_update_delete(client):
 
 
 async def test_duplicates_in_a_sector_are_409_ignoring_case_and_spaces(client):
-    token, site, sector = await _setup(client)
-    await _kw(client, token, site, sector, "best crm tools")
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
+    await keyword(client, token, sector, "best crm tools")
     dup = await client.post(K, {"keyword": " Best  CRM\ttools", "site_id": site["id"],
                                 "sector_id": sector["id"]}, token=token)
     assert dup.status == 409 and "keyword" in dup.errors
     other = await client.sector(token, site["id"], "Other")
-    await _kw(client, token, site, other, "best crm tools")  # another sector is fine
-    second = await _kw(client, token, site, sector, "crm")
+    await keyword(client, token, other, "best crm tools")  # another sector is fine
+    second = await keyword(client, token, sector, "crm")
     clash = await client.patch(f"{K}{second['id']}/", {"keyword": "BEST crm tools"},
                                token=token)
     assert clash.status == 409 and "keyword" in clash.errors
 
 
 async def test_validation(client):
-    token, site, sector = await _setup(client)
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
     base = {"keyword": "k", "site_id": site["id"], "sector_id": sector["id"]}
     for bad, field in [({"keyword": "   "}, "keyword"), ({"keyword": "x" * 256}, "keyword"),
                        ({"keyword": "a\x00b"}, "keyword"), ({"volume": -1}, "volume"),
@@ -115,14 +91,14 @@ async def test_validation(client):
     missing = await client.post(K, {"keyword": "k"}, token=token)
     assert missing.status == 400 and {"site_id", "sector_id"} <= set(missing.errors)
     assert (await client.post(K, {**base, "keyword": "x" * 255}, token=token)).status == 201
-    kid = (await _kw(client, token, site, sector, "p"))["id"]
+    kid = (await keyword(client, token, sector, "p"))["id"]
     assert (await client.patch(f"{K}{kid}/", {"volume": None}, token=token)).status == 400
     assert (await client.patch(f"{K}{kid}/", {"keyword": ""}, token=token)).status == 400
 
 
 async def test_references_of_other_accounts_and_sectors(app, client):
-    token, site, sector = await _setup(client)
-    b_token, b_site, b_sector = await _setup(client, "bob@example.com")
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
+    b_token, b_site, b_sector = await owner_site_sector(client, "bob@example.com")
     base = {"keyword": "k", "site_id": site["id"], "sector_id": sector["id"]}
     resp = await client.post(K, {**base, "site_id": b_site["id"]}, token=token)
     assert resp.status == 404 and "site_id" in resp.errors
@@ -141,7 +117,7 @@ async def test_references_of_other_accounts_and_sectors(app, client):
     resp = await client.post(K, {**base, "seed_keyword_id": 10**9}, token=token)
     assert resp.status == 400 and "seed_keyword_id" in resp.errors
     assert (await client.get(K, token=token)).json["count"] == 0  # nothing written
-    kid = (await _kw(client, token, site, sector, "mine"))["id"]
+    kid = (await keyword(client, token, sector, "mine"))["id"]
     resp = await client.patch(f"{K}{kid}/", {"cluster_id": theirs}, token=token)
     assert resp.status == 404 and "cluster_id" in resp.errors
     resp = await client.patch(f"{K}{kid}/", {"cluster_id": other_sector_cluster}, token=token)
@@ -154,9 +130,9 @@ async def test_references_of_other_accounts_and_sectors(app, client):
 
 
 async def test_cluster_assignment_is_manual(app, client):
-    token, site, sector = await _setup(client)
+    token, _site, sector = await owner_site_sector(client, "ann@example.com")
     cid = await _cluster(app, sector)
-    data = await _kw(client, token, site, sector, "k", cluster_id=cid)
+    data = await keyword(client, token, sector, "k", cluster_id=cid)
     assert data["cluster_id"] == cid
 
     async def source() -> str | None:
@@ -176,21 +152,21 @@ async def test_cluster_assignment_is_manual(app, client):
 
 
 async def test_from_a_seed_keyword_its_metrics_are_copied(client):
-    token, site, sector = await _setup(client)
+    token, _site, sector = await owner_site_sector(client, "ann@example.com")
     seed = (await client.get(SEEDS, token=token)).json["results"][0]
-    data = await _kw(client, token, site, sector, seed["keyword"], seed_keyword_id=seed["id"])
+    data = await keyword(client, token, sector, seed["keyword"], seed_keyword_id=seed["id"])
     assert (data["volume"], data["difficulty"], data["intent"]) == (
         seed["volume"], seed["difficulty"], seed["intent"])
     assert data["seed_keyword_id"] == seed["id"]
-    own = await _kw(client, token, site, sector, "own", seed_keyword_id=seed["id"], volume=7,
-                    intent="navigational")
+    own = await keyword(client, token, sector, "own", seed_keyword_id=seed["id"], volume=7,
+                        intent="navigational")
     assert (own["volume"], own["difficulty"], own["intent"]) == (
         7, seed["difficulty"], "navigational")
 
 
 async def test_roles(client):
-    token, site, sector = await _setup(client)
-    kid = (await _kw(client, token, site, sector, "k"))["id"]
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
+    kid = (await keyword(client, token, sector, "k"))["id"]
     viewer = await client.member(token, "vic@example.com", "viewer")
     editor = await client.member(token, "eve@example.com", "editor")
     body = {"keyword": "v", "site_id": site["id"], "sector_id": sector["id"]}
@@ -211,11 +187,11 @@ async def test_roles(client):
 
 
 async def test_site_grants_limit_what_a_member_sees(client):
-    token, site, sector = await _setup(client)
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
     site2 = await client.site(token, "Two")
     sector2 = await client.sector(token, site2["id"], "S2")
-    await _kw(client, token, site, sector, "one")
-    hidden = await _kw(client, token, site2, sector2, "two")
+    await keyword(client, token, sector, "one")
+    hidden = await keyword(client, token, sector2, "two")
     editor = await client.member(token, "eve@example.com", "editor", site_ids=[site["id"]])
     listed = await client.get(K, token=editor)
     assert [r["keyword"] for r in listed.json["results"]] == ["one"]
@@ -229,9 +205,9 @@ async def test_site_grants_limit_what_a_member_sees(client):
 
 
 async def test_concurrent_creates_stop_exactly_at_the_keyword_limit(app, client):
-    token, site, sector = await _setup(client)
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
     account_id = site["account_id"]
-    old = await _set_limit(app, "free", 5)
+    old = await set_keyword_limit(app, "free", 5)
     try:
         results = await asyncio.gather(*(client.post(K, {
             "keyword": f"kw {i}", "site_id": site["id"], "sector_id": sector["id"]},
@@ -249,23 +225,23 @@ async def test_concurrent_creates_stop_exactly_at_the_keyword_limit(app, client)
         assert resp.status == 403
         assert await _count(app, account_id) == 5
     finally:
-        await _set_limit(app, "free", old)
+        await set_keyword_limit(app, "free", old)
 
 
 # -- list: filters, search, ordering, pagination ----------------------------------------------
 
 
 async def _fixture_list(app: Any, client: Any) -> tuple[str, dict, dict, dict, int]:
-    token, site, sector = await _setup(client)
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
     other = await client.sector(token, site["id"], "Other")
     cid = await _cluster(app, sector)
-    await _kw(client, token, site, sector, "alpha seo", volume=100, difficulty=10,
-              intent="informational", status="active", cluster_id=cid)
-    await _kw(client, token, site, sector, "beta seo", volume=300, difficulty=50,
-              intent="commercial", status="pending")
-    await _kw(client, token, site, sector, "Gamma 50%_off", volume=200, difficulty=90,
-              intent="transactional", status="archived")
-    await _kw(client, token, site, other, "delta", volume=0, difficulty=0)
+    await keyword(client, token, sector, "alpha seo", volume=100, difficulty=10,
+                  intent="informational", status="active", cluster_id=cid)
+    await keyword(client, token, sector, "beta seo", volume=300, difficulty=50,
+                  intent="commercial", status="pending")
+    await keyword(client, token, sector, "Gamma 50%_off", volume=200, difficulty=90,
+                  intent="transactional", status="archived")
+    await keyword(client, token, other, "delta", volume=0, difficulty=0)
     return token, site, sector, other, cid
 
 
@@ -332,9 +308,9 @@ async def test_search_and_ordering(app, client):
 
 
 async def test_pagination_links_followed_to_the_end(client):
-    token, site, sector = await _setup(client)
+    token, _site, sector = await owner_site_sector(client, "ann@example.com")
     for i in range(23):
-        await _kw(client, token, site, sector, f"kw {i:02d}", volume=i)
+        await keyword(client, token, sector, f"kw {i:02d}", volume=i)
     seen: list[str] = []
     url: str | None = f"{K}?page_size=5&ordering=volume&status=active"
     pages = 0
@@ -358,10 +334,10 @@ async def test_pagination_links_followed_to_the_end(client):
 
 
 async def test_bulk_delete_and_update_status_isolation(client):
-    token, site, sector = await _setup(client)
-    b_token, b_site, b_sector = await _setup(client, "bob@example.com")
-    mine = [(await _kw(client, token, site, sector, f"a{i}"))["id"] for i in range(3)]
-    theirs = [(await _kw(client, b_token, b_site, b_sector, f"b{i}"))["id"] for i in range(2)]
+    token, _site, sector = await owner_site_sector(client, "ann@example.com")
+    b_token, _b_site, b_sector = await owner_site_sector(client, "bob@example.com")
+    mine = [(await keyword(client, token, sector, f"a{i}"))["id"] for i in range(3)]
+    theirs = [(await keyword(client, b_token, b_sector, f"b{i}"))["id"] for i in range(2)]
     for action, extra in [("bulk_delete", {}), ("bulk_update_status", {"status": "archived"})]:
         resp = await client.post(f"{K}{action}/", {"ids": [*mine, *theirs], **extra},
                                  token=token)
@@ -389,10 +365,10 @@ async def test_bulk_delete_and_update_status_isolation(client):
 
 
 async def test_bulk_add_from_seed(client):
-    token, site, sector = await _setup(client)
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
     seeds = (await client.get(f"{SEEDS}?page_size=5&ordering=id", token=token)).json["results"]
     ids = [s["id"] for s in seeds]
-    await _kw(client, token, site, sector, seeds[0]["keyword"].upper())  # already there
+    await keyword(client, token, sector, seeds[0]["keyword"].upper())  # already there
     resp = await client.post(f"{K}bulk_add_from_seed/", {
         "seed_keyword_ids": [*ids, ids[1]], "site_id": site["id"], "sector_id": sector["id"]},
         token=token)
@@ -410,7 +386,7 @@ async def test_bulk_add_from_seed(client):
         "seed_keyword_ids": ids, "site_id": site["id"], "sector_id": sector["id"]}, token=token)
     assert again.data == {"added": 0, "skipped": 5, "keyword_ids": []}
     # bad input: nothing written
-    b_token, b_site, b_sector = await _setup(client, "bob@example.com")
+    b_token, b_site, b_sector = await owner_site_sector(client, "bob@example.com")
     for body, status, field in [
         ({"seed_keyword_ids": ids, "site_id": b_site["id"], "sector_id": sector["id"]},
          404, "site_id"),
@@ -431,7 +407,7 @@ async def test_bulk_add_from_seed(client):
 
 
 async def test_concurrent_bulk_adds_never_duplicate(client):
-    token, site, sector = await _setup(client)
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
     ids = [s["id"] for s in (await client.get(f"{SEEDS}?page_size=20", token=token)
                              ).json["results"]]
     body = {"seed_keyword_ids": ids, "site_id": site["id"], "sector_id": sector["id"]}

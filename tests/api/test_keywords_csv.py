@@ -16,9 +16,9 @@ from sqlalchemy import func, select, update
 from igny8d.store.keywords import KEYWORDS, keyword_norm
 from igny8d.store.schema import keywords, plans
 from igny8d.store.writes import insert_many
-from tests.api.test_keywords import _kw, _set_limit, _setup
+from tests.helpers.factories import keyword, owner_site_sector, set_keyword_limit
+from tests.helpers.paths import KEYWORDS as K
 
-K = "/api/v1/planner/keywords/"
 EXPORT = f"{K}export/"
 IMPORT = f"{K}import_keywords/"
 
@@ -73,8 +73,8 @@ async def _count(app: Any, sector_id: int) -> int:
 
 
 async def test_import_counts_created_and_skipped(app, client):
-    token, site, sector = await _setup(client)
-    await _kw(client, token, site, sector, "Already There")
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
+    await keyword(client, token, sector, "Already There")
     data = codecs.BOM_UTF8 + (
         b'Volume;KEYWORD;Intent;status\r\n'
         b'10;"seo; tools";Commercial;\r\n'
@@ -102,7 +102,7 @@ async def test_import_counts_created_and_skipped(app, client):
     (b'keyword,volume\n"never closed,1\nb,2\n', "Row 2"),
 ])
 async def test_unusable_files_import_nothing(app, client, data, fragment):
-    token, site, sector = await _setup(client)
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
     resp = await upload(client, token, site, sector, data)
     assert resp.status == 400, resp.json
     assert any(fragment in m for m in resp.errors["file"]), resp.errors
@@ -110,7 +110,7 @@ async def test_unusable_files_import_nothing(app, client, data, fragment):
 
 
 async def test_one_bad_row_among_10k_imports_nothing(app, client):
-    token, site, sector = await _setup(client)
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
     lines = ["keyword,volume,difficulty"] + [f"kw {i},{i},{i % 100}" for i in range(10_000)]
     lines[6544] = "kw bad,12,250"
     resp = await upload(client, token, site, sector, "\n".join(lines).encode())
@@ -120,8 +120,8 @@ async def test_one_bad_row_among_10k_imports_nothing(app, client):
 
 
 async def test_import_bad_requests(app, client):
-    token, site, sector = await _setup(client)
-    _b_token, b_site, b_sector = await _setup(client, "bob@example.com")
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
+    _b_token, b_site, b_sector = await owner_site_sector(client, "bob@example.com")
     ok = b"keyword\nx\n"
     resp = await upload(client, token, b_site, sector, ok)
     assert resp.status == 404 and "site_id" in resp.errors
@@ -151,7 +151,7 @@ async def test_import_bad_requests(app, client):
 
 
 async def test_import_over_its_size_limit_is_413(app, client):
-    token, site, sector = await _setup(client)
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
     big = b"keyword\n" + b"x" * (21 * 1024 * 1024) + b"\n"
     resp = await upload(client, token, site, sector, big)
     assert resp.status == 413
@@ -160,13 +160,13 @@ async def test_import_over_its_size_limit_is_413(app, client):
     rows = b"keyword,volume\n" + b"".join(b"k%07d-%s,1\n" % (i, b"y" * 100)
                                           for i in range(110_000))
     assert 10 * 1024 * 1024 < len(rows) < 20 * 1024 * 1024
-    old = await _set_limit(app, "free", 200_000)
+    old = await set_keyword_limit(app, "free", 200_000)
     try:
         resp = await upload(client, token, site, sector, rows)
         assert resp.status == 200, resp.json
         assert resp.data["created"] == 110_000
     finally:
-        await _set_limit(app, "free", old)
+        await set_keyword_limit(app, "free", old)
     # other routes keep the server's cap
     resp = await client.request("POST", K, body=b"{" + b" " * (11 * 1024 * 1024) + b"}",
                                 headers={"Content-Type": "application/json"}, token=token)
@@ -175,12 +175,12 @@ async def test_import_over_its_size_limit_is_413(app, client):
 
 @pytest.mark.timeout(300)
 async def test_import_100k_rows(app, client):
-    token, site, sector = await _setup(client)
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
     n = 100_000
     data = ("keyword,volume,difficulty,intent,status\r\n" + "".join(
         f"keyword number {i},{i % 9000},{i % 101},{('commercial', 'informational')[i % 2]},"
         f"active\r\n" for i in range(n))).encode()
-    old = await _set_limit(app, "free", 200_000)
+    old = await set_keyword_limit(app, "free", 200_000)
     try:
         start = time.perf_counter()
         resp = await upload(client, token, site, sector, data)
@@ -191,31 +191,31 @@ async def test_import_100k_rows(app, client):
         # the search index has the bulk-loaded rows, and still follows single creates
         found = await client.get(f"{K}?search=number%2099998", token=token)
         assert [r["keyword"] for r in found.json["results"]] == ["keyword number 99998"]
-        await _kw(client, token, site, sector, "zebra crossing after import")
+        await keyword(client, token, sector, "zebra crossing after import")
         found = await client.get(f"{K}?search=zebra%20crossing", token=token)
         assert found.json["count"] == 1
     finally:
-        await _set_limit(app, "free", old)
+        await set_keyword_limit(app, "free", old)
     print(f"\n[{app.ctx.store.dialect}] imported {n:,} rows ({len(data) / 1e6:.1f} MB) in "
           f"{elapsed:.2f}s: {n / elapsed:,.0f} rows/s")
 
 
 async def test_concurrent_imports_at_the_keyword_limit(app, client):
-    token, site, sector = await _setup(client)
-    old = await _set_limit(app, "free", 30)
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
+    old = await set_keyword_limit(app, "free", 30)
     try:
         files = ["keyword\n" + "".join(f"file{f} kw{i}\n" for i in range(10)) for f in range(5)]
         results = await asyncio.gather(*(upload(client, token, site, sector, f.encode())
                                          for f in files))
     finally:
-        await _set_limit(app, "free", old)
+        await set_keyword_limit(app, "free", old)
     statuses = sorted(r.status for r in results)
     assert statuses == [200, 200, 200, 403, 403], [r.json for r in results]
     assert await _count(app, sector["id"]) == 30
 
 
 async def test_concurrent_imports_of_one_file_never_duplicate(app, client):
-    token, site, sector = await _setup(client)
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
     data = ("keyword\n" + "".join(f"kw {i}\n" for i in range(200))).encode()
     results = await asyncio.gather(*(upload(client, token, site, sector, data)
                                      for _ in range(4)))
@@ -232,13 +232,13 @@ def _parse(body: bytes) -> list[dict[str, str]]:
 
 
 async def test_export_answers_csv_with_the_lists_filters(app, client):
-    token, site, sector = await _setup(client)
-    b_token, b_site, b_sector = await _setup(client, "bob@example.com")
-    await _kw(client, token, site, sector, "=cmd|' /C calc'!A0", volume=5,
-              intent="commercial")
-    await _kw(client, token, site, sector, 'quote " and, comma', volume=9, status="pending")
-    await _kw(client, token, site, sector, "@SUM(1)", volume=1, status="archived")
-    await _kw(client, b_token, b_site, b_sector, "bob's keyword")
+    token, _site, sector = await owner_site_sector(client, "ann@example.com")
+    b_token, _b_site, b_sector = await owner_site_sector(client, "bob@example.com")
+    await keyword(client, token, sector, "=cmd|' /C calc'!A0", volume=5,
+                  intent="commercial")
+    await keyword(client, token, sector, 'quote " and, comma', volume=9, status="pending")
+    await keyword(client, token, sector, "@SUM(1)", volume=1, status="archived")
+    await keyword(client, b_token, b_sector, "bob's keyword")
     resp = await client.get(EXPORT, token=token)
     assert resp.status == 200
     assert resp.headers["Content-Type"].startswith("text/csv")
@@ -269,7 +269,7 @@ async def test_export_answers_csv_with_the_lists_filters(app, client):
 
 
 async def test_export_streams_in_chunks(app, client):
-    token, site, sector = await _setup(client)
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
     n = 2600
     async with app.ctx.store.begin() as conn:
         await insert_many(conn, KEYWORDS, [{
@@ -286,15 +286,15 @@ async def test_export_streams_in_chunks(app, client):
 
 
 async def test_export_then_import_gives_the_same_rows(app, client):
-    token, site, sector = await _setup(client)
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
     seeds = (await client.get("/api/v1/planner/seed-keywords/?page_size=3", token=token)
              ).json["results"]
     for i, text in enumerate(["plain", "=1+2", "+plus", "-minus", "@at", "'quoted",
                               "''=double", "comma, inside", 'quote "inside"', "semi;colon",
                               "tab\tinside", "ünïcödé 日本語", "multi\nline", "a" * 255]):
-        await _kw(client, token, site, sector, text, volume=i * 10, difficulty=i,
-                  intent=("informational", "commercial", None)[i % 3],
-                  status=("active", "pending", "archived")[i % 3])
+        await keyword(client, token, sector, text, volume=i * 10, difficulty=i,
+                      intent=("informational", "commercial", None)[i % 3],
+                      status=("active", "pending", "archived")[i % 3])
     await client.post(f"{K}bulk_add_from_seed/", {
         "seed_keyword_ids": [s["id"] for s in seeds], "site_id": site["id"],
         "sector_id": sector["id"]}, token=token)
@@ -314,7 +314,7 @@ async def test_export_then_import_gives_the_same_rows(app, client):
 
 async def test_plan_limit_is_checked_by_the_plan_table(app, client):
     """The limit read under the lock is the plan's current one."""
-    token, site, sector = await _setup(client)
+    token, site, sector = await owner_site_sector(client, "ann@example.com")
     async with app.ctx.store.begin() as conn:
         old = (await conn.execute(select(plans.c.max_keywords).where(plans.c.slug == "free"))
                ).scalar_one()
@@ -326,4 +326,4 @@ async def test_plan_limit_is_checked_by_the_plan_table(app, client):
         resp = await upload(client, token, site, sector, b"keyword\na\nb\na\n")
         assert resp.status == 200 and resp.data == {"created": 2, "skipped_duplicates": 1}
     finally:
-        await _set_limit(app, "free", old)
+        await set_keyword_limit(app, "free", old)

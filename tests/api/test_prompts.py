@@ -8,19 +8,15 @@ import asyncio
 
 from igny8d.ai.prompts import DEFAULT_PROMPTS, PROMPT_TYPES
 from igny8d.services.prompts import prompts_for
+from tests.helpers.factories import owner_and_account
 
-ME = "/api/v1/auth/me/"
 P = "/api/v1/system/prompts/"
 OUT_FIELDS = {"id", "prompt_type", "prompt_value", "is_default", "created_at", "updated_at"}
 
 
-async def _owner(client, email: str) -> tuple[str, int]:
-    token = await client.owner(email)
-    return token, int((await client.get(ME, token=token)).data["user"]["account_id"])
-
 
 async def test_nothing_saved_lists_empty_and_by_type_gives_the_defaults(client):
-    token, _ = await _owner(client, "p-defaults@example.com")
+    token, _ = await owner_and_account(client, "p-defaults@example.com")
     listed = await client.get(P, token=token)
     assert listed.status == 200 and listed.json["count"] == 0 and listed.json["results"] == []
     for prompt_type in PROMPT_TYPES:
@@ -34,7 +30,7 @@ async def test_nothing_saved_lists_empty_and_by_type_gives_the_defaults(client):
 
 
 async def test_create_get_update_delete_and_one_per_type(client):
-    token, _ = await _owner(client, "p-crud@example.com")
+    token, _ = await owner_and_account(client, "p-crud@example.com")
     created = await client.post(P, {"prompt_type": "ideas", "prompt_value": "Mine: ideas"},
                                 token=token)
     assert created.status == 201, created.json
@@ -78,7 +74,7 @@ async def test_create_get_update_delete_and_one_per_type(client):
 
 
 async def test_bodies_are_validated(client):
-    token, _ = await _owner(client, "p-valid@example.com")
+    token, _ = await owner_and_account(client, "p-valid@example.com")
     bad_type = await client.post(P, {"prompt_type": "poetry", "prompt_value": "x"}, token=token)
     assert bad_type.status == 400
     assert any("poetry" in msg for msg in bad_type.errors["prompt_type"])
@@ -105,7 +101,7 @@ async def test_bodies_are_validated(client):
 
 
 async def test_save_upserts_by_type(client):
-    token, _ = await _owner(client, "p-save@example.com")
+    token, _ = await owner_and_account(client, "p-save@example.com")
     first = await client.post(f"{P}save/", {"prompt_type": "negative_prompt",
                                             "prompt_value": "no text"}, token=token)
     assert first.status == 201, first.json
@@ -119,7 +115,7 @@ async def test_save_upserts_by_type(client):
 
 
 async def test_reset_deletes_the_saved_one_and_answers_the_default(client):
-    token, _ = await _owner(client, "p-reset@example.com")
+    token, _ = await owner_and_account(client, "p-reset@example.com")
     await client.post(f"{P}save/", {"prompt_type": "clustering", "prompt_value": "mine"},
                       token=token)
     await client.post(f"{P}save/", {"prompt_type": "ideas", "prompt_value": "mine too"},
@@ -140,7 +136,7 @@ async def test_reset_deletes_the_saved_one_and_answers_the_default(client):
 
 
 async def test_every_role_reads_editors_write(client):
-    owner, _ = await _owner(client, "p-roles@example.com")
+    owner, _ = await owner_and_account(client, "p-roles@example.com")
     viewer = await client.member(owner, "p-viewer@example.com", "viewer")
     editor = await client.member(owner, "p-editor@example.com", "editor")
     saved = await client.post(f"{P}save/", {"prompt_type": "ideas", "prompt_value": "owner's"},
@@ -172,8 +168,8 @@ async def test_every_role_reads_editors_write(client):
 
 
 async def test_other_accounts_prompts_are_invisible(client):
-    a, _ = await _owner(client, "p-a@example.com")
-    b, _ = await _owner(client, "p-b@example.com")
+    a, _ = await owner_and_account(client, "p-a@example.com")
+    b, _ = await owner_and_account(client, "p-b@example.com")
     saved = await client.post(f"{P}save/", {"prompt_type": "ideas", "prompt_value": "A's"},
                               token=a)
     pid = saved.data["id"]
@@ -192,8 +188,8 @@ async def test_other_accounts_prompts_are_invisible(client):
 
 
 async def test_prompts_for_gives_saved_prompts_over_the_defaults(app, client):
-    a, account_a = await _owner(client, "p-for-a@example.com")
-    _, account_b = await _owner(client, "p-for-b@example.com")
+    a, account_a = await owner_and_account(client, "p-for-a@example.com")
+    _, account_b = await owner_and_account(client, "p-for-b@example.com")
     await client.post(f"{P}save/", {"prompt_type": "clustering", "prompt_value": "A clusters"},
                       token=a)
     async with app.ctx.store.read() as conn:
@@ -207,7 +203,7 @@ async def test_prompts_for_gives_saved_prompts_over_the_defaults(app, client):
 
 
 async def test_concurrent_saves_of_one_type_make_one_prompt(client):
-    token, _ = await _owner(client, "p-race@example.com")
+    token, _ = await owner_and_account(client, "p-race@example.com")
     answers = await asyncio.gather(*(
         client.post(f"{P}save/", {"prompt_type": "ideas", "prompt_value": f"v{n}"},
                     token=token) for n in range(8)))

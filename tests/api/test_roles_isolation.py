@@ -8,17 +8,12 @@ from sqlalchemy import insert
 from igny8d.store.schema import sectors
 from igny8d.store.writes import now
 from tests.helpers.client import PASSWORD
+from tests.helpers.factories import me
+from tests.helpers.paths import SECTORS as SEC
+from tests.helpers.paths import SITES as S
+from tests.helpers.paths import USERS as U
 
-U = "/api/v1/auth/users/"
-S = "/api/v1/auth/sites/"
-SEC = "/api/v1/auth/sectors/"
 ROLES = ("owner", "admin", "editor", "viewer")
-
-
-async def me(client, token):
-    resp = await client.get("/api/v1/auth/me/", token=token)
-    assert resp.status == 200, resp.json
-    return resp.data["user"]
 
 
 # -- pagination, search, ordering ----------------------------------------------------------

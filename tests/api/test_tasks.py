@@ -4,33 +4,19 @@ search on title and keywords, ordering, pagination, bulk actions, roles and isol
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from igny8d.store import clusters as cluster_store
 from igny8d.store import ideas as idea_store
 from igny8d.store.writes import insert_row
-from tests.helpers.client import Client
+from tests.helpers.factories import make_task, two_sector_owner, where
+from tests.helpers.paths import TASKS
+from tests.helpers.reads import ids_of, local
 
-TASKS = "/api/v1/writer/tasks/"
 TASK_KEYS = {"id", "account_id", "site_id", "sector_id", "idea_id", "cluster_id", "title",
              "description", "keywords", "content_type", "content_structure", "status",
              "created_at", "updated_at"}
-
-
-async def tenant(client: Client, email: str) -> dict[str, Any]:
-    """An account with one site and two sectors: token, site, sector, other_sector."""
-    token = await client.owner(email)
-    site = await client.site(token, "Site of " + email)
-    sector = await client.sector(token, site["id"], "Sector A")
-    other = await client.sector(token, site["id"], "Sector B")
-    return {"token": token, "site": site["id"], "sector": sector["id"],
-            "other_sector": other["id"], "account": site["account_id"]}
-
-
-def where(t: dict[str, Any], sector: str = "sector") -> dict[str, int]:
-    return {"site_id": t["site"], "sector_id": t[sector]}
 
 
 async def insert_planner(app: Any, spec: Any, t: dict[str, Any], sector: str = "sector",
@@ -52,29 +38,11 @@ async def idea(app: Any, t: dict[str, Any], title: str = "I", sector: str = "sec
     return await insert_planner(app, idea_store.IDEAS, t, sector, title=title)
 
 
-async def make_task(client: Client, t: dict[str, Any], title: str = "Task",
-                    **extra: Any) -> dict[str, Any]:
-    resp = await client.post(TASKS, {"title": title, **where(t), **extra}, token=t["token"])
-    assert resp.status == 201, resp.json
-    return resp.data
-
-
-async def ids_of(client: Client, path: str, token: str) -> list[int]:
-    resp = await client.get(path, token=token)
-    assert resp.status == 200, resp.json
-    return [r["id"] for r in resp.json["results"]]
-
-
-def local(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
 # -- CRUD -----------------------------------------------------------------------------------------
 
 
 async def test_task_crud(client, app):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     c = await cluster(app, t)
     i = await idea(app, t)
     created = await make_task(client, t, "  Best running shoes  ", description="d",
@@ -111,7 +79,7 @@ async def test_task_crud(client, app):
 
 
 async def test_task_defaults_and_bad_bodies(client):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     task = await make_task(client, t)
     assert task["status"] == "draft" and task["keywords"] == []
     assert task["content_type"] == "blog_post" and task["content_structure"] == "guide"
@@ -136,8 +104,8 @@ async def test_task_defaults_and_bad_bodies(client):
 
 
 async def test_references_must_be_visible_and_in_the_sector(client, app):
-    a = await tenant(client, "ann@example.com")
-    b = await tenant(client, "bob@example.com")
+    a = await two_sector_owner(client, "ann@example.com")
+    b = await two_sector_owner(client, "bob@example.com")
     b_cluster = await cluster(app, b)
     b_idea = await idea(app, b)
     other_cluster = await cluster(app, a, "Other", sector="other_sector")
@@ -180,7 +148,7 @@ async def test_references_must_be_visible_and_in_the_sector(client, app):
 
 
 async def test_filters_search_and_ordering(client, app):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     c = await cluster(app, t)
     t1 = await make_task(client, t, "Alpha guide", keywords=["Running Shoes"], cluster_id=c,
                          status="draft")
@@ -226,7 +194,7 @@ async def test_filters_search_and_ordering(client, app):
 
 
 async def test_keywords_replaced_on_update_are_searched(client):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     task = await make_task(client, t, "T", keywords=["old phrase"])
     url = f"{TASKS}{task['id']}/"
     resp = await client.patch(url, {"keywords": ["New Phrase"]}, token=t["token"])
@@ -236,7 +204,7 @@ async def test_keywords_replaced_on_update_are_searched(client):
 
 
 async def test_pagination_links_to_the_end(client):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     made = [(await make_task(client, t, f"T{i:02}"))["id"] for i in range(7)]
     seen: list[int] = []
     path: str | None = TASKS + "?page_size=3&ordering=title"
@@ -254,7 +222,7 @@ async def test_pagination_links_to_the_end(client):
 
 
 async def test_bulk_update_and_delete(client):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     ids = [(await make_task(client, t, f"T{i}"))["id"] for i in range(3)]
     resp = await client.post(TASKS + "bulk_update/", {"ids": ids[:2], "status": "completed"},
                              token=t["token"])
@@ -271,8 +239,8 @@ async def test_bulk_update_and_delete(client):
 
 
 async def test_isolation_across_accounts(client):
-    a = await tenant(client, "ann@example.com")
-    b = await tenant(client, "bob@example.com")
+    a = await two_sector_owner(client, "ann@example.com")
+    b = await two_sector_owner(client, "bob@example.com")
     mine = await make_task(client, a, "Mine")
     theirs = await make_task(client, b, "Theirs")
     assert await ids_of(client, TASKS, a["token"]) == [mine["id"]]
@@ -292,7 +260,7 @@ async def test_isolation_across_accounts(client):
 
 
 async def test_roles_and_site_grants(client):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     task = await make_task(client, t)
     viewer = await client.member(t["token"], "vic@example.com", "viewer")
     assert await ids_of(client, TASKS, viewer) == [task["id"]]
@@ -321,5 +289,5 @@ async def test_roles_and_site_grants(client):
 
 @pytest.mark.parametrize("path", ["0", "-1", "abc", "99999999999999999999"])
 async def test_bad_detail_ids(client, path):
-    t = await tenant(client, "ann@example.com")
+    t = await two_sector_owner(client, "ann@example.com")
     assert (await client.get(f"{TASKS}{path}/", token=t["token"])).status == 404

@@ -6,19 +6,14 @@ from sqlalchemy import update
 
 from igny8d.store.schema import users
 from tests.helpers.client import PASSWORD
+from tests.helpers.factories import me
+from tests.helpers.paths import SECTORS as SEC
+from tests.helpers.paths import SITES as S
+from tests.helpers.paths import USERS as U
 
-U = "/api/v1/auth/users/"
 A = "/api/v1/auth/accounts/"
-S = "/api/v1/auth/sites/"
-SEC = "/api/v1/auth/sectors/"
 USER_KEYS = {"id", "email", "username", "role", "is_active", "account_id", "site_ids",
              "active_site_id", "last_login", "created_at"}
-
-
-async def me(client, token):
-    resp = await client.get("/api/v1/auth/me/", token=token)
-    assert resp.status == 200, resp.json
-    return resp.data["user"]
 
 
 async def new_user(client, token, email, role="viewer", **extra):

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from igny8d.permissions import Actor
 from igny8d.services.operators import create_superuser
-from igny8d.store.schema import plans
+from igny8d.store.schema import plans, users
 from tests.helpers.app import RunningApp
 from tests.helpers.client import PASSWORD, Client
 from tests.helpers.paths import CLUSTERS, CONTENT, KEYWORDS, ME, TASKS
@@ -54,13 +55,19 @@ async def tenant(client: Client, email: str) -> dict[str, Any]:
             "user_id": int(user["id"]), "account_id": int(user["account_id"])}
 
 
-async def operator(app: RunningApp, client: Client, email: str = OPS_EMAIL) -> dict[str, Any]:
-    """A superuser (in the Operators account, made as `igny8d createsuperuser` makes one,
-    straight in the store) and their login."""
-    password_hash = await app.ctx.hasher.hash(PASSWORD)
+async def superuser(app: RunningApp, email: str = OPS_EMAIL,
+                    password: str = PASSWORD) -> dict[str, Any]:
+    """A superuser in the Operators account, made straight in the store the way `igny8d
+    createsuperuser` makes one: `create_superuser`'s answer (`user`, `account`)."""
+    password_hash = await app.ctx.hasher.hash(password)
     async with app.ctx.store.begin() as conn:
-        made = await create_superuser(conn, email=email, username=None,
-                                      password_hash=password_hash)
+        return dict(await create_superuser(conn, email=email, username=None,
+                                           password_hash=password_hash))
+
+
+async def operator(app: RunningApp, client: Client, email: str = OPS_EMAIL) -> dict[str, Any]:
+    """A `superuser` and their login."""
+    made = await superuser(app, email)
     pair = await client.login(email)
     return {"token": pair["access"], "refresh": pair["refresh"],
             "user_id": int(made["user"]["id"]), "account_id": int(made["account"]["id"])}
@@ -95,6 +102,13 @@ async def two_sector_owner(client: Client, email: str) -> dict[str, Any]:
     other = await client.sector(token, site["id"], "Sector B")
     return {"token": token, "site": site["id"], "sector": sector["id"],
             "other_sector": other["id"], "account": site["account_id"]}
+
+
+async def actor_for(app: RunningApp, email: str) -> Actor:
+    """The `Actor` (user, account, role) of the user with this email, read from the store."""
+    async with app.ctx.store.read() as conn:
+        row = (await conn.execute(select(users).where(users.c.email == email))).one()
+    return Actor(user_id=row.id, account_id=row.account_id, role=row.role)
 
 
 def where(t: dict[str, Any], sector: str = "sector") -> dict[str, int]:

@@ -11,20 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from igny8d.jobs.executor import Progress
 from igny8d.jobs.queue import QUEUED_META
 from igny8d.jobs.registry import Job, JobFailed
 from igny8d.permissions import Actor
 from igny8d.services import jobs as job_service
-from igny8d.store.schema import users
 from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
 from tests.helpers.client import Client
-
-URL = "/api/v1/system/settings/task_progress/{}/"
-META_KEYS = {"phase", "percentage", "message", "request_steps", "response_steps", "cost",
-             "tokens"}
+from tests.helpers.factories import actor_for
+from tests.helpers.jobs import META_KEYS
+from tests.helpers.paths import PROGRESS as URL
 
 
 @pytest.fixture
@@ -47,12 +44,6 @@ async def jobs_app(tmp_path: Path, db_url: str) -> AsyncIterator[RunningApp]:
     yield running
     gate.set()  # a job still waiting would hold the shutdown for its grace period
     await stop_app(running)
-
-
-async def actor_for(app: RunningApp, email: str, role: str = "owner") -> Actor:
-    async with app.ctx.store.read() as conn:
-        row = (await conn.execute(select(users).where(users.c.email == email))).one()
-    return Actor(user_id=row.id, account_id=row.account_id, role=row.role)
 
 
 async def queue(app: RunningApp, actor: Actor, **payload: Any) -> str:

@@ -14,14 +14,10 @@ import math
 import re
 from typing import Any
 
-from sqlalchemy import select
-
 from igny8d.ai.types import ArticleBrief, ArticleDraft, Generation, Prompts, ProviderError
-from igny8d.permissions import Actor
 from igny8d.services import jobs as job_service
-from igny8d.store.schema import users
 from igny8d.text import word_count
-from tests.helpers.factories import ESPRESSO, account, make_cluster
+from tests.helpers.factories import ESPRESSO, account, actor_for, make_cluster
 from tests.helpers.jobs import job_count, poll, run
 from tests.helpers.paths import CONTENT, CONTENT_AUTO, IDEAS, PROGRESS, QUEUE_TO_WRITER, TASKS
 from tests.helpers.reads import all_rows, credits, usage_of
@@ -167,12 +163,6 @@ async def test_bad_input(jobs_app, client):
     assert await job_count(jobs_app) == 0
 
 
-async def _actor(app, email: str) -> Actor:
-    async with app.ctx.store.read() as conn:
-        row = (await conn.execute(select(users).where(users.c.email == email))).one()
-    return Actor(user_id=row.id, account_id=row.account_id, role=row.role)
-
-
 async def test_cancel_mid_job_refunds_and_writes_nothing(jobs_app, client, monkeypatch):
     from igny8d.ai.providers.local import LocalProvider
 
@@ -204,7 +194,7 @@ async def test_cancel_mid_job_refunds_and_writes_nothing(jobs_app, client, monke
     assert meta["phase"] == "AI_CALL"
 
     async with jobs_app.ctx.store.begin() as conn:
-        await job_service.cancel(conn, await _actor(jobs_app, "cancel@example.com"),
+        await job_service.cancel(conn, await actor_for(jobs_app, "cancel@example.com"),
                                  task_id=task_id, registry=jobs_app.ctx.jobs)
     gate.set()
     done = await poll(client, token, task_id)

@@ -33,10 +33,9 @@ from igny8d.permissions import Actor
 from igny8d.services import billing
 from igny8d.services import jobs as job_service
 from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
-from tests.helpers.client import Client
-
-ME = "/api/v1/auth/me/"
-KW = "/api/v1/planner/keywords/"
+from tests.helpers.factories import account
+from tests.helpers.paths import KEYWORDS as KW
+from tests.helpers.paths import ME
 
 
 async def scrape(base_url: str, headers: dict[str, str] | None = None) -> tuple[int, Any, str]:
@@ -69,20 +68,11 @@ async def metrics_of(app: RunningApp) -> dict[Any, float]:
     return samples(body)
 
 
-async def owner_env(client: Client, email: str) -> dict[str, Any]:
-    token = await client.owner(email)
-    me = (await client.get(ME, token=token)).data
-    site = await client.site(token)
-    sector = await client.sector(token, site["id"])
-    return {"token": token, "user_id": int(me["user"]["id"]),
-            "account_id": int(me["user"]["account_id"]), "sector": sector}
-
-
 # -- the exposition ------------------------------------------------------------------------------
 
 
 async def test_requests_are_counted_by_route_template_method_and_status(app, client):
-    env = await owner_env(client, "ann@example.com")
+    env = await account(client, "ann@example.com")
     token = env["token"]
     for _ in range(3):
         assert (await client.get(ME, token=token)).status == 200
@@ -137,7 +127,7 @@ async def test_jobs_and_credits_are_read_from_the_database(app, client):
     by the kind's hook when cancelled."""
     app.ctx.jobs.register("test.paid", _never_runs, on_revoked=billing.refund_job,
                           on_failed=billing.refund_job)
-    env = await owner_env(client, "ann@example.com")
+    env = await account(client, "ann@example.com")
     actor = Actor(user_id=env["user_id"], account_id=env["account_id"], role="owner")
     found = await metrics_of(app)
     assert value(found, "igny8d_jobs", state="PENDING", kind="test.paid") == 0
@@ -203,7 +193,7 @@ async def test_job_durations_by_kind_and_final_state(tmp_path, db_url):
     running.ctx.jobs.register("test.breaks", breaks)
     client = running.client()
     try:
-        env = await owner_env(client, "jobs@example.com")
+        env = await account(client, "jobs@example.com")
         actor = Actor(user_id=env["user_id"], account_id=env["account_id"], role="owner")
         async with running.ctx.store.begin() as conn:
             for kind in ("test.works", "test.works", "test.breaks"):

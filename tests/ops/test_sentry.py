@@ -26,8 +26,8 @@ from igny8d.sentry import FILTERED, close_sentry, init_sentry, scrub
 from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
 from tests.helpers.client import PASSWORD
 from tests.helpers.fake_sentry import FakeSentry, parse_envelope
+from tests.helpers.paths import ME
 
-ME = "/api/v1/auth/me/"
 JWT = ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
        "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c")
 

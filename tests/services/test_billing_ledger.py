@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -13,21 +12,16 @@ from sqlalchemy import func, select
 
 from igny8d.errors import InsufficientCredits
 from igny8d.services import billing
-from igny8d.store.schema import accounts, credit_transactions, credit_usage
+from igny8d.store.schema import credit_transactions, credit_usage
+from tests.helpers.paths import ME, ROOT
+from tests.helpers.reads import credits_of
 
-ME = "/api/v1/auth/me/"
-PLANS = Path(__file__).resolve().parents[2] / "igny8d" / "store" / "data" / "plans.json"
+PLANS = ROOT / "igny8d" / "store" / "data" / "plans.json"
 
 
 async def _account(client, email: str) -> int:
     token = await client.owner(email)
     return int((await client.get(ME, token=token)).data["user"]["account_id"])
-
-
-async def _credits(app, account_id: int) -> int:
-    async with app.ctx.store.read() as conn:
-        return int((await conn.execute(
-            select(accounts.c.credits).where(accounts.c.id == account_id))).scalar_one())
 
 
 async def _rows(app, table, account_id: int) -> list[dict]:
@@ -48,7 +42,7 @@ async def _check_invariant(app, account_id: int, initial: int) -> None:
     """Transactions add up to the balance; usage (net of refunds) to charges and refunds."""
     txs = await _rows(app, credit_transactions, account_id)
     usage = await _rows(app, credit_usage, account_id)
-    credits = await _credits(app, account_id)
+    credits = await credits_of(app, account_id)
     assert sum(t["amount"] for t in txs) == credits - initial
     spent = -sum(t["amount"] for t in txs if t["transaction_type"] in ("charge", "refund"))
     assert sum(u["credits_used"] - u["credits_refunded"] for u in usage) == spent
@@ -92,7 +86,7 @@ def test_price_rounds_a_part_up_and_refuses_nonsense():
 
 async def test_fifty_concurrent_charges_against_a_balance_covering_ten(app, client):
     account_id = await _account(client, "race@example.com")
-    assert await _credits(app, account_id) == 1000  # the free plan's monthly credits
+    assert await credits_of(app, account_id) == 1000  # the free plan's monthly credits
 
     async def one(i: int):
         try:
@@ -105,7 +99,7 @@ async def test_fifty_concurrent_charges_against_a_balance_covering_ten(app, clie
     refused = [r for r in results if isinstance(r, InsufficientCredits)]
     assert len(charged) == 10 and len(refused) == 40
     assert all(r.error == "Insufficient credits" for r in refused)
-    assert await _credits(app, account_id) == 0
+    assert await credits_of(app, account_id) == 0
     # each success saw a distinct balance: 900, 800, … 0 (never below zero, none twice)
     assert sorted(r["balance_after"] for r in charged) == list(range(0, 1000, 100))
     txs = await _rows(app, credit_transactions, account_id)
@@ -133,12 +127,12 @@ async def test_a_charge_the_balance_does_not_cover_writes_nothing(app, client):
     with pytest.raises(InsufficientCredits) as info:
         await _charge(app, account_id, 1001)
     assert info.value.errors == {"credits": ["This needs 1001 credits; the balance is 1000."]}
-    assert await _credits(app, account_id) == 1000
+    assert await credits_of(app, account_id) == 1000
     assert await _rows(app, credit_transactions, account_id) == []
     assert await _rows(app, credit_usage, account_id) == []
     # exactly the balance is fine, and leaves zero
     await _charge(app, account_id, 1000)
-    assert await _credits(app, account_id) == 0
+    assert await credits_of(app, account_id) == 0
 
 
 async def test_bad_amounts_and_operation_types_are_programming_errors(app, client):
@@ -146,7 +140,7 @@ async def test_bad_amounts_and_operation_types_are_programming_errors(app, clien
     for kw in ({"amount": 0}, {"amount": -5}, {"amount": 5, "operation_type": "teleport"}):
         with pytest.raises(ValueError):
             await _charge(app, account_id, **kw)  # type: ignore[arg-type]
-    assert await _credits(app, account_id) == 1000
+    assert await credits_of(app, account_id) == 1000
 
 
 # -- refunds -----------------------------------------------------------------------------------
@@ -157,13 +151,13 @@ async def test_refund_restores_the_balance_once(app, client):
     await _charge(app, account_id, 30, reference="job-a")
     await _charge(app, account_id, 20, reference="job-a", operation_type="images")
     await _charge(app, account_id, 7, reference="job-b")
-    assert await _credits(app, account_id) == 943
+    assert await credits_of(app, account_id) == 943
     async with app.ctx.store.begin() as conn:
         refunds = await billing.refund(conn, account_id, reference="job-a",
                                        description="Job failed")
     assert [(r["transaction_type"], r["amount"]) for r in refunds] == [("refund", 30),
                                                                        ("refund", 20)]
-    assert refunds[-1]["balance_after"] == 993 == await _credits(app, account_id)
+    assert refunds[-1]["balance_after"] == 993 == await credits_of(app, account_id)
     # again: nothing left to give back (a failure hook that runs twice refunds once)
     async with app.ctx.store.begin() as conn:
         assert await billing.refund(conn, account_id, reference="job-a") == []
@@ -185,7 +179,7 @@ async def test_partial_refund_by_usage_id_is_capped_by_what_was_charged(app, cli
         (second,) = await billing.refund(conn, account_id, usage_id=tx["usage_id"],
                                          amount=500)
     assert second["amount"] == 30
-    assert await _credits(app, account_id) == 1000
+    assert await credits_of(app, account_id) == 1000
     await _check_invariant(app, account_id, 1000)
 
 
@@ -199,7 +193,7 @@ async def test_concurrent_refunds_of_one_job_give_it_back_once(app, client):
 
     results = await asyncio.gather(*(one() for _ in range(10)))
     assert sorted(len(r) for r in results) == [0] * 9 + [1]
-    assert await _credits(app, account_id) == 1000
+    assert await credits_of(app, account_id) == 1000
     await _check_invariant(app, account_id, 1000)
 
 
@@ -209,7 +203,7 @@ async def test_refund_job_hook_refunds_what_the_task_was_charged(app, client):
     job = SimpleNamespace(account_id=account_id, task_id="5d9a-task")
     async with app.ctx.store.begin() as conn:
         await billing.refund_job(conn, job, "provider timed out")
-    assert await _credits(app, account_id) == 1000
+    assert await credits_of(app, account_id) == 1000
     txs = await _rows(app, credit_transactions, account_id)
     assert txs[-1]["description"] == "Refund: provider timed out"
 
@@ -220,7 +214,7 @@ async def test_refunds_stay_in_their_account(app, client):
     await _charge(app, theirs, 10, reference="shared-name")
     async with app.ctx.store.begin() as conn:
         assert await billing.refund(conn, mine, reference="shared-name") == []
-    assert await _credits(app, mine) == 1000 and await _credits(app, theirs) == 990
+    assert await credits_of(app, mine) == 1000 and await credits_of(app, theirs) == 990
 
 
 # -- grants and the invariant ------------------------------------------------------------------
@@ -242,7 +236,7 @@ async def test_grants_and_adjustments_never_go_below_zero(app, client):
         with pytest.raises(ValueError):
             async with app.ctx.store.begin() as conn:
                 await billing.grant(conn, account_id, **kw)  # type: ignore[arg-type]
-    assert await _credits(app, account_id) == 0
+    assert await credits_of(app, account_id) == 0
     await _check_invariant(app, account_id, 1000)
 
 

@@ -15,11 +15,10 @@ from igny8d.store.errors import ForeignKeyViolation
 from igny8d.store.schema import sites, users
 from igny8d.store.writes import insert_row
 from tests.helpers.client import PASSWORD
-
-U = "/api/v1/auth/users/"
-S = "/api/v1/auth/sites/"
-SEC = "/api/v1/auth/sectors/"
-ME = "/api/v1/auth/me/"
+from tests.helpers.paths import ME
+from tests.helpers.paths import SECTORS as SEC
+from tests.helpers.paths import SITES as S
+from tests.helpers.paths import USERS as U
 
 
 async def _count(app, table, account_id: int) -> int:

@@ -18,10 +18,12 @@ from igny8d.scheduler import make_scheduler
 from igny8d.services import billing
 from igny8d.services.credits_monthly import grant_monthly_credits, month_bounds, reference_for
 from igny8d.store.schema import accounts, credit_transactions
-from tests.api.test_admin_api import A, credits_of, operator, tenant
 from tests.helpers.app import RunningApp, make_settings
+from tests.helpers.factories import operator, tenant
+from tests.helpers.paths import ADMIN as A
+from tests.helpers.paths import TRANSACTIONS as TX
+from tests.helpers.reads import credits_of
 
-TX = "/api/v1/billing/credits/transactions/"
 MONTH = month_bounds()[0]
 REF = reference_for(MONTH)
 

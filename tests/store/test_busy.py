@@ -19,9 +19,7 @@ from igny8d.store.errors import StoreBusy
 from igny8d.store.schema import accounts, plans
 from tests.helpers.app import RunningApp
 from tests.helpers.client import PASSWORD, Client, Response
-
-REGISTER = "/api/v1/auth/register/"
-ME = "/api/v1/auth/me/"
+from tests.helpers.paths import ME, REGISTER
 
 
 def _tiny_pool_store(url: str) -> Store:

@@ -3,8 +3,8 @@ every kind of write (create, update, delete, cascades, bulk, select_sectors) sho
 
 from __future__ import annotations
 
-SEC = "/api/v1/auth/sectors/"
-S = "/api/v1/auth/sites/"
+from tests.helpers.paths import SECTORS as SEC
+from tests.helpers.paths import SITES as S
 
 
 async def _count(client, token, query=""):

@@ -31,24 +31,10 @@ from igny8d.store.schema import accounts, keywords
 from igny8d.store.specs import Term, order_clauses, search_clauses
 from igny8d.store.writes import insert_many
 from tests.helpers.client import PASSWORD
-
-K = "/api/v1/planner/keywords/"
-U = "/api/v1/auth/users/"
-ME = "/api/v1/auth/me/"
-
-
-async def _setup(client: Any, email: str = "fast@example.com") -> tuple[str, dict, dict]:
-    token = await client.owner(email)
-    site = await client.site(token)
-    sector = await client.sector(token, site["id"])
-    return token, site, sector
-
-
-async def _kw(client: Any, token: str, sector: dict, keyword: str, **extra: Any) -> dict:
-    resp = await client.post(K, {"keyword": keyword, "site_id": sector["site_id"],
-                                 "sector_id": sector["id"], **extra}, token=token)
-    assert resp.status == 201, resp.json
-    return resp.data
+from tests.helpers.factories import keyword, owner_site_sector
+from tests.helpers.paths import KEYWORDS as K
+from tests.helpers.paths import ME
+from tests.helpers.paths import USERS as U
 
 
 async def _ids(client: Any, token: str, query: str) -> tuple[int, list[int]]:
@@ -70,7 +56,7 @@ async def _insert(app: Any, sector: dict, rows: list[dict[str, Any]]) -> None:
 
 
 async def test_old_token_refused_after_password_change(client):
-    token, _, _ = await _setup(client)
+    token, _, _ = await owner_site_sector(client, "fast@example.com")
     assert (await client.get(K, token=token)).status == 200
     resp = await client.post("/api/v1/auth/change-password/", {
         "old_password": PASSWORD, "new_password": "An0ther-Passw0rd!",
@@ -82,7 +68,7 @@ async def test_old_token_refused_after_password_change(client):
 
 
 async def test_deactivated_or_demoted_member_refused_at_once(client):
-    owner, _, sector = await _setup(client)
+    owner, _, sector = await owner_site_sector(client, "fast@example.com")
     editor = await client.member(owner, "ed@example.com", "editor")
     viewer = await client.member(owner, "vi@example.com", "viewer")
     ed_id = (await client.get(ME, token=editor)).data["user"]["id"]
@@ -96,15 +82,15 @@ async def test_deactivated_or_demoted_member_refused_at_once(client):
     assert (await client.patch(f"{U}{vi_id}/", {"role": "editor"}, token=owner)).status == 200
     assert (await client.get(K, token=viewer)).status == 401
     fresh = (await client.login("vi@example.com"))["access"]
-    await _kw(client, fresh, sector, "now an editor")
+    await keyword(client, fresh, sector, "now an editor")
 
 
 async def test_new_site_grants_apply_to_the_same_token(client):
-    owner, s1, sec1 = await _setup(client)
+    owner, s1, sec1 = await owner_site_sector(client, "fast@example.com")
     s2 = await client.site(owner, "Two")
     sec2 = await client.sector(owner, s2["id"], "Other")
-    a = await _kw(client, owner, sec1, "alpha shoes")
-    b = await _kw(client, owner, sec2, "beta shoes")
+    a = await keyword(client, owner, sec1, "alpha shoes")
+    b = await keyword(client, owner, sec2, "beta shoes")
     editor = await client.member(owner, "ed@example.com", "editor", site_ids=[s1["id"]])
     ed_id = (await client.get(ME, token=editor)).data["user"]["id"]
     for query in ("page_size=25", "page_size=25&search=shoes"):
@@ -120,7 +106,7 @@ async def test_new_site_grants_apply_to_the_same_token(client):
 
 
 async def test_suspended_account_refused(app, client):
-    token, _, sector = await _setup(client)
+    token, _, sector = await owner_site_sector(client, "fast@example.com")
     assert (await client.get(K, token=token)).status == 200
     async with app.ctx.store.begin() as conn:
         await conn.execute(update(accounts).where(accounts.c.id == sector["account_id"])
@@ -132,9 +118,9 @@ async def test_suspended_account_refused(app, client):
 
 
 async def test_search_ids_follow_every_write(app, client):
-    token, _, sector = await _setup(client)
-    made = [await _kw(client, token, sector, f"red shoes {i}", volume=10 * i) for i in range(5)]
-    await _kw(client, token, sector, "blue hat")
+    token, _, sector = await owner_site_sector(client, "fast@example.com")
+    made = [await keyword(client, token, sector, f"red shoes {i}", volume=10 * i) for i in range(5)]
+    await keyword(client, token, sector, "blue hat")
     newest_first = [k["id"] for k in reversed(made)]
     query = "page_size=25&search=shoes"
     assert await _ids(client, token, query) == (5, newest_first)
@@ -142,7 +128,7 @@ async def test_search_ids_follow_every_write(app, client):
     assert await _ids(client, token, query) == (5, newest_first)
     assert app.ctx.counts.id_hits == hits + 1  # the page came from the kept ids
 
-    extra = await _kw(client, token, sector, "new shoes")
+    extra = await keyword(client, token, sector, "new shoes")
     assert await _ids(client, token, query) == (6, [extra["id"], *newest_first])
     resp = await client.patch(f"{K}{made[4]['id']}/", {"keyword": "red boots"}, token=token)
     assert resp.status == 200, resp.json
@@ -164,7 +150,7 @@ async def test_search_ids_follow_every_write(app, client):
 
 
 async def test_search_pages_from_kept_ids_end_to_end(app, client):
-    token, _, sector = await _setup(client)
+    token, _, sector = await owner_site_sector(client, "fast@example.com")
     await _insert(app, sector, [{"keyword": f"trail shoes {i:03d}", "volume": i % 7}
                                 for i in range(60)])
     await _insert(app, sector, [{"keyword": f"city boots {i:03d}"} for i in range(20)])
@@ -190,8 +176,8 @@ async def test_search_pages_from_kept_ids_end_to_end(app, client):
 async def test_kept_ids_missing_a_row_are_read_again(app, client):
     """A row gone without a data version bump (nothing in igny8d does that: a hand-made
     delete here) is never answered as missing or as an error: the page is read again."""
-    token, _, sector = await _setup(client)
-    made = [await _kw(client, token, sector, f"green shoes {i}") for i in range(3)]
+    token, _, sector = await owner_site_sector(client, "fast@example.com")
+    made = [await keyword(client, token, sector, f"green shoes {i}") for i in range(3)]
     query = "page_size=25&search=shoes"
     assert (await _ids(client, token, query))[1] == [k["id"] for k in reversed(made)]
     async with app.ctx.store.begin() as conn:
@@ -202,10 +188,10 @@ async def test_kept_ids_missing_a_row_are_read_again(app, client):
 
 
 async def test_same_shape_other_values(client):
-    token, _, sector = await _setup(client)
-    a = await _kw(client, token, sector, "one", intent="commercial", status="active")
-    b = await _kw(client, token, sector, "two", intent="informational", status="pending")
-    c = await _kw(client, token, sector, "three", intent="transactional", status="archived")
+    token, _, sector = await owner_site_sector(client, "fast@example.com")
+    a = await keyword(client, token, sector, "one", intent="commercial", status="active")
+    b = await keyword(client, token, sector, "two", intent="informational", status="pending")
+    c = await keyword(client, token, sector, "three", intent="transactional", status="archived")
     assert await _ids(client, token, "status=active") == (1, [a["id"]])
     assert await _ids(client, token, "status=pending") == (1, [b["id"]])
     assert await _ids(client, token, "status=active,pending") == (2, [b["id"], a["id"]])
@@ -236,7 +222,7 @@ async def _plain(app: Any, scope: Scope, where: list[Any], order: list[tuple[str
 async def test_read_page_ways_agree(app, client, ordering):
     """Walking the order or looking the hits up, by kept ids or not, on a thread or on
     the event loop: the rows of the plain statement, timestamps written alike."""
-    _, _, sector = await _setup(client)
+    _, _, sector = await owner_site_sector(client, "fast@example.com")
     start = dt.datetime(2025, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
     await _insert(app, sector, [{
         "keyword": f"{'shoes' if i % 3 else 'hats'} {i:03d}", "volume": i % 11,
@@ -270,8 +256,8 @@ async def test_read_page_ways_agree(app, client, ordering):
 
 
 async def test_timestamps_as_text_equal_the_envelopes(app, client):
-    token, _, sector = await _setup(client)
-    made = await _kw(client, token, sector, "stamp")
+    token, _, sector = await owner_site_sector(client, "fast@example.com")
+    made = await keyword(client, token, sector, "stamp")
     async with app.ctx.store.begin() as conn:
         for micro, kw in ((0, "zero"), (1, "one"), (999_999, "nines")):
             await conn.execute(insert(keywords).values(
@@ -298,7 +284,7 @@ async def test_timestamps_as_text_equal_the_envelopes(app, client):
 async def test_service_plain_page_is_its_list_page_presented(app, client):
     """`ResourceService.plain_page` / `plain_rows` (the list's one read unit) give what
     `list_page` + `present` give, timestamps as the envelope writes them."""
-    _, _, sector = await _setup(client)
+    _, _, sector = await owner_site_sector(client, "fast@example.com")
     await _insert(app, sector, [{"keyword": f"kw {i} shoes" if i % 3 else f"kw {i}",
                                  "volume": i % 7, "status": "active" if i % 4 else "pending"}
                                 for i in range(90)])
