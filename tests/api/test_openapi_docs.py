@@ -10,7 +10,6 @@ import subprocess
 import sys
 import uuid
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from igny8d import __version__
 from igny8d.handlers import api_routes
 from igny8d.openapi import ERROR_STATUSES, build_document, operations
+from tests.helpers.paths import ROOT
 
 _PARAM = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -174,7 +174,7 @@ async def test_cli_openapi_prints_the_served_document(client, tmp_path):
         [sys.executable, "-m", "igny8d", "openapi", "--data-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=60, cwd=tmp_path,
         env={**{k: v for k, v in os.environ.items() if not k.startswith("IGNY8_")},
-             "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+             "PYTHONPATH": str(ROOT)},
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == await fetch_schema(client)

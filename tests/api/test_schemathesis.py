@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -35,10 +34,11 @@ from typing import Any
 import pytest
 
 from tests.helpers.client import PASSWORD
+from tests.helpers.paths import ROOT
+from tests.helpers.process import free_port
 
 pytest.importorskip("schemathesis")
 
-ROOT = Path(__file__).resolve().parents[2]
 
 CHECKS = ("not_a_server_error", "response_schema_conformance", "status_code_conformance",
           "content_type_conformance")
@@ -82,12 +82,6 @@ class Server:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IGNY8_")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(
@@ -119,7 +113,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     log = tmp_path / "server.log"
     last = ""
     for _attempt in range(3):  # a free port can be taken between probe and bind
-        port = _free_port()
+        port = free_port()
         env = _env(IGNY8_CONFIG=str(config), IGNY8_DEBUG_THROTTLE="1",
                    IGNY8_BCRYPT_ROUNDS="4", IGNY8_SECRET_KEY="f" * 48,
                    IGNY8_LOG_TO_FILE="0")

@@ -15,8 +15,8 @@ from pathlib import Path
 from igny8d.ai.article.sentences import sentence_banks
 from igny8d.ai.ideas.words import idea_words
 from igny8d.ai.text import vocabulary
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 AI = ROOT / "igny8d" / "ai"
 #: What igny8d/ai may import from the rest of igny8d at run time.
 ALLOWED = {"igny8d", "igny8d.text", "igny8d.vocab"}

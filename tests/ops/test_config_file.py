@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import argparse
 import re
-from pathlib import Path
 
 from igny8d.cli import _parser
 from igny8d.settings import SECTIONS, Settings, load_settings
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "igny8d.toml"
 README = ROOT / "README.md"
 

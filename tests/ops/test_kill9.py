@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,7 +40,7 @@ from igny8d.store.schema import (
     plans,
 )
 from tests.helpers.client import PASSWORD
-from tests.ops.test_settings_cli import clean_env
+from tests.helpers.process import clean_env, free_port
 
 KEYWORDS = 3000
 LEASE_S = 3
@@ -84,12 +83,6 @@ def keyword_csv() -> bytes:
             n += 1
     assert n == KEYWORDS
     return ("\n".join(rows) + "\n").encode()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Api:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import socket
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-RUN_PY = Path(__file__).resolve().parents[2] / "bench" / "run.py"
+from tests.helpers.paths import ROOT
+from tests.helpers.process import free_port
+
+RUN_PY = ROOT / "bench" / "run.py"
 
 
 def bench_module(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
@@ -22,12 +24,6 @@ def bench_module(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_bench_without_peers_measures_igny8d_alone(

@@ -12,17 +12,9 @@ import pytest
 
 from igny8d.cli import main
 from igny8d.settings import Settings, SettingsError, unknown_variables
-from tests.ops.test_settings_cli import GOOD_SECRET, run_cli
+from tests.helpers.process import GOOD_SECRET, one_line, run_cli
 
 PG_DOWN = "postgresql+asyncpg://postgres@127.0.0.1:1/igny8d"
-
-
-def one_line(proc_stderr: str) -> str:
-    lines = proc_stderr.strip().splitlines()
-    assert len(lines) == 1, proc_stderr
-    assert lines[0].startswith("igny8d: "), lines[0]
-    assert "Traceback" not in proc_stderr
-    return lines[0]
 
 
 @pytest.fixture

@@ -13,14 +13,7 @@ from igny8d.services.operators import OPERATORS_SLUG, create_superuser
 from igny8d.store.engine import Store
 from igny8d.store.errors import UniqueViolation
 from igny8d.store.schema import accounts, users
-from tests.ops.test_settings_cli import run_cli
-
-
-def one_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("igny8d: ") and "Traceback" not in stderr
-    return lines[0]
+from tests.helpers.process import one_line, run_cli
 
 
 def superuser(tmp_path: Path, db_url: str, *args: str,

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -22,9 +20,7 @@ import pytest
 from igny8d.context import AppContext
 from igny8d.settings import Settings, SettingsError, load_settings
 from tests.helpers.app import make_settings, start_app, stop_app
-
-REPO = Path(__file__).resolve().parents[2]
-GOOD_SECRET = "s" * 40
+from tests.helpers.process import GOOD_SECRET, clean_env, free_port, run_cli
 
 
 def one_line_error(env: dict[str, str] | None = None, path: Path | None = None) -> str:
@@ -33,26 +29,6 @@ def one_line_error(env: dict[str, str] | None = None, path: Path | None = None) 
     message = str(info.value)
     assert message and "\n" not in message, message
     return message
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The test's environment without any IGNY8_* variable, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IGNY8_")}
-    env.pop("DEBUG", None)
-    env["PYTHONPATH"] = str(REPO)
-    env.update(extra)
-    return env
-
-
-def run_cli(*args: str, cwd: Path, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "igny8d", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd, env=clean_env(**env))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http_json(method: str, url: str, body: Any = None) -> tuple[int, Any]:
