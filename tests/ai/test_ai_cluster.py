@@ -4,15 +4,12 @@ set, new keywords joining existing clusters, and the time for 1k and 10k keyword
 
 from __future__ import annotations
 
-import csv
 import random
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-import igny8d.ai
 from igny8d.ai import (
     ClusterResult,
     ExistingCluster,
@@ -24,54 +21,12 @@ from igny8d.ai import (
 )
 from igny8d.ai.cluster.vectors import Space
 from igny8d.ai.text import analyse
+from tests.helpers.gold import adjusted_rand_index, gold_rows, labels_of, macro_f1, pair_f1
 
-GOLD = Path(igny8d.ai.__file__).parent / "data" / "gold_keywords.csv"
 INTENTS = ("informational", "commercial", "transactional", "navigational")
 
 
-def _gold(split: str | None = None) -> list[dict[str, str]]:
-    with GOLD.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    return [r for r in rows if split is None or r["split"] == split]
-
-
 # --- metrics ------------------------------------------------------------------------------
-
-def _c2(n: int) -> int:
-    return n * (n - 1) // 2
-
-
-def adjusted_rand_index(pred: list[str], gold: list[str]) -> float:
-    n = len(gold)
-    joint = sum(_c2(c) for c in Counter(zip(pred, gold, strict=True)).values())
-    a = sum(_c2(c) for c in Counter(pred).values())
-    b = sum(_c2(c) for c in Counter(gold).values())
-    expected = a * b / _c2(n)
-    top = (a + b) / 2
-    return 1.0 if top == expected else (joint - expected) / (top - expected)
-
-
-def pair_f1(pred: list[str], gold: list[str]) -> tuple[float, float, float]:
-    """(F1, precision, recall) over the pairs of keywords put in one cluster."""
-    tp = sum(_c2(c) for c in Counter(zip(pred, gold, strict=True)).values())
-    pp = sum(_c2(c) for c in Counter(pred).values())
-    gp = sum(_c2(c) for c in Counter(gold).values())
-    p = tp / pp if pp else 0.0
-    r = tp / gp if gp else 0.0
-    return (2 * p * r / (p + r) if p + r else 0.0), p, r
-
-
-def macro_f1(pred: list[str], gold: list[str]) -> float:
-    scores = []
-    for label in sorted(set(gold)):
-        tp = sum(1 for a, b in zip(pred, gold, strict=True) if a == label == b)
-        fp = sum(1 for a, b in zip(pred, gold, strict=True) if a == label != b)
-        fn = sum(1 for a, b in zip(pred, gold, strict=True) if b == label != a)
-        p = tp / (tp + fp) if tp + fp else 0.0
-        r = tp / (tp + fn) if tp + fn else 0.0
-        scores.append(2 * p * r / (p + r) if p + r else 0.0)
-    return sum(scores) / len(scores)
-
 
 def test_metrics_on_known_cases() -> None:
     assert adjusted_rand_index(list("aabb"), list("xxyy")) == 1.0
@@ -81,20 +36,10 @@ def test_metrics_on_known_cases() -> None:
     assert macro_f1(["a", "a"], ["a", "b"]) == pytest.approx((2 / 3 + 0) / 2)
 
 
-def _labels(result: ClusterResult, n: int) -> list[str]:
-    label: dict[int, str] = {}
-    for k, c in enumerate(result.clusters):
-        for i in c.keyword_ids:
-            label[i] = f"c{k}"
-    for u in result.unclustered:
-        label[u.keyword_id] = f"u{u.keyword_id}"
-    return [label[i] for i in range(n)]
-
-
 def _evaluate(rows: list[dict[str, str]]) -> dict[str, float]:
     items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
     gold = [r["niche"] + "/" + r["cluster"] for r in rows]
-    pred = _labels(cluster_keywords(items), len(rows))
+    pred = labels_of(cluster_keywords(items), len(rows))
     baseline = [normalise(r["keyword"]).split()[0] for r in rows]
     gold_intent = [r["intent"] for r in rows]
     pred_intent = [classify_intent(r["keyword"]).intent for r in rows]
@@ -109,7 +54,7 @@ def _evaluate(rows: list[dict[str, str]]) -> dict[str, float]:
 
 
 def test_the_gold_set_is_well_formed() -> None:
-    rows = _gold()
+    rows = gold_rows()
     assert len(rows) >= 300
     assert {r["intent"] for r in rows} == set(INTENTS)
     assert len({r["niche"] for r in rows}) >= 6
@@ -130,7 +75,7 @@ FLOORS = {
 @pytest.mark.parametrize("split", ["dev", "holdout"])
 def test_gold_quality_against_the_baseline(split: str, capsys: pytest.CaptureFixture[str]
                                            ) -> None:
-    rows = _gold(split)
+    rows = gold_rows(split)
     m = _evaluate(rows)
     with capsys.disabled():
         print(f"\n[ai gold {split}, {len(rows)} keywords] "
@@ -151,7 +96,7 @@ def _by_text(result: ClusterResult, items: list[KeywordItem]) -> list[set[str]]:
 
 
 def test_hard_cases_of_the_gold_set() -> None:
-    rows = _gold()
+    rows = gold_rows()
     items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
     result = cluster_keywords(items)
     home = {kw: n for n, group in enumerate(_by_text(result, items)) for kw in group}
@@ -184,7 +129,7 @@ def test_clusters_are_named_after_their_highest_volume_keyword() -> None:
 
 
 def test_shuffled_input_gives_the_identical_result() -> None:
-    rows = _gold()
+    rows = gold_rows()
     items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
     expected = cluster_keywords(items)
     rng = random.Random(42)

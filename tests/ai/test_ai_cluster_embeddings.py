@@ -15,8 +15,8 @@ from igny8d.ai.cluster import EMBEDDING_THRESHOLD, ClusterResult, clusters_from_
 from igny8d.ai.providers.openai import OpenAIProvider
 from igny8d.ai.text import normalise
 from igny8d.ai.types import ProviderConfig
-from tests.ai.test_ai_cluster import _gold, _labels, adjusted_rand_index, pair_f1
 from tests.helpers.fake_openai import FakeOpenAI, fake_embedding
+from tests.helpers.gold import adjusted_rand_index, gold_rows, labels_of, pair_f1
 
 
 def _vectors(items: list[KeywordItem]) -> dict[int, list[float]]:
@@ -83,12 +83,12 @@ def test_conflicting_intents_are_never_merged_even_with_identical_vectors() -> N
 
 def test_embeddings_on_the_gold_set_beat_the_baseline(capsys: pytest.CaptureFixture[str]
                                                       ) -> None:
-    rows = _gold()
+    rows = gold_rows()
     items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
     gold = [r["niche"] + "/" + r["cluster"] for r in rows]
     # the fake's trigram vectors are close to character TF-IDF, whose cosines are low: 0.4
     result = cluster_keywords(items, embeddings=_vectors(items), threshold=0.4)
-    pred = _labels(result, len(rows))
+    pred = labels_of(result, len(rows))
     baseline = [normalise(r["keyword"]).split()[0] for r in rows]
     ari, f1 = adjusted_rand_index(pred, gold), pair_f1(pred, gold)[0]
     base_ari = adjusted_rand_index(baseline, gold)
@@ -101,7 +101,7 @@ def test_embeddings_on_the_gold_set_beat_the_baseline(capsys: pytest.CaptureFixt
 
 
 def test_the_same_result_in_any_order() -> None:
-    rows = _gold("holdout")
+    rows = gold_rows("holdout")
     items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
     vectors = _vectors(items)
     expected = cluster_keywords(items, embeddings=vectors, threshold=0.4)

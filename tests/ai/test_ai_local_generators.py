@@ -11,12 +11,10 @@ import random
 import re
 from collections import defaultdict
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
-import igny8d.ai
 from igny8d.ai import KeywordItem, generate_article, generate_ideas, image_prompts, render_image
 from igny8d.ai.article import DRAFT_NOTE, meta_description, meta_title
 from igny8d.ai.article import slug as slugify
@@ -33,8 +31,8 @@ from igny8d.ai.types import (
 )
 from igny8d.schemas.planner_clusters import CONTENT_STRUCTURES, CONTENT_TYPES
 from igny8d.text import sanitize_html, word_count
+from tests.helpers.gold import GOLD
 
-GOLD = Path(igny8d.ai.__file__).parent / "data" / "gold_keywords.csv"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
