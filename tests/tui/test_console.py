@@ -17,7 +17,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,13 @@ from textual.widgets import DataTable, Input, ProgressBar, Static
 from tornado.netutil import bind_sockets
 
 from igny8d.app import make_app, server_for
-from igny8d.jobs.executor import Progress
-from igny8d.jobs.registry import Job
 from igny8d.permissions import Actor
-from igny8d.services.operators import create_superuser
 from igny8d.store.schema import users
 from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
 from tests.helpers.client import PASSWORD, Client
+from tests.helpers.console import OPS, OPS_PASSWORD, SIZE, said, until
+from tests.helpers.factories import superuser
+from tests.helpers.paths import ROOT
 from tui.app import ConsoleApp
 from tui.client import AdminClient
 from tui.errors import ApiError, LoginFailed, SessionEnded, Throttled, Unreachable
@@ -46,46 +46,7 @@ from tui.screens.login import LoginScreen
 from tui.screens.main import MainScreen
 from tui.session import NOT_OPERATOR
 
-ROOT = Path(__file__).resolve().parents[2]
-OPS = "ops@example.com"
-OPS_PASSWORD = "operator-pass-1"
-SIZE = (120, 36)
-
-
 # -- a real server ---------------------------------------------------------------------------
-
-async def operator(box: RunningApp, email: str = OPS) -> int:
-    """A superuser made the way `igny8d createsuperuser` makes one."""
-    password_hash = await box.ctx.hasher.hash(OPS_PASSWORD)
-    async with box.ctx.store.begin() as conn:
-        made = await create_superuser(conn, email=email, username=None,
-                                      password_hash=password_hash)
-    return int(made["user"]["id"])
-
-
-@pytest.fixture
-async def box(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[RunningApp]:
-    """igny8d on SQLite with one job worker and a job kind that stops half way (40 %) until
-    the test lets it go, so there is a running job to watch and cancel."""
-    db = tmp_path / "igny8d.db"
-    shutil.copy(sqlite_template, db)
-    running = await start_app(make_settings(tmp_path, f"sqlite+aiosqlite:///{db}",
-                                            job_workers=1))
-    running.ctx.executor.poll_max = 0.2
-    gate = asyncio.Event()
-
-    async def gated(job: Job, progress: Progress) -> dict[str, Any]:
-        await progress.update(phase="AI_CALL", percentage=40, message="Clustering 3 keywords")
-        await gate.wait()
-        return {"clusters_created": 1}
-
-    running.ctx.jobs.register("test.gated", gated)
-    await running.ctx.executor.start()
-    await operator(running)
-    yield running
-    gate.set()
-    await stop_app(running)
-
 
 async def tenant(box: RunningApp, client: Client, email: str) -> dict[str, Any]:
     token = await client.owner(email)
@@ -109,21 +70,6 @@ async def admin_get(client: Client, token: str, path: str) -> Any:
 
 
 # -- driving the console ---------------------------------------------------------------------
-
-async def until(pilot: Pilot[None], check: Callable[[], Any], what: str,
-                timeout: float = 10.0) -> None:
-    """Let the app run until `check()` holds (its workers answer asynchronously)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        try:
-            if check():
-                return
-        except Exception:
-            pass
-        await pilot.pause(0.05)
-    raise AssertionError(f"the console never showed {what}")
-
 
 def text(pilot: Pilot[None], selector: str) -> str:
     return str(pilot.app.screen.query_one(selector, Static).content)
@@ -167,10 +113,6 @@ async def logged_in(pilot: Pilot[None]) -> None:
 
 def row_of(table: DataTable[Any], key: str) -> list[str]:
     return [str(cell) for cell in table.get_row(key)]
-
-
-def said(app: ConsoleApp, title: str) -> list[str]:
-    return [message for _, t, message in app.messages if t == title]
 
 
 # -- the console against the server ----------------------------------------------------------
@@ -451,7 +393,7 @@ async def test_server_going_away_shows_the_banner_and_reconnects(box: RunningApp
 
 async def test_a_session_ended_elsewhere_returns_to_login(box: RunningApp) -> None:
     """Another operator ends our sessions: the next call is refused, the refresh too."""
-    other = await operator(box, "ops2@example.com")
+    other = (await superuser(box, "ops2@example.com", OPS_PASSWORD))["user"]["id"]
     assert other
     client = box.client()
     try:
@@ -616,7 +558,7 @@ async def test_a_throttled_console_pauses_instead_of_failing(tmp_path: Path,
     running = await start_app(make_settings(
         tmp_path, f"sqlite+aiosqlite:///{db}", debug_throttle=False,
         throttle_rates=("system_admin=4/minute",)))
-    await operator(running)
+    await superuser(running, OPS, OPS_PASSWORD)
     try:
         app = console(running, poll_s=0.2)
         async with driving(app) as pilot:

@@ -13,9 +13,9 @@ import ast
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -23,6 +23,8 @@ from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
+from tests.helpers.console import OPS_PASSWORD, SIZE, said, until
+from tests.helpers.paths import ROOT
 from tui.app import ConsoleApp
 from tui.client import AdminClient
 from tui.messages import LoggedIn, Reconnected, ServerUnreachable, SessionEnded, Throttled
@@ -31,9 +33,7 @@ from tui.screens.login import LoginScreen
 from tui.screens.main import MainScreen
 from tui.screens.overview import OverviewPane
 
-ROOT = Path(__file__).resolve().parents[2]
 TUI = ROOT / "tui"
-PASSWORD = "operator-pass-1"
 TASK = "9f3a21c4-3c1d-4e6f-9a0b-1c2d3e4f5a6b"
 M = TypeVar("M", bound=Message)
 
@@ -91,7 +91,7 @@ class Fake:
         if self.mode == "down":
             raise httpx.ConnectError("[Errno 111] Connection refused")
         if path == "/api/v1/auth/login/":
-            if json.loads(request.content).get("password") != PASSWORD:
+            if json.loads(request.content).get("password") != OPS_PASSWORD:
                 return httpx.Response(401, json={"success": False, "error": "Invalid"})
             return httpx.Response(200, json={"success": True, "data": {
                 "user": {"id": 1, "email": "ops@example.com", "is_superuser": True},
@@ -119,22 +119,13 @@ class Fake:
 
 @contextlib.asynccontextmanager
 async def running(app: ConsoleApp, seen: list[Message]) -> AsyncIterator[Pilot[None]]:
-    async with app.run_test(size=(120, 36), message_hook=seen.append) as pilot:
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         try:
             yield pilot
         finally:
             app.workers.cancel_group(app, "reconnect")
             await asyncio.gather(*[w.wait() for w in app.workers if w.group != "action"],
                                  return_exceptions=True)
-
-
-async def until(pilot: Pilot[None], check: Callable[[], Any], what: str) -> None:
-    for _ in range(200):
-        with contextlib.suppress(Exception):
-            if check():
-                return
-        await pilot.pause(0.05)
-    raise AssertionError(f"the console never showed {what}")
 
 
 def on_login(pilot: Pilot[None]) -> bool:
@@ -145,7 +136,7 @@ def on_login(pilot: Pilot[None]) -> bool:
 
 async def log_in(pilot: Pilot[None]) -> None:
     await until(pilot, lambda: on_login(pilot), "the login screen")
-    pilot.app.screen.query_one("#password", Input).value = PASSWORD
+    pilot.app.screen.query_one("#password", Input).value = OPS_PASSWORD
     await pilot.press("enter")
     await until(pilot, lambda: isinstance(pilot.app.screen, MainScreen), "the main screen")
 
@@ -153,10 +144,6 @@ async def log_in(pilot: Pilot[None]) -> None:
 def posted(seen: list[Message], kind: type[M]) -> list[M]:
     """The messages of `kind` that went through the app (each node they bubbled through)."""
     return [m for m in seen if isinstance(m, kind)]
-
-
-def said(app: ConsoleApp, title: str) -> list[str]:
-    return [message for _, t, message in app.messages if t == title]
 
 
 # -- a screen's worker meets a failure: the app reacts to the message ------------------------
