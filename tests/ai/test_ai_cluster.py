@@ -281,6 +281,7 @@ def generated_keywords(n: int, seed: int = 7) -> list[KeywordItem]:
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.slow
 def test_time_for_1k_and_10k_keywords(capsys: pytest.CaptureFixture[str]) -> None:
     figures = []
     for n in (1_000, 10_000):

@@ -81,6 +81,7 @@ def test_conflicting_intents_are_never_merged_even_with_identical_vectors() -> N
     assert {u.code for u in out.unclustered} == {"intent_conflict"}
 
 
+@pytest.mark.slow
 def test_embeddings_on_the_gold_set_beat_the_baseline(capsys: pytest.CaptureFixture[str]
                                                       ) -> None:
     rows = gold_rows()

@@ -23,6 +23,8 @@ import pytest
 
 from tests.helpers.client import PASSWORD
 
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+
 pytest.importorskip("openapi_python_client")
 pytest.importorskip("httpx")
 

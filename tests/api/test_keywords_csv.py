@@ -150,6 +150,7 @@ async def test_import_bad_requests(app, client):
     assert (await upload(client, token, site, sector, ok)).status == 200
 
 
+@pytest.mark.slow
 async def test_import_over_its_size_limit_is_413(app, client):
     token, site, sector = await owner_site_sector(client, "ann@example.com")
     big = b"keyword\n" + b"x" * (21 * 1024 * 1024) + b"\n"
@@ -174,6 +175,7 @@ async def test_import_over_its_size_limit_is_413(app, client):
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.slow
 async def test_import_100k_rows(app, client):
     token, site, sector = await owner_site_sector(client, "ann@example.com")
     n = 100_000

@@ -169,6 +169,7 @@ async def test_schema_is_stable_between_requests(client):
     assert await fetch_schema(client) == await fetch_schema(client)
 
 
+@pytest.mark.subprocess
 async def test_cli_openapi_prints_the_served_document(client, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "igny8d", "openapi", "--data-dir", str(tmp_path)],

@@ -37,6 +37,8 @@ from tests.helpers.client import PASSWORD
 from tests.helpers.paths import ROOT
 from tests.helpers.process import free_port
 
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+
 pytest.importorskip("schemathesis")
 
 

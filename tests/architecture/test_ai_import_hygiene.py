@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from igny8d.ai.article.sentences import sentence_banks
 from igny8d.ai.ideas.words import idea_words
 from igny8d.ai.text import vocabulary
@@ -110,6 +112,7 @@ def test_no_import_cycle_inside_ai() -> None:
     assert not cycles, cycles
 
 
+@pytest.mark.subprocess
 def test_the_server_start_loads_no_inflect_and_reads_no_ai_data() -> None:
     code = ("import sys, igny8d.app, igny8d.cli\n"
             "from igny8d.ai import lexicon\n"

@@ -15,6 +15,8 @@ import pytest
 
 from tests.helpers.paths import ROOT
 
+pytestmark = pytest.mark.subprocess
+
 PACKAGES = ("igny8d", "tui")
 
 
@@ -55,6 +57,7 @@ THIRD_PARTY = ("sqlalchemy", "sqlalchemy.ext.asyncio", "aiosqlite", "asyncpg", "
 
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.slow
 def test_every_module_imports_first() -> None:
     """A cycle shows when a module of it is imported first: each module is imported in a
     forked child of an interpreter that has loaded the third-party libraries only (a

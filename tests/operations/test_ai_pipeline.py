@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.helpers.client import Client
 from tests.helpers.factories import account
 from tests.helpers.jobs import poll
@@ -68,6 +70,7 @@ async def step(client: Client, token: str, path: str, ids: list[int],
     return dict(done["result"])
 
 
+@pytest.mark.slow
 async def test_the_whole_pipeline_offline(jobs_app, client):
     env = await account(client, "pipeline@example.com")
     token = env["token"]

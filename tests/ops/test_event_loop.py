@@ -44,6 +44,7 @@ def test_forced_uvloop_without_it_is_one_line(monkeypatch):
         use_event_loop("uvloop")
 
 
+@pytest.mark.subprocess
 def test_setting_is_validated():
     assert load_settings(env={"IGNY8_EVENT_LOOP": "asyncio"}).event_loop == "asyncio"
     out = subprocess.run([sys.executable, "-m", "igny8d", "serve"], capture_output=True,

@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 
 from igny8d.services import billing
@@ -41,6 +42,8 @@ from igny8d.store.schema import (
 )
 from tests.helpers.client import PASSWORD
 from tests.helpers.process import clean_env, free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
 KEYWORDS = 3000
 LEASE_S = 3

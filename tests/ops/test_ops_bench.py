@@ -26,6 +26,8 @@ def bench_module(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return module
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_bench_without_peers_measures_igny8d_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -29,6 +29,7 @@ def busy_port() -> Iterator[int]:
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.subprocess
 def test_busy_port_is_one_line(tmp_path: Path, busy_port: int, workers: str) -> None:
     proc = run_cli("serve", "--port", str(busy_port), "--workers", workers, cwd=tmp_path,
                    IGNY8_DATA_DIR=str(tmp_path / "data"))
@@ -37,6 +38,7 @@ def test_busy_port_is_one_line(tmp_path: Path, busy_port: int, workers: str) -> 
     assert f"127.0.0.1:{busy_port}" in line and "already in use" in line and "--port" in line
 
 
+@pytest.mark.subprocess
 def test_address_not_on_this_machine_is_one_line(tmp_path: Path) -> None:
     proc = run_cli("serve", "--host", "192.0.2.1", "--port", "0", cwd=tmp_path,
                    IGNY8_DATA_DIR=str(tmp_path / "data"))
@@ -45,6 +47,7 @@ def test_address_not_on_this_machine_is_one_line(tmp_path: Path) -> None:
     assert "192.0.2.1" in line and "not an address of this machine" in line
 
 
+@pytest.mark.subprocess
 def test_unknown_host_is_one_line(tmp_path: Path) -> None:
     proc = run_cli("serve", "--host", "no-such-host.invalid", "--port", "0", cwd=tmp_path,
                    IGNY8_DATA_DIR=str(tmp_path / "data"))
@@ -52,6 +55,7 @@ def test_unknown_host_is_one_line(tmp_path: Path) -> None:
     assert "--host" in one_line(proc.stderr)
 
 
+@pytest.mark.subprocess
 def test_unusable_data_dir_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -61,6 +65,7 @@ def test_unusable_data_dir_is_one_line(tmp_path: Path) -> None:
     assert "data dir" in line and str(blocker / "data") in line and "--data-dir" in line
 
 
+@pytest.mark.subprocess
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     proc = run_cli("serve", "--port", "0", "--database-url", PG_DOWN, cwd=tmp_path,
                    IGNY8_SECRET_KEY=GOOD_SECRET, IGNY8_LOG_TO_FILE="false")
@@ -97,6 +102,7 @@ def test_variables_of_tools_and_settings_are_not_unknown() -> None:
         "ignoring unknown environment variable IGNY8_NOPE"]
 
 
+@pytest.mark.subprocess
 def test_unknown_variable_warning_in_a_real_process(tmp_path: Path) -> None:
     proc = run_cli("openapi", cwd=tmp_path, IGNY8_SECRETKEY="x")
     assert proc.returncode == 0, proc.stderr
@@ -113,6 +119,7 @@ def test_server_database_needs_a_configured_secret() -> None:
     Settings().require_shared_secret()  # embedded: generated into data_dir instead
 
 
+@pytest.mark.subprocess
 def test_serve_on_postgres_without_secret_refuses(tmp_path: Path) -> None:
     data = tmp_path / "data"
     proc = run_cli("serve", "--port", "0", "--database-url", PG_DOWN, "--data-dir", str(data),
@@ -124,6 +131,7 @@ def test_serve_on_postgres_without_secret_refuses(tmp_path: Path) -> None:
 
 
 @pytest.mark.db
+@pytest.mark.subprocess
 def test_migrate_and_openapi_on_postgres_need_no_secret(
     tmp_path: Path, postgres_ready: str
 ) -> None:

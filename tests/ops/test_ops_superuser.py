@@ -23,6 +23,7 @@ def superuser(tmp_path: Path, db_url: str, *args: str,
                    **values)  # type: ignore[arg-type]  # env names, not `timeout`
 
 
+@pytest.mark.subprocess
 def test_no_tty_and_no_password_is_one_line(tmp_path: Path) -> None:
     """stdin is not a terminal (run_cli gives none): no EOFError traceback from getpass."""
     db = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
@@ -35,6 +36,7 @@ def test_no_tty_and_no_password_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("email", ["nobody", "a@b", "two words@example.com", "x" * 250 + "@e.co"])
+@pytest.mark.subprocess
 def test_email_is_validated_like_register(tmp_path: Path, email: str) -> None:
     proc = superuser(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
                      "--email", email, "--password", "operator-pass-1")
@@ -42,6 +44,7 @@ def test_email_is_validated_like_register(tmp_path: Path, email: str) -> None:
     assert "Enter a valid email address." in one_line(proc.stderr)
 
 
+@pytest.mark.subprocess
 def test_password_is_validated_like_register(tmp_path: Path) -> None:
     proc = superuser(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
                      "--email", "ops@example.com", "--password", "123456789")
@@ -63,6 +66,8 @@ async def _counts(url: str) -> tuple[int, int]:
     return int(operators or 0), int(supers or 0)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 async def test_duplicate_is_a_sentence_and_reruns_share_one_account(
     tmp_path: Path, db_url: str
 ) -> None:

@@ -155,6 +155,7 @@ def test_generated_secrets_differ_per_data_dir(tmp_path):
     ("serve", {"IGNY8_DEBUG": "maybe"}, "IGNY8_DEBUG"),
     ("createsuperuser", {"IGNY8_SECRET_KEY": "short"}, "secret_key"),
 ])
+@pytest.mark.subprocess
 def test_cli_bad_setting_is_one_line(tmp_path, command, env, needle):
     proc = run_cli(command, cwd=tmp_path, IGNY8_DATA_DIR=str(tmp_path / "data"), **env)
     assert proc.returncode != 0
@@ -166,6 +167,7 @@ def test_cli_bad_setting_is_one_line(tmp_path, command, env, needle):
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.subprocess
 def test_cli_bad_config_file_is_one_line(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text("[server]\nprot = 1\n")
@@ -175,6 +177,7 @@ def test_cli_bad_config_file_is_one_line(tmp_path):
         f"igny8d: config file {path}: unknown setting server.prot"]
 
 
+@pytest.mark.subprocess
 def test_migrate_fresh_data_dir_is_idempotent(tmp_path):
     data = tmp_path / "data"
     first = run_cli("migrate", cwd=tmp_path, IGNY8_DATA_DIR=str(data))
@@ -188,6 +191,7 @@ def test_migrate_fresh_data_dir_is_idempotent(tmp_path):
     assert not (tmp_path / "var").exists()  # the data dir setting was honoured
 
 
+@pytest.mark.subprocess
 async def test_createsuperuser_can_log_in(tmp_path, db_url):
     data = tmp_path / "data"
     proc = run_cli("createsuperuser", "--email", "Op@Example.com", "--password",
@@ -221,6 +225,7 @@ async def test_createsuperuser_can_log_in(tmp_path, db_url):
         await stop_app(running)
 
 
+@pytest.mark.subprocess
 def test_serve_fresh_dir_then_sigterm_exits_zero(tmp_path):
     port = free_port()
     data = tmp_path / "data"

@@ -117,6 +117,7 @@ def row_of(table: DataTable[Any], key: str) -> list[str]:
 
 # -- the console against the server ----------------------------------------------------------
 
+@pytest.mark.slow
 async def test_overview_job_detail_and_cancel(box: RunningApp) -> None:
     client = box.client()
     try:
@@ -182,6 +183,7 @@ async def test_overview_job_detail_and_cancel(box: RunningApp) -> None:
         client.close()
 
 
+@pytest.mark.slow
 async def test_grant_credits_changes_the_balance(box: RunningApp) -> None:
     client = box.client()
     try:
@@ -229,6 +231,7 @@ async def test_grant_credits_changes_the_balance(box: RunningApp) -> None:
         client.close()
 
 
+@pytest.mark.slow
 async def test_users_search_end_sessions_and_deactivate(box: RunningApp) -> None:
     client = box.client()
     try:
@@ -265,6 +268,7 @@ async def test_users_search_end_sessions_and_deactivate(box: RunningApp) -> None
         client.close()
 
 
+@pytest.mark.slow
 async def test_request_lookup_shows_the_record_and_its_log_lines(box: RunningApp) -> None:
     client = box.client()
     try:
@@ -298,6 +302,7 @@ async def test_request_lookup_shows_the_record_and_its_log_lines(box: RunningApp
         client.close()
 
 
+@pytest.mark.slow
 async def test_requests_hide_the_consoles_own_admin_polling(box: RunningApp) -> None:
     client = box.client()
     try:
@@ -363,6 +368,7 @@ async def test_an_unreachable_server_on_login_is_a_message(tmp_path: Path) -> No
                     "the message")
 
 
+@pytest.mark.slow
 async def test_server_going_away_shows_the_banner_and_reconnects(box: RunningApp) -> None:
     app = console(box, poll_s=0.3, retry_delays=(1,))
     async with driving(app) as pilot:
@@ -549,6 +555,7 @@ async def test_client_refuses_a_non_superuser_and_ends_its_session() -> None:
     assert fake.calls[-1] == "POST /api/v1/auth/logout/" and client.tokens is None
 
 
+@pytest.mark.slow
 async def test_a_throttled_console_pauses_instead_of_failing(tmp_path: Path,
                                                               sqlite_template: Path) -> None:
     """The admin scope allows 30 requests a minute; a console that spends its budget is told
@@ -591,6 +598,7 @@ async def test_client_raises_throttled_with_the_retry_after() -> None:
 
 # -- packaging -------------------------------------------------------------------------------
 
+@pytest.mark.subprocess
 def test_the_console_imports_nothing_of_the_server() -> None:
     """It must work against a remote box: only the HTTP API joins the two."""
     code = "import sys, tui.app\nprint('\\n'.join(sorted(sys.modules)))"
@@ -600,6 +608,7 @@ def test_the_console_imports_nothing_of_the_server() -> None:
     assert not [m for m in out if m == "igny8d" or m.startswith("igny8d.")]
 
 
+@pytest.mark.subprocess
 def test_igny8d_console_is_a_subcommand() -> None:
     out = subprocess.run([sys.executable, "-m", "igny8d", "console", "--help"],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)

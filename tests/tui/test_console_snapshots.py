@@ -20,6 +20,8 @@ from textual.pilot import Pilot
 from tests.helpers.console import SIZE
 from tests.helpers.console_replay import log_in, recorded_app, settle
 
+pytestmark = pytest.mark.slow
+
 
 def then(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
     """Log in, press `keys` (waiting for the loads each starts), settle."""
