@@ -36,9 +36,10 @@ migrate: install
 test: install-test
 	$(BIN)/pytest
 
-# The quick loop while working: leaves out the slow and subprocess tests (CI runs everything).
+# The quick loop while working: SQLite only (the Postgres runs are marked `db`), without the
+# slow tests and those that start other processes. `make test` and CI run everything.
 test-fast: install-test
-	$(BIN)/pytest -m "not slow and not subprocess"
+	$(BIN)/pytest -m "not slow and not subprocess and not db"
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -1,11 +1,14 @@
-"""Fixtures.
+"""Fixtures for every test (a folder's own fixtures are in its conftest.py; the functions
+the tests share are in tests/helpers/).
 
+- `sqlite_template`: one migrated SQLite file per session, copied for each test.
+- `postgres_ready`: this session's throwaway Postgres database (igny8d_test_<pid>_<hex>),
+  created and migrated on the server named by IGNY8_TEST_PG_URL (whose database part is only
+  the admin database the CREATE/DROP DATABASE runs in) and dropped at the end, so two suites on
+  one machine never share a schema. Skipped when the server is unreachable unless
+  IGNY8_REQUIRE_POSTGRES=1 (CI), where it fails instead.
 - `db_url`: a migrated database, once per store (sqlite, postgres). Tests that use it (or `app`)
-  run on both. On Postgres each session creates its own throwaway database (igny8d_test_<pid>_<hex>)
-  on the server named by IGNY8_TEST_PG_URL (whose database part is only the admin database the
-  CREATE/DROP DATABASE runs in) and drops it at the end, so two suites on one machine never share
-  a schema. Skipped when the server is unreachable unless IGNY8_REQUIRE_POSTGRES=1 (CI), where it
-  fails instead.
+  run on both: a copy of `sqlite_template`, or `postgres_ready` with its tenant tables emptied.
 - `app`: a running igny8d on a free port over that database, throttling off, job workers not
   started (`start_app(settings, executor=True)` starts them).
 - `throttled_app`: the same with the reference's rate limits on.
@@ -15,98 +18,33 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
 
-from igny8d.app import make_app, server_for
-from igny8d.context import AppContext
-from igny8d.settings import Settings
-from igny8d.store.engine import Store
-from igny8d.store.schema import REFERENCE_TABLES, metadata
-from tests.helpers import Client
-
-PG_URL = os.environ.get("IGNY8_TEST_PG_URL",
-                        "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-REQUIRE_PG = os.environ.get("IGNY8_REQUIRE_POSTGRES") == "1"
-TENANT_TABLES = [t.name for t in reversed(metadata.sorted_tables)
-                 if t.name not in REFERENCE_TABLES]
-
-
-async def _migrate(url: str) -> None:
-    store = Store.from_url(url)
-    try:
-        await store.migrate()
-    finally:
-        await store.close()
+from tests.helpers.app import (
+    PG_URL,
+    REQUIRE_PG,
+    RunningApp,
+    create_throwaway_database,
+    drop_throwaway_database,
+    make_settings,
+    migrate,
+    start_app,
+    stop_app,
+    truncate,
+)
+from tests.helpers.client import Client
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file; each test gets a copy (migrating per test would be slow)."""
     path = tmp_path_factory.mktemp("template") / "igny8d.db"
-    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    asyncio.run(migrate(f"sqlite+aiosqlite:///{path}"))
     return path
-
-
-def throwaway_database_name() -> str:
-    """Unique per session: the pid tells a leftover's owner, the hex keeps reruns apart."""
-    return f"igny8d_test_{os.getpid()}_{secrets.token_hex(4)}"
-
-
-async def _admin(admin_url: URL, sql: str) -> None:
-    """Run CREATE/DROP DATABASE (which refuse a transaction) in the admin database.
-
-    The URL's own database may not exist on a fresh server (CI names `test`), so `postgres`
-    is tried next: any database on the server will do for these statements.
-    """
-    candidates = [admin_url.database or "postgres"]
-    candidates += [name for name in ("postgres", "template1") if name not in candidates]
-    last: Exception | None = None
-    for name in candidates:
-        engine = create_async_engine(admin_url.set(database=name), isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text(sql))
-            return
-        except Exception as exc:
-            if "does not exist" not in str(exc) or "database" not in str(exc):
-                raise
-            last = exc
-        finally:
-            await engine.dispose()
-    assert last is not None
-    raise last
-
-
-async def create_throwaway_database(admin_url: str) -> str:
-    """Create and migrate a fresh database next to `admin_url`'s; return its URL."""
-    admin = make_url(admin_url)
-    name = throwaway_database_name()
-    await _admin(admin, f'CREATE DATABASE "{name}"')
-    url = admin.set(database=name).render_as_string(hide_password=False)
-    try:
-        await _migrate(url)
-    except BaseException:
-        await drop_throwaway_database(admin_url, url)
-        raise
-    return url
-
-
-async def drop_throwaway_database(admin_url: str, url: str) -> None:
-    """WITH (FORCE) ends connections a failed test left open, so the drop never hangs."""
-    name = make_url(url).database
-    await _admin(make_url(admin_url), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -124,16 +62,6 @@ def postgres_ready() -> Iterator[str]:
         asyncio.run(drop_throwaway_database(PG_URL, url))
 
 
-async def _truncate(url: str) -> None:
-    store = Store.from_url(url)
-    try:
-        async with store.begin() as conn:
-            await conn.execute(text(
-                f"TRUNCATE {', '.join(TENANT_TABLES)} RESTART IDENTITY CASCADE"))
-    finally:
-        await store.close()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.db)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated database with reference data and no tenant data, on each store."""
@@ -144,48 +72,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite+aiosqlite:///{target}"
     else:
         url = request.getfixturevalue("postgres_ready")
-        asyncio.run(_truncate(url))
+        asyncio.run(truncate(url))
         yield url
-
-
-def make_settings(tmp_path: Path, db_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "database_url": db_url, "data_dir": tmp_path, "secret_key": "t" * 48,
-        "bcrypt_rounds": 4, "debug_throttle": True, "log_to_file": False,
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
-class RunningApp:
-    """An igny8d served on a free loopback port, with its context for direct store access."""
-
-    def __init__(self, ctx: AppContext, server: HTTPServer, port: int) -> None:
-        self.ctx = ctx
-        self.server = server
-        self.port = port
-        self.base_url = f"http://127.0.0.1:{port}"
-
-    def client(self) -> Client:
-        return Client(self.base_url)
-
-
-async def start_app(settings: Settings, *, executor: bool = False) -> RunningApp:
-    """`executor=True` also starts the job workers (off by default: most tests queue
-    nothing, and a test that does registers its kinds on `ctx.jobs` first)."""
-    ctx = AppContext.build(settings)
-    sock, port = bind_unused_port()
-    server = server_for(make_app(ctx), settings)
-    server.add_sockets([sock])
-    if executor:
-        await ctx.executor.start()
-    return RunningApp(ctx, server, port)
-
-
-async def stop_app(running: RunningApp) -> None:
-    running.server.stop()
-    await running.server.close_all_connections()
-    await running.ctx.close()
 
 
 @pytest.fixture

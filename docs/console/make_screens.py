@@ -2,8 +2,9 @@
 
 Run from the repository root: `.venv/bin/python docs/console/make_screens.py` (needs the
 `docs` extra: `pip install -e '.[docs]'` for cairosvg, which needs the system's libcairo).
-The console is fed by the snapshot tests' replay of recorded admin-API answers, so the
-pictures are the same on every run and show a busy box rather than an empty test server.
+The console is fed by the snapshot tests' replay of recorded admin-API answers
+(tests/helpers/console_replay.py), so the pictures are the same on every run and show a busy
+box rather than an empty test server.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.test_console_snapshots import SIZE, log_in, recorded_app, settle  # noqa: E402
+from tests.helpers.console import SIZE  # noqa: E402
+from tests.helpers.console_replay import log_in, recorded_app, settle  # noqa: E402
 
 #: file name → keys pressed after logging in
 SCREENS: dict[str, Sequence[str]] = {

@@ -1,0 +1,299 @@
+"""igny8d.ai.cluster: quality on the in-repo gold set (ARI, pair-F1, intent macro-F1 against a
+first-word baseline), determinism, linkage without chaining, intent conflicts, the unclustered
+set, new keywords joining existing clusters, and the time for 1k and 10k keywords."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+
+import pytest
+
+from igny8d.ai import (
+    ClusterResult,
+    ExistingCluster,
+    KeywordItem,
+    assign_to_existing,
+    classify_intent,
+    cluster_keywords,
+    normalise,
+)
+from igny8d.ai.cluster.vectors import Space
+from igny8d.ai.text import analyse
+from tests.helpers.gold import adjusted_rand_index, gold_rows, labels_of, macro_f1, pair_f1
+
+INTENTS = ("informational", "commercial", "transactional", "navigational")
+
+
+# --- metrics ------------------------------------------------------------------------------
+
+def test_metrics_on_known_cases() -> None:
+    assert adjusted_rand_index(list("aabb"), list("xxyy")) == 1.0
+    assert pair_f1(list("aabb"), list("xxyy"))[0] == 1.0
+    assert adjusted_rand_index(list("abcd"), list("xxyy")) == 0.0
+    assert macro_f1(["a", "b"], ["a", "b"]) == 1.0
+    assert macro_f1(["a", "a"], ["a", "b"]) == pytest.approx((2 / 3 + 0) / 2)
+
+
+def _evaluate(rows: list[dict[str, str]]) -> dict[str, float]:
+    items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
+    gold = [r["niche"] + "/" + r["cluster"] for r in rows]
+    pred = labels_of(cluster_keywords(items), len(rows))
+    baseline = [normalise(r["keyword"]).split()[0] for r in rows]
+    gold_intent = [r["intent"] for r in rows]
+    pred_intent = [classify_intent(r["keyword"]).intent for r in rows]
+    majority = Counter(gold_intent).most_common(1)[0][0]
+    return {
+        "ari": adjusted_rand_index(pred, gold), "pair_f1": pair_f1(pred, gold)[0],
+        "intent_f1": macro_f1(pred_intent, gold_intent),
+        "base_ari": adjusted_rand_index(baseline, gold),
+        "base_pair_f1": pair_f1(baseline, gold)[0],
+        "base_intent_f1": macro_f1([majority] * len(rows), gold_intent),
+    }
+
+
+def test_the_gold_set_is_well_formed() -> None:
+    rows = gold_rows()
+    assert len(rows) >= 300
+    assert {r["intent"] for r in rows} == set(INTENTS)
+    assert len({r["niche"] for r in rows}) >= 6
+    texts = [r["keyword"].lower() for r in rows]  # "women's"/"womens" both on purpose
+    assert len(texts) == len(set(texts)), "duplicate gold keywords"
+    assert all(int(r["volume"]) >= 0 for r in rows)
+
+
+# Floors a little below the figures reached (printed by the test). "dev" is the part the cue
+# lists and the default threshold were tuned on; "holdout" was written after they were frozen
+# and is the honest figure (its intent F1 shows the closed brand and product-noun lists).
+FLOORS = {
+    "dev": {"ari": 0.75, "pair_f1": 0.75, "intent_f1": 0.97},
+    "holdout": {"ari": 0.80, "pair_f1": 0.80, "intent_f1": 0.72},
+}
+
+
+@pytest.mark.parametrize("split", ["dev", "holdout"])
+def test_gold_quality_against_the_baseline(split: str, capsys: pytest.CaptureFixture[str]
+                                           ) -> None:
+    rows = gold_rows(split)
+    m = _evaluate(rows)
+    with capsys.disabled():
+        print(f"\n[ai gold {split}, {len(rows)} keywords] "
+              f"ARI {m['ari']:.3f} (first-word baseline {m['base_ari']:.3f}), "
+              f"pair-F1 {m['pair_f1']:.3f} (baseline {m['base_pair_f1']:.3f}), "
+              f"intent macro-F1 {m['intent_f1']:.3f} "
+              f"(majority-class baseline {m['base_intent_f1']:.3f})")
+    for name, floor in FLOORS[split].items():
+        assert m[name] >= floor, (name, m[name])
+    assert m["ari"] > m["base_ari"] + 0.3
+    assert m["pair_f1"] > m["base_pair_f1"] + 0.3
+    assert m["intent_f1"] > m["base_intent_f1"] + 0.3
+
+
+def _by_text(result: ClusterResult, items: list[KeywordItem]) -> list[set[str]]:
+    text = {k.id: k.text for k in items}
+    return [{text[i] for i in c.keyword_ids} for c in result.clusters]
+
+
+def test_hard_cases_of_the_gold_set() -> None:
+    rows = gold_rows()
+    items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
+    result = cluster_keywords(items)
+    home = {kw: n for n, group in enumerate(_by_text(result, items)) for kw in group}
+
+    def together(*kws: str) -> bool:
+        return all(kw in home for kw in kws) and len({home[kw] for kw in kws}) == 1
+
+    assert together("pour over coffee maker", "pourover coffee maker",
+                    "pour-over coffee makers")                        # compound, plural
+    assert together("hubspot vs salesforce", "salesforce vs hubspot")  # word order
+    assert together("espresso machine", "espresso machines")
+    assert together("carry on luggage", "carryon luggage")
+    assert together("plumber near me", "plumbers near me")
+    assert together("hubspot login", "hubspot sign in")
+    assert not together("hubspot login", "hubspot pricing")           # navigational ≠ commercial
+    assert not together("how to paint kitchen cabinets", "best paint for kitchen cabinets")
+    assert not together("hubspot login", "salesforce login")
+
+
+def test_clusters_are_named_after_their_highest_volume_keyword() -> None:
+    items = [KeywordItem(1, "coffee grinders", 900), KeywordItem(2, "best coffee grinder", 5000),
+             KeywordItem(3, "coffee grinder", 5000), KeywordItem(4, "coffee grinder reviews", 10)]
+    (cluster,) = cluster_keywords(items).clusters
+    assert cluster.name == "coffee grinder"  # tie on volume: the shortest
+    assert cluster.keyword_ids == (3, 2, 1, 4)
+    assert cluster.volume == 10910
+    assert cluster.intent == "commercial"
+    tie = [KeywordItem(1, "grinder coffee", 5), KeywordItem(2, "coffee grinder", 5)]
+    assert cluster_keywords(tie).clusters[0].name == "coffee grinder"  # then alphabetical
+
+
+def test_shuffled_input_gives_the_identical_result() -> None:
+    rows = gold_rows()
+    items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
+    expected = cluster_keywords(items)
+    rng = random.Random(42)
+    for _ in range(3):
+        shuffled = items[:]
+        rng.shuffle(shuffled)
+        assert cluster_keywords(shuffled) == expected
+    again = cluster_keywords(items, linkage="average")
+    shuffled = items[::-1]
+    assert cluster_keywords(shuffled, linkage="average") == again
+
+
+@pytest.mark.parametrize("linkage", ["average", "complete"])
+def test_linkage_does_not_chain(linkage: str) -> None:
+    texts = ["coffee table book", "table book stand", "book stand wood"]
+    space = Space([analyse(t) for t in texts])
+    threshold = 0.4
+    # the premise: a~b and b~c above the threshold, a and c far apart (single linkage chains)
+    assert space.sim(0, 1) >= threshold and space.sim(1, 2) >= threshold
+    assert space.sim(0, 2) < threshold / 2
+    items = [KeywordItem(i, t, 10) for i, t in enumerate(texts)]
+    result = cluster_keywords(items, threshold=threshold, linkage=linkage)  # type: ignore[arg-type]
+    assert all(len(c.keyword_ids) < 3 for c in result.clusters)
+    assert len(result.clusters) == 1 and result.clusters[0].keyword_ids == (2, 1)
+    (left,) = result.unclustered
+    assert left.keyword_id == 0 and left.code == "low_cohesion"
+
+
+def test_conflicting_intents_never_share_a_cluster() -> None:
+    items = [KeywordItem(1, "how to paint kitchen cabinets", 100),
+             KeywordItem(2, "best paint for kitchen cabinets", 90),
+             KeywordItem(3, "painting kitchen cabinets", 50),
+             KeywordItem(4, "paint kitchen cabinets diy", 40),
+             KeywordItem(5, "kitchen cabinet paint", 30, "commercial")]
+    result = cluster_keywords(items)
+    intent = {1: "informational", 2: "commercial", 4: "informational", 5: "commercial"}
+    for c in result.clusters:
+        seen = {intent[i] for i in c.keyword_ids if i in intent}
+        assert len(seen) == 1, c
+    alone = [KeywordItem(1, "hubspot login", 10), KeywordItem(2, "hubspot pricing", 5)]
+    out = cluster_keywords(alone)
+    assert out.clusters == ()
+    assert {u.code for u in out.unclustered} == {"intent_conflict"}
+
+
+def test_a_given_intent_is_firm() -> None:
+    items = [KeywordItem(1, "espresso machine", 10, "informational"),
+             KeywordItem(2, "espresso machines", 5, "commercial")]
+    out = cluster_keywords(items)
+    assert out.clusters == ()
+    assert dict(out.intents) == {1: "informational", 2: "commercial"}
+
+
+def test_unclustered_reasons_and_bounds() -> None:
+    variants = ["best", "top", "cheap", "buy", "", "review", "reviews", "deals", "sale",
+                "for sale"]
+    items = [KeywordItem(i, f"{v} standing desk".strip() if v not in ("review", "reviews",
+                                                                     "deals", "sale",
+                                                                     "for sale")
+                         else f"standing desk {v}", 10 + i) for i, v in enumerate(variants)]
+    items += [KeywordItem(100, "!!!", 0), KeywordItem(101, "zebra migration facts", 5)]
+    result = cluster_keywords(items, max_cluster_size=4)
+    assert all(len(c.keyword_ids) <= 4 for c in result.clusters)
+    assert sum(len(c.keyword_ids) for c in result.clusters) + len(result.unclustered) == 12
+    codes = {u.keyword_id: u.code for u in result.unclustered}
+    assert codes[100] == "empty"
+    assert codes[101] == "no_match"
+    assert set(codes.values()) <= {"no_match", "intent_conflict", "size_limit",
+                                   "low_cohesion", "empty"}
+    assert all(u.reason.startswith(u.code + ": ") for u in result.unclustered)
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="duplicate"):
+        cluster_keywords([KeywordItem(1, "a b"), KeywordItem(1, "c d")])
+    with pytest.raises(ValueError):
+        cluster_keywords([], threshold=0)
+    assert cluster_keywords([]) == ClusterResult((), (), ())
+
+
+def test_new_keywords_join_existing_clusters_when_they_fit() -> None:
+    existing = [
+        ExistingCluster("best coffee grinder", (KeywordItem(1, "best coffee grinder", 100),
+                                                KeywordItem(2, "coffee grinders", 50)), id=7),
+        ExistingCluster("how to make cold brew", (KeywordItem(3, "how to make cold brew", 90),
+                                                  KeywordItem(4, "cold brew recipe", 80)), id=8),
+        ExistingCluster("hubspot login", (), id=9),  # no keywords: matched on its name
+    ]
+    new = [KeywordItem(10, "coffee grinder reviews", 5), KeywordItem(11, "cold brew recipes", 4),
+           KeywordItem(12, "hubspot sign in", 3), KeywordItem(13, "hubspot pricing", 2),
+           KeywordItem(14, "zebra migration facts", 1)]
+    out = assign_to_existing(existing, new)
+    got = {a.keyword_id: a.cluster_id for a in out.assigned}
+    assert got == {10: 7, 11: 8, 12: 9}
+    assert [k.id for k in out.rest] == [13, 14]
+    assert all(0 < a.score <= 1 for a in out.assigned)
+    assert assign_to_existing(existing, new[::-1]) == out
+    full = assign_to_existing(existing, new, max_cluster_size=2)
+    assert {a.keyword_id for a in full.assigned} == {12}
+
+
+# --- time ---------------------------------------------------------------------------------
+
+def _parts(text: str) -> list[str]:
+    return text.split("|")
+
+
+_NOUNS = _parts("coffee grinder|espresso machine|pour over kettle|cold brew maker|french press|"
+          "milk frother|running shoe|trail shoe|running watch|hydration vest|running socks|"
+          "foam roller|crm software|email marketing tool|project management app|"
+          "invoicing software|help desk software|landing page builder|kitchen cabinet|"
+          "bathroom vanity|vinyl plank floor|cordless drill|deck stain|water heater|"
+          "garage door opener|ceiling fan|window blind|travel insurance|carry on suitcase|"
+          "packing cube|travel backpack|hotel room|rental car|credit card|savings account|"
+          "index fund|personal loan|mortgage rate|budget app|dog food|cat litter|dog crate|"
+          "lawn mower|raised garden bed|protein powder|yoga mat|resistance band|standing desk|"
+          "office chair|air fryer|rice cooker|water filter|air purifier|robot vacuum|"
+          "electric toothbrush|hair dryer|gaming laptop|mechanical keyboard|webcam|wifi router|"
+          "smart thermostat|security camera|video doorbell|electric bike|camping tent|"
+          "sleeping bag|hiking boot|ski jacket|rain jacket|winter coat|baby stroller|car seat")
+_ATTRS = _parts("wireless|portable|electric|manual|small|large|lightweight|waterproof|organic|"
+          "stainless steel|bamboo|leather|vegan|heavy duty|compact|smart|quiet|premium|kids|"
+          "womens|mens|professional|commercial|outdoor|indoor|travel|home|office|2 person|"
+          "blue|black|white|wooden|glass|ceramic|cordless|foldable|adjustable|ergonomic|"
+          "rechargeable|automatic|digital")
+_PLACES = _parts("london|paris|rome|tokyo|chicago|austin|seattle|denver|boston|berlin|lisbon")
+_PRE = ["", "", "", "best ", "top ", "cheap ", "buy ", "how to choose a ", "how to clean a ",
+        "how to use a ", "what is a ", "affordable "]
+_POST = ["", "", "", " review", " reviews", " near me", " for sale", " price", " vs", " guide",
+         " 2024", " deals", " for beginners", " alternatives", " in {place}", " repair",
+         " parts", " accessories"]
+
+
+def generated_keywords(n: int, seed: int = 7) -> list[KeywordItem]:
+    """n distinct realistic-looking keywords over ~70 product heads and their modifiers."""
+    rng = random.Random(seed)
+    out: set[str] = set()
+    while len(out) < n:
+        noun = rng.choice(_NOUNS)
+        if rng.random() < 0.5:
+            noun = rng.choice(_ATTRS) + " " + noun
+        if rng.random() < 0.4:
+            noun += "s"
+        post = rng.choice(_POST).replace("{place}", rng.choice(_PLACES))
+        if post == " vs":
+            post = " vs " + rng.choice(_NOUNS)
+        out.add(rng.choice(_PRE) + noun + post)
+    return [KeywordItem(i, kw, (i * 7919) % 5000) for i, kw in enumerate(sorted(out))]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.slow
+def test_time_for_1k_and_10k_keywords(capsys: pytest.CaptureFixture[str]) -> None:
+    figures = []
+    for n in (1_000, 10_000):
+        items = generated_keywords(n)
+        start = time.perf_counter()
+        result = cluster_keywords(items)
+        elapsed = time.perf_counter() - start
+        placed = sum(len(c.keyword_ids) for c in result.clusters) + len(result.unclustered)
+        assert placed == n
+        figures.append(f"{n} keywords {elapsed:.2f}s ({len(result.clusters)} clusters, "
+                       f"{len(result.unclustered)} unclustered)")
+    with capsys.disabled():
+        print("\n[ai clustering time] " + "; ".join(figures))
+    # generous: the target is ≤ 10 s on the 2-core box; this only catches a blow-up
+    assert elapsed < 30, figures
