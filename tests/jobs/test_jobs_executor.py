@@ -397,11 +397,13 @@ async def test_a_worker_whose_lease_was_reaped_stops_writing(make_ctx):
     task_id = await submit(ctx, actor)
     await ctx.executor.start()
     await until(state_is(ctx, task_id, "PROGRESS"))
+    # nobody in this process claims it again (cleared before it is claimable: a worker
+    # polling between the commit below and a later clear would take it back)
+    ctx.jobs._kinds.clear()
     # another process's reaper took the job (this worker's lease looked dead to it)
     async with ctx.store.begin() as conn:
         await conn.execute(jobs.update().where(jobs.c.task_id == task_id).values(
             state="PENDING", lease_owner=None, lease_expires_at=None))
-    ctx.jobs._kinds.clear()  # nobody in this process claims it again
     gate.set()
     await until(lambda: asyncio.sleep(0, bool(seen)))
     assert seen == [LeaseLost]
