@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 RUN_STAMP  := $(VENV)/.run-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: install install-test run migrate test test-fast lint bench clean
+.PHONY: install install-test run migrate test test-fast lint eval bench clean
 
 $(RUN_STAMP): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The quality of what the AI steps produce (clustering, content): figures and floors.
+eval: install
+	$(BIN)/python -m eval
 
 bench: install
 	$(BIN)/python bench/run.py
