@@ -5,7 +5,7 @@ classification (`intent`), clustering (`cluster/`), content ideas (`ideas/`), ar
 (`article/`), image prompts and PNG images (`imaging`) — and the providers that offer them, or
 an OpenAI-compatible API, through the `types.Provider` contract (`providers/`). Pure Python
 (plus snowballstemmer, inflect and Pillow), no database, no Tornado at import, deterministic.
-Word lists and sentences are data (`data/`, read on first use by `lexicon`).
+Word lists are data (`data/`, read on first use by `lexicon`).
 
 The server imports this package at start for the clustering; what only a local job needs loads
 with its first use: the idea and article writers (`generate_ideas`, `generate_article`), Pillow

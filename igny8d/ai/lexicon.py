@@ -1,8 +1,8 @@
-"""The reader of igny8d/ai/data/: word lists and sentence banks kept as JSON, read on first use.
+"""The reader of igny8d/ai/data/: word lists kept as JSON, read on first use.
 
 The offline algorithms' vocabulary lives in data files so it can be edited without touching
 code. Each algorithm turns its file into a typed, cached view (`text.vocabulary()`,
-`ideas.words.idea_words()`, `article.sentences.sentence_banks()`); none is read at import,
+`ideas.words.idea_words()`); none is read at import,
 because `igny8d.ai` is imported when the server starts and most servers never run a local job.
 """
 

@@ -1,13 +1,12 @@
-"""The draft put together: its outline, keywords, introduction, sections and meta."""
+"""The brief put together: its outline, keywords, opening, sections and meta."""
 
 from __future__ import annotations
 
-import hashlib
-import random
 from collections.abc import Sequence
 from html import escape
 
-from igny8d.ai.article.headings import cap, heading_kind, running_text
+from igny8d.ai.article.brief import Lines, outline_blocks, write_block
+from igny8d.ai.article.headings import cap, running_text
 from igny8d.ai.article.keywords import (
     assign_keywords,
     choose_primary,
@@ -15,9 +14,8 @@ from igny8d.ai.article.keywords import (
     keyword_key,
 )
 from igny8d.ai.article.meta import meta_description, meta_title, slug
-from igny8d.ai.article.sentences import sentence_banks
-from igny8d.ai.article.writer import Writer, count_words, outline_blocks, write_block
 from igny8d.ai.ideas import outline_for, plan_keywords
+from igny8d.ai.ideas.asks import ask_of
 from igny8d.ai.types import ArticleBrief, ArticleDraft, OutlineSection
 from igny8d.text import word_count
 from igny8d.vocab import CONTENT_STRUCTURES
@@ -25,11 +23,41 @@ from igny8d.vocab import CONTENT_STRUCTURES
 MAX_SECONDARY = 10
 MIN_WORDS, MAX_WORDS = 100, 20000
 
-DRAFT_COMMENT = ("<!-- igny8d local draft: a scaffold built from templates and the outline, "
-                 "offline and without a language model. Check every claim and rewrite before "
-                 "publishing. -->")
-DRAFT_NOTE = ('<p class="draft-note"><em>This draft was generated offline from the outline; '
-              "edit before publishing.</em></p>")
+#: Words the opening takes (before the first section).
+INTRO_WORDS = 150
+
+DRAFT_COMMENT = ("<!-- igny8d offline writer's brief: made from the outline and keywords "
+                 "without a language model. It says what to write, it is not the article. -->")
+
+#: What the opening paragraph tells the writer, by the primary keyword's ask.
+OPENINGS: dict[str, str] = {
+    "frequency": "give the interval as a number in the first sentence",
+    "question": "answer the question in the first two sentences",
+    "definition": "define the term in the first sentence",
+    "howto": "say what the reader will be able to do and what they need",
+    "comparison": "say in one sentence which side suits which reader",
+    "best": "name the overall pick in the first paragraph",
+    "review": "give the verdict in the first paragraph",
+    "buy": "say where to buy and what it costs in the first paragraph",
+    "price": "give the current range with its date in the first paragraph",
+    "local": "say how to find a good one nearby and what it costs",
+    "brand": "say where to go and what to do in the first sentence",
+    "general": "say what the reader will learn and why it matters",
+}
+READERS: dict[str, str] = {
+    "informational": "readers who want to understand it",
+    "commercial": "readers comparing options before they buy",
+    "transactional": "readers ready to buy or book",
+    "navigational": "readers looking for one place or page",
+}
+
+
+def draft_note(title: str) -> str:
+    """The visible note that opens the brief: what it is, and what to do with it."""
+    text = (f"Offline writer\u2019s brief for \u201c{title}\u201d: igny8d made it without a "
+            "language model. Write each section from its questions, points and keywords, check "
+            "every fact, then replace this brief with the article.")
+    return f'<p class="draft-note"><em>{escape(text, quote=False)}</em></p>'
 
 
 def clean_outline(outline: Sequence[OutlineSection]) -> tuple[OutlineSection, ...]:
@@ -41,13 +69,6 @@ def clean_outline(outline: Sequence[OutlineSection]) -> tuple[OutlineSection, ..
         subs = tuple(h for h in s.subheadings if h.strip())
         out.append(OutlineSection(s.heading, subs, tuple(s.keywords)))
     return tuple(out)
-
-
-def seed(*parts: object) -> int:
-    """A seed from the brief's parts (SHA-256, never `hash()`: the same brief, the same draft
-    in any process)."""
-    digest = hashlib.sha256(repr(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big")
 
 
 def plan_outline(brief: ArticleBrief, primary: str,
@@ -66,8 +87,10 @@ def plan_outline(brief: ArticleBrief, primary: str,
     return outline_for(plan, structure), False
 
 
+
+
 def generate_article(brief: ArticleBrief) -> ArticleDraft:
-    """A draft of the brief (see the package doc)."""
+    """The writer's brief for the task (see the package doc)."""
     title = " ".join(brief.title.split())
     own = clean_keywords(brief.keywords)
     primary = choose_primary(title, own)
@@ -82,39 +105,30 @@ def generate_article(brief: ArticleBrief) -> ArticleDraft:
     structure = brief.content_structure if brief.content_structure in CONTENT_STRUCTURES \
         else "guide"
     target = max(MIN_WORDS, min(MAX_WORDS, brief.target_word_count))
-    rng = random.Random(  # noqa: S311 - a seeded choice of sentences, not a secret
-        seed(title, primary, tuple(secondary), outline, structure, target))
     try:
-        topic = running_text(plan_keywords([(primary, 0)]).ts) or primary
+        plan = plan_keywords([(primary, 0)])
+        topic, intent = running_text(plan.ts) or primary, plan.intent
     except ValueError:
-        topic = primary
-    w = Writer(rng, topic)
-
-    html: list[str] = [DRAFT_COMMENT + DRAFT_NOTE]
-    banks = sentence_banks()
-    intro = [w.fill(w.pick(banks.intros.get(structure, banks.intros["guide"])), kw=primary)]
-    intro_budget = max(25, min(150, target // 12))
-    follow = list(banks.intro_follow)
-    rng.shuffle(follow)
-    for s in follow:
-        if sum(count_words(x) for x in intro) >= intro_budget:
-            break
-        intro.append(s)
-    html.append(f"<p>{escape(' '.join(intro), quote=False)}</p>")
-
+        topic, intent = primary, "informational"
     blocks = outline_blocks(outline, assign_keywords(outline, secondary, primary))
-    ends_itself = bool(outline) and heading_kind(outline[-1].heading) == "conclusion"
-    fixed = word_count("".join(html)) + sum(
-        count_words(b.heading) for section in blocks for b in section) + (0 if ends_itself else 25)
     units = sum(b.weight for section in blocks for b in section) or 1.0
-    per_unit = max(20, int((target - fixed) / units))
+    intro_words = min(INTRO_WORDS, target // 8)
+    per_unit = max(20, (target - intro_words) / units)
+
+    lines = Lines()
+    html: list[str] = [DRAFT_COMMENT + draft_note(title)]
+    lines.fresh(html[-1])
+    opening = (f"Primary keyword: \u201c{primary}\u201d, for {READERS[intent]}. About "
+               f"{target} words in all: an opening of about {intro_words} words on {topic} "
+               f"that should {OPENINGS[ask_of(primary)]}, then {len(outline)} sections.")
+    lines.fresh(opening)
+    html.append(f"<p>{escape(opening, quote=False)}</p>")
     for section in blocks:
         for b in section:
             tag = "h2" if b.level == 2 else "h3"
             html.append(f"<{tag}>{escape(b.heading, quote=False)}</{tag}>")
-            html.extend(write_block(w, b, int(per_unit * b.weight), rng))
-    if not ends_itself:
-        html.append(f"<p>{escape(w.fill(w.pick(banks.closing)), quote=False)}</p>")
+            html.extend(write_block(b, round(per_unit * b.weight / 10) * 10 or 10, topic,
+                                    lines))
     body = "\n".join(html)
     return ArticleDraft(
         title=title, html_content=body, meta_title=meta_title(title),

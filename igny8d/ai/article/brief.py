@@ -1,0 +1,201 @@
+"""One section of the writer's brief: its aim and word target, the questions it must answer,
+the points to cover (one per keyword, from what the keyword asks) and the keywords to place.
+
+Every line names its section — its heading or one of its keywords — and the `Lines` register
+refuses a sentence already written anywhere in the brief, so nothing is said twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import escape
+
+from igny8d.ai.article.headings import cap, heading_kind, running_text
+from igny8d.ai.article.keywords import stems_of
+from igny8d.ai.ideas import analyse_keyword
+from igny8d.ai.ideas.asks import ask_of
+from igny8d.ai.text import normalise
+from igny8d.ai.types import OutlineSection
+
+#: An H3 gets this share of an H2's words.
+H3_WEIGHT = 0.6
+
+#: What a section of each kind must answer ({t}: the article's topic, {h}: the heading as it
+#: reads in a sentence).
+QUESTIONS: dict[str, tuple[str, ...]] = {
+    "overview": ("What is {t}, in one plain sentence?",
+                 "Who needs {t}, and when does it matter?",
+                 "What must a reader know about {h} before the rest?"),
+    "steps": ("What does the reader need before starting on {h}?",
+              "What are the steps of {h}, in order, and how long does each take?",
+              "How does the reader know each step worked?"),
+    "tips": ("Which tips make the biggest difference with {t}?",
+             "Which tips for {t} do beginners overlook?"),
+    "mistakes": ("Which mistakes do people make most often with {t}?",
+                 "What does each mistake cost, and how is it fixed?"),
+    "price": ("What does {t} cost today, from the cheapest to the premium end?",
+              "What pushes the price of {t} up or down?",
+              "Where is the best value in {t}?"),
+    "compare": ("How do the options differ on cost, ease of use and results?",
+                "Which option suits which reader, and why?"),
+    "choose": ("What should the reader look for in {t}, in order of importance?",
+               "Which features of {t} are worth paying for, and which are not?",
+               "How should the reader match {t} to their needs and budget?"),
+    "pick": ("Which specific product or provider is the {h} pick (make and model)?",
+             "Why does it earn the {h} spot over the others?",
+             "Who should skip the {h} pick, and what should they get instead?"),
+    "pros": ("What do owners like most about {t}?",
+             "Which strengths of {t} hold up after months of use?"),
+    "cons": ("What do owners complain about most with {t}?",
+             "Which drawbacks of {t} are deal-breakers, and for whom?"),
+    "question": ("What is the short answer to \u201c{H}?\u201d",
+                 "What changes that answer: the situation, the budget or experience?"),
+    "faq": ("Which questions do readers ask most about {t}?",),
+    "conclusion": ("What is the one-sentence verdict on {t}?",
+                   "What should the reader do next about {t}?"),
+    "general": ("What must a reader know about {h}?",
+                "How does {h} change what the reader does with {t}?"),
+}
+
+#: What a section of each kind is for, said after its word target.
+AIMS: dict[str, str] = {
+    "overview": "define it plainly and set up the sections that follow",
+    "steps": "a numbered list of steps, each with what to do and how to tell it worked",
+    "tips": "each tip as one action with the reason it works",
+    "mistakes": "each mistake, why it happens and the fix",
+    "price": "real figures with a date and a source, and what moves them",
+    "compare": "a side-by-side comparison, ideally a table, and who should pick which",
+    "choose": "the criteria in order of importance, each with what good looks like",
+    "pick": "one named product or provider, who it suits, its strengths and its limits",
+    "pros": "the strengths owners report, each with an example",
+    "cons": "the weaknesses owners report, each with who it matters to",
+    "question": "the direct answer first, then what qualifies it",
+    "faq": "each question answered in 40 to 60 words, the answer first",
+    "conclusion": "the verdict and the next step, no new material",
+    "general": "what the reader should know and do, with one concrete example",
+}
+
+#: What a keyword asks the section to deliver, by its ask (`ideas.asks`).
+POINTS: dict[str, str] = {
+    "frequency": "state the interval as a number (every so many days, months or uses) and "
+                 "the signs that call for it sooner",
+    "question": "answer it in the first two sentences, then the exceptions",
+    "definition": "define it in one plain sentence, then how it works and one example",
+    "howto": "give the steps in order as a numbered list, with what is needed for each",
+    "comparison": "compare both sides on cost, ease of use and results, and say who should "
+                  "pick which",
+    "best": "name three to five specific products or providers (make and model), one line "
+            "each on who it suits",
+    "review": "sum up what owners and reviewers report: strengths, complaints, reliability",
+    "buy": "say where to buy it, what it costs today and what to check before paying",
+    "price": "give current figures with a date and a source, and what moves them",
+    "local": "explain how to find and judge one nearby: hours, prices, reviews, credentials",
+    "brand": "say where the official page is, how to get in and what to do when it fails",
+    "general": "explain what it is and how it matters here, with one concrete example",
+}
+
+
+def point_for(keyword: str) -> str:
+    """The point a keyword asks for: "“coffee to water ratio”: give the ratio as numbers…"."""
+    low = normalise(keyword)
+    if "ratio" in low.split():
+        what = "give the ratio as numbers (for example grams to millilitres) and how to " \
+               "adjust it to taste"
+    else:
+        what = POINTS[ask_of(keyword)]
+        k = analyse_keyword(keyword)
+        if k.worded_as_question and ask_of(keyword) in ("question", "frequency"):
+            what = f"answer \u201c{k.question()}\u201d in the first two sentences, then " + \
+                ("the signs that call for it sooner" if ask_of(keyword) == "frequency"
+                 else "the exceptions")
+        if "beginners" in low.split() or "beginner" in low.split():
+            what += ", pitched at beginners"
+    return f"\u201c{keyword}\u201d: {what}."
+
+
+@dataclass(slots=True)
+class Block:
+    """One heading's part of the brief: an H2's lead or one of its H3s."""
+
+    level: int
+    heading: str
+    weight: float
+    keywords: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Lines:
+    """The sentences written so far: a line is kept only if no line before said the same."""
+
+    seen: set[str] = field(default_factory=set)
+
+    def fresh(self, text: str) -> bool:
+        key = normalise(text)
+        if not key or key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
+def _names(text: str, topic: set[str]) -> bool:
+    return bool(stems_of(text) & topic)
+
+
+def _li(items: Sequence[str]) -> str:
+    return "<ul>" + "".join(f"<li>{escape(i, quote=False)}</li>" for i in items) + "</ul>"
+
+
+def write_block(block: Block, words: int, topic: str, lines: Lines) -> list[str]:
+    """HTML of one block (its heading not included): aim and word target, questions, points,
+    keywords to place; each line names the block's heading or keywords, none repeats."""
+    kind = heading_kind(block.heading)
+    phrase = running_text(block.heading) or topic
+    own = stems_of(block.heading) | stems_of(" ".join(block.keywords))
+
+    def named(text: str) -> str:
+        """The line as it is when it names the section, else led by the heading."""
+        return text if _names(text, own) else f"{cap(phrase)}: {text[:1].lower()}{text[1:]}"
+
+    out: list[str] = []
+    aim = f"About {words} words on {phrase}: {AIMS[kind]}."
+    if lines.fresh(aim):
+        out.append(f"<p>{escape(aim, quote=False)}</p>")
+    questions = [named(q.format(t=topic, h=phrase, H=block.heading.rstrip("?")))
+                 for q in QUESTIONS[kind]]
+    questions = [q for q in questions if lines.fresh(q)]
+    if questions:
+        lead = f"Questions the section on {phrase} must answer:"
+        if lines.fresh(lead):
+            out.append(f"<p>{escape(lead, quote=False)}</p>")
+        out.append(_li(questions))
+    points = [p for p in (point_for(k) for k in block.keywords) if lines.fresh(p)]
+    if points:
+        lead = f"Points to cover in {phrase}:"
+        if lines.fresh(lead):
+            out.append(f"<p>{escape(lead, quote=False)}</p>")
+        out.append(_li(points))
+    if block.keywords:
+        quoted = ", ".join(f"\u201c{k}\u201d" for k in block.keywords)
+        place = f"Keywords to place in {phrase}: {quoted}."
+        if lines.fresh(place):
+            out.append(f"<p>{escape(place, quote=False)}</p>")
+    return out
+
+
+def outline_blocks(outline: Sequence[OutlineSection],
+                   keywords: Sequence[list[str]]) -> list[list[Block]]:
+    """Per H2: its lead block and its H3 blocks, the section's keywords spread to the H3 that
+    shares most stems with each (else the lead)."""
+    out: list[list[Block]] = []
+    for s, kws in zip(outline, keywords, strict=True):
+        lead = Block(2, s.heading, 1.0)
+        subs = [Block(3, h, H3_WEIGHT) for h in s.subheadings]
+        for kw in kws:
+            ks = stems_of(kw)
+            scored = [(len(ks & stems_of(b.heading)), -i) for i, b in enumerate(subs)]
+            best = max(range(len(subs)), key=lambda i: scored[i]) if subs else -1
+            target = subs[best] if best >= 0 and scored[best][0] > 0 else lead
+            target.keywords.append(kw)
+        out.append([lead, *subs])
+    return out

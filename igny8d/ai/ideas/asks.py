@@ -1,0 +1,49 @@
+"""What a keyword asks for, read from its wording: the page a searcher expects.
+
+Finer than the four search intents: "how often to replace X" is informational like "how to
+replace X", but it wants an interval, not steps. Titles, outlines' briefs and meta
+descriptions follow the ask.
+"""
+
+from __future__ import annotations
+
+import re
+
+from igny8d.ai.text import normalise
+
+#: (ask, pattern on the normalised keyword), first match wins.
+_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("local", re.compile(r"\b(near me|nearby|near you|open now)\b")),
+    ("frequency", re.compile(r"\b(how often|how frequently|how many times)\b|"
+                             r"^when (to|should)\b")),
+    ("comparison", re.compile(r"\b(vs|versus|difference between|compared to|or)\b")),
+    ("definition", re.compile(r"^what (is|are)\b|\b(meaning|definition|stand for)\b|"
+                              r"^what does .* mean\b")),
+    ("howto", re.compile(r"^(how to|how do (i|you))\b")),
+    ("question", re.compile(r"^(how|what|why|when|where|which|who|is|are|can|do|does|"
+                            r"should|will|could|would)\b")),
+    ("best", re.compile(r"\b(best|top|top rated)\b")),
+    ("review", re.compile(r"\b(reviews?|worth it|pros and cons)\b")),
+    ("buy", re.compile(r"^(buy|order|shop)\b|\b(for sale|deals?|cheap|cheapest|coupon|"
+                       r"discount|online store)\b")),
+    ("price", re.compile(r"\b(price|prices|pricing|cost|costs|rates?|fees?|salary)\b")),
+    ("brand", re.compile(r"\b(login|log in|sign in|signin|app|website|customer service)\b")),
+)
+
+ASKS = (*(a for a, _ in _RULES), "general")
+
+
+def ask_of(keyword: str) -> str:
+    """The keyword's ask: local, frequency, comparison, definition, howto, question, best,
+    review, buy, price, brand, else general."""
+    text = normalise(keyword)
+    for ask, pattern in _RULES:
+        if pattern.search(text):
+            # "cat or dog for apartment" compares; "power of attorney or will" too, but a
+            # lone "or" inside a longer question is still the question
+            if ask == "comparison" and " or " in f" {text} " and \
+                    not re.search(r"\b(vs|versus|difference between|compared to)\b", text) \
+                    and re.match(r"^(how|what|why|when|where|who|is|can|do|does)\b", text):
+                continue
+            return ask
+    return "general"
