@@ -2,14 +2,22 @@
 
 **admit**: `{ids}` of at most `MAX_CONTENT` (50) visible content rows (404 naming the others).
 Price: `price("image_prompts", PROMPTS_PER_CONTENT * n)` — the most prompts a content can get
-(one `featured` and `MAX_IN_ARTICLE` `in_article` ones, one per major heading).
+(one `featured` and `MAX_IN_ARTICLE` `in_article` ones, one per major heading), charged up
+front; what the job does not add is refunded.
 
-**read**: the content rows. **compute**: `provider.image_prompts` for each. **save**: the
-content's images that have no file (`pending` or `failed`: an earlier run's prompts) are
-replaced by new `pending` images carrying the prompts, the content's task_id, site and sector;
-`generated` images stay. Prompts not made are refunded.
+**read**: the content rows. **compute**: `provider.image_prompts` for each. **save**, with each
+content row locked (`FOR UPDATE` on Postgres; SQLite's write transaction serialises): images
+already rendered (`generated`) stay and keep their slot — no second featured image, no prompt
+again for a rendered heading, never more than `MAX_IN_ARTICLE` in-article images; the
+content's images without a file (`pending` or `failed`: an earlier run's prompts) are replaced
+by the new prompts, `pending`, with the content's task_id, site and sector.
 
-Result: `{prompts_created, image_ids, replaced, skipped}`.
+**Price of a re-run**: only the net new prompts are kept as charged — prompts created less the
+pending/failed ones they replace, per content, never below 0 — so running it again on the same
+content (or two identical requests at once) costs once. The rest is refunded.
+
+Result: `{prompts_created, image_ids, replaced, kept, charged_prompts, skipped}`
+(`kept`: rendered images left as they were; `charged_prompts`: the net new prompts paid for).
 """
 
 from __future__ import annotations
@@ -29,8 +37,9 @@ from igny8d.schemas.ai import GenerateImagePromptsBody
 from igny8d.services import media
 from igny8d.settings import Settings
 from igny8d.store.content import CONTENT
+from igny8d.store.errors import RowNotFound
 from igny8d.store.images import IMAGES, images_of_content
-from igny8d.store.rows import rows_by_id
+from igny8d.store.rows import get_row, rows_by_id
 from igny8d.store.writes import delete_many, insert_row
 
 KIND = "generate_image_prompts"
@@ -107,33 +116,58 @@ async def compute(jc: JobContext, contents: dict[int, dict[str, Any]]) -> Prompt
     return Prompts(drafts=drafts, skipped=skipped)
 
 
+def _open_slots(drafts: list[ImagePromptDraft],
+                rendered: list[dict[str, Any]]) -> list[ImagePromptDraft]:
+    """The prompts for slots no rendered image fills: no featured prompt when a featured image
+    is rendered, no in-article prompt a rendered image already carries, and no more in-article
+    prompts than `MAX_IN_ARTICLE` less the rendered in-article images."""
+    has_featured = any(r["image_type"] == "featured" for r in rendered)
+    done = {str(r["prompt"]).strip() for r in rendered if r["image_type"] == "in_article"}
+    room = MAX_IN_ARTICLE - sum(r["image_type"] == "in_article" for r in rendered)
+    out: list[ImagePromptDraft] = []
+    for d in drafts:
+        if d.image_type == "featured":
+            if not has_featured:
+                out.append(d)
+        elif room > 0 and d.prompt.strip()[:MAX_PROMPT] not in done:
+            out.append(d)
+            room -= 1
+    return out
+
+
 async def save(conn: AsyncConnection, jc: JobContext, out: Prompts) -> Saved:
     scope = jc.scope
     skipped = list(out.skipped)
-    live = {int(r["id"]): r for r in await rows_by_id(
-        conn, CONTENT, sorted(out.drafts), scope=scope)}
     image_ids: list[int] = []
-    replaced = 0
+    replaced = kept = charged = 0
     for cid, prompts in sorted(out.drafts.items()):
-        content = live.get(cid)
-        if content is None:
+        try:  # locked: a concurrent run on this content waits, then sees these prompts
+            content = await get_row(conn, CONTENT, cid, scope=scope, for_update=True)
+        except RowNotFound:
             skipped.append({"content_id": cid, "reason": "gone: the content was deleted"})
             continue
-        old = [i for i in await images_of_content(conn, cid, scope=scope)
-               if i["status"] in ("pending", "failed")]
+        images = await images_of_content(conn, cid, scope=scope)
+        old = [i for i in images if i["status"] in ("pending", "failed")]
+        rendered = [i for i in images if i["status"] not in ("pending", "failed")]
+        kept += len(rendered)
         # a pending image set back from generated may still have its file
         media.release_files(conn, (i["file_name"] for i in old))
-        replaced += await delete_many(conn, IMAGES, [int(i["id"]) for i in old], scope=scope)
-        for draft in prompts:
+        gone = await delete_many(conn, IMAGES, [int(i["id"]) for i in old], scope=scope)
+        replaced += gone
+        new = _open_slots(prompts, rendered)
+        for draft in new:
             row = await insert_row(conn, IMAGES, {
                 "account_id": content["account_id"], "site_id": content["site_id"],
                 "sector_id": content["sector_id"], "content_id": cid,
                 "task_id": content["task_id"], "image_type": draft.image_type,
                 "prompt": draft.prompt.strip()[:MAX_PROMPT], "status": "pending"})
             image_ids.append(int(row["id"]))
-    return Saved(units_done=len(image_ids), refund_note="Refund: image prompts not made",
+        charged += max(0, len(new) - gone)
+    return Saved(units_done=charged,
+                 refund_note="Refund: image prompts not added (replaced or not made)",
                  result={"prompts_created": len(image_ids), "image_ids": image_ids,
-                         "replaced": replaced, "skipped": skipped})
+                         "replaced": replaced, "kept": kept, "charged_prompts": charged,
+                         "skipped": skipped})
 
 
 OPERATION: Operation[GenerateImagePromptsBody, dict[int, dict[str, Any]], Prompts] = Operation(

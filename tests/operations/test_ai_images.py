@@ -114,17 +114,20 @@ async def test_prompts_then_images_end_to_end(jobs_app, client):
     assert done["result"]["generated"] == 0 and len(done["result"]["skipped"]) == 4
     assert await credits(client, token) == before
 
-    # new prompts for the big content keep its generated images; the small one's pending
-    # images are replaced
+    # new prompts: the big content's generated images keep their slots (nothing new to
+    # prompt); the small one's pending images are replaced; nothing is net new, nothing paid
     small_before = {int(r["id"]) for r in await images_of(client, token, small)}
+    before = await credits(client, token)
     done = await run(client, token, PROMPTS_AUTO, [big, small])
     assert done["state"] == "SUCCESS", done
-    assert done["result"]["replaced"] == 2
+    assert done["result"]["replaced"] == 2 and done["result"]["kept"] == 4
+    assert done["result"]["charged_prompts"] == 0
+    assert await credits(client, token) == before
     small_after = {int(r["id"]) for r in await images_of(client, token, small)}
     assert len(small_after) == 2 and not small_before & small_after
     big_rows = await images_of(client, token, big)
     assert sum(r["status"] == "generated" for r in big_rows) == 4
-    assert sum(r["status"] == "pending" for r in big_rows) == 4
+    assert sum(r["status"] == "pending" for r in big_rows) == 0
 
 
 async def test_a_failed_render_fails_only_that_image(jobs_app, client, monkeypatch):
