@@ -2,16 +2,22 @@
 
 Prompts (`image_prompts`): one `featured` prompt from the title and primary keyword, then one
 `in_article` prompt per <h2> of the article (parsed with `html.parser`, in document order,
-empty and repeated headings skipped), at most `max_in_article`. Each goes through the
+empty and repeated headings skipped), at most `max_in_article`; each names its heading and a
+scene for the heading's kind (steps along a path, two options side by side, a bar chart of
+prices, a checklist, a warning sign, speech bubbles; `SCENES`). Each goes through the
 account's `image_prompt_template` (its `{prompt}` placeholder replaced; a template without one
 gets the prompt appended), so a user's template is honoured by the local provider too.
 
-Images (`render_image`): a real PNG made with Pillow — a two-colour gradient, soft shapes
-(circles, bands, dots or diagonals, chosen by the prompt), a translucent panel with the title
-wrapped in Pillow's bundled font, and a small "igny8d · draft illustration" caption. The
-palette and the shapes come from a `random.Random` seeded with a digest of the request's seed,
-prompt and title: the same request gives the same bytes (PNG has no timestamp unless asked),
-a different seed a different image. Sizes are 64..2048 pixels a side.
+Images (`render_image`): a real PNG made with Pillow that follows its own prompt — a
+two-colour gradient and the composition its scene asks for (`MOTIF_CUES`: two sides, steps,
+bars, a checklist, a warning, bubbles; else circles, bands, dots or diagonals), then, unless
+the prompt says "no text" or the negative prompt names text, its subject (the prompt's quoted
+heading, else the title) on a translucent panel in Pillow's bundled font and a small
+"igny8d · draft illustration" caption. So the images of one article differ, and none repeats
+the article's title card. The palette and the shapes come from a `random.Random` seeded with a
+digest of the request's seed, prompt and title: the same request gives the same bytes (PNG
+has no timestamp unless asked), a different seed a different image.
+Sizes are 64..2048 pixels a side.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import colorsys
 import hashlib
 import io
 import random
+import re
 import unicodedata
 from collections.abc import Sequence
 from html.parser import HTMLParser
@@ -83,8 +90,34 @@ def apply_template(template: str, prompt: str) -> str:
     return f"{template} {prompt}"
 
 
+#: What an in-article image shows, by the kind of its section's heading (the renderer reads
+#: the cue back: `MOTIF_CUES`).
+SCENES: dict[str, str] = {
+    "steps": "shown as numbered steps along a path",
+    "compare": "shown as two options side by side",
+    "price": "shown as a bar chart of prices",
+    "choose": "shown as a checklist with ticks",
+    "pick": "shown as a checklist with ticks",
+    "pros": "shown as a checklist with ticks",
+    "mistakes": "shown as a warning sign beside the right way",
+    "cons": "shown as a warning sign beside the right way",
+    "question": "shown as speech bubbles of questions and answers",
+    "faq": "shown as speech bubbles of questions and answers",
+}
+
+#: Prompt words → the composition drawn for them; a prompt with none gets one of `MOTIFS`.
+MOTIF_CUES: tuple[tuple[str, str], ...] = (
+    ("side by side", "split"), ("numbered steps", "steps"), ("bar chart", "bars"),
+    ("checklist", "checks"), ("warning sign", "warning"), ("speech bubble", "bubbles"),
+)
+_NO_TEXT = re.compile(r"\b(no|without( any)?) (text|words|lettering|letters|captions?|"
+                      r"typography)\b", re.IGNORECASE)
+
+
 def image_prompts(brief: ImageBrief, template: str) -> tuple[ImagePromptDraft, ...]:
     """The featured prompt, then one per <h2> (see the module doc)."""
+    from igny8d.ai.article.headings import heading_kind  # the article writer, on first use
+
     title = " ".join(brief.title.split())
     primary = " ".join(brief.primary_keyword.split())
     subject = title or primary or "the article"
@@ -102,7 +135,9 @@ def image_prompts(brief: ImageBrief, template: str) -> tuple[ImagePromptDraft, .
             continue
         seen.add(key)
         about = f" about {primary}" if primary else ""
-        prompt = f"An illustration of \u201c{heading}\u201d for a section of an article{about}"
+        scene = SCENES.get(heading_kind(heading), "as a close-up scene")
+        prompt = (f"An illustration of \u201c{heading}\u201d, {scene}, for a section of an "
+                  f"article{about}")
         out.append(ImagePromptDraft("in_article", apply_template(template, prompt), heading))
     return tuple(out)
 
@@ -206,6 +241,92 @@ def _palette(rng: random.Random) -> tuple[tuple[int, int, int], ...]:
 MOTIFS = ("circles", "bands", "dots", "diagonals")
 
 
+def motif_of(prompt: str, rng: random.Random) -> str:
+    """The composition the prompt asks for (`MOTIF_CUES`), else one of `MOTIFS` (seeded)."""
+    low = prompt.lower()
+    for cue, motif in MOTIF_CUES:
+        if cue in low:
+            return motif
+    return MOTIFS[rng.randrange(len(MOTIFS))]
+
+
+def says_no_text(request: ImageRequest) -> bool:
+    """Whether the prompt forbids text ("no text") or the negative prompt names it."""
+    return bool(_NO_TEXT.search(request.prompt)) or \
+        bool(re.search(r"\b(text|lettering|words)\b", request.negative_prompt, re.IGNORECASE))
+
+
+def subject_of(request: ImageRequest) -> str:
+    """What the image is of: the prompt's first quoted text (its section's heading), else the
+    title, else the prompt's first clause."""
+    quoted = re.search(r"[\u201c\"]([^\u201d\"]+)[\u201d\"]", request.prompt)
+    if quoted and quoted.group(1).strip():
+        return quoted.group(1).strip()
+    return request.title.strip() or re.split(r"[.,;:]", request.prompt)[0].strip()
+
+
+def _figure(draw: ImageDraw.ImageDraw, w: int, h: int, rng: random.Random, motif: str,
+            accents: Sequence[tuple[int, int, int]]) -> None:
+    """The compositions that follow a prompt's cue: two sides, steps, bars, a checklist, a
+    warning, speech bubbles (shapes only, no letters)."""
+    short = min(w, h)
+    light = (*accents[0], 200)
+    soft = (*accents[1], 150)
+    if motif == "split":
+        draw.rectangle((w // 2, 0, w, h), fill=(*accents[1], 70))
+        draw.line((w // 2, h // 10, w // 2, h - h // 10), fill=light, width=max(2, short // 60))
+        r = short // 5
+        draw.ellipse((w // 4 - r, h // 2 - r, w // 4 + r, h // 2 + r), fill=light)
+        draw.rounded_rectangle((3 * w // 4 - r, h // 2 - r, 3 * w // 4 + r, h // 2 + r),
+                               radius=r // 3, fill=soft)
+    elif motif == "steps":
+        n = rng.randint(3, 5)
+        r = max(4, short // 12)
+        points = [(int(w * (i + 1) / (n + 1)), int(h * (0.7 - 0.4 * i / max(1, n - 1))))
+                  for i in range(n)]
+        draw.line(points, fill=soft, width=max(2, r // 3))
+        for x, y in points:
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=light)
+    elif motif == "bars":
+        n = rng.randint(4, 7)
+        gap = w / (n * 2 + 1)
+        for i in range(n):
+            top = int(h * (0.75 - 0.5 * (i + 1) / n * rng.uniform(0.7, 1.0)))
+            x0 = int(gap * (2 * i + 1))
+            draw.rectangle((x0, top, int(x0 + gap), int(h * 0.85)), fill=light if i % 2 else soft)
+    elif motif == "checks":
+        rows = rng.randint(3, 5)
+        step = h / (rows + 1)
+        box = max(6, int(step * 0.45))
+        for i in range(rows):
+            y = int(step * (i + 1))
+            x = int(w * 0.25)
+            draw.rounded_rectangle((x, y - box // 2, x + box, y + box // 2), radius=box // 5,
+                                   outline=light, width=max(2, box // 8))
+            draw.line([(x + box // 5, y), (x + box // 2.5, y + box // 4), (x + box, y - box)],
+                      fill=light, width=max(2, box // 6))
+            draw.rounded_rectangle((x + box * 2, y - box // 6, int(w * 0.75), y + box // 6),
+                                   radius=box // 6, fill=soft)
+    elif motif == "warning":
+        r = short // 3
+        cx, cy = w // 3, h // 2
+        draw.polygon([(cx, cy - r), (cx + r, cy + r * 2 // 3), (cx - r, cy + r * 2 // 3)],
+                     fill=light)
+        draw.rectangle((cx - r // 12, cy - r // 2, cx + r // 12, cy + r // 4), fill=soft)
+        draw.ellipse((2 * w // 3 - r // 2, cy - r // 2, 2 * w // 3 + r // 2, cy + r // 2),
+                     outline=light, width=max(2, short // 40))
+    elif motif == "bubbles":
+        for i in range(rng.randint(3, 4)):
+            bw, bh = int(w * rng.uniform(0.22, 0.32)), int(h * rng.uniform(0.16, 0.24))
+            x = int(w * (0.1 + 0.45 * (i % 2)))
+            y = int(h * (0.12 + 0.22 * i))
+            colour = light if i % 2 else soft
+            draw.rounded_rectangle((x, y, x + bw, y + bh), radius=bh // 3, fill=colour)
+            tail = x + bw // 5 if i % 2 == 0 else x + bw - bw // 5
+            draw.polygon([(tail, y + bh), (tail + bw // 10, y + bh), (tail, y + bh + bh // 3)],
+                         fill=colour)
+
+
 def _background(w: int, h: int, rng: random.Random, colours: Sequence[tuple[int, int, int]],
                 motif: str) -> Image.Image:
     horizontal = Image.linear_gradient("L").rotate(90).resize((w, h))
@@ -243,12 +364,14 @@ def _background(w: int, h: int, rng: random.Random, colours: Sequence[tuple[int,
             for gx in range(step // 2, w, step):
                 if rng.random() < 0.7:
                     draw.ellipse((gx - r, gy - r, gx + r, gy + r), fill=colour)
-    else:  # diagonals
+    elif motif == "diagonals":
         step = max(10, short // rng.randint(6, 12))
         width = max(2, step // rng.randint(3, 6))
         colour = (*accents[rng.randrange(len(accents))], rng.randint(40, 90))
         for x in range(-h, w, step):
             draw.line((x, h, x + h, 0), fill=colour, width=width)
+    else:
+        _figure(draw, w, h, rng, motif, accents)
     if motif in ("circles", "bands"):
         layer = layer.filter(ImageFilter.GaussianBlur(max(1, short // 90)))
     return Image.alpha_composite(base, layer)
@@ -264,10 +387,11 @@ def render_image(request: ImageRequest) -> RenderedImage:
     digest = hashlib.sha256(f"{request.seed}\x00{request.prompt}\x00{request.title}".encode())
     rng = random.Random(int.from_bytes(digest.digest()[:8], "big"))  # noqa: S311 - art, not keys
     colours = _palette(rng)
-    motif = MOTIFS[rng.randrange(len(MOTIFS))]
+    motif = motif_of(request.prompt, rng)
     image = _background(w, h, rng, colours, motif)
 
-    title = drawable(request.title) or drawable(request.prompt.split(".")[0])[:120]
+    no_text = says_no_text(request)
+    title = "" if no_text else drawable(subject_of(request))[:120]
     overlay = Image.new("RGBA", (w, h), (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     if title:
@@ -286,7 +410,7 @@ def render_image(request: ImageRequest) -> RenderedImage:
     caption_font = _font(max(9, min(w, h) // 40))
     margin = max(4, min(w, h) // 50)
     cw = _width(caption_font, CAPTION)
-    if cw + 2 * margin <= w:
+    if cw + 2 * margin <= w and not no_text:
         ch = caption_font.getbbox(CAPTION)[3]
         draw.text((w - margin - cw, h - margin - ch), CAPTION, font=caption_font,
                   fill=(255, 255, 255, 200))
