@@ -16,7 +16,8 @@ Measures (per split):
   heading (H2 or H3) or its keywords;
 - *keyword coverage*: % of the cluster's keywords that appear, as a phrase, in the article;
 - *title grammar*: % of idea titles with no mis-inflected plural (inflect's round trip), no
-  word said twice ("Review … Reviews"), no "a" before a vowel sound;
+  adverb made plural ("Todays"), no word said twice ("Review … Reviews"), no "a" before a
+  vowel sound;
 - *title intent*: % of clusters whose first idea's title reads the seed's intent (a "how often"
   seed gets a frequency question, not a how-to; "X vs Y" a comparison; "best X" a list…);
 - *meta*: % of articles whose meta description is 50 to 160 characters and names the primary
@@ -131,6 +132,8 @@ def phrase_count(text: str, phrase: str) -> int:
 # -- titles -----------------------------------------------------------------------------------
 
 _VOWEL_SOUND_EXCEPTIONS = ("uni", "use", "user", "euro", "one", "once")
+#: Words keywords put after a noun that take no plural ("mortgage rates *today*").
+_ADVERBS = frozenset({"today", "now", "online", "tonight", "nearby", "fast", "free"})
 
 
 def title_problems(title: str) -> list[str]:
@@ -143,6 +146,9 @@ def title_problems(title: str) -> list[str]:
             one = english.singular(low)
             if one != low and english.plural(one) != low:
                 out.append(f"plural {w!r} (of {one!r} is {english.plural(one)!r})")
+    for w in words:
+        if w.lower().rstrip("s") in _ADVERBS and w.lower().endswith("s"):
+            out.append(f"an adverb made plural: {w!r}")
     seen: dict[str, str] = {}
     stop = vocabulary().stopwords
     for w in words:
@@ -326,8 +332,7 @@ def render(report: Report) -> str:
         lines.append(f"  {name:<24}" + "".join(f"{report.figures[s][name]:>16}"
                                                for s in report.figures) +
                      f"   {'>=' if higher else '<='} {floor}")
-    for split, ex in report.examples.items():
-        for e in ex[:6]:
-            lines.append(f"  e.g. {split}: {e}")
+    for e in report.examples.get("dev", [])[:6]:  # the holdout stays blind: figures only
+        lines.append(f"  e.g. dev: {e}")
     lines.extend(f"  FAIL {f}" for f in report.failures)
     return "\n".join(lines)

@@ -9,6 +9,7 @@ its modifiers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -18,6 +19,14 @@ from igny8d.ai.ideas.words import idea_words
 from igny8d.ai.intent import IntentResult, classify_analysis
 from igny8d.ai.text import YEAR, Analysis, analyse, match_phrase, normalise, stem, vocabulary
 from igny8d.vocab import Intent
+
+#: Openers after which a keyword names a task: "how to *learn python*", "how often to *replace
+#: a water filter*", "how often should you *wash your hair*", "how long does it take to
+#: *learn spanish*". A how-to asks for steps; the others ask a question about the task.
+_HOWTO_LEAD = re.compile(r"^(how to|how do (i|you|we)|best way to|ways to) ")
+_QUESTION_LEAD = re.compile(
+    r"^((how (often|frequently|many times|long)|when) (should|do|can|would|will) (i|you|we|one)"
+    r"|how long (does|will) it take( you)? to|(how (often|frequently|many times|long)|when) to) ")
 
 
 @cache
@@ -70,13 +79,16 @@ class Keyword:
         words = self.topic_words
         if not self.task or len(words) < 2:
             return words
+        particles = idea_words().particles
         lowered = [w.lower() for w in words]
         determiners = idea_words().determiners
         at = next((i for i, w in enumerate(lowered) if w in determiners), -1)
         rest = words[at + 1:] if 0 <= at < len(words) - 1 else words[1:]
-        stop, particles = vocabulary().stopwords, idea_words().particles
+        stop = vocabulary().stopwords
         while len(rest) > 1 and (rest[0].lower() in stop or rest[0].lower() in particles):
             rest = rest[1:]
+        if all(w.lower() in particles or w.lower() in stop for w in rest):
+            return words  # "work out": the verb and its particle are the whole task
         return rest or words
 
     @property
@@ -222,6 +234,18 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None) ->
     if task or any(stem(words[j]) in v.task_stems for j in keep):
         cues.add("task")
     angle = angle_of(cues, words, task)
+    joined = " ".join(words) + " "
+    lead = _HOWTO_LEAD.match(joined) or _QUESTION_LEAD.match(joined)
+    if lead is not None:
+        # the task is every word after the opener ("do a pull up", "learn python"), not only
+        # those the modifiers left; a question about a task keeps its question angle
+        start = len(lead.group(0).split())
+        rest = [j for j in range(start, len(words)) if not YEAR.match(words[j])]
+        while rest and words[rest[-1]] in stop and words[rest[-1]] not in iw.particles:
+            rest.pop()
+        if any(words[j] not in stop for j in rest):
+            keep, task = rest, True
+            cues.add("task")
     given = IntentResult(intent, ("given",), 1.0) if intent is not None else None
     return Keyword(text=clean, volume=max(0, volume), analysis=a,
                    intent=given or classify_analysis(a),

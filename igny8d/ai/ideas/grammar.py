@@ -20,6 +20,8 @@ from igny8d.ai.text import normalise, stem
 
 #: Titles and headings are at most this long (the idea and outline schemas' limit).
 MAX_TEXT = 255
+#: Words keywords put after the head noun that are no part of it and take no plural.
+TRAILING_ADVERBS = frozenset({"today", "now", "online", "tonight", "nearby"})
 
 
 def _cap(word: str, first: bool) -> str:
@@ -103,6 +105,8 @@ def _head(words: Sequence[str]) -> tuple[int, int]:
     iw = idea_words()
     end = next((i for i, w in enumerate(words) if i and w.lower() in iw.prepositions),
                len(words))
+    while end > 1 and words[end - 1].lower() in TRAILING_ADVERBS:
+        end -= 1  # "Mortgage Rates | Today": an adverb after the head takes no plural
     noun_end = end
     while noun_end > 1 and words[noun_end - 1].lower() in iw.trailing_adjectives:
         noun_end -= 1

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from igny8d.ai.cluster import KeywordItem
 from igny8d.ai.ideas.analysis import Keyword, analyse_keyword, angle_of
+from igny8d.ai.ideas.asks import ask_of
 from igny8d.ai.ideas.grammar import (
     countable,
     head_end,
@@ -146,6 +147,15 @@ class Plan:
             return "Sign In to " + title_case(brand.split())
         return None
 
+    @property
+    def ask(self) -> str:
+        """What the primary keyword asks (`asks.ask_of`): frequency, question, best, local…"""
+        return ask_of(self.primary.text)
+
+    @property
+    def local(self) -> bool:
+        return self.ask == "local"
+
     def has_cue(self, *cues: str) -> bool:
         return any(k.cues & set(cues) for k in self.keywords)
 
@@ -260,6 +270,22 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
                 opaque=tuple(sorted(opaque)))
 
 
+#: What the primary keyword asks (`asks.ask_of`) adds to each structure's score: the first
+#: idea answers the searcher's own question ("how often to replace X" is a question about an
+#: interval, not a how-to; "X review" a review, whatever the other keywords say).
+ASK_PRIOR: dict[str, dict[str, float]] = {
+    "frequency": {"faq": 0.6, "guide": 0.4, "how_to": -0.5, "listicle": -0.3},
+    "question": {"faq": 0.6, "guide": 0.4, "how_to": -0.5, "listicle": -0.3},
+    "definition": {"guide": 0.6, "faq": 0.4, "comparison": -0.3},
+    "howto": {"how_to": 0.6, "listicle": -0.3, "review": -0.3},
+    "comparison": {"comparison": 0.6},
+    "best": {"listicle": 0.4},
+    "review": {"review": 0.6},
+    "buy": {"guide": 0.6, "listicle": -0.2},
+    "local": {"guide": 0.6, "listicle": 0.2},
+}
+
+
 def rank_structures(plan: Plan) -> list[str]:
     """The structures, best first (package doc, step 2)."""
     structure_cues = idea_words().structure_cues
@@ -270,6 +296,8 @@ def rank_structures(plan: Plan) -> list[str]:
         cues = structure_cues[s]
         share = sum(k.volume + 1 for k in plan.keywords if k.cues & cues) / total
         scores[s] = share + prior.get(s, 0.0)
+    for s, extra in ASK_PRIOR.get(plan.ask, {}).items():
+        scores[s] += extra
     if len(plan.keywords) >= 8 or sum(g.facet for g in plan.groups) >= 3:
         scores["pillar"] += 0.12
     if plan.sides[0]:

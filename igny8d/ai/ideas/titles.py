@@ -30,6 +30,26 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
             "faq": [f"{a} vs {b}: Your Questions Answered"],
             "pillar": [f"{a} vs {b}: The Complete Resource"],
         }[structure]
+    elif plan.local and structure in ("guide", "listicle", "how_to", "pillar"):
+        options = {"guide": [f"How to Find a Good {plan.one} Near You"],
+                   "listicle": [f"The Best {many} Near You: How to Choose"],
+                   "how_to": [f"How to Choose {a_t} Near You"],
+                   "pillar": [f"{many} Near You: The Complete Guide"]}[structure]
+    elif plan.primary.worded_as_question and plan.ask in ("frequency", "question") and \
+            structure in ("guide", "pillar", "listicle"):
+        q = plan.primary.question(title=True)
+        options = {"guide": [f"{q} What to Know", f"{q} The Complete Answer"],
+                   "pillar": [f"{q} Everything to Know"],
+                   "listicle": [f"{q} {n} Things That Decide It"]}[structure]
+    elif plan.ask == "definition" and structure in ("guide", "pillar") and not plan.versus:
+        # the searcher's own question ("What Is Retinol?"), not an article guessed for it
+        what = plan.primary.question(title=True) if plan.primary.worded_as_question \
+            else plan.what_is
+        options = [f"{what} A Plain-English Guide", f"{what} Explained"]
+    elif plan.ask == "howto" and plan.task and structure in ("guide", "pillar", "faq"):
+        options = {"guide": [f"How to {plan.task}: A Complete Guide"],
+                   "pillar": [f"How to {plan.task}: Everything to Know"],
+                   "faq": [f"How to {plan.task}: Your Questions Answered"]}[structure]
     elif structure == "listicle":
         if plan.priced:
             options = [f"{n} Ways to Save on {t}", f"{t}: {n} Ways to Pay Less"]
@@ -87,7 +107,7 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
     elif structure == "news":
         options = [f"{t} News: What's Changed and Why It Matters"]
     elif plan.intent == "transactional":
-        options = [f"{t} Buying Guide: What to Know Before You Buy"]
+        options = [f"Where to Buy {many}: Prices, Deals and What to Check"]
     else:
         options = [f"{t}: A Complete Guide", f"{t}: A Beginner's Guide",
                    f"Everything You Need to Know About {a_t}",

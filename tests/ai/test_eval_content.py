@@ -1,0 +1,18 @@
+"""CI enforces the content evaluation's floors on its dev set (`python -m eval content`)."""
+
+from __future__ import annotations
+
+from eval.content import FLOORS, evaluate, load, render
+
+
+def test_the_dev_set_meets_every_floor() -> None:
+    report = evaluate(("dev",))
+    assert report.sizes["dev"] == len(load("dev")) >= 60
+    assert set(report.figures["dev"]) == set(FLOORS)
+    assert not report.failures, render(report)
+
+
+def test_the_holdout_is_separate_from_dev() -> None:
+    dev = {t.keywords[0] for t in load("dev")}
+    holdout = {t.keywords[0] for t in load("holdout")}
+    assert len(holdout) >= 20 and not dev & holdout
