@@ -98,3 +98,28 @@ def test_meta_description_is_a_sentence_with_the_keyword_once(keyword: str) -> N
         assert 50 <= len(d) <= 160, d
         assert d.lower().count(keyword) == 1 or d.endswith("\u2026"), d
         assert d[0].isupper()
+
+
+@pytest.mark.parametrize(("keyword", "wanted"), [
+    ("water filter lifespan", "typical lifespan as a number"),
+    ("puppy feeding schedule", "table or list of intervals"),
+    ("signs of dehydration", "signs a reader can check"),
+    ("roth ira contribution limits", "current figure or condition"),
+    ("pour over coffee ratio", "ratio as numbers"),
+    ("how often to change oil", "answer \u201cHow often to change oil?\u201d"),
+    ("python for beginners", "pitched at beginners"),
+])
+def test_a_keyword_gets_the_point_it_asks_for(keyword: str, wanted: str) -> None:
+    from igny8d.ai.article.brief import point_for
+    assert wanted in point_for(keyword)
+
+
+def test_the_primary_keyword_opens_the_first_section_and_closers_ask_nothing() -> None:
+    from igny8d.ai.article import heading_kind
+    draft = generate_article(ArticleBrief(3, "How Often to Change Oil?", (
+        "how often to change oil", "oil change interval"), outline=(
+        OutlineSection("Oil Change Basics"), OutlineSection("Still Have Questions?"))))
+    first = draft.html_content.split("<h2>")[1]
+    assert "\u201chow often to change oil\u201d: answer" in first
+    assert heading_kind("Still Have Questions?") == "conclusion"
+    assert "short answer to \u201cStill Have Questions" not in draft.html_content

@@ -7,6 +7,7 @@ refuses a sentence already written anywhere in the brief, so nothing is said twi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -24,8 +25,8 @@ H3_WEIGHT = 0.6
 #: What a section of each kind must answer ({t}: the article's topic, {h}: the heading as it
 #: reads in a sentence).
 QUESTIONS: dict[str, tuple[str, ...]] = {
-    "overview": ("What is {t}, in one plain sentence?",
-                 "Who needs {t}, and when does it matter?",
+    "overview": ("How would you sum up {t} in one plain sentence?",
+                 "Who needs to know about {t}, and when?",
                  "What must a reader know about {h} before the rest?"),
     "steps": ("What does the reader need before starting on {h}?",
               "What are the steps of {h}, in order, and how long does each take?",
@@ -34,7 +35,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
              "Which tips for {t} do beginners overlook?"),
     "mistakes": ("Which mistakes do people make most often with {t}?",
                  "What does each mistake cost, and how is it fixed?"),
-    "price": ("What does {t} cost today, from the cheapest to the premium end?",
+    "price": ("What should a reader expect to pay for {t} today, cheapest to premium?",
               "What pushes the price of {t} up or down?",
               "Where is the best value in {t}?"),
     "compare": ("How do the options differ on cost, ease of use and results?",
@@ -96,12 +97,41 @@ POINTS: dict[str, str] = {
 }
 
 
+#: Words in a keyword that say what it wants more precisely than its ask (first match wins).
+WORD_POINTS: tuple[tuple[frozenset[str], str], ...] = (
+    (frozenset({"ratio", "ratios"}), "give the ratio as numbers (for example grams to "
+     "millilitres) and how to adjust it"),
+    (frozenset({"lifespan", "life", "last", "lasts"}), "give the typical lifespan as a number "
+     "and what shortens or extends it"),
+    (frozenset({"schedule", "schedules", "chart", "calendar"}), "set it out as a table or list "
+     "of intervals or amounts"),
+    (frozenset({"signs", "symptoms"}), "list the signs a reader can check, the most reliable "
+     "first"),
+    (frozenset({"calculator"}), "explain the inputs and show one worked example with real "
+     "numbers"),
+    (frozenset({"recipe", "recipes"}), "give the ingredients with quantities and the steps in "
+     "order"),
+    (frozenset({"template", "templates", "examples", "example", "format"}), "show one or two "
+     "complete examples a reader can copy"),
+    (frozenset({"requirements", "rules", "limits", "limit"}), "list each one with its current "
+     "figure or condition and where it comes from"),
+    (frozenset({"benefits"}), "list the benefits with the evidence for each"),
+    (frozenset({"risks", "effects", "dangers"}), "list them with how common they are and "
+     "when to get professional help"),
+    (frozenset({"ideas", "tips"}), "give specific, concrete items, each with one line on why "
+     "it works"),
+    (frozenset({"alternatives", "alternative", "competitors"}), "name the alternatives and "
+     "say who each one suits better"),
+)
+
+
 def point_for(keyword: str) -> str:
     """The point a keyword asks for: "“coffee to water ratio”: give the ratio as numbers…"."""
     low = normalise(keyword)
-    if "ratio" in low.split():
-        what = "give the ratio as numbers (for example grams to millilitres) and how to " \
-               "adjust it to taste"
+    words = set(low.split())
+    by_word = next((what for cue, what in WORD_POINTS if cue & words), None)
+    if by_word is not None and ask_of(keyword) not in ("comparison", "howto", "local"):
+        what = by_word
     else:
         what = POINTS[ask_of(keyword)]
         k = analyse_keyword(keyword)
@@ -109,7 +139,7 @@ def point_for(keyword: str) -> str:
             what = f"answer \u201c{k.question()}\u201d in the first two sentences, then " + \
                 ("the signs that call for it sooner" if ask_of(keyword) == "frequency"
                  else "the exceptions")
-        if "beginners" in low.split() or "beginner" in low.split():
+        if words & {"beginners", "beginner"}:
             what += ", pitched at beginners"
     return f"\u201c{keyword}\u201d: {what}."
 
@@ -151,6 +181,9 @@ def write_block(block: Block, words: int, topic: str, lines: Lines) -> list[str]
     keywords to place; each line names the block's heading or keywords, none repeats."""
     kind = heading_kind(block.heading)
     phrase = running_text(block.heading) or topic
+    generic = re.match(r"what should you know about (.+)", phrase, flags=re.IGNORECASE)
+    if generic:  # an outline's stand-in question for a keyword that asks nothing itself
+        kind, phrase = "general", generic.group(1)
     own = stems_of(block.heading) | stems_of(" ".join(block.keywords))
 
     def named(text: str) -> str:

@@ -111,6 +111,8 @@ def generate_article(brief: ArticleBrief) -> ArticleDraft:
     except ValueError:
         topic, intent = primary, "informational"
     blocks = outline_blocks(outline, assign_keywords(outline, secondary, primary))
+    if blocks:  # the primary keyword's own point opens the first section
+        blocks[0][0].keywords.insert(0, primary)
     units = sum(b.weight for section in blocks for b in section) or 1.0
     intro_words = min(INTRO_WORDS, target // 8)
     per_unit = max(20, (target - intro_words) / units)

@@ -34,6 +34,8 @@ def heading_kind(heading: str) -> str:
     """What kind of section a heading opens (overview, steps, tips, mistakes, price, compare,
     choose, pick, pros, cons, question, faq, conclusion, else general)."""
     text = normalise(heading)
+    if _KIND_RULES[0][1].search(text):
+        return "conclusion"  # "Still Have Questions?" closes the article, it asks nothing
     if heading.strip().endswith("?") and not re.search(r"\b(which should|right for)\b", text):
         return "question"
     for kind, pattern in _KIND_RULES:
