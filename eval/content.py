@@ -18,6 +18,7 @@ Measures (per split):
 - *title grammar*: % of idea titles with no mis-inflected plural (inflect's round trip), no
   adverb made plural ("Todays"), no word said twice ("Review … Reviews"), no "a" before a
   vowel sound;
+- *heading grammar*: the same checks on every H2 and H3 of the ideas' outlines;
 - *title intent*: % of clusters whose first idea's title reads the seed's intent (a "how often"
   seed gets a frequency question, not a how-to; "X vs Y" a comparison; "best X" a list…);
 - *meta*: % of articles whose meta description is 50 to 160 characters and names the primary
@@ -54,6 +55,7 @@ FLOORS: dict[str, tuple[float, bool]] = {
     "on_topic_pct": (95.0, True),
     "keyword_coverage_pct": (95.0, True),
     "title_grammar_pct": (95.0, True),
+    "heading_grammar_pct": (95.0, True),
     "title_intent_pct": (90.0, True),
     "meta_ok_pct": (95.0, True),
 }
@@ -207,6 +209,8 @@ class Tally:
     placed: int = 0
     titles: int = 0
     grammatical: int = 0
+    headings: int = 0
+    good_headings: int = 0
     topics: int = 0
     intent: int = 0
     meta_ok: int = 0
@@ -219,6 +223,7 @@ class Tally:
                 "on_topic_pct": pct(self.on_topic, self.blocks),
                 "keyword_coverage_pct": pct(self.placed, self.keywords),
                 "title_grammar_pct": pct(self.grammatical, self.titles),
+                "heading_grammar_pct": pct(self.good_headings, self.headings),
                 "title_intent_pct": pct(self.intent, self.topics),
                 "meta_ok_pct": pct(self.meta_ok, self.topics)}
 
@@ -239,6 +244,13 @@ def run_topic(topic: Topic, tally: Tally) -> None:
             tally.note(f"title {idea.title!r}: {'; '.join(problems)}")
         else:
             tally.grammatical += 1
+        for section in idea.outline:
+            for h in (section.heading, *section.subheadings):
+                tally.headings += 1
+                if title_problems(h):
+                    tally.note(f"heading {h!r}: {'; '.join(title_problems(h))}")
+                else:
+                    tally.good_headings += 1
     first = ideas[0]
     if intent_ok(topic, first.title):
         tally.intent += 1

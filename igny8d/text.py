@@ -144,6 +144,14 @@ def plural(noun: str) -> str:
     return _like(str(_engine().plural_noun(low)), noun)
 
 
+def indefinite_article(phrase: str) -> str:
+    """"a" or "an" for a phrase, by its sound ("an hour", "a used car", "an SEO tool")."""
+    word = phrase.split()[0] if phrase.split() else ""
+    if word.isupper() and len(word) > 1:  # an acronym is read by its letters
+        return "an" if word[0] in "AEFHILMNORSX" else "a"
+    return str(_engine().a(word.lower())).split()[0] if word else "a"
+
+
 # -- HTML ----------------------------------------------------------------------------------------
 
 #: Elements removed together with everything inside them.

@@ -57,3 +57,13 @@ def test_an_adverb_after_the_head_noun_takes_no_plural() -> None:
     titles = _first_titles("mortgage rates today", "30 year fixed mortgage rates",
                            "refinance rates")
     assert not any("Todays" in t for t in titles)
+
+
+def test_a_or_an_by_sound() -> None:
+    from igny8d.text import indefinite_article
+    assert [indefinite_article(w) for w in ("Used Car", "Hour", "SEO Tool", "CRM",
+                                            "Espresso Machine")] == ["a", "an", "an", "a", "an"]
+    assert "How to Choose a Used Car" in " ".join(
+        s.heading for i in generate_ideas(ClusterBrief(1, "buy used car", (
+            KeywordItem(1, "buy used car", 10), KeywordItem(2, "used car prices", 5))), 3)
+        for s in i.outline)

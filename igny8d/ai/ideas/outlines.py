@@ -58,7 +58,7 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                       catch_all=True),
                  _Sec(f"How to {task}: Step by Step",
                       subs=["Step 1: Gather What You Need", "Step 2: Prepare",
-                            "Step 3: Work Through the Main Steps",
+                            "Step 3: Carry Out the Main Work",
                             "Step 4: Check the Result and Adjust"],
                       absorbs=frozenset({"howto"}), kw_subs="heading", generic_subs=True)],
                 [_Sec("Tips for Better Results", absorbs=frozenset({"best", "review",

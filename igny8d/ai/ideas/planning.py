@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from igny8d import text as english
 from igny8d.ai.cluster import KeywordItem
 from igny8d.ai.ideas.analysis import Keyword, analyse_keyword, angle_of
 from igny8d.ai.ideas.asks import ask_of
@@ -122,7 +123,7 @@ class Plan:
         if not self.countable or self.plural_topic:
             return self.t
         t = self.t
-        return ("an " if t[:1].lower() in "aeiou" else "a ") + t
+        return f"{english.indefinite_article(t)} {t}"
 
     @property
     def what_is(self) -> str:
