@@ -123,3 +123,9 @@ def test_the_primary_keyword_opens_the_first_section_and_closers_ask_nothing() -
     assert "\u201chow often to change oil\u201d: answer" in first
     assert heading_kind("Still Have Questions?") == "conclusion"
     assert "short answer to \u201cStill Have Questions" not in draft.html_content
+
+
+def test_a_plain_keyword_in_a_pick_section_asks_for_a_product_that_fits_it() -> None:
+    from igny8d.ai.article.brief import point_for
+    assert "name the one that fits best" in point_for("hypoallergenic dog food", "pick")
+    assert "how it matters here" in point_for("hypoallergenic dog food")

@@ -67,3 +67,8 @@ def test_a_or_an_by_sound() -> None:
         s.heading for i in generate_ideas(ClusterBrief(1, "buy used car", (
             KeywordItem(1, "buy used car", 10), KeywordItem(2, "used car prices", 5))), 3)
         for s in i.outline)
+
+
+def test_digit_and_letter_terms_are_written_as_acronyms() -> None:
+    from igny8d.ai.ideas import title_case
+    assert title_case(["what", "is", "5g", "in", "30s", "3d"]) == "What Is 5G in 30s 3D"

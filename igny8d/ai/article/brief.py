@@ -51,7 +51,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
     "cons": ("What do owners complain about most with {t}?",
              "Which drawbacks of {t} are deal-breakers, and for whom?"),
     "question": ("What is the short answer to \u201c{H}?\u201d",
-                 "What changes that answer: the situation, the budget or experience?"),
+                 "What changes that answer (the situation, the budget, experience)?"),
     "faq": ("Which questions do readers ask most about {t}?",),
     "conclusion": ("What is the one-sentence verdict on {t}?",
                    "What should the reader do next about {t}?"),
@@ -97,6 +97,17 @@ POINTS: dict[str, str] = {
 }
 
 
+#: The point for a keyword that asks nothing itself, by the kind of section it is placed in.
+KIND_POINTS: dict[str, str] = {
+    "pick": "say what makes a product a good fit for it and name the one that fits best",
+    "price": "give what it costs today, with a date and a source",
+    "compare": "say how the options differ on it and which one wins",
+    "steps": "say at which step it comes in and what to do there",
+    "mistakes": "say what goes wrong with it and how to avoid it",
+    "tips": "give one concrete tip for it with the reason it works",
+    "choose": "say what good looks like for it and what to avoid",
+}
+
 #: Words in a keyword that say what it wants more precisely than its ask (first match wins).
 WORD_POINTS: tuple[tuple[frozenset[str], str], ...] = (
     (frozenset({"ratio", "ratios"}), "give the ratio as numbers (for example grams to "
@@ -125,8 +136,10 @@ WORD_POINTS: tuple[tuple[frozenset[str], str], ...] = (
 )
 
 
-def point_for(keyword: str) -> str:
-    """The point a keyword asks for: "“coffee to water ratio”: give the ratio as numbers…"."""
+def point_for(keyword: str, kind: str = "general") -> str:
+    """The point a keyword asks for: "“coffee to water ratio”: give the ratio as numbers…";
+    a keyword that asks nothing itself gets the section's `kind` of point (a pick section:
+    what makes a product fit it)."""
     low = normalise(keyword)
     words = set(low.split())
     by_word = next((what for cue, what in WORD_POINTS if cue & words), None)
@@ -134,6 +147,8 @@ def point_for(keyword: str) -> str:
         what = by_word
     else:
         what = POINTS[ask_of(keyword)]
+        if ask_of(keyword) == "general" and kind in KIND_POINTS:
+            what = KIND_POINTS[kind]
         k = analyse_keyword(keyword)
         if k.worded_as_question and ask_of(keyword) in ("question", "frequency"):
             what = f"answer \u201c{k.question()}\u201d in the first two sentences, then " + \
@@ -202,7 +217,7 @@ def write_block(block: Block, words: int, topic: str, lines: Lines) -> list[str]
         if lines.fresh(lead):
             out.append(f"<p>{escape(lead, quote=False)}</p>")
         out.append(_li(questions))
-    points = [p for p in (point_for(k) for k in block.keywords) if lines.fresh(p)]
+    points = [p for p in (point_for(k, kind) for k in block.keywords) if lines.fresh(p)]
     if points:
         lead = f"Points to cover in {phrase}:"
         if lines.fresh(lead):

@@ -12,6 +12,7 @@ uncountable and plural-only nouns, hyphenated compounds and the head noun.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 
 from igny8d import text as english
@@ -28,8 +29,8 @@ def _cap(word: str, first: bool) -> str:
     w = idea_words()
     if word == "i":
         return "I"
-    if word.lower() in w.acronyms:
-        return word.upper()
+    if word.lower() in w.acronyms or re.fullmatch(r"\d+[a-rt-z]", word.lower()):
+        return word.upper()  # "CRM"; "5G", "4K", "3D" (not "30s")
     if word in w.brand_casing:
         return w.brand_casing[word]
     if any(c.isupper() for c in word):
