@@ -5,8 +5,9 @@ Price: `price("image_prompts", PROMPTS_PER_CONTENT * n)` — the most prompts a 
 (one `featured` and `MAX_IN_ARTICLE` `in_article` ones, one per major heading), charged up
 front; what the job does not add is refunded.
 
-**read**: the content rows. **compute**: `provider.image_prompts` for each. **save**, with each
-content row locked (`FOR UPDATE` on Postgres; SQLite's write transaction serialises): images
+**read**: the content rows. **compute**: `provider.image_prompts` for each. **save** (after
+the lifecycle has locked the account, which already serialises one account's saves; each
+content row is locked too, `FOR UPDATE` on Postgres, so the rule does not hang on that): images
 already rendered (`generated`) stay and keep their slot — no second featured image, no prompt
 again for a rendered heading, never more than `MAX_IN_ARTICLE` in-article images; the
 content's images without a file (`pending` or `failed`: an earlier run's prompts) are replaced

@@ -5,6 +5,7 @@ prompts are replaced, rendered images keep their slots, and only net new prompts
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from tests.helpers.factories import account
@@ -81,7 +82,24 @@ async def test_rendered_images_keep_their_slots_and_new_headings_are_paid(jobs_a
                for x in rows) == 3
 
 
-async def test_identical_requests_at_once_pay_for_one_set(jobs_app, client):
+async def test_identical_requests_at_once_pay_for_one_set(jobs_app, client, monkeypatch):
+    """Both job workers reach their save together (the provider waits for the other call):
+    without the content row's lock each would see no prompts and add a full set."""
+    from igny8d.ai.providers.local import LocalProvider
+
+    real = LocalProvider.image_prompts
+    arrived: list[int] = []
+    both = asyncio.Event()
+
+    async def together(self: Any, brief: Any, prompts: Any) -> Any:
+        arrived.append(1)
+        if len(arrived) >= 2:
+            both.set()
+        with contextlib.suppress(TimeoutError):  # the third runs after the first two
+            await asyncio.wait_for(both.wait(), 5)
+        return await real(self, brief, prompts)
+
+    monkeypatch.setattr(LocalProvider, "image_prompts", together)
     env = await account(client, "race@example.com")
     token = env["token"]
     cid = await new_content(client, env, ["Choosing a machine", "Grinding", "Pulling a shot"])
