@@ -207,7 +207,10 @@ class Settings(BaseModel):
                 if not sep or not model.strip() or not number.strip():
                     raise ValueError(f"{item!r}: expected model=threshold, "
                                      "e.g. all-MiniLM-L6-v2=0.5")
-                out[model.strip()] = number.strip()
+                try:
+                    out[model.strip()] = float(number)
+                except ValueError:
+                    raise ValueError(f"{item!r}: {number.strip()!r} is not a number") from None
             value = out
         return value
 

@@ -16,6 +16,8 @@ the `embedding_model_path` setting is set).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import importlib.util
 import math
 import os
@@ -84,6 +86,8 @@ def _load(target: str) -> Any:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
+    with contextlib.suppress(ImportError):  # no tqdm bars in the server's log
+        importlib.import_module("transformers.utils.logging").disable_progress_bar()
     try:
         return SentenceTransformer(target, device="cpu", local_files_only=True)
     except (OSError, ValueError) as exc:
