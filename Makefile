@@ -47,9 +47,10 @@ test: install-test
 	$(BIN)/pytest
 
 # The quick loop while working: SQLite only (the Postgres runs are marked `db`), without the
-# slow tests and those that start other processes. `make test` and CI run everything.
+# slow tests, those that start other processes and those that run the embedding model. `make
+# test` and CI run everything.
 test-fast: install-test
-	$(BIN)/pytest -m "not slow and not subprocess and not db"
+	$(BIN)/pytest -m "not slow and not subprocess and not db and not embeddings"
 
 lint: install-test
 	$(BIN)/ruff check .
