@@ -20,7 +20,8 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
 Embed = Callable[[Sequence[str]], Sequence[Sequence[float]]]
-Fault = Literal["missing", "extra", "mixed_dimensions", "nan", "garbage", "hang", "empty_vector"]
+Fault = Literal["missing", "extra", "mixed_dimensions", "nan", "garbage", "hang", "empty_vector",
+                "too_long", "drop"]
 
 
 class EmbeddingServer:
@@ -94,4 +95,19 @@ class _Handler(RequestHandler):
         raw = body.get("input")
         texts = [raw] if isinstance(raw, str) else [str(t) for t in raw or []]
         self.set_header("Content-Type", "application/json")
-        self.finish(await self.server.answer(texts))
+        fault = self.server.fault
+        if fault == "too_long":  # what a server says of an input past its context
+            self.server.inputs.append(texts)
+            self.set_status(400)
+            self.finish({"error": {"message": "This model's maximum context length is 256 "
+                                              "tokens.", "type": "invalid_request_error",
+                                   "param": "input", "code": "context_length_exceeded"}})
+            return
+        answer = await self.server.answer(texts)
+        if fault == "drop":  # the headers and half the body, then the connection closes
+            self.set_header("Content-Length", str(len(answer)))
+            self.write(answer[:len(answer) // 2])
+            await self.flush()
+            self.request.connection.close()
+            return
+        self.finish(answer)

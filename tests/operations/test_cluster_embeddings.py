@@ -2,8 +2,8 @@
 answering from the tests' own vectors), over HTTP on both stores with job workers running:
 the local cap, not the LLM's 20; new keywords join existing clusters by their vectors; the
 threshold per model; and a server that answers the wrong number of vectors, vectors of mixed
-dimensions, NaN, empty vectors, broken JSON or nothing at all fails the job readably, refunds
-it and writes nothing."""
+dimensions, NaN, empty vectors, broken JSON, a 400, a dropped connection or nothing at all
+fails the job readably, refunds it and writes nothing."""
 
 from __future__ import annotations
 
@@ -166,6 +166,8 @@ async def test_the_threshold_is_per_model(tmp_path, db_url, server, thresholds, 
     ("empty_vector", "data.11.embedding: List should have at least 1 item"),
     ("garbage", "not valid JSON"),
     ("hang", "did not answer within 0.5 s"),
+    ("too_long", "This model's maximum context length is 256 tokens."),
+    ("drop", "closed the connection before answering"),
 ])
 async def test_a_bad_embedding_server_fails_readably_refunds_and_writes_nothing(
         app_client, server, fault, message):

@@ -140,6 +140,11 @@ class EmbeddedProvider(LocalProvider):
             vectors = await asyncio.to_thread(embedder.embed, texts)
         except EmbeddingUnavailable as exc:
             raise ProviderError(str(exc)) from None
+        except (RuntimeError, ValueError, MemoryError) as exc:  # torch's failures
+            raise ProviderError(f"The embedding model {embedder.model!r} failed: "
+                                f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                                if str(exc) else f"The embedding model {embedder.model!r} "
+                                f"failed: {type(exc).__name__}") from None
         if len(vectors) != len(texts) or not all(
                 v and len(v) == len(vectors[0]) and all(map(math.isfinite, v))
                 for v in vectors):
