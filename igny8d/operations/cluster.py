@@ -1,8 +1,9 @@
 """`planner/keywords/auto_cluster`: keywords of one sector grouped into clusters, as a paid job.
 
 **admit**: every id a keyword the caller can see (404 naming the others) in the named sector
-(400 otherwise); at most `local_cluster_max_ids` distinct ids with the local provider, the
-provider's `max_cluster_ids` (the reference's 20) with an OpenAI-compatible one. Price:
+(400 otherwise); at most the provider's `max_cluster_ids` (the reference's 20) when an LLM
+groups them, `local_cluster_max_ids` otherwise (local and embeddings clustering are no LLM
+call). Price:
 `price("clustering", n)` for the n distinct ids.
 
 **read**: the sector's keywords and clusters. A keyword placed by hand (`cluster_source =
@@ -13,8 +14,13 @@ placed by auto clustering is clustered again.
 (`assign_to_existing`), the rest are clustered among themselves: by the local algorithms
 (`cluster_keywords`); with an OpenAI-compatible provider by `provider.cluster` (the account's
 `clustering` prompt) or — with the `cluster_with_embeddings` setting and a provider that
-offers embeddings — by the local linkage over the provider's embeddings. Keywords without an
-intent get the classifier's.
+offers embeddings, or the local provider with `embedding_model_path` (in-process
+sentence-transformers) — on embeddings: one `embed` call for the new keywords and a sample of
+each existing cluster's keywords; a keyword joins the existing cluster whose sampled keywords'
+vectors are closest on average (≥ the model's threshold, `Settings.embedding_threshold_for`),
+the rest are clustered by the local linkage (`embedding_linkage`) over their vectors. Vectors
+that are missing, extra, not finite or of mixed dimensions fail the job (refunded, nothing
+written). Keywords without an intent get the classifier's.
 
 **save**: new clusters are created — a name the sector already has (ignoring case and spacing)
 joins that cluster — within the plan's `max_clusters`; keywords get `cluster_id` and
@@ -28,7 +34,9 @@ Result: `{clusters_created, clusters_joined, keywords_clustered, unclustered: [{
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -42,9 +50,9 @@ from igny8d.ai import (
     classify_intent,
     cluster_keywords,
 )
-from igny8d.ai.cluster import Cluster, Unclustered
+from igny8d.ai.cluster import Cluster, Linkage, Unclustered
 from igny8d.ai.providers import provider_for
-from igny8d.ai.types import ProviderError
+from igny8d.ai.types import ProviderConfig, ProviderError
 from igny8d.errors import ValidationFailed
 from igny8d.operations import lifecycle
 from igny8d.operations.lifecycle import Admission, JobContext, Operation, Saved
@@ -66,6 +74,8 @@ from igny8d.vocab import Intent
 KIND = "auto_cluster"
 #: unclustered keywords listed in the result (the count is always complete)
 UNCLUSTERED_SHOWN = 200
+#: keywords of an existing cluster embedded to match new ones against it (its biggest)
+EXISTING_SAMPLE = 20
 
 Method = Literal["local", "llm", "embeddings"]
 
@@ -76,8 +86,9 @@ Method = Literal["local", "llm", "embeddings"]
 async def admit(conn: AsyncConnection, settings: Settings, actor: Actor,
                 body: AutoClusterBody) -> Admission:
     config = await provider_config(conn, actor.account_id, settings)
-    cap = (provider_for(config, settings).max_cluster_ids if lifecycle.is_llm(config)
-           else settings.local_cluster_max_ids)
+    # the embeddings path is the local linkage over vectors, not an LLM call: the local cap
+    cap = (provider_for(config, settings).max_cluster_ids
+           if method_of(config, settings) == "llm" else settings.local_cluster_max_ids)
     wanted = lifecycle.distinct_ids(body.ids, cap=cap, noun="keyword")
     found = await rows_by_id(conn, KEYWORDS, wanted, scope=actor.scope,
                              columns=("id", "sector_id", "site_id"))
@@ -184,15 +195,6 @@ def _local(existing: list[ExistingCluster], items: list[KeywordItem]
     return joined, result, _intents(items)
 
 
-def _embedded(items: list[KeywordItem], rest: list[KeywordItem],
-              vectors: tuple[tuple[float, ...], ...]
-              ) -> tuple[ClusterResult, dict[int, Intent]]:
-    """CPU-heavy: the local linkage over the provider's embeddings of `rest`."""
-    by_id = {item.id: vector for item, vector in zip(rest, vectors, strict=True)}
-    result = cluster_keywords(rest, embeddings=by_id) if rest else ClusterResult((), (), ())
-    return result, _intents(items)
-
-
 def _checked(result: ClusterResult, rest: list[KeywordItem]) -> ClusterResult:
     """A provider's clustering, limited to the keywords it was given, each in one place
     (an LLM may repeat, drop or invent keywords): a dropped one is reported unclustered."""
@@ -213,44 +215,123 @@ def _checked(result: ClusterResult, rest: list[KeywordItem]) -> ClusterResult:
     return ClusterResult(tuple(clusters), tuple(unclustered), result.intents)
 
 
-def _method(jc: JobContext) -> Method:
-    if not jc.uses_llm:
-        return "local"
-    assert jc.config is not None
-    if jc.settings.cluster_with_embeddings and jc.config.embedding_model:
+def method_of(config: ProviderConfig | None, settings: Settings) -> Method:
+    """How auto_cluster clusters for this configuration (see the module doc)."""
+    if not lifecycle.is_llm(config):
+        return "embeddings" if settings.embedding_model_path else "local"
+    assert config is not None
+    if settings.cluster_with_embeddings and config.embedding_model:
         return "embeddings"
     return "llm"
 
 
+def embedding_model(jc: JobContext) -> str | None:
+    """The model whose vectors cluster the keywords (its threshold is looked up by it)."""
+    if jc.config is not None and lifecycle.is_llm(jc.config):
+        return jc.config.embedding_model
+    return jc.settings.embedding_model_path
+
+
+def _texts(existing: list[ExistingCluster], items: list[KeywordItem]
+           ) -> tuple[list[str], dict[int, str]]:
+    """The distinct texts to embed, and the text of each id: the new keywords, a sample of each
+    existing cluster's keywords (its EXISTING_SAMPLE biggest by volume; the rest are left out
+    of its average) and the name of each cluster without keywords, by the id -(position + 1)
+    that `assign_to_existing` gives it."""
+    of: dict[int, str] = {i.id: i.text for i in items}
+    for n, cluster in enumerate(existing):
+        if not cluster.keywords:
+            of[-(n + 1)] = cluster.name
+        for k in sorted(cluster.keywords, key=lambda k: (-k.volume, k.text, k.id)
+                        )[:EXISTING_SAMPLE]:
+            of[k.id] = k.text
+    return list(dict.fromkeys(of.values())), of
+
+
+def checked_vectors(vectors: Sequence[Sequence[float]], count: int
+                    ) -> list[tuple[float, ...]]:
+    """The provider's vectors, if there is one per text, all finite and of one dimension;
+    otherwise a readable ProviderError (the job fails and is refunded, nothing is written)."""
+    if len(vectors) != count:
+        raise ProviderError(f"The provider returned {len(vectors)} embeddings for {count} "
+                            "texts.")
+    out: list[tuple[float, ...]] = []
+    dims: set[int] = set()
+    for n, vector in enumerate(vectors):
+        try:
+            values = tuple(float(x) for x in vector)
+        except (TypeError, ValueError):
+            raise ProviderError(f"The provider's embedding {n} is not a list of numbers."
+                                ) from None
+        if not values or not all(math.isfinite(x) for x in values):
+            raise ProviderError(f"The provider's embedding {n} is empty or not finite "
+                                "(NaN or infinity).")
+        dims.add(len(values))
+        out.append(values)
+    if len(dims) > 1:
+        raise ProviderError("The provider returned embeddings of different dimensions "
+                            f"({', '.join(map(str, sorted(dims)))}).")
+    return out
+
+
+def _on_vectors(existing: list[ExistingCluster], items: list[KeywordItem],
+                embeddings: dict[int, tuple[float, ...]], threshold: float, linkage: Linkage
+                ) -> tuple[dict[int, int], ClusterResult, dict[int, Intent]]:
+    """CPU-heavy: the keywords join existing clusters by their vectors (average cosine to the
+    cluster's sampled keywords ≥ threshold), the rest are clustered on their vectors."""
+    joined: dict[int, int] = {}
+    rest = list(items)
+    if existing and items:
+        assigned = assign_to_existing(existing, items, embeddings=embeddings,
+                                      threshold=threshold)
+        joined = {a.keyword_id: int(a.cluster_id) for a in assigned.assigned
+                  if a.cluster_id is not None}
+        rest = [i for i in items if i.id not in joined]
+    result = cluster_keywords(rest, embeddings=embeddings, threshold=threshold,
+                              linkage=linkage) if rest else ClusterResult((), (), ())
+    return joined, result, _intents(items)
+
+
+async def _by_embeddings(jc: JobContext, work: Work, items: list[KeywordItem]
+                         ) -> tuple[dict[int, int], ClusterResult, dict[int, Intent]]:
+    if not items:
+        return {}, ClusterResult((), (), ()), {}
+    texts, text_of = _texts(work.existing, items)
+    vectors = await jc.call("embed", f"{len(texts)} texts ({len(items)} keywords)",
+                            lambda: jc.provider.embed(tuple(texts)))
+    try:
+        units = checked_vectors(vectors, len(texts))
+    except ProviderError as exc:
+        raise lifecycle.job_failure(exc) from None
+    by_text = dict(zip(texts, units, strict=True))
+    embeddings = {i: by_text[t] for i, t in text_of.items()}
+    model = embedding_model(jc)
+    threshold = jc.settings.embedding_threshold_for(model)
+    await jc.update(phase="CLUSTERING", percentage=50,
+                    message=f"Clustering {len(items)} keywords on embeddings ({model}, "
+                            f"threshold {threshold:.2f}).")
+    return await jc.run_cpu(_on_vectors, work.existing, items, embeddings, threshold,
+                            jc.settings.embedding_linkage)
+
+
 async def compute(jc: JobContext, work: Work) -> Plan:
     items = [_item(r) for r in work.targets]
-    method = _method(jc)
+    method = method_of(jc.config, jc.settings)
     await jc.update(phase="CLUSTERING", percentage=20,
                     message=f"Clustering {len(items)} keywords against "
                             f"{len(work.existing)} existing clusters.")
     if method == "local":
         joined, result, intents = await jc.run_cpu(_local, work.existing, items)
+    elif method == "embeddings":
+        joined, result, intents = await _by_embeddings(jc, work, items)
     else:
         joined, rest = await jc.run_cpu(_assign, work.existing, items)
-        if method == "embeddings":
-            vectors: tuple[tuple[float, ...], ...] = ()
-            if rest:
-                vectors = await jc.call("embed", f"{len(rest)} keywords",
-                                        lambda: jc.provider.embed(tuple(i.text for i in rest)))
-                if len(vectors) != len(rest):
-                    raise lifecycle.job_failure(ProviderError(
-                        f"The provider returned {len(vectors)} embeddings for "
-                        f"{len(rest)} keywords."))
-            await jc.update(phase="CLUSTERING", percentage=50,
-                            message=f"Clustering {len(rest)} keywords on embeddings.")
-            result, intents = await jc.run_cpu(_embedded, items, rest, vectors)
-        else:
-            result = ClusterResult((), (), ())
-            if rest:
-                result = _checked(await jc.call(
-                    "cluster", f"{len(rest)} keywords",
-                    lambda: jc.provider.cluster(tuple(rest), jc.prompts)), rest)
-            intents = await jc.run_cpu(_intents, items)
+        result = ClusterResult((), (), ())
+        if rest:
+            result = _checked(await jc.call(
+                "cluster", f"{len(rest)} keywords",
+                lambda: jc.provider.cluster(tuple(rest), jc.prompts)), rest)
+        intents = await jc.run_cpu(_intents, items)
     await jc.update(phase="SAVING", percentage=80, message=(
         f"Saving {len(result.clusters)} new clusters and "
         f"{len(joined)} keywords joining existing ones."))

@@ -297,9 +297,14 @@ class OpenAIProvider:
             for d in items:
                 if dim is None:
                     dim = len(d.embedding)
-                if len(d.embedding) != dim or not all(math.isfinite(x) for x in d.embedding):
+                if len(d.embedding) != dim:
                     raise ProviderError("The provider's answer did not match the expected "
-                                        "shape: data: embeddings of different dimensions")
+                                        f"shape: data: embeddings of different dimensions "
+                                        f"({dim} and {len(d.embedding)})")
+                if not all(math.isfinite(x) for x in d.embedding):
+                    raise ProviderError("The provider's answer did not match the expected "
+                                        f"shape: data: embedding {start + d.index} is not "
+                                        "finite (NaN or infinity)")
                 vectors.append(tuple(d.embedding))
             usage = parsed.usage or Usage()
             tokens += usage.total

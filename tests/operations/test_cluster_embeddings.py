@@ -1,0 +1,190 @@
+"""auto_cluster on embeddings from an OpenAI-compatible `/v1/embeddings` server (a test server
+answering from the tests' own vectors), over HTTP on both stores with job workers running:
+the local cap, not the LLM's 20; new keywords join existing clusters by their vectors; the
+threshold per model; and a server that answers the wrong number of vectors, vectors of mixed
+dimensions, NaN, empty vectors, broken JSON, a 400, a dropped connection or nothing at all
+fails the job readably, refunds it and writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers.app import RunningApp, start_jobs_app, stop_app
+from tests.helpers.client import Client
+from tests.helpers.embedding_server import EmbeddingServer
+from tests.helpers.factories import ESPRESSO, SOURDOUGH, account, add_keywords, make_cluster
+from tests.helpers.fake_openai import fake_embedding
+from tests.helpers.jobs import poll
+from tests.helpers.paths import AUTO_CLUSTER, CLUSTERS, KEYWORDS
+from tests.helpers.reads import all_rows, credits
+
+SAVE_OPENAI = "/api/v1/system/settings/integrations/openai/save/"
+MODEL = "text-embedding-3-small"
+#: words the tests' embedding model takes for one another (TF-IDF sees nothing in common)
+SYNONYMS = {"sofa": "couch", "sofas": "couches", "settee": "couch", "settees": "couches"}
+
+
+def concept_embed(texts: Sequence[str]) -> list[list[float]]:
+    """Character-trigram vectors of the texts with synonyms replaced: "sofa" is "couch"."""
+    return [fake_embedding(" ".join(SYNONYMS.get(w, w) for w in t.lower().split()))
+            for t in texts]
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[EmbeddingServer]:
+    async with EmbeddingServer(concept_embed, model=MODEL) as s:
+        yield s
+
+
+async def embeddings_app(tmp_path: Path, db_url: str, **settings: Any) -> RunningApp:
+    return await start_jobs_app(tmp_path, db_url, ai_max_retries=0,
+                                cluster_with_embeddings=True,
+                                **{"embedding_threshold": 0.4, **settings})
+
+
+@pytest.fixture
+async def app_client(tmp_path: Path, db_url: str) -> AsyncIterator[Client]:
+    running = await embeddings_app(tmp_path, db_url)
+    client = running.client()
+    yield client
+    client.close()
+    await stop_app(running)
+
+
+async def integrate(client: Client, env: dict[str, Any], server: EmbeddingServer,
+                    **extra: Any) -> None:
+    resp = await client.post(SAVE_OPENAI, {"enabled": True, "api_key": "sk-test",
+                                           "base_url": server.url, "model": "gpt-4o-mini",
+                                           "embedding_model": server.model, **extra},
+                             token=env["token"])
+    assert resp.status == 200, resp.json
+
+
+async def cluster(client: Client, env: dict[str, Any], ids: list[int]) -> dict[str, Any]:
+    resp = await client.post(AUTO_CLUSTER, {"ids": ids, "sector_id": env["sector"]["id"]},
+                             token=env["token"])
+    assert resp.status == 202, resp.json
+    return await poll(client, env["token"], resp.data["task_id"])
+
+
+def together(keywords: list[dict[str, Any]]) -> set[frozenset[str]]:
+    """The groups of keywords sharing a cluster (two or more)."""
+    groups: dict[int, set[str]] = {}
+    for k in keywords:
+        if k["cluster_id"] is not None:
+            groups.setdefault(int(k["cluster_id"]), set()).add(k["keyword"])
+    return {frozenset(g) for g in groups.values() if len(g) > 1}
+
+
+async def test_the_embeddings_path_takes_the_local_cap_not_the_llms(app_client, server):
+    client = app_client
+    env = await account(client, "cap@example.com")
+    texts = ESPRESSO + SOURDOUGH + [(f"espresso machine model {n}", 10) for n in range(12)]
+    ids = await add_keywords(client, env, texts)
+    assert len(ids) > 20
+    # an integration without an embedding model: the LLM groups them, the reference's 20
+    await integrate(client, env, server, embedding_model=None)
+    resp = await client.post(AUTO_CLUSTER, {"ids": ids, "sector_id": env["sector"]["id"]},
+                             token=env["token"])
+    assert resp.status == 400 and "at most 20" in resp.errors["ids"][0], resp.json
+    # with one: no LLM call, the local cap
+    await integrate(client, env, server)
+    done = await cluster(client, env, ids)
+    assert done["state"] == "SUCCESS", done
+    assert done["result"]["method"] == "embeddings"
+    assert sorted(t for batch in server.inputs for t in batch) == sorted(t for t, _ in texts)
+    groups = together(await all_rows(client, env["token"], KEYWORDS))
+    assert groups and all(len({"sourdough" in k for k in g}) == 1 for g in groups), groups
+
+
+async def test_new_keywords_join_existing_clusters_by_their_vectors(app_client, server):
+    client = app_client
+    env = await account(client, "join@example.com")
+    couch = await make_cluster(client, env, "couch", [("couch", 900), ("couches", 400)])
+    ids = await add_keywords(client, env, [("sofa", 800), ("sofas", 300), ("settee", 50),
+                                           ("sourdough starter", 700),
+                                           ("sourdough starters", 200)])
+    await integrate(client, env, server)
+    done = await cluster(client, env, ids)
+    assert done["state"] == "SUCCESS", done
+    by_text = {k["keyword"]: k for k in await all_rows(client, env["token"], KEYWORDS)}
+    # no term in common with "couch": only the vectors put them there
+    assert {t: by_text[t]["cluster_id"] for t in ("sofa", "sofas", "settee")} == \
+        dict.fromkeys(("sofa", "sofas", "settee"), couch)
+    assert by_text["sourdough starter"]["cluster_id"] == \
+        by_text["sourdough starters"]["cluster_id"] != couch
+    # the existing cluster's keywords were embedded with the new ones, in one call
+    (batch,) = server.inputs
+    assert {"couch", "couches", "sofa", "sourdough starter"} <= set(batch)
+    names = {c["name"] for c in await all_rows(client, env["token"], CLUSTERS)}
+    assert "sofa" not in names and "settee" not in names
+
+
+async def test_an_empty_existing_cluster_is_matched_on_its_name(app_client, server):
+    client = app_client
+    env = await account(client, "name@example.com")
+    resp = await client.post(CLUSTERS, {"name": "Couches", "site_id": env["sector"]["site_id"],
+                                        "sector_id": env["sector"]["id"]}, token=env["token"])
+    assert resp.status == 201, resp.json
+    cid = int(resp.data["id"])
+    ids = await add_keywords(client, env, [("sofas", 800), ("settees", 300)])
+    await integrate(client, env, server)
+    done = await cluster(client, env, ids)
+    assert done["state"] == "SUCCESS", done
+    assert {k["cluster_id"] for k in await all_rows(client, env["token"], KEYWORDS)} == {cid}
+
+
+@pytest.mark.parametrize("thresholds, apart", [
+    ({MODEL: 0.99}, True),           # this model's own threshold: nothing is that close
+    ({"other-model": 0.99}, False),  # another model's: the default applies
+])
+async def test_the_threshold_is_per_model(tmp_path, db_url, server, thresholds, apart):
+    running = await embeddings_app(tmp_path, db_url, embedding_thresholds=thresholds)
+    client = running.client()
+    try:
+        env = await account(client, "threshold@example.com")
+        ids = await add_keywords(client, env, ESPRESSO[:6] + SOURDOUGH[:6])
+        await integrate(client, env, server)
+        done = await cluster(client, env, ids)
+        assert done["state"] == "SUCCESS", done
+        groups = together(await all_rows(client, env["token"], KEYWORDS))
+        assert (groups == set()) is apart, groups
+    finally:
+        client.close()
+        await stop_app(running)
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("missing", "expected 12 embeddings indexed 0 to 11"),
+    ("extra", "expected 12 embeddings indexed 0 to 11"),
+    ("mixed_dimensions", "embeddings of different dimensions (256 and 255)"),
+    ("nan", "embedding 11 is not finite (NaN or infinity)"),
+    ("empty_vector", "data.11.embedding: List should have at least 1 item"),
+    ("garbage", "not valid JSON"),
+    ("hang", "did not answer within 0.5 s"),
+    ("too_long", "This model's maximum context length is 256 tokens."),
+    ("drop", "closed the connection before answering"),
+])
+async def test_a_bad_embedding_server_fails_readably_refunds_and_writes_nothing(
+        app_client, server, fault, message):
+    client = app_client
+    env = await account(client, f"{fault.replace('_', '')}@example.com")
+    ids = await add_keywords(client, env, ESPRESSO[:6] + SOURDOUGH[:6])
+    # a short timeout only where the server hangs (a loaded machine may be slower than 0.5 s)
+    await integrate(client, env, server, timeout_s=0.5 if fault == "hang" else 30)
+    before = await credits(client, env["token"])
+    rows = {(k["id"], k["cluster_id"], k["intent"])
+            for k in await all_rows(client, env["token"], KEYWORDS)}
+    server.fault = fault  # type: ignore[assignment]
+    done = await cluster(client, env, ids)
+    assert done["state"] == "FAILURE", done
+    assert message in done["error"], done["error"]
+    assert "Traceback" not in done["error"] and "sk-test" not in done["error"]
+    assert await credits(client, env["token"]) == before
+    assert await all_rows(client, env["token"], CLUSTERS) == []
+    assert {(k["id"], k["cluster_id"], k["intent"])
+            for k in await all_rows(client, env["token"], KEYWORDS)} == rows
