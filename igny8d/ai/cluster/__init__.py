@@ -36,8 +36,14 @@ intent-conflict and minimum-size rules applied to groups made elsewhere.
 """
 
 from igny8d.ai.cluster.assign import assign_to_existing
-from igny8d.ai.cluster.groups import clusters_from_groups
-from igny8d.ai.cluster.linkage import DEFAULT_LINKAGE, MIN_EDGE, Linkage, cluster_keywords
+from igny8d.ai.cluster.groups import clusters_from_groups, place_leftovers
+from igny8d.ai.cluster.linkage import (
+    DEFAULT_LINKAGE,
+    EMBEDDING_LINKAGE,
+    MIN_EDGE,
+    Linkage,
+    cluster_keywords,
+)
 from igny8d.ai.cluster.results import (
     Assignment,
     AssignResult,
@@ -56,8 +62,25 @@ from igny8d.ai.cluster.rules import (
 from igny8d.ai.cluster.vectors import WORD_WEIGHT, Embeddings
 
 __all__ = [
-    "CONFLICTS", "DEFAULT_LINKAGE", "DEFAULT_MAX_CLUSTER_SIZE", "DEFAULT_THRESHOLD",
-    "EMBEDDING_THRESHOLD", "MIN_EDGE", "WORD_WEIGHT", "AssignResult", "Assignment", "Cluster",
-    "ClusterResult", "Embeddings", "ExistingCluster", "KeywordItem", "Linkage", "Unclustered",
-    "assign_to_existing", "cluster_keywords", "clusters_from_groups",
+    "CONFLICTS",
+    "DEFAULT_LINKAGE",
+    "DEFAULT_MAX_CLUSTER_SIZE",
+    "DEFAULT_THRESHOLD",
+    "EMBEDDING_LINKAGE",
+    "EMBEDDING_THRESHOLD",
+    "MIN_EDGE",
+    "WORD_WEIGHT",
+    "AssignResult",
+    "Assignment",
+    "Cluster",
+    "ClusterResult",
+    "Embeddings",
+    "ExistingCluster",
+    "KeywordItem",
+    "Linkage",
+    "Unclustered",
+    "assign_to_existing",
+    "cluster_keywords",
+    "clusters_from_groups",
+    "place_leftovers",
 ]

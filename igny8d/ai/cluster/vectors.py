@@ -12,12 +12,19 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from igny8d.ai.cluster.facets import terms_of
 from igny8d.ai.cluster.results import KeywordItem
 from igny8d.ai.cluster.rules import INTENT_BIT
 from igny8d.ai.intent import IntentResult, classify_analysis
 from igny8d.ai.text import Analysis, analyse, char_ngrams
 
 WORD_WEIGHT = 0.5
+#: The similarity is multiplied by this once per facet one keyword has and the other lacks.
+FACET_PENALTY = 0.5
+SIMILARITY = "cosine"
+LISTICLE_PENALTY = 0.85
+PAGE_FACETS = frozenset({"best", "buy", "local", "alternative", "login", "support"})
+PAGE_PENALTY = 0.3
 
 Vector = dict[str, float]
 
@@ -50,24 +57,29 @@ def prepare(items: Iterable[KeywordItem]) -> list[Prepared]:
     return out
 
 
-def head_key(a: Analysis) -> tuple[tuple[str, ...], str]:
-    """What makes two keywords' heads the same: their stems and their compact text."""
-    return a.head_stems, a.compact_head
+Key = tuple[tuple[str, ...], str, tuple[str, ...]]
+
+
+def head_key(a: Analysis) -> Key:
+    """What makes two keywords the same for the clustering: their terms' stems, their compact
+    text and their facets (`facets.terms_of`)."""
+    t = terms_of(a)
+    return t.stems, t.compact, t.facets
 
 
 class Space:
     """TF-IDF vectors of the distinct heads of a set of keywords."""
 
     def __init__(self, analyses: Sequence[Analysis]) -> None:
-        self.keys: list[tuple[tuple[str, ...], str]] = []
-        self.index: dict[tuple[tuple[str, ...], str], int] = {}
+        self.keys: list[Key] = []
+        self.index: dict[Key, int] = {}
         for a in analyses:
             k = head_key(a)
             if k not in self.index:
                 self.index[k] = len(self.keys)
                 self.keys.append(k)
-        self.word_tf = [Counter(stems) for stems, _ in self.keys]
-        self.char_tf = [Counter(char_ngrams(compact)) for _, compact in self.keys]
+        self.word_tf = [Counter(stems) for stems, _, _ in self.keys]
+        self.char_tf = [Counter(char_ngrams(compact)) for _, compact, _ in self.keys]
         n = len(self.keys)
         word_df: Counter[str] = Counter()
         char_df: Counter[str] = Counter()
@@ -90,8 +102,23 @@ class Space:
     def sim(self, u: int, v: int) -> float:
         if u == v:
             return 1.0
-        return WORD_WEIGHT * _dot(self.word[u], self.word[v]) + \
-            (1.0 - WORD_WEIGHT) * _dot(self.char[u], self.char[v])
+        if SIMILARITY == "jaccard":
+            s = WORD_WEIGHT * _jaccard(self.word[u], self.word[v]) + \
+                (1.0 - WORD_WEIGHT) * _jaccard(self.char[u], self.char[v])
+        else:
+            s = WORD_WEIGHT * _dot(self.word[u], self.word[v]) + \
+                (1.0 - WORD_WEIGHT) * _dot(self.char[u], self.char[v])
+        fu, fv = self.keys[u][2], self.keys[v][2]
+        if LISTICLE_PENALTY < 1.0 and "best" in fu and "best" in fv:
+            extra = set(self.keys[u][0]) ^ set(self.keys[v][0])
+            if extra:
+                s *= LISTICLE_PENALTY ** min(2, len(extra))
+        if fu != fv:
+            s *= FACET_PENALTY ** len(set(fu) ^ set(fv))
+            pu, pv = PAGE_FACETS.intersection(fu), PAGE_FACETS.intersection(fv)
+            if pu and pv and pu != pv:
+                s *= PAGE_PENALTY
+        return s
 
     def candidates(self, block_cap: int) -> dict[int, set[int]]:
         """Distinct-head pairs (u < v) worth scoring: they share features found in at most
@@ -100,7 +127,7 @@ class Space:
         postings: dict[str, list[int]] = defaultdict(list)
         grams4: list[list[str]] = [[g for g in tf if len(g) == 4] for tf in self.char_tf]
         need = [max(2, min(5, (len(g) + 2) // 3)) for g in grams4]
-        for u, (stems, _) in enumerate(self.keys):
+        for u, (stems, _, _) in enumerate(self.keys):
             for s in set(stems):
                 if self.word_df[s] <= block_cap:
                     postings["w:" + s].append(u)
@@ -108,7 +135,7 @@ class Space:
                 if self.char_df[g] <= block_cap:
                     postings[g].append(u)
         out: dict[int, set[int]] = {}
-        for u, (stems, _) in enumerate(self.keys):
+        for u, (stems, _, _) in enumerate(self.keys):
             shared: Counter[int] = Counter()
             for s in set(stems):
                 for v in postings.get("w:" + s, ()):
@@ -123,6 +150,24 @@ class Space:
             if found:
                 out[u] = found
         return out
+
+
+def _jaccard(a: Vector, b: Vector) -> float:
+    """Weighted Jaccard of two vectors: what they share over what either has."""
+    if len(a) > len(b):
+        a, b = b, a
+    shared = total = 0.0
+    for t, w in a.items():
+        x = b.get(t)
+        if x is not None:
+            shared += min(w, x)
+            total += max(w, x)
+        else:
+            total += w
+    for t, x in b.items():
+        if t not in a:
+            total += x
+    return shared / total if total else 0.0
 
 
 def _dot(a: Vector, b: Vector) -> float:
