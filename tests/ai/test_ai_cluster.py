@@ -67,9 +67,10 @@ def test_the_gold_set_is_well_formed() -> None:
 # the one the first algorithm was tuned on; it merges "best X" with "buy X", which the gold
 # sets of eval/data (eval/data/GUIDE.md, where the clustering is now tuned and measured) keep
 # apart, so its ARI fell from 0.77 to 0.56 when the algorithm moved to those rules. It stays
-# as a guard against regressions, not as the quality measure (`make eval` is).
+# as a guard against regressions, not as the quality measure (`make eval` is). Its intents
+# call "X price" commercial, the guide transactional: intent F1 0.99 → 0.94.
 FLOORS = {
-    "dev": {"ari": 0.53, "pair_f1": 0.53, "intent_f1": 0.97},
+    "dev": {"ari": 0.53, "pair_f1": 0.53, "intent_f1": 0.92},
     "holdout": {"ari": 0.75, "pair_f1": 0.75, "intent_f1": 0.72},
 }
 
