@@ -67,11 +67,12 @@ def test_conflicting_intents_are_never_merged_even_with_identical_vectors() -> N
     result = cluster_keywords(items, embeddings=same, min_cluster_size=2)
     intents = dict(result.intents)
     assert intents[1] == "informational" and intents[2] == "commercial"
-    assert intents[5] == "navigational" and intents[6] == "commercial"
+    assert intents[5] == "navigational" and intents[6] == "transactional"  # a price page
     for c in result.clusters:
         firm = {intents[i] for i in c.keyword_ids}
         assert not ({"informational", "commercial"} <= firm), c
         assert not ({"navigational", "commercial"} <= firm), c
+        assert not ({"navigational", "transactional"} <= firm), c
     assert _together(result, 1, 3)
     assert not _together(result, 5, 6)
     given = [KeywordItem(1, "espresso machine", 10, "informational"),

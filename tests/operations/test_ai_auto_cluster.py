@@ -125,9 +125,16 @@ async def test_the_plans_cluster_limit_is_the_one_reason_to_leave_keywords_out(j
     async with jobs_app.ctx.store.begin() as conn:
         plan_id = (await conn.execute(select(accounts.c.plan_id).where(
             accounts.c.id == env["account_id"]))).scalar_one()
+        limit = (await conn.execute(select(plans.c.max_clusters).where(
+            plans.c.id == plan_id))).scalar_one()
         await conn.execute(update(plans).where(plans.c.id == plan_id).values(max_clusters=1))
-    resp = await client.post(AUTO, {"ids": ids, "sector_id": sector["id"]}, token=token)
-    done = await poll(client, token, resp.data["task_id"], "SUCCESS", "FAILURE")
+    try:
+        resp = await client.post(AUTO, {"ids": ids, "sector_id": sector["id"]}, token=token)
+        done = await poll(client, token, resp.data["task_id"], "SUCCESS", "FAILURE")
+    finally:  # the plan is shared with the other tests' accounts
+        async with jobs_app.ctx.store.begin() as conn:
+            await conn.execute(update(plans).where(plans.c.id == plan_id)
+                               .values(max_clusters=limit))
     assert done["state"] == "SUCCESS", done
     result = done["result"]
     assert result["clusters_created"] == 1

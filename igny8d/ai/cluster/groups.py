@@ -17,7 +17,7 @@ from igny8d.ai.intent import classify_intent
 
 
 def clusters_from_groups(items: Iterable[KeywordItem], groups: Iterable[Iterable[int]], *,
-                         reasons: Mapping[int, str] | None = None, min_cluster_size: int = 1,
+                         reasons: Mapping[int, str] | None = None, min_cluster_size: int = 2,
                          max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE) -> ClusterResult:
     """Our rules over groups of keyword ids someone else made: each group is split so that no
     part mixes conflicting firm intents (keywords taken highest volume first, each into the

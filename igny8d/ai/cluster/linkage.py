@@ -29,10 +29,10 @@ from igny8d.ai.cluster.vectors import (
 )
 
 #: Pairs below this similarity are not kept as edges (they count as 0 in the averages).
-MIN_EDGE = 0.12
+MIN_EDGE = 0.15
 #: Average linkage merges two clusters only if every cross pair is at least this similar
 #: (an edge exists): a large cluster cannot swallow a keyword unrelated to some of its members.
-PAIR_FLOOR = 0.12
+PAIR_FLOOR = 0.15
 
 Linkage = Literal["average", "complete"]
 #: On the lexical similarity: average linkage (a keyword joins a cluster it is close to on the
