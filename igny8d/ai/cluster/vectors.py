@@ -1,4 +1,5 @@
-"""Keyword similarity: TF-IDF over head stems and character n-grams, or given embeddings' cosine.
+"""Keyword similarity: TF-IDF over the terms' stems and character n-grams times the facets'
+penalties (`Space`), or given embeddings' cosine.
 
 Each keyword is prepared once (`prepare`: analysis, intent, firm-intent bit), in the sorted
 order every later tie-break relies on.
@@ -19,11 +20,15 @@ from igny8d.ai.intent import IntentResult, classify_analysis
 from igny8d.ai.text import Analysis, analyse, char_ngrams
 
 WORD_WEIGHT = 0.5
-#: The similarity is multiplied by this once per facet one keyword has and the other lacks.
+#: The similarity is multiplied by this once per facet one keyword has and the other lacks
+#: (the constants of this block were measured on eval/data's dev set; see docs/decisions.md).
 FACET_PENALTY = 0.5
 SIMILARITY = "cosine"
+#: ... per term one listicle has and the other lacks (at most twice).
 LISTICLE_PENALTY = 0.85
+#: Facets that name a page type; two keywords naming different ones are different pages.
 PAGE_FACETS = frozenset({"best", "buy", "local", "alternative", "login", "support"})
+#: ... once more when both name a page type and the types differ ("best X" / "X price").
 PAGE_PENALTY = 0.3
 
 Vector = dict[str, float]
