@@ -28,6 +28,8 @@ class Lexicon:
     #: phrase → its facet
     facet_of: dict[str, str]
     noise: frozenset[str]
+    #: generic venue nouns, dropped from a local search's terms
+    local_venues: frozenset[str]
     #: phrase words → the words that replace it (none: dropped)
     synonyms: dict[tuple[str, ...], tuple[str, ...]]
     #: phrase words → the phrase, for `match_phrase`
@@ -46,6 +48,7 @@ def lexicon() -> Lexicon:
     synonyms = mapping(data["synonyms"], "cluster_terms.json synonyms")
     return Lexicon({tuple(p.split()): p for p in facet_of}, facet_of,
                    word_set(data["noise"], "cluster_terms.json noise"),
+                   word_set(data["local_venues"], "cluster_terms.json local_venues"),
                    {tuple(str(k).split()): tuple(str(v).split()) for k, v in synonyms.items()},
                    {tuple(str(k).split()): str(k) for k in synonyms})
 
@@ -76,7 +79,8 @@ def terms_of(a: Analysis) -> Terms:
         facets.add(lex.facet_of[phrase])
         used.update(phrase.split())
         i += len(phrase.split())
-    head = [w for w in split_modifiers(words)[0] if w not in used and w not in lex.noise]
+    drop = lex.noise | lex.local_venues if "local" in facets else lex.noise
+    head = [w for w in split_modifiers(words)[0] if w not in used and w not in drop]
     if not head:
         head = list(a.head)
     return Terms(tuple(stem(w) for w in head), "".join(head), tuple(sorted(facets)))
