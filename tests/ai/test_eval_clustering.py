@@ -47,3 +47,36 @@ def test_a_missing_embeddings_mode_is_skipped_with_a_reason(
     assert report.figures == [] and report.failures == []
     assert report.skipped == ["embeddings: skipped, no model here"]
     assert "embeddings: skipped, no model here" in render(Report(skipped=report.skipped))
+
+
+class _HashedEmbedder:
+    """A stand-in for igny8d.ai.providers.embedded.SentenceEmbedder: hashed character
+    trigrams, so the embeddings mode runs without a model."""
+
+    def __init__(self, model: str | None = None) -> None:
+        self.model = model
+
+    def embed(self, texts: list[str]) -> list[tuple[float, ...]]:
+        out = []
+        for text in texts:
+            vec = [0.0] * 64
+            padded = f"#{text.lower()}#"
+            for i in range(len(padded) - 2):
+                vec[sum(map(ord, padded[i:i + 3])) % 64] += 1.0
+            out.append(tuple(vec))
+        return out
+
+
+def test_the_embeddings_mode_clusters_through_the_operation(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    fake = types.ModuleType("igny8d.ai.providers.embedded")
+    fake.SentenceEmbedder = _HashedEmbedder  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "igny8d.ai.providers.embedded", fake)
+    report = evaluate(sets=("dev",), modes=("embeddings",))
+    assert report.skipped == []
+    (fig,) = report.figures
+    assert fig.mode == "embeddings" and fig.unclustered == 0 and 0 < fig.ari < 1
+    assert "dev      embeddings" in render(report)
