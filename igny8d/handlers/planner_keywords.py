@@ -93,7 +93,9 @@ KEYWORDS = Resource(
         ai_action("auto_cluster", cluster.OPERATION, AutoClusterBody, throttle="planner_ai",
                   queued="Clustering queued",
                   summary="Cluster keywords into the sector's clusters (a background job; "
-                  "credits are charged now and refunded if it fails)"),
+                  "credits are charged now and refunded if it fails). Every keyword ends in "
+                  "a cluster, one that fits nowhere in its own; the result counts them "
+                  "(single_keyword_clusters)"),
         Action("export", export_keywords, method="get", level="authenticated",
                content_type="text/csv", list_query=True,
                summary="The listed keywords as CSV (the list's filters, search, ordering)"),

@@ -12,24 +12,30 @@ placed by auto clustering is clustered again.
 
 **compute**: the keywords first go to the sector's existing clusters they fit
 (`assign_to_existing`), the rest are clustered among themselves: by the local algorithms
-(`cluster_keywords`); with an OpenAI-compatible provider by `provider.cluster` (the account's
+(`cluster_locally`); with an OpenAI-compatible provider by `provider.cluster` (the account's
 `clustering` prompt) or — with the `cluster_with_embeddings` setting and a provider that
 offers embeddings, or the local provider with `embedding_model_path` (in-process
 sentence-transformers) — on embeddings: one `embed` call for the new keywords and a sample of
 each existing cluster's keywords; a keyword joins the existing cluster whose sampled keywords'
 vectors are closest on average (≥ the model's threshold, `Settings.embedding_threshold_for`),
-the rest are clustered by the local linkage (`embedding_linkage`) over their vectors. Vectors
-that are missing, extra, not finite or of mixed dimensions fail the job (refunded, nothing
-written). Keywords without an intent get the classifier's.
+the rest are clustered by the local linkage (`embedding_linkage`) over their vectors
+(`cluster_on_vectors`). Vectors that are missing, extra, not finite or of mixed dimensions
+fail the job (refunded, nothing written). Every keyword ends in a cluster: one that fits
+nowhere (or that a provider left out) gets a cluster of its own, named after it
+(`place_leftovers`). Keywords without an intent get the classifier's.
 
 **save**: new clusters are created — a name the sector already has (ignoring case and spacing)
 joins that cluster — within the plan's `max_clusters`; keywords get `cluster_id` and
-`cluster_source = "auto"`. A keyword re-clustered that fits nowhere keeps its previous
-cluster; keywords placed by hand while the job ran are left alone. Every id is charged.
+`cluster_source = "auto"`. Keywords placed by hand while the job ran are left alone. Every id
+is charged.
 
-Result: `{clusters_created, clusters_joined, keywords_clustered, unclustered: [{id, reason}]
-(at most UNCLUSTERED_SHOWN), unclustered_count, intents_set, kept_manual, method}`
-(`method`: local, llm or embeddings).
+Result: `{clusters_created, clusters_joined, keywords_clustered, single_keyword_clusters,
+unclustered: [{id, reason}] (at most UNCLUSTERED_SHOWN), unclustered_count, intents_set,
+kept_manual, method}` (`method`: local, llm or embeddings). `single_keyword_clusters` counts the
+clusters this job created with a single keyword. `unclustered` is empty unless the server
+could not place a keyword for a stated reason: `plan_limit` (the plan's `max_clusters` is
+reached; a re-clustered keyword then keeps the cluster it had), `empty` (nothing left after
+normalisation) or `gone` (deleted or moved while the job ran).
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from igny8d.ai import (
     classify_intent,
     cluster_keywords,
 )
-from igny8d.ai.cluster import Cluster, Linkage, Unclustered
+from igny8d.ai.cluster import Cluster, Linkage, Unclustered, place_leftovers
 from igny8d.ai.providers import provider_for
 from igny8d.ai.types import ProviderConfig, ProviderError
 from igny8d.errors import ValidationFailed
@@ -187,12 +193,12 @@ def _intents(items: list[KeywordItem]) -> dict[int, Intent]:
     return {i.id: classify_intent(i.text).intent for i in items if i.intent is None}
 
 
-def _local(existing: list[ExistingCluster], items: list[KeywordItem]
+def cluster_locally(existing: list[ExistingCluster], items: list[KeywordItem]
            ) -> tuple[dict[int, int], ClusterResult, dict[int, Intent]]:
     """CPU-heavy: assign to existing clusters, cluster the rest, classify missing intents."""
     joined, rest = _assign(existing, items)
     result = cluster_keywords(rest) if rest else ClusterResult((), (), ())
-    return joined, result, _intents(items)
+    return joined, place_leftovers(result, rest), _intents(items)
 
 
 def _checked(result: ClusterResult, rest: list[KeywordItem]) -> ClusterResult:
@@ -274,7 +280,7 @@ def checked_vectors(vectors: Sequence[Sequence[float]], count: int
     return out
 
 
-def _on_vectors(existing: list[ExistingCluster], items: list[KeywordItem],
+def cluster_on_vectors(existing: list[ExistingCluster], items: list[KeywordItem],
                 embeddings: dict[int, tuple[float, ...]], threshold: float, linkage: Linkage
                 ) -> tuple[dict[int, int], ClusterResult, dict[int, Intent]]:
     """CPU-heavy: the keywords join existing clusters by their vectors (average cosine to the
@@ -289,7 +295,7 @@ def _on_vectors(existing: list[ExistingCluster], items: list[KeywordItem],
         rest = [i for i in items if i.id not in joined]
     result = cluster_keywords(rest, embeddings=embeddings, threshold=threshold,
                               linkage=linkage) if rest else ClusterResult((), (), ())
-    return joined, result, _intents(items)
+    return joined, place_leftovers(result, rest), _intents(items)
 
 
 async def _by_embeddings(jc: JobContext, work: Work, items: list[KeywordItem]
@@ -310,7 +316,7 @@ async def _by_embeddings(jc: JobContext, work: Work, items: list[KeywordItem]
     await jc.update(phase="CLUSTERING", percentage=50,
                     message=f"Clustering {len(items)} keywords on embeddings ({model}, "
                             f"threshold {threshold:.2f}).")
-    return await jc.run_cpu(_on_vectors, work.existing, items, embeddings, threshold,
+    return await jc.run_cpu(cluster_on_vectors, work.existing, items, embeddings, threshold,
                             jc.settings.embedding_linkage)
 
 
@@ -321,16 +327,16 @@ async def compute(jc: JobContext, work: Work) -> Plan:
                     message=f"Clustering {len(items)} keywords against "
                             f"{len(work.existing)} existing clusters.")
     if method == "local":
-        joined, result, intents = await jc.run_cpu(_local, work.existing, items)
+        joined, result, intents = await jc.run_cpu(cluster_locally, work.existing, items)
     elif method == "embeddings":
         joined, result, intents = await _by_embeddings(jc, work, items)
     else:
         joined, rest = await jc.run_cpu(_assign, work.existing, items)
         result = ClusterResult((), (), ())
         if rest:
-            result = _checked(await jc.call(
+            result = place_leftovers(_checked(await jc.call(
                 "cluster", f"{len(rest)} keywords",
-                lambda: jc.provider.cluster(tuple(rest), jc.prompts)), rest)
+                lambda: jc.provider.cluster(tuple(rest), jc.prompts)), rest), rest)
         intents = await jc.run_cpu(_intents, items)
     await jc.update(phase="SAVING", percentage=80, message=(
         f"Saving {len(result.clusters)} new clusters and "
@@ -372,12 +378,10 @@ async def save(conn: AsyncConnection, jc: JobContext, plan: Plan) -> Saved:
                 target[kid] = cid
             else:
                 unclustered[kid] = "no_match: the cluster it fitted was deleted"
-    created = joined = 0
+    created = joined = singles = 0
     for cluster in plan.result.clusters:
         kids = [k for k in cluster.keyword_ids if k in movable]
-        if len(kids) < 2 and not (kids and keyword_norm(cluster.name) in by_name):
-            for k in kids:
-                unclustered[k] = "no_match: its cluster lost its other keywords"
+        if not kids:
             continue
         found = by_name.get(keyword_norm(cluster.name))
         if found is None:
@@ -393,6 +397,7 @@ async def save(conn: AsyncConnection, jc: JobContext, plan: Plan) -> Saved:
             by_name[keyword_norm(cluster.name)] = found
             room -= 1
             created += 1
+            singles += len(kids) == 1
         else:
             joined += 1
         for k in kids:
@@ -400,7 +405,7 @@ async def save(conn: AsyncConnection, jc: JobContext, plan: Plan) -> Saved:
     for u in plan.result.unclustered:
         if u.keyword_id in movable:
             unclustered[u.keyword_id] = u.reason
-    # a re-clustered keyword that fits nowhere keeps the cluster it had
+    # a re-clustered keyword the plan limit left out keeps the cluster it had
     for k in list(unclustered):
         if k in movable and k not in target and previous.get(k) in live:
             del unclustered[k]
@@ -423,7 +428,7 @@ async def save(conn: AsyncConnection, jc: JobContext, plan: Plan) -> Saved:
     listed = sorted(unclustered.items())
     return Saved(units_done=len(plan.work.ids), result={
         "clusters_created": created, "clusters_joined": joined,
-        "keywords_clustered": len(target),
+        "keywords_clustered": len(target), "single_keyword_clusters": singles,
         "unclustered": [{"id": k, "reason": r} for k, r in listed[:UNCLUSTERED_SHOWN]],
         "unclustered_count": len(listed),
         "intents_set": sum(len(v) for v in by_intent.values()),

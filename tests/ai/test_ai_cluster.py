@@ -63,12 +63,15 @@ def test_the_gold_set_is_well_formed() -> None:
     assert all(int(r["volume"]) >= 0 for r in rows)
 
 
-# Floors a little below the figures reached (printed by the test). "dev" is the part the cue
-# lists and the default threshold were tuned on; "holdout" was written after they were frozen
-# and is the honest figure (its intent F1 shows the closed brand and product-noun lists).
+# Floors a little below the figures reached (printed by the test). This small in-repo set is
+# the one the first algorithm was tuned on; it merges "best X" with "buy X", which the gold
+# sets of eval/data (eval/data/GUIDE.md, where the clustering is now tuned and measured) keep
+# apart, so its ARI fell from 0.77 to 0.56 when the algorithm moved to those rules. It stays
+# as a guard against regressions, not as the quality measure (`make eval` is). Its intents
+# call "X price" commercial, the guide transactional: intent F1 0.99 → 0.94.
 FLOORS = {
-    "dev": {"ari": 0.75, "pair_f1": 0.75, "intent_f1": 0.97},
-    "holdout": {"ari": 0.80, "pair_f1": 0.80, "intent_f1": 0.72},
+    "dev": {"ari": 0.53, "pair_f1": 0.53, "intent_f1": 0.92},
+    "holdout": {"ari": 0.75, "pair_f1": 0.75, "intent_f1": 0.72},
 }
 
 
@@ -151,7 +154,8 @@ def test_linkage_does_not_chain(linkage: str) -> None:
     assert space.sim(0, 1) >= threshold and space.sim(1, 2) >= threshold
     assert space.sim(0, 2) < threshold / 2
     items = [KeywordItem(i, t, 10) for i, t in enumerate(texts)]
-    result = cluster_keywords(items, threshold=threshold, linkage=linkage)  # type: ignore[arg-type]
+    result = cluster_keywords(items, threshold=threshold, linkage=linkage,  # type: ignore[arg-type]
+                              min_cluster_size=2)
     assert all(len(c.keyword_ids) < 3 for c in result.clusters)
     assert len(result.clusters) == 1 and result.clusters[0].keyword_ids == (2, 1)
     (left,) = result.unclustered
@@ -170,16 +174,23 @@ def test_conflicting_intents_never_share_a_cluster() -> None:
         seen = {intent[i] for i in c.keyword_ids if i in intent}
         assert len(seen) == 1, c
     alone = [KeywordItem(1, "hubspot login", 10), KeywordItem(2, "hubspot pricing", 5)]
-    out = cluster_keywords(alone)
+    given = [KeywordItem(1, "hubspot crm", 10, "navigational"),
+             KeywordItem(2, "hubspot crms", 5, "commercial")]
+    out = cluster_keywords(given, min_cluster_size=2)
     assert out.clusters == ()
     assert {u.code for u in out.unclustered} == {"intent_conflict"}
+    # by default each is a cluster of its own, named after it
+    out = cluster_keywords(alone)
+    assert [(c.name, c.keyword_ids) for c in out.clusters] == [("hubspot login", (1,)),
+                                                              ("hubspot pricing", (2,))]
+    assert out.unclustered == ()
 
 
 def test_a_given_intent_is_firm() -> None:
     items = [KeywordItem(1, "espresso machine", 10, "informational"),
              KeywordItem(2, "espresso machines", 5, "commercial")]
     out = cluster_keywords(items)
-    assert out.clusters == ()
+    assert sorted(c.keyword_ids for c in out.clusters) == [(1,), (2,)]
     assert dict(out.intents) == {1: "informational", 2: "commercial"}
 
 
@@ -191,7 +202,7 @@ def test_unclustered_reasons_and_bounds() -> None:
                                                                      "for sale")
                          else f"standing desk {v}", 10 + i) for i, v in enumerate(variants)]
     items += [KeywordItem(100, "!!!", 0), KeywordItem(101, "zebra migration facts", 5)]
-    result = cluster_keywords(items, max_cluster_size=4)
+    result = cluster_keywords(items, max_cluster_size=4, min_cluster_size=2)
     assert all(len(c.keyword_ids) <= 4 for c in result.clusters)
     assert sum(len(c.keyword_ids) for c in result.clusters) + len(result.unclustered) == 12
     codes = {u.keyword_id: u.code for u in result.unclustered}
@@ -200,6 +211,21 @@ def test_unclustered_reasons_and_bounds() -> None:
     assert set(codes.values()) <= {"no_match", "intent_conflict", "size_limit",
                                    "low_cohesion", "empty"}
     assert all(u.reason.startswith(u.code + ": ") for u in result.unclustered)
+
+
+def test_every_keyword_with_text_ends_in_a_cluster() -> None:
+    items = [KeywordItem(1, "standing desk", 50), KeywordItem(2, "standing desks", 40),
+             KeywordItem(3, "  Zebra   migration facts ", 5), KeywordItem(4, "!!!", 0),
+             KeywordItem(5, "best standing desk", 30), KeywordItem(6, "buy standing desk", 20)]
+    result = cluster_keywords(items)
+    placed = sorted(k for c in result.clusters for k in c.keyword_ids)
+    assert placed == [1, 2, 3, 5, 6]
+    assert [(u.keyword_id, u.code) for u in result.unclustered] == [(4, "empty")]
+    single = {c.keyword_ids: c.name for c in result.clusters if len(c.keyword_ids) == 1}
+    assert single[(3,)] == "Zebra migration facts"  # named after it, spacing tidied
+    home = {k: c.keyword_ids for c in result.clusters for k in c.keyword_ids}
+    assert home[1] == home[2]  # a plural joins
+    assert home[5] != home[6]  # a listicle is not a buy page
 
 
 def test_bad_arguments() -> None:

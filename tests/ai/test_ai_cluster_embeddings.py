@@ -32,7 +32,7 @@ def test_pour_over_and_pourover_join_and_are_named_by_volume() -> None:
              KeywordItem(2, "pourover coffee maker", 900),
              KeywordItem(3, "pour-over coffee maker", 40),
              KeywordItem(4, "zebra migration facts", 5)]
-    result = cluster_keywords(items, embeddings=_vectors(items))
+    result = cluster_keywords(items, embeddings=_vectors(items), min_cluster_size=2)
     (cluster,) = result.clusters
     assert cluster.name == "pourover coffee maker"
     assert cluster.keyword_ids == (2, 1, 3)
@@ -52,7 +52,7 @@ def test_the_vectors_are_the_similarity_not_the_words() -> None:
     assert not _together(cluster_keywords(items), 1, 2)
     assert _together(cluster_keywords(items), 3, 4)
     vectors = {1: [1.0, 0.1, 0.0], 2: [0.9, 0.15, 0.0], 3: [0.0, 0.0, 1.0], 4: [0.0, 1.0, 0.0]}
-    result = cluster_keywords(items, embeddings=vectors)
+    result = cluster_keywords(items, embeddings=vectors, min_cluster_size=2)
     assert [(c.name, c.keyword_ids) for c in result.clusters] == [("couch", (2, 1))]
     assert {u.keyword_id for u in result.unclustered} == {3, 4}
 
@@ -64,19 +64,20 @@ def test_conflicting_intents_are_never_merged_even_with_identical_vectors() -> N
              KeywordItem(4, "kitchen cabinet paint sale", 30),
              KeywordItem(5, "hubspot login", 10), KeywordItem(6, "hubspot pricing", 9)]
     same = {k.id: [1.0, 2.0, 3.0] for k in items}  # everything "identical"
-    result = cluster_keywords(items, embeddings=same)
+    result = cluster_keywords(items, embeddings=same, min_cluster_size=2)
     intents = dict(result.intents)
     assert intents[1] == "informational" and intents[2] == "commercial"
-    assert intents[5] == "navigational" and intents[6] == "commercial"
+    assert intents[5] == "navigational" and intents[6] == "transactional"  # a price page
     for c in result.clusters:
         firm = {intents[i] for i in c.keyword_ids}
         assert not ({"informational", "commercial"} <= firm), c
         assert not ({"navigational", "commercial"} <= firm), c
+        assert not ({"navigational", "transactional"} <= firm), c
     assert _together(result, 1, 3)
     assert not _together(result, 5, 6)
     given = [KeywordItem(1, "espresso machine", 10, "informational"),
              KeywordItem(2, "espresso machines", 5, "commercial")]
-    out = cluster_keywords(given, embeddings={1: [1.0, 0.0], 2: [1.0, 0.0]})
+    out = cluster_keywords(given, embeddings={1: [1.0, 0.0], 2: [1.0, 0.0]}, min_cluster_size=2)
     assert out.clusters == ()
     assert {u.code for u in out.unclustered} == {"intent_conflict"}
 
@@ -122,7 +123,8 @@ def test_complete_linkage_on_vectors_does_not_chain() -> None:
     a, b, c = [1.0, 0.0], [math.cos(0.6), math.sin(0.6)], [math.cos(1.28), math.sin(1.28)]
     items = [KeywordItem(1, "alpha thing", 10), KeywordItem(2, "beta thing", 20),
              KeywordItem(3, "gamma thing", 5)]
-    result = cluster_keywords(items, embeddings={1: a, 2: b, 3: c}, threshold=0.75)
+    result = cluster_keywords(items, embeddings={1: a, 2: b, 3: c}, threshold=0.75,
+                              min_cluster_size=2)
     assert [cl.keyword_ids for cl in result.clusters] == [(2, 1)]
     assert result.unclustered[0].keyword_id == 3
     assert result.unclustered[0].code == "low_cohesion"
@@ -137,12 +139,12 @@ def test_bad_embeddings_are_value_errors() -> None:
     with pytest.raises(ValueError, match="not finite"):
         cluster_keywords(items, embeddings={1: [1.0, float("nan")], 2: [1.0, 0.0]})
     # a keyword with nothing left after normalisation needs none, and is "empty"
-    out = cluster_keywords([*items, KeywordItem(3, "!!!")],
+    out = cluster_keywords([*items, KeywordItem(3, "!!!")], min_cluster_size=2,
                            embeddings={1: [1.0, 0.0], 2: [1.0, 0.01]})
     assert [c.keyword_ids for c in out.clusters] == [(1, 2)]
     assert out.unclustered[0].code == "empty"
     # a zero vector is like nothing
-    zero = cluster_keywords(items, embeddings={1: [0.0, 0.0], 2: [1.0, 0.0]})
+    zero = cluster_keywords(items, embeddings={1: [0.0, 0.0], 2: [1.0, 0.0]}, min_cluster_size=2)
     assert zero.clusters == ()
 
 
@@ -178,15 +180,15 @@ def test_groups_from_elsewhere_follow_our_rules() -> None:
              KeywordItem(3, "hubspot sign in", 50), KeywordItem(4, "coffee grinder", 5),
              KeywordItem(5, "coffee grinders", 9), KeywordItem(6, "espresso", 1),
              KeywordItem(7, "!!!", 0)]
-    result = clusters_from_groups(items, [[1, 2, 3], [4, 5], [6], [7]],
+    result = clusters_from_groups(items, [[1, 2, 3], [4, 5], [6], [7]], min_cluster_size=2,
                                   reasons={})
     assert [(c.name, c.keyword_ids) for c in result.clusters] == [
         ("hubspot sign in", (3, 1)), ("coffee grinders", (5, 4))]
     codes = {u.keyword_id: u.code for u in result.unclustered}
     assert codes == {2: "intent_conflict", 6: "no_match", 7: "empty"}
     assert 0 < result.clusters[1].cohesion <= 1
-    left = clusters_from_groups(items, [[4, 5]], reasons={1: "no_match: the model did "
-                                                             "not place it"})
+    left = clusters_from_groups(items, [[4, 5]], min_cluster_size=2,
+                                reasons={1: "no_match: the model did not place it"})
     reasons = {u.keyword_id: u.reason for u in left.unclustered}
     assert reasons[1] == "no_match: the model did not place it"
     assert reasons[2] == "no_match: not placed in any group"
@@ -194,7 +196,7 @@ def test_groups_from_elsewhere_follow_our_rules() -> None:
         clusters_from_groups(items, [[1, 99]])
     with pytest.raises(ValueError, match="in two groups"):
         clusters_from_groups(items, [[4, 5], [5, 6]])
-    sized = clusters_from_groups(items, [[4, 5, 6]], max_cluster_size=2)
+    sized = clusters_from_groups(items, [[4, 5, 6]], max_cluster_size=2, min_cluster_size=2)
     assert [c.keyword_ids for c in sized.clusters] == [(5, 4)]
 
 
@@ -210,6 +212,6 @@ async def test_embeddings_fetched_over_http_cluster_the_same() -> None:
         finally:
             provider.close()
     vectors = {k.id: v for k, v in zip(items, got.value, strict=True)}
-    result = cluster_keywords(items, embeddings=vectors)
-    assert result == cluster_keywords(items, embeddings=_vectors(items))
+    result = cluster_keywords(items, embeddings=vectors, min_cluster_size=2)
+    assert result == cluster_keywords(items, embeddings=_vectors(items), min_cluster_size=2)
     assert [(c.name, c.keyword_ids) for c in result.clusters] == [("pourover kettle", (2, 1))]

@@ -1,7 +1,8 @@
 """POST /api/v1/planner/keywords/auto_cluster/ end to end through HTTP on both stores, with
 running job workers: validation (scope, sector, sizes), the credit charge with the queued
-job in one transaction (402 queues nothing), the job's clusters, intents and progress, joining
-existing clusters, manual placements kept, and the refund of a failed job."""
+job in one transaction (402 queues nothing), the job's clusters, intents and progress (every
+keyword in a cluster, one that fits nowhere in its own), re-clustering, the plan's cluster limit,
+joining existing clusters, manual placements kept, and the refund of a failed job."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from igny8d.operations import cluster as cluster_operation
-from igny8d.store.schema import accounts, credit_usage
+from igny8d.store.schema import accounts, credit_usage, plans
 from tests.helpers.app import make_settings, start_app, stop_app
 from tests.helpers.client import Client
 from tests.helpers.factories import ESPRESSO, SOURDOUGH, account, add_keywords
@@ -70,9 +71,9 @@ async def test_auto_cluster_end_to_end(jobs_app, client):
     assert done["meta"]["percentage"] == 100
     result = done["result"]
     assert result["clusters_created"] >= 3
-    assert result["keywords_clustered"] >= 24
-    assert result["unclustered_count"] == len(result["unclustered"])
-    assert all(set(u) == {"id", "reason"} for u in result["unclustered"])
+    # every keyword ends in a cluster: none is left over
+    assert result["keywords_clustered"] == 30
+    assert result["unclustered"] == [] and result["unclustered_count"] == 0
     assert result["intents_set"] == 30  # none had an intent
 
     kws = await keywords_of(client, token, sector["id"])
@@ -86,14 +87,63 @@ async def test_auto_cluster_end_to_end(jobs_app, client):
     for k in clustered:
         members.setdefault(int(k["cluster_id"]), set()).add(topic_of[int(k["id"])])
     assert all(len(t) == 1 for t in members.values()), members
+    singles = 0
     for cid, cluster in clusters.items():
         topic = next(iter(members[cid]))
         assert HEADS[topic] in cluster["name"], cluster
-        assert cluster["keywords_count"] >= 2
+        assert cluster["keywords_count"] >= 1
+        if cluster["keywords_count"] == 1:
+            singles += 1
+            (only,) = [k for k in clustered if k["cluster_id"] == cid]
+            assert cluster["name"] == only["keyword"]  # named after its keyword
+    assert result["single_keyword_clusters"] == singles
     names = {c["name"] for c in clusters.values()}
     assert {"espresso machine", "hiking boots", "sourdough starter"} <= names
+    # "best X" (a listicle) and "X price" (a buy page) are different pages
+    home = {k["keyword"]: k["cluster_id"] for k in clustered}
+    assert home["best espresso machine"] != home["espresso machine price"]
+    assert home["espresso machine"] == home["espresso machines"]
     # credits: only the one charge (no refund after a success)
     assert await credits(client, token) == before - 30
+
+    # clustering the same keywords again places every one again, in the same clusters
+    resp = await client.post(AUTO, {"ids": ids, "sector_id": sector["id"]}, token=token)
+    again = await poll(client, token, resp.data["task_id"], "SUCCESS", "FAILURE")
+    assert again["state"] == "SUCCESS", again
+    assert again["result"]["keywords_clustered"] == 30
+    assert again["result"]["unclustered_count"] == 0
+    assert again["result"]["clusters_created"] == 0
+    after = await keywords_of(client, token, sector["id"])
+    assert {i: k["cluster_id"] for i, k in after.items()} == \
+        {i: k["cluster_id"] for i, k in kws.items()}
+
+
+async def test_the_plans_cluster_limit_is_the_one_reason_to_leave_keywords_out(jobs_app, client):
+    env = await account(client, "limit@example.com")
+    token, sector = env["token"], env["sector"]
+    ids = await add_keywords(client, env, TOPICS["sourdough"] + TOPICS["hiking"])
+    async with jobs_app.ctx.store.begin() as conn:
+        plan_id = (await conn.execute(select(accounts.c.plan_id).where(
+            accounts.c.id == env["account_id"]))).scalar_one()
+        limit = (await conn.execute(select(plans.c.max_clusters).where(
+            plans.c.id == plan_id))).scalar_one()
+        await conn.execute(update(plans).where(plans.c.id == plan_id).values(max_clusters=1))
+    try:
+        resp = await client.post(AUTO, {"ids": ids, "sector_id": sector["id"]}, token=token)
+        done = await poll(client, token, resp.data["task_id"], "SUCCESS", "FAILURE")
+    finally:  # the plan is shared with the other tests' accounts
+        async with jobs_app.ctx.store.begin() as conn:
+            await conn.execute(update(plans).where(plans.c.id == plan_id)
+                               .values(max_clusters=limit))
+    assert done["state"] == "SUCCESS", done
+    result = done["result"]
+    assert result["clusters_created"] == 1
+    assert result["keywords_clustered"] + result["unclustered_count"] == 20
+    assert result["unclustered_count"] > 0
+    assert all(u["reason"].startswith("plan_limit: ") for u in result["unclustered"])
+    kws = await keywords_of(client, token, sector["id"])
+    left = {u["id"] for u in result["unclustered"]}
+    assert all(kws[i]["cluster_id"] is None for i in left)
 
 
 async def test_new_keywords_join_existing_clusters_and_manual_ones_stay(jobs_app, client):

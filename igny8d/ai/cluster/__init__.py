@@ -1,43 +1,53 @@
-"""Keyword clustering: TF-IDF similarity of head terms, threshold linkage, intents kept apart.
+"""Keyword clustering: TF-IDF similarity of terms, page facets, threshold linkage, intents apart.
 
 Deterministic, for the local provider (and, over an LLM's groups, for the OpenAI-compatible one).
 
-Similarity of two keywords = `WORD_WEIGHT` * cosine of their word vectors (TF-IDF over the
-Snowball stems of the head terms) + (1 - `WORD_WEIGHT`) * cosine of their character vectors
-(TF-IDF over the 3- and 4-grams of the head with spaces removed). Words catch word order and
-plural/singular ("coffee grinders" / "grinder coffee"), characters catch spelling and
-compounds ("pour over" / "pourover", "carry-on" / "carryon").
+Each keyword is read as *terms* and *facets* (`facets.terms_of`): the facets say which kind of
+page it wants (a listicle, a buy or price page, a local pack, alternatives, a login, a
+how-often question…), the terms are its head without facet words and page-neutral words
+("best" vs "top rated", a year, "for women"), after general synonym phrases. Similarity of two
+keywords = `WORD_WEIGHT` * cosine of their terms' word vectors (TF-IDF over Snowball stems) +
+(1 - `WORD_WEIGHT`) * cosine of their character vectors (TF-IDF over the 3- and 4-grams of the
+terms with spaces removed), times the facets' penalties (`vectors.Space.factor`). Words catch
+word order and plural/singular, characters catch spelling and compounds ("pour over" /
+"pourover").
 
 Candidate pairs are blocked by an inverted index over stems and character 4-grams; a feature
-found in more than `block_cap` keywords is too common to propose pairs (it still counts in the
+found in more than `block_cap` terms is too common to propose pairs (it still counts in the
 similarity of the pairs proposed by rarer ones). Pairs never proposed have similarity 0.
 
 Agglomeration: every keyword starts alone; the pair of clusters with the highest linkage
-(average: mean similarity over all cross pairs; complete: the smallest one) is merged while it
-is ≥ `threshold`, unless the merge would mix conflicting firm intents (`CONFLICTS`) or exceed
-`max_cluster_size`. Average/complete linkage does not chain: a~b and b~c do not pull a and c
-together unless a~c too. Ties break on the keywords' sorted position (normalised text, text,
-id), so the result does not depend on the input order.
+(average, the default: mean similarity over all cross pairs, every pair at least `PAIR_FLOOR`;
+complete: the smallest one) is merged while it is ≥ `threshold`, unless the merge would mix
+conflicting firm intents (`CONFLICTS`) or exceed `max_cluster_size`. Neither chains: a~b and
+b~c do not pull a and c together unless a~c too. Ties break on the keywords' sorted position
+(normalised text, text, id), so the result does not depend on the input order.
 
-A keyword left alone is *unclustered*, with a reason: `no_match` (nothing similar enough),
-`intent_conflict` (the similar keywords have a conflicting intent), `size_limit` (the cluster
-it fits is full), `low_cohesion` (similar to some keyword but not to its cluster as a whole),
-`empty` (nothing left after normalisation).
+**Every keyword with text ends in a cluster**: one that fits nowhere is a cluster of its own,
+named after it. Only a keyword empty after normalisation is *unclustered* (`empty`). With a
+`min_cluster_size` above 1, smaller groups are unclustered with a reason: `no_match`,
+`intent_conflict`, `size_limit`, `low_cohesion`. `place_leftovers` gives the keywords another
+path left out (an LLM's answer) clusters of their own.
 
 **On embeddings** (`cluster_keywords(items, embeddings=...)`, `assign_to_existing(...,
-embeddings=...)`): the cosine of the given vectors (an OpenAI-compatible provider's
-`/embeddings`) replaces the TF-IDF similarity; the agglomeration, naming, intent conflicts and
-unclustered reasons are the same. Every pair is scored (an embedding relates "sofa" and
-"couch", which share no feature to block on), so the cost is O(n² · dimensions): meant for
-provider-sized batches, not 10k keywords. The default threshold is `EMBEDDING_THRESHOLD`.
+embeddings=...)`): the cosine of the given vectors replaces the lexical similarity, with
+complete linkage at `EMBEDDING_THRESHOLD` by default; naming and intent conflicts are the
+same. Every pair is scored, so the cost is O(n² · dimensions).
 
 **On someone else's groups** (`clusters_from_groups`, an LLM's answer): the same naming,
 intent-conflict and minimum-size rules applied to groups made elsewhere.
 """
 
 from igny8d.ai.cluster.assign import assign_to_existing
-from igny8d.ai.cluster.groups import clusters_from_groups
-from igny8d.ai.cluster.linkage import DEFAULT_LINKAGE, MIN_EDGE, Linkage, cluster_keywords
+from igny8d.ai.cluster.groups import clusters_from_groups, place_leftovers
+from igny8d.ai.cluster.linkage import (
+    DEFAULT_LINKAGE,
+    EMBEDDING_LINKAGE,
+    MIN_EDGE,
+    PAIR_FLOOR,
+    Linkage,
+    cluster_keywords,
+)
 from igny8d.ai.cluster.results import (
     Assignment,
     AssignResult,
@@ -56,8 +66,26 @@ from igny8d.ai.cluster.rules import (
 from igny8d.ai.cluster.vectors import WORD_WEIGHT, Embeddings
 
 __all__ = [
-    "CONFLICTS", "DEFAULT_LINKAGE", "DEFAULT_MAX_CLUSTER_SIZE", "DEFAULT_THRESHOLD",
-    "EMBEDDING_THRESHOLD", "MIN_EDGE", "WORD_WEIGHT", "AssignResult", "Assignment", "Cluster",
-    "ClusterResult", "Embeddings", "ExistingCluster", "KeywordItem", "Linkage", "Unclustered",
-    "assign_to_existing", "cluster_keywords", "clusters_from_groups",
+    "CONFLICTS",
+    "DEFAULT_LINKAGE",
+    "DEFAULT_MAX_CLUSTER_SIZE",
+    "DEFAULT_THRESHOLD",
+    "EMBEDDING_LINKAGE",
+    "EMBEDDING_THRESHOLD",
+    "MIN_EDGE",
+    "PAIR_FLOOR",
+    "WORD_WEIGHT",
+    "AssignResult",
+    "Assignment",
+    "Cluster",
+    "ClusterResult",
+    "Embeddings",
+    "ExistingCluster",
+    "KeywordItem",
+    "Linkage",
+    "Unclustered",
+    "assign_to_existing",
+    "cluster_keywords",
+    "clusters_from_groups",
+    "place_leftovers",
 ]

@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from igny8d.ai.cluster.results import Cluster, ClusterResult, KeywordItem, Unclustered
-from igny8d.ai.cluster.rules import DEFAULT_MAX_CLUSTER_SIZE, cluster_intent, conflicts, rank
+from igny8d.ai.cluster.rules import (
+    DEFAULT_MAX_CLUSTER_SIZE,
+    cluster_intent,
+    conflicts,
+    rank,
+    tidy,
+)
 from igny8d.ai.cluster.vectors import Space, head_key, prepare
+from igny8d.ai.intent import classify_intent
 
 
 def clusters_from_groups(items: Iterable[KeywordItem], groups: Iterable[Iterable[int]], *,
@@ -58,7 +65,7 @@ def clusters_from_groups(items: Iterable[KeywordItem], groups: Iterable[Iterable
             if len(part) >= min_cluster_size:
                 members = [prepared[i] for i in part]
                 clusters.append(Cluster(
-                    name=members[0].item.text.strip(),
+                    name=tidy(members[0].item.text),
                     keyword_ids=tuple(p.item.id for p in members),
                     intent=cluster_intent(members),
                     volume=sum(p.item.volume for p in members),
@@ -91,3 +98,25 @@ def _full_cohesion(idx: list[int], key_of: list[int], space: Space) -> float:
         return 1.0
     total = sum(space.sim(key_of[a], key_of[b]) for n, a in enumerate(idx) for b in idx[n + 1:])
     return min(1.0, total / (size * (size - 1) / 2))
+
+
+def place_leftovers(result: ClusterResult, items: Iterable[KeywordItem]) -> ClusterResult:
+    """`result` with every unclustered keyword that has text in a cluster of its own, named
+    after it (a provider's answer may leave keywords out; none is left silently). Only
+    keywords empty after normalisation stay unclustered."""
+    by_id = {i.id: i for i in items}
+    intents = dict(result.intents)
+    clusters = list(result.clusters)
+    rest: list[Unclustered] = []
+    for u in result.unclustered:
+        item = by_id.get(u.keyword_id)
+        if item is None or u.code == "empty" or not tidy(item.text):
+            rest.append(u)
+            continue
+        intent = intents.get(item.id) or item.intent or classify_intent(item.text).intent
+        clusters.append(Cluster(name=tidy(item.text), keyword_ids=(item.id,), intent=intent,
+                                volume=item.volume, cohesion=1.0))
+    if len(rest) == len(result.unclustered):
+        return result
+    clusters.sort(key=lambda c: (-c.volume, c.name, c.keyword_ids))
+    return ClusterResult(tuple(clusters), tuple(rest), result.intents)

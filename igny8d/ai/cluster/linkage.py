@@ -15,6 +15,7 @@ from igny8d.ai.cluster.rules import (
     cluster_intent,
     conflicts,
     rank,
+    tidy,
 )
 from igny8d.ai.cluster.vectors import (
     Embeddings,
@@ -28,10 +29,17 @@ from igny8d.ai.cluster.vectors import (
 )
 
 #: Pairs below this similarity are not kept as edges (they count as 0 in the averages).
-MIN_EDGE = 0.12
+MIN_EDGE = 0.15
+#: Average linkage merges two clusters only if every cross pair is at least this similar
+#: (an edge exists): a large cluster cannot swallow a keyword unrelated to some of its members.
+PAIR_FLOOR = 0.15
 
 Linkage = Literal["average", "complete"]
-DEFAULT_LINKAGE: Linkage = "complete"
+#: On the lexical similarity: average linkage (a keyword joins a cluster it is close to on the
+#: whole, not only to its least similar member; complete linkage left rewordings apart).
+DEFAULT_LINKAGE: Linkage = "average"
+#: On embeddings (see `rules.EMBEDDING_THRESHOLD`).
+EMBEDDING_LINKAGE: Linkage = "complete"
 
 
 class _State:
@@ -47,6 +55,9 @@ class _State:
         self.members: dict[int, list[int]] = {}
         self.mask: dict[int, int] = {}
         self.link: dict[int, dict[int, float]] = {}
+        #: average linkage: the smallest similarity between two clusters (absent: no edge)
+        self.low: dict[int, dict[int, float]] = {}
+        self.floor = PAIR_FLOOR if linkage == "average" else 0.0
 
     def seed(self, by_key: dict[int, list[int]], key_edges: list[dict[int, float]],
              singles: list[int]) -> None:
@@ -73,6 +84,7 @@ class _State:
             self.members[i] = [i]
             self.mask[i] = self.prepared[i].firm_bit
         self.link = {node: {} for node in self.members}
+        self.low = {node: {} for node in self.members}
         for u, nodes in parts.items():
             for x, a in enumerate(nodes):
                 for b in nodes[x + 1:]:
@@ -85,6 +97,7 @@ class _State:
                             self._set(a, b, s)
 
     def _set(self, a: int, b: int, s: float) -> None:
+        self.low[a][b] = self.low[b][a] = s
         value = s * len(self.members[a]) * len(self.members[b]) \
             if self.linkage == "average" else s
         self.link[a][b] = self.link[b][a] = value
@@ -112,6 +125,8 @@ class _State:
             if conflicts(mask[a], mask[b]) or \
                     len(members[a]) + len(members[b]) > self.max_size:
                 continue
+            if self.floor > 0.0 and self.low[a].get(b, 0.0) < self.floor:
+                continue
             members[a].extend(members.pop(b))
             mask[a] |= mask.pop(b)
             la, lb = link[a], link.pop(b)
@@ -132,6 +147,19 @@ class _State:
                 else:
                     lx.pop(a, None)
             link[a] = merged
+            low = self.low
+            lowa, lowb = low[a], low.pop(b)
+            lowa.pop(b, None)
+            lowb.pop(a, None)
+            both = {x: min(lowa[x], lowb[x]) for x in lowa.keys() & lowb.keys()}
+            for x in lowa.keys() | lowb.keys():
+                lx = low[x]
+                lx.pop(b, None)
+                if x in both:
+                    lx[a] = both[x]
+                else:
+                    lx.pop(a, None)
+            low[a] = both
             for x in sorted(merged):
                 linked = self.score(a, x)
                 if linked is not None and linked >= self.threshold:
@@ -140,17 +168,25 @@ class _State:
 
 def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = None,
                      max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE,
-                     min_cluster_size: int = 2,
-                     linkage: Linkage = DEFAULT_LINKAGE,
+                     min_cluster_size: int = 1,
+                     linkage: Linkage | None = None,
                      embeddings: Embeddings | None = None) -> ClusterResult:
     """Cluster keywords (see the package doc). Deterministic: the same items in any order give
     the same result.
 
-    `threshold` defaults to `DEFAULT_THRESHOLD` (TF-IDF) or `EMBEDDING_THRESHOLD` when
-    `embeddings` (keyword id → vector) are given; then every keyword with text needs one
-    (ValueError otherwise), and their cosine is the similarity."""
+    `threshold` and `linkage` default to `DEFAULT_THRESHOLD` and `DEFAULT_LINKAGE` (lexical)
+    or `EMBEDDING_THRESHOLD` and `EMBEDDING_LINKAGE` when `embeddings` (keyword id → vector)
+    are given; then every keyword with text needs one (ValueError otherwise), and their cosine
+    is the similarity.
+
+    With the default `min_cluster_size` of 1 every keyword with text ends in a cluster (one
+    that fits nowhere is a cluster of its own, named after it); only a keyword empty after
+    normalisation is unclustered. A larger minimum reports smaller groups as unclustered,
+    with a reason."""
     if threshold is None:
         threshold = DEFAULT_THRESHOLD if embeddings is None else EMBEDDING_THRESHOLD
+    if linkage is None:
+        linkage = DEFAULT_LINKAGE if embeddings is None else EMBEDDING_LINKAGE
     if not 0.0 < threshold <= 1.0:
         raise ValueError("threshold must be in (0, 1]")
     if max_cluster_size < 1 or min_cluster_size < 1:
@@ -186,7 +222,7 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
     unclustered: list[Unclustered] = []
     home = {i: root for root, idx in state.members.items() for i in idx}
     for _root, idx in sorted(state.members.items()):
-        if len(idx) < min_cluster_size:
+        if len(idx) < min_cluster_size or key_of[idx[0]] < 0:
             for i in idx:
                 unclustered.append(Unclustered(prepared[i].item.id, _reason(
                     i, state, home, by_key, key_edges, min_cluster_size,
@@ -194,7 +230,7 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
             continue
         group = sorted((prepared[i] for i in idx), key=rank)
         clusters.append(Cluster(
-            name=group[0].item.text.strip(), keyword_ids=tuple(p.item.id for p in group),
+            name=tidy(group[0].item.text), keyword_ids=tuple(p.item.id for p in group),
             intent=cluster_intent(group), volume=sum(p.item.volume for p in group),
             cohesion=round(_cohesion(idx, key_of, key_edges), 4)))
     clusters.sort(key=lambda c: (-c.volume, c.name, c.keyword_ids))

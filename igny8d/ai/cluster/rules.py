@@ -14,7 +14,7 @@ from igny8d.vocab import INTENT_PRECEDENCE, Intent
 if TYPE_CHECKING:
     from igny8d.ai.cluster.vectors import Prepared
 
-DEFAULT_THRESHOLD = 0.45
+DEFAULT_THRESHOLD = 0.2
 DEFAULT_MAX_CLUSTER_SIZE = 100
 #: Complete-linkage threshold on the cosine of embeddings. Embedding cosines sit much higher
 #: than TF-IDF ones (with dense text-embedding models even unrelated short texts score 0.2 or
@@ -61,3 +61,8 @@ def cluster_intent(members: list[Prepared]) -> Intent:
         votes[p.intent.intent] += (p.item.volume + 1) * p.intent.confidence
     best = max(votes.values())
     return next(i for i in INTENT_PRECEDENCE if votes.get(i) == best)
+
+
+def tidy(text: str) -> str:
+    """A keyword's text as a cluster's name: its own words, spacing collapsed."""
+    return " ".join(text.split())[:255]

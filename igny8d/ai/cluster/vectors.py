@@ -1,4 +1,5 @@
-"""Keyword similarity: TF-IDF over head stems and character n-grams, or given embeddings' cosine.
+"""Keyword similarity: TF-IDF over the terms' stems and character n-grams times the facets'
+penalties (`Space`), or given embeddings' cosine.
 
 Each keyword is prepared once (`prepare`: analysis, intent, firm-intent bit), in the sorted
 order every later tie-break relies on.
@@ -12,12 +13,22 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from igny8d.ai.cluster.facets import terms_of
 from igny8d.ai.cluster.results import KeywordItem
 from igny8d.ai.cluster.rules import INTENT_BIT
 from igny8d.ai.intent import IntentResult, classify_analysis
 from igny8d.ai.text import Analysis, analyse, char_ngrams
 
 WORD_WEIGHT = 0.5
+#: The similarity is multiplied by this once per facet one keyword has and the other lacks
+#: (the constants of this block were measured on eval/data's dev set; see docs/decisions.md).
+FACET_PENALTY = 0.5
+#: ... per term one listicle has and the other lacks (at most twice).
+LISTICLE_PENALTY = 0.85
+#: Facets that name a page type; two keywords naming different ones are different pages.
+PAGE_FACETS = frozenset({"best", "buy", "local", "alternative", "login", "support"})
+#: ... once more when both name a page type and the types differ ("best X" / "X price").
+PAGE_PENALTY = 0.3
 
 Vector = dict[str, float]
 
@@ -50,35 +61,58 @@ def prepare(items: Iterable[KeywordItem]) -> list[Prepared]:
     return out
 
 
-def head_key(a: Analysis) -> tuple[tuple[str, ...], str]:
-    """What makes two keywords' heads the same: their stems and their compact text."""
-    return a.head_stems, a.compact_head
+Key = tuple[tuple[str, ...], str, tuple[str, ...]]
+
+
+def head_key(a: Analysis) -> Key:
+    """What makes two keywords the same for the clustering: their terms' stems, their compact
+    text and their facets (`facets.terms_of`)."""
+    t = terms_of(a)
+    return t.stems, t.compact, t.facets
 
 
 class Space:
-    """TF-IDF vectors of the distinct heads of a set of keywords."""
+    """TF-IDF vectors of the distinct terms of a set of keywords, and their keys (terms and
+    facets): keywords that differ only by facets share their terms' vectors, so each pair of
+    terms is compared once."""
 
     def __init__(self, analyses: Sequence[Analysis]) -> None:
-        self.keys: list[tuple[tuple[str, ...], str]] = []
-        self.index: dict[tuple[tuple[str, ...], str], int] = {}
+        self.keys: list[Key] = []
+        self.index: dict[Key, int] = {}
+        #: distinct (stems, compact) terms; `term_of[key]` is a key's term
+        self.terms: list[tuple[tuple[str, ...], str]] = []
+        self.term_of: list[int] = []
+        term_index: dict[tuple[tuple[str, ...], str], int] = {}
         for a in analyses:
             k = head_key(a)
             if k not in self.index:
                 self.index[k] = len(self.keys)
                 self.keys.append(k)
-        self.word_tf = [Counter(stems) for stems, _ in self.keys]
-        self.char_tf = [Counter(char_ngrams(compact)) for _, compact in self.keys]
-        n = len(self.keys)
+                term = (k[0], k[1])
+                if term not in term_index:
+                    term_index[term] = len(self.terms)
+                    self.terms.append(term)
+                self.term_of.append(term_index[term])
+        self.keys_of_term: list[list[int]] = [[] for _ in self.terms]
+        for u, t in enumerate(self.term_of):
+            self.keys_of_term[t].append(u)
+        word_tf = [Counter(stems) for stems, _ in self.terms]
+        char_tf = [Counter(char_ngrams(compact)) for _, compact in self.terms]
+        n = len(self.terms)
         word_df: Counter[str] = Counter()
         char_df: Counter[str] = Counter()
-        for tf in self.word_tf:
+        for tf in word_tf:
             word_df.update(tf.keys())
-        for tf in self.char_tf:
+        for tf in char_tf:
             char_df.update(tf.keys())
         self.word_df = word_df
         self.char_df = char_df
-        self.word = [self._weigh(tf, word_df, n) for tf in self.word_tf]
-        self.char = [self._weigh(tf, char_df, n) for tf in self.char_tf]
+        self.term_char_tf = char_tf
+        #: per key (shared with its term)
+        self.word_tf = [word_tf[t] for t in self.term_of]
+        self.char_tf = [char_tf[t] for t in self.term_of]
+        self.word = [self._weigh(tf, word_df, n) for tf in word_tf]
+        self.char = [self._weigh(tf, char_df, n) for tf in char_tf]
 
     @staticmethod
     def _weigh(tf: Counter[str], df: Counter[str], n: int) -> Vector:
@@ -87,41 +121,62 @@ class Space:
         norm = math.sqrt(sum(v * v for v in vec.values()))
         return {t: v / norm for t, v in vec.items()} if norm else {}
 
+    def term_sim(self, t: int, w: int) -> float:
+        """The similarity of two terms (1.0 for the same)."""
+        if t == w:
+            return 1.0
+        return WORD_WEIGHT * _dot(self.word[t], self.word[w]) + \
+            (1.0 - WORD_WEIGHT) * _dot(self.char[t], self.char[w])
+
+    def factor(self, u: int, v: int) -> float:
+        """What the keys' facets make of their terms' similarity (at most 1)."""
+        (su, _, fu), (sv, _, fv) = self.keys[u], self.keys[v]
+        f = 1.0
+        if "best" in fu and "best" in fv and su != sv:
+            # two listicles: a word one has and the other lacks is usually another list
+            # ("best yoga mat" / "best thick yoga mat")
+            f *= LISTICLE_PENALTY ** min(2, len(set(su) ^ set(sv)))
+        if fu != fv:
+            f *= FACET_PENALTY ** len(set(fu) ^ set(fv))
+            pu, pv = PAGE_FACETS.intersection(fu), PAGE_FACETS.intersection(fv)
+            if pu and pv and pu != pv:
+                f *= PAGE_PENALTY
+        return f
+
     def sim(self, u: int, v: int) -> float:
         if u == v:
             return 1.0
-        return WORD_WEIGHT * _dot(self.word[u], self.word[v]) + \
-            (1.0 - WORD_WEIGHT) * _dot(self.char[u], self.char[v])
+        return self.term_sim(self.term_of[u], self.term_of[v]) * self.factor(u, v)
 
     def candidates(self, block_cap: int) -> dict[int, set[int]]:
-        """Distinct-head pairs (u < v) worth scoring: they share features found in at most
-        `block_cap` heads — a stem counting 2, a character 4-gram 1 — at least
-        `_required(u, v)` times (2 for the shortest heads, up to 5 for long ones)."""
+        """Distinct-term pairs (t < w) worth scoring: they share features found in at most
+        `block_cap` terms — a stem counting 2, a character 4-gram 1 — at least 2 (the
+        shortest terms) to 5 (long ones) times."""
         postings: dict[str, list[int]] = defaultdict(list)
-        grams4: list[list[str]] = [[g for g in tf if len(g) == 4] for tf in self.char_tf]
+        grams4: list[list[str]] = [[g for g in tf if len(g) == 4] for tf in self.term_char_tf]
         need = [max(2, min(5, (len(g) + 2) // 3)) for g in grams4]
-        for u, (stems, _) in enumerate(self.keys):
+        for t, (stems, _) in enumerate(self.terms):
             for s in set(stems):
                 if self.word_df[s] <= block_cap:
-                    postings["w:" + s].append(u)
-            for g in grams4[u]:
+                    postings["w:" + s].append(t)
+            for g in grams4[t]:
                 if self.char_df[g] <= block_cap:
-                    postings[g].append(u)
+                    postings[g].append(t)
         out: dict[int, set[int]] = {}
-        for u, (stems, _) in enumerate(self.keys):
+        for t, (stems, _) in enumerate(self.terms):
             shared: Counter[int] = Counter()
             for s in set(stems):
-                for v in postings.get("w:" + s, ()):
-                    if v > u:
-                        shared[v] += 2
-            for g in grams4[u]:
-                for v in postings.get(g, ()):
-                    if v > u:
-                        shared[v] += 1
-            nu = need[u]
-            found = {v for v, c in shared.items() if c >= nu or c >= need[v]}
+                for w in postings.get("w:" + s, ()):
+                    if w > t:
+                        shared[w] += 2
+            for g in grams4[t]:
+                for w in postings.get(g, ()):
+                    if w > t:
+                        shared[w] += 1
+            nt = need[t]
+            found = {w for w, c in shared.items() if c >= nt or c >= need[w]}
             if found:
-                out[u] = found
+                out[t] = found
         return out
 
 
@@ -226,11 +281,24 @@ def _vector_edges_python(units: Sequence[tuple[float, ...]], cutoff: float
 
 
 def similarity_edges(space: Space, cutoff: float) -> list[dict[int, float]]:
-    """Similarity edges (≥ cutoff) between distinct heads, symmetric."""
+    """Similarity edges (≥ cutoff) between distinct keys, symmetric."""
     edges: list[dict[int, float]] = [{} for _ in space.keys]
-    for u, vs in sorted(space.candidates(_block_cap(len(space.keys))).items()):
-        for v in sorted(vs):
-            s = space.sim(u, v)
-            if s >= cutoff:
-                edges[u][v] = edges[v][u] = s
+    plain = [not facets for _, _, facets in space.keys]  # no facet: a factor of 1
+    factor, keys_of_term = space.factor, space.keys_of_term
+    for keys in keys_of_term:
+        for x, u in enumerate(keys):
+            for v in keys[x + 1:]:
+                s = factor(u, v)
+                if s >= cutoff:
+                    edges[u][v] = edges[v][u] = s
+    for t, ws in sorted(space.candidates(_block_cap(len(space.terms))).items()):
+        for w in sorted(ws):
+            base = space.term_sim(t, w)
+            if base < cutoff:
+                continue  # the facets only ever lower it
+            for u in keys_of_term[t]:
+                for v in keys_of_term[w]:
+                    s = base if plain[u] and plain[v] else base * factor(u, v)
+                    if s >= cutoff:
+                        edges[u][v] = edges[v][u] = s
     return edges

@@ -63,7 +63,8 @@ class LocalProvider:
         return Generation(
             result,
             request_steps=(Step("keywords", _n(len(items), "keyword")),
-                           Step("similarity", "word and character TF-IDF, complete linkage")),
+                           Step("similarity",
+                                "word and character TF-IDF with page facets, average linkage")),
             response_steps=(Step("clusters", _n(len(result.clusters), "cluster")),
                             Step("unclustered", _n(len(result.unclustered), "keyword"))))
 

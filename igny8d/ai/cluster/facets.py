@@ -1,0 +1,102 @@
+"""What two keywords' pages have in common: their *terms* (the head without page-neutral words)
+and their *facets* (the kind of page wanted: a listicle, a price or buy page, a local pack,
+alternatives, a login, a how-often question…).
+
+The head of `igny8d.ai.text.analyse` drops every modifier, so "best retinol serum", "buy
+retinol serum" and "retinol serum near me" look identical, and so do "how to use retinol" and
+"how often to use retinol". An SEO specialist gives each its own page. The facets put that
+difference back, as a penalty on the similarity (`vectors.Space.sim`), while words that never
+change the page — "best" vs "top rated", a year, "for women", "now" — stay out of both.
+
+The word lists are data (igny8d/ai/data/cluster_terms.json): general English and common SEO
+patterns, not entries copied from a gold set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+from igny8d.ai.lexicon import mapping, read, strings, word_set
+from igny8d.ai.text import Analysis, match_phrase, split_modifiers, stem
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    #: phrase words → the phrase (as `text.match_phrase` wants it)
+    table: dict[tuple[str, ...], str]
+    #: phrase → its facet
+    facet_of: dict[str, str]
+    noise: frozenset[str]
+    #: generic venue nouns, dropped from a local search's terms
+    local_venues: frozenset[str]
+    #: phrase words → the words that replace it (none: dropped)
+    synonyms: dict[tuple[str, ...], tuple[str, ...]]
+    #: phrase words → the phrase, for `match_phrase`
+    synonym_table: dict[tuple[str, ...], str]
+
+
+@cache
+def lexicon() -> Lexicon:
+    data = mapping(read("cluster_terms.json"), "cluster_terms.json")
+    facet_of: dict[str, str] = {}
+    for facet, listed in mapping(data["facets"], "cluster_terms.json facets").items():
+        for phrase in strings(listed, f"cluster_terms.json facets.{facet}"):
+            if phrase in facet_of:
+                raise ValueError(f"cluster_terms.json: {phrase!r} is in two facets")
+            facet_of[phrase] = facet
+    synonyms = mapping(data["synonyms"], "cluster_terms.json synonyms")
+    return Lexicon({tuple(p.split()): p for p in facet_of}, facet_of,
+                   word_set(data["noise"], "cluster_terms.json noise"),
+                   word_set(data["local_venues"], "cluster_terms.json local_venues"),
+                   {tuple(str(k).split()): tuple(str(v).split()) for k, v in synonyms.items()},
+                   {tuple(str(k).split()): str(k) for k in synonyms})
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """A keyword as the clustering compares it."""
+
+    stems: tuple[str, ...]
+    #: the terms' words joined without spaces (for character n-grams)
+    compact: str
+    facets: tuple[str, ...]
+
+
+@lru_cache(maxsize=65536)
+def terms_of(a: Analysis) -> Terms:
+    """The keyword's terms and facets (see the module doc)."""
+    lex = lexicon()
+    words = _rewrite(list(a.tokens), lex)
+    facets: set[str] = set()
+    used: set[str] = set()
+    i = 0
+    while i < len(words):
+        phrase = match_phrase(words, i, lex.table)
+        if phrase is None:
+            i += 1
+            continue
+        facets.add(lex.facet_of[phrase])
+        used.update(phrase.split())
+        i += len(phrase.split())
+    drop = lex.noise | lex.local_venues if "local" in facets else lex.noise
+    head = [w for w in split_modifiers(words)[0] if w not in used and w not in drop]
+    if not head:
+        head = list(a.head)
+    return Terms(tuple(stem(w) for w in head), "".join(head), tuple(sorted(facets)))
+
+
+def _rewrite(words: list[str], lex: Lexicon) -> list[str]:
+    """The words with each synonym phrase (longest first) replaced by its canonical words."""
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        phrase = match_phrase(words, i, lex.synonym_table)
+        if phrase is None:
+            out.append(words[i])
+            i += 1
+            continue
+        key = tuple(phrase.split())
+        out.extend(lex.synonyms[key])
+        i += len(key)
+    return out

@@ -1,0 +1,82 @@
+"""eval/clustering.py: the local clustering of the dev gold set (eval/data) stays above its
+floors, every keyword placed; the report renders every figure and says why a mode is skipped."""
+
+from __future__ import annotations
+
+import pytest
+
+from eval import clustering
+from eval.clustering import FLOORS, Report, evaluate, labels, render
+from igny8d.ai import ClusterResult
+from igny8d.ai.cluster import Cluster, Unclustered
+
+
+def test_the_local_dev_figures_stay_above_their_floors() -> None:
+    report = evaluate(sets=("dev",), modes=("local",))
+    assert report.failures == [], render(report)
+    (fig,) = report.figures
+    assert fig.keywords == len(clustering.rows_of("dev")) and len(fig.niche_ari) == 18
+    floors = FLOORS[("dev", "local")]
+    assert fig.ari >= floors["ari"] and fig.pair_f1 >= floors["pair_f1"]
+    assert fig.intent_f1 >= floors["intent_f1"]
+    assert fig.unclustered == 0  # every keyword ends in a cluster
+    assert 0 < fig.single_keyword_clusters < fig.clusters
+    text = render(report)
+    assert "dev      local" in text and "per-niche ARI" in text
+
+
+def test_a_figure_under_its_floor_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(FLOORS, ("dev", "local"), {"ari": 0.99, "unclustered_max": 0.0})
+    report = evaluate(sets=("dev",), modes=("local",))
+    assert len(report.failures) == 1 and "ari" in report.failures[0]
+    assert "FAIL dev/local: ari" in render(report)
+
+
+def test_labels_count_an_unclustered_keyword_as_its_own_cluster() -> None:
+    result = ClusterResult((Cluster("a", (1, 2), "informational", 3, 1.0),
+                            Cluster("b", (3,), "informational", 1, 1.0)),
+                           (Unclustered(4, "empty: nothing left after normalisation"),), ())
+    got, missing, singles = labels(result, [1, 2, 3, 4])
+    assert got == ["c0", "c0", "c1", "u4"] and missing == 1 and singles == 1
+
+
+def test_a_missing_embeddings_mode_is_skipped_with_a_reason(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clustering, "embeddings_clusterer", lambda: (None, "no model here"))
+    report = evaluate(sets=("dev",), modes=("embeddings",))
+    assert report.figures == [] and report.failures == []
+    assert report.skipped == ["embeddings: skipped, no model here"]
+    assert "embeddings: skipped, no model here" in render(Report(skipped=report.skipped))
+
+
+class _HashedEmbedder:
+    """A stand-in for igny8d.ai.providers.embedded.SentenceEmbedder: hashed character
+    trigrams, so the embeddings mode runs without a model."""
+
+    def __init__(self, model: str | None = None) -> None:
+        self.model = model
+
+    def embed(self, texts: list[str]) -> list[tuple[float, ...]]:
+        out = []
+        for text in texts:
+            vec = [0.0] * 64
+            padded = f"#{text.lower()}#"
+            for i in range(len(padded) - 2):
+                vec[sum(map(ord, padded[i:i + 3])) % 64] += 1.0
+            out.append(tuple(vec))
+        return out
+
+
+def test_the_embeddings_mode_clusters_through_the_operation(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    fake = types.ModuleType("igny8d.ai.providers.embedded")
+    fake.SentenceEmbedder = _HashedEmbedder  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "igny8d.ai.providers.embedded", fake)
+    report = evaluate(sets=("dev",), modes=("embeddings",))
+    assert report.skipped == []
+    (fig,) = report.figures
+    assert fig.mode == "embeddings" and fig.unclustered == 0 and 0 < fig.ari < 1
+    assert "dev      embeddings" in render(report)
