@@ -215,6 +215,10 @@ class Transport:
         if not isinstance(error, dict):
             return "", ""
         message = error.get("message") or error.get("detail")
+        if isinstance(message, list):  # a request validator's (FastAPI's) 422
+            message = "; ".join(
+                ".".join(str(p) for p in item.get("loc", ())) + f": {item.get('msg', '')}"
+                if isinstance(item, dict) else str(item) for item in message[:3])
         code = error.get("code") or error.get("type") or ""
         text = " ".join(message.split()) if isinstance(message, str) else ""
         return self.scrub(text)[:DETAIL_CHARS], str(code)[:60]
