@@ -45,6 +45,9 @@ class ProviderError(Exception):
         #: metered like a success's, so a failed job's usage row shows it too
         self.tokens = tokens
         self.cost = cost
+        #: the failed step's calls (its requests, answers, repair), for the job's progress
+        self.request_steps: tuple[Step, ...] = ()
+        self.response_steps: tuple[Step, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,6 +171,8 @@ class Meter:
             # the wrong shape, the sections written before an empty one)
             self.tokens += int(exc.tokens or 0)
             self.cost = round(self.cost + float(exc.cost or 0.0), 6)
+            self.request_steps.extend(_step(s) for s in exc.request_steps)
+            self.response_steps.extend(_step(s) for s in exc.response_steps)
             self.response_steps.append({"name": "failed", "detail": str(exc)[:300]})
             self._trim()
             return exc

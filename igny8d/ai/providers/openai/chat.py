@@ -62,6 +62,7 @@ class Spent:
         """`exc` carrying what was spent (added to what it already carries)."""
         exc.tokens += self.tokens
         exc.cost = round(exc.cost + self.cost, 8)
+        exc.request_steps, exc.response_steps = tuple(self.request), tuple(self.response)
         return exc
 
 
