@@ -276,7 +276,7 @@ class FakeOpenAI:
                     brief = json.loads(user[0]["content"])  # answer the task again
             except (ValueError, TypeError):
                 brief = {"text": user[-1]["content"] if user else ""}
-            content = (self.on_chat or _default_chat)(brief)
+            content = (self.on_chat or default_chat)(brief)
         text = content if isinstance(content, str) else json.dumps(content)
         prompt = reply.prompt_tokens if reply and reply.prompt_tokens is not None else \
             _tokens(json.dumps(messages))
@@ -320,7 +320,7 @@ def _significant(text: str) -> str:
     return words[0][:4] if words else text.lower()
 
 
-def _default_chat(brief: Any) -> dict[str, Any]:
+def default_chat(brief: Any) -> dict[str, Any]:
     task = brief.get("task") if isinstance(brief, dict) else None
     if task == "clustering":
         groups: dict[str, list[str]] = {}

@@ -61,11 +61,11 @@ def _has_text(html: str, what: str) -> None:
         raise ProviderError(f"{SHAPE_ERROR}: html_content: {what} has no text")
 
 
-def _check_article(answer: Article) -> None:
+def check_article(answer: Article) -> None:
     _has_text(answer.html_content, "the article")
 
 
-def _check_section(answer: SectionBody) -> None:
+def check_section(answer: SectionBody) -> None:
     _has_text(_LEADING_H2.sub("", answer.html_content.strip()), "the section")
 
 
@@ -97,7 +97,7 @@ async def write(provider: OpenAIProvider, brief: ArticleBrief, prompts: Prompts,
                 **common, "outline": [], "target_word_count": brief.target_word_count,
                 "outline_note": "No outline given: make an h2/h3 outline from the title and "
                                 "keywords first."},
-            Article, schemas.ARTICLE, budget, ARTICLE_ANSWER, _check_article, spent)
+            Article, schemas.ARTICLE, budget, ARTICLE_ANSWER, check_article, spent)
         answer, body = asked.value, asked.value.html_content.strip()
     else:
         budget = call_budget(options.section, options.content_total, len(outline) + 1)
@@ -121,7 +121,7 @@ async def write(provider: OpenAIProvider, brief: ArticleBrief, prompts: Prompts,
                     "previous_heading": outline[n - 2].heading if n > 1 else "",
                     "next_heading": outline[n].heading if n < len(outline) else "",
                     "target_word_count": per_section},
-                SectionBody, schemas.SECTION, budget, SECTION_ANSWER, _check_section, spent)
+                SectionBody, schemas.SECTION, budget, SECTION_ANSWER, check_section, spent)
             text = _LEADING_H2.sub("", part.value.html_content.strip())
             parts.append(f"<h2>{htmllib.escape(section.heading, quote=False)}</h2>{text}")
         body = "".join(parts)
