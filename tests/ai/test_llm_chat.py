@@ -63,7 +63,8 @@ async def make(fake: FakeOpenAI) -> AsyncIterator[Make]:
 
 
 def formats(fake: FakeOpenAI) -> list[str]:
-    return [r.json["response_format"]["type"] for r in fake.requests]
+    return [r.json["response_format"]["type"] + ("+schema" if "schema" in r.json[
+        "response_format"] else "") for r in fake.requests]
 
 
 async def test_every_step_carries_its_budget_temperature_and_schema(fake, make):
@@ -105,26 +106,42 @@ async def test_a_server_that_refuses_json_schema_gets_json_object_and_is_remembe
     fake.refuse_json_schema = True
     provider = make()
     got = await provider.generate_ideas(CLUSTER, Prompts(), count=1)
-    assert got.value and formats(fake) == ["json_schema", "json_object"]
+    assert got.value and formats(fake) == ["json_schema", "json_object+schema"]
+    assert fake.requests[1].json["response_format"]["schema"] == schemas.IDEAS
     assert fake.requests[1].brief["answer_schema"] == schemas.IDEAS
-    assert any(s.name == "fallback" for s in got.response_steps)
+    assert [s.detail for s in got.response_steps if s.name == "fallback"] == [
+        "json_schema refused (400): json_object+schema, the schema in the prompt"]
     # remembered for this server and model: straight to json_object, for every step
     again = make()
     await again.generate_ideas(CLUSTER, Prompts(), count=1)
     await again.cluster(CLUSTER.keywords, Prompts())
-    assert formats(fake)[2:] == ["json_object", "json_object"]
+    assert formats(fake)[2:] == ["json_object+schema", "json_object+schema"]
     assert fake.requests[3].brief["answer_schema"] == schemas.CLUSTERING
     # another model on the same server is asked afresh
     await make(model="other-model").generate_ideas(CLUSTER, Prompts(), count=1)
-    assert formats(fake)[4:] == ["json_schema", "json_object"]
+    assert formats(fake)[4:] == ["json_schema", "json_object+schema"]
 
 
 async def test_a_request_validators_422_is_a_refusal_too(fake, make):
+    """llama-cpp-python's server: json_schema is not a type its validator knows."""
     fake.script(Reply(422, {"detail": [{"loc": ["body", "response_format", "type"],
                                         "msg": "Input should be 'text' or 'json_object'"}]},
                       path="/chat/completions"))
     got = await make(model="m422").generate_ideas(CLUSTER, Prompts(), count=1)
-    assert got.value and formats(fake) == ["json_schema", "json_object"]
+    assert got.value and formats(fake) == ["json_schema", "json_object+schema"]
+
+
+async def test_a_server_that_refuses_both_schemas_gets_plain_json_object(fake, make):
+    fake.script(FakeOpenAI.error(400, "Unknown response_format type json_schema",
+                                 path="/chat/completions"),
+                FakeOpenAI.error(400, "response_format: extra field 'schema' not permitted",
+                                 path="/chat/completions"))
+    got = await make(model="plain").generate_ideas(CLUSTER, Prompts(), count=1)
+    assert got.value
+    assert formats(fake) == ["json_schema", "json_object+schema", "json_object"]
+    assert fake.requests[2].brief["answer_schema"] == schemas.IDEAS
+    await make(model="plain").generate_ideas(CLUSTER, Prompts(), count=1)
+    assert formats(fake)[3:] == ["json_object"]
 
 
 def test_only_format_errors_are_refusals():

@@ -3,9 +3,11 @@
 Every call carries the step's `max_tokens` and `temperature` (`LlmOptions`). The answer is
 asked for as `response_format: {type: json_schema, json_schema: {name, schema, strict}}`;
 a server that refuses that (a 400/422 naming response_format, json_schema or a schema, or a
-422 of a request validator) is asked again with `{type: json_object}` and the schema in the
-user message, and is remembered for the process (per base URL and model) so later calls go
-straight to json_object. An answer that is not JSON or not of the step's shape gets ONE
+422 of a request validator) is asked again with `{type: json_object, schema}` (the form
+llama-cpp-python's server turns into a grammar), and if refused again with a plain
+`{type: json_object}`, the schema in the user message from the first fallback on. The format
+a server took is remembered for the process (per base URL and model), so later calls start
+there. An answer that is not JSON or not of the step's shape gets ONE
 repair call (the answer and what is wrong with it sent back, the corrected JSON asked for);
 if that fails too, the step fails. Tokens and cost of every call are summed, and a failure
 carries them (`ProviderError.tokens`), so a failed job is metered like a successful one.
@@ -27,8 +29,9 @@ from igny8d.ai.types import ChatBudget, ProviderError, Step
 
 M = TypeVar("M", bound=BaseModel)
 
-#: (base URL, model) of the servers that refused `json_schema` in this process
-_REFUSES_SCHEMA: set[tuple[str, str]] = set()
+#: (base URL, model) → the most constrained answer format it took in this process
+#: (`FORMAT_NAMES`; absent: json_schema, not refused yet)
+_FORMAT_LEVEL: dict[tuple[str, str], int] = {}
 #: words of an error that blames the answer format
 _FORMAT_WORDS = ("response_format", "json_schema", "schema", "grammar")
 #: the answer sent back in a repair call is cut at this many characters
@@ -46,7 +49,7 @@ def refuses_schema(exc: ProviderError) -> bool:
 
 def forget_refusals() -> None:
     """Tests start each from a process that has seen no server refuse."""
-    _REFUSES_SCHEMA.clear()
+    _FORMAT_LEVEL.clear()
 
 
 @dataclass
@@ -72,6 +75,12 @@ class Asked(Generic[M]):
     spent: Spent
 
 
+#: the answer formats, most constrained first: OpenAI's json_schema; json_object with a
+#: `schema` (llama-cpp-python's server and others decode it as a grammar); plain json_object
+JSON_SCHEMA, OBJECT_WITH_SCHEMA, JSON_OBJECT = 0, 1, 2
+FORMAT_NAMES = ("json_schema", "json_object+schema", "json_object")
+
+
 class Chat:
     """The chat steps of one provider (see the module doc)."""
 
@@ -84,6 +93,29 @@ class Chat:
     def _key(self) -> tuple[str, str]:
         return self.http.base_url, self.model
 
+    def _level(self) -> int:
+        return _FORMAT_LEVEL.get(self._key, JSON_SCHEMA) if self.json_schema else JSON_OBJECT
+
+    async def _post_any(self, task: str, messages: list[dict[str, Any]], user: dict[str, Any],
+                        schema: dict[str, Any], budget: ChatBudget,
+                        spent: Spent) -> tuple[str | None, bool]:
+        """One call in the most constrained format the server takes: a refusal moves this
+        server and model one format down, for the process, and the call is made again."""
+        while True:
+            level = self._level()
+            if level != JSON_SCHEMA:
+                user["answer_schema"] = schema
+            messages[1]["content"] = json.dumps(user, ensure_ascii=False)
+            try:
+                return await self._post(task, messages, budget, schema, level, spent)
+            except ProviderError as exc:
+                if level == JSON_OBJECT or not refuses_schema(exc):
+                    raise
+                _FORMAT_LEVEL[self._key] = level + 1
+                spent.response.append(Step("fallback", f"{FORMAT_NAMES[level]} refused "
+                                           f"({exc.status}): {FORMAT_NAMES[level + 1]}, the "
+                                           "schema in the prompt"))
+
     async def ask(self, task: str, system: str, brief: dict[str, Any], shape: type[M], *,
                   schema: dict[str, Any], budget: ChatBudget, answer: str,
                   check: Callable[[M], None] | None = None,
@@ -91,26 +123,11 @@ class Chat:
         """The step's answer as `shape`, checked by `check` (which raises a ProviderError for
         an answer that has the shape but not the content: an empty article)."""
         spent = spent if spent is not None else Spent()
-        constrained = self.json_schema and self._key not in _REFUSES_SCHEMA
         user = {"task": task, **brief, "answer": answer}
-        if not constrained:
-            user["answer_schema"] = schema
-        messages: list[dict[str, Any]] = [
-            {"role": "system", "content": system},
-            {"role": "user", "content": json.dumps(user, ensure_ascii=False)}]
+        messages: list[dict[str, Any]] = [{"role": "system", "content": system},
+                                          {"role": "user", "content": ""}]
         try:
-            try:
-                content, cut = await self._post(task, messages, budget,
-                                                schema if constrained else None, spent)
-            except ProviderError as exc:
-                if not (constrained and refuses_schema(exc)):
-                    raise
-                _REFUSES_SCHEMA.add(self._key)
-                spent.response.append(Step("fallback", "json_schema refused "
-                                           f"({exc.status}): json_object, schema in the prompt"))
-                user["answer_schema"] = schema
-                messages[1]["content"] = json.dumps(user, ensure_ascii=False)
-                content, cut = await self._post(task, messages, budget, None, spent)
+            content, cut = await self._post_any(task, messages, user, schema, budget, spent)
             try:
                 return Asked(self._read(content, cut, shape, check), spent)
             except ProviderError as first:
@@ -124,11 +141,11 @@ class Chat:
                 {"role": "user", "content": json.dumps({
                     "task": "repair", "problem": problem,
                     "answer": "Answer again with only the corrected JSON object, nothing else."
-                              + ("" if constrained else " It must match answer_schema.")},
+                              + ("" if self._level() == JSON_SCHEMA else
+                                 " It must match answer_schema.")},
                     ensure_ascii=False)}]
-            content, cut = await self._post(task, messages, budget,
-                                            schema if constrained and self._key not in
-                                            _REFUSES_SCHEMA else None, spent)
+            content, cut = await self._post(task, messages, budget, schema, self._level(),
+                                            spent)
             try:
                 return Asked(self._read(content, cut, shape, check), spent)
             except ProviderError as exc:
@@ -138,16 +155,21 @@ class Chat:
             raise spent.charge(exc) from None
 
     async def _post(self, task: str, messages: list[dict[str, Any]], budget: ChatBudget,
-                    schema: dict[str, Any] | None, spent: Spent) -> tuple[str | None, bool]:
+                    schema: dict[str, Any], level: int,
+                    spent: Spent) -> tuple[str | None, bool]:
         """One call: (content, cut off at max_tokens); tokens and cost added to `spent`."""
+        response_format: dict[str, Any] = {"type": "json_object"}
+        if level == JSON_SCHEMA:
+            response_format = {"type": "json_schema", "json_schema": {
+                "name": task, "schema": schema, "strict": True}}
+        elif level == OBJECT_WITH_SCHEMA:
+            response_format["schema"] = schema
         body: dict[str, Any] = {
             "model": self.model, "messages": messages,
             "max_tokens": budget.max_tokens, "temperature": budget.temperature,
-            "response_format": {"type": "json_object"} if schema is None else {
-                "type": "json_schema",
-                "json_schema": {"name": task, "schema": schema, "strict": True}},
+            "response_format": response_format,
         }
-        fmt = "json_object" if schema is None else "json_schema"
+        fmt = FORMAT_NAMES[level]
         spent.request.append(Step("request", f"POST /chat/completions model={self.model} "
                                              f"{fmt} max_tokens={budget.max_tokens}"))
         answer = await self.http.call("POST", "/chat/completions", body)
