@@ -131,6 +131,19 @@ async def test_a_request_validators_422_is_a_refusal_too(fake, make):
     assert got.value and formats(fake) == ["json_schema", "json_object+schema"]
 
 
+async def test_llama_cpp_pythons_500_naming_the_format_is_a_refusal_not_retried(fake, make):
+    """What llama-cpp-python 0.3's server answers to json_schema (recorded from it)."""
+    fake.script(FakeOpenAI.error(500, "1 validation error:\n  {'type': 'literal_error', 'loc': "
+                                      "('body', 'response_format', 'type'), 'msg': \"Input "
+                                      "should be 'text' or 'json_object'\"}",
+                                 type_="internal_server_error", path="/chat/completions"))
+    got = await make(model="llama", max_retries=3).generate_ideas(CLUSTER, Prompts(), count=1)
+    assert got.value and formats(fake) == ["json_schema", "json_object+schema"]
+    fake.script(FakeOpenAI.server_error(500), FakeOpenAI.server_error(500))
+    with pytest.raises(ProviderError, match=r"failed \(500\) after 2 attempts"):
+        await make(model="llama", max_retries=1).generate_ideas(CLUSTER, Prompts(), count=1)
+
+
 async def test_a_server_that_refuses_both_schemas_gets_plain_json_object(fake, make):
     fake.script(FakeOpenAI.error(400, "Unknown response_format type json_schema",
                                  path="/chat/completions"),

@@ -43,6 +43,8 @@ def refuses_schema(exc: ProviderError) -> bool:
     """A refusal of `response_format: json_schema` (not of the prompt: an over-long prompt's
     400 names no format)."""
     text = str(exc).lower()
+    if exc.status == 500:  # llama-cpp-python's validator errors: "… 'response_format' …"
+        return "response_format" in text
     return exc.status in (400, 422) and (any(w in text for w in _FORMAT_WORDS) or
                                          (exc.status == 422 and "(422)." in text))
 

@@ -239,8 +239,11 @@ class Transport:
                                  f"{tries}.", status=429, retryable=True), \
                 _retry_after(response.headers.get("Retry-After"))
         if code >= 500:
+            # llama-cpp-python's server answers its request validator's errors with a 500:
+            # one naming the answer format is about the request, and asking again is futile
+            blames_request = "response_format" in message
             return ProviderError(f"The provider failed ({code}) after {tries}{detail}.",
-                                 status=code, retryable=True), \
+                                 status=code, retryable=not blames_request), \
                 _retry_after(response.headers.get("Retry-After"))
         if code == 404:
             return ProviderError(f"The provider has no {path} or no such model "
