@@ -121,7 +121,7 @@ async def test_chat_request_uses_json_mode_the_account_prompt_and_the_key(
     assert request.headers["content-type"] == "application/json"
     assert request.json["model"] == "gpt-4o-mini"
     assert request.json["response_format"] == {"type": "json_schema", "json_schema": {
-        "name": "ideas", "schema": schemas.IDEAS, "strict": True}}
+        "name": "ideas", "schema": schemas.strict(schemas.IDEAS), "strict": True}}
     assert (request.json["max_tokens"], request.json["temperature"]) == (1200, 0.7)
     system, user = request.messages
     assert system == {"role": "system", "content": "Our house style: JSON ideas, please."}

@@ -79,12 +79,19 @@ async def test_every_step_carries_its_budget_temperature_and_schema(fake, make):
             for r in fake.requests]
     assert sent == [
         (111, 0.0, {"type": "json_schema", "json_schema": {
-            "name": "clustering", "schema": schemas.CLUSTERING, "strict": True}}),
+            "name": "clustering", "schema": schemas.strict(schemas.clustering(
+                ["coffee grinder", "coffee grinders"])), "strict": True}}),
         (222, 0.9, {"type": "json_schema", "json_schema": {
-            "name": "ideas", "schema": schemas.IDEAS, "strict": True}}),
+            "name": "ideas", "schema": schemas.strict(schemas.IDEAS), "strict": True}}),
         (333, 0.3, {"type": "json_schema", "json_schema": {
-            "name": "image_prompt_extraction", "schema": schemas.IMAGE_PROMPTS,
+            "name": "image_prompt_extraction", "schema": schemas.strict(schemas.IMAGE_PROMPTS),
             "strict": True}})]
+    # strict mode takes no minLength; the grammar form keeps it
+    assert "minLength" not in json.dumps(sent) and "minLength" in json.dumps(schemas.IDEAS)
+    # a clustering's keywords are those given
+    keywords = sent[0][2]["json_schema"]["schema"]["properties"]["clusters"]["items"][
+        "properties"]["keywords"]["items"]
+    assert keywords == {"type": "string", "enum": ["coffee grinder", "coffee grinders"]}
     # constrained: the schema is not repeated in the prompt
     assert all("answer_schema" not in r.brief for r in fake.requests)
 
@@ -116,7 +123,8 @@ async def test_a_server_that_refuses_json_schema_gets_json_object_and_is_remembe
     await again.generate_ideas(CLUSTER, Prompts(), count=1)
     await again.cluster(CLUSTER.keywords, Prompts())
     assert formats(fake)[2:] == ["json_object+schema", "json_object+schema"]
-    assert fake.requests[3].brief["answer_schema"] == schemas.CLUSTERING
+    assert fake.requests[3].brief["answer_schema"] == schemas.clustering(
+        ["coffee grinder", "coffee grinders"])
     # another model on the same server is asked afresh
     await make(model="other-model").generate_ideas(CLUSTER, Prompts(), count=1)
     assert formats(fake)[4:] == ["json_schema", "json_object+schema"]

@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from igny8d.ai.providers.openai import schemas
 from igny8d.ai.providers.openai.prices import token_cost
 from igny8d.ai.providers.openai.transport import Transport
 from igny8d.ai.providers.openai.wire import ChatResponse, Usage, parse_content, validate
@@ -163,7 +164,7 @@ class Chat:
         response_format: dict[str, Any] = {"type": "json_object"}
         if level == JSON_SCHEMA:
             response_format = {"type": "json_schema", "json_schema": {
-                "name": task, "schema": schema, "strict": True}}
+                "name": task, "schema": schemas.strict(schema), "strict": True}}
         elif level == OBJECT_WITH_SCHEMA:
             response_format["schema"] = schema
         body: dict[str, Any] = {

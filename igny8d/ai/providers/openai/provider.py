@@ -140,7 +140,8 @@ class OpenAIProvider:
             {"keyword": k.text.strip(), "volume": k.volume,
              **({"intent": k.intent} if k.intent else {})} for k in ordered]}
         asked = await self._ask("clustering", "clustering", prompts, brief, ClusterAnswer,
-                                schemas.CLUSTERING, self.options.clustering, CLUSTER_ANSWER)
+                                schemas.clustering([k.text.strip() for k in ordered]),
+                                self.options.clustering, CLUSTER_ANSWER)
         answer, spent = asked.value, asked.spent
         exact: dict[str, list[int]] = {}
         loose: dict[str, list[int]] = {}
