@@ -41,6 +41,10 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "ai": ("local_cluster_max_ids", "cluster_with_embeddings", "embedding_model_path",
            "embedding_threshold", "embedding_thresholds", "embedding_linkage", "ai_timeout_s",
            "ai_max_retries"),
+    "llm": ("llm_max_tokens_clustering", "llm_max_tokens_ideas", "llm_max_tokens_content",
+            "llm_max_tokens_section", "llm_max_tokens_image_prompts",
+            "llm_temperature_clustering", "llm_temperature_ideas", "llm_temperature_content",
+            "llm_temperature_image_prompts", "llm_json_schema"),
     "billing": ("price_clustering", "price_ideas", "price_content", "price_image_prompts",
                 "price_images", "monthly_grant"),
     "ops": ("metrics_token", "sentry_dsn", "sentry_environment", "sentry_traces_sample_rate"),
@@ -157,6 +161,30 @@ class Settings(BaseModel):
     """Timeout of one provider HTTP call when the integration names none."""
     ai_max_retries: int = Field(3, ge=0, le=10)
     """Retries (with backoff) of a provider call answered 429 or 5xx, or that timed out."""
+
+    # -- llm: what every chat call to an OpenAI-compatible provider carries (docs/llm.md) --
+    llm_max_tokens_clustering: int = Field(1500, ge=16, le=128_000)
+    """`max_tokens` of the clustering call (20 keywords grouped, as JSON)."""
+    llm_max_tokens_ideas: int = Field(1200, ge=16, le=128_000)
+    """`max_tokens` of one cluster's ideas call (up to 3 ideas with outlines)."""
+    llm_max_tokens_content: int = Field(4000, ge=64, le=256_000)
+    """The whole article's budget: the intro call and the section calls share it."""
+    llm_max_tokens_section: int = Field(600, ge=32, le=128_000)
+    """`max_tokens` of one section call (and of the intro call) at most."""
+    llm_max_tokens_image_prompts: int = Field(500, ge=16, le=128_000)
+    """`max_tokens` of the image prompts call."""
+    llm_temperature_clustering: float = Field(0.1, ge=0.0, le=2.0)
+    """Clustering wants the same grouping twice: near-greedy."""
+    llm_temperature_ideas: float = Field(0.7, ge=0.0, le=2.0)
+    """Ideas want some variety."""
+    llm_temperature_content: float = Field(0.6, ge=0.0, le=2.0)
+    """Prose: some variety, not rambling."""
+    llm_temperature_image_prompts: float = Field(0.5, ge=0.0, le=2.0)
+    """Image prompts."""
+    llm_json_schema: bool = True
+    """Send each step's JSON schema as `response_format: json_schema` (constrained decoding
+    where the server has it); a server that refuses it gets `json_object` with the schema in
+    the prompt, remembered per server and model for the process. False: always json_object."""
 
     price_clustering: int = Field(1, ge=0, le=1_000_000)
     """Credits per keyword clustered."""

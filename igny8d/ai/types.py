@@ -14,12 +14,16 @@ a test can build one by hand.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
 from igny8d.ai.cluster import ClusterResult, KeywordItem
 from igny8d.ai.prompts import DEFAULT_PROMPTS
 from igny8d.vocab import Intent
+
+if TYPE_CHECKING:
+    from igny8d.settings import Settings
 
 T = TypeVar("T")
 
@@ -33,10 +37,17 @@ class ProviderError(Exception):
     Never carries a traceback, a key or a whole response body."""
 
     def __init__(self, message: str, *, status: int | None = None,
-                 retryable: bool = False) -> None:
+                 retryable: bool = False, tokens: int = 0, cost: float = 0.0) -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        #: what the failed call(s) spent before failing (a paid answer of the wrong shape):
+        #: metered like a success's, so a failed job's usage row shows it too
+        self.tokens = tokens
+        self.cost = cost
+        #: the failed step's calls (its requests, answers, repair), for the job's progress
+        self.request_steps: tuple[Step, ...] = ()
+        self.response_steps: tuple[Step, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +67,46 @@ class ProviderConfig:
     image_model: str | None = None
     timeout_s: float = 60.0
     max_retries: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ChatBudget:
+    """What one chat call of a step carries: `max_tokens` and `temperature`."""
+
+    max_tokens: int
+    temperature: float
+
+
+@dataclass(frozen=True, slots=True)
+class LlmOptions:
+    """The chat calls' budgets per step and the answer-format policy (the `llm_*` settings).
+
+    Content is written outline-first: the intro call and each section call get at most
+    `section.max_tokens`, all of them together at most `content_total`."""
+
+    clustering: ChatBudget = ChatBudget(1500, 0.1)
+    ideas: ChatBudget = ChatBudget(1200, 0.7)
+    section: ChatBudget = ChatBudget(600, 0.6)
+    content_total: int = 4000
+    image_prompts: ChatBudget = ChatBudget(500, 0.5)
+    #: send each step's schema as response_format json_schema (else json_object)
+    json_schema: bool = True
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> LlmOptions:
+        return cls(
+            clustering=ChatBudget(s.llm_max_tokens_clustering, s.llm_temperature_clustering),
+            ideas=ChatBudget(s.llm_max_tokens_ideas, s.llm_temperature_ideas),
+            section=ChatBudget(s.llm_max_tokens_section, s.llm_temperature_content),
+            content_total=s.llm_max_tokens_content,
+            image_prompts=ChatBudget(s.llm_max_tokens_image_prompts,
+                                     s.llm_temperature_image_prompts),
+            json_schema=s.llm_json_schema)
+
+
+#: `generate_article`'s progress hook: (section number from 1, sections, heading), awaited
+#: before each section is written
+SectionHook = Callable[[int, int, str], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +281,12 @@ class Provider(Protocol):
     async def generate_ideas(self, cluster: ClusterBrief, prompts: Prompts, *,
                              count: int = 3) -> Generation[tuple[IdeaDraft, ...]]: ...
 
-    async def generate_article(self, brief: ArticleBrief,
-                               prompts: Prompts) -> Generation[ArticleDraft]: ...
+    async def generate_article(self, brief: ArticleBrief, prompts: Prompts, *,
+                               on_section: SectionHook | None = None
+                               ) -> Generation[ArticleDraft]:
+        """The article; a provider that writes it in parts awaits `on_section` before each
+        (the job's progress)."""
+        ...
 
     async def image_prompts(self, brief: ImageBrief,
                             prompts: Prompts) -> Generation[tuple[ImagePromptDraft, ...]]: ...

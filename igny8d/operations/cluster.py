@@ -334,9 +334,14 @@ async def compute(jc: JobContext, work: Work) -> Plan:
         joined, rest = await jc.run_cpu(_assign, work.existing, items)
         result = ClusterResult((), (), ())
         if rest:
-            result = place_leftovers(_checked(await jc.call(
+            result = _checked(await jc.call(
                 "cluster", f"{len(rest)} keywords",
-                lambda: jc.provider.cluster(tuple(rest), jc.prompts)), rest), rest)
+                lambda: jc.provider.cluster(tuple(rest), jc.prompts)), rest)
+            if not result.clusters:  # nothing clustered is no clustering: fail, refund
+                raise lifecycle.job_failure(ProviderError(
+                    f"The AI provider placed none of the {len(rest)} keywords in a "
+                    "cluster."))
+            result = place_leftovers(result, rest)
         intents = await jc.run_cpu(_intents, items)
     await jc.update(phase="SAVING", percentage=80, message=(
         f"Saving {len(result.clusters)} new clusters and "

@@ -1,23 +1,26 @@
 """`writer/tasks/auto_generate_content`: an article draft per writer task, as a paid job.
 
-**admit**: `{ids}` of at most `MAX_TASKS` (50) visible tasks (404 naming the others). A task
-that already has content is not written again (it is listed as skipped in the result and not
-charged; to rewrite one, delete its content first). A task's planned length is its idea's
+**admit**: `{ids, rewrite}` of at most `MAX_TASKS` (50) visible tasks (404 naming the others).
+A task that already has content is not written again unless `rewrite` is true (it is listed
+as skipped in the result, reason `exists`, and not charged); with `rewrite` its content row is
+regenerated and replaced in place (same id, status back to `draft`) and charged like a new
+article. A task's planned length is its idea's
 `estimated_word_count` (else `DEFAULT_WORDS`); price: `price("content", words)` on the
 planned total.
 
 **read**: the tasks, their ideas and their clusters' keywords. **compute**: per task an
 `ArticleBrief` — title, keywords (else the idea's target keywords), description, type and
-structure, the idea's outline as written (a user-edited one included: `outline_sections`),
-the planned length, the cluster's other keywords as related ones — to
-`provider.generate_article`; the HTML sanitised off the event loop (`services.content.
-clean_html`, as every content write) and its words counted. **save**: a `draft` content row
-per task (site and sector of the task, meta fields, primary and secondary keywords), each
-written task to `review` and its idea to `completed`; a task is charged for min(words
-written, words planned) — a longer article costs no more than planned, a shorter one gets the
-difference back, a task skipped (deleted, or given content meanwhile) all of it.
+structure, the idea's outline as written (a user-edited one included: `outline_sections`), the
+planned length, the cluster's other keywords as related ones — to `provider.generate_article`
+(an LLM writes it outline-first, one call per H2, the progress saying "Writing section 3/7: …";
+an article without text fails the job); the HTML sanitised off the event loop
+(`services.content.clean_html`, as every content write) and its words counted. **save**: a
+`draft` content row per task (site and sector of the task, meta fields, primary and secondary
+keywords), each written task to `review` and its idea to `completed`; a task is charged for
+min(words written, words planned) — a longer article costs no more than planned, a shorter one
+gets the difference back, a task skipped (deleted, or given content meanwhile) all of it.
 
-Result: `{written, content_ids, words, skipped: [{task_id, reason}]}`.
+Result: `{written, rewritten, content_ids, words, skipped: [{task_id, reason}]}`.
 """
 
 from __future__ import annotations
@@ -27,9 +30,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from igny8d.ai.types import ArticleBrief, ArticleDraft, OutlineSection
+from igny8d.ai.types import (
+    ArticleBrief,
+    ArticleDraft,
+    OutlineSection,
+    ProviderError,
+    SectionHook,
+)
 from igny8d.operations import lifecycle
 from igny8d.operations.lifecycle import Admission, JobContext, Operation, Saved
 from igny8d.permissions import Actor
@@ -41,8 +51,9 @@ from igny8d.store import keywords as keyword_store
 from igny8d.store.content import CONTENT, tasks_with_content
 from igny8d.store.ideas import IDEAS
 from igny8d.store.rows import rows_by_id
+from igny8d.store.schema import content as content_table
 from igny8d.store.tasks import TASKS
-from igny8d.store.writes import insert_row, update_many
+from igny8d.store.writes import insert_row, update_many, update_row
 from igny8d.vocab import CONTENT_TYPES
 
 KIND = "auto_generate_content"
@@ -53,6 +64,7 @@ DEFAULT_WORDS = 1500
 #: Related (secondary keyword candidate) keywords of the cluster handed to the provider.
 RELATED_SHOWN = 20
 MAX_SECONDARY = 50
+EXISTS = "exists: the task already has content (send rewrite: true to replace it)"
 
 
 # -- admit ---------------------------------------------------------------------------------------
@@ -63,7 +75,8 @@ async def admit(conn: AsyncConnection, settings: Settings, actor: Actor,
     wanted = lifecycle.distinct_ids(body.ids, cap=MAX_TASKS, noun="task")
     tasks = await lifecycle.require_rows(conn, TASKS, wanted, scope=actor.scope,
                                          columns=("id", "idea_id"))
-    written = await tasks_with_content(conn, wanted, account_id=actor.account_id)
+    written = set() if body.rewrite else \
+        await tasks_with_content(conn, wanted, account_id=actor.account_id)
     ideas = await rows_by_id(
         conn, IDEAS, sorted({int(t["idea_id"]) for t in tasks.values()
                              if t["idea_id"] is not None}),
@@ -72,8 +85,10 @@ async def admit(conn: AsyncConnection, settings: Settings, actor: Actor,
     plan = [[tid, words.get(tasks[tid]["idea_id"] or 0) or DEFAULT_WORDS]
             for tid in wanted if tid not in written]
     total = sum(w for _tid, w in plan)
-    return Admission(units=total, payload={"ids": wanted, "plan": plan},
-                     description=f"Content for {len(plan)} task(s), {total} words planned")
+    return Admission(units=total, payload={"ids": wanted, "plan": plan,
+                                           "rewrite": bool(body.rewrite)},
+                     description=f"Content for {len(plan)} task(s), {total} words planned"
+                                 + (" (rewrite)" if body.rewrite else ""))
 
 
 # -- read ----------------------------------------------------------------------------------------
@@ -92,6 +107,33 @@ class Work:
     skipped: list[dict[str, Any]]
 
 
+def _rewrite(jc: JobContext) -> bool:
+    return bool(jc.payload.get("rewrite"))
+
+
+def _section_progress(jc: JobContext, n: int, tasks: int) -> SectionHook:
+    """The job's progress per section of task `n` (0-based) of `tasks`."""
+    of = f" (article {n + 1}/{tasks})" if tasks > 1 else ""
+
+    async def hook(k: int, sections: int, heading: str) -> None:
+        done = (n + k / max(1, sections + 1)) / tasks
+        message = f"Writing the introduction{of}" if k == 0 else \
+            f"Writing section {k}/{sections}: {heading}{of}"
+        await jc.update(phase="AI_CALL", percentage=10 + 80 * done, message=message[:300])
+
+    return hook
+
+
+async def _content_of(conn: AsyncConnection, task_ids: Sequence[int],
+                      account_id: int) -> dict[int, int]:
+    """task id → its content row's id (a task is written once)."""
+    if not task_ids:
+        return {}
+    stmt = CONTENT.scoped(select(content_table.c.task_id, content_table.c.id),
+                          Scope(account_id)).where(content_table.c.task_id.in_(list(task_ids)))
+    return {int(t): int(i) for t, i in (await conn.execute(stmt)).all() if t is not None}
+
+
 def _plan(jc: JobContext) -> dict[int, int]:
     return {int(tid): int(words) for tid, words in jc.payload["plan"]}
 
@@ -102,8 +144,8 @@ def reading(jc: JobContext) -> str:
 
 async def read(conn: AsyncConnection, jc: JobContext) -> Work:
     plan, scope = _plan(jc), jc.scope
-    skipped = [{"task_id": int(t), "reason": "exists: the task already has content"}
-               for t in jc.payload["ids"] if int(t) not in plan]
+    skipped = [{"task_id": int(t), "reason": EXISTS} for t in jc.payload["ids"]
+               if int(t) not in plan]
     tasks = {int(r["id"]): r for r in await rows_by_id(conn, TASKS, sorted(plan), scope=scope)}
     ideas = {int(r["id"]): r for r in await rows_by_id(
         conn, IDEAS, sorted({int(t["idea_id"]) for t in tasks.values()
@@ -116,7 +158,8 @@ async def read(conn: AsyncConnection, jc: JobContext) -> Work:
         by_cluster[int(k["cluster_id"])].append(str(k["keyword"]))
     related = {tid: by_cluster.get(int(c), []) if c is not None else []
                for tid, c in cluster_of.items()}
-    written = await tasks_with_content(conn, sorted(tasks), account_id=jc.job.account_id)
+    written = set() if _rewrite(jc) else \
+        await tasks_with_content(conn, sorted(tasks), account_id=jc.job.account_id)
     return Work(plan=plan, tasks=tasks, ideas=ideas, related=related, written=written,
                 skipped=skipped)
 
@@ -184,15 +227,20 @@ async def compute(jc: JobContext, work: Work) -> Drafts:
             skipped.append({"task_id": tid, "reason": "gone: the task was deleted"})
             continue
         if tid in work.written:
-            skipped.append({"task_id": tid, "reason": "exists: the task already has content"})
+            skipped.append({"task_id": tid, "reason": EXISTS})
             continue
         brief = article_brief(task, work.ideas.get(task["idea_id"] or 0),
                               work.related.get(tid, []), work.plan[tid])
         await jc.update(phase="AI_CALL", percentage=10 + 80 * n / len(todo),
                         message=f"Writing {n + 1}/{len(todo)}: {brief.title}")
+        # an LLM writes section by section (the local provider's draft is one CPU step)
+        sections = {"on_section": _section_progress(jc, n, len(todo))} if jc.uses_llm else {}
         draft = await jc.call("generate_article", brief.title, functools.partial(
-            jc.provider.generate_article, brief, jc.prompts))
+            jc.provider.generate_article, brief, jc.prompts, **sections))
         html, words = await jc.run_cpu(clean_html, draft.html_content)
+        if words == 0:  # an empty article does not do the job: fail the job, refund it
+            raise lifecycle.job_failure(ProviderError(
+                f"The AI provider wrote an empty article for task {tid}."))
         drafts[tid] = (draft, html, words)
     await jc.update(phase="SAVING", percentage=92, message=f"Saving {len(drafts)} article(s).")
     return Drafts(plan=work.plan, drafts=drafts, skipped=skipped)
@@ -227,19 +275,29 @@ async def save(conn: AsyncConnection, jc: JobContext, out: Drafts) -> Saved:
     skipped = list(out.skipped)
     live = {int(r["id"]): r for r in await rows_by_id(
         conn, TASKS, sorted(out.drafts), scope=scope)}
-    written = await tasks_with_content(conn, sorted(live), account_id=jc.job.account_id)
+    existing = await _content_of(conn, sorted(live), jc.job.account_id)
+    rewrite = _rewrite(jc)
     content_ids: list[int] = []
+    rewritten = 0
     done: list[int] = []
     words_charged = words_total = 0
     for tid, (draft, html, words) in sorted(out.drafts.items()):
         if tid not in live:
             skipped.append({"task_id": tid, "reason": "gone: the task was deleted"})
             continue
-        if tid in written:
+        if tid in existing and not rewrite:
             skipped.append({"task_id": tid, "reason": "exists: the task got content meanwhile"})
             continue
-        row = await insert_row(conn, CONTENT, content_row(live[tid], draft, html, words))
-        content_ids.append(int(row["id"]))
+        values = content_row(live[tid], draft, html, words)
+        if tid in existing:  # rewrite: the same row, replaced
+            cid = existing[tid]
+            await update_row(conn, CONTENT, cid, {
+                k: v for k, v in values.items()
+                if k not in ("account_id", "site_id", "sector_id", "task_id")}, scope=scope)
+            rewritten += 1
+        else:
+            cid = int((await insert_row(conn, CONTENT, values))["id"])
+        content_ids.append(cid)
         done.append(tid)
         words_total += words
         words_charged += min(words, out.plan[tid])
@@ -248,7 +306,8 @@ async def save(conn: AsyncConnection, jc: JobContext, out: Drafts) -> Saved:
                                            if live[t]["idea_id"] is not None}),
                       {"status": "completed"}, scope=scope)
     return Saved(units_done=words_charged, refund_note="Refund: words not written", result={
-        "written": len(content_ids), "content_ids": content_ids, "words": words_total,
+        "written": len(content_ids), "rewritten": rewritten, "content_ids": content_ids,
+        "words": words_total,
         "skipped": sorted(skipped, key=lambda s: int(s["task_id"]))})
 
 

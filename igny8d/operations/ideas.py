@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.ai.cluster import KeywordItem
-from igny8d.ai.types import ClusterBrief, IdeaDraft, OutlineSection
+from igny8d.ai.types import ClusterBrief, IdeaDraft, OutlineSection, ProviderError
 from igny8d.errors import ValidationFailed
 from igny8d.operations import lifecycle
 from igny8d.operations.lifecycle import Admission, JobContext, Operation, Saved
@@ -159,6 +159,9 @@ async def compute(jc: JobContext, work: Work) -> Drafts:
                                 f"({n + 1}/{len(ids)}).")
         got = await jc.call("generate_ideas", brief.name, functools.partial(
             jc.provider.generate_ideas, brief, jc.prompts, count=count))
+        if not got:  # an answer without ideas does not do the job: fail, refund
+            raise lifecycle.job_failure(ProviderError(
+                f"The AI provider answered no ideas for '{brief.name}'."))
         drafts[cid] = tuple(got)[:count]
     await jc.update(phase="SAVING", percentage=90, message=(
         f"Saving {sum(len(d) for d in drafts.values())} idea(s)."))

@@ -20,6 +20,7 @@ database are discarded when the save does not commit.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -42,6 +43,8 @@ from igny8d.store.engine import Store
 from igny8d.store.errors import RowNotFound
 from igny8d.store.rows import rows_by_id
 from igny8d.store.specs import TableSpec
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -164,6 +167,12 @@ class Meter:
         try:
             generation = await call()
         except ProviderError as exc:
+            # a failed call is metered too: what it spent before failing (a paid answer of
+            # the wrong shape, the sections written before an empty one)
+            self.tokens += int(exc.tokens or 0)
+            self.cost = round(self.cost + float(exc.cost or 0.0), 6)
+            self.request_steps.extend(_step(s) for s in exc.request_steps)
+            self.response_steps.extend(_step(s) for s in exc.response_steps)
             self.response_steps.append({"name": "failed", "detail": str(exc)[:300]})
             self._trim()
             return exc
@@ -360,9 +369,31 @@ async def run(deps: JobDeps, op: Operation[Any, W, C], job: Job,
             saved.after_commit()
         return saved.result
     except ProviderError as exc:  # one that escaped JobContext.call
+        jc.meter.tokens += int(exc.tokens or 0)
+        jc.meter.cost = round(jc.meter.cost + float(exc.cost or 0.0), 6)
+        await _meter_failure(deps, jc)
         raise job_failure(exc) from None
+    except (JobFailed, ValidationFailed):
+        await _meter_failure(deps, jc)
+        raise
     finally:
         close_provider(jc.provider)
+
+
+async def _meter_failure(deps: JobDeps, jc: JobContext) -> None:
+    """A failing job's tokens and cost: in its progress meta (the failure keeps it) and on
+    its usage row (the refund that follows gives the credits back, not the provider's
+    bill). Best effort: the failure itself must still be reported."""
+    if not (jc.meter.tokens or jc.meter.cost):
+        return
+    try:
+        await jc.update(phase="FAILING", percentage=100, message="The job failed.")
+        if int(jc.job.payload.get("credits", 0)) > 0:
+            async with deps.store.begin() as conn:
+                await billing.record_usage_cost(conn, jc.job.account_id, jc.job.task_id,
+                                                tokens=jc.meter.tokens, cost=jc.meter.cost)
+    except Exception:
+        log.warning("could not record a failed job's tokens", exc_info=True)
 
 
 def register(registry: JobRegistry, op: Operation[Any, Any, Any], deps: JobDeps) -> None:

@@ -55,6 +55,11 @@ class AutoGenerateIdeasBody(_IdsBody):
 class AutoGenerateContentBody(_IdsBody):
     ids: list[Id] = Field(min_length=1, max_length=1000, description=(
         "Writer tasks to draft articles for (at most 50 distinct)"))
+    rewrite: bool = Field(False, description=(
+        "Rewrite tasks that already have content: their content is regenerated and replaced "
+        "(same content id, back to `draft`) and charged like a new article. Without it such "
+        "tasks are skipped, not charged, and listed in the result's `skipped` with the "
+        "reason `exists`."))
 
 
 class GenerateImagePromptsBody(_IdsBody):

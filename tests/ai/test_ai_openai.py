@@ -1,5 +1,5 @@
 """igny8d.ai.providers.openai against the fake OpenAI-compatible server
-(tests/helpers/fake_openai.py): the wire (headers, JSON mode, the account prompt as system
+(tests/helpers/fake_openai.py): the wire (headers, the JSON schema, the account prompt as system
 message), parsing into the contract's dataclasses, retries with backoff and Retry-After, the
 readable failures, embeddings, images, test() and provider selection."""
 
@@ -23,6 +23,7 @@ from igny8d.ai.providers.openai import (
     RETRY_AFTER_CAP_S,
     OpenAIProvider,
     image_size,
+    schemas,
     token_cost,
 )
 from igny8d.ai.text import slug as slug_of
@@ -119,7 +120,9 @@ async def test_chat_request_uses_json_mode_the_account_prompt_and_the_key(
     assert request.headers["authorization"] == f"Bearer {KEY}"
     assert request.headers["content-type"] == "application/json"
     assert request.json["model"] == "gpt-4o-mini"
-    assert request.json["response_format"] == {"type": "json_object"}
+    assert request.json["response_format"] == {"type": "json_schema", "json_schema": {
+        "name": "ideas", "schema": schemas.strict(schemas.IDEAS), "strict": True}}
+    assert (request.json["max_tokens"], request.json["temperature"]) == (1200, 0.7)
     system, user = request.messages
     assert system == {"role": "system", "content": "Our house style: JSON ideas, please."}
     assert user["role"] == "user"
@@ -138,7 +141,7 @@ async def test_chat_request_uses_json_mode_the_account_prompt_and_the_key(
     assert got.tokens == 1234
     assert got.cost == pytest.approx(1000 * 0.15 / 1e6 + 234 * 0.60 / 1e6)
     assert [(s.name, s.detail) for s in got.request_steps] == \
-        [("request", "POST /chat/completions model=gpt-4o-mini")]
+        [("request", "POST /chat/completions model=gpt-4o-mini json_schema max_tokens=1200")]
     assert ("response", "200, 1,234 tokens") in [(s.name, s.detail) for s in got.response_steps]
 
 
@@ -206,10 +209,15 @@ async def test_article_meta_lengths_slug_outline_and_keywords(fake: FakeOpenAI, 
             "<p>Conical or flat.</p><h3>Conical</h3><p>Quiet.</p><h2>Prices</h2><p>Cheap to "
             "dear.</p>")
     fake.script(FakeOpenAI.chat({
-        "title": long_title, "html_content": html, "meta_title": long_title,
+        "title": long_title, "html_content": html[:html.index("<h2>")],
+        "meta_title": long_title,
         "meta_description": description, "slug": "Pour-Over & Ünïcode: Grinders!",
         "primary_keyword": "coffee grinder",
-        "secondary_keywords": ["burr grinder", "Coffee Grinder", "burr grinder", ""]}))
+        "secondary_keywords": ["burr grinder", "Coffee Grinder", "burr grinder", ""]}),
+        # a model that repeats the section's heading: it is not doubled
+        FakeOpenAI.chat({"html_content": "<h2>Burrs</h2><p>Conical or flat.</p>"
+                                         "<h3>Conical</h3><p>Quiet.</p>"}),
+        FakeOpenAI.chat({"html_content": "<p>Cheap to dear.</p>"}))
     outline = (OutlineSection("Burrs", ("Conical",)), OutlineSection("Prices"))
     brief = ArticleBrief(11, "Coffee grinders", ("coffee grinder", "burr grinder"),
                          outline=outline)
@@ -225,12 +233,16 @@ async def test_article_meta_lengths_slug_outline_and_keywords(fake: FakeOpenAI, 
     assert draft.secondary_keywords == ("burr grinder",)
     assert draft.outline == outline  # the brief's outline, as written
     assert draft.word_count == 15
-    brief_sent = fake.requests[0].brief
-    assert brief_sent["task"] == "content_generation"
-    assert brief_sent["outline"] == [{"heading": "Burrs", "subheadings": ["Conical"],
-                                      "keywords": []},
-                                     {"heading": "Prices", "subheadings": [], "keywords": []}]
-    assert fake.requests[0].messages[0]["content"] == DEFAULT_PROMPTS["content_generation"]
+    assert draft.html_content == html
+    intro, *parts = [r.brief for r in fake.requests]
+    assert intro["task"] == "content_intro" and intro["outline"] == ["Burrs", "Prices"]
+    assert [(p["task"], p["section"], p["position"]) for p in parts] == [
+        ("content_section", {"heading": "Burrs", "subheadings": ["Conical"], "keywords": []},
+         "section 1 of 2"),
+        ("content_section", {"heading": "Prices", "subheadings": [], "keywords": []},
+         "section 2 of 2")]
+    assert {r.messages[0]["content"] for r in fake.requests} == \
+        {DEFAULT_PROMPTS["content_generation"]}
 
 
 async def test_article_without_an_outline_reads_it_from_the_html(fake: FakeOpenAI, make: Make
@@ -380,19 +392,26 @@ async def test_connection_refused_names_the_host(make: Make, sleeps: Sleeps) -> 
 
 
 async def test_garbage_is_not_valid_json(fake: FakeOpenAI, make: Make) -> None:
+    """A garbage HTTP answer fails at once; a model's prose answer is repaired once."""
     fake.script(FakeOpenAI.garbage(),
-                FakeOpenAI.chat("Sure! Here are your ideas: 1. grind 2. brew"))
+                FakeOpenAI.chat("Sure! Here are your ideas: 1. grind 2. brew"),
+                FakeOpenAI.chat("Of course! 1. grind 2. brew"))
     provider = make()
-    for _ in range(2):
-        with pytest.raises(ProviderError) as err:
-            await provider.generate_ideas(CLUSTER, Prompts())
-        assert str(err.value) == "The provider's answer was not valid JSON."
-    assert len(fake.requests) == 2
+    with pytest.raises(ProviderError) as err:
+        await provider.generate_ideas(CLUSTER, Prompts())
+    assert str(err.value) == "The provider's answer was not valid JSON."
+    with pytest.raises(ProviderError) as err:
+        await provider.generate_ideas(CLUSTER, Prompts())
+    assert str(err.value) == \
+        "The provider's answer was not valid JSON (after one repair attempt)."
+    assert len(fake.requests) == 3
 
 
 async def test_wrong_shapes_say_what_did_not_match(fake: FakeOpenAI, make: Make) -> None:
     prefix = "The provider's answer did not match the expected shape: "
     fake.script(FakeOpenAI.wrong_shape(), FakeOpenAI.chat({"ideas": []}),
+                FakeOpenAI.chat({"ideas": []}),
+                FakeOpenAI.chat({"ideas": [{"description": "no title"}]}),
                 FakeOpenAI.chat({"ideas": [{"description": "no title"}]}))
     provider = make()
     messages = []
@@ -401,13 +420,15 @@ async def test_wrong_shapes_say_what_did_not_match(fake: FakeOpenAI, make: Make)
             await provider.generate_ideas(CLUSTER, Prompts())
         messages.append(str(err.value))
     assert all(m.startswith(prefix) for m in messages), messages
+    assert len(fake.requests) == 5  # the answers of the wrong shape were repaired once
     assert "choices" in messages[0]
     assert "ideas" in messages[1]
     assert "ideas.0.title" in messages[2]
 
 
 async def test_a_json_answer_cut_at_the_token_limit(fake: FakeOpenAI, make: Make) -> None:
-    fake.script(FakeOpenAI.chat('{"ideas": [{"title": "Half', finish_reason="length"))
+    fake.script(FakeOpenAI.chat('{"ideas": [{"title": "Half', finish_reason="length"),
+                FakeOpenAI.chat('{"ideas": [{"title": "Half', finish_reason="length"))
     with pytest.raises(ProviderError, match=r"^The provider's answer was not valid JSON"):
         await make().generate_ideas(CLUSTER, Prompts())
 

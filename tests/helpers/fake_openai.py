@@ -96,6 +96,8 @@ class Reply:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finish_reason: str = "stop"
+    #: send the headers and half the body, then close the connection (dropped mid-answer)
+    drop: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,8 @@ class FakeOpenAI:
         self.files: dict[str, bytes] = {}
         #: override the default chat answers: brief (parsed user message) → content
         self.on_chat: Callable[[Any], str | dict[str, Any]] | None = None
+        #: answer `response_format: json_schema` with a 400, as servers without it do
+        self.refuse_json_schema = False
         self.port = 0
         self._server: HTTPServer | None = None
         self._released = asyncio.Event()
@@ -234,6 +238,20 @@ class FakeOpenAI:
         return Reply(200, {"object": "list", "result": "nothing like an answer"}, path=path)
 
     @staticmethod
+    def dropped(path: str | None = "/chat/completions") -> Reply:
+        """The connection closed after half an answer."""
+        return Reply(200, {"choices": [{"message": {"content": "{\"ideas\": []}"}}]},
+                     drop=True, path=path)
+
+    @classmethod
+    def context_exceeded(cls) -> Reply:
+        """OpenAI's 400 for a prompt over the model's context window."""
+        return cls.error(400, "This model's maximum context length is 2048 tokens. However, "
+                              "your messages resulted in 9120 tokens. Please reduce the length "
+                              "of the messages.", code="context_length_exceeded",
+                         path="/chat/completions")
+
+    @staticmethod
     def hang(seconds: float = 30.0, path: str | None = None) -> Reply:
         return Reply(200, {"object": "late"}, delay=seconds, path=path)
 
@@ -254,9 +272,11 @@ class FakeOpenAI:
             user = [m for m in messages if m.get("role") == "user"]
             try:
                 brief = json.loads(user[-1]["content"]) if user else {}
+                if isinstance(brief, dict) and brief.get("task") == "repair":
+                    brief = json.loads(user[0]["content"])  # answer the task again
             except (ValueError, TypeError):
                 brief = {"text": user[-1]["content"] if user else ""}
-            content = (self.on_chat or _default_chat)(brief)
+            content = (self.on_chat or default_chat)(brief)
         text = content if isinstance(content, str) else json.dumps(content)
         prompt = reply.prompt_tokens if reply and reply.prompt_tokens is not None else \
             _tokens(json.dumps(messages))
@@ -300,7 +320,7 @@ def _significant(text: str) -> str:
     return words[0][:4] if words else text.lower()
 
 
-def _default_chat(brief: Any) -> dict[str, Any]:
+def default_chat(brief: Any) -> dict[str, Any]:
     task = brief.get("task") if isinstance(brief, dict) else None
     if task == "clustering":
         groups: dict[str, list[str]] = {}
@@ -341,6 +361,18 @@ def _default_chat(brief: Any) -> dict[str, Any]:
                 "meta_description": f"Everything about {primary}.", "slug": title,
                 "primary_keyword": primary,
                 "secondary_keywords": brief.get("secondary_keyword_candidates", [])[:5]}
+    if task == "content_intro":
+        title = brief.get("title", "Article")
+        primary = brief.get("primary_keyword", title)
+        return {"title": title, "html_content": f"<p>This article covers {primary}.</p>",
+                "meta_title": title, "meta_description": f"Everything about {primary}.",
+                "slug": title, "primary_keyword": primary,
+                "secondary_keywords": brief.get("secondary_keyword_candidates", [])[:5]}
+    if task == "content_section":
+        section = brief.get("section", {})
+        heading = section.get("heading", "")
+        return {"html_content": f"<p>Some words on {heading}.</p>" + "".join(
+            f"<h3>{sub}</h3><p>Detail on {sub}.</p>" for sub in section.get("subheadings", []))}
     if task == "image_prompt_extraction":
         headings = brief.get("headings", [])[:int(brief.get("max_in_article", 3))]
         return {"featured": f"An editorial illustration of {brief.get('title')}",
@@ -365,7 +397,11 @@ class _ApiHandler(RequestHandler):
         except ValueError:
             body = None
         fake._record(self.request, path, body)
+        fmt = ((body or {}).get("response_format") or {}) if isinstance(body, dict) else {}
         reply = fake._next(path)
+        if reply is None and fake.refuse_json_schema and fmt.get("type") == "json_schema":
+            reply = FakeOpenAI.error(400, "response_format of type json_schema is not "
+                                          "supported by this model")
         if reply is not None and reply.delay:
             with contextlib.suppress(TimeoutError):  # a hang ends at its delay or at stop()
                 await asyncio.wait_for(fake._released.wait(), reply.delay)
@@ -383,6 +419,14 @@ class _ApiHandler(RequestHandler):
         self.set_header("Content-Type", "application/json")
         for name, value in (reply.headers.items() if reply else ()):
             self.set_header(name, value)
+        if reply is not None and reply.drop:
+            self.set_header("Content-Length", str(len(answer)))
+            self.write(answer[:len(answer) // 2])
+            with contextlib.suppress(StreamClosedError):
+                await self.flush()
+            assert self.request.connection is not None
+            self.request.connection.close()  # type: ignore[attr-defined]
+            return
         self.finish(answer)
 
     def _default(self, path: str, body: dict[str, Any], reply: Reply | None

@@ -130,7 +130,8 @@ async def test_tasks_with_content_are_skipped_and_not_charged(jobs_app, client):
     assert done["state"] == "SUCCESS", done
     assert done["result"]["written"] == 1
     assert done["result"]["skipped"] == [
-        {"task_id": done_task, "reason": "exists: the task already has content"}]
+        {"task_id": done_task,
+         "reason": "exists: the task already has content (send rewrite: true to replace it)"}]
     mine = await all_rows(client, token, f"{CONTENT}?task_id={done_task}")
     assert [c["title"] for c in mine] == ["Mine"]
 

@@ -140,11 +140,19 @@ async def test_the_actions_use_the_integration_and_the_saved_prompts(jobs_app, c
         "task_ids"]
     done = await run(client, token, CONTENT_AUTO, task_ids)
     assert done["state"] == "SUCCESS", done
-    (call,) = chats(fake, "content_generation")
-    assert call.messages[0]["content"] == PROMPTS["content_generation"]
+    # outline-first: an intro call, then one call per H2 of the idea's outline
+    outline = [o["heading"] for o in ideas[0]["outline"] if o["level"] == 2]
+    assert len(chats(fake, "content_intro")) == 1
+    sections = chats(fake, "content_section")
+    assert [c.brief["section"]["heading"] for c in sections] == outline
+    assert {c.messages[0]["content"] for c in sections} == {PROMPTS["content_generation"]}
+    assert all(c.json["max_tokens"] <= 600 for c in sections)
     await check_metered(client, token, done)
+    assert len([s for s in done["meta"]["request_steps"] if s["name"] == "request"]) == \
+        1 + len(outline)
     (content,) = await all_rows(client, token, CONTENT)
-    assert "<h2>" in content["html_content"] and content["word_count"] > 0
+    assert [h for h in outline if f"<h2>{h}</h2>" in content["html_content"]] == outline
+    assert content["word_count"] > 0
 
     # image prompts (LLM), images (rendered locally: no image model configured)
     done = await run(client, token, PROMPTS_AUTO, [int(content["id"])])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from igny8d.ai.types import Provider, ProviderConfig
+from igny8d.ai.types import LlmOptions, Provider, ProviderConfig
 
 if TYPE_CHECKING:
     from igny8d.settings import Settings
@@ -35,5 +35,5 @@ def provider_for(config: ProviderConfig | None, settings: Settings) -> Provider:
 
         images = None if config.image_model else \
             LocalProvider(max_cluster_ids=settings.local_cluster_max_ids)
-        return OpenAIProvider(config, images=images)
+        return OpenAIProvider(config, images=images, options=LlmOptions.from_settings(settings))
     raise ValueError(f"unknown provider kind {config.kind!r}")

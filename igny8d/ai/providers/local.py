@@ -92,8 +92,8 @@ class LocalProvider:
                 Step("structures", ", ".join(i.content_structure for i in ideas)),
                 Step("outlines", ", ".join(_n(len(i.outline), "section") for i in ideas))))
 
-    async def generate_article(self, brief: ArticleBrief,
-                               prompts: Prompts) -> Generation[ArticleDraft]:
+    async def generate_article(self, brief: ArticleBrief, prompts: Prompts, *,
+                               on_section: object = None) -> Generation[ArticleDraft]:
         if not brief.title.strip() and not any(k.strip() for k in brief.keywords):
             raise ProviderError("The task has no title and no keywords to write from.",
                                 status=400)

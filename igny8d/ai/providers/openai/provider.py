@@ -1,8 +1,9 @@
 """`OpenAIProvider`: the provider contract over an OpenAI-compatible chat, embeddings, images API.
 
-Chat answers are asked for in JSON mode (`response_format={"type": "json_object"}`): the
-account's prompt of the type is the system message, the brief (as JSON) the user message. The
-answer is parsed (```json fences tolerated) and validated into the dataclasses of
+Chat answers are asked for schema-constrained, with a token budget and a temperature per step,
+repaired once when they do not fit (`chat`); articles are written outline-first (`article`).
+The account's prompt of the type is the system message, the brief (as JSON) the user message.
+The answer is parsed (```json fences tolerated) and validated into the dataclasses of
 `igny8d.ai.types` (`wire`); values the store would refuse are mapped (an unknown content
 structure is "guide") or cut (meta title at 60 characters, at a word) (`answers`).
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -20,17 +20,19 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from igny8d.ai.cluster import ClusterResult, KeywordItem, clusters_from_groups
+from igny8d.ai.providers.openai import schemas
 from igny8d.ai.providers.openai.answers import (
     STRUCTURE_ALIASES,
     TYPE_ALIASES,
     choice,
     inspect_image,
-    outline_json,
     read_html,
     sections,
     unique,
     word_estimate,
 )
+from igny8d.ai.providers.openai.article import write as write_article
+from igny8d.ai.providers.openai.chat import Asked, Chat, Spent
 from igny8d.ai.providers.openai.prices import (
     IMAGE_PRICES,
     image_size,
@@ -39,7 +41,6 @@ from igny8d.ai.providers.openai.prices import (
 )
 from igny8d.ai.providers.openai.transport import DETAIL_CHARS, Transport
 from igny8d.ai.providers.openai.wire import (
-    Article,
     ChatResponse,
     ClusterAnswer,
     EmbeddingResponse,
@@ -48,30 +49,41 @@ from igny8d.ai.providers.openai.wire import (
     ImageResponse,
     Models,
     Usage,
-    parse_content,
     validate,
 )
-from igny8d.ai.text import normalise, slug
+from igny8d.ai.text import normalise
 from igny8d.ai.types import (
     ArticleBrief,
     ArticleDraft,
+    ChatBudget,
     ClusterBrief,
     Generation,
     IdeaDraft,
     ImageBrief,
     ImagePromptDraft,
     ImageRequest,
+    LlmOptions,
     Prompts,
     Provider,
     ProviderConfig,
     ProviderError,
     RenderedImage,
+    SectionHook,
     Step,
 )
-from igny8d.text import cut_at_word
 from igny8d.vocab import CONTENT_STRUCTURES, CONTENT_TYPES, MAX_TARGET_KEYWORDS
 
 M = TypeVar("M", bound=BaseModel)
+
+CLUSTER_ANSWER = ("Only a JSON object: {\"clusters\": [{\"name\": str, \"keywords\": [str]}], "
+                  "\"unclustered\": [{\"keyword\": str, \"reason\": str}]}, every keyword "
+                  "given exactly once, spelled as given.")
+IDEAS_ANSWER = ("Only a JSON object: {\"ideas\": [{\"title\": str, \"description\": str, "
+                "\"content_type\": str, \"content_structure\": str, \"target_keywords\": "
+                "[str], \"outline\": [{\"heading\": str, \"subheadings\": [str], \"keywords\": "
+                "[str]}], \"estimated_word_count\": int}]}, `count` ideas.")
+IMAGE_PROMPTS_ANSWER = ("Only a JSON object: {\"featured\": str, \"in_article\": "
+                        "[{\"heading\": str, \"prompt\": str}]}.")
 
 #: Inputs per `/embeddings` call (OpenAI takes up to 2,048; local servers often fewer).
 MAX_EMBEDDING_BATCH = 256
@@ -91,50 +103,28 @@ class OpenAIProvider:
 
     def __init__(self, config: ProviderConfig, *, images: Provider | None = None,
                  sleep: Callable[[float], Awaitable[None]] | None = None,
-                 rand: Callable[[], float] | None = None) -> None:
+                 rand: Callable[[], float] | None = None,
+                 options: LlmOptions | None = None) -> None:
         self.config = config
         self.http = Transport(config, sleep=sleep, rand=rand)
+        self.options = options or LlmOptions()
+        self.chat = Chat(self.http, config.model, json_schema=self.options.json_schema)
         self._images = images
 
     def close(self) -> None:
         """Releases the HTTP client (a later call makes a new one)."""
         self.http.close()
 
-    # -- chat ---------------------------------------------------------------------------------
+    # -- chat ----------------------------------------------------------------------------------
 
-    async def _chat(self, prompt_type: str, prompts: Prompts, brief: dict[str, Any],
-                    shape: type[M]) -> tuple[M, int, float, tuple[Step, ...], tuple[Step, ...]]:
-        """Ask the chat model for a JSON answer of `shape`: (answer, tokens, cost, request
-        steps, response steps)."""
-        model = self.config.model
-        body = {
-            "model": model,
-            "messages": [
-                {"role": "system", "content": prompts.get(prompt_type)},
-                {"role": "user", "content": json.dumps(
-                    {"task": prompt_type, **brief,
-                     "answer": "Only a JSON object, in the shape the system message gives."},
-                    ensure_ascii=False)},
-            ],
-            "response_format": {"type": "json_object"},
-        }
-        request_steps = (Step("request", f"POST /chat/completions model={model}"),)
-        answer = await self.http.call("POST", "/chat/completions", body)
-        chat = validate(ChatResponse, answer.data)
-        choice = chat.choices[0]
-        usage = chat.usage or Usage()
-        tokens = usage.total
-        cost = token_cost(model, usage.prompt_tokens, usage.completion_tokens)
-        steps = (*answer.retries, Step("response", f"200, {tokens:,} tokens"))
-        content = choice.message.content
-        if content is None or not content.strip():
-            if choice.message.refusal:
-                raise ProviderError("The model refused: " +
-                                    self.http.scrub(" ".join(choice.message.refusal.split()))[:160])
-            raise ProviderError("The provider's answer did not match the expected shape: "
-                                "choices.0.message.content: no content")
-        data = parse_content(content, cut_off=choice.finish_reason == "length")
-        return validate(shape, data), tokens, cost, request_steps, steps
+    async def _ask(self, task: str, prompt_type: str, prompts: Prompts, brief: dict[str, Any],
+                   shape: type[M], schema: dict[str, Any], budget: ChatBudget, answer: str,
+                   check: Callable[[M], None] | None = None,
+                   spent: Spent | None = None) -> Asked[M]:
+        """One chat step (`chat.Chat.ask`): the account's prompt of the type is the system
+        message, the brief (as JSON) the user message."""
+        return await self.chat.ask(task, prompts.get(prompt_type), brief, shape, schema=schema,
+                                   budget=budget, answer=answer, check=check, spent=spent)
 
     async def cluster(self, items: tuple[KeywordItem, ...],
                       prompts: Prompts) -> Generation[ClusterResult]:
@@ -149,8 +139,10 @@ class OpenAIProvider:
         brief = {"keywords": [
             {"keyword": k.text.strip(), "volume": k.volume,
              **({"intent": k.intent} if k.intent else {})} for k in ordered]}
-        answer, tokens, cost, req, resp = await self._chat("clustering", prompts, brief,
-                                                           ClusterAnswer)
+        asked = await self._ask("clustering", "clustering", prompts, brief, ClusterAnswer,
+                                schemas.clustering([k.text.strip() for k in ordered]),
+                                self.options.clustering, CLUSTER_ANSWER)
+        answer, spent = asked.value, asked.spent
         exact: dict[str, list[int]] = {}
         loose: dict[str, list[int]] = {}
         for k in ordered:
@@ -184,7 +176,12 @@ class OpenAIProvider:
         if invented:
             note += f", {invented} keyword{'s' if invented > 1 else ''} the model invented " \
                     "ignored"
-        return Generation(result, tokens, cost, req, (*resp, Step("parse", note)))
+        if not result.clusters:
+            raise spent.charge(ProviderError(
+                "The model's clustering placed no keyword in a cluster "
+                f"({len(answer.clusters)} groups answered; {note})."))
+        return Generation(result, spent.tokens, spent.cost, tuple(spent.request),
+                          (*spent.response, Step("parse", note)))
 
     async def generate_ideas(self, cluster: ClusterBrief, prompts: Prompts, *,
                              count: int = 3) -> Generation[tuple[IdeaDraft, ...]]:
@@ -198,7 +195,9 @@ class OpenAIProvider:
             "content_structures": list(CONTENT_STRUCTURES),
             "content_types": list(CONTENT_TYPES),
         }
-        answer, tokens, cost, req, resp = await self._chat("ideas", prompts, brief, Ideas)
+        asked = await self._ask("ideas", "ideas", prompts, brief, Ideas, schemas.IDEAS,
+                                self.options.ideas, IDEAS_ANSWER)
+        answer, spent = asked.value, asked.spent
         fallback = [k.text for k in cluster.keywords] or [cluster.name]
         ideas = tuple(
             IdeaDraft(
@@ -213,45 +212,15 @@ class OpenAIProvider:
                 outline=sections(i.outline),
                 estimated_word_count=word_estimate(i.estimated_word_count),
             ) for i in answer.ideas[:max(1, count)])
-        return Generation(ideas, tokens, cost, req,
-                          (*resp, Step("parse", f"{len(ideas)} ideas")))
+        return Generation(ideas, spent.tokens, spent.cost, tuple(spent.request),
+                          (*spent.response, Step("parse", f"{len(ideas)} ideas")))
 
-    async def generate_article(self, brief: ArticleBrief,
-                               prompts: Prompts) -> Generation[ArticleDraft]:
-        """One call: with the brief's outline (followed as written) or, without one, the
-        model makes its own and the outline is read back from the article's h2/h3."""
-        primary = brief.keywords[0] if brief.keywords else brief.title
-        ask = {
-            "title": brief.title, "primary_keyword": primary,
-            "keywords": list(brief.keywords),
-            "secondary_keyword_candidates": list(brief.related_keywords),
-            "description": brief.description, "content_type": brief.content_type,
-            "content_structure": brief.content_structure,
-            "outline": outline_json(brief.outline),
-            "outline_note": "Follow this outline exactly." if brief.outline else
-            "No outline given: make an h2/h3 outline from the title and keywords first.",
-            "target_word_count": brief.target_word_count,
-        }
-        answer, tokens, cost, req, resp = await self._chat("content_generation", prompts, ask,
-                                                           Article)
-        html = answer.html_content.strip()
-        read = read_html(html)
-        title = " ".join((answer.title or brief.title).split())[:255] or brief.title
-        primary_kw = " ".join((answer.primary_keyword or primary).split())[:255]
-        secondary = unique(answer.secondary_keywords or
-                           [*brief.keywords[1:], *brief.related_keywords],
-                           limit=50, exclude=[primary_kw])
-        first_paragraph = next((p for p in read.paragraphs if p), "")
-        draft = ArticleDraft(
-            title=title, html_content=html,
-            meta_title=cut_at_word(answer.meta_title or title, 60),
-            meta_description=cut_at_word(
-                answer.meta_description or brief.description or first_paragraph, 160),
-            slug=slug(answer.slug or title) or slug(brief.title) or f"task-{brief.task_id}",
-            primary_keyword=primary_kw, secondary_keywords=secondary,
-            outline=brief.outline or read.outline(), word_count=read.words())
-        return Generation(draft, tokens, cost, req,
-                          (*resp, Step("parse", f"{draft.word_count:,} words")))
+    async def generate_article(self, brief: ArticleBrief, prompts: Prompts, *,
+                               on_section: SectionHook | None = None
+                               ) -> Generation[ArticleDraft]:
+        """Outline-first (`article.write`): an intro call, then one call per H2 of the
+        brief's outline; without an outline, the whole article in one call."""
+        return await write_article(self, brief, prompts, on_section)
 
     async def image_prompts(self, brief: ImageBrief,
                             prompts: Prompts) -> Generation[tuple[ImagePromptDraft, ...]]:
@@ -260,15 +229,17 @@ class OpenAIProvider:
         ask = {"title": brief.title, "primary_keyword": brief.primary_keyword,
                "headings": headings, "max_in_article": brief.max_in_article,
                "article_text": " ".join("".join(read.text).split())[:IMAGE_BRIEF_TEXT]}
-        answer, tokens, cost, req, resp = await self._chat("image_prompt_extraction", prompts,
-                                                           ask, ImagePrompts)
+        asked = await self._ask("image_prompt_extraction", "image_prompt_extraction", prompts,
+                                ask, ImagePrompts, schemas.IMAGE_PROMPTS,
+                                self.options.image_prompts, IMAGE_PROMPTS_ANSWER)
+        answer, spent = asked.value, asked.spent
         out = [ImagePromptDraft("featured", answer.featured.strip()[:10000])]
         for n, item in enumerate(answer.in_article[:max(0, brief.max_in_article)]):
             heading = item.heading.strip() or (headings[n] if n < len(headings) else "")
             out.append(ImagePromptDraft("in_article", item.prompt.strip()[:10000],
                                         heading[:255]))
-        return Generation(tuple(out), tokens, cost, req,
-                          (*resp, Step("parse", f"{len(out)} image prompts")))
+        return Generation(tuple(out), spent.tokens, spent.cost, tuple(spent.request),
+                          (*spent.response, Step("parse", f"{len(out)} image prompts")))
 
     # -- embeddings ---------------------------------------------------------------------------
 

@@ -215,6 +215,10 @@ class Transport:
         if not isinstance(error, dict):
             return "", ""
         message = error.get("message") or error.get("detail")
+        if isinstance(message, list):  # a request validator's (FastAPI's) 422
+            message = "; ".join(
+                ".".join(str(p) for p in item.get("loc", ())) + f": {item.get('msg', '')}"
+                if isinstance(item, dict) else str(item) for item in message[:3])
         code = error.get("code") or error.get("type") or ""
         text = " ".join(message.split()) if isinstance(message, str) else ""
         return self.scrub(text)[:DETAIL_CHARS], str(code)[:60]
@@ -235,8 +239,11 @@ class Transport:
                                  f"{tries}.", status=429, retryable=True), \
                 _retry_after(response.headers.get("Retry-After"))
         if code >= 500:
+            # llama-cpp-python's server answers its request validator's errors with a 500:
+            # one naming the answer format is about the request, and asking again is futile
+            blames_request = "response_format" in message
             return ProviderError(f"The provider failed ({code}) after {tries}{detail}.",
-                                 status=code, retryable=True), \
+                                 status=code, retryable=not blames_request), \
                 _retry_after(response.headers.get("Retry-After"))
         if code == 404:
             return ProviderError(f"The provider has no {path} or no such model "

@@ -107,7 +107,8 @@ class Unplaced(Wire):
 
 
 class ClusterAnswer(Wire):
-    clusters: list[Group] = Field(default_factory=list)
+    #: an answer without a cluster does not do the job (repaired once, else the job fails)
+    clusters: list[Group] = Field(min_length=1)
     unclustered: list[Unplaced] = Field(default_factory=list)
 
     @field_validator("unclustered", mode="before")
@@ -154,6 +155,12 @@ class Article(Wire):
     slug: str = ""
     primary_keyword: str = ""
     secondary_keywords: list[str] = Field(default_factory=list)
+
+
+class SectionBody(Wire):
+    """One section of an outline-first article: its body (the heading is ours)."""
+
+    html_content: str = Field(min_length=1)
 
 
 class InArticle(Wire):
