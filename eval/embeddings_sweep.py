@@ -7,7 +7,9 @@ linkages and lexical+semantic blends: the figures behind the `embedding_threshol
 Each niche is clustered whole, as auto_cluster gets it; an unclustered keyword counts as a
 cluster of its own. Pooled over the niches: ARI, pair-F1 and the share of keywords left
 unclustered. Choices are made on dev only (leave-one-niche-out folds for the blend); the
-holdout is only reported.
+holdout is only reported. `cluster_keywords(embeddings=...)` itself takes the larger of the
+cosine and the lexical similarity (docs/decisions.md, round 2), so a blend here comes on top of
+that; `python -m eval.clustering_cv` is the leave-one-niche-out choice of the defaults.
 """
 
 from __future__ import annotations

@@ -284,7 +284,8 @@ def cluster_on_vectors(existing: list[ExistingCluster], items: list[KeywordItem]
                 embeddings: dict[int, tuple[float, ...]], threshold: float, linkage: Linkage
                 ) -> tuple[dict[int, int], ClusterResult, dict[int, Intent]]:
     """CPU-heavy: the keywords join existing clusters by their vectors (average cosine to the
-    cluster's sampled keywords ≥ threshold), the rest are clustered on their vectors."""
+    cluster's sampled keywords ≥ threshold), the rest are clustered on their vectors and
+    words (`cluster_keywords` with `embeddings`: the larger of cosine and lexical similarity)."""
     joined: dict[int, int] = {}
     rest = list(items)
     if existing and items:

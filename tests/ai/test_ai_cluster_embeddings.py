@@ -43,18 +43,22 @@ def test_pour_over_and_pourover_join_and_are_named_by_volume() -> None:
                             f"{EMBEDDING_THRESHOLD:.2f})")
 
 
-def test_the_vectors_are_the_similarity_not_the_words() -> None:
+def test_the_vectors_or_the_words_make_two_keywords_alike() -> None:
     """"sofa" and "couch" share no word or trigram: TF-IDF keeps them apart, vectors that say
-    they are alike put them together; vectors that say two near-identical texts differ keep
-    those apart."""
+    they are alike put them together. The similarity is the larger of the vectors' cosine and
+    the words' (lexical) similarity: "coffee grinder" and "coffee grinders" are the same terms
+    whatever their vectors say, "coffee grinder" and "coffee maker" are not."""
     items = [KeywordItem(1, "sofa", 10), KeywordItem(2, "couch", 20),
-             KeywordItem(3, "coffee grinder", 5), KeywordItem(4, "coffee grinders", 4)]
+             KeywordItem(3, "coffee grinder", 5), KeywordItem(4, "coffee grinders", 4),
+             KeywordItem(5, "coffee maker", 3)]
     assert not _together(cluster_keywords(items), 1, 2)
     assert _together(cluster_keywords(items), 3, 4)
-    vectors = {1: [1.0, 0.1, 0.0], 2: [0.9, 0.15, 0.0], 3: [0.0, 0.0, 1.0], 4: [0.0, 1.0, 0.0]}
+    vectors = {1: [1.0, 0.1, 0.0, 0.0], 2: [0.9, 0.15, 0.0, 0.0], 3: [0.0, 0.0, 1.0, 0.0],
+               4: [0.0, 1.0, 0.0, 0.0], 5: [0.0, 0.0, 0.0, 1.0]}
     result = cluster_keywords(items, embeddings=vectors, min_cluster_size=2)
-    assert [(c.name, c.keyword_ids) for c in result.clusters] == [("couch", (2, 1))]
-    assert {u.keyword_id for u in result.unclustered} == {3, 4}
+    assert [(c.name, c.keyword_ids) for c in result.clusters] == [("couch", (2, 1)),
+                                                                  ("coffee grinder", (3, 4))]
+    assert {u.keyword_id for u in result.unclustered} == {5}
 
 
 def test_conflicting_intents_are_never_merged_even_with_identical_vectors() -> None:
@@ -144,7 +148,8 @@ def test_bad_embeddings_are_value_errors() -> None:
     assert [c.keyword_ids for c in out.clusters] == [(1, 2)]
     assert out.unclustered[0].code == "empty"
     # a zero vector is like nothing
-    zero = cluster_keywords(items, embeddings={1: [0.0, 0.0], 2: [1.0, 0.0]}, min_cluster_size=2)
+    apart = [KeywordItem(1, "coffee grinder"), KeywordItem(2, "tea kettle")]
+    zero = cluster_keywords(apart, embeddings={1: [0.0, 0.0], 2: [1.0, 0.0]}, min_cluster_size=2)
     assert zero.clusters == ()
 
 
@@ -215,3 +220,26 @@ async def test_embeddings_fetched_over_http_cluster_the_same() -> None:
     result = cluster_keywords(items, embeddings=vectors, min_cluster_size=2)
     assert result == cluster_keywords(items, embeddings=_vectors(items), min_cluster_size=2)
     assert [(c.name, c.keyword_ids) for c in result.clusters] == [("pourover kettle", (2, 1))]
+
+
+_PAGES = [KeywordItem(1, "best yoga mat", 900), KeywordItem(2, "top rated yoga mats", 90),
+          KeywordItem(3, "yoga mat reviews", 80), KeywordItem(4, "yoga mat price", 70),
+          KeywordItem(5, "buy yoga mat", 60), KeywordItem(6, "yoga mat alternatives", 50)]
+
+
+@pytest.mark.parametrize("linkage", ["complete", "average"])
+def test_keywords_naming_different_page_types_never_share_a_cluster(linkage: str) -> None:
+    """The same vector for all: a listicle, a buy page and alternatives are still three
+    pages (none of their intents conflict: the page types alone keep them apart)."""
+    same = {k.id: [1.0, 0.0] for k in _PAGES}
+    result = cluster_keywords(_PAGES, embeddings=same, linkage=linkage)  # type: ignore[arg-type]
+    assert sorted(sorted(c.keyword_ids) for c in result.clusters) == [[1, 2, 3], [4, 5], [6]]
+
+
+def test_a_new_keyword_naming_another_page_type_does_not_join_on_vectors() -> None:
+    existing = [ExistingCluster("best yoga mat", (_PAGES[0], _PAGES[1]), id=7)]
+    new = [_PAGES[2], _PAGES[3], _PAGES[5], KeywordItem(8, "yoga mat", 40)]
+    vectors = {k.id: [1.0, 0.0] for k in [*_PAGES, new[-1]]}
+    out = assign_to_existing(existing, new, embeddings=vectors)
+    assert {a.keyword_id for a in out.assigned} == {3, 8}  # reviews, and no page type named
+    assert {k.id for k in out.rest} == {4, 6}

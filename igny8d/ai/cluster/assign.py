@@ -20,6 +20,8 @@ from igny8d.ai.cluster.vectors import (
     Vectors,
     cos,
     head_key,
+    page_types,
+    pages_conflict,
     prepare,
 )
 from igny8d.ai.intent import IntentResult, classify_analysis
@@ -121,7 +123,11 @@ def _assign_by_vectors(clusters: Sequence[ExistingCluster], new: list[Prepared],
     masks = [0] * len(existing)
     sizes = [len(c.keywords) for c in clusters]
     units: list[list[tuple[float, ...]]] = []
+    #: the distinct page types each cluster's keywords name (a new keyword naming another
+    #: type does not join: `pages_conflict`)
+    pages: list[set[frozenset[str]]] = []
     for ci, group in enumerate(existing):
+        pages.append({page_types(q.analysis) for q in group if q.analysis.head} - {frozenset()})
         for q in group:
             masks[ci] |= q.firm_bit
         units.append([vectors.of(q.item.id) for q in group
@@ -133,10 +139,12 @@ def _assign_by_vectors(clusters: Sequence[ExistingCluster], new: list[Prepared],
             rest.append(p.item)
             continue
         unit = vectors.of(p.item.id)
+        mine = page_types(p.analysis)
         best: tuple[float, int] | None = None
         for ci, members in enumerate(units):
             if not members or conflicts(p.firm_bit, masks[ci]) or \
-                    sizes[ci] >= max_cluster_size:
+                    sizes[ci] >= max_cluster_size or \
+                    any(pages_conflict(mine, t) for t in pages[ci]):
                 continue
             avg = sum(cos(unit, m) for m in members) / len(members)
             if avg >= threshold and (best is None or avg > best[0]):
@@ -147,6 +155,8 @@ def _assign_by_vectors(clusters: Sequence[ExistingCluster], new: list[Prepared],
         score, ci = best
         sizes[ci] += 1
         masks[ci] |= p.firm_bit
+        if mine:
+            pages[ci].add(mine)
         assigned.append(Assignment(p.item.id, ci, clusters[ci].id, clusters[ci].name,
                                    round(score, 4)))
     return AssignResult(tuple(assigned), tuple(rest))

@@ -23,9 +23,9 @@ from igny8d.ai.cluster.vectors import (
     Space,
     Vectors,
     head_key,
+    hybrid_edges,
     prepare,
     similarity_edges,
-    vector_edges,
 )
 
 #: Pairs below this similarity are not kept as edges (they count as 0 in the averages).
@@ -209,7 +209,8 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
             if p.analysis.head:
                 key_of[i] = len(units)
                 units.append(vectors.of(p.item.id))
-        key_edges = vector_edges(units, cutoff)
+        key_edges = hybrid_edges(units, [p.analysis for p in prepared if p.analysis.head],
+                                 cutoff)
     by_key: dict[int, list[int]] = defaultdict(list)
     for i, u in enumerate(key_of):
         if u >= 0:

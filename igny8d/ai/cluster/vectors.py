@@ -64,6 +64,19 @@ def prepare(items: Iterable[KeywordItem]) -> list[Prepared]:
 Key = tuple[tuple[str, ...], str, tuple[str, ...]]
 
 
+def page_types(a: Analysis) -> frozenset[str]:
+    """The page types a keyword names (its facets among `PAGE_FACETS`): a listicle, a buy or
+    price page, a local pack, alternatives, a login, support."""
+    return PAGE_FACETS.intersection(terms_of(a).facets)
+
+
+def pages_conflict(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Two keywords naming different page types want different pages ("best X" / "X price"),
+    however close their embeddings are; one naming more types than the other ("best X to buy"
+    / "best X") does not conflict with it."""
+    return bool(a) and bool(b) and not (a <= b or b <= a)
+
+
 def head_key(a: Analysis) -> Key:
     """What makes two keywords the same for the clustering: their terms' stems, their compact
     text and their facets (`facets.terms_of`)."""
@@ -266,6 +279,44 @@ def vector_edges(units: Sequence[tuple[float, ...]], cutoff: float) -> list[dict
             u = start + r
             if v > u:
                 edges[u][v] = edges[v][u] = min(1.0, s)
+    return edges
+
+
+def hybrid_edges(units: Sequence[tuple[float, ...]], analyses: Sequence[Analysis],
+                 cutoff: float) -> list[dict[int, float]]:
+    """Edges (≥ cutoff) between keywords on embeddings: per pair the larger of the vectors'
+    cosine and the lexical similarity (`Space.sim`: 1.0 for the same terms and facets, high
+    for rewordings and misspellings a small embedding model scores lower), without the pairs
+    whose page types conflict (`pages_conflict`). `units[i]` is the vector of the keyword
+    analysed as `analyses[i]`; every analysis has a head."""
+    edges = vector_edges(units, cutoff)
+    space = Space(analyses)
+    by_key: dict[int, list[int]] = defaultdict(list)
+    for i, a in enumerate(analyses):
+        by_key[space.index[head_key(a)]].append(i)
+    for same in by_key.values():
+        for x, i in enumerate(same):
+            for j in same[x + 1:]:
+                edges[i][j] = edges[j][i] = 1.0
+    for u, row in enumerate(similarity_edges(space, cutoff)):
+        for v, s in row.items():
+            if v > u:
+                for i in by_key[u]:
+                    for j in by_key[v]:
+                        if s > edges[i].get(j, 0.0):
+                            edges[i][j] = edges[j][i] = s
+    return drop_page_conflicts(edges, [page_types(a) for a in analyses])
+
+
+def drop_page_conflicts(edges: list[dict[int, float]], pages: Sequence[frozenset[str]]
+                        ) -> list[dict[int, float]]:
+    """`edges` without the pairs whose page types conflict (`pages_conflict`): with no edge,
+    neither linkage merges their clusters (complete: a missing pair blocks; average: the pair
+    floor)."""
+    for u, row in enumerate(edges):
+        if pages[u]:
+            for v in [v for v in row if pages_conflict(pages[u], pages[v])]:
+                del row[v]
     return edges
 
 

@@ -1,0 +1,111 @@
+"""Leave-one-niche-out cross-validation of the clustering's constants on the DEV set only.
+
+    python -m eval.clustering_cv [--mode local|embeddings|both]
+
+For each candidate configuration (threshold, and linkage on embeddings) every dev niche is
+clustered whole through the operation's own compute functions (`eval.clustering`'s
+clusterers). Then, for each niche in turn, the configuration with the best pooled ARI on the
+other 17 is chosen and scored on it; the held-out labels are pooled over the 18 folds. That
+pooled ARI (with pair precision and recall) estimates what the chosen constants do on a niche
+they were not chosen on; a configuration picked in every fold is a stable choice. The holdout
+is never read here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from eval.clustering import by_niche, labels, rows_of
+from eval.metrics import adjusted_rand_index, pair_f1
+from igny8d.ai import ClusterResult, KeywordItem
+from igny8d.ai.cluster import Linkage
+
+LOCAL_THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
+EMBEDDING_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
+LINKAGES: tuple[Linkage, ...] = ("complete", "average")
+
+Config = tuple[str, float]  # linkage, threshold
+Predictions = dict[Config, dict[str, list[str]]]  # config → niche → a label per row
+
+
+def predict(configs: Sequence[Config],
+            clusterer: Callable[[Config, list[KeywordItem]], ClusterResult]) -> Predictions:
+    out: Predictions = {}
+    for config in configs:
+        out[config] = {}
+        for niche, rows in by_niche(rows_of("dev")).items():
+            items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
+            out[config][niche] = labels(clusterer(config, items), [k.id for k in items])[0]
+    return out
+
+
+def _pooled(gold: dict[str, list[str]], pred: dict[str, list[str]], niches: Sequence[str]
+            ) -> tuple[list[str], list[str]]:
+    p = [f"{n}/{x}" for n in niches for x in pred[n]]
+    g = [f"{n}/{x}" for n in niches for x in gold[n]]
+    return p, g
+
+
+def leave_one_niche_out(preds: Predictions) -> tuple[float, float, float, Counter[Config]]:
+    """(pooled held-out ARI, precision, recall, how often each configuration was chosen)."""
+    gold = {n: [r["cluster"] for r in rows] for n, rows in by_niche(rows_of("dev")).items()}
+    names = sorted(gold)
+    held_p: list[str] = []
+    held_g: list[str] = []
+    chosen: Counter[Config] = Counter()
+    for held in names:
+        train = [n for n in names if n != held]
+        best = max(preds, key=lambda c: adjusted_rand_index(*_pooled(gold, preds[c], train)))
+        chosen[best] += 1
+        p, g = _pooled(gold, preds[best], [held])
+        held_p += p
+        held_g += g
+    _, precision, recall = pair_f1(held_p, held_g)
+    return adjusted_rand_index(held_p, held_g), precision, recall, chosen
+
+
+def local_predictions() -> Predictions:
+    from igny8d.ai.cluster import cluster_keywords
+    from igny8d.ai.cluster.groups import place_leftovers
+
+    def run(config: Config, items: list[KeywordItem]) -> ClusterResult:
+        return place_leftovers(cluster_keywords(items, threshold=config[1]), items)
+    return predict([("average", t) for t in LOCAL_THRESHOLDS], run)
+
+
+def embedding_predictions() -> Predictions:
+    from igny8d.ai.providers.embedded import SentenceEmbedder
+    from igny8d.operations.cluster import cluster_on_vectors
+
+    texts = sorted({r["keyword"] for r in rows_of("dev")})
+    vector_of = dict(zip(texts, SentenceEmbedder().embed(texts), strict=True))
+
+    def run(config: Config, items: list[KeywordItem]) -> ClusterResult:
+        by_id = {k.id: tuple(vector_of[k.text]) for k in items}
+        linkage: Linkage = "average" if config[0] == "average" else "complete"
+        return cluster_on_vectors([], items, by_id, config[1], linkage)[1]
+    return predict(list(itertools.product(LINKAGES, EMBEDDING_THRESHOLDS)), run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m eval.clustering_cv")
+    ap.add_argument("--mode", choices=("local", "embeddings", "both"), default="both")
+    args = ap.parse_args(argv)
+    modes = ("local", "embeddings") if args.mode == "both" else (args.mode,)
+    for mode in modes:
+        preds = local_predictions() if mode == "local" else embedding_predictions()
+        gold = {n: [r["cluster"] for r in rows] for n, rows in by_niche(rows_of("dev")).items()}
+        for config, pred in preds.items():
+            ari = adjusted_rand_index(*_pooled(gold, pred, sorted(gold)))
+            print(f"{mode:10} {config[0]:8} {config[1]:.2f}  dev ARI {ari:.3f}")
+        ari, p, r, chosen = leave_one_niche_out(preds)
+        print(f"{mode:10} leave-one-niche-out ARI {ari:.3f} (P {p:.3f} R {r:.3f}); chosen: "
+              + ", ".join(f"{c[0]} {c[1]:.2f} ×{k}" for c, k in chosen.most_common()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

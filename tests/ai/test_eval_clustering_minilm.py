@@ -1,0 +1,18 @@
+"""eval/clustering.py in embeddings mode with the real in-process model (all-MiniLM-L6-v2, the
+settings' default threshold and linkage): the dev figures stay above their floors."""
+
+from __future__ import annotations
+
+from eval.clustering import FLOORS, evaluate, render
+from tests.helpers.embeddings import needs_model
+
+pytestmark = needs_model
+
+
+def test_the_embeddings_dev_figures_stay_above_their_floors() -> None:
+    report = evaluate(sets=("dev",), modes=("embeddings",))
+    assert report.skipped == [] and report.failures == [], render(report)
+    (fig,) = report.figures
+    floors = FLOORS[("dev", "embeddings")]
+    assert fig.ari >= floors["ari"] and fig.pair_f1 >= floors["pair_f1"]
+    assert fig.unclustered == 0 and len(fig.niche_ari) == 18
