@@ -11,12 +11,21 @@ import sys
 SUITES = ("clustering", "content")
 
 
-def main(argv: list[str] | None = None) -> int:
+def chosen(argv: list[str] | None = None) -> tuple[str, ...]:
+    """The suites named on the command line, all of them when none is named."""
     ap = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
-    ap.add_argument("suites", nargs="*", default=list(SUITES), choices=SUITES)
+    ap.add_argument("suites", nargs="*", metavar="suite",
+                    help=f"one of {', '.join(SUITES)} (default: all)")
     args = ap.parse_args(argv)
+    unknown = [name for name in args.suites if name not in SUITES]
+    if unknown:
+        ap.error(f"unknown suite {unknown[0]!r} (choose from {', '.join(SUITES)})")
+    return tuple(args.suites) or SUITES
+
+
+def main(argv: list[str] | None = None) -> int:
     failed = False
-    for name in args.suites:
+    for name in chosen(argv):
         try:
             module = importlib.import_module(f"eval.{name}")
         except ModuleNotFoundError as exc:
