@@ -227,7 +227,8 @@ class Store:
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             assert self.sync_reader is not None
-            conn = self.sync_reader.connect()
+            with self._translated():  # the connect-time PRAGMAs may meet a locked file
+                conn = self.sync_reader.connect()
             if on_loop:
                 conn.exec_driver_sql(f"PRAGMA busy_timeout={LOOP_BUSY_MS}")
             self._local.conn = conn
@@ -403,9 +404,11 @@ def is_busy(error: BaseException) -> bool:
     if isinstance(error, exc.TimeoutError):  # QueuePool: no connection came free in time
         return True
     if isinstance(error, exc.OperationalError):
-        text_ = str(error.orig if error.orig is not None else error).lower()
-        return any(marker in text_ for marker in _BUSY_MARKERS)
-    return False
+        error = error.orig if error.orig is not None else error
+    elif not _is_driver_error(error):  # the driver's own, raised by a connect-time PRAGMA
+        return False
+    text_ = str(error).lower()
+    return any(marker in text_ for marker in _BUSY_MARKERS)
 
 
 def is_unreachable(error: BaseException) -> bool:

@@ -10,6 +10,7 @@ real throwaway Postgres and terminates backends of the shared one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from pathlib import Path
@@ -19,7 +20,13 @@ from sqlalchemy import exc
 
 from igny8d.store.engine import Store, is_busy, is_unreachable
 from igny8d.store.errors import StoreUnreachable
-from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
+from tests.helpers.app import (
+    RunningApp,
+    make_settings,
+    start_app,
+    start_jobs_app,
+    stop_app,
+)
 from tests.helpers.client import Client, Response
 from tests.helpers.paths import KEYWORDS, ME
 from tests.helpers.process import free_port
@@ -162,3 +169,44 @@ async def test_a_bug_is_still_a_500(app: RunningApp) -> None:
         async with app.ctx.store.begin():
             raise exc.OperationalError("x", {}, Exception("no such column: nope"))
     assert app.ctx.store.outage is None
+
+
+async def test_job_workers_do_not_log_each_poll_of_an_outage(
+        tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    running = await start_jobs_app(tmp_path, db_url, poll_max=0.05)
+    store = refused_store()
+    try:
+        running.ctx.executor.store = store
+        caplog.set_level(logging.INFO)
+        running.ctx.executor.wake()
+        await asyncio.sleep(0.6)  # several polls of both workers
+        assert [r.levelno for r in caplog.records if r.levelno >= logging.WARNING] == [
+            logging.ERROR], [r.getMessage() for r in caplog.records]
+        assert store.outage is not None
+    finally:
+        await store.close()
+        await stop_app(running)
+
+
+async def test_sqlite_locked_against_readers_answers_503(
+        app: RunningApp, client: Client, db_url: str) -> None:
+    """Another process holds the file in exclusive locking mode (a backup tool, a stray
+    `sqlite3` shell): even reads cannot get in. They wait the busy timeout, then 503."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's file lock")
+    token = await client.owner("ann@example.com")
+    await app.ctx.store.close()
+    app.ctx.store = Store.from_url(db_url, timeout=0.2)
+    raw = sqlite3.connect(db_url.split(":///", 1)[1], isolation_level=None)
+    try:
+        raw.execute("PRAGMA locking_mode=EXCLUSIVE")
+        raw.execute("BEGIN EXCLUSIVE")
+        raw.execute("UPDATE accounts SET name = name")
+        for resp in (await client.get(ME, token=token), await client.get(KEYWORDS, token=token)):
+            assert resp.status == 503, resp.json
+            assert resp.headers["Retry-After"] == "1"
+        assert (await client.get(PING, token=token)).status == 200
+    finally:
+        raw.execute("ROLLBACK")
+        raw.close()  # the exclusive lock goes with the connection
+    assert (await client.get(ME, token=token)).status == 200
