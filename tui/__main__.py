@@ -1,5 +1,7 @@
-"""`python -m tui`: the operator console."""
+"""`python -m tui`: the operator console. Importing this module starts nothing (a test,
+a documentation tool or `pkgutil.walk_packages` may import it with no terminal)."""
 
 from tui.app import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -34,7 +34,7 @@ from igny8d.log import request_id_var, scrub_query
 from igny8d.permissions import Principal, validate_level
 from igny8d.ratelimit import UNTHROTTLED, validate_scope
 from igny8d.sentry import capture_request_error, tag_request
-from igny8d.store.errors import StoreBusy
+from igny8d.store.errors import StoreBusy, StoreUnreachable
 
 if TYPE_CHECKING:
     from igny8d.context import AppContext
@@ -68,6 +68,9 @@ class EndpointSpec:
     other_statuses: tuple[int, ...] = ()
     #: a path parameter's only values (documented as an enum; others answer 404)
     path_choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: public and the same for everyone (health checks): credentials sent are not read, so
+    #: a token costs no store read and a database outage cannot turn the answer into 503
+    anonymous: bool = False
 
 
 def endpoint(**kwargs: Any) -> Callable[[F], F]:
@@ -240,6 +243,8 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
                 f'Method "{self.request.method}" not allowed.',
                 headers={"Allow": ", ".join(self._allowed_methods())},
             )
+        if spec.anonymous:
+            return
         auth_error: DomainError | None = None
         try:
             self.principal = await self._authenticate()
@@ -435,7 +440,10 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         if status == 405 and "Allow" not in headers:  # a method Tornado itself refused
             headers["Allow"] = ", ".join(self._allowed_methods())
         if status == 503 and "Retry-After" not in headers:
-            headers["Retry-After"] = "1" if isinstance(exc, StoreBusy) else "5"
+            # busy: a lock frees in moments; unreachable: back within a second of the
+            # database (the pool pre-pings), so a short wait, not a retry storm
+            headers["Retry-After"] = ("1" if isinstance(exc, StoreBusy) else
+                                      "2" if isinstance(exc, StoreUnreachable) else "5")
         for name, value in {**self._throttle_headers, **headers}.items():
             self.set_header(name, value)
         if getattr(self, "request_id", None) is None:

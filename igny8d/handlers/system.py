@@ -36,14 +36,14 @@ class StatusOut(BaseModel):
 
 class PingHandler(APIHandler):
     # Health checks are never throttled: load balancers and container runtimes poll them.
-    @endpoint(public=True, throttle=UNTHROTTLED, summary="Liveness check", response=PingOut,
-              tags=(TAG,))
+    @endpoint(public=True, anonymous=True, throttle=UNTHROTTLED, summary="Liveness check",
+              response=PingOut, tags=(TAG,))
     async def get(self) -> None:
         self.ok({"status": "ok"})
 
 
 class StatusHandler(APIHandler):
-    @endpoint(public=True, throttle=UNTHROTTLED,
+    @endpoint(public=True, anonymous=True, throttle=UNTHROTTLED,
               summary="Health: database reachable (else 503), version, uptime",
               response=StatusOut, tags=(TAG,), errors=(503,))
     async def get(self) -> None:

@@ -55,6 +55,7 @@ from igny8d.jobs.registry import (
 from igny8d.permissions import Actor
 from igny8d.store import jobs as job_store
 from igny8d.store.engine import Store
+from igny8d.store.errors import StoreUnreachable
 from igny8d.store.writes import now
 
 log = logging.getLogger("igny8d.jobs")
@@ -300,6 +301,8 @@ class Executor:
             wake.clear()  # before looking: a wake-up after the look is not lost
             try:
                 row = await self._claim()
+            except StoreUnreachable:  # the store logs the outage once, not once per poll
+                row = None
             except Exception as exc:
                 log.warning("claiming a job failed: %s", _first_line(exc))
                 row = None

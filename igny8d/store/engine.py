@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from igny8d.store.errors import StoreBusy
+from igny8d.store.errors import StoreBusy, StoreUnreachable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _SQLITE_BEGIN = "igny8_sqlite_begin"
@@ -45,6 +46,20 @@ LOOP_BUSY_MS = 50
 #: SQLite's lock wait ran out; Postgres has no connection slot left.
 _BUSY_MARKERS = ("database is locked", "database table is locked", "database is busy",
                  "sqlite_busy", "sqlite_locked", "too many clients")
+#: What a driver says when the database is not there to ask: refused, closed, reset, shut
+#: down or starting up (Postgres), a file that cannot be opened (SQLite).
+_UNREACHABLE_MARKERS = (
+    "connect call failed", "connection refused", "connection was closed",
+    "connection is closed", "connection reset", "connection does not exist",
+    "connection has been closed", "terminating connection", "server closed the connection",
+    "the database system is shutting down", "the database system is starting up",
+    "the database system is in recovery mode", "not yet accepting connections",
+    "cannot connect now", "broken pipe",
+    "unable to open database file",
+)
+#: How long a Postgres connection attempt may take before the request is answered 503
+#: (asyncpg's own default is 60 s: a blackholed server would hold every request that long).
+PG_CONNECT_TIMEOUT = 5.0
 
 
 def make_engine(
@@ -83,7 +98,8 @@ def make_engine(
             conn.exec_driver_sql(conn.get_execution_options().get(_SQLITE_BEGIN, "BEGIN"))
 
         return engine
-    kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                  connect_args={"timeout": min(timeout, PG_CONNECT_TIMEOUT)})
     return create_async_engine(url, **kwargs)
 
 
@@ -143,6 +159,10 @@ class Store:
         self._held: list[Connection] = []
         #: what runs after a commit, per kind of note (`after_commit`)
         self._listeners: dict[str, Callable[[list[Any]], Awaitable[object]]] = {}
+        #: when the running outage began (monotonic), and how many units it refused
+        self._down_since: float | None = None
+        self._refused = 0
+        self._outage_lock = threading.Lock()
         if sync_reader is not None:
             self._threads = ThreadPoolExecutor(max_workers=SYNC_READ_THREADS,
                                                thread_name_prefix="igny8d-read")
@@ -166,7 +186,16 @@ class Store:
         database raises StoreBusy, as everywhere.
         """
         if self._threads is None:
-            with _busy_is_unavailable():
+            with self._translated():
+                try:
+                    async with self.reader.connect() as conn:
+                        return await conn.run_sync(fn, *args, **kwargs)
+                except exc.DBAPIError as error:
+                    # The pool handed out a connection the server had dropped (terminated,
+                    # restarted) after its pre-ping: a read is safe to run again, once.
+                    if not error.connection_invalidated:
+                        raise
+                    log.info("read on a dropped connection: retried on a new one")
                 async with self.reader.connect() as conn:
                     return await conn.run_sync(fn, *args, **kwargs)
         loop = asyncio.get_running_loop()
@@ -198,13 +227,14 @@ class Store:
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             assert self.sync_reader is not None
-            conn = self.sync_reader.connect()
+            with self._translated():  # the connect-time PRAGMAs may meet a locked file
+                conn = self.sync_reader.connect()
             if on_loop:
                 conn.exec_driver_sql(f"PRAGMA busy_timeout={LOOP_BUSY_MS}")
             self._local.conn = conn
             self._held.append(conn)
         try:
-            with _busy_is_unavailable():
+            with self._translated():
                 return fn(conn, *args, **kwargs)
         except BaseException:
             self._local.conn = None
@@ -217,10 +247,11 @@ class Store:
         """One transaction; an exception inside rolls everything back (nothing half-written).
 
         A busy database (SQLite's lock wait ran out, no pooled connection came free in
-        time) raises StoreBusy, after the rollback: a 503 with Retry-After, not a 500.
+        time) raises StoreBusy, after the rollback: a 503 with Retry-After, not a 500. An
+        unreachable one (refused, dropped mid-transaction) raises StoreUnreachable, also a 503.
         """
         notes: dict[str, list[Any]] = {}
-        with _busy_is_unavailable():
+        with self._translated():
             async with self.engine.connect() as conn:
                 if self.dialect == "sqlite":
                     await conn.execution_options(**{_SQLITE_BEGIN: "BEGIN IMMEDIATE"})
@@ -229,7 +260,11 @@ class Store:
                     async with conn.begin():
                         yield conn
                 finally:
-                    conn.info.pop(_NOTES, None)
+                    # `info` lives on the DBAPI connection: on an invalidated (dropped) one,
+                    # reaching it reconnects synchronously, which raised MissingGreenlet
+                    # and hid the first error. A dropped connection's info goes with it.
+                    if not conn.invalidated:
+                        conn.info.pop(_NOTES, None)
         # committed (an exception above skips this: a rollback runs no listener)
         for kind, items in notes.items():
             listener = self._listeners.get(kind)
@@ -250,9 +285,54 @@ class Store:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads only, in autocommit: each statement sees the latest
         committed data (writes belong in begin())."""
-        with _busy_is_unavailable():
+        with self._translated():
             async with self.reader.connect() as conn:
                 yield conn
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """A busy database becomes StoreBusy, an unreachable one StoreUnreachable (domain
+        errors: 503 + Retry-After). An outage is logged once when it begins and once when
+        the first unit after it succeeds, not once per refused request."""
+        try:
+            yield
+        except (StoreBusy, StoreUnreachable):
+            raise  # translated by an inner unit already
+        except Exception as error:
+            if is_busy(error):
+                log.warning("database busy: %s", _first_line(error))
+                raise StoreBusy("The database is busy; retry shortly.") from error
+            if not is_unreachable(error):
+                raise
+            self._went_down(error)
+            raise StoreUnreachable("The database is not reachable; retry shortly.") from error
+        else:
+            if self._down_since is not None:
+                self._came_back()
+
+    def _went_down(self, error: BaseException) -> None:
+        with self._outage_lock:
+            self._refused += 1
+            if self._down_since is not None:
+                return
+            self._down_since = time.monotonic()
+        log.error("database unreachable, answering 503 until it is back: %s",
+                  _first_line(error))
+
+    def _came_back(self) -> None:
+        with self._outage_lock:
+            if self._down_since is None:
+                return
+            lasted, refused = time.monotonic() - self._down_since, self._refused
+            self._down_since, self._refused = None, 0
+        log.warning("database reachable again after %.1f s (%d units refused meanwhile)",
+                    lasted, refused)
+
+    @property
+    def outage(self) -> float | None:
+        """Seconds since the running outage began, or None while the database answers."""
+        since = self._down_since
+        return None if since is None else time.monotonic() - since
 
     async def ping(self) -> bool:
         try:
@@ -260,6 +340,8 @@ class Store:
                 await conn.execute(text("SELECT 1"))
         except Exception:
             return False
+        if self._down_since is not None:
+            self._came_back()
         return True
 
     async def migrate(self) -> None:
@@ -322,22 +404,45 @@ def is_busy(error: BaseException) -> bool:
     if isinstance(error, exc.TimeoutError):  # QueuePool: no connection came free in time
         return True
     if isinstance(error, exc.OperationalError):
-        text_ = str(error.orig if error.orig is not None else error).lower()
-        return any(marker in text_ for marker in _BUSY_MARKERS)
+        error = error.orig if error.orig is not None else error
+    elif not _is_driver_error(error):  # the driver's own, raised by a connect-time PRAGMA
+        return False
+    text_ = str(error).lower()
+    return any(marker in text_ for marker in _BUSY_MARKERS)
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Whether `error` means "the database is not there" (down, restarting, the connection
+    dropped) rather than a bug: connecting failed, or the driver lost the connection."""
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        orig = error.orig
+        if isinstance(orig, (ConnectionError, TimeoutError)):
+            return True
+        return _says_unreachable(orig if orig is not None else error)
+    if isinstance(error, (ConnectionError, TimeoutError)):  # refused, reset; connect timeout
+        return True
+    if isinstance(error, OSError) or _is_driver_error(error):
+        return _says_unreachable(error)
     return False
 
 
-@contextlib.contextmanager
-def _busy_is_unavailable() -> Iterator[None]:
-    """Translate a busy database into StoreBusy (a domain error: 503 + Retry-After)."""
-    try:
-        yield
-    except (exc.OperationalError, exc.TimeoutError) as error:
-        if not is_busy(error):
-            raise
-        log.warning("database busy: %s", str(getattr(error, "orig", None) or error)
-                    .splitlines()[0][:200])
-        raise StoreBusy("The database is busy; retry shortly.") from error
+def _says_unreachable(error: BaseException) -> bool:
+    text_ = str(error).lower()
+    return any(marker in text_ for marker in _UNREACHABLE_MARKERS)
+
+
+def _is_driver_error(error: BaseException) -> bool:
+    """An exception of a database driver (asyncpg's, sqlite3's), by its module."""
+    module = type(error).__module__
+    return module.startswith(("asyncpg", "sqlite3", "aiosqlite", "sqlalchemy"))
+
+
+def _first_line(error: BaseException) -> str:
+    orig = getattr(error, "orig", None) or error
+    lines = str(orig).splitlines() or [type(orig).__name__]
+    return lines[0][:200]
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

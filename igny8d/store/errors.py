@@ -32,3 +32,8 @@ class ForeignKeyViolation(ValidationFailed):
 
 class StoreBusy(Unavailable):
     """The database could not take the work now (SQLite lock wait, pool exhausted)."""
+
+
+class StoreUnreachable(Unavailable):
+    """The database cannot be reached (refused, closed, reset, shutting down): a 503 with
+    Retry-After, like a busy one; the store logs the outage once, not once per request."""
