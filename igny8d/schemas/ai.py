@@ -17,9 +17,21 @@ from igny8d.schemas.planner import Body as PlannerBody
 Id = Annotated[int, Field(ge=1, le=ID_MAX)]
 
 
+#: Where a job is followed (`?wait=N` to hold until it changes; `stream/` for SSE).
+PROGRESS_URL = "/api/v1/system/settings/task_progress/{}/"
+
+
+def progress_url(task_id: str) -> str:
+    """The task_progress path of a job (also the 202's `Location`)."""
+    return PROGRESS_URL.format(task_id)
+
+
 class TaskAccepted(BaseModel):
     task_id: str = Field(description="Follow it at /api/v1/system/settings/task_progress/"
                          "{task_id}/")
+    progress_url: str = Field(description=(
+        "The task's progress URL, also in the `Location` header: GET it (add `?wait=N` to "
+        "hold until the progress changes) or GET its `stream/` for Server-Sent Events"))
 
 
 class TaskMeta(BaseModel):
