@@ -134,12 +134,15 @@ class TaskStreamHandler(APIHandler):
                    f"data: {json.dumps(current, default=str)}\n\n")
             if current["state"] in FINISHED:
                 return
-            while not self.gone:
-                current = await watch.wait_change(tid, read, seconds=watch.KEEPALIVE_S,
-                                                  since=seen)
+            quiet = 0.0
+            while not self.gone:  # a client gone is noticed within a second
+                current = await watch.wait_change(tid, read, seconds=1.0, since=seen)
                 if watch.mark(current) != seen or current["state"] in FINISHED:
                     break
-                yield ": waiting\n\n"
+                quiet += 1.0
+                if quiet >= watch.KEEPALIVE_S:
+                    quiet = 0.0
+                    yield ": waiting\n\n"
             if self.gone:
                 return
 

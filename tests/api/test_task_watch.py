@@ -203,3 +203,22 @@ async def test_stream_followed_by_curl_until_success(worker_app):
     assert {25, 50, 75} <= set(percents), got  # each step seen, woken in-process at once
     assert percents == sorted(percents)
     assert len({e["id"] for e in got}) == len(got)  # an event per change, none repeated
+
+
+async def test_a_stream_whose_client_left_stops_watching(app, client, caplog):
+    token = await client.owner("ann@example.com")
+    tid = await queued(app, "ann@example.com")
+    curl = await asyncio.create_subprocess_exec(
+        "curl", "-sS", "-N", "--max-time", "1.5", "-H", f"Authorization: Bearer {token}",
+        app.base_url + URL.format(tid) + "stream/", stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, _ = await curl.communicate()
+    assert curl.returncode == 28  # curl gave up: the stream stays open while nothing happens
+    got = events(out.decode())
+    assert [e["state"] for e in got] == ["PENDING"] and got[0]["id"] == "PENDING:0"
+    for _ in range(100):
+        if watch.waiting() == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert watch.waiting() == 0  # the server noticed and stopped re-reading the job
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
