@@ -38,8 +38,10 @@ CLUSTERS = Resource(
         bulk_delete_action(level="editor"),
         ai_action("auto_generate_ideas", ideas.OPERATION, AutoGenerateIdeasBody,
                   throttle="planner_ai", queued="Idea generation queued",
-                  summary="Write content ideas for a cluster (a background job; credits are "
-                  "charged now for the ideas planned and refunded for those not written)"),
+                  summary="Write content ideas for a cluster, or (extension: `sector_id` "
+                  "with `all_without_ideas: true`) for every cluster of a sector that has "
+                  "none, as one job (a background job; credits are charged now per idea "
+                  "planned and refunded for those not written)"),
     ],
 )
 

@@ -14,7 +14,7 @@ from igny8d.envelope import PAGE_QUERY_DOC
 from igny8d.errors import NotFound, ValidationFailed
 from igny8d.handlers.base import APIHandler, endpoint, parse_id
 from igny8d.operations import lifecycle
-from igny8d.schemas.ai import TaskAccepted
+from igny8d.schemas.ai import TaskAccepted, progress_url
 from igny8d.services.base import ResourceService
 from igny8d.store import specs
 
@@ -74,11 +74,14 @@ def ai_action(name: str, op: lifecycle.Operation[Any, Any, Any], body: type[Base
               throttle: str, queued: str, summary: str) -> Action:
     """An AI action (`POST prefix/name/`): parse `body`, queue the operation — admitted,
     charged and queued in one transaction (`lifecycle.queue`) — and answer 202 `{task_id}`
-    with the `queued` message (402 when the balance is short)."""
+    with the `queued` message (402 when the balance is short). The answer says where to
+    follow the job: `Location` and `data.progress_url` name its task_progress URL."""
 
     async def run(h: ResourceHandler) -> None:
         data = await lifecycle.queue(h.ctx, op, h.actor, h.parse(body))
-        h.accepted(data, queued)
+        url = progress_url(str(data["task_id"]))
+        h.set_header("Location", url)
+        h.accepted({**data, "progress_url": url}, queued)
 
     run.__name__ = name
     return Action(name, run, body=body, response=TaskAccepted, level="editor",

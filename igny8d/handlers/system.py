@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import platform
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -13,9 +15,11 @@ from igny8d import __version__
 from igny8d.context import RequestMetric
 from igny8d.errors import NotFound, Unavailable
 from igny8d.handlers.base import APIHandler, endpoint
+from igny8d.jobs import watch
 from igny8d.ratelimit import UNTHROTTLED
 from igny8d.schemas.ai import TaskMeta
 from igny8d.services import jobs as job_service
+from igny8d.store.jobs import FINISHED
 
 TAG = "system"
 
@@ -88,11 +92,59 @@ class TaskProgressOut(BaseModel):
 
 class TaskProgressHandler(APIHandler):
     @endpoint(throttle="system", summary="Progress of a background task (AI function) of "
-              "your account", response=TaskProgressOut, tags=(TAG,))
+              "your account; `?wait=N` holds the answer until the progress changes",
+              response=TaskProgressOut, tags=(TAG,), errors=(400,), query={
+                  "wait": f"Hold the request up to this many seconds (0..{watch.MAX_WAIT}) "
+                          "until the state or percentage differs from `since`, or the task "
+                          "is finished; then answer as without it",
+                  "since": "With `wait`: the STATE:PERCENT last seen (e.g. PROGRESS:50); "
+                           "default: the progress when the request arrives"})
     async def get(self, task_id: str) -> None:
-        async with self.ctx.store.read() as conn:
-            data = await job_service.get_progress(conn, self.actor, task_id=task_id)
-        self.ok(data)
+        wait = watch.parse_wait(self.query("wait"))
+        since = watch.parse_since(self.query("since"))
+        self.ok(await job_service.follow(self.ctx.store, self.actor, task_id=task_id,
+                                         wait=wait, since=since))
+
+
+class TaskStreamHandler(APIHandler):
+    """The same progress as Server-Sent Events: one `progress` event now and one at each
+    change (state or percentage), a comment every 15 s of quiet, and the end of the stream
+    after the finished state. Each event's `id` is its STATE:PERCENT mark."""
+
+    gone = False
+
+    def on_connection_close(self) -> None:
+        self.gone = True
+        super().on_connection_close()
+
+    @endpoint(throttle="system", summary="Progress of a background task as Server-Sent "
+              "Events, ending after SUCCESS, FAILURE or REVOKED", tags=(TAG,),
+              content_type="text/event-stream")
+    async def get(self, task_id: str) -> None:
+        self.set_header("X-Accel-Buffering", "no")  # nginx: pass each event on at once
+        await self.stream(self._events(task_id), content_type="text/event-stream")
+
+    async def _events(self, task_id: str) -> AsyncIterator[str]:
+        read = job_service.progress_reader(self.ctx.store, self.actor, task_id)
+        current = await read()  # a foreign or unknown id is the usual 404, before any header
+        tid = str(current["task_id"])
+        while True:
+            seen = watch.mark(current)
+            yield (f"id: {watch.show(seen)}\nevent: progress\n"
+                   f"data: {json.dumps(current, default=str)}\n\n")
+            if current["state"] in FINISHED:
+                return
+            quiet = 0.0
+            while not self.gone:  # a client gone is noticed within a second
+                current = await watch.wait_change(tid, read, seconds=1.0, since=seen)
+                if watch.mark(current) != seen or current["state"] in FINISHED:
+                    break
+                quiet += 1.0
+                if quiet >= watch.KEEPALIVE_S:
+                    quiet = 0.0
+                    yield ": waiting\n\n"
+            if self.gone:
+                return
 
 
 default_handlers = [
@@ -100,4 +152,5 @@ default_handlers = [
     (r"/api/v1/system/status/", StatusHandler),
     (r"/api/v1/system/request-metrics/(?P<request_id>[^/]+)/", RequestMetricsHandler),
     (r"/api/v1/system/settings/task_progress/(?P<task_id>[^/]+)/", TaskProgressHandler),
+    (r"/api/v1/system/settings/task_progress/(?P<task_id>[^/]+)/stream/", TaskStreamHandler),
 ]

@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.errors import DomainError
+from igny8d.jobs import watch
 from igny8d.jobs.queue import STARTED_META, enqueue
 from igny8d.jobs.registry import (
     Job,
@@ -374,6 +375,7 @@ class Executor:
         finally:
             keeper.cancel()
             self._running.pop(job.id, None)
+            watch.notify(job.task_id)
             if final is not None and self.on_finished is not None:
                 self.on_finished(job.kind, final, time.monotonic() - started)
 
@@ -397,10 +399,14 @@ class Executor:
 
     async def _write_progress(self, progress: Progress, meta: dict[str, Any]) -> None:
         async with self.store.begin() as conn:
-            if await job_store.renew_lease(conn, progress.job.id, owner=self.owner,
-                                           lease_s=self.lease_s, meta=meta):
-                return
-            progress.stopped = await self._why_stopped(conn, progress.job.id)
+            held = await job_store.renew_lease(conn, progress.job.id, owner=self.owner,
+                                               lease_s=self.lease_s, meta=meta)
+            if not held:
+                progress.stopped = await self._why_stopped(conn, progress.job.id)
+        if held:
+            watch.notify(progress.job.task_id)  # committed: wake this process's waiters
+            return
+        assert progress.stopped is not None
         raise progress.stopped
 
     @staticmethod

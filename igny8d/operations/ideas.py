@@ -1,7 +1,10 @@
 """`planner/clusters/auto_generate_ideas`: content ideas for a cluster, as a paid job.
 
 **admit**: `{ids}` of at most `MAX_CLUSTERS` (the reference's 1) visible clusters (404 naming
-the others), each with at least one keyword (400 otherwise). How many ideas a cluster gets is
+the others), each with at least one keyword (400 otherwise). The extension `{sector_id,
+all_without_ideas: true}` takes instead every cluster of the sector that has keywords and
+neither ideas nor a queued ideas job (at most `MAX_SECTOR_CLUSTERS`; 400 when there is none).
+How many ideas a cluster gets is
 `ideas_for(keywords)`: 1, plus one per 25 keywords, at most 3 — so a 100-keyword site gets
 about one idea per cluster and the free plan's credits cover the whole pipeline. Price:
 `price("ideas", planned)`.
@@ -34,19 +37,25 @@ from igny8d.operations.lifecycle import Admission, JobContext, Operation, Saved
 from igny8d.permissions import Actor
 from igny8d.schemas.ai import AutoGenerateIdeasBody
 from igny8d.settings import Settings
+from igny8d.store import accounts as accounts_store
 from igny8d.store import clusters as cluster_store
 from igny8d.store import ideas as idea_store
+from igny8d.store import jobs as job_store
 from igny8d.store import keywords as keyword_store
 from igny8d.store.clusters import CLUSTERS
+from igny8d.store.errors import RowNotFound
 from igny8d.store.ideas import IDEAS
 from igny8d.store.keywords import keyword_norm
 from igny8d.store.rows import rows_by_id
+from igny8d.store.sectors import SECTORS
 from igny8d.store.writes import insert_row
 from igny8d.vocab import CONTENT_STRUCTURES, CONTENT_TYPES, MAX_TARGET_KEYWORDS, Intent
 
 KIND = "auto_generate_ideas"
 #: The reference: "max 1 cluster per batch".
 MAX_CLUSTERS = 1
+#: The extension (`all_without_ideas`): at most this many clusters in one job.
+MAX_SECTOR_CLUSTERS = 500
 #: At most this many ideas for one cluster.
 MAX_IDEAS = 3
 #: A cluster gets one more idea per this many keywords.
@@ -66,6 +75,9 @@ def ideas_for(keywords: int) -> int:
 
 async def admit(conn: AsyncConnection, settings: Settings, actor: Actor,
                 body: AutoGenerateIdeasBody) -> Admission:
+    if body.all_without_ideas:
+        return await _admit_sector(conn, actor, body)
+    assert body.ids is not None  # the body's validator
     wanted = lifecycle.distinct_ids(body.ids, cap=MAX_CLUSTERS, noun="cluster")
     rows = await lifecycle.require_rows(conn, CLUSTERS, wanted, scope=actor.scope,
                                         columns=("id", "name"))
@@ -78,6 +90,34 @@ async def admit(conn: AsyncConnection, settings: Settings, actor: Actor,
     names = ", ".join(str(rows[cid]["name"]) for cid in wanted)
     return Admission(units=sum(n for _cid, n in plan), payload={"ids": wanted, "plan": plan},
                      description=f"Ideas for {names}")
+
+
+async def _admit_sector(conn: AsyncConnection, actor: Actor,
+                        body: AutoGenerateIdeasBody) -> Admission:
+    """The extension: every cluster of the sector with keywords, no idea and no queued or
+    running ideas job, at most `MAX_SECTOR_CLUSTERS` (the oldest; call again for the rest).
+
+    The account row is locked first (the lock `lifecycle.queue` takes next anyway), so two
+    such calls of one account admit one after the other and the second leaves out the
+    clusters the first queued: no cluster is paid for twice."""
+    assert body.sector_id is not None  # the body's validator
+    if not await rows_by_id(conn, SECTORS, [body.sector_id], scope=actor.scope,
+                            columns=("id",)):
+        raise RowNotFound("Not found: sector.", field="sector_id")
+    await accounts_store.lock_account(conn, actor.account_id)
+    queued = {int(cid) for p in await job_store.active_payloads(conn, actor.account_id, KIND)
+              for cid in p.get("ids", ())}
+    wanted = await cluster_store.without_ideas(conn, body.sector_id, scope=actor.scope,
+                                               exclude=queued, limit=MAX_SECTOR_CLUSTERS)
+    if not wanted:
+        raise ValidationFailed(errors={"sector_id": [
+            "No cluster of this sector is without ideas (clusters without keywords, and "
+            "those with ideas queued, are left out)."]})
+    stats = await cluster_store.keyword_stats(conn, wanted)
+    plan = [[cid, ideas_for(stats[cid][0])] for cid in wanted]
+    return Admission(units=sum(n for _cid, n in plan), payload={"ids": wanted, "plan": plan},
+                     description=f"Ideas for {len(wanted)} cluster(s) of sector "
+                                 f"{body.sector_id} without ideas")
 
 
 # -- read ----------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from igny8d.schemas.planner import ID_MAX
 from igny8d.schemas.planner import Body as PlannerBody
@@ -17,9 +17,21 @@ from igny8d.schemas.planner import Body as PlannerBody
 Id = Annotated[int, Field(ge=1, le=ID_MAX)]
 
 
+#: Where a job is followed (`?wait=N` to hold until it changes; `stream/` for SSE).
+PROGRESS_URL = "/api/v1/system/settings/task_progress/{}/"
+
+
+def progress_url(task_id: str) -> str:
+    """The task_progress path of a job (also the 202's `Location`)."""
+    return PROGRESS_URL.format(task_id)
+
+
 class TaskAccepted(BaseModel):
     task_id: str = Field(description="Follow it at /api/v1/system/settings/task_progress/"
                          "{task_id}/")
+    progress_url: str = Field(description=(
+        "The task's progress URL, also in the `Location` header: GET it (add `?wait=N` to "
+        "hold until the progress changes) or GET its `stream/` for Server-Sent Events"))
 
 
 class TaskMeta(BaseModel):
@@ -48,8 +60,32 @@ class AutoClusterBody(PlannerBody):
 
 
 class AutoGenerateIdeasBody(_IdsBody):
-    ids: list[Id] = Field(min_length=1, max_length=1000, description=(
-        "The cluster to write ideas for (the reference: at most 1 cluster per call)"))
+    """The reference's `{ids}` (one cluster), or this server's extension `{sector_id,
+    all_without_ideas: true}`: every cluster of the sector with keywords and no ideas (none
+    queued either), as one job priced per idea (docs/decisions.md)."""
+
+    ids: list[Id] | None = Field(None, min_length=1, max_length=1000, description=(
+        "The cluster to write ideas for (the reference: at most 1 cluster per call); "
+        "leave out with `all_without_ideas`"))
+    sector_id: int | None = Field(None, ge=1, le=ID_MAX, description=(
+        "With `all_without_ideas: true`: the sector whose clusters get ideas"))
+    all_without_ideas: StrictBool = Field(False, description=(
+        "Extension: write ideas for every cluster of `sector_id` that has keywords and no "
+        "ideas (nor a queued ideas job), at most 500 a call, as one job charged per idea"))
+
+    @model_validator(mode="after")
+    def _one_way(self) -> AutoGenerateIdeasBody:
+        if self.all_without_ideas:
+            if self.sector_id is None:
+                raise ValueError("sector_id: This field is required with all_without_ideas.")
+            if self.ids is not None:
+                raise ValueError("ids: Leave ids out with all_without_ideas: it takes every "
+                                 "cluster of the sector that has no ideas.")
+        elif self.sector_id is not None:
+            raise ValueError("sector_id: Only with all_without_ideas: true.")
+        elif self.ids is None:
+            raise ValueError("ids: This field is required.")
+        return self
 
 
 class AutoGenerateContentBody(_IdsBody):

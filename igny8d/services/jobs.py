@@ -7,11 +7,13 @@ included) is told it does not exist. Queueing is the executor's (`jobs/queue.py`
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.errors import Conflict, NotFound, PermissionDenied
+from igny8d.jobs import watch
 from igny8d.jobs.queue import QUEUED_META
 from igny8d.jobs.registry import Job, JobRegistry
 from igny8d.permissions import Actor
@@ -19,6 +21,7 @@ from igny8d.scope import Scope
 from igny8d.services import billing
 from igny8d.store import admin as admin_store
 from igny8d.store import jobs as job_store
+from igny8d.store.engine import Store
 
 
 def present(row: dict[str, Any]) -> dict[str, Any]:
@@ -53,6 +56,32 @@ async def get_progress(conn: AsyncConnection, actor: Actor, *, task_id: str) -> 
     """The task's state for task_progress; 404 for unknown, malformed or foreign ids."""
     row = await job_store.get_job(conn, parse_task_id(task_id), scope=_scope(actor))
     return present(row)
+
+
+def progress_reader(
+    store: Store, actor: Actor, task_id: str,
+) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A function reading the task's progress, each call in its own short read transaction
+    (a waiter holds no connection between reads); NotFound as `get_progress`."""
+    tid = parse_task_id(task_id)
+
+    async def read() -> dict[str, Any]:
+        async with store.read() as conn:
+            return present(await job_store.get_job(conn, tid, scope=_scope(actor)))
+
+    return read
+
+
+async def follow(
+    store: Store, actor: Actor, *, task_id: str, wait: float | None = None,
+    since: watch.Mark | None = None,
+) -> dict[str, Any]:
+    """task_progress, optionally held up to `wait` seconds until the progress differs from
+    `since` (default: what it is when the request starts) or the task is finished."""
+    read = progress_reader(store, actor, task_id)
+    if not wait:
+        return await read()
+    return await watch.wait_change(parse_task_id(task_id), read, seconds=wait, since=since)
 
 
 async def cancel(

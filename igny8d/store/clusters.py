@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
 from igny8d.store.keywords import KEYWORDS
 from igny8d.store.rows import list_rows
-from igny8d.store.schema import clusters, keywords
+from igny8d.store.schema import clusters, content_ideas, keywords
 from igny8d.store.specs import TableSpec
 from igny8d.store.writes import touch_accounts
 
@@ -45,6 +45,23 @@ async def keyword_stats(conn: AsyncConnection, cluster_ids: Sequence[int]) -> di
             .where(keywords.c.cluster_id.in_(wanted))
             .group_by(keywords.c.cluster_id))
     return {int(cid): (int(n), int(vol)) for cid, n, vol in (await conn.execute(stmt)).all()}
+
+
+async def without_ideas(conn: AsyncConnection, sector_id: int, *, scope: Scope,
+                        exclude: Iterable[int] = (), limit: int) -> list[int]:
+    """Ids of the sector's clusters (in scope) that have keywords and no idea, oldest first,
+    at most `limit`, leaving out `exclude`: one query."""
+    c = clusters.c
+    stmt = (select(c.id).where(
+        c.sector_id == sector_id,
+        exists().where(keywords.c.cluster_id == c.id),
+        ~exists().where(content_ideas.c.cluster_id == c.id))
+        .order_by(c.id))
+    skip = sorted(set(exclude))
+    if skip:
+        stmt = stmt.where(c.id.not_in(skip))
+    return [int(i) for i in (await conn.execute(
+        CLUSTERS.scoped(stmt, scope).limit(limit))).scalars()]
 
 
 async def release_keywords(conn: AsyncConnection, cluster_ids: Iterable[int], *,

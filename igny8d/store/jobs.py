@@ -69,6 +69,14 @@ async def job_state(conn: AsyncConnection, job_id: int) -> tuple[str, str | None
     return None if row is None else (row.state, row.lease_owner)
 
 
+async def active_payloads(conn: AsyncConnection, account_id: int,
+                          kind: str) -> list[dict[str, Any]]:
+    """The payloads of the account's PENDING or PROGRESS jobs of `kind` (what is queued)."""
+    stmt = select(c.payload).where(c.account_id == account_id, c.kind == kind,
+                                   c.state.in_([PENDING, PROGRESS]))
+    return [dict(p or {}) for p in (await conn.execute(stmt)).scalars()]
+
+
 async def has_pending(conn: AsyncConnection, kinds: Sequence[str]) -> bool:
     """A cheap read before taking the write lock to claim (idle workers poll with this)."""
     stmt = select(c.id).where(c.state == PENDING, c.kind.in_(list(kinds))).limit(1)

@@ -13,7 +13,7 @@ from igny8d.permissions import Actor
 from igny8d.services import billing
 from igny8d.store.schema import jobs
 from tests.helpers.app import RunningApp
-from tests.helpers.client import Client
+from tests.helpers.client import Client, Response
 from tests.helpers.paths import PROGRESS
 
 META_KEYS = {"phase", "percentage", "message", "request_steps", "response_steps", "cost",
@@ -43,11 +43,21 @@ async def poll(client: Client, token: str, task_id: str,
     raise AssertionError(f"task never reached {states}: phases {seen[-20:]}")
 
 
-async def run(client: Client, token: str, path: str, ids: list[int]) -> dict[str, Any]:
-    """POST an AI action, expect 202 with only a task_id, and wait for the job to finish."""
-    resp = await client.post(path, {"ids": ids}, token=token)
+def accepted(resp: Response) -> str:
+    """An AI action's 202: `{task_id, progress_url}` and a `Location` naming the same
+    task_progress URL (issue 16, item 8); returns the task id."""
     assert resp.status == 202, resp.json
-    assert set(resp.data) == {"task_id"}, resp.data
+    assert set(resp.data) == {"task_id", "progress_url"}, resp.data
+    url = f"/api/v1/system/settings/task_progress/{resp.data['task_id']}/"
+    assert resp.data["progress_url"] == url
+    assert resp.headers.get("Location") == url
+    return str(resp.data["task_id"])
+
+
+async def run(client: Client, token: str, path: str, ids: list[int]) -> dict[str, Any]:
+    """POST an AI action, expect the 202 (`accepted`), and wait for the job to finish."""
+    resp = await client.post(path, {"ids": ids}, token=token)
+    accepted(resp)
     done = await poll(client, token, resp.data["task_id"])
     done["task_id"] = resp.data["task_id"]
     return done

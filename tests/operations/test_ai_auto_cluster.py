@@ -15,7 +15,7 @@ from igny8d.store.schema import accounts, credit_usage, plans
 from tests.helpers.app import make_settings, start_app, stop_app
 from tests.helpers.client import Client
 from tests.helpers.factories import ESPRESSO, SOURDOUGH, account, add_keywords
-from tests.helpers.jobs import job_count, poll
+from tests.helpers.jobs import accepted, job_count, poll
 from tests.helpers.paths import AUTO_CLUSTER as AUTO
 from tests.helpers.paths import CLUSTERS, KEYWORDS, USAGE
 from tests.helpers.reads import credits
@@ -55,9 +55,7 @@ async def test_auto_cluster_end_to_end(jobs_app, client):
     before = await credits(client, token)
 
     resp = await client.post(AUTO, {"ids": ids, "sector_id": sector["id"]}, token=token)
-    assert resp.status == 202, resp.json
-    task_id = resp.data["task_id"]
-    assert set(resp.data) == {"task_id"}
+    task_id = accepted(resp)
     # charged at once, with a usage row naming the task
     assert await credits(client, token) == before - 30
     usage = (await client.get(f"{USAGE}?operation_type=clustering", token=token)).json
