@@ -26,6 +26,7 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel, TypeAdapter
 
 from igny8d import __version__
+from igny8d.openapi_params import query_parameter
 from igny8d.ratelimit import UNTHROTTLED
 
 #: The version of the API contract (IGNY8 API v1), not of this server: `x-server-version`.
@@ -376,8 +377,8 @@ def _operation(builder: _Builder, op: Operation, op_id: str) -> dict[str, Any]:
              "schema": {"type": "integer"} if p == "id" else _path_schema(spec, p)}
             for p in op.params
         ] + [
-            {"name": q, "in": "query", "required": False, "description": desc,
-             "schema": {"type": "string"}}
+            query_parameter(q, desc, resource=op.resource,
+                            model=getattr(spec, "query_model", None))
             for q, desc in spec.query.items()
         ],
         "security": [] if spec.public else [

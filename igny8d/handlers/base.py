@@ -68,6 +68,8 @@ class EndpointSpec:
     other_statuses: tuple[int, ...] = ()
     #: a path parameter's only values (documented as an enum; others answer 404)
     path_choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: the model the handler validates its query with (`query_model`): types the document
+    query_model: type[BaseModel] | None = None
 
 
 def endpoint(**kwargs: Any) -> Callable[[F], F]:
