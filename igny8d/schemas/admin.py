@@ -64,7 +64,8 @@ class UsersQuery(Query):
 
 class JobsQuery(Query):
     #: one state or several, comma-separated
-    state: tuple[str, ...] = ()
+    state: tuple[str, ...] = Field((), json_schema_extra={
+        "items": {"type": "string", "enum": list(JOB_STATES)}})
     kind: str | None = Field(None, max_length=64)
     account_id: int | None = Field(None, ge=1, le=ID_MAX)
 

@@ -9,6 +9,7 @@ from typing import Any
 from igny8d.envelope import MAX_PAGE_SIZE
 from igny8d.handlers import api_routes
 from igny8d.openapi import path_template
+from igny8d.schemas.admin import JOB_STATES
 
 INTEGER = re.compile(r"^(page|page_size|.*_id|.*_min|.*_max)$")
 
@@ -66,6 +67,7 @@ async def test_admin_query_types_come_from_its_query_models(client):
               query_params(await schema(client)) if path.startswith("/api/v1/admin/")}
     assert params[("/api/v1/admin/users/", "is_active")] == {"type": "boolean"}
     assert params[("/api/v1/admin/accounts/", "status")]["enum"] == ["active", "suspended"]
+    assert params[("/api/v1/admin/jobs/", "state")]["items"]["enum"] == list(JOB_STATES)
     window = params[("/api/v1/admin/overview/", "window_s")]
     assert window["type"] == "integer" and window["minimum"] < window["maximum"]
 
