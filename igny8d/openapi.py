@@ -27,7 +27,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from igny8d import __version__
 from igny8d.openapi_params import query_parameter
-from igny8d.openapi_text import TAGS, annotate, info_description
+from igny8d.openapi_text import TAGS, annotate, error_example, info_description
 from igny8d.ratelimit import SCOPES, UNTHROTTLED
 from igny8d.settings import Settings
 
@@ -413,7 +413,8 @@ def _operation(builder: _Builder, op: Operation, op_id: str) -> dict[str, Any]:
 
 def _error_response(code: int, description: str) -> dict[str, Any]:
     response: dict[str, Any] = {"description": description, "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}}
+        "schema": {"$ref": "#/components/schemas/ErrorEnvelope"},
+        "example": error_example(code)}}}
     if code in (429, 503):
         response["headers"] = {"Retry-After": {
             "description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from igny8d import errors
 from igny8d.envelope import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 TASK_PROGRESS = "/api/v1/system/settings/task_progress/{task_id}/"
@@ -178,6 +179,24 @@ def describe(op: Any, *, rates: dict[str, str], max_body_mb: float,
 
 
 # -- examples -------------------------------------------------------------------------------------
+
+#: The error each status's example shows (its class's own message: what the server sends).
+ERROR_CLASSES: dict[int, type[errors.DomainError]] = {
+    400: errors.ValidationFailed, 401: errors.AuthRequired, 402: errors.InsufficientCredits,
+    403: errors.PermissionDenied, 404: errors.NotFound, 409: errors.Conflict,
+    413: errors.PayloadTooLarge, 415: errors.UnsupportedMediaType, 429: errors.Throttled,
+    503: errors.Unavailable,
+}
+
+
+def error_example(code: int) -> dict[str, Any]:
+    """The error envelope of `code` as the reference's examples show it."""
+    out: dict[str, Any] = {"success": False, "error": ERROR_CLASSES[code].message}
+    if code == 400:
+        out["errors"] = {"email": ["Enter a valid email address."]}
+    out["request_id"] = _FORMATS["uuid"]
+    return out
+
 
 _FORMATS = {"email": "user@example.com", "date-time": "2025-01-15T09:30:00Z",
             "date": "2025-01-15", "uuid": "550e8400-e29b-41d4-a716-446655440000",

@@ -177,3 +177,20 @@ def test_spectral_is_not_vacuous(tmp_path):
     op["requestBody"]["content"]["application/json"]["example"] = {"keyword": 5}
     codes = {r["code"] for r in _spectral(doc, tmp_path)}
     assert {"operation-description", "oas3-valid-media-example"} <= codes
+
+
+async def test_error_examples_are_what_the_server_sends(client):
+    """Each error response's example names an error class the server maps to that status,
+    and a real 401 answers the example's message."""
+    from igny8d.handlers.base import status_of
+    from igny8d.openapi_text import ERROR_CLASSES
+
+    responses = (await schema(client))["components"]["responses"]
+    for name, response in responses.items():
+        code = int(name[1:])
+        example = response["content"]["application/json"]["example"]
+        assert status_of(ERROR_CLASSES[code]()) == code
+        assert example["error"] == ERROR_CLASSES[code].message and not example["success"]
+    resp = await client.get("/api/v1/auth/me/")
+    assert resp.status == 401
+    assert resp.error == responses["E401"]["content"]["application/json"]["example"]["error"]
