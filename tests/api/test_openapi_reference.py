@@ -66,7 +66,7 @@ async def test_every_operation_says_who_may_call_it_and_its_throttle(client):
 async def test_ai_actions_say_how_to_follow_the_job_and_their_caps(client):
     doc = await schema(client)
     jobs = [(p, m, op) for p, m, op in operations(doc) if "202" in op["responses"]]
-    assert len(jobs) == 5
+    assert len(jobs) >= 5
     for path, _, op in jobs:
         text = op["description"]
         assert "/api/v1/system/settings/task_progress/{task_id}/" in text, path
