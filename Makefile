@@ -11,7 +11,7 @@ RUN_STAMP  := $(VENV)/.run-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 EMBED_STAMP := $(VENV)/.embeddings-stamp
 
-.PHONY: install install-test install-embeddings run migrate test test-fast lint eval bench clean
+.PHONY: install install-test install-embeddings spectral run migrate test test-fast lint eval bench clean
 
 $(RUN_STAMP): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,21 @@ $(EMBED_STAMP): $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,embeddings]'
 	@touch $(EMBED_STAMP)
 
+# The OpenAPI linter (Stoplight Spectral, from the npm registry) in a project-local folder;
+# tests/api/test_openapi_lint.py runs it on the served document (and skips without it,
+# unless IGNY8_REQUIRE_SPECTRAL=1, as CI sets).
+SPECTRAL_VERSION := 6.16.3
+SPECTRAL := .tools/node_modules/.bin/spectral
+
+$(SPECTRAL):
+	@if command -v npm >/dev/null 2>&1; then \
+	  mkdir -p .tools && cd .tools && npm install --no-audit --no-fund --silent \
+	    @stoplight/spectral-cli@$(SPECTRAL_VERSION) \
+	    || echo "Spectral not installed: the OpenAPI lint test will be skipped"; \
+	else echo "npm not found: the OpenAPI lint test will be skipped"; fi
+
+spectral: $(SPECTRAL)
+
 install: $(RUN_STAMP)
 
 install-embeddings: $(EMBED_STAMP)
@@ -43,7 +58,7 @@ run: install
 migrate: install
 	$(BIN)/igny8d migrate
 
-test: install-test
+test: install-test spectral
 	$(BIN)/pytest
 
 # The quick loop while working: SQLite only (the Postgres runs are marked `db`), without the

@@ -98,8 +98,9 @@ def make_app(ctx: AppContext) -> tornado.web.Application:
     # Not an API endpoint (no envelope, not in the document): see handlers/metrics.py.
     for pattern, handler in metrics_handlers.default_handlers:
         routes.append((pattern, handler, {"ctx": ctx}))
-    openapi = functools.cache(lambda: build_document(api_routes(),
-                                                     server_url=ctx.settings.public_url))
+    openapi = functools.cache(lambda: build_document(
+        api_routes(), server_url=ctx.settings.public_url,
+        rates=ctx.settings.rate_overrides(), max_body_mb=ctx.settings.max_body_mb))
     return Igny8App(
         routes,
         default_handler_class=API404Handler,

@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> None:
             from igny8d.handlers import api_routes
             from igny8d.openapi import build_document
 
-            print(json.dumps(build_document(api_routes()), indent=2))
+            print(json.dumps(build_document(
+                api_routes(), server_url=settings.public_url,
+                rates=settings.rate_overrides(), max_body_mb=settings.max_body_mb), indent=2))
         else:
             from igny8d.app import serve
 

@@ -26,7 +26,10 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel, TypeAdapter
 
 from igny8d import __version__
-from igny8d.ratelimit import UNTHROTTLED
+from igny8d.openapi_params import query_parameter
+from igny8d.openapi_text import TAGS, annotate, error_example, info_description
+from igny8d.ratelimit import SCOPES, UNTHROTTLED
+from igny8d.settings import Settings
 
 #: The version of the API contract (IGNY8 API v1), not of this server: `x-server-version`.
 API_VERSION = "1.0.0"
@@ -36,6 +39,7 @@ _PARAM = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 _METHODS = ("get", "post", "put", "patch", "delete")
 _REF = "#/components/schemas/{model}"
 _REF_PREFIX = "#/components/schemas/"
+_DEFAULT_BODY_MB: float = Settings.model_fields["max_body_mb"].default
 
 #: Every error status an operation may list; each is a response component `E<code>`.
 ERROR_STATUSES: dict[int, str] = {
@@ -376,8 +380,8 @@ def _operation(builder: _Builder, op: Operation, op_id: str) -> dict[str, Any]:
              "schema": {"type": "integer"} if p == "id" else _path_schema(spec, p)}
             for p in op.params
         ] + [
-            {"name": q, "in": "query", "required": False, "description": desc,
-             "schema": {"type": "string"}}
+            query_parameter(q, desc, resource=op.resource,
+                            model=getattr(spec, "query_model", None))
             for q, desc in spec.query.items()
         ],
         "security": [] if spec.public else [
@@ -409,7 +413,8 @@ def _operation(builder: _Builder, op: Operation, op_id: str) -> dict[str, Any]:
 
 def _error_response(code: int, description: str) -> dict[str, Any]:
     response: dict[str, Any] = {"description": description, "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}}
+        "schema": {"$ref": "#/components/schemas/ErrorEnvelope"},
+        "example": error_example(code)}}}
     if code in (429, 503):
         response["headers"] = {"Retry-After": {
             "description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
@@ -417,8 +422,11 @@ def _error_response(code: int, description: str) -> dict[str, Any]:
 
 
 def build_document(routes: list[tuple[str, type, dict[str, Any]]], *,
-                   server_url: str | None = None) -> dict[str, Any]:
-    """Walk the routes; every declared method becomes an operation. Nothing is hand-written."""
+                   server_url: str | None = None, rates: dict[str, str] | None = None,
+                   max_body_mb: float | None = None) -> dict[str, Any]:
+    """Walk the routes; every declared method becomes an operation. Nothing is hand-written
+    per endpoint but the reference's notes (`openapi_text`). `rates` and `max_body_mb` are
+    the serving settings' (the throttle overrides, the body cap), for the descriptions."""
     builder = _Builder()
     ops = operations(routes)
     ids = operation_ids(ops)
@@ -450,19 +458,21 @@ def build_document(routes: list[tuple[str, type, dict[str, Any]]], *,
         },
         "required": ["success", "error", "request_id"],
     }
+    rates = {**SCOPES, **(rates or {})}
+    annotate(paths, schemas, ops, rates=rates,
+             max_body_mb=max_body_mb if max_body_mb is not None else _DEFAULT_BODY_MB)
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "IGNY8 API",
             "version": API_VERSION,
             "x-server-version": __version__,
-            "description": "IGNY8 API v1 as served by igny8d. Every response uses the unified "
-                           "envelope and carries a request_id (also in X-Request-ID). "
-                           "`info.version` is the version of the API contract; "
-                           "`x-server-version` is the igny8d release serving it.",
+            "description": info_description(rates),
+            "contact": {"name": "igny8d"},
         },
         "paths": paths,
-        "tags": [{"name": t} for t in sorted(tags)],
+        "tags": [{"name": t, "description": d} for t, d in TAGS if t in tags]
+        + [{"name": t} for t in sorted(tags - {t for t, _ in TAGS})],
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "responses": {f"E{code}": _error_response(code, desc)
@@ -475,6 +485,5 @@ def build_document(routes: list[tuple[str, type, dict[str, Any]]], *,
             },
         },
     }
-    if server_url:
-        doc["servers"] = [{"url": server_url}]
+    doc["servers"] = [{"url": server_url or "/"}]
     return doc

@@ -119,6 +119,7 @@ class AdminHandler(APIHandler):
 class OverviewHandler(AdminHandler):
     @admin_endpoint(summary="The box at a glance: version, database, jobs by state, and "
                     "this process's traffic over a window", response=m.AdminOverviewOut,
+                    query_model=m.OverviewQuery,
                     query={"window_s": f"Seconds of traffic ({m.WINDOW_MIN}..{m.WINDOW_MAX}, "
                            f"default {m.WINDOW_DEFAULT})"})
     async def get(self) -> None:
@@ -133,6 +134,7 @@ ACCOUNTS = Collection(f"{PREFIX}accounts/")
 
 class AccountsHandler(AdminHandler):
     @admin_endpoint(summary="Accounts of every tenant, by id", response=m.AdminAccountOut,
+                    query_model=m.AccountsQuery,
                     paginated=True, query={
                         **PAGE_QUERY_DOC, "search": "A substring of the name or slug",
                         "status": "active or suspended", "plan": "A plan's slug"})
@@ -187,6 +189,7 @@ USERS = Collection(f"{PREFIX}users/")
 
 class UsersHandler(AdminHandler):
     @admin_endpoint(summary="Users of every account, by id", response=m.AdminUserOut,
+                    query_model=m.UsersQuery,
                     paginated=True, query={
                         **PAGE_QUERY_DOC, "search": "A substring of the email or username",
                         "account_id": "Only this account's users",
@@ -225,7 +228,8 @@ JOBS = Collection(f"{PREFIX}jobs/")
 
 class JobsHandler(AdminHandler):
     @admin_endpoint(summary="Background jobs of every account, newest first",
-                    response=m.AdminJobOut, paginated=True, query={
+                    response=m.AdminJobOut, paginated=True,
+                    query_model=m.JobsQuery, query={
                         **PAGE_QUERY_DOC, "state": "A state, or several comma-separated",
                         "kind": "A job kind (auto_cluster, …)",
                         "account_id": "Only this account's jobs"})
@@ -264,7 +268,8 @@ REQUESTS = Collection(f"{PREFIX}requests/")
 
 class RequestsHandler(AdminHandler):
     @admin_endpoint(summary="This process's recent requests, newest first",
-                    response=m.AdminRequestOut, paginated=True, query={
+                    response=m.AdminRequestOut, paginated=True,
+                    query_model=m.RequestsQuery, query={
                         **PAGE_QUERY_DOC, "status": "A status (404) or a class (4xx)",
                         "path": "A substring of the path (case-insensitive)",
                         "exclude_path": "Leave out requests whose path starts with this "
@@ -291,6 +296,7 @@ AUDIT = Collection(f"{PREFIX}audit/")
 
 class AuditHandler(AdminHandler):
     @admin_endpoint(summary="Every admin action, newest first", response=m.AdminAuditOut,
+                    query_model=m.AuditQuery,
                     paginated=True, query={
                         **PAGE_QUERY_DOC, "action": "e.g. account.grant_credits",
                         "account_id": "The account concerned", "target_type":

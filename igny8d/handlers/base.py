@@ -71,6 +71,8 @@ class EndpointSpec:
     #: public and the same for everyone (health checks): credentials sent are not read, so
     #: a token costs no store read and a database outage cannot turn the answer into 503
     anonymous: bool = False
+    #: the model the handler validates its query with (`query_model`): types the document
+    query_model: type[BaseModel] | None = None
 
 
 def endpoint(**kwargs: Any) -> Callable[[F], F]:

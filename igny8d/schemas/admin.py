@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from igny8d.schemas.ai import TaskMeta
+from igny8d.schemas.auth import Email
 from igny8d.schemas.billing import TransactionOut
 from igny8d.schemas.planner import ID_MAX
 
@@ -63,7 +64,8 @@ class UsersQuery(Query):
 
 class JobsQuery(Query):
     #: one state or several, comma-separated
-    state: tuple[str, ...] = ()
+    state: tuple[str, ...] = Field((), json_schema_extra={
+        "items": {"type": "string", "enum": list(JOB_STATES)}})
     kind: str | None = Field(None, max_length=64)
     account_id: int | None = Field(None, ge=1, le=ID_MAX)
 
@@ -323,7 +325,7 @@ class AdminGrantOut(BaseModel):
 
 class AdminUserOut(BaseModel):
     id: int
-    email: str
+    email: Email
     username: str
     account_id: int
     account_name: str
@@ -399,7 +401,7 @@ class AdminRequestDetailOut(AdminRequestOut):
 class AdminAuditOut(BaseModel):
     id: int
     actor_user_id: int | None
-    actor_email: str
+    actor_email: Email
     action: str
     target_type: str
     target_id: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -17,6 +17,20 @@ from pydantic import (
 
 RoleName = Literal["owner", "admin", "editor", "viewer", "system_bot"]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class _EmailFormat:
+    """Marks a string field `format: email` in the document; kept through `partial_model`
+    (it is metadata, not the FieldInfo a PATCH body rebuilds)."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> Any:
+        schema = handler(core_schema)
+        schema["format"] = "email"
+        return schema
+
+
+#: An email address (checked by `_email` where it is input).
+Email = Annotated[str, _EmailFormat()]
 
 
 class Body(BaseModel):
@@ -47,7 +61,7 @@ def _password(value: str) -> str:
 
 
 class RegisterBody(Body):
-    email: str
+    email: Email
     password: str
     password_confirm: str
     username: str | None = Field(None, min_length=1, max_length=150)
@@ -64,7 +78,7 @@ class RegisterBody(Body):
 
 
 class LoginBody(Body):
-    email: str = Field(max_length=254)
+    email: Email = Field(max_length=254)
     password: str = Field(max_length=1024)
     session: StrictBool = Field(False, description="Also set a session cookie (the admin-panel "
                           "fallback); token clients leave this off")
@@ -103,7 +117,7 @@ class AccountBrief(BaseModel):
 
 class UserOut(BaseModel):
     id: int
-    email: str
+    email: Email
     username: str
     role: RoleName
     is_active: bool
@@ -148,7 +162,7 @@ class TokenPair(BaseModel):
 
 
 class UserCreateBody(Body):
-    email: str
+    email: Email
     username: str | None = Field(None, min_length=1, max_length=150)
     password: str
     password_confirm: str | None = None
@@ -166,7 +180,7 @@ class UserCreateBody(Body):
 
 
 class UserUpdateBody(Body):
-    email: str
+    email: Email
     username: str | None = Field(None, min_length=1, max_length=150)
     role: RoleName
     site_ids: list[int] | None = Field(None, max_length=1000)
@@ -188,7 +202,7 @@ class UserUpdateBody(Body):
 
 
 class InviteBody(Body):
-    email: str
+    email: Email
     role: RoleName = "viewer"
     site_ids: list[int] | None = Field(None, max_length=1000)
 
