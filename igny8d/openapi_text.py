@@ -141,6 +141,9 @@ def _caps(op: Any, body_schema: dict[str, Any] | None, max_body_mb: float) -> li
     spec = op.spec
     caps: list[str] = []
     for name, prop in (body_schema or {}).get("properties", {}).items():
+        # an optional list is `anyOf: [{type: array, ...}, {type: null}]`: its caps are inside
+        prop = next((p for p in prop.get("anyOf", ()) if "maxItems" in p), prop) | {
+            k: v for k, v in prop.items() if k == "description"}
         if "maxItems" in prop:
             note = f" ({prop['description']})" if prop.get("description") else ""
             caps.append(f"`{name}`: {prop.get('minItems', 0)} to {prop['maxItems']} "

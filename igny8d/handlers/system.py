@@ -9,7 +9,7 @@ import platform
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from igny8d import __version__
 from igny8d.context import RequestMetric
@@ -90,10 +90,18 @@ class TaskProgressOut(BaseModel):
     error: str | None = None
 
 
+class TaskWaitQuery(BaseModel):
+    """`?wait=&since=` as `watch.parse_wait`/`parse_since` accept them: types the document."""
+
+    wait: int | None = Field(None, ge=0, le=watch.MAX_WAIT)
+    since: str | None = Field(None, pattern=watch.SINCE_PATTERN)
+
+
 class TaskProgressHandler(APIHandler):
     @endpoint(throttle="system", summary="Progress of a background task (AI function) of "
               "your account; `?wait=N` holds the answer until the progress changes",
-              response=TaskProgressOut, tags=(TAG,), errors=(400,), query={
+              response=TaskProgressOut, tags=(TAG,), errors=(400,),
+              query_model=TaskWaitQuery, query={
                   "wait": f"Hold the request up to this many seconds (0..{watch.MAX_WAIT}) "
                           "until the state or percentage differs from `since`, or the task "
                           "is finished; then answer as without it",

@@ -30,7 +30,9 @@ KEEPALIVE_S = 15.0
 #: What a client saw of a job: its state and percentage (`since=STATE:PERCENT`).
 Mark = tuple[str, float]
 
-_SINCE = re.compile(rf"^({'|'.join(job_store.STATES)}):(\d{{1,3}}(?:\.\d+)?)$")
+#: `since`: STATE:PERCENT as task_progress shows it
+SINCE_PATTERN = rf"^({'|'.join(job_store.STATES)}):(\d{{1,3}}(?:\.\d+)?)$"
+_SINCE = re.compile(SINCE_PATTERN)
 
 # task_id → the events of this process's waiters on it
 _waiters: dict[str, set[asyncio.Event]] = {}

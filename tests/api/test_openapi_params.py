@@ -97,3 +97,17 @@ async def test_the_server_accepts_what_the_document_lists(client, a):
         bad = await client.get(f"{path}?{name}=nope", token=a["token"])
         assert bad.status == 400, name
     assert (await client.get(f"{path}?volume_min=x", token=a["token"])).status == 400
+
+
+async def test_task_progress_wait_is_typed_as_the_server_checks_it(client):
+    """`wait` is whole seconds 0..MAX_WAIT and `since` STATE:PERCENT: the document says so,
+    and the server refuses what the document excludes."""
+    from igny8d.jobs.watch import MAX_WAIT
+
+    doc = await schema(client)
+    got = {p["name"]: p["schema"] for path, _, p in query_params(doc)
+           if path.endswith("/task_progress/{task_id}/")}
+    assert got["wait"] == {"type": "integer", "minimum": 0, "maximum": MAX_WAIT}
+    assert got["since"]["type"] == "string" and "PROGRESS" in got["since"]["pattern"]
+    assert re.match(got["since"]["pattern"], "PROGRESS:50")
+    assert not re.match(got["since"]["pattern"], "50")
