@@ -25,6 +25,7 @@ from igny8d.handlers import all_routes, api_routes
 from igny8d.handlers import metrics as metrics_handlers
 from igny8d.handlers.base import API404Handler
 from igny8d.handlers.docs import AssetHandler
+from igny8d.handlers.fallback import FallbackHandler, fallback_target
 from igny8d.log import configure_logging, log_request
 from igny8d.metrics import ROUTE_ATTR
 from igny8d.openapi import build_document, path_template
@@ -86,7 +87,24 @@ class Igny8App(tornado.web.Application):
                     setattr(request, ROUTE_ATTR, self._templates[id(rule)])
                     return self.get_handler_delegate(
                         request, rule.target, rule.target_kwargs, **params)
+        target = fallback_target(path, self.routes)
+        if target is not None:
+            redirect_to, permanent = target
+            return self.get_handler_delegate(request, FallbackHandler, {
+                **self.settings.get("default_handler_args", {}),
+                "redirect_to": redirect_to, "permanent": permanent})
         return super().find_handler(request, **kwargs)
+
+    def routes(self, path: str) -> bool:
+        """Whether a request for `path` would reach a route (any method)."""
+        if path in self._static:
+            return True
+        for prefix, rule in self._dynamic:
+            matcher = rule.matcher
+            assert isinstance(matcher, PathMatches)
+            if path.startswith(prefix) and matcher.regex.match(path):
+                return True
+        return False
 
 
 def make_app(ctx: AppContext) -> tornado.web.Application:
