@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.paths import ROOT
-from tests.helpers.process import clean_env, free_port
+from tests.helpers.process import clean_env, free_port, serving
 
 SCRIPT = ROOT / "docs" / "pipeline-walkthrough.sh"
 
@@ -29,34 +27,10 @@ pytestmark = [
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    """A real `igny8d serve` on the embedded database; its API base URL. The AI throttle is
-    raised so two runs' twelve idea calls do not wait out a minute (the script's 429
-    handling would, see the script)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "igny8d", "--port", str(port), "--data-dir",
-         str(tmp_path / "data")], cwd=tmp_path,
-        env=clean_env(IGNY8_BCRYPT_ROUNDS="4", IGNY8_THROTTLE_RATES="planner_ai=100/minute"),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/api/v1"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, "the server exited"
-            try:
-                urllib.request.urlopen(f"{base}/system/ping/", timeout=2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not come up"
-                time.sleep(0.2)
+    """A real server; the AI throttle raised so two runs' twelve idea calls do not wait out a
+    minute (the script's 429 handling would, see the script)."""
+    with serving(tmp_path, IGNY8_THROTTLE_RATES="planner_ai=100/minute") as base:
         yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def walkthrough(cwd: Path, timeout: float = 240, **env: str) -> subprocess.CompletedProcess[str]:
