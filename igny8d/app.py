@@ -9,9 +9,11 @@ import logging
 import re
 import signal
 import socket
+import sys
 import tempfile
-from typing import Any
+from typing import Any, TextIO
 
+import tornado.process
 import tornado.web
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,11 +22,13 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.routing import PathMatches, Rule
 
+from igny8d import __version__
 from igny8d.context import AppContext
 from igny8d.handlers import all_routes, api_routes
 from igny8d.handlers import metrics as metrics_handlers
 from igny8d.handlers.base import API404Handler
 from igny8d.handlers.docs import AssetHandler
+from igny8d.handlers.fallback import FallbackHandler, fallback_target
 from igny8d.log import configure_logging, log_request
 from igny8d.metrics import ROUTE_ATTR
 from igny8d.openapi import build_document, path_template
@@ -86,7 +90,24 @@ class Igny8App(tornado.web.Application):
                     setattr(request, ROUTE_ATTR, self._templates[id(rule)])
                     return self.get_handler_delegate(
                         request, rule.target, rule.target_kwargs, **params)
+        target = fallback_target(path, self.routes)
+        if target is not None:
+            redirect_to, permanent = target
+            return self.get_handler_delegate(request, FallbackHandler, {
+                **self.settings.get("default_handler_args", {}),
+                "redirect_to": redirect_to, "permanent": permanent})
         return super().find_handler(request, **kwargs)
+
+    def routes(self, path: str) -> bool:
+        """Whether a request for `path` would reach a route (any method)."""
+        if path in self._static:
+            return True
+        for prefix, rule in self._dynamic:
+            matcher = rule.matcher
+            assert isinstance(matcher, PathMatches)
+            if path.startswith(prefix) and matcher.regex.match(path):
+                return True
+        return False
 
 
 def make_app(ctx: AppContext) -> tornado.web.Application:
@@ -164,6 +185,7 @@ async def run_server(settings: Settings, sockets: list[socket.socket]) -> None:
         "addresses": [s.getsockname()[:2] for s in sockets],
         "database": ctx.store.dialect,
     })
+    say_where(settings, sockets)
     await stop.wait()
     log.info("shutting down: no new connections, finishing requests in flight")
     server.stop()
@@ -175,6 +197,35 @@ async def run_server(settings: Settings, sockets: list[socket.socket]) -> None:
     await ctx.close()
     close_sentry()
     log.info("stopped")
+
+
+def say_where(settings: Settings, sockets: list[socket.socket],
+              stream: TextIO | None = None) -> None:
+    """One line for a person at a terminal (the JSON log lines are for machines): where the
+    server listens and where its docs are. Not written when stderr is a file or a pipe, and
+    only by the first of several workers."""
+    stream = stream or sys.stderr
+    if not stream.isatty() or tornado.process.task_id() not in (None, 0):
+        return
+    stream.write(startup_line(settings, sockets) + "\n")
+    stream.flush()
+
+
+#: Wildcard listening addresses, and the loopback a browser on this machine opens instead.
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}  # noqa: S104 - names them, binds nothing
+
+
+def startup_line(settings: Settings, sockets: list[socket.socket]) -> str:
+    """`igny8d 0.1.0 listening on http://127.0.0.1:8000 — docs: …/api/docs/ (Swagger UI),
+    …/api/redoc/ (ReDoc); Ctrl-C stops it`. A wildcard address is shown as the loopback a
+    browser on this machine can open; public_url, when set, is where the docs are."""
+    host, port = sockets[0].getsockname()[:2] if sockets else (settings.host, settings.port)
+    shown = _WILDCARDS.get(host, f"[{host}]" if ":" in host else host)
+    base = f"http://{shown}:{port}"
+    docs = (settings.public_url or base).rstrip("/")
+    everywhere = " (all addresses)" if host in _WILDCARDS else ""
+    return (f"igny8d {__version__} listening on {base}{everywhere} — docs: {docs}/api/docs/ "
+            f"(Swagger UI), {docs}/api/redoc/ (ReDoc); Ctrl-C stops it")
 
 
 def serve(settings: Settings) -> None:
@@ -199,8 +250,6 @@ def serve(settings: Settings) -> None:
     # a server database must already be at head.
     asyncio.run(_migrate_only(settings))
     if settings.workers > 1:
-        import tornado.process
-
         tornado.process.fork_processes(settings.workers, max_restarts=100)
         configure_logging(level=settings.log_level, log_dir=log_dir,
                           max_bytes=int(settings.log_max_mb * 1024 * 1024),

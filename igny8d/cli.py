@@ -8,6 +8,7 @@ import asyncio
 import getpass
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +21,14 @@ class UsageError(SettingsError):
     """A command's input is missing or wrong: one line and exit code 2, like a bad setting."""
 
 
+def _readme() -> str:
+    """Where `--help` sends a reader for everything a screen cannot hold: the clone's
+    README.md by its path when there is one (an editable install), else its name."""
+    path = Path(__file__).resolve().parent.parent / "README.md"
+    return str(path) if path.is_file() else "README.md in the igny8d source"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="igny8d", description="IGNY8 API v1 server")
-    parser.add_argument("--version", action="version", version=f"igny8d {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, help="TOML settings file (or IGNY8_CONFIG)")
     common.add_argument("--host", help="address to listen on (IGNY8_HOST)")
@@ -32,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--database-url", help="SQLAlchemy URL (IGNY8_DATABASE_URL)")
     common.add_argument("--db", help="shorthand: a SQLite file path or a database URL")
     common.add_argument("--debug", action="store_true", default=None, help="debug mode")
+    parser = argparse.ArgumentParser(
+        prog="igny8d", description="IGNY8 API v1 server. With no command, `serve`.",
+        epilog=_serve_flags(common), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"igny8d {__version__}")
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", parents=[common], help="run the HTTP server (default)")
@@ -46,6 +56,24 @@ def _parser() -> argparse.ArgumentParser:
                          help="the server's base URL (default http://127.0.0.1:8000)")
     console.add_argument("--email", default="", help="the operator's email (asked otherwise)")
     return parser
+
+
+def _serve_flags(common: argparse.ArgumentParser) -> str:
+    """The top-level help's epilog: the serve flags (the command a new user runs first, and
+    the default), then where the rest is written down."""
+    serve = argparse.ArgumentParser(prog="igny8d serve", parents=[common], add_help=False,
+                                    usage=argparse.SUPPRESS)
+    flags = serve.format_help().strip().splitlines()
+    flags = [line for line in flags if not line.rstrip().endswith(":")]
+    return ("serve flags (every command takes them; each has an IGNY8_* variable):\n"
+            + "\n".join(flags)
+            + "\n\nexamples:\n"
+            "  igny8d --port 8001              serve on 127.0.0.1:8001\n"
+            "  IGNY8_PORT=8001 make run        the same, from a clone\n"
+            "  igny8d createsuperuser --email ops@example.com\n"
+            "  igny8d <command> --help         one command's flags\n\n"
+            f"Settings, the config file, throttles, the AI pipeline: {_readme()}\n"
+            "The API itself, once serving: http://127.0.0.1:8000/api/docs/")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -83,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
             from igny8d.handlers import api_routes
             from igny8d.openapi import build_document
 
-            print(json.dumps(build_document(
+            _print_to_pipe(json.dumps(build_document(
                 api_routes(), server_url=settings.public_url,
                 rates=settings.rate_overrides(), max_body_mb=settings.max_body_mb), indent=2))
         else:
@@ -95,6 +123,20 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+
+
+def _print_to_pipe(text: str) -> None:
+    """Print `text`; a reader that stops early (`igny8d openapi | head`) ends the command
+    quietly, as it would any Unix filter, with SIGPIPE's exit status and no traceback."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python's documented recipe: point stdout at devnull so the flush at exit does not
+        # raise again, then leave.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(128 + signal.SIGPIPE) from None
 
 
 def _console(url: str, email: str) -> None:
@@ -135,7 +177,7 @@ def _superuser_credentials(args: argparse.Namespace) -> tuple[str, str]:
         if not interactive:
             raise UsageError("createsuperuser needs an email: pass --email or set "
                              "IGNY8_SUPERUSER_EMAIL (no terminal to ask on)")
-        email = _ask(input, "Email: ")
+        email = _prompt_until_valid(lambda: _ask(input, "Email: "), _email, "invalid email")
     try:
         email = _email(email)
     except ValueError as exc:
@@ -145,14 +187,30 @@ def _superuser_credentials(args: argparse.Namespace) -> tuple[str, str]:
         if not interactive:
             raise UsageError("createsuperuser needs a password: pass --password or set "
                              "IGNY8_SUPERUSER_PASSWORD (no terminal to ask on)")
-        password = _ask(getpass.getpass, "Password: ")
-        if password != _ask(getpass.getpass, "Password (again): "):
-            raise UsageError("passwords do not match")
+        return email, _prompt_until_valid(_ask_password, _password, "invalid password")
     try:
         password = _password(password)
     except ValueError as exc:
         raise UsageError(f"invalid password: {exc}") from None
     return email, password
+
+
+def _ask_password() -> str:
+    password = _ask(getpass.getpass, "Password: ")
+    if password != _ask(getpass.getpass, "Password (again): "):
+        raise ValueError("the two passwords do not match")
+    return password
+
+
+def _prompt_until_valid(ask: Callable[[], str], check: Callable[[str], str], what: str) -> str:
+    """Ask until the answer passes register's rule, saying each time why it did not (as
+    Django's createsuperuser does): a typo at a prompt should not mean starting over. Ctrl-D
+    ends it (`_ask`)."""
+    while True:
+        try:
+            return check(ask())
+        except ValueError as exc:
+            print(f"{what}: {exc}; try again (Ctrl-D to stop)", file=sys.stderr)
 
 
 def _ask(prompt: Callable[[str], str], text: str) -> str:

@@ -442,6 +442,25 @@ def load_settings(
         raise SettingsError(f"invalid setting {where}: {first['msg']}") from None
 
 
+def _did_you_mean(word: str, choices: Any, shape: str) -> str:
+    """"; did you mean X?" for the closest choice, as for an unknown IGNY8_* variable."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.75)
+    return f"; did you mean {shape.format(close[0])}?" if close else ""
+
+
+def _key_hint(section: str, key: str) -> str:
+    """A setting of another section is named with its home; a typo gets the closest
+    setting, in this section first."""
+    home = next((sec for sec, names in SECTIONS.items() if key in names), None)
+    if home is not None:
+        return f"; it belongs in [{home}]"
+    own = _did_you_mean(key, SECTIONS[section], f"{section}.{{}}")
+    if own:
+        return own
+    everywhere = {f"{sec}.{name}" for sec, names in SECTIONS.items() for name in names}
+    return _did_you_mean(f"{section}.{key}", everywhere, "{}")
+
+
 def _section_of(name: str) -> str:
     return next(sec for sec, names in SECTIONS.items() if name in names)
 
@@ -461,9 +480,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
             hint = f"; it belongs in [{home}]" if home else ""
             raise SettingsError(f"config file {path}: {section!r} is outside any section{hint}")
         if allowed is None:
-            raise SettingsError(f"config file {path}: unknown section [{section}]")
+            hint = _did_you_mean(section, SECTIONS, "[{}]")
+            raise SettingsError(f"config file {path}: unknown section [{section}]{hint}")
         for key, value in body.items():
             if key not in allowed:
-                raise SettingsError(f"config file {path}: unknown setting {section}.{key}")
+                raise SettingsError(f"config file {path}: unknown setting {section}.{key}"
+                                    + _key_hint(section, key))
             values[key] = tuple(value) if isinstance(value, list) else value
     return values

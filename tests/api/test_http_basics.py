@@ -361,7 +361,7 @@ async def test_bad_path_ids_are_404(client):
 # -- unknown routes and methods, request ids ---------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nope/", "/api/v1/auth/sites", "/", "/api/v2/x/",
+@pytest.mark.parametrize("path", ["/api/v1/nope/", "/api/v1/nope", "/api/v2/x/",
                                   "/api/v1/auth/sites/1/nope/"])
 async def test_unknown_route_is_json_404(client, path):
     for method in ("GET", "POST", "DELETE"):

@@ -3,10 +3,15 @@ port for a server, and the one-line refusals the command line prints."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.helpers.paths import ROOT
@@ -44,3 +49,33 @@ def one_line(stderr: str) -> str:
     assert lines[0].startswith("igny8d: "), lines[0]
     assert "Traceback" not in stderr
     return lines[0]
+
+
+@contextlib.contextmanager
+def serving(cwd: Path, **env: str) -> Iterator[str]:
+    """A real `igny8d serve` on a free port and the embedded database in `cwd`, stopped with
+    SIGTERM at the end; yields its API base URL (`http://127.0.0.1:PORT/api/v1`)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "igny8d", "--port", str(port), "--data-dir", str(cwd / "data")],
+        cwd=cwd, env=clean_env(IGNY8_BCRYPT_ROUNDS="4", **env),
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, "the server exited"
+            try:
+                urllib.request.urlopen(f"{base}/system/ping/", timeout=2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not come up"
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -174,7 +174,7 @@ def test_cli_bad_config_file_is_one_line(tmp_path):
     proc = run_cli("serve", "--config", str(path), cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"igny8d: config file {path}: unknown setting server.prot"]
+        f"igny8d: config file {path}: unknown setting server.prot; did you mean server.port?"]
 
 
 @pytest.mark.subprocess
