@@ -213,6 +213,14 @@ class DeactivateHandler(AdminHandler):
         self.ok(await service.deactivate_user(self.ctx, self.operator, parse_id(id), body))
 
 
+class ReactivateUserHandler(AdminHandler):
+    @admin_endpoint(summary="Reactivate a deactivated user: they can log in again",
+                    body=m.ReasonBody, response=m.AdminUserDetailOut, errors=(409,))
+    async def post(self, id: str) -> None:
+        body = self.parse(m.ReasonBody)
+        self.ok(await service.reactivate_user(self.ctx, self.operator, parse_id(id), body))
+
+
 class EndSessionsHandler(AdminHandler):
     @admin_endpoint(summary="End every session of a user (their tokens stop working)",
                     body=m.ReasonBody, response=m.AdminEndSessionsOut)
@@ -318,6 +326,7 @@ default_handlers = [
     (ACCOUNTS.prefix, AccountsHandler, {"resource": ACCOUNTS}),
     (f"{ACCOUNTS.prefix}{_ID}/", AccountHandler, {"resource": ACCOUNTS}),
     (f"{USERS.prefix}{_ID}/deactivate/", DeactivateHandler, {"resource": USERS}),
+    (f"{USERS.prefix}{_ID}/reactivate/", ReactivateUserHandler, {"resource": USERS}),
     (f"{USERS.prefix}{_ID}/end_sessions/", EndSessionsHandler, {"resource": USERS}),
     (USERS.prefix, UsersHandler, {"resource": USERS}),
     (f"{USERS.prefix}{_ID}/", UserHandler, {"resource": USERS}),

@@ -371,6 +371,22 @@ async def deactivate_user(deps: AdminDeps, op: Operator, user_id: int,
         return await _user_detail(conn, user_id)
 
 
+async def reactivate_user(deps: AdminDeps, op: Operator, user_id: int,
+                          body: m.ReasonBody) -> dict[str, Any]:
+    """is_active back to true: the user can log in again (their old sessions stay ended, so
+    nothing revoked comes back). An active user: 409."""
+    async with deps.store.begin() as conn:
+        row = await _user_locked(conn, user_id)
+        if not await store.reactivate_user(conn, user_id):
+            raise Conflict("The user is active already.",
+                           errors={"is_active": ["The user is active."]})
+        await _audit(conn, op, audit.Entry(
+            action="user.reactivate", target_type="user", target_id=user_id,
+            account_id=int(row["account_id"]), before={"is_active": False},
+            after={"is_active": True}, reason=body.reason or ""))
+        return await _user_detail(conn, user_id)
+
+
 async def end_sessions(deps: AdminDeps, op: Operator, user_id: int,
                        body: m.ReasonBody) -> dict[str, Any]:
     """Revoke every refresh token of the user and bump their token_version (their access

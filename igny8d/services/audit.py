@@ -23,8 +23,8 @@ log = logging.getLogger("igny8d.admin")
 #: Every action the admin API audits.
 ACTIONS: tuple[str, ...] = (
     "account.grant_credits", "account.revoke_credits", "account.change_plan",
-    "account.suspend", "account.reactivate", "user.deactivate", "user.end_sessions",
-    "job.cancel", "job.retry",
+    "account.suspend", "account.reactivate", "user.deactivate", "user.reactivate",
+    "user.end_sessions", "job.cancel", "job.retry",
 )
 TARGET_TYPES: tuple[str, ...] = ("account", "user", "job")
 

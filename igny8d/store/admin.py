@@ -231,6 +231,13 @@ async def deactivate_user(conn: AsyncConnection, user_id: int) -> bool:
     return bool(result.rowcount)
 
 
+async def reactivate_user(conn: AsyncConnection, user_id: int) -> bool:
+    """is_active false → true in one conditional UPDATE (False: it was active already)."""
+    result = await conn.execute(update(users).where(u.id == user_id, u.is_active.is_(False))
+                                .values(is_active=True, updated_at=now()))
+    return bool(result.rowcount)
+
+
 # -- jobs ------------------------------------------------------------------------------------------
 
 

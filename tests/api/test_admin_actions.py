@@ -279,6 +279,36 @@ async def test_deactivate_ends_every_session_and_refuses_every_token(app, client
     assert len(await audit_rows(app)) == 1
 
 
+async def test_reactivate_lets_a_deactivated_user_log_in_again(app, client):
+    ops = await operator(app, client)
+    owner = await tenant(client, "rehire@example.com")
+    await client.member(owner["token"], "back@example.com", "editor")
+    old = await client.login("back@example.com")
+    me = (await client.get(ME, token=old["access"])).data["user"]
+    uid, t = int(me["id"]), ops["token"]
+    assert (await client.post(f"{A}users/{uid}/reactivate/", {}, token=t)).status == 409
+    assert (await client.post(f"{A}users/{uid}/deactivate/", {}, token=t)).status == 200
+    data_version = await column(app, accounts, "data_version", owner["account_id"])
+
+    resp = await client.post(f"{A}users/{uid}/reactivate/", {"reason": "rehired"}, token=t)
+    assert resp.status == 200, resp.json
+    assert resp.data["is_active"] is True and resp.data["id"] == uid
+    assert await column(app, accounts, "data_version", owner["account_id"]) > data_version
+    assert (await client.post(REFRESH, {"refresh": old["refresh"]})).status == 401  # stays ended
+    fresh = await client.login("back@example.com")
+    assert (await client.get(ME, token=fresh["access"])).status == 200
+    [row] = await audit_rows(app, "user.reactivate")
+    assert row["target_id"] == str(uid) and row["account_id"] == owner["account_id"]
+    assert row["before"] == {"is_active": False} and row["after"] == {"is_active": True}
+    assert row["reason"] == "rehired"
+
+    assert (await client.post(f"{A}users/{uid}/reactivate/", {}, token=t)).status == 409
+    assert (await client.post(f"{A}users/424242/reactivate/", {}, token=t)).status == 404
+    assert (await client.post(f"{A}users/{uid}/reactivate/", {},
+                              token=owner["token"])).status == 404  # not a superuser
+    assert len(await audit_rows(app, "user.reactivate")) == 1
+
+
 async def test_end_sessions_signs_a_user_out_everywhere(app, client):
     ops = await operator(app, client)
     owner = await tenant(client, "roam@example.com")
