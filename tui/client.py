@@ -106,6 +106,10 @@ class AdminClient(Session):
         return await self.data("POST", f"{ADMIN}/users/{user_id}/deactivate/",
                                json=_reason_body(reason))
 
+    async def reactivate_user(self, user_id: int, reason: str = "") -> dict[str, Any]:
+        return await self.data("POST", f"{ADMIN}/users/{user_id}/reactivate/",
+                               json=_reason_body(reason))
+
     async def end_sessions(self, user_id: int, reason: str = "") -> dict[str, Any]:
         return await self.data("POST", f"{ADMIN}/users/{user_id}/end_sessions/",
                                json=_reason_body(reason))

@@ -74,15 +74,19 @@ ACCOUNTS = [
 ]
 
 
-def _meta(phase: str, pct: int, message: str, cost: int = 0, tokens: int = 0) -> dict[str, Any]:
+def _meta(phase: str, pct: int, message: str, tokens: int = 0) -> dict[str, Any]:
+    """A job's progress meta as the executor writes it: `cost` is the AI provider's cost in
+    USD (here $2 per million tokens), not credits."""
     return {"phase": phase, "percentage": pct, "message": message, "request_steps": [],
-            "response_steps": [], "cost": cost, "tokens": tokens}
+            "response_steps": [], "cost": round(tokens * 2e-6, 6), "tokens": tokens}
 
 
 def _job(n: int, kind: str, state: str, account: int, meta: dict[str, Any], *,
-         error: str | None = None, minute: int = 0) -> dict[str, Any]:
+         error: str | None = None, minute: int = 0, credits: int = 0) -> dict[str, Any]:
     finished = state in ("SUCCESS", "FAILURE", "REVOKED")
-    return {"task_id": f"{n:08x}-3c1d-4e6f-9a0b-1c2d3e4f5a6b", "kind": kind, "state": state,
+    task_id = f"{n:08x}-3c1d-4e6f-9a0b-1c2d3e4f5a6b"
+    CHARGED[task_id] = credits
+    return {"task_id": task_id, "kind": kind, "state": state,
             "account_id": account, "user_id": account * 10, "attempts": 0 if state == "PENDING"
             else 1, "max_attempts": 3, "meta": meta, "error": error,
             "created_at": f"2026-12-01T11:{minute:02d}:10Z",
@@ -91,20 +95,23 @@ def _job(n: int, kind: str, state: str, account: int, meta: dict[str, Any], *,
             "updated_at": f"2026-12-01T11:{minute + 1:02d}:02Z"}
 
 
+#: What each job was charged when queued: its payload's `credits` (operations/lifecycle.py).
+CHARGED: dict[str, int] = {}
+
 JOBS = [
     _job(0x9F3A21C4, "auto_cluster", "PROGRESS", 2,
-         _meta("AI_CALL", 62, "Clustering 412 keywords", 412, 18230), minute=58),
+         _meta("AI_CALL", 62, "Clustering 412 keywords", 18230), minute=58, credits=412),
     _job(0x7B1E0D92, "auto_generate_content", "PROGRESS", 5,
-         _meta("SAVE", 85, "Saving 3 of 4 articles", 36, 40211), minute=57),
+         _meta("SAVE", 85, "Saving 3 of 4 articles", 40211), minute=57, credits=36),
     _job(0x4C8D55E1, "auto_cluster", "PENDING", 3,
-         _meta("QUEUED", 0, "Waiting for a worker."), minute=56),
+         _meta("QUEUED", 0, "Waiting for a worker."), minute=56, credits=25),
     _job(0x2A6F3B70, "generate_images", "FAILURE", 2,
-         _meta("AI_CALL", 40, "Provider error", 10), minute=41,
+         _meta("AI_CALL", 40, "Provider error"), minute=41, credits=10,
          error="The provider answered 503 three times."),
     _job(0x1D9C4A33, "auto_generate_ideas", "SUCCESS", 5,
-         _meta("DONE", 100, "12 ideas created", 60, 9120), minute=30),
+         _meta("DONE", 100, "12 ideas created", 9120), minute=30, credits=60),
     _job(0x0E5B7F18, "auto_cluster", "REVOKED", 3,
-         _meta("REVOKED", 20, "Cancelled.", 0), minute=12),
+         _meta("REVOKED", 20, "Cancelled."), minute=12, credits=8),
 ]
 
 USERS = [
@@ -235,9 +242,9 @@ def _answer(method: str, path: str, query: dict[str, list[str]],
         "accounts/2/": _one(ACCOUNT_DETAIL), "users/": _page(USERS), "audit/": _page(AUDIT),
         "requests/": _page(REQUESTS), f"requests/{RID}/": _one(REQUEST_DETAIL),
         "jobs/": _page(JOBS),
-        **{f"jobs/{j['task_id']}/": _one({**j, "payload": {"keyword_ids": [101, 102, 103],
-                                                          "sector_id": 7},
-                                          "result": None}) for j in JOBS},
+        **{f"jobs/{j['task_id']}/": _one({**j, "payload": {
+            "keyword_ids": [101, 102, 103], "sector_id": 7, "credits": CHARGED[j["task_id"]],
+            "units": 3}, "result": None}) for j in JOBS},
     }
     found = routes.get(path.removeprefix(f"{ADMIN}/")) if method == "GET" else None
     if found is None:

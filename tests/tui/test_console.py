@@ -25,7 +25,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, ProgressBar, Static
+from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 from tornado.netutil import bind_sockets
 
 from igny8d.app import make_app, server_for
@@ -44,6 +44,7 @@ from tui.screens.dialogs import ConfirmDialog, CreditsDialog
 from tui.screens.jobs import JobDetail
 from tui.screens.login import LoginScreen
 from tui.screens.main import MainScreen
+from tui.screens.users import UsersPane
 from tui.session import NOT_OPERATOR
 
 # -- a real server ---------------------------------------------------------------------------
@@ -58,8 +59,9 @@ async def tenant(box: RunningApp, client: Client, email: str) -> dict[str, Any]:
 async def queue_job(box: RunningApp, who: dict[str, Any]) -> str:
     actor = Actor(user_id=who["user_id"], account_id=who["account_id"], role="owner")
     async with box.ctx.store.begin() as conn:
+        # `credits` as operations/lifecycle.py writes it: what the job was charged
         out = await box.ctx.executor.submit(conn, actor, kind="test.gated",
-                                            payload={"ids": [1, 2, 3]})
+                                            payload={"ids": [1, 2, 3], "credits": 60})
     return str(out["task_id"])
 
 
@@ -155,11 +157,18 @@ async def test_overview_job_detail_and_cancel(box: RunningApp) -> None:
             await until(pilot, lambda: "AI_CALL" in text(pilot, "#detail-body"), "the meta")
             assert pilot.app.screen.query_one(ProgressBar).progress == 40
             assert '"ids"' in text(pilot, "#job-json")
+            assert "60 charged" in text(pilot, "#detail-body")  # the credits, not meta.cost
 
             await pilot.press("c")
             await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "confirm")
-            await pilot.click("#reason")
+            dialog = pilot.app.screen
+            assert dialog.focused is dialog.query_one("#reason", Input)  # not the button
+            confirm = dialog.query_one("#confirm", Button)
+            assert str(confirm.label) == "Cancel job" and confirm.variant == "error"
             await type_in(pilot, "stuck")
+            await pilot.press("enter")  # only moves on to the button
+            assert pilot.app.screen is dialog and dialog.focused is confirm
+            assert not said(app, "Cancelled")
             await pilot.press("enter")
             await until(pilot, lambda: said(app, "Cancelled"), "the cancellation")
             await until(pilot, lambda: "REVOKED" in text(pilot, "#detail-body"),
@@ -170,11 +179,15 @@ async def test_overview_job_detail_and_cancel(box: RunningApp) -> None:
             assert [(a["target_id"], a["reason"]) for a in audit["results"]] == [
                 (task_id, "stuck")]
 
-            # A finished job cannot be cancelled again: the 409 is a message, not a crash.
+            # A finished job is not offered a cancel: the key is disabled, no dialog opens.
+            detail = pilot.app.screen
+            assert detail.check_action("cancel", ()) is None
             await pilot.press("c")
-            await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "confirm")
-            await pilot.press("enter")
-            await until(pilot, lambda: said(app, "Not cancelled"), "the 409")
+            await pilot.pause(0.3)
+            assert pilot.app.screen is detail and not said(app, "Not cancelled")
+            detail.pane.cancel(task_id)  # asked anyway (a stale row): a fresh read says no
+            await until(pilot, lambda: said(app, "Nothing to cancel"), "the refusal")
+            assert not isinstance(pilot.app.screen, ConfirmDialog)
             await pilot.press("escape")
             await until(pilot, lambda: isinstance(pilot.app.screen, MainScreen), "the table")
             await until(pilot, lambda: row_of(table, task_id)[2] == "REVOKED", "the new state")
@@ -206,24 +219,31 @@ async def test_grant_credits_changes_the_balance(box: RunningApp) -> None:
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "confirm")
             assert f"{bob['credits'] + 250:,}" in text(pilot, "#dialog-message")
-            await pilot.press("enter")
+            assert str(pilot.app.screen.query_one("#confirm", Button).label) == "Grant credits"
+            await pilot.press("enter", "enter")  # the reason field, then the button
             after = f"{bob['credits'] + 250:,}"
             await until(pilot, lambda: row_of(table, key)[5] == after, "the new balance")
             me = (await client.get("/api/v1/auth/me/", token=bob["token"])).data["user"]
             assert me["account"]["credits"] == bob["credits"] + 250
 
-            # Revoking more than the balance: the server's 400 is shown, nothing changes.
+            # Revoking more than the balance is refused in the form: nothing is sent.
             await pilot.press("v")
             await until(pilot, lambda: isinstance(pilot.app.screen, CreditsDialog), "the form")
+            form = pilot.app.screen
             await type_in(pilot, "99999999")
             await pilot.press("enter")
             await type_in(pilot, "oops")
             await pilot.press("enter")
-            await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "confirm")
-            await pilot.press("enter")
-            await until(pilot, lambda: said(app, "Not changed"), "the refusal")
-            assert "amount" in said(app, "Not changed")[0]
-            assert row_of(table, key)[5] == after
+            await pilot.pause(0.2)
+            assert pilot.app.screen is form
+            assert f"The balance is {after}" in text(pilot, "#dialog-error")
+            assert form.focused is form.query_one("#amount", Input)
+            await pilot.press("escape")  # leaves the field, the form stays
+            assert pilot.app.screen is form and not isinstance(form.focused, Input)
+            await pilot.press("escape")  # closes it
+            await until(pilot, lambda: not isinstance(pilot.app.screen, CreditsDialog),
+                        "the form closed")
+            assert not said(app, "Not changed") and row_of(table, key)[5] == after
             me = (await client.get("/api/v1/auth/me/", token=bob["token"])).data["user"]
             assert me["account"]["credits"] == bob["credits"] + 250
             assert isinstance(pilot.app.screen.query_one(AccountsPane), AccountsPane)
@@ -252,18 +272,39 @@ async def test_users_search_end_sessions_and_deactivate(box: RunningApp) -> None
 
             await pilot.press("e")
             await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "confirm")
-            await pilot.press("enter")
+            await pilot.press("enter", "enter")
             await until(pilot, lambda: said(app, "Sessions ended"), "the sessions ended")
             me = await client.get("/api/v1/auth/me/", token=eve["token"])
             assert me.status == 401  # her access token stopped working at once
 
+            pane = pilot.app.screen.query_one(UsersPane)
+            assert pane.check_action("reactivate", ()) is None  # she is active
             await pilot.press("d")
             await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "confirm")
-            await pilot.press("enter")
+            assert str(pilot.app.screen.query_one("#confirm", Button).label) == "Deactivate user"
+            await pilot.press("enter", "enter")
             await until(pilot, lambda: row_of(table, key)[5] == "no", "the inactive user")
             resp = await client.post("/api/v1/auth/login/",
                                      {"email": "eve@example.com", "password": PASSWORD})
             assert resp.status == 401
+
+            # and back: reactivate (offered now, deactivate no longer)
+            await until(pilot, lambda: pane.check_action("deactivate", ()) is None,
+                        "deactivate disabled")
+            await pilot.press("a")
+            await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "confirm")
+            assert str(pilot.app.screen.query_one("#confirm", Button).label) == "Reactivate user"
+            await type_in(pilot, "came back")
+            await pilot.press("enter", "enter")
+            await until(pilot, lambda: said(app, "Reactivated"), "the reactivation")
+            await until(pilot, lambda: row_of(table, key)[5] == "yes", "the active user")
+            resp = await client.post("/api/v1/auth/login/",
+                                     {"email": "eve@example.com", "password": PASSWORD})
+            assert resp.status == 200
+            ops_token = (await client.login(OPS, OPS_PASSWORD))["access"]
+            audit = await admin_get(client, ops_token, "audit/?action=user.reactivate")
+            assert [(a["target_id"], a["reason"]) for a in audit["results"]] == [
+                (key, "came back")]
     finally:
         client.close()
 
@@ -317,7 +358,7 @@ async def test_requests_hide_the_consoles_own_admin_polling(box: RunningApp) -> 
             table = pilot.app.screen.query_one("#requests-table", DataTable)
 
             def paths() -> list[str]:
-                return [row_of(table, str(k.value))[2] for k in table.rows]
+                return [row_of(table, str(k.value))[7] for k in table.rows]
 
             await until(pilot, lambda: rid in {str(k.value) for k in table.rows},
                         "the tenant's request")

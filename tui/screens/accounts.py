@@ -31,6 +31,18 @@ def _row(a: dict[str, Any]) -> list[Any]:
             str(a.get("users_count", "")), when(a.get("created_at"))[:10]]
 
 
+def offered(action: str, account: dict[str, Any] | None) -> bool | None:
+    """What the server would refuse is shown disabled (None): a revoke with no credits left
+    (400), suspending a suspended account or reactivating an active one (409)."""
+    if account is None:
+        return True if action not in ("revoke", "suspend", "reactivate") else None
+    if action == "revoke":
+        return True if int(account.get("credits") or 0) > 0 else None
+    if action in ("suspend", "reactivate"):
+        return True if (account.get("status") == "active") == (action == "suspend") else None
+    return True
+
+
 class AccountsPane(Pane):
     BINDINGS = [
         Binding("g", "grant", "Grant credits"),
@@ -77,6 +89,7 @@ class AccountsPane(Pane):
             f"{page.count} accounts" + (f" (first {shown} shown)" if page.count > shown else ""))
         fill(self.query_one("#accounts-table", DataTable),
              [(str(a["id"]), _row(a)) for a in page.results])
+        self.refresh_bindings()
 
     def put(self, account: dict[str, Any]) -> None:
         """Show an action's answer in its row at once (the server's account, not a guess)."""
@@ -87,10 +100,18 @@ class AccountsPane(Pane):
         self.rows[key] = {**self.rows[key], **account}
         for column, value in zip(table.columns, _row(self.rows[key]), strict=False):
             table.update_cell(key, column, value)
+        self.refresh_bindings()
 
     def selected(self) -> dict[str, Any] | None:
         key = cursor_key(self.query_one("#accounts-table", DataTable))
         return self.rows.get(key) if key else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return offered(action, self.selected())
+
+    @on(DataTable.RowHighlighted, "#accounts-table")
+    def _moved(self) -> None:
+        self.refresh_bindings()
 
     @on(DataTable.RowSelected, "#accounts-table")
     def _open(self, event: DataTable.RowSelected) -> None:
@@ -126,6 +147,10 @@ class AccountsPane(Pane):
     @guarded("action", exclusive=False)
     async def grant(self, account_id: int, revoke: bool = False) -> None:
         account = await self._account(account_id)
+        if revoke and not offered("revoke", account):
+            self.notify(f"{account.get('name')} has no credits to revoke.",
+                        title="Nothing to revoke", severity="warning")
+            return
         form = await self.app.push_screen_wait(CreditsDialog(account, revoke=revoke))
         if form is None:
             return
@@ -137,7 +162,7 @@ class AccountsPane(Pane):
             f"{verb} {abs(amount):,} credits {'from' if amount < 0 else 'to'} "
             f"{account.get('name')} (#{account_id})? Balance {balance:,} → "
             f"{balance + amount:,}.\nReason: {reason}",
-            confirm=verb, danger=amount < 0, reason=reason))
+            confirm=f"{verb} credits", danger=amount < 0, reason=reason))
         if confirmed is None:
             return
         try:
@@ -188,11 +213,15 @@ class AccountsPane(Pane):
     async def _status(self, account_id: int, *, suspend: bool) -> None:
         account = await self._account(account_id)
         verb = "Suspend" if suspend else "Reactivate"
+        if not offered("suspend" if suspend else "reactivate", account):
+            self.notify(f"{account.get('name')} is {account.get('status')} already.",
+                        title="Nothing to change", severity="warning")
+            return
         effect = ("Its users are logged out at once and cannot log in until it is "
                   "reactivated." if suspend else "Its users can log in again.")
         reason = await self.app.push_screen_wait(ConfirmDialog(
             f"{verb} account?", f"{verb} {account.get('name')} (#{account_id}, "
-            f"{account.get('status')})? {effect}", confirm=verb, danger=suspend))
+            f"{account.get('status')})? {effect}", confirm=f"{verb} account", danger=suspend))
         if reason is None:
             return
         call = self.client.suspend if suspend else self.client.reactivate
@@ -215,6 +244,8 @@ class AccountsPane(Pane):
 
 
 class AccountDetail(DetailScreen):
+    """One account; its keys are offered as the pane's are (from the account shown)."""
+
     BINDINGS = [
         Binding("g", "grant", "Grant credits"), Binding("v", "revoke", "Revoke credits"),
         Binding("p", "plan", "Change plan"), Binding("s", "suspend", "Suspend"),
@@ -225,6 +256,10 @@ class AccountDetail(DetailScreen):
         super().__init__(f"Account #{account_id}")
         self.pane = pane
         self.account_id = account_id
+        self.account: dict[str, Any] | None = None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return offered(action, self.account)
 
     def hint(self) -> str:
         return "g grant · v revoke · p plan · s suspend · a reactivate · esc close"
@@ -235,6 +270,8 @@ class AccountDetail(DetailScreen):
     @guarded("load")
     async def load(self) -> None:
         a = await console(self).api.account(self.account_id)
+        self.account = a
+        self.refresh_bindings()
         plan: dict[str, Any] = a["plan"] if isinstance(a.get("plan"), dict) else {}
         usage = a.get("usage_this_month") or {}
         by_op = usage.get("by_operation") or {}

@@ -15,8 +15,8 @@ from tui.screens.base import Pane, fill, guarded, kv, pretty, when
 from tui.screens.dialogs import DetailScreen
 
 ACTIONS = ("account.grant_credits", "account.revoke_credits", "account.change_plan",
-           "account.suspend", "account.reactivate", "user.deactivate", "user.end_sessions",
-           "job.cancel", "job.retry")
+           "account.suspend", "account.reactivate", "user.deactivate", "user.reactivate",
+           "user.end_sessions", "job.cancel", "job.retry")
 
 
 class AuditPane(Pane):

@@ -102,7 +102,8 @@ class Pane(Vertical):
 
 def fill(table: DataTable[Any], rows: Iterable[tuple[str, Sequence[Any]]]) -> None:
     """Replace a table's rows, keeping the cursor on the same row (by key) when it is still
-    there, so a live refresh does not throw the operator back to the top."""
+    there, so a live refresh does not throw the operator back to the top. Column widths fit
+    the new rows (DataTable's `clear` keeps the widest cell ever seen)."""
     keep: str | None = None
     if table.row_count and table.cursor_row >= 0:
         try:
@@ -110,6 +111,9 @@ def fill(table: DataTable[Any], rows: Iterable[tuple[str, Sequence[Any]]]) -> No
         except Exception:
             keep = None
     table.clear()
+    for column in table.columns.values():
+        if column.auto_width:  # widths only grow in DataTable: measure this load's cells again
+            column.content_width = column.label.cell_len
     index = 0
     for i, (key, cells) in enumerate(rows):
         table.add_row(*cells, key=key)

@@ -9,22 +9,34 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Select, Static
 
 REASON_MAX = 500
 
 
+def leave_field(screen: Screen[Any]) -> bool:
+    """Esc in a text field: move the focus out of it (True), so the keys are the screen's
+    again; a second Esc then does what Esc does there (close the dialog)."""
+    if isinstance(screen.focused, Input):
+        screen.set_focus(None)
+        return True
+    return False
+
+
 class ConfirmDialog(ModalScreen[str | None]):
     """Ask before an action; dismisses with the (optional) reason, or None when declined.
 
-    The reason goes into the server's audit row beside the before/after snapshots.
+    Opens on the reason field, and Enter there only moves on to the action's button: a
+    typed reason is kept and no keystroke confirms by accident. The button names the action
+    ("Suspend account"), not "OK". The reason goes into the server's audit row beside the
+    before/after snapshots.
     """
 
     BINDINGS = [Binding("escape", "decline", "Back"),
                 Binding("ctrl+y", "accept", "Confirm")]
 
-    def __init__(self, title: str, message: str | Text, *, confirm: str = "Confirm",
+    def __init__(self, title: str, message: str | Text, *, confirm: str,
                  danger: bool = True, reason: str = "") -> None:
         super().__init__(classes="dialog")
         self.title_text = title
@@ -45,16 +57,23 @@ class ConfirmDialog(ModalScreen[str | None]):
                 yield Button("Back", id="decline")
 
     def on_mount(self) -> None:
+        self.query_one("#reason", Input).focus()
+
+    @on(Input.Submitted, "#reason")
+    def _to_button(self) -> None:
         self.query_one("#confirm", Button).focus()
 
     @on(Button.Pressed, "#confirm")
-    @on(Input.Submitted, "#reason")
     def action_accept(self) -> None:
         self.dismiss(self.query_one("#reason", Input).value.strip())
 
     @on(Button.Pressed, "#decline")
-    def action_decline(self) -> None:
+    def _declined(self) -> None:
         self.dismiss(None)
+
+    def action_decline(self) -> None:
+        if not leave_field(self):
+            self.dismiss(None)
 
 
 class CreditsDialog(ModalScreen[tuple[int, str] | None]):
@@ -78,7 +97,8 @@ class CreditsDialog(ModalScreen[tuple[int, str] | None]):
             yield Input(placeholder="Reason (required)", id="reason", max_length=REASON_MAX)
             yield Static("", id="dialog-error")
             with Horizontal(id="dialog-buttons"):
-                yield Button(verb, id="confirm", variant="error" if self.revoke else "primary")
+                yield Button(f"{verb} credits", id="confirm",
+                             variant="error" if self.revoke else "primary")
                 yield Button("Back", id="decline")
 
     def on_mount(self) -> None:
@@ -98,6 +118,11 @@ class CreditsDialog(ModalScreen[tuple[int, str] | None]):
             error.update("Enter an amount greater than zero.")
             self.query_one("#amount", Input).focus()
             return
+        balance = int(self.account.get("credits") or 0)
+        if self.revoke and int(raw) > balance:
+            error.update(f"The balance is {balance:,}: revoke at most that.")
+            self.query_one("#amount", Input).focus()
+            return
         if not reason:
             error.update("A reason is required.")
             self.query_one("#reason", Input).focus()
@@ -106,8 +131,12 @@ class CreditsDialog(ModalScreen[tuple[int, str] | None]):
         self.dismiss((-amount if self.revoke else amount, reason))
 
     @on(Button.Pressed, "#decline")
-    def action_decline(self) -> None:
+    def _declined(self) -> None:
         self.dismiss(None)
+
+    def action_decline(self) -> None:
+        if not leave_field(self):
+            self.dismiss(None)
 
 
 class PlanDialog(ModalScreen[tuple[str, str] | None]):
@@ -148,8 +177,12 @@ class PlanDialog(ModalScreen[tuple[str, str] | None]):
         self.dismiss((value, self.query_one("#reason", Input).value.strip()))
 
     @on(Button.Pressed, "#decline")
-    def action_decline(self) -> None:
+    def _declined(self) -> None:
         self.dismiss(None)
+
+    def action_decline(self) -> None:
+        if not leave_field(self):
+            self.dismiss(None)
 
 
 class DetailScreen(ModalScreen[None]):
@@ -186,7 +219,8 @@ HELP = """\
   /            focus the tab's search or filter field (enter applies it)
   ?  F1        this help          ctrl+t  pick a theme (ctrl+p: command palette)
   ctrl+l       log out            q       quit (logs the session out)
-  enter        open the row under the cursor          esc  close a dialog
+  enter        open the row under the cursor
+  esc          leave a text field; again: close the dialog
 
 [b]Overview[/b]
   w            change the traffic window (1, 5, 15, 60 minutes)
@@ -204,6 +238,7 @@ HELP = """\
 
 [b]Users[/b]
   d            deactivate (ends every session)
+  a            reactivate a deactivated user (they can log in again)
   e            end sessions (the user stays active)
 
 [b]Requests[/b]
@@ -211,9 +246,12 @@ HELP = """\
   /            look up a request id (from an X-Request-ID header or an error body)
   a            show or hide the admin API's own calls (the console's polling)
 
-Every action asks for confirmation and takes an optional reason; the server
-writes an audit row for it (the Audit tab). Traffic numbers are those of the
-process that answered (each server process keeps its own).
+Every action asks for confirmation and takes an optional reason (the dialog
+opens on it; enter moves to the action's button, which confirms); the server
+writes an audit row for it (the Audit tab). Actions the server would refuse
+(cancel a finished job, revoke more than the balance) are not offered.
+Traffic numbers are those of the process that answered (each server process
+keeps its own).
 """
 
 

@@ -23,6 +23,27 @@ STATES: list[tuple[str, str]] = [
     ("FAILURE", "FAILURE"), ("REVOKED", "REVOKED"),
 ]
 FINISHED = {"SUCCESS", "FAILURE", "REVOKED"}
+CANCELLABLE = {"PENDING", "PROGRESS"}
+RETRYABLE = {"FAILURE"}
+
+
+def offered(action: str, job: dict[str, Any] | None) -> bool | None:
+    """Whether a job action is offered for `job`: the server refuses to cancel a finished job
+    and to retry anything but a failed one (409), so those keys are shown disabled (None)."""
+    if action not in ("cancel", "retry"):
+        return True
+    if job is None:
+        return None
+    return True if job.get("state") in (CANCELLABLE if action == "cancel" else RETRYABLE) \
+        else None
+
+
+def credits_of(job: dict[str, Any]) -> str:
+    """The credits the job was charged up front: its payload's `credits` (the operation's
+    price, written when it was queued). `meta.cost` is the AI provider's cost, not credits."""
+    payload = job.get("payload")
+    charged = payload.get("credits") if isinstance(payload, dict) else None
+    return f"{int(charged):,} charged" if isinstance(charged, int | float) else "—"
 
 
 def _meta(job: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +110,7 @@ class JobsPane(Pane):
         self.query_one("#jobs-count", Static).update(
             f"{page.count} jobs" + (f" (newest {shown} shown)" if page.count > shown else "")
             + f" · {running} running")
+        self.refresh_bindings()
         fill(self.query_one("#jobs-table", DataTable), [
             (str(j["task_id"]), [
                 short(j["task_id"]), j.get("kind", ""), styled(j.get("state", "")),
@@ -102,6 +124,13 @@ class JobsPane(Pane):
     def selected(self) -> dict[str, Any] | None:
         key = cursor_key(self.query_one("#jobs-table", DataTable))
         return self.rows.get(key) if key else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return offered(action, self.selected())
+
+    @on(DataTable.RowHighlighted, "#jobs-table")
+    def _moved(self) -> None:
+        self.refresh_bindings()
 
     @on(DataTable.RowSelected, "#jobs-table")
     def _open(self, event: DataTable.RowSelected) -> None:
@@ -120,7 +149,12 @@ class JobsPane(Pane):
 
     @guarded("action", exclusive=False)
     async def cancel(self, task_id: str) -> None:
-        job = self.rows.get(task_id) or await self.client.job(task_id)
+        job = await self.client.job(task_id)  # its state now, not the last poll's
+        if not offered("cancel", job):
+            self.notify(f"Job {short(task_id)} is {job.get('state')}: only a pending or "
+                        "running job can be cancelled.", title="Nothing to cancel",
+                        severity="warning")
+            return
         reason = await self.app.push_screen_wait(ConfirmDialog(
             "Cancel job?",
             f"Cancel {job.get('kind')} job {task_id} ({job.get('state')}) of account "
@@ -140,7 +174,11 @@ class JobsPane(Pane):
 
     @guarded("action", exclusive=False)
     async def retry(self, task_id: str) -> None:
-        job = self.rows.get(task_id) or await self.client.job(task_id)
+        job = await self.client.job(task_id)
+        if not offered("retry", job):
+            self.notify(f"Job {short(task_id)} is {job.get('state')}: only a failed job can "
+                        "be retried.", title="Nothing to retry", severity="warning")
+            return
         reason = await self.app.push_screen_wait(ConfirmDialog(
             "Retry job?",
             f"Queue {job.get('kind')} job {task_id} ({job.get('state')}) again? Its credits "
@@ -167,6 +205,7 @@ class JobDetail(DetailScreen):
         super().__init__(f"Job {task_id}")
         self.pane = pane
         self.task_id = task_id
+        self.job: dict[str, Any] | None = None
 
     @property
     def client(self) -> AdminClient:
@@ -179,6 +218,9 @@ class JobDetail(DetailScreen):
 
     def hint(self) -> str:
         return "c cancel · t retry · esc close"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return offered(action, self.job)
 
     def on_mount(self) -> None:
         self.load()
@@ -198,6 +240,8 @@ class JobDetail(DetailScreen):
                 raise
             self.query_one("#detail-body", Static).update("This job no longer exists.")
             return
+        self.job = job
+        self.refresh_bindings()
         meta = _meta(job)
         progress = self.query_one("#job-progress", ProgressBar)
         progress.update(progress=100 if job.get("state") == "SUCCESS"
@@ -207,7 +251,9 @@ class JobDetail(DetailScreen):
             ("phase", meta.get("phase", "")), ("message", meta.get("message", "")),
             ("account / user", f"{job.get('account_id')} / {job.get('user_id')}"),
             ("attempts", f"{job.get('attempts', 0)} of {job.get('max_attempts', 0)}"),
-            ("cost / tokens", f"{meta.get('cost', 0)} credits / {meta.get('tokens', 0)}"),
+            ("credits", credits_of(job)),
+            ("AI cost / tokens", f"${float(meta.get('cost') or 0):.4f} / "
+                                 f"{int(meta.get('tokens') or 0):,} tokens"),
             ("created", when(job.get("created_at"))), ("started", when(job.get("started_at"))),
             ("finished", when(job.get("finished_at"))), ("updated", when(job.get("updated_at"))),
             ("error", Text(str(job.get("error") or "—"),

@@ -6,7 +6,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
 
 from tui.ports import console
 from tui.screens.accounts import AccountsPane
@@ -27,6 +27,8 @@ class MainScreen(Screen[None]):
         *(Binding(str(i), f"tab('{tab_id}')", title, show=False)
           for i, (title, tab_id, _) in enumerate(TABS, start=1)),
         Binding("r,f5", "reload", "Reload"),
+        Binding("w", "window", "Window"),
+        Binding("escape", "leave_field", show=False),
     ]
 
     def __init__(self, poll_s: float = 5.0) -> None:
@@ -77,11 +79,32 @@ class MainScreen(Screen[None]):
         if pane is not None:
             pane.load()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`w` only on the Overview (elsewhere it is neither shown nor run)."""
+        if action == "window":
+            return isinstance(self.active_pane(), OverviewPane)
+        return True
+
+    def action_window(self) -> None:
+        pane = self.active_pane()
+        if isinstance(pane, OverviewPane):
+            pane.action_window()
+
+    def action_leave_field(self) -> None:
+        """Esc in a filter or search field: back to the tab's table, so its keys work again."""
+        if isinstance(self.focused, Input):
+            pane = self.active_pane()
+            if pane is not None:
+                pane.focus_main()
+            if isinstance(self.focused, Input):
+                self.set_focus(None)
+
     def action_tab(self, tab_id: str) -> None:
         self.query_one(TabbedContent).active = tab_id
 
     @on(TabbedContent.TabActivated)
     def _tab_opened(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()
         pane = self.active_pane()
         if pane is not None:
             pane.focus_main()

@@ -6,7 +6,6 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
@@ -43,8 +42,10 @@ class Chart(Vertical):
 
 
 class OverviewPane(Pane):
+    """No bindings of its own: the pane never holds the focus (a container), so `w` is the
+    main screen's, which calls `action_window` while this tab is shown."""
+
     LIVE = True
-    BINDINGS = [Binding("w", "window", "Window")]
 
     def __init__(self) -> None:
         super().__init__(id="overview")
@@ -75,7 +76,8 @@ class OverviewPane(Pane):
             f"Traffic — last {window_label(self.window_s)}, this process")
 
     def focus_main(self) -> None:
-        self.focus()
+        """Nothing here takes the focus; the screen's keys (w, r, 1…6) work from anywhere."""
+        self.screen.set_focus(None)
 
     def action_window(self) -> None:
         self.window_s = WINDOWS[(WINDOWS.index(self.window_s) + 1) % len(WINDOWS)

@@ -53,8 +53,10 @@ class RequestsPane(Pane):
         yield Static("", id="requests-count", classes="count")
         table: DataTable[Any] = DataTable(id="requests-table", cursor_type="row",
                                           zebra_stripes=True)
-        table.add_columns("at", "method", "path", "status", "time", "user", "account",
-                          "request id")
+        # The id before the path: a long path must not push it off the screen (ids are
+        # looked up whole, so they are shown whole); the path, last, takes what is left.
+        table.add_columns("at", "request id", "method", "status", "time", "user", "account",
+                          "path")
         yield table
         with VerticalScroll(id="request-detail"):
             yield Static("Pick a request (enter) or look one up by its id (/).",
@@ -93,11 +95,10 @@ class RequestsPane(Pane):
             + ("" if self.show_admin else " · admin API calls hidden (a shows them)"))
         fill(self.query_one("#requests-table", DataTable), [
             (str(r["request_id"]), [
-                when(r.get("at"))[11:], r.get("method", ""),
-                Text(str(r.get("path", "")), overflow="ellipsis", no_wrap=True),
+                when(r.get("at"))[11:], str(r["request_id"]), r.get("method", ""),
                 status_text(r.get("status")), ms(r.get("duration_ms")),
                 str(r.get("user_id") or "—"), str(r.get("account_id") or "—"),
-                str(r["request_id"])])
+                Text(str(r.get("path", "")), overflow="ellipsis", no_wrap=True)])
             for r in page.results])
 
     @on(DataTable.RowSelected, "#requests-table")

@@ -1,4 +1,5 @@
-"""The Users tab: search across accounts; deactivate a user, end a user's sessions."""
+"""The Users tab: search across accounts; deactivate or reactivate a user, end a user's
+sessions."""
 
 from __future__ import annotations
 
@@ -31,9 +32,20 @@ def _row(u: dict[str, Any]) -> list[Any]:
             _yes(u.get("is_superuser"), "bold magenta"), when(u.get("last_login"))[:16]]
 
 
+def offered(action: str, user: dict[str, Any] | None) -> bool | None:
+    """Deactivate is offered for an active user, reactivate for an inactive one (the server
+    answers 409 otherwise); shown disabled (None) when it does not apply."""
+    if action not in ("deactivate", "reactivate"):
+        return True
+    if user is None:
+        return None
+    return True if bool(user.get("is_active")) == (action == "deactivate") else None
+
+
 class UsersPane(Pane):
     BINDINGS = [
         Binding("d", "deactivate", "Deactivate"),
+        Binding("a", "reactivate", "Reactivate"),
         Binding("e", "end_sessions", "End sessions"),
         Binding("slash", "filter", "Search", show=False),
     ]
@@ -75,6 +87,7 @@ class UsersPane(Pane):
             f"{page.count} users" + (f" (first {shown} shown)" if page.count > shown else ""))
         fill(self.query_one("#users-table", DataTable),
              [(str(u["id"]), _row(u)) for u in page.results])
+        self.refresh_bindings()
 
     def selected(self) -> dict[str, Any] | None:
         key = cursor_key(self.query_one("#users-table", DataTable))
@@ -85,10 +98,22 @@ class UsersPane(Pane):
         if event.row_key.value:
             self.app.push_screen(UserDetail(self, int(event.row_key.value)))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return offered(action, self.selected())
+
+    @on(DataTable.RowHighlighted, "#users-table")
+    def _moved(self) -> None:
+        self.refresh_bindings()
+
     def action_deactivate(self) -> None:
         user = self.selected()
         if user:
             self.deactivate(int(user["id"]))
+
+    def action_reactivate(self) -> None:
+        user = self.selected()
+        if user:
+            self.reactivate(int(user["id"]))
 
     def action_end_sessions(self) -> None:
         user = self.selected()
@@ -97,22 +122,38 @@ class UsersPane(Pane):
 
     @guarded("action", exclusive=False)
     async def deactivate(self, user_id: int) -> None:
-        user = self.rows.get(str(user_id)) or await self.client.user_detail(user_id)
+        await self._set_active(user_id, active=False)
+
+    @guarded("action", exclusive=False)
+    async def reactivate(self, user_id: int) -> None:
+        await self._set_active(user_id, active=True)
+
+    async def _set_active(self, user_id: int, *, active: bool) -> None:
+        user = await self.client.user_detail(user_id)  # as the server has it now
+        verb = "Reactivate" if active else "Deactivate"
+        if bool(user.get("is_active")) == active:
+            self.notify(f"{user.get('email')} is {'active' if active else 'inactive'} "
+                        "already.", title="Nothing to change", severity="warning")
+            return
+        effect = ("They can log in again (their old sessions stay ended)." if active
+                  else "Every session ends and they cannot log in.")
         reason = await self.app.push_screen_wait(ConfirmDialog(
-            "Deactivate user?", f"Deactivate {user.get('email')} (#{user_id}) of "
-            f"{user.get('account_name')}? Every session ends and they cannot log in.",
-            confirm="Deactivate"))
+            f"{verb} user?", f"{verb} {user.get('email')} (#{user_id}) of "
+            f"{user.get('account_name')}? {effect}", confirm=f"{verb} user",
+            danger=not active))
         if reason is None:
             return
+        call = self.client.reactivate_user if active else self.client.deactivate_user
         try:
-            out = await self.client.deactivate_user(user_id, reason)
+            out = await call(user_id, reason)
         except ApiError as exc:
             if exc.status != 409:
                 raise
             self.notify(exc.describe(), title="Not changed", severity="warning", timeout=8)
             return
-        self.notify(f"{out.get('email', user.get('email'))} is deactivated.",
-                    title="Deactivated")
+        self.notify(f"{out.get('email', user.get('email'))} is "
+                    f"{'reactivated' if active else 'deactivated'}.",
+                    title="Reactivated" if active else "Deactivated")
         self.load()
         self._refresh_detail(user_id)
 
@@ -137,15 +178,20 @@ class UsersPane(Pane):
 
 class UserDetail(DetailScreen):
     BINDINGS = [Binding("d", "deactivate", "Deactivate"),
+                Binding("a", "reactivate", "Reactivate"),
                 Binding("e", "end_sessions", "End sessions")]
 
     def __init__(self, pane: UsersPane, user_id: int) -> None:
         super().__init__(f"User #{user_id}")
         self.pane = pane
         self.user_id = user_id
+        self.user: dict[str, Any] | None = None
 
     def hint(self) -> str:
-        return "d deactivate · e end sessions · esc close"
+        return "d deactivate · a reactivate · e end sessions · esc close"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return offered(action, self.user)
 
     def on_mount(self) -> None:
         self.load()
@@ -153,6 +199,8 @@ class UserDetail(DetailScreen):
     @guarded("load")
     async def load(self) -> None:
         u = await console(self).api.user_detail(self.user_id)
+        self.user = u
+        self.refresh_bindings()
         self.query_one("#detail-body", Static).update(kv([
             ("email", u.get("email", "")), ("username", u.get("username", "")),
             ("account", f"{u.get('account_name')} (#{u.get('account_id')})"),
@@ -164,6 +212,9 @@ class UserDetail(DetailScreen):
 
     def action_deactivate(self) -> None:
         self.pane.deactivate(self.user_id)
+
+    def action_reactivate(self) -> None:
+        self.pane.reactivate(self.user_id)
 
     def action_end_sessions(self) -> None:
         self.pane.end_sessions(self.user_id)
