@@ -250,6 +250,9 @@ async def test_a_real_full_filesystem(tmp_path: Path, capfd: pytest.CaptureFixtu
             assert resp.status in (200, 201, 507), resp.json
             if resp.status == 507:
                 assert_full_answer(resp)
+            login = await client.post(LOGIN, {"email": "ann@example.com", "password": PASSWORD})
+            assert login.status == 507, login.json  # it records the session: a write
+            assert_full_answer(login)
             status = await client.get(STATUS)
             assert status.data["status"] == "degraded", status.json
             assert status.data["disk"] == {"ok": False}
