@@ -92,3 +92,9 @@ class Unavailable(DomainError):
     """Temporarily unable to answer (database busy or unreachable): retry later."""
 
     message = "Service temporarily unavailable"
+
+
+class InsufficientStorage(DomainError):
+    """The server's disk is full: nothing was saved (507). Retry once space is freed."""
+
+    message = "The server's disk is full; nothing was saved."

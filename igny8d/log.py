@@ -1,6 +1,7 @@
 """Structured JSON logging, request-id propagation and the per-request access log."""
 
 import collections
+import contextlib
 import contextvars
 import datetime
 import json
@@ -16,6 +17,7 @@ import tornado.web
 __all__ = [
     "RING",
     "JsonFormatter",
+    "LogFile",
     "RequestLogRing",
     "configure_logging",
     "install_ring",
@@ -215,6 +217,42 @@ class RequestLogRing(logging.Handler):
             self.release()
 
 
+class LogFile(logging.handlers.RotatingFileHandler):
+    """The rotating log file, quiet when its disk fails: one notice on stderr when a write
+    fails (a full disk) instead of logging's "--- Logging error ---" block per record, and
+    one when writes succeed again. Records meanwhile still reach the stream handler."""
+
+    failing = False
+    _ok = True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)
+        if self.failing and self._ok:
+            self.failing = False
+            self._notice(f"igny8d: log file {self.baseFilename} writable again\n")
+
+    def format(self, record: logging.LogRecord) -> str:
+        self._ok = True  # emit() reached the write; handleError() says when it failed
+        return super().format(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            super().handleError(record)
+            return
+        self._ok = False
+        if not self.failing:
+            self.failing = True
+            self._notice(f"igny8d: cannot write the log file {self.baseFilename} ({error}); "
+                         "logging to the console only until it can\n")
+
+    @staticmethod
+    def _notice(text: str) -> None:
+        with contextlib.suppress(Exception):
+            sys.stderr.write(text)
+            sys.stderr.flush()
+
+
 #: The one ring of this process (every app of the process logs through the same loggers).
 RING = RequestLogRing()
 
@@ -264,7 +302,7 @@ def configure_logging(
         log_dir = pathlib.Path(log_dir)
         log_dir.mkdir(parents=True, exist_ok=True)
         handlers.append(
-            logging.handlers.RotatingFileHandler(
+            LogFile(
                 log_dir / "igny8d.log",
                 maxBytes=max_bytes,
                 backupCount=backups,

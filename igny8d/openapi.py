@@ -53,6 +53,7 @@ ERROR_STATUSES: dict[int, str] = {
     415: "Unsupported media type: send application/json",
     429: "Rate limit exceeded (see Retry-After)",
     503: "Service temporarily unavailable: retry later",
+    507: "Insufficient storage: the server's disk is full; nothing was saved",
 }
 
 #: drf-spectacular's action names for a collection route and an object route.
@@ -195,6 +196,7 @@ def error_statuses(op: Operation) -> list[int]:
     - a body naming other objects by id (`site_id`, `ids`), unless global data: 404;
     - a create (201) in a resource with unique constraints, or an update whose body has a
       field of one: 409;
+    - a method that writes (POST, PUT, PATCH, DELETE): 507 (a full disk under the store);
     - whatever the declaration adds in `errors` (login's 401, 402, 409, 503...).
     """
     spec = op.spec
@@ -218,6 +220,8 @@ def error_statuses(op: Operation) -> list[int]:
                 fields = set(getattr(spec.body, "model_fields", {}))
                 if fields & unique:
                     codes.add(409)
+    if op.method in ("post", "put", "patch", "delete"):
+        codes.add(507)
     codes.update(int(c) for c in getattr(spec, "errors", ()) or ())
     unknown = codes - set(ERROR_STATUSES)
     if unknown:

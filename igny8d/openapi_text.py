@@ -188,7 +188,7 @@ ERROR_CLASSES: dict[int, type[errors.DomainError]] = {
     400: errors.ValidationFailed, 401: errors.AuthRequired, 402: errors.InsufficientCredits,
     403: errors.PermissionDenied, 404: errors.NotFound, 409: errors.Conflict,
     413: errors.PayloadTooLarge, 415: errors.UnsupportedMediaType, 429: errors.Throttled,
-    503: errors.Unavailable,
+    503: errors.Unavailable, 507: errors.InsufficientStorage,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import traceback
 import uuid
@@ -20,6 +21,7 @@ from igny8d.errors import (
     Conflict,
     DomainError,
     InsufficientCredits,
+    InsufficientStorage,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -476,6 +478,11 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         """Expected errors are logged once, by the access log; the rest with a traceback."""
         if isinstance(value, (tornado.web.HTTPError, DomainError)):
             return
+        if isinstance(value, OSError) and value.errno == errno.ENOSPC:
+            # a 507: one line, not a traceback per request written to the same full disk
+            self.ctx.logger.error("disk full in %s %s: %s", self.request.method,
+                                  self.request.path, value)
+            return
         query = f"?{scrub_query(self.request.query)}" if self.request.query else ""
         self.ctx.logger.error(
             "unhandled exception in %s %s%s", self.request.method, self.request.path, query,
@@ -511,6 +518,7 @@ STATUS_OF: tuple[tuple[type[DomainError], int], ...] = (
     (UnsupportedMediaType, 415),
     (Throttled, 429),
     (Unavailable, 503),
+    (InsufficientStorage, 507),
 )
 
 _STATUS_TEXT = {
@@ -545,6 +553,9 @@ def _describe(
         return code, _STATUS_TEXT.get(code, reason or "Error"), None, {}
     if status < 500:
         return status, _STATUS_TEXT.get(status, reason or "Error"), None, {}
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        # a file the request wrote (an upload, an export) met a full disk: not a bug
+        return 507, InsufficientStorage.message, None, {}
     return 500, "Internal server error", None, {}
 
 

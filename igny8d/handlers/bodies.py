@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from tornado import httputil
 
 from igny8d.errors import DomainError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from igny8d.handlers.field_errors import drf_message
 
 if TYPE_CHECKING:
     from igny8d.context import AppContext
@@ -150,9 +151,12 @@ class BodyMixin(_Base):
             raise ValidationFailed(errors=too_big)
         return result
 
-    def multipart(self) -> tuple[dict[str, list[str]], dict[str, list[httputil.HTTPFile]]]:
+    def form(self) -> tuple[dict[str, list[str]], dict[str, list[httputil.HTTPFile]]]:
+        """A form body, multipart or urlencoded (DRF's MultiPartParser and FormParser): its
+        fields and its files (none from a urlencoded one). Another media type is a 415."""
         ctype = self.request.headers.get("Content-Type", "")
-        if not ctype.lower().startswith("multipart/form-data"):
+        kind = ctype.lower().split(";")[0].strip()
+        if kind not in ("multipart/form-data", "application/x-www-form-urlencoded"):
             raise UnsupportedMediaType(
                 f'Unsupported media type "{ctype or "(none)"}" in request; '
                 "send multipart/form-data."
@@ -183,22 +187,13 @@ def _oversized_ints(payload: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def validation_errors(exc: ValidationError) -> dict[str, list[str]]:
-    """pydantic errors as {field: [messages]} with DRF-like wording for the common cases."""
+    """pydantic errors as {field: [messages]}, in DRF's wording (`field_errors`)."""
     out: dict[str, list[str]] = {}
     for err in exc.errors(include_url=False):
         loc = [str(p) for p in err["loc"]]
         name = loc[0] if loc else "non_field_errors"
         kind = err["type"]
-        if kind == "missing":
-            msg = "This field is required."
-        elif kind == "extra_forbidden":
-            msg = "Unknown field."
-        elif kind.startswith("int") or kind == "int_type":
-            msg = "A valid integer is required."
-        elif kind == "value_error":
-            msg = str(err.get("ctx", {}).get("error", err["msg"]))
-        else:
-            msg = err["msg"]
+        msg = drf_message(err)
         if len(loc) > 1 and kind not in ("missing",):
             msg = f"{'.'.join(loc[1:])}: {msg}"
         if not loc and ": " in msg:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from igny8d.errors import ValidationFailed
 from igny8d.handlers.bulk import bulk_delete_action
 from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler, ai_action
 from igny8d.operations import cluster
@@ -41,16 +42,29 @@ async def export_keywords(h: ResourceHandler) -> None:
                        content_type="text/csv; charset=utf-8", filename="keywords.csv")
 
 
+#: DRF's FileField messages: nothing under `file`, or text where a file was expected
+NO_FILE = "No file was submitted."
+NOT_A_FILE = "The submitted data was not a file. Check the encoding type on the form."
+
+
 async def import_keywords(h: ResourceHandler) -> None:
-    fields, files = h.multipart()
-    form: dict[str, Any] = {k: v[0] if len(v) == 1 else v for k, v in fields.items()}
+    """A multipart upload; a urlencoded form (which cannot carry a file) is read too, so
+    its answer names `file` (400) as DRF's does, rather than refusing the media type."""
+    fields, files = h.form()
+    form: dict[str, Any] = {k: v[0] if len(v) == 1 else v for k, v in fields.items()
+                            if k != "file"}
     for name, parts in files.items():
         form[name] = parts[0].body if len(parts) == 1 else [p.body for p in parts]
-    body: m.KeywordImportForm = h.parse(m.KeywordImportForm, form)
+    try:
+        body: m.KeywordImportForm = h.parse(m.KeywordImportForm, form)
+    except ValidationFailed as refused:
+        if "file" not in files:
+            refused.errors = {**(refused.errors or {}),
+                              "file": [NOT_A_FILE if "file" in fields else NO_FILE]}
+        raise
     data = await KEYWORDS_SERVICE.import_csv(h.ctx, h.actor, site_id=body.site_id,
                                              sector_id=body.sector_id, data=body.file)
     h.ok(data, f"{data['created']} imported, {data['skipped_duplicates']} duplicates skipped")
-
 
 
 _INTENT = "One intent or several, comma-separated (" + ", ".join(m.INTENTS) + ")"

@@ -6,6 +6,8 @@ import dataclasses
 import datetime as dt
 import json
 import platform
+import shutil
+import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -34,8 +36,31 @@ class StatusOut(BaseModel):
     uptime_seconds: float
     database: dict[str, object]
     rate_limit_storage: dict[str, object]
+    disk: dict[str, object]
+    reasons: list[str] = Field(default_factory=list)
     python: str
     time: dt.datetime
+
+
+#: Below this much free space in the data dir, status says "degraded": SQLite's journal and
+#: the log file need room, and a write that finds none answers 507.
+LOW_DISK_BYTES = 1 << 20
+
+
+def disk_reasons(data_dir: object, disk_full_at: float | None) -> list[str]:
+    """Why the data dir's disk makes the server degraded (none: fine). A path that cannot be
+    looked at (not created yet, another store) says nothing: the database check covers it."""
+    reasons = []
+    if disk_full_at is not None:
+        ago = max(0, round(time.time() - disk_full_at))
+        reasons.append(f"The disk is full: a write was refused {ago} s ago; nothing was saved.")
+    try:
+        free = shutil.disk_usage(str(data_dir)).free
+    except OSError:
+        return reasons
+    if free < LOW_DISK_BYTES:
+        reasons.append(f"The data directory's disk is almost full ({free // 1024} KiB free).")
+    return reasons
 
 
 class PingHandler(APIHandler):
@@ -58,13 +83,19 @@ class StatusHandler(APIHandler):
             # clients read it the same way.
             raise Unavailable("Service unavailable: database unreachable",
                               errors={"database": ["The database is not reachable."]})
+        reasons = disk_reasons(self.ctx.settings.data_dir, self.ctx.store.disk_full_at)
+        disk_ok = not reasons
+        if not limiter_ok:
+            reasons.append("The rate-limit storage is not reachable: throttling fails open.")
         self.ok({
-            "status": "ok" if limiter_ok else "degraded",
+            "status": "ok" if not reasons else "degraded",
             "version": __version__,
             "uptime_seconds": round(self.ctx.metrics.uptime, 3),
             "database": {"reachable": db_ok, "dialect": self.ctx.store.dialect},
             "rate_limit_storage": {"reachable": limiter_ok,
                                    "enabled": self.ctx.limiter.enabled},
+            "disk": {"ok": disk_ok},
+            "reasons": reasons,
             "python": platform.python_version(),
             "time": dt.datetime.now(dt.UTC),
         })

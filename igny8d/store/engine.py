@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import threading
 import time
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from igny8d.store.errors import StoreBusy, StoreUnreachable
+from igny8d.store.errors import StoreBusy, StoreFull, StoreUnreachable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _SQLITE_BEGIN = "igny8_sqlite_begin"
@@ -57,6 +58,11 @@ _UNREACHABLE_MARKERS = (
     "cannot connect now", "broken pipe",
     "unable to open database file",
 )
+#: What a driver says when the disk under the database is full: SQLite's SQLITE_FULL, an
+#: ENOSPC passed through, Postgres's "could not extend file" (SQLSTATE 53100, `_FULL_STATES`).
+_FULL_MARKERS = ("database or disk is full", "no space left on device",
+                 "could not extend file", "could not write to file")
+_FULL_STATES = frozenset({"53100"})
 #: How long a Postgres connection attempt may take before the request is answered 503
 #: (asyncpg's own default is 60 s: a blackholed server would hold every request that long).
 PG_CONNECT_TIMEOUT = 5.0
@@ -163,6 +169,8 @@ class Store:
         self._down_since: float | None = None
         self._refused = 0
         self._outage_lock = threading.Lock()
+        #: when (epoch s) a write last met a full disk; a later commit clears it
+        self.disk_full_at: float | None = None
         if sync_reader is not None:
             self._threads = ThreadPoolExecutor(max_workers=SYNC_READ_THREADS,
                                                thread_name_prefix="igny8d-read")
@@ -266,6 +274,7 @@ class Store:
                     if not conn.invalidated:
                         conn.info.pop(_NOTES, None)
         # committed (an exception above skips this: a rollback runs no listener)
+        self.disk_full_at = None
         for kind, items in notes.items():
             listener = self._listeners.get(kind)
             if listener is None or not items:
@@ -296,9 +305,13 @@ class Store:
         the first unit after it succeeds, not once per refused request."""
         try:
             yield
-        except (StoreBusy, StoreUnreachable):
+        except (StoreBusy, StoreUnreachable, StoreFull):
             raise  # translated by an inner unit already
         except Exception as error:
+            if is_full(error):
+                self.disk_full_at = time.time()
+                log.error("database disk full, nothing saved: %s", _first_line(error))
+                raise StoreFull() from error
             if is_busy(error):
                 log.warning("database busy: %s", _first_line(error))
                 raise StoreBusy("The database is busy; retry shortly.") from error
@@ -397,6 +410,26 @@ def after_commit(conn: AsyncConnection, kind: str, items: Iterable[Any]) -> None
     if notes is None:
         raise RuntimeError("after_commit() needs a connection of Store.begin()")
     notes.setdefault(kind, []).extend(items)
+
+
+def is_full(error: BaseException) -> bool:
+    """Whether `error` means "the disk under the database is full" (a 507, not a bug)."""
+    orig = getattr(error, "orig", None) if isinstance(error, exc.DBAPIError) else None
+    for candidate in (error, orig, getattr(orig, "__cause__", None)):
+        if candidate is None:
+            continue
+        if isinstance(candidate, OSError) and candidate.errno == errno.ENOSPC:
+            return True
+        if getattr(candidate, "sqlstate", None) in _FULL_STATES:
+            return True
+        if getattr(candidate, "pgcode", None) in _FULL_STATES:
+            return True
+        if (isinstance(candidate, exc.DBAPIError) or _is_driver_error(candidate)
+                or isinstance(candidate, OSError)):
+            text_ = str(candidate).lower()
+            if any(marker in text_ for marker in _FULL_MARKERS):
+                return True
+    return False
 
 
 def is_busy(error: BaseException) -> bool:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from igny8d.errors import Conflict, NotFound, Unavailable, ValidationFailed
+from igny8d.errors import (
+    Conflict,
+    InsufficientStorage,
+    NotFound,
+    Unavailable,
+    ValidationFailed,
+)
 
 
 class RowNotFound(NotFound):
@@ -37,3 +43,8 @@ class StoreBusy(Unavailable):
 class StoreUnreachable(Unavailable):
     """The database cannot be reached (refused, closed, reset, shutting down): a 503 with
     Retry-After, like a busy one; the store logs the outage once, not once per request."""
+
+
+class StoreFull(InsufficientStorage):
+    """The database could not write: its disk is full (SQLite's SQLITE_FULL, an ENOSPC,
+    Postgres's SQLSTATE 53100). The transaction was rolled back: a 507, not a 500."""

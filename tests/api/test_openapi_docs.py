@@ -271,6 +271,8 @@ def expected_error_statuses(op) -> set[int]:
             codes.add(409)
         if op.kind == "detail" and op.method in ("put", "patch") and body_fields & unique:
             codes.add(409)
+    if op.method in ("post", "put", "patch", "delete"):
+        codes.add(507)  # a full disk under the store
     return codes
 
 
@@ -284,7 +286,7 @@ async def test_every_operation_lists_its_derived_error_statuses(client):
             assert responses[str(code)] == {"$ref": f"#/components/responses/E{code}"}
     for code in ERROR_STATUSES:
         assert f"E{code}" in doc["components"]["responses"], code
-    for code in (402, 409, 413, 415, 503):
+    for code in (402, 409, 413, 415, 503, 507):
         assert f"E{code}" in doc["components"]["responses"], code
 
 
