@@ -106,7 +106,7 @@ async def test_links_are_stored_hashed_and_a_new_one_voids_the_old(mailing):
     assert (await client.post(CONFIRM, {"token": second, "new_password": NEW})).status == 200
 
 
-# -- tokens refused ---------------------------------------------------------------------------------
+# -- tokens refused --------------------------------------------------------------------------------
 
 
 async def test_expired_unknown_and_weak_are_refused(app, client):
@@ -144,7 +144,7 @@ async def test_two_confirms_at_once_exactly_one_wins(app, client):
     await client.login("ann@example.com", f"racer-pass-{winner}")
 
 
-# -- invitations ------------------------------------------------------------------------------------
+# -- invitations -----------------------------------------------------------------------------------
 
 
 async def test_invitation_mailed_accepted_and_resent(mailing):
@@ -177,7 +177,7 @@ async def test_invitation_mailed_accepted_and_resent(mailing):
     assert active.status == 409, active.json
 
 
-# -- without SMTP: shown to operators ---------------------------------------------------------------
+# -- without SMTP: shown to operators --------------------------------------------------------------
 
 
 async def test_without_smtp_superusers_list_and_reissue_pending_links(app, client):
