@@ -162,7 +162,7 @@ class AdminAuthLinkOut(BaseModel):
 
     id: int
     user_id: int
-    email: str
+    email: Email
     account_id: int
     purpose: str
     created_at: dt.datetime
