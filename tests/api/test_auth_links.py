@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,11 @@ async def test_invitation_mailed_accepted_and_resent(mailing):
                              token=ann["token"])
     assert resp.status == 201 and resp.data["is_active"] is False, resp.json
     eve_id = resp.data["id"]
+    # an invitee not yet active gets no reset link (and the same answer)
+    assert (await client.post(RESET, {"email": "eve@example.com"})).status == 200
     [first] = await inbox.wait(1)
+    await mail.drain()
+    assert len(inbox.messages) == 1
     assert first["To"] == "eve@example.com"
     assert "https://app.igny8.test/accept-invitation?token=" in \
         first.get_payload(decode=True).decode()
@@ -180,11 +185,15 @@ async def test_invitation_mailed_accepted_and_resent(mailing):
 # -- without SMTP: shown to operators --------------------------------------------------------------
 
 
-async def test_without_smtp_superusers_list_and_reissue_pending_links(app, client):
+async def test_without_smtp_superusers_list_and_reissue_pending_links(app, client, caplog):
+    caplog.set_level(logging.INFO, logger="igny8d.auth")
     ann = await tenant(client, "ann@example.com")
     invited = await client.post(f"{USERS}invite/", {"email": "eve@example.com"},
                                 token=ann["token"])
     await client.post(RESET, {"email": "ann@example.com"})
+    await mail.drain()
+    pending_logs = [r.getMessage() for r in caplog.records if "pending" in r.getMessage()]
+    assert len(pending_logs) == 2 and all("token=" not in m for m in pending_logs)
     # the owner is no operator: the listing does not exist for them
     assert (await client.get(LINKS, token=ann["token"])).status == 404
     op = await operator(app, client)
