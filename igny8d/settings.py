@@ -47,6 +47,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
             "llm_temperature_image_prompts", "llm_json_schema"),
     "billing": ("price_clustering", "price_ideas", "price_content", "price_image_prompts",
                 "price_images", "monthly_grant"),
+    "mail": ("smtp_host", "smtp_port", "smtp_user", "smtp_password", "smtp_from",
+             "smtp_starttls", "reset_token_minutes", "invite_token_days"),
     "ops": ("metrics_token", "sentry_dsn", "sentry_environment", "sentry_traces_sample_rate"),
     "general": ("data_dir", "debug"),
 }
@@ -198,6 +200,24 @@ class Settings(BaseModel):
     """Credits per image rendered."""
     monthly_grant: bool = True
     """Grant every active account its plan's monthly credits once per calendar month (UTC)."""
+
+    smtp_host: str | None = None
+    """SMTP server that sends password-reset and invitation mail; unset: nothing is mailed
+    and pending links are listed to superusers at `GET /api/v1/admin/auth_links/`."""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    """SMTP port (587 with STARTTLS, 25 plain)."""
+    smtp_user: str | None = None
+    """SMTP login; none: no AUTH."""
+    smtp_password: str | None = None
+    """SMTP password, with smtp_user."""
+    smtp_from: str = "igny8d@localhost"
+    """The From address of the mail sent."""
+    smtp_starttls: bool = True
+    """Upgrade the SMTP connection with STARTTLS before logging in."""
+    reset_token_minutes: int = Field(60, ge=5, le=1440)
+    """How long a password-reset link works."""
+    invite_token_days: int = Field(7, ge=1, le=90)
+    """How long an invitation link works."""
 
     metrics_token: str | None = None
     """Bearer token `GET /metrics` requires; without one, /metrics answers only clients

@@ -314,6 +314,29 @@ class AuditHandler(AdminHandler):
         self.listing(page, await service.list_audit(self.ctx, self.operator, query, page))
 
 
+# -- pending password-reset and invitation links ---------------------------------------------------
+
+AUTH_LINKS = Collection(f"{PREFIX}auth_links/")
+
+
+class AuthLinksHandler(AdminHandler):
+    @admin_endpoint(summary="Pending password-reset and invitation links, newest first (to "
+                    "hand over when no mail goes out)", response=m.AdminAuthLinkOut,
+                    paginated=True, query_model=m.AuthLinksQuery, query={
+                        **PAGE_QUERY_DOC, "purpose": "password_reset or invitation"})
+    async def get(self) -> None:
+        query, page = self.query_model(m.AuthLinksQuery), self.page_args()
+        self.listing(page, await service.list_auth_links(self.ctx, self.operator, query, page))
+
+
+class ReissueAuthLinkHandler(AdminHandler):
+    @admin_endpoint(summary="Replace a pending link and answer with the new one (audited)",
+                    body=m.ReasonBody, response=m.AdminAuthLinkIssuedOut)
+    async def post(self, id: str) -> None:
+        body = self.parse(m.ReasonBody)
+        self.ok(await service.reissue_auth_link(self.ctx, self.operator, parse_id(id), body))
+
+
 _ID = "(?P<id>[^/]+)"
 _TASK = "(?P<task_id>[^/]+)"
 
@@ -337,4 +360,6 @@ default_handlers = [
     (REQUESTS.prefix, RequestsHandler, {"resource": REQUESTS}),
     (f"{REQUESTS.prefix}(?P<request_id>[^/]+)/", RequestHandler, {"resource": REQUESTS}),
     (AUDIT.prefix, AuditHandler, {"resource": AUDIT}),
+    (AUTH_LINKS.prefix, AuthLinksHandler, {"resource": AUTH_LINKS}),
+    (f"{AUTH_LINKS.prefix}{_ID}/reissue/", ReissueAuthLinkHandler, {"resource": AUTH_LINKS}),
 ]

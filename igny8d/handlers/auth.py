@@ -1,5 +1,5 @@
-"""Auth endpoints: register, login, refresh, change-password, me, logout (rules in
-services/sessions.py and services/accounts.py)."""
+"""Auth endpoints: register, login, refresh, change-password, me, logout, password reset and
+invitation acceptance (rules in services/sessions.py, accounts.py and auth_links.py)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ from igny8d.handlers.base import APIHandler, endpoint
 from igny8d.permissions import Principal
 from igny8d.schemas.auth import (
     ChangePasswordBody,
+    InvitationAcceptBody,
     LoginBody,
     LogoutBody,
     MeEnvelope,
+    PasswordResetBody,
+    PasswordResetConfirmBody,
     RefreshBody,
     RegisterBody,
     TokenPair,
     UserEnvelope,
 )
-from igny8d.services import accounts, sessions
+from igny8d.services import accounts, auth_links, sessions
 
 TAG = "auth"
 
@@ -110,6 +113,44 @@ class LogoutHandler(APIHandler):
         self.ok(None, "Logged out")
 
 
+RESET_SENT = ("If an active account uses this email, a link to reset its password is on its "
+              "way.")
+
+
+class PasswordResetHandler(APIHandler):
+    # auth_strict: each request may mail someone, so a client gets few of them.
+    @endpoint(public=True, throttle="auth_strict",
+              summary="Ask for a password-reset link by email (the same answer whether or not "
+                      "the email has an account)", body=PasswordResetBody, tags=(TAG,))
+    async def post(self) -> None:
+        body: PasswordResetBody = self.parse(PasswordResetBody)
+        await auth_links.request_reset(self.ctx, body.email)
+        self.ok(None, RESET_SENT)
+
+
+class PasswordResetConfirmHandler(APIHandler):
+    @endpoint(public=True, throttle="auth",
+              summary="Set a new password with a reset link's token (ends every session)",
+              body=PasswordResetConfirmBody, tags=(TAG,))
+    async def post(self) -> None:
+        body: PasswordResetConfirmBody = self.parse(PasswordResetConfirmBody)
+        await auth_links.confirm_reset(self.ctx, token=body.token,
+                                       new_password=body.new_password)
+        self.ok(None, "Password has been reset")
+
+
+class InvitationAcceptHandler(APIHandler):
+    @endpoint(public=True, throttle="auth",
+              summary="Accept an invitation: set your password, which activates your user",
+              body=InvitationAcceptBody, response=UserEnvelope, tags=(TAG,))
+    async def post(self) -> None:
+        body: InvitationAcceptBody = self.parse(InvitationAcceptBody)
+        user_id = await auth_links.accept_invitation(self.ctx, token=body.token,
+                                                     password=body.password)
+        self.ok({"user": await sessions.user_object(self.ctx, user_id)},
+                "Invitation accepted")
+
+
 default_handlers = [
     (r"/api/v1/auth/register/", RegisterHandler),
     (r"/api/v1/auth/login/", LoginHandler),
@@ -117,4 +158,7 @@ default_handlers = [
     (r"/api/v1/auth/change-password/", ChangePasswordHandler),
     (r"/api/v1/auth/me/", MeHandler),
     (r"/api/v1/auth/logout/", LogoutHandler),
+    (r"/api/v1/auth/password_reset/", PasswordResetHandler),
+    (r"/api/v1/auth/password_reset/confirm/", PasswordResetConfirmHandler),
+    (r"/api/v1/auth/invitations/accept/", InvitationAcceptHandler),
 ]

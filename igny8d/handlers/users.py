@@ -6,6 +6,7 @@ from igny8d.handlers.base import parse_id
 from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler
 from igny8d.permissions import ROLES
 from igny8d.schemas import auth as m
+from igny8d.services import auth_links
 from igny8d.services.accounts import ACCOUNTS as ACCOUNT_SERVICE
 from igny8d.services.users import USERS as USER_SERVICE
 
@@ -16,8 +17,21 @@ async def invite_user(h: ResourceHandler) -> None:
     body: m.InviteBody = h.parse(m.InviteBody)
     async with h.ctx.store.begin() as conn:
         row = await USER_SERVICE.invite(conn, h.actor, body.model_dump())
+        issued = await auth_links.issue(conn, h.ctx.settings, user_id=row["id"],
+                                        email=row["email"], purpose=auth_links.INVITATION)
         data = await USER_SERVICE.present_one(conn, h.actor, row)
+    auth_links.deliver_later(h.ctx, issued)
     h.created(data, "User invited")
+
+
+async def resend_invitation(h: ResourceHandler, id: str) -> None:
+    async with h.ctx.store.begin() as conn:
+        row = await USER_SERVICE.invited(conn, h.actor, parse_id(id))
+        issued = await auth_links.issue(conn, h.ctx.settings, user_id=row["id"],
+                                        email=row["email"], purpose=auth_links.INVITATION)
+        data = await USER_SERVICE.present_one(conn, h.actor, row)
+    auth_links.deliver_later(h.ctx, issued)
+    h.ok(data, "Invitation sent again")
 
 
 async def activate_user(h: ResourceHandler, id: str) -> None:
@@ -39,8 +53,12 @@ USERS = Resource(
     read_level="admin", write_level="admin", tag=TAG,
     actions=[
         Action("invite", invite_user, level="admin", body=m.InviteBody, response=m.UserOut,
-               status=201, summary="Invite a user (inactive until activated)",
+               status=201, summary="Invite a user: inactive until they accept the emailed "
+               "link (auth/invitations/accept/) or an admin activates them",
                errors=(409,)),
+        Action("resend_invitation", resend_invitation, detail=True, level="admin",
+               response=m.UserOut, summary="Send a new invitation link (the earlier one "
+               "stops working)", errors=(409,)),
         Action("activate", activate_user, detail=True, level="admin", body=m.ActivateBody,
                response=m.UserOut, summary="Activate a user, optionally setting a password"),
     ],
@@ -61,13 +79,14 @@ RESOURCES = [USERS, ACCOUNTS]
 # The classes the resource layer generates, by name (grep finds them here).
 UsersInviteHandler = USERS.handler("UsersInviteHandler")
 UsersActivateHandler = USERS.handler("UsersActivateHandler")
+UsersResendInvitationHandler = USERS.handler("UsersResendInvitationHandler")
 UsersListHandler = USERS.handler("UsersListHandler")
 UsersDetailHandler = USERS.handler("UsersDetailHandler")
 AccountsListHandler = ACCOUNTS.handler("AccountsListHandler")
 AccountsDetailHandler = ACCOUNTS.handler("AccountsDetailHandler")
 
 default_handlers = [
-    *USERS.routes(UsersInviteHandler, UsersActivateHandler, UsersListHandler,
-                  UsersDetailHandler),
+    *USERS.routes(UsersInviteHandler, UsersActivateHandler, UsersResendInvitationHandler,
+                  UsersListHandler, UsersDetailHandler),
     *ACCOUNTS.routes(AccountsListHandler, AccountsDetailHandler),
 ]

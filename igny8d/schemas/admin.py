@@ -153,6 +153,28 @@ class RequestsQuery(Query):
         return int(self.status), int(self.status)
 
 
+class AuthLinksQuery(Query):
+    purpose: Literal["password_reset", "invitation"] | None = None
+
+
+class AdminAuthLinkOut(BaseModel):
+    """A pending password-reset or invitation link (its secret is not kept: reissue it)."""
+
+    id: int
+    user_id: int
+    email: Email
+    account_id: int
+    purpose: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    mailed: bool
+    mailed_at: dt.datetime | None
+
+
+class AdminAuthLinkIssuedOut(AdminAuthLinkOut):
+    link: str
+
+
 class AuditQuery(Query):
     action: str | None = Field(None, max_length=64)
     account_id: int | None = Field(None, ge=1, le=ID_MAX)

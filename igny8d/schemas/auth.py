@@ -106,6 +106,38 @@ class ChangePasswordBody(Body):
         return self
 
 
+class PasswordResetBody(Body):
+    email: Email = Field(max_length=254)
+
+    _check_email = field_validator("email")(_email)
+
+
+class PasswordResetConfirmBody(Body):
+    token: str = Field(min_length=1, max_length=200)
+    new_password: str
+    new_password_confirm: str | None = None
+
+    _check_password = field_validator("new_password")(_password)
+
+    @model_validator(mode="after")
+    def _confirm(self) -> PasswordResetConfirmBody:
+        _confirmed(self.new_password, self.new_password_confirm, "new_password_confirm")
+        return self
+
+
+class InvitationAcceptBody(Body):
+    token: str = Field(min_length=1, max_length=200)
+    password: str
+    password_confirm: str | None = None
+
+    _check_password = field_validator("password")(_password)
+
+    @model_validator(mode="after")
+    def _confirm(self) -> InvitationAcceptBody:
+        _confirmed(self.password, self.password_confirm, "password_confirm")
+        return self
+
+
 class AccountBrief(BaseModel):
     id: int
     name: str

@@ -37,7 +37,7 @@ from igny8d.errors import Conflict, InsufficientCredits, NotFound, ValidationFai
 from igny8d.openapi import API_VERSION
 from igny8d.permissions import Actor
 from igny8d.schemas import admin as m
-from igny8d.services import audit, billing
+from igny8d.services import audit, auth_links, billing
 from igny8d.services import jobs as job_service
 from igny8d.services.credits_monthly import month_bounds
 from igny8d.store import accounts as account_store
@@ -535,3 +535,30 @@ async def list_audit(deps: AdminDeps, op: Operator, query: m.AuditQuery, page: P
         count = await store.count_audit(conn, where)
         rows = await store.list_audit(conn, where, limit=page.size, offset=page.offset)
     return _checked(page, count, [audit.present(r) for r in rows])
+
+
+# -- pending password-reset and invitation links ---------------------------------------------------
+
+
+async def list_auth_links(deps: AdminDeps, op: Operator, query: m.AuthLinksQuery,
+                          page: Page) -> Listing:
+    """Live links, for handing over by hand when no mail goes out (no secrets in here)."""
+    async with deps.store.read() as conn:
+        count, rows = await auth_links.list_pending(conn, purpose=query.purpose,
+                                                    offset=page.offset, limit=page.size)
+    return _checked(page, count, rows)
+
+
+async def reissue_auth_link(deps: AdminDeps, op: Operator, token_id: int,
+                            body: m.ReasonBody) -> dict[str, Any]:
+    """A fresh link in place of a pending one, in the answer (and in the audit log, without
+    its secret): reading it lets the operator act as that user, so it is recorded."""
+    async with deps.store.begin() as conn:
+        issued = await auth_links.reissue(conn, deps.settings, token_id)
+        _, rows = await auth_links.list_pending(conn, purpose=None, token_id=issued.token_id)
+        await _audit(conn, op, audit.Entry(
+            action="user.reissue_link", target_type="user", target_id=issued.user_id,
+            account_id=int(rows[0]["account_id"]), before={"link_id": token_id},
+            after={"link_id": issued.token_id, "purpose": issued.purpose},
+            reason=body.reason or ""))
+    return {**rows[0], "link": issued.link}

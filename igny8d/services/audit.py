@@ -24,7 +24,7 @@ log = logging.getLogger("igny8d.admin")
 ACTIONS: tuple[str, ...] = (
     "account.grant_credits", "account.revoke_credits", "account.change_plan",
     "account.suspend", "account.reactivate", "user.deactivate", "user.reactivate",
-    "user.end_sessions", "job.cancel", "job.retry",
+    "user.end_sessions", "user.reissue_link", "job.cancel", "job.retry",
 )
 TARGET_TYPES: tuple[str, ...] = ("account", "user", "job")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from igny8d.errors import PermissionDenied
+from igny8d.errors import Conflict, PermissionDenied
 from igny8d.permissions import Actor
 from igny8d.security import UNUSABLE_PASSWORD
 from igny8d.services.base import Deps, ResourceService, Row, check_limit
@@ -105,6 +105,14 @@ class UserService(ResourceService):
     async def invite(self, conn: AsyncConnection, actor: Actor, data: Row) -> Row:
         """An inactive user without a password; an admin activates them later."""
         return await self.create(conn, actor, {**data, "is_active": False})
+
+    async def invited(self, conn: AsyncConnection, actor: Actor, row_id: int) -> Row:
+        """A user an invitation may be sent to again: one still inactive (409 otherwise)."""
+        row = await self.fetch(conn, actor, row_id)
+        _check_manage(actor, row, "invite")
+        if row["is_active"]:
+            raise Conflict("This user is already active.")
+        return row
 
     async def activate(self, conn: AsyncConnection, actor: Actor, row_id: int,
                        password_hash: str | None) -> Row:

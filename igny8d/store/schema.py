@@ -258,6 +258,25 @@ refresh_tokens = Table(
     Index("ix_refresh_tokens_expires_at", "expires_at"),
 )
 
+# Password-reset and invitation links: only the secret's sha256 is kept (a leaked table opens
+# no account); one live link per user and purpose, spent by the first use.
+auth_tokens = Table(
+    "auth_tokens",
+    metadata,
+    _id(),
+    _fk("user_id", "users.id"),
+    Column("purpose", String(16), nullable=False),  # password_reset | invitation
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+    Column("voided_at", UTCDateTime(), nullable=True),
+    Column("mailed_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_auth_tokens_user_id_purpose", "user_id", "purpose"),
+    **_AUTOINCREMENT,
+)
+
+
 # --- planner and writer: every row carries account, site and sector ----------------------------
 
 

@@ -64,7 +64,7 @@ async def test_every_admin_route_is_the_unknown_path_404_to_everyone_else(app, c
     ids = {"account_id": str(owner["account_id"]), "user_id": str(owner["user_id"]),
            "task_id": task_id, "request_id": str(uuid.uuid4())}
     routes = admin_operations()
-    assert len(routes) == 19
+    assert len(routes) == 21
     unknown = await client.get("/api/v1/nope/")
     assert unknown.status == 404
     callers: dict[str, dict[str, Any]] = {
@@ -131,7 +131,7 @@ def test_admin_operations_are_documented_and_tagged():
             assert op["tags"] == ["admin"] and op["x-required-role"] == "superuser"
             assert op["x-throttle-scope"] == "system_admin"
             assert "404" in op["responses"], path
-    assert seen == 19
+    assert seen == 21
     ids = {op["operationId"] for item in doc["paths"].values() for op in item.values()}
     assert {"admin_overview", "admin_accounts_list", "admin_accounts_retrieve",
             "admin_accounts_grant_credits", "admin_jobs_retry", "admin_requests_retrieve",

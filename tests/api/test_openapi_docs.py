@@ -121,7 +121,9 @@ async def test_security_scheme_and_public_operations(client):
     assert public == {
         ("/api/v1/auth/register/", "post"), ("/api/v1/auth/login/", "post"),
         ("/api/v1/auth/refresh/", "post"), ("/api/v1/auth/logout/", "post"),
-        ("/api/v1/auth/plans/", "get"),
+        ("/api/v1/auth/password_reset/", "post"),
+        ("/api/v1/auth/password_reset/confirm/", "post"),
+        ("/api/v1/auth/invitations/accept/", "post"), ("/api/v1/auth/plans/", "get"),
         ("/api/v1/auth/plans/{id}/", "get"), ("/api/v1/auth/industries/", "get"),
         ("/api/v1/auth/industries/{id}/", "get"), ("/api/v1/system/status/", "get"),
         ("/api/v1/system/ping/", "get"),

@@ -16,7 +16,7 @@ from tui.screens.dialogs import DetailScreen
 
 ACTIONS = ("account.grant_credits", "account.revoke_credits", "account.change_plan",
            "account.suspend", "account.reactivate", "user.deactivate", "user.reactivate",
-           "user.end_sessions", "job.cancel", "job.retry")
+           "user.end_sessions", "user.reissue_link", "job.cancel", "job.retry")
 
 
 class AuditPane(Pane):
