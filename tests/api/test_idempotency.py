@@ -208,3 +208,29 @@ def test_fingerprint_and_key_rules():
             assert type(exc).__name__ == "ValidationFailed"
         else:
             raise AssertionError(bad)
+
+
+async def test_a_failure_keeping_the_answer_undoes_the_charge_and_the_job(app, client,
+                                                                          monkeypatch):
+    """The key, the job and the charge are one transaction: when keeping the answer fails
+    (as a crash would), there is no job, no charge and no key; the retry then runs once."""
+    from igny8d.store import idempotency as key_store
+
+    env, body = await _setup(client, "idemcrash@example.com")
+    token = env["token"]
+    before = await credits(client, token)
+    real = key_store.answer
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(key_store, "answer", broken)
+    resp = await client.post(AUTO, body, token=token, headers={KEY: "crash"})
+    assert resp.status == 500
+    assert await credits(client, token) == before
+    assert await job_count(app) == 0 and await _keys(app) == 0
+
+    monkeypatch.setattr(key_store, "answer", real)
+    task_id = accepted(await client.post(AUTO, body, token=token, headers={KEY: "crash"}))
+    again = await client.post(AUTO, body, token=token, headers={KEY: "crash"})
+    assert accepted(again) == task_id and await job_count(app) == 1

@@ -271,6 +271,8 @@ def expected_error_statuses(op) -> set[int]:
             codes.add(409)
         if op.kind == "detail" and op.method in ("put", "patch") and body_fields & unique:
             codes.add(409)
+    if getattr(spec, "idempotent", False):
+        codes.add(409)  # an Idempotency-Key already used for another request
     return codes
 
 
