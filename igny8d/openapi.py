@@ -374,8 +374,10 @@ IDEMPOTENCY_HEADER: dict[str, Any] = {
                    "same user answers the first answer again (same status and body, the "
                    "same `task_id`; header `Idempotent-Replayed: true`) and charges or "
                    "creates nothing more; the key with another request is a 409. Errors "
-                   "are not kept. 1 to 255 printable ASCII characters (400 otherwise).",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+                   "are not kept. 1 to 255 printable ASCII characters, no space first or "
+                   "last (400 otherwise).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+               "pattern": "^[!-~]([ -~]*[!-~])?$"},
 }
 
 
