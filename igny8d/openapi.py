@@ -197,7 +197,8 @@ def error_statuses(op: Operation) -> list[int]:
     - a create (201) in a resource with unique constraints, or an update whose body has a
       field of one: 409;
     - a method that writes (POST, PUT, PATCH, DELETE): 507 (a full disk under the store);
-    - whatever the declaration adds in `errors` (login's 401, 402, 409, 503...).
+    - whatever the declaration adds in `errors` (login's 401, 402, 409, 503...);
+    - an operation taking an `Idempotency-Key`: 409 (the key used for another request).
     """
     spec = op.spec
     codes: set[int] = set() if spec.throttle == UNTHROTTLED else {429}
@@ -223,6 +224,8 @@ def error_statuses(op: Operation) -> list[int]:
     if op.method in ("post", "put", "patch", "delete"):
         codes.add(507)
     codes.update(int(c) for c in getattr(spec, "errors", ()) or ())
+    if getattr(spec, "idempotent", False):
+        codes.add(409)  # an Idempotency-Key used for another request
     unknown = codes - set(ERROR_STATUSES)
     if unknown:
         raise ValueError(f"{op.method.upper()} {op.path}: no response component for "
@@ -368,6 +371,20 @@ def _rename_refs(node: Any, mapping: dict[str, str]) -> Any:
     return node
 
 
+#: The header parameter of the operations that take one (services/idempotency.py).
+IDEMPOTENCY_HEADER: dict[str, Any] = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Send the same key when retrying: within 24 h, the same request by the "
+                   "same user answers the first answer again (same status and body, the "
+                   "same `task_id`; header `Idempotent-Replayed: true`) and charges or "
+                   "creates nothing more; the key with another request is a 409. Errors "
+                   "are not kept. 1 to 255 printable ASCII characters, no space first or "
+                   "last (400 otherwise).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+               "pattern": "^[!-~]([ -~]*[!-~])?$"},
+}
+
+
 def _path_schema(spec: Any, name: str) -> dict[str, Any]:
     choices = getattr(spec, "path_choices", {}).get(name)
     return {"type": "string", "enum": list(choices)} if choices else {"type": "string"}
@@ -387,7 +404,7 @@ def _operation(builder: _Builder, op: Operation, op_id: str) -> dict[str, Any]:
             query_parameter(q, desc, resource=op.resource,
                             model=getattr(spec, "query_model", None))
             for q, desc in spec.query.items()
-        ],
+        ] + ([IDEMPOTENCY_HEADER] if getattr(spec, "idempotent", False) else []),
         "security": [] if spec.public else [
             {"bearerAuth": []}, {"cookieAuth": []}, {"basicAuth": []}],
         "x-throttle-scope": spec.throttle,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from igny8d.services import credits_monthly, media
+from igny8d.services import credits_monthly, idempotency, media
 from igny8d.store import jobs as job_store
 from igny8d.store import tokens as token_store
 from igny8d.store.writes import now
@@ -25,6 +25,9 @@ log = logging.getLogger("igny8d.jobs")
 PURGE_TOKENS_HOURS = 6
 #: How often finished jobs older than `job_retention_days` are deleted.
 PURGE_JOBS_HOURS = 6
+#: How often Idempotency-Keys past their 24 h are deleted (an expired one is also replaced
+#: when its key is sent again: this only keeps the table small).
+PURGE_IDEMPOTENCY_HOURS = 1
 #: How often media files no image names (older than `images.SWEEP_GRACE_S`) are removed.
 SWEEP_MEDIA_HOURS = 6
 
@@ -67,6 +70,14 @@ async def grant_monthly_credits(ctx: AppContext) -> int:
     return report.granted
 
 
+async def purge_idempotency_keys(ctx: AppContext) -> int:
+    """Every process may run it: the delete is idempotent."""
+    removed = await idempotency.purge_expired(ctx.store)
+    if removed:
+        log.info("purged expired idempotency keys", extra={"removed": removed})
+    return removed
+
+
 async def sweep_media(ctx: AppContext) -> int:
     """Files no image row names (a worker killed between writing and committing, a delete
     whose process died after the commit). Every process may run it: removing a file twice
@@ -90,6 +101,11 @@ def make_scheduler(ctx: AppContext) -> AsyncIOScheduler:
     scheduler.add_job(
         purge_finished_jobs, "interval", hours=PURGE_JOBS_HOURS, args=[ctx],
         id="purge_finished_jobs", name="Delete finished jobs past their retention",
+        replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=3600,
+    )
+    scheduler.add_job(
+        purge_idempotency_keys, "interval", hours=PURGE_IDEMPOTENCY_HOURS, args=[ctx],
+        id="purge_idempotency_keys", name="Delete expired idempotency keys",
         replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=3600,
     )
     scheduler.add_job(

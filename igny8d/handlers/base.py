@@ -75,6 +75,8 @@ class EndpointSpec:
     anonymous: bool = False
     #: the model the handler validates its query with (`query_model`): types the document
     query_model: type[BaseModel] | None = None
+    #: takes an `Idempotency-Key` header (services/idempotency.py; the handler applies it)
+    idempotent: bool = False
 
 
 def endpoint(**kwargs: Any) -> Callable[[F], F]:
@@ -212,7 +214,7 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
             self.set_header("Vary", "Origin")
             self.set_header("Access-Control-Expose-Headers",
                             "X-Request-ID, X-Throttle-Limit, X-Throttle-Remaining, "
-                            "X-Throttle-Reset, Retry-After")
+                            "X-Throttle-Reset, Retry-After, Idempotent-Replayed")
 
     def compute_etag(self) -> str | None:
         return None  # every body carries a fresh request_id; an ETag could never match
@@ -301,7 +303,7 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         if origin and self._has_header("Access-Control-Allow-Origin"):
             self.set_header("Access-Control-Allow-Methods", ", ".join(self._allowed_methods()))
             self.set_header("Access-Control-Allow-Headers",
-                            "Authorization, Content-Type, X-Request-ID")
+                            "Authorization, Content-Type, X-Request-ID, Idempotency-Key")
             self.set_header("Access-Control-Max-Age", "600")
         self.set_header("Allow", ", ".join(self._allowed_methods()))
         self.set_status(204)

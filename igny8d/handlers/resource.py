@@ -9,12 +9,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.envelope import PAGE_QUERY_DOC
 from igny8d.errors import NotFound, ValidationFailed
 from igny8d.handlers.base import APIHandler, endpoint, parse_id
+from igny8d.handlers.idempotent import IdempotentHandler
 from igny8d.operations import lifecycle
 from igny8d.schemas.ai import TaskAccepted, progress_url
+from igny8d.services import idempotency
 from igny8d.services.base import ResourceService
 from igny8d.store import specs
 
@@ -68,6 +71,8 @@ class Action:
     max_body_mb: float | None = None
     #: takes the list's filters, search and ordering (documented as its query parameters)
     list_query: bool = False
+    #: accepts an `Idempotency-Key` header (documented as a header parameter)
+    idempotent: bool = False
 
 
 def ai_action(name: str, op: lifecycle.Operation[Any, Any, Any], body: type[BaseModel], *,
@@ -75,17 +80,27 @@ def ai_action(name: str, op: lifecycle.Operation[Any, Any, Any], body: type[Base
     """An AI action (`POST prefix/name/`): parse `body`, queue the operation — admitted,
     charged and queued in one transaction (`lifecycle.queue`) — and answer 202 `{task_id}`
     with the `queued` message (402 when the balance is short). The answer says where to
-    follow the job: `Location` and `data.progress_url` name its task_progress URL."""
+    follow the job: `Location` and `data.progress_url` name its task_progress URL. With an
+    `Idempotency-Key`, a retry answers the first answer (services/idempotency.py)."""
 
     async def run(h: ResourceHandler) -> None:
-        data = await lifecycle.queue(h.ctx, op, h.actor, h.parse(body))
-        url = progress_url(str(data["task_id"]))
-        h.set_header("Location", url)
-        h.accepted({**data, "progress_url": url}, queued)
+        keyed = h.idempotency_key()
+        if await h.replayed(keyed):
+            return
+        request = h.parse(body)
+
+        async def work(conn: AsyncConnection) -> idempotency.Answer:
+            data = await lifecycle.queue_in(conn, h.ctx, op, h.actor, request)
+            url = progress_url(str(data["task_id"]))
+            return idempotency.Answer(202, {**data, "progress_url": url}, queued,
+                                      {"Location": url})
+
+        h.send_answer(*await idempotency.once(h.ctx.store, keyed, work))
 
     run.__name__ = name
     return Action(name, run, body=body, response=TaskAccepted, level="editor",
-                  throttle=throttle, status=202, errors=(402,), summary=summary)
+                  throttle=throttle, status=202, errors=(402,), summary=summary,
+                  idempotent=True)
 
 
 @dataclass
@@ -255,7 +270,7 @@ class Resource:
         return [(path, cls, {"resource": self}) for path, cls in self.handlers.items()]
 
 
-class ResourceHandler(APIHandler):
+class ResourceHandler(IdempotentHandler):
     """Generic list / create / retrieve / update / partial update / delete.
 
     It parses the request, calls the resource's service with the caller as the actor,
@@ -355,12 +370,17 @@ class ResourceHandler(APIHandler):
 
     async def do_create(self) -> None:
         assert self.resource.create_body is not None
+        keyed = self.idempotency_key()
+        if await self.replayed(keyed):
+            return
         body = self.parse(self.resource.create_body)
         values = await self.service.prepare(self.ctx, self.actor, body.model_dump())
-        async with self.ctx.store.begin() as conn:
+
+        async def work(conn: AsyncConnection) -> idempotency.Answer:
             row = await self.service.create(conn, self.actor, values)
-            data = await self.service.present_one(conn, self.actor, row)
-        self.created(data)
+            return idempotency.Answer(201, await self.service.present_one(conn, self.actor, row))
+
+        self.send_answer(*await idempotency.once(self.ctx.store, keyed, work))
 
     async def do_retrieve(self, id: str) -> None:
         async with self.ctx.store.read() as conn:
@@ -430,7 +450,7 @@ def _list_handler(res: Resource) -> type[ResourceHandler]:
             ResourceHandler.do_create, level=res.create_level or res.write_level,
             throttle=res.throttle,
             summary=f"Create a {label}", body=res.create_body, response=res.output,
-            status=201, tags=(res.tag,),
+            status=201, tags=(res.tag,), idempotent=True,
         )
     return type(_class_name(res, "ListHandler"), (ResourceHandler,), attrs)
 
@@ -486,6 +506,7 @@ def _action_handler(res: Resource, action: Action) -> type[ResourceHandler]:
         query=query, tags=(res.tag,), paginated=action.paginated,
         content_type=action.content_type, errors=action.errors,
         request_content_type=action.request_content_type, max_body_mb=action.max_body_mb,
+        idempotent=action.idempotent,
     )(run)
     name = _class_name(res, "".join(p.title() for p in action.name.split("_")) + "Handler")
     return type(name, (ResourceHandler,), {action.method: fn})

@@ -290,18 +290,25 @@ async def queue(deps: Deps, op: Operation[R, Any, Any], actor: Actor,
     """Admit the request, queue the job and charge for it, in one transaction; `{task_id}`.
 
     A price of 0 makes the operation free: no charge, no usage row."""
-    settings = deps.settings
     async with deps.store.begin() as conn:
-        admission = await op.admit(conn, settings, actor, request)
-        amount = billing.price(op.price, admission.units, settings)
-        await accounts_store.lock_account(conn, actor.account_id)
-        task = await deps.executor.submit(conn, actor, kind=op.kind, payload={
-            **admission.payload, "credits": amount, "units": admission.units})
-        if amount > 0:
-            await billing.charge(conn, actor, amount=amount, operation_type=op.price,
-                                 units=admission.units,
-                                 description=admission.description[:500],
-                                 reference=task["task_id"])
+        return await queue_in(conn, deps, op, actor, request)
+
+
+async def queue_in(conn: AsyncConnection, deps: Deps, op: Operation[R, Any, Any], actor: Actor,
+                   request: R) -> dict[str, Any]:
+    """`queue` within the caller's transaction (which may write more with it: the
+    request's Idempotency-Key and its answer)."""
+    settings = deps.settings
+    admission = await op.admit(conn, settings, actor, request)
+    amount = billing.price(op.price, admission.units, settings)
+    await accounts_store.lock_account(conn, actor.account_id)
+    task = await deps.executor.submit(conn, actor, kind=op.kind, payload={
+        **admission.payload, "credits": amount, "units": admission.units})
+    if amount > 0:
+        await billing.charge(conn, actor, amount=amount, operation_type=op.price,
+                             units=admission.units,
+                             description=admission.description[:500],
+                             reference=task["task_id"])
     return {"task_id": task["task_id"]}
 
 

@@ -568,6 +568,26 @@ admin_audit = Table(
     **_AUTOINCREMENT,
 )
 
+#: A client's `Idempotency-Key` with the first answer it got (services/idempotency.py): written
+#: in the same transaction as the charge/job or the created row, so neither exists without the
+#: other. One per (account, user, key); `fingerprint` is a hash of method, path and body.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    _id(),
+    _fk("account_id", "accounts.id"),
+    Column("user_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("response", JSONDoc(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("account_id", "user_id", "key"),
+    Index("ix_idempotency_keys_expires_at", "expires_at"),
+    **_AUTOINCREMENT,
+)
+
 #: Names of database objects made by raw SQL in migrations (search indexes), not by metadata.
 OUTSIDE_METADATA = ("keywords_fts", "ix_keywords_keyword_norm_trgm")
 

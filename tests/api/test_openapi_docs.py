@@ -275,6 +275,8 @@ def expected_error_statuses(op) -> set[int]:
             codes.add(409)
     if op.method in ("post", "put", "patch", "delete"):
         codes.add(507)  # a full disk under the store
+    if getattr(spec, "idempotent", False):
+        codes.add(409)  # an Idempotency-Key already used for another request
     return codes
 
 
