@@ -3,14 +3,17 @@
 - **Claiming** is atomic in the database (`store/jobs.claim_next`: `FOR UPDATE SKIP LOCKED`
   on Postgres, a conditional UPDATE under `BEGIN IMMEDIATE` on SQLite), so several workers,
   executors and processes on one database never take the same job.
-- **Leases**: a claimed job carries this executor's owner id and an expiry, renewed every
-  third of `lease_s` while the job runs (and by every progress write). A process that dies
-  stops renewing; the reaper (at start and periodically) puts expired jobs back to PENDING
-  or, with no attempts left, fails them ("worker lost") and calls the kind's `on_failed`
-  hook in that same transaction.
-- **Retries** are for lease loss only. A job function that raises fails the job at once
-  (FAILURE, a readable error, the traceback logged, the hook called): re-running work that
-  failed on its own would fail again and, for paid AI calls, pay twice.
+- **Leases**: a claimed job carries this executor's owner id and a short expiry, renewed
+  every quarter of `lease_s` while the job runs (and by every progress write). A process
+  that dies stops renewing; the reaper (at start and every quarter lease) puts expired jobs
+  back to PENDING or, with no attempts left, fails them ("worker lost") and calls the kind's
+  `on_failed` hook in that same transaction. Jobs whose owner was a process of this host
+  that is gone (its pid not alive) are reaped at once, without waiting for the lease.
+- **Retries** are for lost workers and transient store errors (unreachable, busy): the job
+  goes back to PENDING, its attempt counted, its progress saying it will be retried. Any
+  other error fails the job at once (FAILURE, a readable error, the traceback logged, the
+  hook called): re-running work that failed on its own would fail again and, for paid AI
+  calls, pay twice.
 - **Progress** (`Progress.update`) is one short transaction per write; no transaction is
   held across the job's own awaits. A write that finds the job no longer this worker's
   raises `Revoked` (cancelled) or `LeaseLost` inside the job; the lease renewal notices the
@@ -56,7 +59,7 @@ from igny8d.jobs.registry import (
 from igny8d.permissions import Actor
 from igny8d.store import jobs as job_store
 from igny8d.store.engine import Store
-from igny8d.store.errors import StoreUnreachable
+from igny8d.store.errors import StoreBusy, StoreUnreachable
 from igny8d.store.writes import now
 
 log = logging.getLogger("igny8d.jobs")
@@ -67,14 +70,57 @@ T = TypeVar("T")
 WORKER_LOST = "worker lost"
 #: How a run ended when another worker or the reaper had taken the job over (metrics only).
 LOST = "LOST"
+#: How a run ended when a transient store error put the job back to be retried (metrics only).
+INTERRUPTED = "INTERRUPTED"
 
 _CURRENT: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
     "igny8d_executor", default=None)
 
 
+#: What a job put back after a transient store error says until a worker takes it again.
+STORE_INTERRUPTED = "Interrupted by a database error; it will be retried."
+#: How many times an interrupted job's own give-back is tried before its lease decides.
+_GIVE_BACK_TRIES = 3
+
+
+def host_key() -> str:
+    """This host as lease owners name it: the hostname and, where there is one, the pid
+    namespace (two containers sharing a hostname do not see each other's pids)."""
+    host = socket.gethostname()[:50].replace(":", "-") or "host"
+    try:
+        return f"{host}~{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return host
+
+
 def owner_id() -> str:
-    """Who holds a lease: host, pid and a random part (two executors in one process differ)."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+    """Who holds a lease: host key, pid and a random part (two executors in one process
+    differ)."""
+    return f"{host_key()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def dead_local_owner(owner: str, key: str | None = None) -> bool:
+    """Whether a lease owner id names a process of this host that no longer runs."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != (key or host_key()) or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    return pid != os.getpid() and not pid_alive(pid)
+
+
+def transient(exc: BaseException) -> bool:
+    """A store error that a retry may not meet (the store's own classification)."""
+    return isinstance(exc, StoreUnreachable | StoreBusy)
 
 
 def readable_error(exc: BaseException) -> str:
@@ -106,6 +152,8 @@ async def run_cpu(fn: Callable[..., T], *args: Any, process: bool = False) -> T:
 class ReapReport:
     requeued: int = 0
     failed: int = 0
+    #: running jobs of this host's dead processes whose lease was ended early
+    dead: int = 0
 
 
 class Progress:
@@ -205,7 +253,7 @@ class Executor:
         self.stop_grace = stop_grace
         self.owner = owner or owner_id()
         self.stats: dict[str, int] = dict.fromkeys(
-            ("claimed", "succeeded", "failed", "revoked", "lost", "released"), 0)
+            ("claimed", "succeeded", "failed", "revoked", "lost", "released", "interrupted"), 0)
         self._cpu_threads = cpu_threads or max(2, min(8, os.cpu_count() or 2))
         self._threads: concurrent.futures.ThreadPoolExecutor | None = None
         self._processes: concurrent.futures.ProcessPoolExecutor | None = None
@@ -311,10 +359,14 @@ class Executor:
                 delay = self.poll_min
                 try:
                     await self._run(row)
-                except Exception:  # recording the outcome failed: the lease runs out, the
-                    # reaper decides; this worker goes on
-                    log.exception("recording a job's outcome failed",
-                                  extra={"task_id": row["task_id"]})
+                except Exception as exc:  # recording the outcome failed: the lease runs
+                    # out, the reaper decides; this worker goes on
+                    if transient(exc):
+                        log.warning("recording a job's outcome failed: %s", _first_line(exc),
+                                    extra={"task_id": row["task_id"]})
+                    else:
+                        log.exception("recording a job's outcome failed",
+                                      extra={"task_id": row["task_id"]})
                 continue
             try:
                 await asyncio.wait_for(wake.wait(), delay)
@@ -347,7 +399,7 @@ class Executor:
         started = time.monotonic()
         final: str | None = None
         inner: asyncio.Task[dict[str, Any] | None] = asyncio.create_task(
-            kind.fn(job, progress), name=f"job {job.task_id}")
+            _body(kind, job, progress), name=f"job {job.task_id}")
         self._running[job.id] = inner
         keeper = asyncio.create_task(self._keep_lease(progress, inner))
         try:
@@ -369,7 +421,10 @@ class Executor:
             await self._release(job)
             raise
         except Exception as exc:
-            final = await self._fail(progress, kind, exc, extra)
+            if transient(exc):
+                final = await self._interrupt(progress, kind, exc, extra)
+            else:
+                final = await self._fail(progress, kind, exc, extra)
         else:
             final = await self._succeed(progress, kind, result, extra)
         finally:
@@ -380,7 +435,7 @@ class Executor:
                 self.on_finished(job.kind, final, time.monotonic() - started)
 
     async def _keep_lease(self, progress: Progress, inner: asyncio.Task[Any]) -> None:
-        interval = self.lease_s / 3
+        interval = self.lease_s / 4
         while True:
             await asyncio.sleep(interval)
             try:
@@ -487,6 +542,36 @@ class Executor:
         self.stats["failed"] += 1
         return job_store.FAILURE
 
+    async def _interrupt(self, progress: Progress, kind: JobKind, exc: BaseException,
+                         extra: dict[str, Any]) -> str:
+        """A transient store error: back to PENDING with the attempt counted, or failed (and
+        refunded by the hook) when it was the last. If the store is still away, the give-back
+        is tried a few times; after that the lease runs out and the reaper re-queues it."""
+        job = progress.job
+        if job.attempts >= job.max_attempts:
+            return await self._fail(progress, kind, JobFailed(
+                "The task was interrupted by database errors too many times."), extra)
+        meta = job_store.interrupted_meta(progress.meta, STORE_INTERRUPTED)
+        log.warning("job interrupted by a database error, to be retried: %s",
+                    _first_line(exc), extra=extra)
+        for attempt in range(_GIVE_BACK_TRIES):
+            try:
+                async with self.store.begin() as conn:
+                    given = await job_store.interrupt_owned(conn, job.id, owner=self.owner,
+                                                            meta=meta)
+            except Exception as again:
+                if not transient(again) or attempt == _GIVE_BACK_TRIES - 1:
+                    raise
+                await asyncio.sleep(min(self.lease_s / 4, 2.0 ** attempt))
+                continue
+            if not given:
+                self.stats["lost"] += 1
+                return LOST
+            self.stats["interrupted"] += 1
+            self.wake()
+            return INTERRUPTED
+        raise AssertionError("unreachable")
+
     async def _release(self, job: Job) -> None:
         try:
             async with self.store.begin() as conn:
@@ -506,6 +591,7 @@ class Executor:
         any time: every change is a conditional UPDATE."""
         at = now()
         report = ReapReport()
+        report.dead = await self._expire_dead_owners(at)
         async with self.store.begin() as conn:
             report.requeued = await job_store.requeue_expired(conn, at=at)
         async with self.store.read() as conn:
@@ -515,10 +601,26 @@ class Executor:
                 report.failed += 1
         if report.requeued or report.failed:
             log.warning("reaped jobs whose worker was lost",
-                        extra={"requeued": report.requeued, "failed": report.failed})
+                        extra={"requeued": report.requeued, "failed": report.failed,
+                               "dead_local": report.dead})
         if report.requeued:
             self.wake()
         return report
+
+    async def _expire_dead_owners(self, at: Any) -> int:
+        """End now the leases held by processes of this host that are gone (a restart after
+        kill -9 takes its predecessor's jobs at once, not after the lease)."""
+        key = host_key()
+        async with self.store.read() as conn:
+            owners = await job_store.running_owners(conn, prefix=f"{key}:")
+        dead = [o for o in owners if dead_local_owner(o, key)]
+        if not dead:
+            return 0
+        expired = 0
+        async with self.store.begin() as conn:
+            for owner in dead:
+                expired += await job_store.expire_owner(conn, owner, at=at)
+        return expired
 
     async def _fail_lost(self, job_id: int, at: Any) -> bool:
         try:
@@ -553,6 +655,14 @@ class Executor:
                     max_workers=self._cpu_threads, thread_name_prefix="igny8d-cpu")
             pool = self._threads
         return await loop.run_in_executor(pool, functools.partial(fn, *args))
+
+
+async def _body(kind: JobKind, job: Job, progress: Progress) -> dict[str, Any] | None:
+    """The job function; a re-run first says it is one (not a bare "Started.")."""
+    if job.attempts > 1:
+        await progress.update(message=f"Retrying after an interruption (attempt "
+                                       f"{job.attempts} of {job.max_attempts}).")
+    return await kind.fn(job, progress)
 
 
 def _first_line(exc: BaseException) -> str:
