@@ -29,6 +29,7 @@ from igny8d.handlers import metrics as metrics_handlers
 from igny8d.handlers.base import API404Handler
 from igny8d.handlers.docs import AssetHandler
 from igny8d.handlers.fallback import FallbackHandler, fallback_target
+from igny8d.jobs import watch
 from igny8d.log import configure_logging, log_request
 from igny8d.metrics import ROUTE_ATTR
 from igny8d.openapi import build_document, path_template
@@ -207,6 +208,7 @@ async def drain(ctx: AppContext, server: HTTPServer, grace: float = SHUTDOWN_GRA
     """Let every handler (also those whose client has gone) and every running job step end,
     side by side, within `grace`; only then may the store close under them. Jobs still
     running after their share go back to PENDING for the next process."""
+    watch.drain()  # long-polls and event streams answer now: they wait, they do not work
     jobs = asyncio.create_task(ctx.executor.stop(grace=min(JOB_GRACE_S, grace)))
     if not await ctx.metrics.drained(grace=grace):
         log.warning("requests still running after the shutdown grace",

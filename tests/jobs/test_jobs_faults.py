@@ -5,11 +5,13 @@ once, not after its lease."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from igny8d.context import AppContext
+from igny8d.jobs import watch
 from igny8d.jobs.executor import (
     STORE_INTERRUPTED,
     Progress,
@@ -31,6 +34,9 @@ from igny8d.scheduler import reap_interval_s
 from igny8d.store import jobs as job_store
 from igny8d.store.errors import StoreUnreachable
 from igny8d.store.schema import jobs
+from tests.helpers.factories import actor_for
+from tests.helpers.jobs import job_kind
+from tests.helpers.paths import PROGRESS
 from tests.jobs.test_jobs_executor import (
     KIND,
     job_row,
@@ -223,3 +229,23 @@ def test_leases_are_short_and_reaped_often():
     from igny8d.settings import Settings
     lease = Settings.model_fields["job_lease_s"].default
     assert lease + reap_interval_s(lease) <= 10.0
+
+
+async def test_a_stopping_server_ends_long_polls_at_once(app, client, monkeypatch):
+    """Long-polls wait, they do not work: a shutdown answers them now instead of being held
+    for their 30 s (a client that hung up is counted until its handler ends)."""
+    monkeypatch.setattr(watch, "_draining", False)
+    token = await client.owner("ann@example.com")
+    job_kind(app, kind=KIND)
+    actor = await actor_for(app, "ann@example.com")
+    async with app.ctx.store.begin() as conn:
+        tid = (await app.ctx.executor.submit(conn, actor, kind=KIND, payload={}))["task_id"]
+    started = time.monotonic()
+    polls = [asyncio.ensure_future(client.get(PROGRESS.format(tid) + "?wait=30", token=token))
+             for _ in range(3)]
+    await until(lambda: asyncio.sleep(0, watch.waiting() == 3))
+    watch.drain()
+    answers = await asyncio.wait_for(asyncio.gather(*polls), 5)
+    assert [a.status for a in answers] == [200] * 3
+    assert {a.data["state"] for a in answers} == {"PENDING"}
+    assert time.monotonic() - started < 5
