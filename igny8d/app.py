@@ -171,17 +171,19 @@ async def run_server(settings: Settings, sockets: list[socket.socket]) -> None:
     await prepare_store(ctx)
     if init_sentry(settings):
         log.info("sentry error reporting on", extra={"environment": settings.sentry_environment})
+    # A signal is a graceful stop from the first request on: handlers before listening.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     app = make_app(ctx)
     server = server_for(app, settings)
     server.add_sockets(sockets)
     scheduler = make_scheduler(ctx)
     scheduler.start()
-    # Reaps what a killed predecessor left (expired leases), then starts the workers.
+    # Reaps what a killed predecessor left (expired leases, dead local owners), then starts
+    # the workers.
     await ctx.executor.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     log.info("igny8d listening", extra={
         "addresses": [s.getsockname()[:2] for s in sockets],
         "database": ctx.store.dialect,
