@@ -35,17 +35,16 @@ import json
 import logging
 import multiprocessing
 import os
-import secrets
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.errors import DomainError
-from igny8d.jobs import watch
+from igny8d.jobs import lease, watch
+from igny8d.jobs.lease import WORKER_LOST as WORKER_LOST  # re-exported
+from igny8d.jobs.lease import ReapReport, owner_id
 from igny8d.jobs.queue import STARTED_META, enqueue
 from igny8d.jobs.registry import (
     Job,
@@ -60,14 +59,11 @@ from igny8d.permissions import Actor
 from igny8d.store import jobs as job_store
 from igny8d.store.engine import Store
 from igny8d.store.errors import StoreBusy, StoreUnreachable
-from igny8d.store.writes import now
 
 log = logging.getLogger("igny8d.jobs")
 
 T = TypeVar("T")
 
-#: The error of a job whose worker stopped renewing its lease too many times.
-WORKER_LOST = "worker lost"
 #: How a run ended when another worker or the reaper had taken the job over (metrics only).
 LOST = "LOST"
 #: How a run ended when a transient store error put the job back to be retried (metrics only).
@@ -81,41 +77,6 @@ _CURRENT: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
 STORE_INTERRUPTED = "Interrupted by a database error; it will be retried."
 #: How many times an interrupted job's own give-back is tried before its lease decides.
 _GIVE_BACK_TRIES = 3
-
-
-def host_key() -> str:
-    """This host as lease owners name it: the hostname and, where there is one, the pid
-    namespace (two containers sharing a hostname do not see each other's pids)."""
-    host = socket.gethostname()[:50].replace(":", "-") or "host"
-    try:
-        return f"{host}~{os.stat('/proc/self/ns/pid').st_ino}"
-    except OSError:
-        return host
-
-
-def owner_id() -> str:
-    """Who holds a lease: host key, pid and a random part (two executors in one process
-    differ)."""
-    return f"{host_key()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
-def dead_local_owner(owner: str, key: str | None = None) -> bool:
-    """Whether a lease owner id names a process of this host that no longer runs."""
-    parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != (key or host_key()) or not parts[1].isdigit():
-        return False
-    pid = int(parts[1])
-    return pid != os.getpid() and not pid_alive(pid)
 
 
 def transient(exc: BaseException) -> bool:
@@ -146,14 +107,6 @@ async def run_cpu(fn: Callable[..., T], *args: Any, process: bool = False) -> T:
             raise RuntimeError("run_cpu(process=True) needs a running executor")
         return await asyncio.to_thread(fn, *args)
     return await executor.run_cpu(fn, *args, process=process)
-
-
-@dataclass
-class ReapReport:
-    requeued: int = 0
-    failed: int = 0
-    #: running jobs of this host's dead processes whose lease was ended early
-    dead: int = 0
 
 
 class Progress:
@@ -586,57 +539,12 @@ class Executor:
     # -- the reaper -------------------------------------------------------------------------------
 
     async def reap(self) -> ReapReport:
-        """Expired leases: back to PENDING with attempts left, else FAILURE ("worker lost")
-        with the kind's `on_failed` hook in the same transaction. Safe to run anywhere at
-        any time: every change is a conditional UPDATE."""
-        at = now()
-        report = ReapReport()
-        report.dead = await self._expire_dead_owners(at)
-        async with self.store.begin() as conn:
-            report.requeued = await job_store.requeue_expired(conn, at=at)
-        async with self.store.read() as conn:
-            exhausted = await job_store.expired_exhausted(conn, at=at)
-        for job_id in exhausted:
-            if await self._fail_lost(job_id, at):
-                report.failed += 1
-        if report.requeued or report.failed:
-            log.warning("reaped jobs whose worker was lost",
-                        extra={"requeued": report.requeued, "failed": report.failed,
-                               "dead_local": report.dead})
+        """Expired leases and dead local owners (see `jobs/lease.py`); wakes this process's
+        workers when jobs went back to the queue."""
+        report = await lease.reap(self.store, self.registry)
         if report.requeued:
             self.wake()
         return report
-
-    async def _expire_dead_owners(self, at: Any) -> int:
-        """End now the leases held by processes of this host that are gone (a restart after
-        kill -9 takes its predecessor's jobs at once, not after the lease)."""
-        key = host_key()
-        async with self.store.read() as conn:
-            owners = await job_store.running_owners(conn, prefix=f"{key}:")
-        dead = [o for o in owners if dead_local_owner(o, key)]
-        if not dead:
-            return 0
-        expired = 0
-        async with self.store.begin() as conn:
-            for owner in dead:
-                expired += await job_store.expire_owner(conn, owner, at=at)
-        return expired
-
-    async def _fail_lost(self, job_id: int, at: Any) -> bool:
-        try:
-            async with self.store.begin() as conn:
-                row = await job_store.fail_expired(conn, job_id, at=at, error=WORKER_LOST)
-                if row is None:
-                    return False
-                kind = self.registry.get(row["kind"])
-                if kind is not None and kind.on_failed is not None:
-                    await kind.on_failed(conn, Job.from_row(row), WORKER_LOST)
-                return True
-        except Exception:
-            log.exception("on_failed hook failed while reaping; the task is marked failed "
-                          "without it", extra={"job_id": job_id})
-        async with self.store.begin() as conn:
-            return await job_store.fail_expired(conn, job_id, at=at, error=WORKER_LOST) is not None
 
     # -- CPU-heavy work ----------------------------------------------------------------------------
 

@@ -20,13 +20,8 @@ from sqlalchemy import insert
 
 from igny8d.context import AppContext
 from igny8d.jobs import watch
-from igny8d.jobs.executor import (
-    STORE_INTERRUPTED,
-    Progress,
-    dead_local_owner,
-    host_key,
-    owner_id,
-)
+from igny8d.jobs.executor import STORE_INTERRUPTED, Progress
+from igny8d.jobs.lease import dead_local_owner, host_key, owner_id
 from igny8d.jobs.queue import QUEUED_META
 from igny8d.jobs.registry import Job
 from igny8d.permissions import Actor
