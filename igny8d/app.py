@@ -29,6 +29,7 @@ from igny8d.handlers import metrics as metrics_handlers
 from igny8d.handlers.base import API404Handler
 from igny8d.handlers.docs import AssetHandler
 from igny8d.handlers.fallback import FallbackHandler, fallback_target
+from igny8d.jobs import watch
 from igny8d.log import configure_logging, log_request
 from igny8d.metrics import ROUTE_ATTR
 from igny8d.openapi import build_document, path_template
@@ -170,33 +171,54 @@ async def run_server(settings: Settings, sockets: list[socket.socket]) -> None:
     await prepare_store(ctx)
     if init_sentry(settings):
         log.info("sentry error reporting on", extra={"environment": settings.sentry_environment})
+    # A signal is a graceful stop from the first request on: handlers before listening.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     app = make_app(ctx)
     server = server_for(app, settings)
     server.add_sockets(sockets)
     scheduler = make_scheduler(ctx)
     scheduler.start()
-    # Reaps what a killed predecessor left (expired leases), then starts the workers.
+    # Reaps what a killed predecessor left (expired leases, dead local owners), then starts
+    # the workers.
     await ctx.executor.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     log.info("igny8d listening", extra={
         "addresses": [s.getsockname()[:2] for s in sockets],
         "database": ctx.store.dialect,
     })
     say_where(settings, sockets)
     await stop.wait()
-    log.info("shutting down: no new connections, finishing requests in flight")
+    log.info("shutting down: no new connections, finishing requests and job steps in flight")
     server.stop()
     scheduler.shutdown(wait=False)
-    # Running jobs get a grace period, then go back to the queue for the next process.
-    await ctx.executor.stop()
-    await ctx.metrics.drained(grace=30)
-    await server.close_all_connections()
+    await drain(ctx, server)
     await ctx.close()
     close_sentry()
     log.info("stopped")
+
+
+#: What the README promises a stop waits for requests in flight.
+SHUTDOWN_GRACE_S = 30.0
+#: Of that, what running jobs get before they are given back to the queue (the rest is for
+#: giving them back: a write each).
+JOB_GRACE_S = 25.0
+
+
+async def drain(ctx: AppContext, server: HTTPServer, grace: float = SHUTDOWN_GRACE_S) -> None:
+    """Let every handler (also those whose client has gone) and every running job step end,
+    side by side, within `grace`; only then may the store close under them. Jobs still
+    running after their share go back to PENDING for the next process."""
+    watch.drain()  # long-polls and event streams answer now: they wait, they do not work
+    jobs = asyncio.create_task(ctx.executor.stop(grace=min(JOB_GRACE_S, grace)))
+    if not await ctx.metrics.drained(grace=grace):
+        log.warning("requests still running after the shutdown grace",
+                    extra={"inflight": ctx.metrics.inflight, "grace_s": grace})
+    await jobs
+    await server.close_all_connections()
+    # a request that came in on a kept-alive connection meanwhile ends before the store does
+    await ctx.metrics.drained(grace=2)
 
 
 def say_where(settings: Settings, sockets: list[socket.socket],

@@ -129,12 +129,13 @@ class Settings(BaseModel):
 
     job_workers: int = Field(2, ge=0, le=64)
     """Job worker coroutines per process (0: this process runs no jobs, only queues them)."""
-    job_lease_s: float = Field(60.0, ge=1, le=3600)
-    """A running job's lease, renewed every third of it; a job whose lease ran out (its
-    process died) is re-queued or failed by the reaper."""
+    job_lease_s: float = Field(8.0, ge=1, le=3600)
+    """A running job's lease, renewed every quarter of it; a job whose lease ran out (its
+    process died) is re-queued or failed by the reaper (which looks every quarter lease):
+    another process takes a dead one's jobs within about a lease and a quarter."""
     job_max_attempts: int = Field(3, ge=1, le=20)
-    """Runs of a job whose worker was lost before it is failed ("worker lost"); a job that
-    raises is never retried."""
+    """Runs of a job whose worker was lost or that met a transient database error before it
+    is failed; a job that raises anything else is never retried."""
     job_retention_days: int = Field(30, ge=1, le=3650)
     """Finished jobs (and their progress) are deleted after this many days."""
 

@@ -497,13 +497,19 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
             self._counted = False
             self.ctx.metrics.leave()
 
+    async def _execute(self, transforms: Any, *args: bytes, **kwargs: bytes) -> None:
+        """Counted in flight until the handler's coroutine ends, not until its client goes:
+        a graceful stop waits for handlers whose client hung up (issue 15, item 3)."""
+        try:
+            await super()._execute(transforms, *args, **kwargs)
+        finally:
+            self._leave()
+
     def on_finish(self) -> None:
-        self._leave()
         self.ctx.metrics.record(self)
         tag_request(self)
 
     def on_connection_close(self) -> None:
-        self._leave()
         super().on_connection_close()  # ends a body still streaming in (else _execute hangs)
 
 

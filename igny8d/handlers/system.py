@@ -174,7 +174,8 @@ class TaskStreamHandler(APIHandler):
             if current["state"] in FINISHED:
                 return
             quiet = 0.0
-            while not self.gone:  # a client gone is noticed within a second
+            # a client gone is noticed within a second; a stopping server ends the stream
+            while not self.gone and not watch.draining():
                 current = await watch.wait_change(tid, read, seconds=1.0, since=seen)
                 if watch.mark(current) != seen or current["state"] in FINISHED:
                     break
@@ -182,7 +183,7 @@ class TaskStreamHandler(APIHandler):
                 if quiet >= watch.KEEPALIVE_S:
                     quiet = 0.0
                     yield ": waiting\n\n"
-            if self.gone:
+            if self.gone or watch.draining():
                 return
 
 

@@ -3,14 +3,17 @@
 - **Claiming** is atomic in the database (`store/jobs.claim_next`: `FOR UPDATE SKIP LOCKED`
   on Postgres, a conditional UPDATE under `BEGIN IMMEDIATE` on SQLite), so several workers,
   executors and processes on one database never take the same job.
-- **Leases**: a claimed job carries this executor's owner id and an expiry, renewed every
-  third of `lease_s` while the job runs (and by every progress write). A process that dies
-  stops renewing; the reaper (at start and periodically) puts expired jobs back to PENDING
-  or, with no attempts left, fails them ("worker lost") and calls the kind's `on_failed`
-  hook in that same transaction.
-- **Retries** are for lease loss only. A job function that raises fails the job at once
-  (FAILURE, a readable error, the traceback logged, the hook called): re-running work that
-  failed on its own would fail again and, for paid AI calls, pay twice.
+- **Leases**: a claimed job carries this executor's owner id and a short expiry, renewed
+  every quarter of `lease_s` while the job runs (and by every progress write). A process
+  that dies stops renewing; the reaper (at start and every quarter lease) puts expired jobs
+  back to PENDING or, with no attempts left, fails them ("worker lost") and calls the kind's
+  `on_failed` hook in that same transaction. Jobs whose owner was a process of this host
+  that is gone (its pid not alive) are reaped at once, without waiting for the lease.
+- **Retries** are for lost workers and transient store errors (unreachable, busy): the job
+  goes back to PENDING, its attempt counted, its progress saying it will be retried. Any
+  other error fails the job at once (FAILURE, a readable error, the traceback logged, the
+  hook called): re-running work that failed on its own would fail again and, for paid AI
+  calls, pay twice.
 - **Progress** (`Progress.update`) is one short transaction per write; no transaction is
   held across the job's own awaits. A write that finds the job no longer this worker's
   raises `Revoked` (cancelled) or `LeaseLost` inside the job; the lease renewal notices the
@@ -32,17 +35,16 @@ import json
 import logging
 import multiprocessing
 import os
-import secrets
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.errors import DomainError
-from igny8d.jobs import watch
+from igny8d.jobs import lease, watch
+from igny8d.jobs.lease import WORKER_LOST as WORKER_LOST  # re-exported
+from igny8d.jobs.lease import ReapReport, owner_id
 from igny8d.jobs.queue import STARTED_META, enqueue
 from igny8d.jobs.registry import (
     Job,
@@ -56,25 +58,30 @@ from igny8d.jobs.registry import (
 from igny8d.permissions import Actor
 from igny8d.store import jobs as job_store
 from igny8d.store.engine import Store
-from igny8d.store.errors import StoreUnreachable
-from igny8d.store.writes import now
+from igny8d.store.errors import StoreBusy, StoreUnreachable
 
 log = logging.getLogger("igny8d.jobs")
 
 T = TypeVar("T")
 
-#: The error of a job whose worker stopped renewing its lease too many times.
-WORKER_LOST = "worker lost"
 #: How a run ended when another worker or the reaper had taken the job over (metrics only).
 LOST = "LOST"
+#: How a run ended when a transient store error put the job back to be retried (metrics only).
+INTERRUPTED = "INTERRUPTED"
 
 _CURRENT: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
     "igny8d_executor", default=None)
 
 
-def owner_id() -> str:
-    """Who holds a lease: host, pid and a random part (two executors in one process differ)."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+#: What a job put back after a transient store error says until a worker takes it again.
+STORE_INTERRUPTED = "Interrupted by a database error; it will be retried."
+#: How many times an interrupted job's own give-back is tried before its lease decides.
+_GIVE_BACK_TRIES = 3
+
+
+def transient(exc: BaseException) -> bool:
+    """A store error that a retry may not meet (the store's own classification)."""
+    return isinstance(exc, StoreUnreachable | StoreBusy)
 
 
 def readable_error(exc: BaseException) -> str:
@@ -100,12 +107,6 @@ async def run_cpu(fn: Callable[..., T], *args: Any, process: bool = False) -> T:
             raise RuntimeError("run_cpu(process=True) needs a running executor")
         return await asyncio.to_thread(fn, *args)
     return await executor.run_cpu(fn, *args, process=process)
-
-
-@dataclass
-class ReapReport:
-    requeued: int = 0
-    failed: int = 0
 
 
 class Progress:
@@ -205,7 +206,7 @@ class Executor:
         self.stop_grace = stop_grace
         self.owner = owner or owner_id()
         self.stats: dict[str, int] = dict.fromkeys(
-            ("claimed", "succeeded", "failed", "revoked", "lost", "released"), 0)
+            ("claimed", "succeeded", "failed", "revoked", "lost", "released", "interrupted"), 0)
         self._cpu_threads = cpu_threads or max(2, min(8, os.cpu_count() or 2))
         self._threads: concurrent.futures.ThreadPoolExecutor | None = None
         self._processes: concurrent.futures.ProcessPoolExecutor | None = None
@@ -311,10 +312,14 @@ class Executor:
                 delay = self.poll_min
                 try:
                     await self._run(row)
-                except Exception:  # recording the outcome failed: the lease runs out, the
-                    # reaper decides; this worker goes on
-                    log.exception("recording a job's outcome failed",
-                                  extra={"task_id": row["task_id"]})
+                except Exception as exc:  # recording the outcome failed: the lease runs
+                    # out, the reaper decides; this worker goes on
+                    if transient(exc):
+                        log.warning("recording a job's outcome failed: %s", _first_line(exc),
+                                    extra={"task_id": row["task_id"]})
+                    else:
+                        log.exception("recording a job's outcome failed",
+                                      extra={"task_id": row["task_id"]})
                 continue
             try:
                 await asyncio.wait_for(wake.wait(), delay)
@@ -347,7 +352,7 @@ class Executor:
         started = time.monotonic()
         final: str | None = None
         inner: asyncio.Task[dict[str, Any] | None] = asyncio.create_task(
-            kind.fn(job, progress), name=f"job {job.task_id}")
+            _body(kind, job, progress), name=f"job {job.task_id}")
         self._running[job.id] = inner
         keeper = asyncio.create_task(self._keep_lease(progress, inner))
         try:
@@ -369,7 +374,10 @@ class Executor:
             await self._release(job)
             raise
         except Exception as exc:
-            final = await self._fail(progress, kind, exc, extra)
+            if transient(exc):
+                final = await self._interrupt(progress, kind, exc, extra)
+            else:
+                final = await self._fail(progress, kind, exc, extra)
         else:
             final = await self._succeed(progress, kind, result, extra)
         finally:
@@ -380,7 +388,7 @@ class Executor:
                 self.on_finished(job.kind, final, time.monotonic() - started)
 
     async def _keep_lease(self, progress: Progress, inner: asyncio.Task[Any]) -> None:
-        interval = self.lease_s / 3
+        interval = self.lease_s / 4
         while True:
             await asyncio.sleep(interval)
             try:
@@ -487,6 +495,36 @@ class Executor:
         self.stats["failed"] += 1
         return job_store.FAILURE
 
+    async def _interrupt(self, progress: Progress, kind: JobKind, exc: BaseException,
+                         extra: dict[str, Any]) -> str:
+        """A transient store error: back to PENDING with the attempt counted, or failed (and
+        refunded by the hook) when it was the last. If the store is still away, the give-back
+        is tried a few times; after that the lease runs out and the reaper re-queues it."""
+        job = progress.job
+        if job.attempts >= job.max_attempts:
+            return await self._fail(progress, kind, JobFailed(
+                "The task was interrupted by database errors too many times."), extra)
+        meta = job_store.interrupted_meta(progress.meta, STORE_INTERRUPTED)
+        log.warning("job interrupted by a database error, to be retried: %s",
+                    _first_line(exc), extra=extra)
+        for attempt in range(_GIVE_BACK_TRIES):
+            try:
+                async with self.store.begin() as conn:
+                    given = await job_store.interrupt_owned(conn, job.id, owner=self.owner,
+                                                            meta=meta)
+            except Exception as again:
+                if not transient(again) or attempt == _GIVE_BACK_TRIES - 1:
+                    raise
+                await asyncio.sleep(min(self.lease_s / 4, 2.0 ** attempt))
+                continue
+            if not given:
+                self.stats["lost"] += 1
+                return LOST
+            self.stats["interrupted"] += 1
+            self.wake()
+            return INTERRUPTED
+        raise AssertionError("unreachable")
+
     async def _release(self, job: Job) -> None:
         try:
             async with self.store.begin() as conn:
@@ -501,40 +539,12 @@ class Executor:
     # -- the reaper -------------------------------------------------------------------------------
 
     async def reap(self) -> ReapReport:
-        """Expired leases: back to PENDING with attempts left, else FAILURE ("worker lost")
-        with the kind's `on_failed` hook in the same transaction. Safe to run anywhere at
-        any time: every change is a conditional UPDATE."""
-        at = now()
-        report = ReapReport()
-        async with self.store.begin() as conn:
-            report.requeued = await job_store.requeue_expired(conn, at=at)
-        async with self.store.read() as conn:
-            exhausted = await job_store.expired_exhausted(conn, at=at)
-        for job_id in exhausted:
-            if await self._fail_lost(job_id, at):
-                report.failed += 1
-        if report.requeued or report.failed:
-            log.warning("reaped jobs whose worker was lost",
-                        extra={"requeued": report.requeued, "failed": report.failed})
+        """Expired leases and dead local owners (see `jobs/lease.py`); wakes this process's
+        workers when jobs went back to the queue."""
+        report = await lease.reap(self.store, self.registry)
         if report.requeued:
             self.wake()
         return report
-
-    async def _fail_lost(self, job_id: int, at: Any) -> bool:
-        try:
-            async with self.store.begin() as conn:
-                row = await job_store.fail_expired(conn, job_id, at=at, error=WORKER_LOST)
-                if row is None:
-                    return False
-                kind = self.registry.get(row["kind"])
-                if kind is not None and kind.on_failed is not None:
-                    await kind.on_failed(conn, Job.from_row(row), WORKER_LOST)
-                return True
-        except Exception:
-            log.exception("on_failed hook failed while reaping; the task is marked failed "
-                          "without it", extra={"job_id": job_id})
-        async with self.store.begin() as conn:
-            return await job_store.fail_expired(conn, job_id, at=at, error=WORKER_LOST) is not None
 
     # -- CPU-heavy work ----------------------------------------------------------------------------
 
@@ -553,6 +563,14 @@ class Executor:
                     max_workers=self._cpu_threads, thread_name_prefix="igny8d-cpu")
             pool = self._threads
         return await loop.run_in_executor(pool, functools.partial(fn, *args))
+
+
+async def _body(kind: JobKind, job: Job, progress: Progress) -> dict[str, Any] | None:
+    """The job function; a re-run first says it is one (not a bare "Started.")."""
+    if job.attempts > 1:
+        await progress.update(message=f"Retrying after an interruption (attempt "
+                                       f"{job.attempts} of {job.max_attempts}).")
+    return await kind.fn(job, progress)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -36,6 +36,22 @@ _SINCE = re.compile(SINCE_PATTERN)
 
 # task_id → the events of this process's waiters on it
 _waiters: dict[str, set[asyncio.Event]] = {}
+# set once when the process shuts down: waiting ends, the clients ask another process
+_draining = False
+
+
+def drain() -> None:
+    """The process is stopping: every wait ends now with the progress as it is (and later
+    ones do not wait), so a shutdown is not held by long-polls and streams, only by work."""
+    global _draining
+    _draining = True
+    for events in list(_waiters.values()):
+        for event in events:
+            event.set()
+
+
+def draining() -> bool:
+    return _draining
 
 
 def notify(task_id: str) -> None:
@@ -99,7 +115,7 @@ async def wait_change(
         current = await read()
         seen = since if since is not None else mark(current)
         while mark(current) == seen and current["state"] not in job_store.FINISHED:
-            left = deadline - loop.time()
+            left = 0 if _draining else deadline - loop.time()
             if left <= 0:
                 break
             with contextlib.suppress(TimeoutError):

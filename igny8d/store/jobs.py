@@ -194,12 +194,58 @@ async def revoke(
     return None if row is None else _row(row)
 
 
-async def requeue_expired(conn: AsyncConnection, *, at: dt.datetime) -> int:
-    """Expired leases with attempts left go back to PENDING (one idempotent statement)."""
-    stmt = (update(jobs)
-            .where(c.state == PROGRESS, c.lease_expires_at < at, c.attempts < c.max_attempts)
-            .values(state=PENDING, lease_owner=None, lease_expires_at=None, updated_at=now()))
+#: What a job re-queued after its worker was lost says until a worker takes it again.
+INTERRUPTED_MESSAGE = "Interrupted (its worker stopped); it is being retried."
+
+
+def interrupted_meta(meta: dict[str, Any] | None, message: str) -> dict[str, Any]:
+    """The progress of a job put back to be retried: its phase QUEUED, saying why."""
+    out = dict(meta or {})
+    out.update(phase="QUEUED", message=message, interrupted=True)
+    return out
+
+
+async def requeue_expired(conn: AsyncConnection, *, at: dt.datetime,
+                          message: str = INTERRUPTED_MESSAGE, limit: int = 500) -> int:
+    """Expired leases with attempts left go back to PENDING, their progress saying they were
+    interrupted and will be retried. Each row's UPDATE re-checks the conditions, so two
+    reapers (or a late worker) never act twice."""
+    expired = (c.state == PROGRESS, c.lease_expires_at < at, c.attempts < c.max_attempts)
+    rows = (await conn.execute(select(c.id, c.meta).where(*expired).order_by(c.id)
+                               .limit(limit))).all()
+    done = 0
+    for row in rows:
+        stmt = (update(jobs).where(c.id == row.id, *expired)
+                .values(state=PENDING, lease_owner=None, lease_expires_at=None,
+                        meta=interrupted_meta(row.meta, message), updated_at=now()))
+        done += int((await conn.execute(stmt)).rowcount)
+    return done
+
+
+async def running_owners(conn: AsyncConnection, *, prefix: str) -> list[str]:
+    """The distinct lease owners of running jobs whose owner id starts with `prefix` (this
+    host's processes, to find the dead ones among them)."""
+    stmt = (select(c.lease_owner).distinct()
+            .where(c.state == PROGRESS, c.lease_owner.startswith(prefix, autoescape=True)))
+    return [str(o) for o in (await conn.execute(stmt)).scalars() if o is not None]
+
+
+async def expire_owner(conn: AsyncConnection, owner: str, *, at: dt.datetime) -> int:
+    """End the leases of a dead owner's running jobs now (the reaper then re-queues or fails
+    them as for any lost worker)."""
+    stmt = (update(jobs).where(c.state == PROGRESS, c.lease_owner == owner)
+            .values(lease_expires_at=at - dt.timedelta(seconds=1)))
     return int((await conn.execute(stmt)).rowcount)
+
+
+async def interrupt_owned(conn: AsyncConnection, job_id: int, *, owner: str,
+                          meta: dict[str, Any]) -> bool:
+    """Put this owner's running job back to PENDING after a transient failure; unlike
+    `release`, the attempt stays counted (the caller fails the job when none are left)."""
+    stmt = (update(jobs).where(_owned(job_id, owner), c.attempts < c.max_attempts)
+            .values(state=PENDING, lease_owner=None, lease_expires_at=None, meta=meta,
+                    updated_at=now()))
+    return bool((await conn.execute(stmt)).rowcount)
 
 
 async def expired_exhausted(conn: AsyncConnection, *, at: dt.datetime,
