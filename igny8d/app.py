@@ -22,7 +22,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.routing import PathMatches, Rule
 
-from igny8d import __version__
+from igny8d import __version__, mail
 from igny8d.context import AppContext
 from igny8d.handlers import all_routes, api_routes
 from igny8d.handlers import metrics as metrics_handlers
@@ -206,6 +206,10 @@ SHUTDOWN_GRACE_S = 30.0
 JOB_GRACE_S = 25.0
 
 
+#: How long a stop waits for mails still being sent (an SMTP server may be slow).
+MAIL_GRACE_S = 10.0
+
+
 async def drain(ctx: AppContext, server: HTTPServer, grace: float = SHUTDOWN_GRACE_S) -> None:
     """Let every handler (also those whose client has gone) and every running job step end,
     side by side, within `grace`; only then may the store close under them. Jobs still
@@ -219,6 +223,12 @@ async def drain(ctx: AppContext, server: HTTPServer, grace: float = SHUTDOWN_GRA
     await server.close_all_connections()
     # a request that came in on a kept-alive connection meanwhile ends before the store does
     await ctx.metrics.drained(grace=2)
+    # mails queued after their answers (reset and invitation links) go out, or are logged
+    try:
+        await asyncio.wait_for(mail.drain(), timeout=MAIL_GRACE_S)
+    except TimeoutError:
+        log.warning("mails still sending after the shutdown grace",
+                    extra={"grace_s": MAIL_GRACE_S})
 
 
 def say_where(settings: Settings, sockets: list[socket.socket],

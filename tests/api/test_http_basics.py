@@ -35,6 +35,10 @@ PUBLIC = {
     ("/api/v1/auth/industries/1/", "get"),
     ("/api/v1/system/status/", "get"),
     ("/api/v1/system/ping/", "get"),
+    # the links a password reset or an invitation mails: whoever holds the token is the user
+    ("/api/v1/auth/password_reset/", "post"),
+    ("/api/v1/auth/password_reset/confirm/", "post"),
+    ("/api/v1/auth/invitations/accept/", "post"),
 }
 #: Declared public because the refresh token in its body is a credential too (OAuth token
 #: revocation); without one it answers 401 like any protected route.
