@@ -7,7 +7,6 @@ import codecs
 import csv
 import io
 import time
-import uuid
 from typing import Any
 
 import pytest
@@ -16,33 +15,12 @@ from sqlalchemy import func, select, update
 from igny8d.store.keywords import KEYWORDS, keyword_norm
 from igny8d.store.schema import keywords, plans
 from igny8d.store.writes import insert_many
-from tests.helpers.factories import keyword, owner_site_sector, set_keyword_limit
+from tests.helpers.client import multipart
+from tests.helpers.factories import keyword, owner_site_sector, set_keyword_limit, upload
 from tests.helpers.paths import KEYWORDS as K
+from tests.helpers.paths import KEYWORDS_IMPORT as IMPORT
 
 EXPORT = f"{K}export/"
-IMPORT = f"{K}import_keywords/"
-
-
-def multipart(fields: dict[str, Any], files: dict[str, tuple[str, bytes]] | None = None
-              ) -> tuple[bytes, dict[str, str]]:
-    boundary = "igny8-" + uuid.uuid4().hex
-    out = b""
-    for name, value in fields.items():
-        out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                f"{value}\r\n").encode()
-    for name, (filename, data) in (files or {}).items():
-        out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-                f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n').encode()
-        out += data + b"\r\n"
-    out += f"--{boundary}--\r\n".encode()
-    return out, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-
-
-async def upload(client: Any, token: str, site: dict, sector: dict, data: bytes,
-                 **fields: Any) -> Any:
-    body, headers = multipart({"site_id": site["id"], "sector_id": sector["id"], **fields},
-                              {"file": ("keywords.csv", data)})
-    return await client.request("POST", IMPORT, body=body, headers=headers, token=token)
 
 
 async def _all(client: Any, token: str, **query: Any) -> list[dict]:

@@ -63,6 +63,23 @@ def check_envelope(resp: HTTPResponse) -> Any:
     return body
 
 
+def multipart(fields: dict[str, Any], files: dict[str, tuple[str, bytes]] | None = None
+              ) -> tuple[bytes, dict[str, str]]:
+    """A multipart/form-data body of `fields` and `files` (name: (filename, CSV bytes)), and
+    its Content-Type header."""
+    boundary = "igny8-" + uuid.uuid4().hex
+    out = b""
+    for name, value in fields.items():
+        out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                f"{value}\r\n").encode()
+    for name, (filename, data) in (files or {}).items():
+        out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n').encode()
+        out += data + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return out, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
 class Client:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url

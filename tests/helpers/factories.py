@@ -12,8 +12,8 @@ from igny8d.permissions import Actor
 from igny8d.services.operators import create_superuser
 from igny8d.store.schema import plans, users
 from tests.helpers.app import RunningApp
-from tests.helpers.client import PASSWORD, Client
-from tests.helpers.paths import CLUSTERS, CONTENT, KEYWORDS, ME, TASKS
+from tests.helpers.client import PASSWORD, Client, multipart
+from tests.helpers.paths import CLUSTERS, CONTENT, KEYWORDS, KEYWORDS_IMPORT, ME, TASKS
 
 OPS_EMAIL = "ops@example.com"
 
@@ -152,6 +152,16 @@ async def add_keywords(client: Client, env: dict[str, Any], texts: list[tuple[st
         assert resp.status == 201, resp.json
         ids.append(int(resp.data["id"]))
     return ids
+
+
+async def upload(client: Any, token: str, site: dict[str, Any], sector: dict[str, Any],
+                 data: bytes, **fields: Any) -> Any:
+    """A keyword CSV (`data`) imported into `sector` with `fields` besides; the answer
+    unchecked (the caller's test is about it)."""
+    body, headers = multipart({"site_id": site["id"], "sector_id": sector["id"], **fields},
+                              {"file": ("keywords.csv", data)})
+    return await client.request("POST", KEYWORDS_IMPORT, body=body, headers=headers,
+                                token=token)
 
 
 async def make_cluster(client: Client, env: dict[str, Any], name: str,

@@ -1,17 +1,22 @@
 """Jobs as a client sees them: an AI action posted and followed through task_progress to its
-end; and, below the API, a paid job queued the way an AI action queues one."""
+end; below the API, a paid job queued the way an AI action queues one; and, for the
+executor's own tests, a context's actor, job submitted, row read and condition awaited."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
+from igny8d.context import AppContext
 from igny8d.jobs.registry import Job
 from igny8d.permissions import Actor
 from igny8d.services import billing
-from igny8d.store.schema import jobs
+from igny8d.store.schema import accounts, jobs, plans, users
 from tests.helpers.app import RunningApp
 from tests.helpers.client import Client, Response
 from tests.helpers.paths import PROGRESS
@@ -93,3 +98,59 @@ async def paid_job(app: RunningApp, owner: dict[str, Any], price: int = 3,
                              units=price, description=f"Test job of {price}",
                              reference=task["task_id"])
     return str(task["task_id"])
+
+
+# -- the executor on a context (no server) -------------------------------------------------
+
+EXECUTOR_KIND = "test.job"
+"""The kind the executor's tests register on their own context's registry."""
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+    """Poll `check` every 20 ms until it holds; fail after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+async def job_row(ctx: AppContext, task_id: str) -> dict[str, Any]:
+    """The job's row in the store, as a dict."""
+    async with ctx.store.read() as conn:
+        row = (await conn.execute(select(jobs).where(jobs.c.task_id == task_id))).one()
+    return dict(row._mapping)
+
+
+def state_is(ctx: AppContext, task_id: str, *states: str) -> Callable[[], Awaitable[bool]]:
+    """A check for `until`: the job is in one of `states`."""
+    async def check() -> bool:
+        return (await job_row(ctx, task_id))["state"] in states
+    return check
+
+
+async def make_actor(ctx: AppContext, name: str = "acme", role: str = "owner") -> Actor:
+    """A new account on the free plan (100 credits) and its user, written to the store."""
+    now = dt.datetime.now(dt.UTC)
+    async with ctx.store.begin() as conn:
+        plan_id = (await conn.execute(select(plans.c.id).where(plans.c.slug == "free"))
+                   ).scalar_one()
+        account_id = (await conn.execute(insert(accounts).values(
+            name=name, slug=f"{name}-{uuid.uuid4().hex[:6]}", plan_id=plan_id, credits=100,
+            status="active", data_version=0, created_at=now, updated_at=now,
+        ).returning(accounts.c.id))).scalar_one()
+        user_id = (await conn.execute(insert(users).values(
+            account_id=account_id, email=f"{uuid.uuid4().hex[:8]}@example.com",
+            username=uuid.uuid4().hex[:12], role=role, is_active=True, is_superuser=False,
+            token_version=0, auth_key=uuid.uuid4().hex, created_at=now, updated_at=now,
+        ).returning(users.c.id))).scalar_one()
+    return Actor(user_id=user_id, account_id=account_id, role=role)
+
+
+async def submit(ctx: AppContext, actor: Actor, payload: dict[str, Any] | None = None,
+                 kind: str = EXECUTOR_KIND) -> str:
+    """Queue a job of `kind` for `actor` (PENDING, QUEUED); its task id."""
+    async with ctx.store.begin() as conn:
+        out = await ctx.executor.submit(conn, actor, kind=kind, payload=payload or {})
+    assert out["state"] == "PENDING" and out["meta"]["phase"] == "QUEUED"
+    return str(out["task_id"])

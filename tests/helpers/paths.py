@@ -19,6 +19,7 @@ SECTORS = "/api/v1/auth/sectors/"
 
 # -- planner ---------------------------------------------------------------------------------
 KEYWORDS = "/api/v1/planner/keywords/"
+KEYWORDS_IMPORT = "/api/v1/planner/keywords/import_keywords/"
 AUTO_CLUSTER = "/api/v1/planner/keywords/auto_cluster/"
 CLUSTERS = "/api/v1/planner/clusters/"
 IDEAS_AUTO = "/api/v1/planner/clusters/auto_generate_ideas/"

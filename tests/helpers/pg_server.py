@@ -1,9 +1,11 @@
 """A throwaway PostgreSQL server a test may stop, kill and start again: `initdb` into a
 temporary folder as an unprivileged user (the server refuses to run as root), `pg_ctl` on a
-free port. Skips with the reason where the machine has no PostgreSQL binaries."""
+free port. Skips with the reason where the machine has no PostgreSQL binaries.
+`migrated_pg` is the fixtures' whole life of one: started, migrated, destroyed."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import os
@@ -11,10 +13,12 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.app import migrate
 from tests.helpers.process import free_port
 
 
@@ -76,3 +80,16 @@ class PgServer:
         with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def migrated_pg() -> Iterator[PgServer]:
+    """A throwaway server, started and migrated to the head; destroyed at the end (a test's
+    `pg` fixture yields from it)."""
+    server = PgServer()
+    server.start()
+    asyncio.run(migrate(server.url))
+    try:
+        yield server
+    finally:
+        server.destroy()

@@ -25,54 +25,9 @@ from igny8d.jobs.registry import Job, JobFailed, LeaseLost, Revoked
 from igny8d.permissions import Actor
 from igny8d.scheduler import purge_finished_jobs, reap_expired_jobs
 from igny8d.services import jobs as job_service
-from igny8d.store.schema import accounts, jobs, plans, users
-
-KIND = "test.job"
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
-
-
-async def job_row(ctx: AppContext, task_id: str) -> dict[str, Any]:
-    async with ctx.store.read() as conn:
-        row = (await conn.execute(select(jobs).where(jobs.c.task_id == task_id))).one()
-    return dict(row._mapping)
-
-
-def state_is(ctx: AppContext, task_id: str, *states: str) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        return (await job_row(ctx, task_id))["state"] in states
-    return check
-
-
-async def make_actor(ctx: AppContext, name: str = "acme", role: str = "owner") -> Actor:
-    now = dt.datetime.now(dt.UTC)
-    async with ctx.store.begin() as conn:
-        plan_id = (await conn.execute(select(plans.c.id).where(plans.c.slug == "free"))
-                   ).scalar_one()
-        account_id = (await conn.execute(insert(accounts).values(
-            name=name, slug=f"{name}-{uuid.uuid4().hex[:6]}", plan_id=plan_id, credits=100,
-            status="active", data_version=0, created_at=now, updated_at=now,
-        ).returning(accounts.c.id))).scalar_one()
-        user_id = (await conn.execute(insert(users).values(
-            account_id=account_id, email=f"{uuid.uuid4().hex[:8]}@example.com",
-            username=uuid.uuid4().hex[:12], role=role, is_active=True, is_superuser=False,
-            token_version=0, auth_key=uuid.uuid4().hex, created_at=now, updated_at=now,
-        ).returning(users.c.id))).scalar_one()
-    return Actor(user_id=user_id, account_id=account_id, role=role)
-
-
-async def submit(ctx: AppContext, actor: Actor, payload: dict[str, Any] | None = None,
-                 kind: str = KIND) -> str:
-    async with ctx.store.begin() as conn:
-        out = await ctx.executor.submit(conn, actor, kind=kind, payload=payload or {})
-    assert out["state"] == "PENDING" and out["meta"]["phase"] == "QUEUED"
-    return str(out["task_id"])
+from igny8d.store.schema import jobs
+from tests.helpers.jobs import EXECUTOR_KIND as KIND
+from tests.helpers.jobs import job_row, make_actor, state_is, submit, until
 
 
 async def test_job_runs_to_success_with_progress(make_ctx):

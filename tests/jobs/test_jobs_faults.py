@@ -30,16 +30,9 @@ from igny8d.store import jobs as job_store
 from igny8d.store.errors import StoreUnreachable
 from igny8d.store.schema import jobs
 from tests.helpers.factories import actor_for
-from tests.helpers.jobs import job_kind
+from tests.helpers.jobs import EXECUTOR_KIND as KIND
+from tests.helpers.jobs import job_kind, job_row, make_actor, state_is, submit, until
 from tests.helpers.paths import PROGRESS
-from tests.jobs.test_jobs_executor import (
-    KIND,
-    job_row,
-    make_actor,
-    state_is,
-    submit,
-    until,
-)
 
 
 def flaky_store(ctx: AppContext, failures: int) -> dict[str, int]:

@@ -15,22 +15,18 @@ from sqlalchemy import text
 from igny8d.context import AppContext
 from igny8d.jobs.executor import Progress
 from igny8d.jobs.registry import Job
-from tests.helpers.app import make_settings, migrate
-from tests.helpers.pg_server import PgServer
-from tests.jobs.test_jobs_executor import KIND, job_row, make_actor, submit, until
+from tests.helpers.app import make_settings
+from tests.helpers.jobs import EXECUTOR_KIND as KIND
+from tests.helpers.jobs import job_row, make_actor, submit, until
+from tests.helpers.pg_server import PgServer, migrated_pg
 
 pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
 
 @pytest.fixture
 def pg() -> Iterator[PgServer]:
-    server = PgServer()
-    server.start()
-    asyncio.run(migrate(server.url))
-    try:
+    with migrated_pg() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from igny8d.store.schema import refresh_tokens, users
 from tests.helpers.client import PASSWORD
-from tests.ops.test_kill9 import Server, db
+from tests.helpers.drill import Server, db
 
 pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import update
 
 from igny8d.store.schema import jobs
-from tests.ops.test_kill9 import (
+from tests.helpers.drill import (
     Server,
     job_row,
     kill_while_running,
@@ -24,7 +24,7 @@ from tests.ops.test_kill9 import (
     submit,
     wait_finished,
 )
-from tests.ops.test_kill9 import db as run_db
+from tests.helpers.drill import db as run_db
 
 pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 

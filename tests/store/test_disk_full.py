@@ -27,9 +27,9 @@ from igny8d.log import LogFile, configure_logging
 from igny8d.store.engine import is_busy, is_full, is_unreachable
 from igny8d.store.errors import StoreFull
 from igny8d.store.schema import keywords
-from tests.api.test_keywords_csv import upload
 from tests.helpers.app import RunningApp, make_settings, migrate, start_app, stop_app
 from tests.helpers.client import PASSWORD, Client, Response
+from tests.helpers.factories import upload
 from tests.helpers.paths import KEYWORDS
 
 STATUS = "/api/v1/system/status/"

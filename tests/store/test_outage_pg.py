@@ -17,10 +17,10 @@ from sqlalchemy import exc, text
 
 from igny8d.store.engine import Store
 from igny8d.store.errors import StoreUnreachable
-from tests.helpers.app import RunningApp, make_settings, migrate, start_app, stop_app
+from tests.helpers.app import RunningApp, make_settings, start_app, stop_app
 from tests.helpers.client import Client
 from tests.helpers.paths import KEYWORDS, ME
-from tests.helpers.pg_server import PgServer
+from tests.helpers.pg_server import PgServer, migrated_pg
 
 pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
@@ -30,13 +30,8 @@ STATUS = "/api/v1/system/status/"
 
 @pytest.fixture
 def pg() -> Iterator[PgServer]:
-    server = PgServer()
-    server.start()
-    asyncio.run(migrate(server.url))
-    try:
+    with migrated_pg() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture
