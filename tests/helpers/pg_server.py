@@ -87,9 +87,9 @@ def migrated_pg() -> Iterator[PgServer]:
     """A throwaway server, started and migrated to the head; destroyed at the end (a test's
     `pg` fixture yields from it)."""
     server = PgServer()
-    server.start()
-    asyncio.run(migrate(server.url))
-    try:
+    try:  # a start or a migration that fails must not leave the server running either
+        server.start()
+        asyncio.run(migrate(server.url))
         yield server
     finally:
         server.destroy()
