@@ -114,6 +114,19 @@ class AdminClient(Session):
         return await self.data("POST", f"{ADMIN}/users/{user_id}/end_sessions/",
                                json=_reason_body(reason))
 
+    async def auth_links(self, *, purpose: str = "", page: int = 1,
+                         page_size: int = 100) -> Page:
+        """Pending password-reset and invitation links, newest first (no secrets: a link is
+        seen again only by reissuing it)."""
+        return await self.page(f"{ADMIN}/auth_links/", purpose=purpose, page=page,
+                               page_size=page_size)
+
+    async def reissue_link(self, link_id: int, reason: str = "") -> dict[str, Any]:
+        """Replace a pending link (the old one stops working); the answer carries the new
+        `link`. Audited as `user.reissue_link`."""
+        return await self.data("POST", f"{ADMIN}/auth_links/{link_id}/reissue/",
+                               json=_reason_body(reason))
+
     async def requests(self, *, status: str = "", path: str = "", account_id: str | int = "",
                        method: str = "", exclude_path: str = "", page: int = 1,
                        page_size: int = 100) -> Page:

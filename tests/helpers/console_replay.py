@@ -174,6 +174,19 @@ AUDIT = [
      "created_at": "2026-12-01T09:05:44Z"},
 ]
 
+#: Pending links (no SMTP on the recorded box): an invitation and a password reset.
+AUTH_LINKS = [
+    {"id": 12, "user_id": 31, "email": "noor@blueharbor.example", "account_id": 3,
+     "purpose": "invitation", "created_at": "2026-12-01T11:20:05Z",
+     "expires_at": "2026-12-08T11:20:05Z", "mailed": False, "mailed_at": None},
+    {"id": 9, "user_id": 21, "email": "sam@northwind.example", "account_id": 2,
+     "purpose": "password_reset", "created_at": "2026-12-01T10:47:31Z",
+     "expires_at": "2026-12-01T11:47:31Z", "mailed": False, "mailed_at": None},
+]
+#: The link a reissue answers with (the secret is the recorded one).
+REISSUED_LINK = ("http://ops.example.net:8000/accept-invitation?token="
+                 "q9Zk3v7LrT0pXw2bNc5yHf8dJm4sAe6gUi1oVt7RkYQ")
+
 OVERVIEW = {
     "version": "0.1.0", "api_version": "1.0.0", "uptime_s": 273_845, "pid": 4172,
     "rss_mb": 96.4, "database": {"dialect": "postgresql", "ok": True, "latency_ms": 0.8},
@@ -241,11 +254,18 @@ def _answer(method: str, path: str, query: dict[str, list[str]],
         "overview/": _one(OVERVIEW), "accounts/": _page(ACCOUNTS),
         "accounts/2/": _one(ACCOUNT_DETAIL), "users/": _page(USERS), "audit/": _page(AUDIT),
         "requests/": _page(REQUESTS), f"requests/{RID}/": _one(REQUEST_DETAIL),
+        "auth_links/": _page(AUTH_LINKS),
         "jobs/": _page(JOBS),
         **{f"jobs/{j['task_id']}/": _one({**j, "payload": {
             "keyword_ids": [101, 102, 103], "sector_id": 7, "credits": CHARGED[j["task_id"]],
             "units": 3}, "result": None}) for j in JOBS},
     }
+    links = {f"auth_links/{a['id']}/reissue/": a for a in AUTH_LINKS}
+    if method == "POST" and path.removeprefix(f"{ADMIN}/") in links:
+        old = links[path.removeprefix(f"{ADMIN}/")]
+        return 200, _one({**old, "id": max(a["id"] for a in AUTH_LINKS) + 1,
+                          "created_at": "2026-12-01T12:00:02Z",
+                          "expires_at": "2026-12-08T12:00:02Z", "link": REISSUED_LINK})
     found = routes.get(path.removeprefix(f"{ADMIN}/")) if method == "GET" else None
     if found is None:
         return 404, {"success": False, "error": "Not found.", "request_id": RID}

@@ -42,6 +42,7 @@ from tui.errors import ApiError, LoginFailed, SessionEnded, Throttled, Unreachab
 from tui.screens.accounts import AccountsPane
 from tui.screens.dialogs import ConfirmDialog, CreditsDialog
 from tui.screens.jobs import JobDetail
+from tui.screens.links import AuthLinksScreen, LinkDetail
 from tui.screens.login import LoginScreen
 from tui.screens.main import MainScreen
 from tui.screens.users import UsersPane
@@ -305,6 +306,40 @@ async def test_users_search_end_sessions_and_deactivate(box: RunningApp) -> None
             audit = await admin_get(client, ops_token, "audit/?action=user.reactivate")
             assert [(a["target_id"], a["reason"]) for a in audit["results"]] == [
                 (key, "came back")]
+    finally:
+        client.close()
+
+
+@pytest.mark.slow
+async def test_a_pending_reset_link_is_reissued_and_works(box: RunningApp) -> None:
+    client = box.client()
+    try:
+        await tenant(box, client, "gus@example.com")
+        resp = await client.post("/api/v1/auth/password_reset/", {"email": "gus@example.com"})
+        assert resp.status == 200  # no SMTP in the box: the link waits for an operator
+        app = console(box, poll_s=0)
+        async with driving(app) as pilot:
+            await logged_in(pilot)
+            await pilot.press("4")
+            await pilot.pause()
+            await pilot.press("l")
+            await until(pilot, lambda: isinstance(pilot.app.screen, AuthLinksScreen), "links")
+            table: DataTable[Any] = pilot.app.screen.query_one("#links-table", DataTable)
+            await until(pilot, lambda: table.row_count == 1, "the pending link")
+            assert [str(c) for c in table.get_row_at(0)][1:3] == ["gus@example.com", "reset"]
+            await pilot.press("i")
+            await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "confirm")
+            await type_in(pilot, "asked by phone")
+            await pilot.press("enter", "enter")
+            await until(pilot, lambda: isinstance(pilot.app.screen, LinkDetail), "the link")
+            link = pilot.app.screen.link  # type: ignore[attr-defined]
+        assert "/reset-password?token=" in link
+        resp = await client.post("/api/v1/auth/password_reset/confirm/", {
+            "token": link.split("token=", 1)[1], "new_password": "a-new-pass-77"})
+        assert resp.status == 200, resp.json
+        ops_token = (await client.login(OPS, OPS_PASSWORD))["access"]
+        audit = await admin_get(client, ops_token, "audit/?action=user.reissue_link")
+        assert [a["reason"] for a in audit["results"]] == ["asked by phone"]
     finally:
         client.close()
 

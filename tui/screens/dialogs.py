@@ -240,6 +240,8 @@ HELP = """\
   d            deactivate (ends every session)
   a            reactivate a deactivated user (they can log in again)
   e            end sessions (the user stays active)
+  l            pending password-reset and invitation links (no mail went out):
+               i or enter reissues one and shows the new link to hand over
 
 [b]Requests[/b]
   enter        show the record and log lines of the request under the cursor

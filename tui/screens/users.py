@@ -1,5 +1,5 @@
 """The Users tab: search across accounts; deactivate or reactivate a user, end a user's
-sessions."""
+sessions; the pending password-reset and invitation links (`l`, tui/screens/links.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tui.errors import ApiError
 from tui.ports import console
 from tui.screens.base import Pane, cursor_key, fill, guarded, kv, when
 from tui.screens.dialogs import ConfirmDialog, DetailScreen
+from tui.screens.links import AuthLinksScreen
 
 ACTIVE: list[tuple[str, str]] = [("active and inactive", ""), ("active", "true"),
                                  ("inactive", "false")]
@@ -47,6 +48,7 @@ class UsersPane(Pane):
         Binding("d", "deactivate", "Deactivate"),
         Binding("a", "reactivate", "Reactivate"),
         Binding("e", "end_sessions", "End sessions"),
+        Binding("l", "links", "Pending links"),
         Binding("slash", "filter", "Search", show=False),
     ]
 
@@ -68,6 +70,10 @@ class UsersPane(Pane):
 
     def action_filter(self) -> None:
         self.query_one("#user-search", Input).focus()
+
+    def action_links(self) -> None:
+        """The password-reset and invitation links no mail carried, to hand over."""
+        self.app.push_screen(AuthLinksScreen())
 
     @on(Select.Changed, "#user-active")
     @on(Input.Submitted, ".filters Input")
