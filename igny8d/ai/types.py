@@ -275,7 +275,9 @@ class Provider(Protocol):
                       prompts: Prompts) -> Generation[ClusterResult]: ...
 
     async def embed(self, texts: tuple[str, ...]) -> Generation[tuple[tuple[float, ...], ...]]:
-        """Embeddings of `texts`, in order; ProviderError when the provider has none."""
+        """Embeddings of `texts`, in order: one per text, non-empty, finite, all of one
+        dimension (the provider checks what it got and raises a readable ProviderError
+        otherwise, or when it has none)."""
         ...
 
     async def generate_ideas(self, cluster: ClusterBrief, prompts: Prompts, *,

@@ -20,9 +20,9 @@ each existing cluster's keywords; a keyword joins the existing cluster whose sam
 vectors are closest on average (≥ the model's threshold, `Settings.embedding_threshold_for`),
 the rest are clustered by the local linkage (`embedding_linkage`) over their vectors
 (`cluster_on_vectors`). Vectors that are missing, extra, not finite or of mixed dimensions
-fail the job (refunded, nothing written). Every keyword ends in a cluster: one that fits
-nowhere (or that a provider left out) gets a cluster of its own, named after it
-(`place_leftovers`). Keywords without an intent get the classifier's.
+fail the job (refunded, nothing written): the provider's `embed` checks them. Every keyword
+ends in a cluster: one that fits nowhere (or that a provider left out) gets a cluster of its
+own, named after it (`place_leftovers`). Keywords without an intent get the classifier's.
 
 **save**: new clusters are created — a name the sector already has (ignoring case and spacing)
 joins that cluster — within the plan's `max_clusters`; keywords get `cluster_id` and
@@ -40,9 +40,7 @@ normalisation) or `gone` (deleted or moved while the job ran).
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -254,32 +252,6 @@ def _texts(existing: list[ExistingCluster], items: list[KeywordItem]
     return list(dict.fromkeys(of.values())), of
 
 
-def checked_vectors(vectors: Sequence[Sequence[float]], count: int
-                    ) -> list[tuple[float, ...]]:
-    """The provider's vectors, if there is one per text, all finite and of one dimension;
-    otherwise a readable ProviderError (the job fails and is refunded, nothing is written)."""
-    if len(vectors) != count:
-        raise ProviderError(f"The provider returned {len(vectors)} embeddings for {count} "
-                            "texts.")
-    out: list[tuple[float, ...]] = []
-    dims: set[int] = set()
-    for n, vector in enumerate(vectors):
-        try:
-            values = tuple(float(x) for x in vector)
-        except (TypeError, ValueError):
-            raise ProviderError(f"The provider's embedding {n} is not a list of numbers."
-                                ) from None
-        if not values or not all(math.isfinite(x) for x in values):
-            raise ProviderError(f"The provider's embedding {n} is empty or not finite "
-                                "(NaN or infinity).")
-        dims.add(len(values))
-        out.append(values)
-    if len(dims) > 1:
-        raise ProviderError("The provider returned embeddings of different dimensions "
-                            f"({', '.join(map(str, sorted(dims)))}).")
-    return out
-
-
 def cluster_on_vectors(existing: list[ExistingCluster], items: list[KeywordItem],
                 embeddings: dict[int, tuple[float, ...]], threshold: float, linkage: Linkage
                 ) -> tuple[dict[int, int], ClusterResult, dict[int, Intent]]:
@@ -306,11 +278,7 @@ async def _by_embeddings(jc: JobContext, work: Work, items: list[KeywordItem]
     texts, text_of = _texts(work.existing, items)
     vectors = await jc.call("embed", f"{len(texts)} texts ({len(items)} keywords)",
                             lambda: jc.provider.embed(tuple(texts)))
-    try:
-        units = checked_vectors(vectors, len(texts))
-    except ProviderError as exc:
-        raise lifecycle.job_failure(exc) from None
-    by_text = dict(zip(texts, units, strict=True))
+    by_text = dict(zip(texts, vectors, strict=True))
     embeddings = {i: by_text[t] for i, t in text_of.items()}
     model = embedding_model(jc)
     threshold = jc.settings.embedding_threshold_for(model)
