@@ -78,7 +78,7 @@ class Action:
 def ai_action(name: str, op: lifecycle.Operation[Any, Any, Any], body: type[BaseModel], *,
               throttle: str, queued: str, summary: str) -> Action:
     """An AI action (`POST prefix/name/`): parse `body`, queue the operation — admitted,
-    charged and queued in one transaction (`lifecycle.queue`) — and answer 202 `{task_id}`
+    charged and queued in one transaction (`lifecycle.queue_in`) — and answer 202 `{task_id}`
     with the `queued` message (402 when the balance is short). The answer says where to
     follow the job: `Location` and `data.progress_url` name its task_progress URL. With an
     `Idempotency-Key`, a retry answers the first answer (services/idempotency.py)."""

@@ -97,7 +97,7 @@ async def _admit_sector(conn: AsyncConnection, actor: Actor,
     """The extension: every cluster of the sector with keywords, no idea and no queued or
     running ideas job, at most `MAX_SECTOR_CLUSTERS` (the oldest; call again for the rest).
 
-    The account row is locked first (the lock `lifecycle.queue` takes next anyway), so two
+    The account row is locked first (the lock `lifecycle.queue_in` takes next anyway), so two
     such calls of one account admit one after the other and the second leaves out the
     clusters the first queued: no cluster is paid for twice."""
     assert body.sector_id is not None  # the body's validator

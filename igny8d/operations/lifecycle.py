@@ -59,10 +59,8 @@ STEPS_KEPT = 200
 
 
 class Deps(Protocol):
-    """What running an operation needs of the AppContext."""
+    """What queueing an operation needs of the AppContext."""
 
-    @property
-    def store(self) -> Store: ...
     @property
     def settings(self) -> Settings: ...
     @property
@@ -285,19 +283,13 @@ async def require_rows(conn: AsyncConnection, spec: TableSpec, ids: Sequence[int
 # -- the two halves ------------------------------------------------------------------------------
 
 
-async def queue(deps: Deps, op: Operation[R, Any, Any], actor: Actor,
-                request: R) -> dict[str, Any]:
-    """Admit the request, queue the job and charge for it, in one transaction; `{task_id}`.
-
-    A price of 0 makes the operation free: no charge, no usage row."""
-    async with deps.store.begin() as conn:
-        return await queue_in(conn, deps, op, actor, request)
-
-
 async def queue_in(conn: AsyncConnection, deps: Deps, op: Operation[R, Any, Any], actor: Actor,
                    request: R) -> dict[str, Any]:
-    """`queue` within the caller's transaction (which may write more with it: the
-    request's Idempotency-Key and its answer)."""
+    """Admit the request, queue the job and charge for it, all in the caller's transaction
+    (which may write more with it: the request's Idempotency-Key and its answer);
+    `{task_id}`.
+
+    A price of 0 makes the operation free: no charge, no usage row."""
     settings = deps.settings
     admission = await op.admit(conn, settings, actor, request)
     amount = billing.price(op.price, admission.units, settings)
