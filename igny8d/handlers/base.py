@@ -84,6 +84,9 @@ def endpoint(**kwargs: Any) -> Callable[[F], F]:
     spec = EndpointSpec(**kwargs)
     validate_level(spec.level)
     validate_scope(spec.throttle)
+    if spec.anonymous and not spec.public:
+        # unread credentials on a non-public route would let anyone in
+        raise ValueError("an anonymous endpoint must also be public")
 
     def mark(fn: F) -> F:
         fn._endpoint = spec  # type: ignore[attr-defined]

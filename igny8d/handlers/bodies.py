@@ -159,7 +159,7 @@ class BodyMixin(_Base):
         if kind not in ("multipart/form-data", "application/x-www-form-urlencoded"):
             raise UnsupportedMediaType(
                 f'Unsupported media type "{ctype or "(none)"}" in request; '
-                "send multipart/form-data."
+                "send multipart/form-data or application/x-www-form-urlencoded."
             )
         args: dict[str, list[bytes]] = {}
         files: dict[str, list[httputil.HTTPFile]] = {}

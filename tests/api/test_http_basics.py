@@ -539,3 +539,13 @@ def test_client_address(peer: str, forwarded: tuple[str, ...], trusted: tuple[st
 
     networks = tuple(ipaddress.ip_network(t) for t in trusted)
     assert client_address(_request_from(peer, *forwarded), networks) == expected
+
+
+def test_an_anonymous_endpoint_must_be_public():
+    """`anonymous` skips reading credentials: on a non-public route that would let anyone in,
+    so the declaration is refused at import time."""
+    from igny8d.handlers.base import endpoint
+
+    with pytest.raises(ValueError, match="anonymous endpoint must also be public"):
+        endpoint(anonymous=True)
+    endpoint(public=True, anonymous=True)  # the health checks' declaration

@@ -129,6 +129,9 @@ async def test_import_bad_requests(app, client):
     assert resp.status == 400 and "extra" in resp.errors
     resp = await client.post(IMPORT, {"site_id": site["id"]}, token=token)
     assert resp.status == 415
+    # the refusal names both form types the route takes
+    assert resp.error.endswith(
+        "send multipart/form-data or application/x-www-form-urlencoded."), resp.json
     resp = await client.request("POST", IMPORT, body=b"x",
                                 headers={"Content-Type": "multipart/form-data"}, token=token)
     assert resp.status == 400  # no boundary

@@ -222,3 +222,30 @@ async def test_a_stream_whose_client_left_stops_watching(app, client, caplog):
         await asyncio.sleep(0.05)
     assert watch.waiting() == 0  # the server noticed and stopped re-reading the job
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+@pytest.mark.parametrize("name,raw", [
+    *[("wait", v) for v in ("0", "1", "30", "31", "-1", "abc", "1.5", "999999999999999999999")],
+    *[("since", v) for v in ("PROGRESS:50", "SUCCESS:100", "PENDING:0.5", "50", "RUNNING:10",
+                             "PROGRESS:x", "PROGRESS:1000")],
+])
+def test_the_documented_query_model_agrees_with_the_parsers(name, raw):
+    """`TaskWaitQuery` only types the document; `watch.parse_wait`/`parse_since` decide. The
+    document must accept exactly what the handler does."""
+    from pydantic import ValidationError
+
+    from igny8d.errors import ValidationFailed
+    from igny8d.handlers.system import TaskWaitQuery
+
+    parse = watch.parse_wait if name == "wait" else watch.parse_since
+    try:
+        parse(raw)
+        parsed = True
+    except ValidationFailed:
+        parsed = False
+    try:
+        TaskWaitQuery.model_validate({name: raw})
+        documented = True
+    except ValidationError:
+        documented = False
+    assert parsed == documented, (name, raw)
