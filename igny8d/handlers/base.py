@@ -512,9 +512,6 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         self.ctx.metrics.record(self)
         tag_request(self)
 
-    def on_connection_close(self) -> None:
-        super().on_connection_close()  # ends a body still streaming in (else _execute hangs)
-
 
 #: The one mapping from domain error to HTTP status; the first matching class wins.
 STATUS_OF: tuple[tuple[type[DomainError], int], ...] = (
