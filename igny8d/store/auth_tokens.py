@@ -55,6 +55,14 @@ async def mark_mailed(conn: AsyncConnection, token_id: int) -> None:
                        .values(mailed_at=now()))
 
 
+async def void_user(conn: AsyncConnection, user_id: int) -> None:
+    """Void every live link of a user (deactivated: no link may bring them back)."""
+    stamp = now()
+    await conn.execute(update(auth_tokens)
+                       .where(auth_tokens.c.user_id == user_id, *_live(stamp))
+                       .values(voided_at=stamp))
+
+
 _PENDING_COLUMNS = (auth_tokens.c.id, auth_tokens.c.user_id, users.c.email,
                     users.c.account_id, auth_tokens.c.purpose, auth_tokens.c.created_at,
                     auth_tokens.c.expires_at, auth_tokens.c.mailed_at)

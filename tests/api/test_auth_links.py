@@ -171,6 +171,26 @@ async def test_malformed_bodies_wrong_links_and_wrong_roles_are_clear_errors(app
     await client.login("ann@example.com", NEW)
 
 
+async def test_deactivating_a_user_voids_their_live_links(app, client):
+    """An invitation still live when the user is deactivated (after being activated by
+    hand) must not let them activate themselves again."""
+    ann = await tenant(client, "ann@example.com")
+    invited = await client.post(f"{USERS}invite/", {"email": "eve@example.com"},
+                                token=ann["token"])
+    eve_id = invited.data["id"]
+    op = await operator(app, client)
+    [pending] = (await client.get(LINKS, token=op["token"])).json["results"]
+    fresh = await client.post(f"{LINKS}{pending['id']}/reissue/", {}, token=op["token"])
+    token = fresh.data["link"].split("token=")[1]
+    for active in (True, False):
+        resp = await client.patch(f"{USERS}{eve_id}/", {"is_active": active},
+                                  token=ann["token"])
+        assert resp.status == 200 and resp.data["is_active"] is active, resp.json
+    refused = await client.post(ACCEPT, {"token": token, "password": NEW})
+    assert refused.status == 400 and "token" in refused.errors, refused.json
+    assert (await client.get(LINKS, token=op["token"])).json["count"] == 0
+
+
 async def test_two_confirms_at_once_exactly_one_wins(app, client):
     await tenant(client, "ann@example.com")
     await client.post(RESET, {"email": "ann@example.com"})
