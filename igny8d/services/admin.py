@@ -555,10 +555,10 @@ async def reissue_auth_link(deps: AdminDeps, op: Operator, token_id: int,
     its secret): reading it lets the operator act as that user, so it is recorded."""
     async with deps.store.begin() as conn:
         issued = await auth_links.reissue(conn, deps.settings, token_id)
-        _, rows = await auth_links.list_pending(conn, purpose=None, token_id=issued.token_id)
+        row = await auth_links.get_pending(conn, issued.token_id)
         await _audit(conn, op, audit.Entry(
             action="user.reissue_link", target_type="user", target_id=issued.user_id,
-            account_id=int(rows[0]["account_id"]), before={"link_id": token_id},
+            account_id=int(row["account_id"]), before={"link_id": token_id},
             after={"link_id": issued.token_id, "purpose": issued.purpose},
             reason=body.reason or ""))
-    return {**rows[0], "link": issued.link}
+    return {**row, "link": issued.link}

@@ -165,21 +165,22 @@ def _pending(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_pending(conn: AsyncConnection, *, purpose: str | None, offset: int = 0,
-                       limit: int = 10, token_id: int | None = None
-                       ) -> tuple[int, list[dict[str, Any]]]:
-    count, rows = await store.pending(conn, purpose=purpose, offset=offset, limit=limit,
-                                      token_id=token_id)
+                       limit: int = 10) -> tuple[int, list[dict[str, Any]]]:
+    count, rows = await store.pending(conn, purpose=purpose, offset=offset, limit=limit)
     return count, [_pending(r) for r in rows]
+
+
+async def get_pending(conn: AsyncConnection, token_id: int) -> dict[str, Any]:
+    """One live link as `list_pending` shows it; 404 when it is not live."""
+    row = await store.get_pending(conn, token_id)
+    if row is None:
+        raise NotFound("No pending link with this id.")
+    return _pending(row)
 
 
 async def reissue(conn: AsyncConnection, settings: Settings, token_id: int) -> Issued:
     """A pending link's replacement, for an operator to hand over (the old one is void):
     the only way to see a secret again, since none is stored."""
-    row = await store.get_live(conn, token_id)
-    if row is None:
-        raise NotFound("No pending link with this id.")
-    user = await user_store.get_user(conn, int(row["user_id"]))
-    if user is None:
-        raise NotFound("No pending link with this id.")
-    return await issue(conn, settings, user_id=user.id, email=user.email,
+    row = await get_pending(conn, token_id)
+    return await issue(conn, settings, user_id=int(row["user_id"]), email=str(row["email"]),
                        purpose=str(row["purpose"]))

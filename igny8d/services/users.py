@@ -10,6 +10,7 @@ from igny8d.errors import Conflict, PermissionDenied
 from igny8d.permissions import Actor
 from igny8d.security import UNUSABLE_PASSWORD
 from igny8d.services.base import Deps, ResourceService, Row, check_limit
+from igny8d.store import auth_tokens
 from igny8d.store import users as store
 from igny8d.store.accounts import count_for_account, lock_account
 from igny8d.store.errors import UniqueViolation
@@ -91,6 +92,8 @@ class UserService(ResourceService):
             await store.set_password(conn, row["id"], data["password_hash"])
         elif values.get("is_active") is False or "role" in values:
             await revoke_sessions(conn, row["id"])
+        if values.get("is_active") is False:
+            await auth_tokens.void_user(conn, row["id"])
         if data.get("site_ids") is not None:
             await store.set_site_grants(conn, account_id=row["account_id"], user_id=row["id"],
                                         site_ids=data["site_ids"])

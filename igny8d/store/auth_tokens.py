@@ -55,22 +55,12 @@ async def mark_mailed(conn: AsyncConnection, token_id: int) -> None:
                        .values(mailed_at=now()))
 
 
-async def void(conn: AsyncConnection, token_id: int) -> int | None:
-    """Void one live link; its (user_id) when it was live."""
+async def void_user(conn: AsyncConnection, user_id: int) -> None:
+    """Void every live link of a user (deactivated: no link may bring them back)."""
     stamp = now()
-    user_id = (await conn.execute(
-        update(auth_tokens).where(auth_tokens.c.id == token_id, *_live(stamp))
-        .values(voided_at=stamp).returning(auth_tokens.c.user_id)
-    )).scalar_one_or_none()
-    return None if user_id is None else int(user_id)
-
-
-async def get_live(conn: AsyncConnection, token_id: int) -> dict[str, Any] | None:
-    row = (await conn.execute(
-        select(auth_tokens.c.id, auth_tokens.c.user_id, auth_tokens.c.purpose)
-        .where(auth_tokens.c.id == token_id, *_live(now()))
-    )).mappings().first()
-    return dict(row) if row else None
+    await conn.execute(update(auth_tokens)
+                       .where(auth_tokens.c.user_id == user_id, *_live(stamp))
+                       .values(voided_at=stamp))
 
 
 _PENDING_COLUMNS = (auth_tokens.c.id, auth_tokens.c.user_id, users.c.email,
@@ -79,14 +69,11 @@ _PENDING_COLUMNS = (auth_tokens.c.id, auth_tokens.c.user_id, users.c.email,
 
 
 async def pending(conn: AsyncConnection, *, purpose: str | None, offset: int = 0,
-                  limit: int = 10, token_id: int | None = None
-                  ) -> tuple[int, list[dict[str, Any]]]:
+                  limit: int = 10) -> tuple[int, list[dict[str, Any]]]:
     """Live links, newest first, with their user's email (never a secret: none is kept)."""
     where = [*_live(now())]
     if purpose:
         where.append(auth_tokens.c.purpose == purpose)
-    if token_id is not None:
-        where.append(auth_tokens.c.id == token_id)
     count = int((await conn.execute(
         select(func.count()).select_from(auth_tokens).where(*where))).scalar_one())
     rows = (await conn.execute(
@@ -94,3 +81,12 @@ async def pending(conn: AsyncConnection, *, purpose: str | None, offset: int = 0
         .where(*where).order_by(auth_tokens.c.id.desc()).offset(offset).limit(limit)
     )).mappings().all()
     return count, [dict(r) for r in rows]
+
+
+async def get_pending(conn: AsyncConnection, token_id: int) -> dict[str, Any] | None:
+    """One live link as `pending` lists it; None when it is unknown, spent, void or expired."""
+    row = (await conn.execute(
+        select(*_PENDING_COLUMNS).join(users, users.c.id == auth_tokens.c.user_id)
+        .where(auth_tokens.c.id == token_id, *_live(now()))
+    )).mappings().first()
+    return dict(row) if row else None

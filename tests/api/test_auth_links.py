@@ -129,6 +129,68 @@ async def test_expired_unknown_and_weak_are_refused(app, client):
     assert unknown.status == 400 and "token" in unknown.errors, unknown.json
 
 
+async def test_malformed_bodies_wrong_links_and_wrong_roles_are_clear_errors(app, client):
+    """Bad input on the new endpoints: a 400 naming the field (or the body), a reset link
+    does not accept an invitation, a non-operator cannot reissue, an unknown or non-numeric
+    link id is a 404 — and nothing is written by any of them."""
+    ann = await tenant(client, "ann@example.com")
+    await client.post(RESET, {"email": "ann@example.com"})
+    op = await operator(app, client)
+    [pending] = (await client.get(LINKS, token=op["token"])).json["results"]
+    before = await all_links(app)
+    for path, field in ((CONFIRM, "new_password"), (ACCEPT, "password")):
+        missing = await client.post(path, {field: NEW})
+        assert missing.status == 400 and "token" in missing.errors, missing.json
+        typed = await client.post(path, {"token": 42, field: NEW})
+        assert typed.status == 400 and "token" in typed.errors, typed.json
+        empty = await client.post(path, {"token": "", field: NEW})
+        assert empty.status == 400 and "token" in empty.errors, empty.json
+        huge = await client.post(path, {"token": "x" * 201, field: NEW})
+        assert huge.status == 400 and "token" in huge.errors, huge.json
+        no_password = await client.post(path, {"token": "abc"})
+        assert no_password.status == 400 and field in no_password.errors, no_password.json
+        for raw in (b"[]", b"not json", b"{"):
+            bad = await client.post(path, body=raw,
+                                    headers={"Content-Type": "application/json"})
+            assert bad.status == 400, (raw, bad.json)
+    # neither the owner (no operator) nor an anonymous caller can reissue: the admin API
+    # does not exist for them
+    assert (await client.post(f"{LINKS}{pending['id']}/reissue/", {}, token=ann["token"])
+            ).status == 404
+    assert (await client.post(f"{LINKS}{pending['id']}/reissue/", {})).status == 404
+    for bad_id in ("999999", "abc", "0"):
+        gone = await client.post(f"{LINKS}{bad_id}/reissue/", {}, token=op["token"])
+        assert gone.status == 404, (bad_id, gone.json)
+    assert await all_links(app) == before
+    # a reset link is not an invitation: refused, and it still resets the password
+    fresh = await client.post(f"{LINKS}{pending['id']}/reissue/", {}, token=op["token"])
+    token = fresh.data["link"].split("token=")[1]
+    wrong = await client.post(ACCEPT, {"token": token, "password": NEW})
+    assert wrong.status == 400 and "token" in wrong.errors, wrong.json
+    assert (await client.post(CONFIRM, {"token": token, "new_password": NEW})).status == 200
+    await client.login("ann@example.com", NEW)
+
+
+async def test_deactivating_a_user_voids_their_live_links(app, client):
+    """An invitation still live when the user is deactivated (after being activated by
+    hand) must not let them activate themselves again."""
+    ann = await tenant(client, "ann@example.com")
+    invited = await client.post(f"{USERS}invite/", {"email": "eve@example.com"},
+                                token=ann["token"])
+    eve_id = invited.data["id"]
+    op = await operator(app, client)
+    [pending] = (await client.get(LINKS, token=op["token"])).json["results"]
+    fresh = await client.post(f"{LINKS}{pending['id']}/reissue/", {}, token=op["token"])
+    token = fresh.data["link"].split("token=")[1]
+    for active in (True, False):
+        resp = await client.patch(f"{USERS}{eve_id}/", {"is_active": active},
+                                  token=ann["token"])
+        assert resp.status == 200 and resp.data["is_active"] is active, resp.json
+    refused = await client.post(ACCEPT, {"token": token, "password": NEW})
+    assert refused.status == 400 and "token" in refused.errors, refused.json
+    assert (await client.get(LINKS, token=op["token"])).json["count"] == 0
+
+
 async def test_two_confirms_at_once_exactly_one_wins(app, client):
     await tenant(client, "ann@example.com")
     await client.post(RESET, {"email": "ann@example.com"})

@@ -92,6 +92,16 @@ async def test_keys_are_per_account(app, client):
     assert await job_count(app) == 2
 
 
+async def test_keys_are_per_user_within_an_account(app, client):
+    ann, body = await _setup(client, "ann-user-idem@example.com")
+    eve = await client.member(ann["token"], "eve-user-idem@example.com", "editor")
+    first = accepted(await client.post(AUTO, body, token=ann["token"],
+                                       headers={KEY: "shared"}))
+    other = await client.post(AUTO, body, token=eve, headers={KEY: "shared"})
+    assert accepted(other) != first and REPLAYED not in other.headers
+    assert await job_count(app) == 2
+
+
 async def test_malformed_key_is_400(app, client):
     env, body = await _setup(client, "idem400@example.com")
     for bad in ("x" * 256, "é-key"):
