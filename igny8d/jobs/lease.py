@@ -72,10 +72,12 @@ async def reap(store: Store, registry: JobRegistry) -> ReapReport:
     at = now()
     report = ReapReport()
     report.dead = await expire_dead_owners(store, at)
-    async with store.begin() as conn:
-        report.requeued = await job_store.requeue_expired(conn, at=at)
     async with store.read() as conn:
+        found = await job_store.expired_requeueable(conn, at=at)
         exhausted = await job_store.expired_exhausted(conn, at=at)
+    if found:
+        async with store.begin() as conn:
+            report.requeued = await job_store.requeue_expired(conn, found, at=at)
     for job_id in exhausted:
         if await _fail_lost(store, registry, job_id, at):
             report.failed += 1

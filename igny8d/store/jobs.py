@@ -205,19 +205,29 @@ def interrupted_meta(meta: dict[str, Any] | None, message: str) -> dict[str, Any
     return out
 
 
-async def requeue_expired(conn: AsyncConnection, *, at: dt.datetime,
-                          message: str = INTERRUPTED_MESSAGE, limit: int = 500) -> int:
-    """Expired leases with attempts left go back to PENDING, their progress saying they were
+def _requeueable(at: dt.datetime) -> tuple[Any, ...]:
+    return (c.state == PROGRESS, c.lease_expires_at < at, c.attempts < c.max_attempts)
+
+
+async def expired_requeueable(conn: AsyncConnection, *, at: dt.datetime, limit: int = 500
+                              ) -> list[tuple[int, Any]]:
+    """(id, meta) of the expired leases with attempts left: read first, so a reaper that
+    finds nothing takes no write lock (SQLite's BEGIN IMMEDIATE every pass)."""
+    rows = await conn.execute(select(c.id, c.meta).where(*_requeueable(at)).order_by(c.id)
+                              .limit(limit))
+    return [(int(r.id), r.meta) for r in rows]
+
+
+async def requeue_expired(conn: AsyncConnection, found: list[tuple[int, Any]], *,
+                          at: dt.datetime, message: str = INTERRUPTED_MESSAGE) -> int:
+    """The `found` expired leases go back to PENDING, their progress saying they were
     interrupted and will be retried. Each row's UPDATE re-checks the conditions, so two
     reapers (or a late worker) never act twice."""
-    expired = (c.state == PROGRESS, c.lease_expires_at < at, c.attempts < c.max_attempts)
-    rows = (await conn.execute(select(c.id, c.meta).where(*expired).order_by(c.id)
-                               .limit(limit))).all()
     done = 0
-    for row in rows:
-        stmt = (update(jobs).where(c.id == row.id, *expired)
+    for job_id, meta in found:
+        stmt = (update(jobs).where(c.id == job_id, *_requeueable(at))
                 .values(state=PENDING, lease_owner=None, lease_expires_at=None,
-                        meta=interrupted_meta(row.meta, message), updated_at=now()))
+                        meta=interrupted_meta(meta, message), updated_at=now()))
         done += int((await conn.execute(stmt)).rowcount)
     return done
 
