@@ -41,6 +41,7 @@ async def ctx(tmp_path: Path, pg: PgServer) -> AsyncIterator[AppContext]:
 async def test_a_job_whose_database_blips_during_its_save_runs_again(
         ctx: AppContext, pg: PgServer) -> None:
     gate = asyncio.Event()
+    written = asyncio.Event()  # the first run's progress write is committed
     refunds: list[str] = []
     runs: list[int] = []
 
@@ -48,6 +49,7 @@ async def test_a_job_whose_database_blips_during_its_save_runs_again(
         runs.append(job.attempts)
         await progress.update(phase="WORKING", percentage=50)
         if job.attempts == 1:
+            written.set()
             await gate.wait()  # the database is stopped meanwhile
         async with progress.final():
             progress.result = {"attempt": job.attempts}
@@ -60,8 +62,7 @@ async def test_a_job_whose_database_blips_during_its_save_runs_again(
     actor = await make_actor(ctx)
     task_id = await submit(ctx, actor)
     await ctx.executor.start()
-    await until(lambda: asyncio.sleep(0, bool(runs)))
-    await asyncio.sleep(0.3)  # its progress write is in
+    await asyncio.wait_for(written.wait(), timeout=10)
     await asyncio.to_thread(pg.stop, "fast")
     gate.set()  # the save meets the stopped database
     await asyncio.sleep(0.5)
