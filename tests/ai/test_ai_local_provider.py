@@ -22,6 +22,7 @@ from igny8d.ai.types import (
     Provider,
     ProviderError,
 )
+from tests.helpers.loop import loop_ticks
 
 PROMPTS = Prompts()
 KEYWORDS = tuple(KeywordItem(i + 1, text, volume) for i, (text, volume) in enumerate([
@@ -149,23 +150,12 @@ async def test_render_image() -> None:
 
 async def test_heavy_work_leaves_the_event_loop_free() -> None:
     """A large render runs in a thread: a ticker on the loop keeps ticking meanwhile."""
-    ticks = 0
-    done = asyncio.Event()
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while not done.is_set():
-            ticks += 1
-            await asyncio.sleep(0.002)
-
-    task = asyncio.create_task(ticker())
-    await asyncio.sleep(0)
-    start_ticks = ticks
-    started = time.perf_counter()
-    await LocalProvider().render_image(ImageRequest("x", title="Big", width=2048,
-                                                    height=2048))
-    elapsed = time.perf_counter() - started
-    done.set()
-    await task
+    async with loop_ticks(0.002) as ticks:
+        await asyncio.sleep(0)
+        start_ticks = ticks.count
+        started = time.perf_counter()
+        await LocalProvider().render_image(ImageRequest("x", title="Big", width=2048,
+                                                        height=2048))
+        elapsed = time.perf_counter() - started
     assert elapsed > 0.01
-    assert ticks - start_ticks >= 2
+    assert ticks.count - start_ticks >= 2

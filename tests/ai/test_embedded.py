@@ -4,7 +4,6 @@ and a model that cannot be found is a readable error, never a download."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 import time
@@ -21,6 +20,7 @@ from igny8d.ai.providers.embedded import (
 )
 from igny8d.ai.types import ProviderError
 from tests.helpers.embeddings import MINILM, needs_model
+from tests.helpers.loop import loop_ticks
 
 pytestmark = needs_model
 
@@ -68,24 +68,13 @@ def test_an_unknown_model_is_a_readable_error_not_a_download() -> None:
 async def test_the_provider_embeds_off_the_event_loop() -> None:
     provider = EmbeddedProvider(MINILM)
     texts = tuple(f"keyword number {n} about espresso" for n in range(300))
-    ticks = 0
-    done = asyncio.Event()
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while not done.is_set():
-            ticks += 1
-            await asyncio.sleep(0.005)
-
-    task = asyncio.create_task(ticker())
-    started = time.perf_counter()
-    generation = await provider.embed(texts)
-    elapsed = time.perf_counter() - started
-    done.set()
-    await task
+    async with loop_ticks(0.005) as ticks:
+        started = time.perf_counter()
+        generation = await provider.embed(texts)
+        elapsed = time.perf_counter() - started
     assert len(generation.value) == 300 and {len(v) for v in generation.value} == {384}
     # the loop kept turning while the model ran (a blocked loop ticks once)
-    assert ticks > max(3, elapsed / 0.005 / 10), (ticks, elapsed)
+    assert ticks.count > max(3, elapsed / 0.005 / 10), (ticks, elapsed)
     assert generation.tokens == 0 and generation.cost == 0
     assert generation.request_steps[0].detail.startswith("300 texts, in process, model ")
 

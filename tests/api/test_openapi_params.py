@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -10,14 +9,9 @@ from igny8d.envelope import MAX_PAGE_SIZE
 from igny8d.handlers import api_routes
 from igny8d.openapi import path_template
 from igny8d.schemas.admin import JOB_STATES
+from tests.helpers.reads import openapi_schema
 
 INTEGER = re.compile(r"^(page|page_size|.*_id|.*_min|.*_max)$")
-
-
-async def schema(client: Any) -> dict[str, Any]:
-    resp = await client.get("/api/schema/")
-    assert resp.status == 200
-    return json.loads(resp.body)
 
 
 def query_params(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -33,7 +27,7 @@ def resources() -> dict[str, Any]:
 
 
 async def test_ids_pages_and_ranges_are_integers(client):
-    params = query_params(await schema(client))
+    params = query_params(await openapi_schema(client))
     named = [(path, p) for path, _, p in params if INTEGER.match(p["name"])]
     assert len(named) > 60
     for path, p in named:
@@ -43,7 +37,7 @@ async def test_ids_pages_and_ranges_are_integers(client):
 
 
 async def test_choice_filters_and_ordering_are_enums_from_the_resource(client):
-    doc = await schema(client)
+    doc = await openapi_schema(client)
     by_path = resources()
     checked_choice = checked_ordering = 0
     for path, method, p in query_params(doc):
@@ -64,7 +58,7 @@ async def test_choice_filters_and_ordering_are_enums_from_the_resource(client):
 
 async def test_admin_query_types_come_from_its_query_models(client):
     params = {(path, p["name"]): p["schema"] for path, _, p in
-              query_params(await schema(client)) if path.startswith("/api/v1/admin/")}
+              query_params(await openapi_schema(client)) if path.startswith("/api/v1/admin/")}
     assert params[("/api/v1/admin/users/", "is_active")] == {"type": "boolean"}
     assert params[("/api/v1/admin/accounts/", "status")]["enum"] == ["active", "suspended"]
     assert params[("/api/v1/admin/jobs/", "state")]["items"]["enum"] == list(JOB_STATES)
@@ -73,7 +67,7 @@ async def test_admin_query_types_come_from_its_query_models(client):
 
 
 async def test_emails_have_format_email(client):
-    schemas = (await schema(client))["components"]["schemas"]
+    schemas = (await openapi_schema(client))["components"]["schemas"]
     emails = [(name, s["properties"]["email"]) for name, s in schemas.items()
               if "email" in s.get("properties", {})]
     assert len(emails) > 5
@@ -84,7 +78,7 @@ async def test_emails_have_format_email(client):
 async def test_the_server_accepts_what_the_document_lists(client, a):
     """Every documented ordering and choice value of the keyword list answers 200; a value
     outside the enum answers 400 (the enum is the server's whitelist, not a guess)."""
-    doc = await schema(client)
+    doc = await openapi_schema(client)
     path = "/api/v1/planner/keywords/"
     params = {p["name"]: p for p in doc["paths"][path]["get"]["parameters"]
               if p["in"] == "query"}
@@ -104,7 +98,7 @@ async def test_task_progress_wait_is_typed_as_the_server_checks_it(client):
     and the server refuses what the document excludes."""
     from igny8d.jobs.watch import MAX_WAIT
 
-    doc = await schema(client)
+    doc = await openapi_schema(client)
     got = {p["name"]: p["schema"] for path, _, p in query_params(doc)
            if path.endswith("/task_progress/{task_id}/")}
     assert got["wait"] == {"type": "integer", "minimum": 0, "maximum": MAX_WAIT}

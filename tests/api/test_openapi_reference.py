@@ -18,15 +18,10 @@ from igny8d.openapi import build_document
 from igny8d.permissions import LEVELS
 from igny8d.ratelimit import SCOPES, UNTHROTTLED
 from tests.helpers.paths import ROOT
+from tests.helpers.reads import openapi_schema
 
 SPECTRAL = ROOT / ".tools" / "node_modules" / ".bin" / "spectral"
 METHODS = ("get", "post", "put", "patch", "delete")
-
-
-async def schema(client: Any) -> dict[str, Any]:
-    resp = await client.get("/api/schema/")
-    assert resp.status == 200
-    return json.loads(resp.body)
 
 
 def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -43,7 +38,7 @@ def validator(doc: dict[str, Any], schema_: dict[str, Any]) -> Draft202012Valida
 
 
 async def test_every_operation_says_who_may_call_it_and_its_throttle(client):
-    doc = await schema(client)
+    doc = await openapi_schema(client)
     ops = operations(doc)
     assert len(ops) > 100
     for path, method, op in ops:
@@ -64,7 +59,7 @@ async def test_every_operation_says_who_may_call_it_and_its_throttle(client):
 
 
 async def test_ai_actions_say_how_to_follow_the_job_and_their_caps(client):
-    doc = await schema(client)
+    doc = await openapi_schema(client)
     jobs = [(p, m, op) for p, m, op in operations(doc) if "202" in op["responses"]]
     assert len(jobs) >= 5
     for path, _, op in jobs:
@@ -86,7 +81,7 @@ async def test_throttle_overrides_show_in_the_descriptions():
 
 
 async def test_examples_exist_and_validate_against_their_schemas(client):
-    doc = await schema(client)
+    doc = await openapi_schema(client)
     with_body = with_response = 0
     for path, method, op in operations(doc):
         for media, content in op.get("requestBody", {}).get("content", {}).items():
@@ -107,7 +102,7 @@ async def test_examples_exist_and_validate_against_their_schemas(client):
 
 async def test_the_request_example_is_accepted_by_the_server(client, a):
     """The create example is a real request: sent with our ids, the server creates it."""
-    doc = await schema(client)
+    doc = await openapi_schema(client)
     op = doc["paths"]["/api/v1/auth/sites/"]["post"]
     body = dict(op["requestBody"]["content"]["application/json"]["example"])
     body["name"] = "Example from the docs"
@@ -116,7 +111,7 @@ async def test_the_request_example_is_accepted_by_the_server(client, a):
 
 
 async def test_info_description_has_the_reference_sections(client):
-    info = (await schema(client))["info"]
+    info = (await openapi_schema(client))["info"]
     text = info["description"]
     for heading in ("## Authentication", "## The envelope", "## Pagination", "## Rate limits",
                     "## Task progress"):
@@ -128,7 +123,7 @@ async def test_info_description_has_the_reference_sections(client):
 
 
 async def test_tags_in_the_reference_order_with_descriptions(client):
-    doc = await schema(client)
+    doc = await openapi_schema(client)
     names = [t["name"] for t in doc["tags"]]
     assert names == ["auth", "planner", "writer", "system", "billing", "admin"]
     assert all(t["description"] for t in doc["tags"])
@@ -164,7 +159,7 @@ def _spectral(doc: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
 
 
 async def test_spectral_finds_nothing_in_the_served_document(client, tmp_path):
-    results = _spectral(await schema(client), tmp_path)
+    results = _spectral(await openapi_schema(client), tmp_path)
     assert results == [], [(r["code"], r["message"], r["path"]) for r in results[:20]]
 
 
@@ -185,7 +180,7 @@ async def test_error_examples_are_what_the_server_sends(client):
     from igny8d.handlers.base import status_of
     from igny8d.openapi_text import ERROR_CLASSES
 
-    responses = (await schema(client))["components"]["responses"]
+    responses = (await openapi_schema(client))["components"]["responses"]
     for name, response in responses.items():
         code = int(name[1:])
         example = response["content"]["application/json"]["example"]

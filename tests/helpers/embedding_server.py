@@ -15,16 +15,16 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
+
+from tests.helpers.local_server import LocalServer
 
 Embed = Callable[[Sequence[str]], Sequence[Sequence[float]]]
 Fault = Literal["missing", "extra", "mixed_dimensions", "nan", "garbage", "hang", "empty_vector",
                 "too_long", "drop"]
 
 
-class EmbeddingServer:
+class EmbeddingServer(LocalServer):
     def __init__(self, embed: Embed, *, model: str = "all-MiniLM-L6-v2") -> None:
         self.embed = embed
         self.model = model
@@ -32,28 +32,15 @@ class EmbeddingServer:
         self.fault: Fault | None = None
         #: the `input` of every /embeddings request
         self.inputs: list[list[str]] = []
-        self.port = 0
-        self._server: HTTPServer | None = None
+        super().__init__()
         self._released = asyncio.Event()
 
-    async def __aenter__(self) -> EmbeddingServer:
-        sockets = bind_sockets(0, "127.0.0.1")
-        self.port = sockets[0].getsockname()[1]
-        self._server = HTTPServer(Application([(r"/v1/(embeddings|models)", _Handler,
-                                                {"server": self})]))
-        self._server.add_sockets(sockets)
-        return self
+    def _app(self) -> Application:
+        return Application([(r"/v1/(embeddings|models)", _Handler, {"server": self})])
 
-    async def __aexit__(self, *exc: object) -> None:
-        self._released.set()
-        if self._server is not None:
-            self._server.stop()
-            await self._server.close_all_connections()
-            self._server = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+    async def stop(self) -> None:
+        self._released.set()  # a hanging answer returns now
+        await super().stop()
 
     async def answer(self, texts: list[str]) -> bytes:
         self.inputs.append(texts)

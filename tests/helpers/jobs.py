@@ -154,3 +154,16 @@ async def submit(ctx: AppContext, actor: Actor, payload: dict[str, Any] | None =
         out = await ctx.executor.submit(conn, actor, kind=kind, payload=payload or {})
     assert out["state"] == "PENDING" and out["meta"]["phase"] == "QUEUED"
     return str(out["task_id"])
+
+
+async def start_job(ctx: AppContext, fn: Any, refunds: list[str] | None = None) -> str:
+    """Register `fn` as the executor test kind (each failure's reason appended to `refunds`,
+    when given), queue one for a fresh owner and start the executor; the task id."""
+    async def on_failed(conn: Any, job: Job, reason: str) -> None:
+        assert refunds is not None
+        refunds.append(reason)
+
+    ctx.jobs.register(EXECUTOR_KIND, fn, on_failed=on_failed if refunds is not None else None)
+    task_id = await submit(ctx, await make_actor(ctx))
+    await ctx.executor.start()
+    return task_id

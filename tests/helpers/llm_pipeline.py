@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
+from tests.helpers.app import start_jobs_app, stop_app
 from tests.helpers.client import Client
 from tests.helpers.factories import ESPRESSO, SOURDOUGH, account, add_keywords, make_cluster
+from tests.helpers.llm_record import Recorder, Replay
 from tests.helpers.paths import (
     AUTO_CLUSTER,
     CONTENT,
@@ -109,3 +112,17 @@ def check_outcomes(outcomes: list[dict[str, Any]]) -> None:
         elif o["step"] == "content":
             assert o["result"]["written"] == 1 and o["result"]["words"] > 0, o
 
+
+async def run_through(server: Recorder | Replay, tmp_path: Path, db_url: str, model: str,
+                      email: str, **settings: Any) -> list[dict[str, Any]]:
+    """`run_steps` on a fresh jobs app whose LLM is `server` (a recorder or a replay, started
+    here and stopped with the app)."""
+    await server.start()
+    running = await start_jobs_app(tmp_path, db_url, **settings)
+    client = running.client()
+    try:
+        return await run_steps(client, server.url, model, email)
+    finally:
+        client.close()
+        await stop_app(running)
+        await server.stop()

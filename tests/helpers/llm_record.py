@@ -20,8 +20,6 @@ from collections import defaultdict, deque
 from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
 from igny8d.ai.providers.openai.article import check_article, check_section
@@ -35,6 +33,7 @@ from igny8d.ai.providers.openai.wire import (
     validate,
 )
 from igny8d.ai.types import ProviderError
+from tests.helpers.local_server import LocalServer
 
 SHAPES: dict[str, Any] = {
     "clustering": (ClusterAnswer, None), "ideas": (Ideas, None),
@@ -68,33 +67,7 @@ def shape_valid(task: str, answer: dict[str, Any]) -> bool:
     return shape is not None
 
 
-class _Server:
-    def __init__(self) -> None:
-        self.port = 0
-        self._server: HTTPServer | None = None
-
-    def _app(self) -> Application:
-        raise NotImplementedError
-
-    async def start(self) -> _Server:
-        sockets = bind_sockets(0, "127.0.0.1")
-        self.port = sockets[0].getsockname()[1]
-        self._server = HTTPServer(self._app())
-        self._server.add_sockets(sockets)
-        return self
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            await self._server.close_all_connections()
-            self._server = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-
-class Recorder(_Server):
+class Recorder(LocalServer):
     """The recording proxy (see the module doc) in front of `upstream` (".../v1")."""
 
     def __init__(self, upstream: str, *, timeout_s: float = 600.0) -> None:
@@ -155,7 +128,7 @@ class _Forward(RequestHandler):
         await self._forward(path)
 
 
-class Replay(_Server):
+class Replay(LocalServer):
     """Serves a recording's answers back (see the module doc)."""
 
     def __init__(self, calls: list[dict[str, Any]], model: str) -> None:

@@ -3,6 +3,7 @@ row a job's charge wrote, the ids on a page."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,3 +71,10 @@ async def audit_count(app: RunningApp) -> int:
     async with app.ctx.store.read() as conn:
         return int((await conn.execute(select(func.count()).select_from(admin_audit)))
                    .scalar_one())
+
+
+async def openapi_schema(client: Client) -> dict[str, Any]:
+    """The served OpenAPI document (/api/schema/)."""
+    resp = await client.get("/api/schema/")
+    assert resp.status == 200
+    return json.loads(resp.body)  # type: ignore[no-any-return]

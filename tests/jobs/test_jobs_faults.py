@@ -31,7 +31,7 @@ from igny8d.store.errors import StoreUnreachable
 from igny8d.store.schema import jobs
 from tests.helpers.factories import actor_for
 from tests.helpers.jobs import EXECUTOR_KIND as KIND
-from tests.helpers.jobs import job_kind, job_row, make_actor, state_is, submit, until
+from tests.helpers.jobs import job_kind, job_row, make_actor, start_job, state_is, until
 from tests.helpers.paths import PROGRESS
 
 
@@ -69,13 +69,7 @@ async def test_a_transient_store_error_puts_the_job_back_to_be_retried(make_ctx)
             progress.result = {"attempt": job.attempts}
         return None
 
-    async def on_failed(conn: Any, job: Job, reason: str) -> None:
-        refunds.append(reason)
-
-    ctx.jobs.register(KIND, save, on_failed=on_failed)
-    actor = await make_actor(ctx)
-    task_id = await submit(ctx, actor)
-    await ctx.executor.start()
+    task_id = await start_job(ctx, save, refunds)
     await until(state_is(ctx, task_id, "SUCCESS", "FAILURE"))
     row = await job_row(ctx, task_id)
     assert armed["raised"] == 1
@@ -97,10 +91,7 @@ async def test_an_interrupted_job_waits_in_the_queue_saying_why(make_ctx):
         async with progress.final():
             pass
 
-    ctx.jobs.register(KIND, save)
-    actor = await make_actor(ctx)
-    task_id = await submit(ctx, actor)
-    await ctx.executor.start()
+    task_id = await start_job(ctx, save)
     await until(lambda: _stat(ctx, "interrupted"))
     row = await job_row(ctx, task_id)
     assert row["state"] == "PENDING" and row["attempts"] == 1  # the attempt is counted
@@ -118,13 +109,7 @@ async def test_a_transient_error_on_the_last_attempt_fails_and_refunds(make_ctx)
         async with progress.final():
             pass
 
-    async def on_failed(conn: Any, job: Job, reason: str) -> None:
-        refunds.append(reason)
-
-    ctx.jobs.register(KIND, save, on_failed=on_failed)
-    actor = await make_actor(ctx)
-    task_id = await submit(ctx, actor)
-    await ctx.executor.start()
+    task_id = await start_job(ctx, save, refunds)
     await until(state_is(ctx, task_id, "FAILURE"))
     row = await job_row(ctx, task_id)
     assert row["attempts"] == 1
@@ -139,13 +124,7 @@ async def test_a_permanent_error_still_fails_the_job_at_once(make_ctx):
     async def broken(job: Job, progress: Progress) -> None:
         raise KeyError("a bug")
 
-    async def on_failed(conn: Any, job: Job, reason: str) -> None:
-        refunds.append(reason)
-
-    ctx.jobs.register(KIND, broken, on_failed=on_failed)
-    actor = await make_actor(ctx)
-    task_id = await submit(ctx, actor)
-    await ctx.executor.start()
+    task_id = await start_job(ctx, broken, refunds)
     await until(state_is(ctx, task_id, "FAILURE"))
     assert (await job_row(ctx, task_id))["attempts"] == 1
     assert refunds == ["The task failed because of an internal error (KeyError)."]

@@ -16,8 +16,7 @@ from igny8d.context import AppContext
 from igny8d.jobs.executor import Progress
 from igny8d.jobs.registry import Job
 from tests.helpers.app import make_settings
-from tests.helpers.jobs import EXECUTOR_KIND as KIND
-from tests.helpers.jobs import job_row, make_actor, submit, until
+from tests.helpers.jobs import job_row, start_job, until
 from tests.helpers.pg_server import PgServer, migrated_pg
 
 pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
@@ -41,6 +40,7 @@ async def ctx(tmp_path: Path, pg: PgServer) -> AsyncIterator[AppContext]:
 async def test_a_job_whose_database_blips_during_its_save_runs_again(
         ctx: AppContext, pg: PgServer) -> None:
     gate = asyncio.Event()
+    written = asyncio.Event()  # the first run's progress write is committed
     refunds: list[str] = []
     runs: list[int] = []
 
@@ -48,20 +48,14 @@ async def test_a_job_whose_database_blips_during_its_save_runs_again(
         runs.append(job.attempts)
         await progress.update(phase="WORKING", percentage=50)
         if job.attempts == 1:
+            written.set()
             await gate.wait()  # the database is stopped meanwhile
         async with progress.final():
             progress.result = {"attempt": job.attempts}
         return None
 
-    async def on_failed(conn: Any, job: Job, reason: str) -> None:
-        refunds.append(reason)
-
-    ctx.jobs.register(KIND, save, on_failed=on_failed)
-    actor = await make_actor(ctx)
-    task_id = await submit(ctx, actor)
-    await ctx.executor.start()
-    await until(lambda: asyncio.sleep(0, bool(runs)))
-    await asyncio.sleep(0.3)  # its progress write is in
+    task_id = await start_job(ctx, save, refunds)
+    await asyncio.wait_for(written.wait(), timeout=10)
     await asyncio.to_thread(pg.stop, "fast")
     gate.set()  # the save meets the stopped database
     await asyncio.sleep(0.5)
@@ -100,13 +94,7 @@ async def test_a_connection_dropped_during_the_save_does_not_fail_the_job(
             progress.result = {"attempt": job.attempts}
         return None
 
-    async def on_failed(conn: Any, job: Job, reason: str) -> None:
-        refunds.append(reason)
-
-    ctx.jobs.register(KIND, save, on_failed=on_failed)
-    actor = await make_actor(ctx)
-    task_id = await submit(ctx, actor)
-    await ctx.executor.start()
+    task_id = await start_job(ctx, save, refunds)
     await until(lambda: _finished(ctx, task_id), timeout=30)
     row = await job_row(ctx, task_id)
     assert row["state"] == "SUCCESS", row

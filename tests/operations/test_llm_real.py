@@ -26,8 +26,7 @@ from typing import Any
 import pytest
 
 from igny8d.ai.providers.openai.chat import forget_refusals
-from tests.helpers.app import start_jobs_app, stop_app
-from tests.helpers.llm_pipeline import check_outcomes, run_steps
+from tests.helpers.llm_pipeline import check_outcomes, run_through
 from tests.helpers.llm_record import Recorder
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow, pytest.mark.subprocess,
@@ -107,16 +106,8 @@ async def test_the_pipeline_on_a_real_small_model(llama_server, tmp_path, db_url
         pytest.skip("the model's answers do not depend on the store: SQLite only")
     forget_refusals()
     recorder = Recorder(llama_server)
-    await recorder.start()
-    running = await start_jobs_app(tmp_path, db_url, llm_json_schema=json_schema,
-                                   job_lease_s=600)
-    client = running.client()
-    try:
-        outcomes = await run_steps(client, recorder.url, MODEL, "real@example.com")
-    finally:
-        client.close()
-        await stop_app(running)
-        await recorder.stop()
+    outcomes = await run_through(recorder, tmp_path, db_url, MODEL, "real@example.com",
+                                 llm_json_schema=json_schema, job_lease_s=600)
     mode = "json_schema" if json_schema else "json_object"
     lines = summary(recorder.calls, outcomes)
     print(f"\n{MODEL} via llama-cpp-python, {mode}:\n" + "\n".join(lines), file=sys.stderr)

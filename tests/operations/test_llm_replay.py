@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 
 from igny8d.ai.providers.openai.chat import forget_refusals
-from tests.helpers.app import start_jobs_app, stop_app
 from tests.helpers.fake_openai import FakeOpenAI, default_chat
-from tests.helpers.llm_pipeline import check_outcomes, run_steps
+from tests.helpers.llm_pipeline import check_outcomes, run_through
 from tests.helpers.llm_record import Recorder, Replay
 
 FIXTURES = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "llm").glob("*.json"))
@@ -25,16 +24,9 @@ async def test_recorded_real_model_answers_replay(tmp_path, db_url, fixture):
     recorded: dict[str, Any] = json.loads(fixture.read_text())
     forget_refusals()
     replay = Replay(recorded["calls"], recorded["model"])
-    await replay.start()
-    running = await start_jobs_app(tmp_path, db_url,
-                                   llm_json_schema=recorded["mode"] == "json_schema")
-    client = running.client()
-    try:
-        outcomes = await run_steps(client, replay.url, recorded["model"], "replay@example.com")
-    finally:
-        client.close()
-        await stop_app(running)
-        await replay.stop()
+    outcomes = await run_through(replay, tmp_path, db_url, recorded["model"],
+                                 "replay@example.com",
+                                 llm_json_schema=recorded["mode"] == "json_schema")
     check_outcomes(outcomes)
     assert [(o["step"], o["state"]) for o in outcomes] == \
         [(s["step"], s["state"]) for s in recorded["steps"]]
@@ -58,15 +50,7 @@ async def test_what_the_recorder_records_replays_the_same(tmp_path, db_url):
 
         fake.on_chat = once_empty
         recorder = Recorder(fake.url)
-        await recorder.start()
-        running = await start_jobs_app(tmp_path, db_url)
-        client = running.client()
-        try:
-            first = await run_steps(client, recorder.url, "gpt-4o-mini", "rec@example.com")
-        finally:
-            client.close()
-            await stop_app(running)
-            await recorder.stop()
+        first = await run_through(recorder, tmp_path, db_url, "gpt-4o-mini", "rec@example.com")
     check_outcomes(first)
     assert [o["state"] for o in first] == ["SUCCESS"] * 4
     kinds = [(c["task"], c["kind"], c["shape_valid"]) for c in recorder.calls]
@@ -75,15 +59,8 @@ async def test_what_the_recorder_records_replays_the_same(tmp_path, db_url):
     assert [k[0] for k in kinds[3:]] == ["content_intro"] + ["content_section"] * 3 + [
         "image_prompt_extraction"]
     replay = Replay(recorder.calls, "gpt-4o-mini")
-    await replay.start()
-    running = await start_jobs_app(tmp_path, db_url)  # the same database, another account
-    client = running.client()
-    try:
-        again = await run_steps(client, replay.url, "gpt-4o-mini", "rep@example.com")
-    finally:
-        client.close()
-        await stop_app(running)
-        await replay.stop()
+    # the same database, another account
+    again = await run_through(replay, tmp_path, db_url, "gpt-4o-mini", "rep@example.com")
     assert [(o["step"], o["state"]) for o in again] == [(o["step"], o["state"]) for o in first]
     assert replay.left() == 0
 

@@ -16,6 +16,7 @@ from igny8d.log import (
     request_id_var,
     scrub_query,
 )
+from tests.helpers.logs import loggers_restored
 
 _TOUCHED = (
     "igny8d",
@@ -31,21 +32,8 @@ _TOUCHED = (
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
     """Put the loggers back exactly as they were and close any handler a test added."""
-    saved = {}
-    for name in _TOUCHED:
-        logger = logging.getLogger(name)
-        saved[name] = (list(logger.handlers), logger.level, logger.propagate, logger.disabled)
-    yield
-    for name, (handlers, level, propagate, disabled) in saved.items():
-        logger = logging.getLogger(name)
-        for handler in list(logger.handlers):
-            if handler not in handlers:
-                logger.removeHandler(handler)
-                handler.close()
-        logger.handlers[:] = handlers
-        logger.setLevel(level)
-        logger.propagate = propagate
-        logger.disabled = disabled
+    with loggers_restored(*_TOUCHED):
+        yield
 
 
 @pytest.fixture

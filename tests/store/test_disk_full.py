@@ -30,6 +30,7 @@ from igny8d.store.schema import keywords
 from tests.helpers.app import RunningApp, make_settings, migrate, start_app, stop_app
 from tests.helpers.client import PASSWORD, Client, Response
 from tests.helpers.factories import upload
+from tests.helpers.logs import loggers_restored
 from tests.helpers.paths import KEYWORDS
 
 STATUS = "/api/v1/system/status/"
@@ -41,19 +42,8 @@ FULL = "The server's disk is full; nothing was saved."
 def restored_logging() -> Iterator[None]:
     """The loggers configure_logging() touches, put back as they were (caplog elsewhere
     needs them propagating); handlers a test added are closed."""
-    names = ("igny8d", "tornado", "tornado.access")
-    saved = {name: (list(logging.getLogger(name).handlers), logging.getLogger(name).level,
-                    logging.getLogger(name).propagate) for name in names}
-    yield
-    for name, (handlers, level, propagate) in saved.items():
-        logger = logging.getLogger(name)
-        for handler in list(logger.handlers):
-            if handler not in handlers:
-                logger.removeHandler(handler)
-                handler.close()
-        logger.handlers[:] = handlers
-        logger.setLevel(level)
-        logger.propagate = propagate
+    with loggers_restored("igny8d", "tornado", "tornado.access"):
+        yield
 
 
 def assert_full_answer(resp: Response) -> None:
