@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -24,6 +25,16 @@ from tests.helpers.client import Client
 PG_URL = os.environ.get("IGNY8_TEST_PG_URL",
                         "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_PG = os.environ.get("IGNY8_REQUIRE_POSTGRES") == "1"
+
+
+def redis_url_or_skip() -> str:
+    """The test Redis (IGNY8_TEST_REDIS_URL), or skip; fail when IGNY8_REQUIRE_REDIS=1."""
+    url = os.environ.get("IGNY8_TEST_REDIS_URL", "").strip()
+    if not url:
+        if os.environ.get("IGNY8_REQUIRE_REDIS") == "1":
+            pytest.fail("IGNY8_REQUIRE_REDIS=1 but IGNY8_TEST_REDIS_URL is not set")
+        pytest.skip("IGNY8_TEST_REDIS_URL is not set")
+    return url
 TENANT_TABLES = [t.name for t in reversed(metadata.sorted_tables)
                  if t.name not in REFERENCE_TABLES]
 

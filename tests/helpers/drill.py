@@ -81,10 +81,11 @@ class Api:
         self.token: str | None = None
 
     def call(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
-             content_type: str = "application/json") -> tuple[int, Any]:
+             content_type: str = "application/json",
+             headers: dict[str, str] | None = None) -> tuple[int, Any]:
         data = raw if raw is not None else (json.dumps(body).encode()
                                             if body is not None else None)
-        headers = {"Content-Type": content_type}
+        headers = {"Content-Type": content_type, **(headers or {})}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         req = urllib.request.Request(self.base + path, data=data, method=method,
@@ -210,7 +211,8 @@ def prepare(server: Server, db_url: str) -> dict[str, Any]:
     async def ids(conn: Any) -> list[int]:
         return list((await conn.execute(select(keywords.c.id).where(
             keywords.c.sector_id == sector_id).order_by(keywords.c.id))).scalars())
-    return {**env, "sector_id": sector_id, "ids": db(db_url, ids)}
+    return {**env, "site_id": int(site["data"]["id"]), "sector_id": sector_id,
+            "ids": db(db_url, ids)}
 
 
 def submit(api: Api, env: dict[str, Any]) -> str:
