@@ -42,6 +42,7 @@ from tests.helpers.drill import (
     db,
     job_row,
     prepare,
+    prepare_account,
     progress,
     submit,
     wait_finished,
@@ -294,6 +295,25 @@ def test_a_rate_limit_is_one_limit_for_both_processes(stack: Stack) -> None:
     status, headers = reset(stack.nginx.port, "127.0.0.3",
                             **{"X-Forwarded-For": "127.0.0.2"})
     assert status == 200 and headers["X-Throttle-Remaining"] == str(LIMIT - 1)
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+@pytest.mark.db
+@pytest.mark.redis
+def test_links_through_nginx_point_back_through_nginx(stack: Stack) -> None:
+    """Host (with its port) and scheme as the client used them; a scheme the client claims
+    in X-Forwarded-Proto or X-Scheme is overwritten by nginx."""
+    prepare_account(stack.a, stack.pg_url)
+    token = {"Authorization": f"Bearer {stack.a.api.token}"}
+    for forged in ({}, {"X-Forwarded-Proto": "https", "X-Scheme": "https"}):
+        status, _, raw = request(stack.nginx.port, "GET",
+                                 "/api/v1/planner/seed-keywords/?page_size=1",
+                                 headers={**token, **forged})
+        assert status == 200, raw
+        link = json.loads(raw)["next"]
+        assert link.startswith(f"http://127.0.0.1:{stack.nginx.port}/api/v1/planner/"
+                               "seed-keywords/?"), link
 
 
 class Load:
