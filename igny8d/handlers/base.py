@@ -32,6 +32,7 @@ from igny8d.errors import (
 )
 from igny8d.handlers.authn import BASIC_SCOPE, AuthMixin
 from igny8d.handlers.bodies import ID_MAX, BodyMixin
+from igny8d.handlers.metrics import socket_peer
 from igny8d.log import request_id_var, scrub_query
 from igny8d.permissions import Principal, validate_level
 from igny8d.ratelimit import UNTHROTTLED, validate_scope
@@ -116,8 +117,7 @@ def client_address(request: HTTPServerRequest, trusted: Sequence[Network]) -> st
     Entries further left were written by the client and are never believed. The peer is
     taken from before Tornado's `xheaders` rewrite, which believes any sender and X-Real-Ip.
     """
-    context = getattr(request.connection, "context", None)
-    peer = str(getattr(context, "_orig_remote_ip", None) or request.remote_ip or "")
+    peer = socket_peer(request)
     if not trusted:
         return peer
     current = _parse_ip(peer)
@@ -134,6 +134,19 @@ def client_address(request: HTTPServerRequest, trusted: Sequence[Network]) -> st
         if not _within(ip, trusted):
             break
     return str(current)
+
+
+def request_scheme(request: HTTPServerRequest, trusted: Sequence[Network]) -> str:
+    """The request's scheme: a forwarded one (`X-Forwarded-Proto`, `X-Scheme`) only from a
+    trusted proxy. Tornado's `xheaders` rewrite believes it from any sender, so a client that
+    reaches the server past the proxy could pick its own links' scheme and the cookie's
+    `secure` flag."""
+    context = getattr(request.connection, "context", None)
+    original = getattr(context, "_orig_protocol", None)
+    if original is None or not trusted:
+        return request.protocol
+    peer = _parse_ip(socket_peer(request))
+    return request.protocol if peer is not None and _within(peer, trusted) else str(original)
 
 
 def _parse_ip(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -178,9 +191,10 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
         self.ctx = ctx
         # Once per request, before anything can answer: the throttle keys (Basic's too)
         # and the access log (which reads request.remote_ip) see the same address.
-        self.client_ip = client_address(self.request, ctx.settings.trusted_networks
-                                        if ctx.settings.trusted_proxies else ())
+        trusted = ctx.settings.trusted_networks if ctx.settings.trusted_proxies else ()
+        self.client_ip = client_address(self.request, trusted)
         self.request.remote_ip = self.client_ip
+        self.request.protocol = request_scheme(self.request, trusted)
         self._apply_cors()  # set_default_headers ran before ctx was known
         self.principal = None
         self.session_family: str | None = None

@@ -12,6 +12,7 @@ import pytest
 
 from igny8d import __version__
 from tests.helpers.app import make_settings, start_app, stop_app
+from tests.helpers.client import PASSWORD
 from tests.helpers.paths import LOGIN, REGISTER, SITES
 
 # -- security headers and CORS -------------------------------------------------------------------
@@ -291,3 +292,24 @@ async def test_forwarded_for_from_an_untrusted_peer_is_ignored(tmp_path: Path, d
     finally:
         c.close()
         await stop_app(running)
+
+
+async def test_forwarded_scheme_only_from_a_trusted_proxy(tmp_path: Path, db_url: str):
+    """Tornado's xheaders believe X-Forwarded-Proto from anyone; a client past the proxy
+    must not pick its session cookie's `secure` flag (nor its links' scheme)."""
+    for n, (trusted, secure) in enumerate(((("10.0.0.0/8",), False), (("127.0.0.1",), True))):
+        running = await start_app(make_settings(tmp_path / str(n), db_url,
+                                                trusted_proxies=trusted))
+        c = running.client()
+        try:
+            email = f"scheme{n}@example.com"
+            await c.register(email)
+            resp = await c.post(LOGIN, {"email": email, "password": PASSWORD,
+                                        "session": True},
+                                headers={"X-Forwarded-Proto": "https"})
+            assert resp.status == 200, resp.json
+            cookie = resp.headers["Set-Cookie"]
+            assert ("; Secure" in cookie) is secure, cookie
+        finally:
+            c.close()
+            await stop_app(running)
