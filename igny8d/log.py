@@ -71,6 +71,9 @@ _MASK_DEPTH = 4
 _INSTALLED_MARK = "_igny8d_installed"
 
 _CONFIGURED_LOGGERS = ("igny8d", "tornado")
+#: libraries whose warnings belong in the JSON log (a skipped reaper run, a misfire), not
+#: their INFO chatter ("Running job ..." every few seconds)
+_LIBRARY_LOGGERS = ("apscheduler",)
 
 
 def is_secret_key(key: object) -> bool:
@@ -268,7 +271,7 @@ def install_ring() -> None:
 def _remove_installed_handlers() -> None:
     """Detach and close what a previous configure_logging() call installed (no fd leaks)."""
     seen: set[int] = set()
-    for name in (*_CONFIGURED_LOGGERS, "tornado.access"):
+    for name in (*_CONFIGURED_LOGGERS, *_LIBRARY_LOGGERS, "tornado.access"):
         logger = logging.getLogger(name)
         for handler in list(logger.handlers):
             if getattr(handler, _INSTALLED_MARK, False):
@@ -313,9 +316,10 @@ def configure_logging(
         handler.setFormatter(formatter)
         setattr(handler, _INSTALLED_MARK, True)
 
-    for name in _CONFIGURED_LOGGERS:
+    for name in (*_CONFIGURED_LOGGERS, *_LIBRARY_LOGGERS):
         logger = logging.getLogger(name)
-        logger.setLevel(numeric_level)
+        logger.setLevel(numeric_level if name in _CONFIGURED_LOGGERS
+                        else max(numeric_level, logging.WARNING))
         # We own these loggers' output; propagating to root would print every line twice
         # whenever something else (basicConfig, a library) has configured the root logger.
         logger.propagate = False

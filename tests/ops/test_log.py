@@ -19,6 +19,7 @@ from igny8d.log import (
 from tests.helpers.logs import loggers_restored
 
 _TOUCHED = (
+    "apscheduler",
     "igny8d",
     "igny8d.access",
     "igny8d.test",
@@ -372,3 +373,14 @@ def test_reconfigure_closes_previous_file_handler(tmp_path):
     configure_logging(stream=io.StringIO())
     assert old not in logging.getLogger("igny8d").handlers
     assert old.stream is None
+
+
+def test_scheduler_warnings_are_json_lines_and_its_chatter_is_not_logged(
+        stream: io.StringIO) -> None:
+    """APScheduler's warnings (a reaper run skipped) were plain text in the JSON log."""
+    configure_logging(level="INFO", stream=stream)
+    logging.getLogger("apscheduler.scheduler").info("Running job reap")
+    logging.getLogger("apscheduler.scheduler").warning("maximum number of running instances")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == ["maximum number of running instances"]
+    assert lines[0]["level"] == "WARNING"
