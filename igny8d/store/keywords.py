@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, NamedTuple
@@ -161,6 +162,7 @@ _TRIGGER = re.compile(
 _INSERT_VALUES = re.compile(
     r"^\s*(INSERT\s+INTO\s+[^\s(]+\s*(?:\([^()]*\))?)\s*VALUES\s*\((.*)\)\s*$",
     re.IGNORECASE | re.DOTALL)
+_ROW_BREAK = re.compile(r"\)\s*,\s*\(")
 
 
 def _as_bulk(trigger_sql: str) -> list[str] | None:
@@ -174,7 +176,7 @@ def _as_bulk(trigger_sql: str) -> list[str] | None:
     out = []
     for statement in filter(str.strip, match.group(1).split(";")):
         parts = _INSERT_VALUES.match(statement)
-        if parts is None:
+        if parts is None or _ROW_BREAK.search(parts.group(2)):  # one row of values only
             return None
         out.append(f"{parts.group(1)} SELECT {parts.group(2)} FROM keywords AS new "  # noqa: S608
                    "WHERE new.id > :before ORDER BY new.id")
@@ -192,7 +194,7 @@ async def _sqlite_load(conn: AsyncConnection, shared: tuple[int, int, int], stam
             triggers.append((str(name), str(sql), bulk))
     before = (await conn.execute(select(func.max(keywords.c.id)))).scalar() or 0
     for name, _sql, _bulk in triggers:
-        await conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+        await conn.exec_driver_sql(f'DROP TRIGGER "{name.replace(chr(34), chr(34) * 2)}"')
     # the stored form of the shared stamp, by the column type's own bind processing
     bind = keywords.c.created_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     stored = bind(stamp) if bind is not None else stamp
@@ -200,6 +202,7 @@ async def _sqlite_load(conn: AsyncConnection, shared: tuple[int, int, int], stam
     sql = (f"INSERT INTO keywords ({', '.join(_LOAD_COLUMNS)}) "  # noqa: S608 - fixed names
            f"VALUES ({', '.join('?' * len(_LOAD_COLUMNS))})")
     cache = int((await conn.exec_driver_sql("PRAGMA cache_size")).scalar_one())
+    restore = f"PRAGMA cache_size={cache}"
     await conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_LOAD_CACHE_KIB}")
     try:
         for start in range(0, len(rows), SQLITE_BATCH):
@@ -210,10 +213,13 @@ async def _sqlite_load(conn: AsyncConnection, shared: tuple[int, int, int], stam
                 await conn.execute(text(statement), {"before": before})
         for _name, trigger_sql, _bulk in triggers:
             await conn.exec_driver_sql(trigger_sql)
-    except IntegrityError as exc:
-        raise conflict(KEYWORDS, exc) from None
-    finally:
-        await conn.exec_driver_sql(f"PRAGMA cache_size={cache}")
+    except BaseException as exc:
+        with contextlib.suppress(Exception):  # the load's own error is the one to report
+            await conn.exec_driver_sql(restore)
+        if isinstance(exc, IntegrityError):
+            raise conflict(KEYWORDS, exc) from None
+        raise
+    await conn.exec_driver_sql(restore)
     return len(rows)
 
 

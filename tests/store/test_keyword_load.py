@@ -116,5 +116,7 @@ def test_only_plain_copying_insert_triggers_are_rewritten() -> None:
                   plain.replace("BEGIN", "WHEN new.volume > 0 BEGIN"),
                   plain.replace("END", "UPDATE x SET y = 1; END"),
                   plain.replace("VALUES (new.id, new.keyword_norm)",
-                                "SELECT new.id, new.keyword_norm")):
+                                "SELECT new.id, new.keyword_norm"),
+                  plain.replace("(new.id, new.keyword_norm)", "(new.id, 'a'), (-new.id, 'b')"),
+                  plain.replace("INSERT INTO", "INSERT OR IGNORE INTO")):
         assert _as_bulk(other) is None, other
