@@ -1,5 +1,6 @@
 """The keyword import alone, as `run.py` step 7 measures it, repeatable and on either store:
-rows/s, the server's CPU seconds for the upload, its RSS before and after.
+rows/s, the server's CPU seconds for the upload (on Postgres also its backends'), its RSS
+before and after.
 
     .venv/bin/python bench/import_cpu.py --data-dir /tmp/igny8d-peers/igny8d-data
     .venv/bin/python bench/import_cpu.py --data-dir DIR --repo /tmp/before --runs 3
@@ -56,6 +57,25 @@ def group_cpu_s(pgid: int) -> float:
                 fields = f.read().rsplit(")", 1)[1].split()
             if int(fields[2]) == pgid:
                 total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / ticks
+
+
+def pg_backends_cpu_s(database: str) -> float:
+    """utime + stime of the Postgres backends connected to `database` (a local server):
+    on Postgres most of an import's work is the database's, not igny8d's."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            if not cmd.startswith("postgres: ") or f" {database} " not in cmd:
+                continue
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
         except (OSError, IndexError, ValueError):
             continue
     return total / ticks
@@ -156,8 +176,9 @@ def measure(repo: Path, data_dir: Path, rows: int, port: int, url: str | None, t
         shutil.copytree(data_dir, copy)
         env = {"IGNY8_DATA_DIR": str(copy), "IGNY8_DEBUG_THROTTLE": "true",
                "IGNY8_LOG_TO_FILE": "false", "IGNY8_LOG_LEVEL": "WARNING"}
+        database = None
         if url and tpl:
-            name = urllib.parse.urlsplit(url).path.lstrip("/")
+            database = name = urllib.parse.urlsplit(url).path.lstrip("/")
             asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
                                f'CREATE DATABASE "{name}" TEMPLATE "{tpl}"'))
             env["IGNY8_DATABASE_URL"] = url
@@ -180,6 +201,7 @@ def measure(repo: Path, data_dir: Path, rows: int, port: int, url: str | None, t
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(1.0)
             rss0, cpu0 = run.group_rss_mb(proc.pid), group_cpu_s(proc.pid)
+            db0 = pg_backends_cpu_s(database) if database else 0.0
             t0 = time.perf_counter()
             status, doc = run._request("POST", base + run.IMPORT_PATH, body, token=token,
                                        content_type=ctype, timeout=900)
@@ -188,6 +210,7 @@ def measure(repo: Path, data_dir: Path, rows: int, port: int, url: str | None, t
                 spy.send_signal(signal.SIGINT)
                 spy.wait(timeout=60)
             cpu = group_cpu_s(proc.pid) - cpu0
+            db_cpu = pg_backends_cpu_s(database) - db0 if database else None
             rss = run.group_rss_mb(proc.pid)
         finally:
             stop(proc)
@@ -195,6 +218,7 @@ def measure(repo: Path, data_dir: Path, rows: int, port: int, url: str | None, t
             "status": status, "answer": doc.get("data", doc), "seconds": round(seconds, 2),
             "rows_per_s": round(rows / seconds), "server_cpu_s": round(cpu, 2),
             "rows_per_cpu_s": round(rows / cpu) if cpu else 0,
+            "db_backend_cpu_s": None if db_cpu is None else round(db_cpu, 2),
             "rss_mb_before": rss0, "rss_mb_after": rss}
 
 
