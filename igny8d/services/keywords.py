@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.errors import PlanLimit, ValidationFailed
+from igny8d.memory import release_free_memory
 from igny8d.permissions import Actor
 from igny8d.scope import Scope
 from igny8d.services.base import Deps, ResourceService, Row, invalid_pk
@@ -142,7 +143,8 @@ class KeywordService(ResourceService):
                          data: bytes) -> Row:
         """Check the whole file first (off the event loop), then import it in one
         transaction: all rows or none. Keywords the sector has, or that repeat an earlier
-        row, are skipped and counted."""
+        row, are skipped and counted. After a large file the memory its rows and the
+        load's page cache took is handed back to the system (else the server keeps it)."""
         parsed: ParsedImport = await asyncio.get_running_loop().run_in_executor(
             None, parse_csv, data)
         async with deps.store.begin() as conn:
@@ -151,13 +153,16 @@ class KeywordService(ResourceService):
             account_id = site["account_id"]
             account, count = await _lock(conn, account_id)
             have = await store.norms_in_sector(conn, sector["id"])
-            new = [r for r in parsed.rows if r["keyword_norm"] not in have]
+            new = [r for r in parsed.rows if r.keyword_norm not in have] if have else parsed.rows
             _check_room(account, count, len(new))
-            fixed = {"account_id": account_id, "site_id": site["id"],
-                     "sector_id": sector["id"]}
-            await store.insert_keywords(conn, [{**fixed, **r} for r in new])
-        return {"created": len(new),
-                "skipped_duplicates": parsed.duplicates + len(parsed.rows) - len(new)}
+            await store.insert_keywords(conn, account_id=account_id, site_id=site["id"],
+                                        sector_id=sector["id"], rows=new)
+        result = {"created": len(new),
+                  "skipped_duplicates": parsed.duplicates + len(parsed.rows) - len(new)}
+        if len(parsed.rows) >= store.BULK_FAST_MIN:
+            del parsed, new
+            release_free_memory()
+        return result
 
     async def export_csv(self, conn: AsyncConnection, actor: Actor, *,
                          where: Sequence[ColumnElement[bool]],

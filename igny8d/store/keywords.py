@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
+from igny8d.store.conflicts import conflict
 from igny8d.store.errors import UniqueViolation
 from igny8d.store.rows import list_rows
 from igny8d.store.schema import keywords
@@ -24,23 +27,19 @@ KEYWORDS = TableSpec(
     fulltext=FullText(fields=("keyword",), column="keyword_norm", sqlite_table="keywords_fts"),
 )
 
-_SPACE = re.compile(r"\s+")
-
 #: From this many rows on, a bulk insert takes the fast path (below).
 BULK_FAST_MIN = 2000
-_SQLITE_FTS_TRIGGER = "keywords_fts_insert"
-#: Columns a bulk keyword insert writes (every row has all of them).
-BULK_COLUMNS = ("account_id", "site_id", "sector_id", "keyword", "keyword_norm",
-                "seed_keyword_id", "volume", "difficulty", "intent", "status",
-                "cluster_id", "cluster_source", "created_at", "updated_at")
 
 #: Rows fetched per round trip when streaming (an export holds one chunk at a time).
 STREAM_CHUNK = 1000
 
 
 def keyword_norm(text: str) -> str:
-    """The duplicate key of a keyword in its sector: lower case, white space folded."""
-    return _SPACE.sub(" ", text).strip().lower()
+    """The duplicate key of a keyword in its sector: lower case, white space folded.
+
+    `str.split()` splits on exactly the characters `\\s` matches in a str pattern, so this is
+    `re.sub(r"\\s+", " ", text).strip().lower()`, without the regex."""
+    return " ".join(text.split()).lower()
 
 
 async def norms_in_sector(conn: AsyncConnection, sector_id: int,
@@ -104,62 +103,141 @@ async def _chunks(conn: AsyncConnection, stmt: Any, chunk: int
         await result.close()
 
 
-async def insert_keywords(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert many keywords in the caller's transaction (an import: all or none).
+class KeywordLoad(NamedTuple):
+    """One keyword of a bulk load (an import), without the columns every row shares."""
 
-    Small batches go through `writes.insert_many`. Large ones skip the per-row costs that
-    dominate there, with the same result:
-    - SQLite: the search index (FTS5, kept by a per-row trigger) is filled with one
-      `INSERT ... SELECT` after the rows are in (4-5x faster). The trigger is dropped and
-      re-created from its own stored SQL inside this transaction: SQLite's DDL is
-      transactional, and the write lock is held, so nobody sees it missing; a rollback
-      restores it.
-    - Postgres (asyncpg): `COPY` instead of one INSERT per row (about 2x faster).
-    The account's data version is bumped as every store write does.
+    keyword: str
+    keyword_norm: str
+    volume: int
+    difficulty: int
+    intent: str | None
+    status: str
+
+
+async def insert_keywords(conn: AsyncConnection, *, account_id: int, site_id: int,
+                          sector_id: int, rows: Sequence[KeywordLoad]) -> int:
+    """Insert many keywords of one sector in the caller's transaction (an import: all or
+    none; the caller has ruled out duplicates under the account lock).
+
+    Small loads go through `writes.insert_many`. Large ones skip the per-row costs that
+    dominate there, with the same rows as the result; the account's data version is bumped
+    as every store write does:
+    - SQLite: parameter tuples straight to the driver in batches (no per-row dict, no
+      per-value bind processing); the AFTER INSERT triggers that copy the new row into
+      another table (the FTS5 search index) are dropped for the load and applied once, as
+      `INSERT ... SELECT` over the new rows, then re-created from their own stored SQL.
+      SQLite's DDL is transactional and the write lock is held, so nobody sees them
+      missing; a rollback restores them. The page cache is raised for the load so the
+      indexes' dirty pages are not spilled and re-read (back to its size afterwards).
+    - Postgres (asyncpg): `COPY` from a generator of records.
     """
     if len(rows) < BULK_FAST_MIN:
-        return await insert_many(conn, KEYWORDS, rows)
+        return await insert_many(conn, KEYWORDS, [
+            {"account_id": account_id, "site_id": site_id, "sector_id": sector_id,
+             **r._asdict()} for r in rows])
+    await touch_accounts(conn, KEYWORDS, [account_id])
     stamp = now()
-    full = [{**{c: None for c in BULK_COLUMNS}, "created_at": stamp, "updated_at": stamp,
-             **r} for r in rows]
     if conn.dialect.name == "sqlite":
-        return await _sqlite_bulk(conn, full)
+        return await _sqlite_load(conn, (account_id, site_id, sector_id), stamp, rows)
     if conn.dialect.driver == "asyncpg":
-        await touch_accounts(conn, KEYWORDS, {r["account_id"] for r in full})
-        return await _pg_copy(conn, full)
-    return await insert_many(conn, KEYWORDS, full)
+        return await _pg_copy(conn, (account_id, site_id, sector_id), stamp, rows)
+    await insert_many(conn, KEYWORDS, [  # another Postgres driver: plain batched INSERTs
+        {"account_id": account_id, "site_id": site_id, "sector_id": sector_id,
+         "created_at": stamp, "updated_at": stamp, **r._asdict()} for r in rows])
+    return len(rows)
 
 
-async def _sqlite_bulk(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int:
-    trigger = (await conn.execute(text(
-        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"),
-        {"name": _SQLITE_FTS_TRIGGER})).scalar()
-    fts = KEYWORDS.fulltext
-    if trigger is None or fts is None:
-        return await insert_many(conn, KEYWORDS, rows)
+#: How a load's columns follow each other in its parameter tuples (shared ones first).
+_LOAD_COLUMNS = ("account_id", "site_id", "sector_id", *KeywordLoad._fields,
+                 "created_at", "updated_at")
+#: Rows per executemany of a SQLite load (bounded parameter lists, the loop runs between).
+SQLITE_BATCH = 5000
+#: Page cache of the loading connection, KiB (SQLite's default is 2,000 KiB): a 100k-row
+#: load into the keywords table and its indexes then spills no dirty page mid-transaction.
+SQLITE_LOAD_CACHE_KIB = 32768
+_TRIGGER = re.compile(
+    r"^\s*CREATE\s+TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?\S+\s+AFTER\s+INSERT\s+ON\s+"
+    r"[\"`\[]?keywords[\"`\]]?\s+(?:FOR\s+EACH\s+ROW\s+)?BEGIN\s+(.*?);?\s*END\s*$",
+    re.IGNORECASE | re.DOTALL)
+_INSERT_VALUES = re.compile(
+    r"^\s*(INSERT\s+INTO\s+[^\s(]+\s*(?:\([^()]*\))?)\s*VALUES\s*\((.*)\)\s*$",
+    re.IGNORECASE | re.DOTALL)
+_ROW_BREAK = re.compile(r"\)\s*,\s*\(")
+
+
+def _as_bulk(trigger_sql: str) -> list[str] | None:
+    """An AFTER INSERT trigger on keywords whose body is only `INSERT INTO t(...) VALUES
+    (... new.x ...)` statements, as the same statements over every row with an id above
+    `:before` (the trigger's `new` becomes the table's alias); None for any other trigger
+    (a WHEN clause, another statement, a BEFORE trigger), which then stays in place."""
+    match = _TRIGGER.match(trigger_sql)
+    if match is None:
+        return None
+    out = []
+    for statement in filter(str.strip, match.group(1).split(";")):
+        parts = _INSERT_VALUES.match(statement)
+        if parts is None or _ROW_BREAK.search(parts.group(2)):  # one row of values only
+            return None
+        out.append(f"{parts.group(1)} SELECT {parts.group(2)} FROM keywords AS new "  # noqa: S608
+                   "WHERE new.id > :before ORDER BY new.id")
+    return out or None
+
+
+async def _sqlite_load(conn: AsyncConnection, shared: tuple[int, int, int], stamp: Any,
+                       rows: Sequence[KeywordLoad]) -> int:
+    triggers = []
+    for name, sql in (await conn.execute(text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+            "AND tbl_name = 'keywords' ORDER BY name"))).all():
+        bulk = _as_bulk(str(sql))
+        if bulk is not None:
+            triggers.append((str(name), str(sql), bulk))
     before = (await conn.execute(select(func.max(keywords.c.id)))).scalar() or 0
-    await conn.execute(text(f"DROP TRIGGER {_SQLITE_FTS_TRIGGER}"))
-    count = await insert_many(conn, KEYWORDS, rows, batch=5000)
-    await conn.execute(text(
-        f"INSERT INTO {fts.sqlite_table}(rowid, {fts.column}) "  # noqa: S608 - fixed names
-        f"SELECT id, {fts.column} FROM keywords WHERE id > :before"), {"before": before})
-    await conn.execute(text(str(trigger)))
-    return count
+    for name, _sql, _bulk in triggers:
+        await conn.exec_driver_sql(f'DROP TRIGGER "{name.replace(chr(34), chr(34) * 2)}"')
+    # the stored form of the shared stamp, by the column type's own bind processing
+    bind = keywords.c.created_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    stored = bind(stamp) if bind is not None else stamp
+    tail = (stored, stored)
+    sql = (f"INSERT INTO keywords ({', '.join(_LOAD_COLUMNS)}) "  # noqa: S608 - fixed names
+           f"VALUES ({', '.join('?' * len(_LOAD_COLUMNS))})")
+    cache = int((await conn.exec_driver_sql("PRAGMA cache_size")).scalar_one())
+    restore = f"PRAGMA cache_size={cache}"
+    await conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_LOAD_CACHE_KIB}")
+    try:
+        for start in range(0, len(rows), SQLITE_BATCH):
+            await conn.exec_driver_sql(sql, [shared + r + tail
+                                             for r in rows[start:start + SQLITE_BATCH]])
+        for _name, _sql, bulk in triggers:
+            for statement in bulk:
+                await conn.execute(text(statement), {"before": before})
+        for _name, trigger_sql, _bulk in triggers:
+            await conn.exec_driver_sql(trigger_sql)
+    except BaseException as exc:
+        with contextlib.suppress(Exception):  # the load's own error is the one to report
+            await conn.exec_driver_sql(restore)
+        if isinstance(exc, IntegrityError):
+            raise conflict(KEYWORDS, exc) from None
+        raise
+    await conn.exec_driver_sql(restore)
+    return len(rows)
 
 
-async def _pg_copy(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int:
+async def _pg_copy(conn: AsyncConnection, shared: tuple[int, int, int], stamp: Any,
+                   rows: Sequence[KeywordLoad]) -> int:
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
-    records = [tuple(r[c] for c in BULK_COLUMNS) for r in rows]
+    tail = (stamp, stamp)
     try:
-        await driver.copy_records_to_table("keywords", records=records,
-                                           columns=list(BULK_COLUMNS))
+        await driver.copy_records_to_table("keywords", records=(shared + r + tail
+                                                                for r in rows),
+                                           columns=list(_LOAD_COLUMNS))
     except Exception as exc:  # asyncpg's own errors: the driver is used directly here
         if type(exc).__name__ == "UniqueViolationError":
             raise UniqueViolation({"keyword": ["This sector already has this keyword."]}
                                   ) from None
         raise
-    return len(records)
+    return len(rows)
 
 
 async def of_sector(conn: AsyncConnection, sector_id: int, *,

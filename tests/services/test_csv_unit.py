@@ -31,7 +31,7 @@ def test_basic_comma_file() -> None:
     parsed = parse_keywords(b"keyword,volume,difficulty,intent,status\n"
                             b"seo tools,1200,40,commercial,pending\nbest crm,,,,\n")
     assert parsed.delimiter == ","
-    assert parsed.rows == [
+    assert [r._asdict() for r in parsed.rows] == [
         {"keyword": "seo tools", "keyword_norm": "seo tools", "volume": 1200,
          "difficulty": 40, "intent": "commercial", "status": "pending"},
         {"keyword": "best crm", "keyword_norm": "best crm", "volume": 0, "difficulty": 0,
@@ -49,21 +49,21 @@ def test_delimiters_bom_crlf_and_quotes(delim: str) -> None:
     data = codecs.BOM_UTF8 + buf.getvalue().encode()
     parsed = parse_keywords(data)
     assert parsed.delimiter == delim
-    assert [r["keyword"] for r in parsed.rows] == ['say "hi", world; \tnow', "multi\r\nline"]
-    assert [r["status"] for r in parsed.rows] == ["archived", "active"]
-    assert [r["volume"] for r in parsed.rows] == [5, 6]
+    assert [r.keyword for r in parsed.rows] == ['say "hi", world; \tnow', "multi\r\nline"]
+    assert [r.status for r in parsed.rows] == ["archived", "active"]
+    assert [r.volume for r in parsed.rows] == [5, 6]
 
 
 def test_utf16_with_bom_and_cr_only_lines() -> None:
     text = "keyword\tvolume\rcafé\t3\r"
     parsed = parse_keywords(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
-    assert parsed.rows[0]["keyword"] == "café"
-    assert parsed.rows[0]["volume"] == 3
+    assert parsed.rows[0].keyword == "café"
+    assert parsed.rows[0].volume == 3
 
 
 def test_duplicates_in_the_file_are_counted_once() -> None:
     parsed = parse_keywords(b"keyword\nSEO  Tools\nseo tools\n seo\ttools \nother\n\n\n")
-    assert [r["keyword"] for r in parsed.rows] == ["SEO  Tools", "other"]
+    assert [r.keyword for r in parsed.rows] == ["SEO  Tools", "other"]
     assert parsed.duplicates == 2
 
 
@@ -118,7 +118,7 @@ def test_long_keyword_and_numbers() -> None:
     assert "keyword" in _refused(b"keyword\n" + b"x" * 256 + b"\n")[0]
     assert parse_keywords(b"keyword\n" + b"x" * 255 + b"\n").rows
     parsed = parse_keywords(b"keyword,volume,difficulty\na,12.0,100\n")
-    assert parsed.rows[0]["volume"] == 12
+    assert parsed.rows[0].volume == 12
     assert "volume" in _refused(b"keyword,volume\na,1e3\n")[0]
     assert "volume" in _refused(b"keyword,volume\na,99999999999\n")[0]
 
@@ -145,7 +145,7 @@ def test_export_quotes_and_neutralises() -> None:
     assert parsed[2][1] == "line\nbreak"
     assert text.endswith("\r\n")
     back = parse_keywords(text.encode())
-    assert [r["keyword"] for r in back.rows] == ['=HYPERLINK("x"),a', "line\nbreak"]
+    assert [r.keyword for r in back.rows] == ['=HYPERLINK("x"),a', "line\nbreak"]
 
 
 def test_100k_rows_parse_fast() -> None:
