@@ -25,6 +25,8 @@ WORD_WEIGHT = 0.5
 FACET_PENALTY = 0.5
 #: ... per term one listicle has and the other lacks (at most twice).
 LISTICLE_PENALTY = 0.85
+#: ... per side one comparison has and the other lacks (at most twice).
+COMPARE_PENALTY = 0.8
 #: Facets that name a page type; two keywords naming different ones are different pages.
 PAGE_FACETS = frozenset({"best", "buy", "local", "alternative", "login", "support"})
 #: ... once more when both name a page type and the types differ ("best X" / "X price").
@@ -149,6 +151,9 @@ class Space:
             # two listicles: a word one has and the other lacks is usually another list
             # ("best yoga mat" / "best thick yoga mat")
             f *= LISTICLE_PENALTY ** min(2, len(set(su) ^ set(sv)))
+        if "compare" in fu and "compare" in fv and set(su) != set(sv):
+            # two comparisons: one page per pair ("asana vs trello" / "asana vs monday")
+            f *= COMPARE_PENALTY ** min(2, len(set(su) ^ set(sv)))
         if fu != fv:
             f *= FACET_PENALTY ** len(set(fu) ^ set(fv))
             pu, pv = PAGE_FACETS.intersection(fu), PAGE_FACETS.intersection(fv)
@@ -282,29 +287,36 @@ def vector_edges(units: Sequence[tuple[float, ...]], cutoff: float) -> list[dict
     return edges
 
 
+#: On embeddings, the share of a pair's similarity that comes from the vectors' cosine; the
+#: rest is the lexical similarity (`Space.sim`). Chosen by leave-one-niche-out on dev
+#: (docs/decisions.md).
+SEMANTIC_WEIGHT = 0.8
+
+
 def hybrid_edges(units: Sequence[tuple[float, ...]], analyses: Sequence[Analysis],
                  cutoff: float) -> list[dict[int, float]]:
-    """Edges (≥ cutoff) between keywords on embeddings: per pair the larger of the vectors'
-    cosine and the lexical similarity (`Space.sim`: 1.0 for the same terms and facets, high
-    for rewordings and misspellings a small embedding model scores lower), without the pairs
-    whose page types conflict (`pages_conflict`). `units[i]` is the vector of the keyword
-    analysed as `analyses[i]`; every analysis has a head."""
-    edges = vector_edges(units, cutoff)
+    """Edges (≥ cutoff) between keywords on embeddings: per pair the blend `SEMANTIC_WEIGHT` ·
+    cosine + (1 - `SEMANTIC_WEIGHT`) · lexical similarity (`Space.sim`: 1.0 for the same terms
+    and facets, high for rewordings and misspellings a small embedding model scores lower,
+    lowered by the facets a model reads past: "free X" / "X", "how often" / "how to"), without
+    the pairs whose page types conflict (`pages_conflict`). Both must agree: a lexical match
+    alone no longer merges keywords a model finds unrelated (the precision a larger niche
+    lost). `units[i]` is the vector of the keyword analysed as `analyses[i]`; every analysis
+    has a head."""
     space = Space(analyses)
-    by_key: dict[int, list[int]] = defaultdict(list)
-    for i, a in enumerate(analyses):
-        by_key[space.index[head_key(a)]].append(i)
-    for same in by_key.values():
-        for x, i in enumerate(same):
-            for j in same[x + 1:]:
-                edges[i][j] = edges[j][i] = 1.0
-    for u, row in enumerate(similarity_edges(space, cutoff)):
-        for v, s in row.items():
-            if v > u:
-                for i in by_key[u]:
-                    for j in by_key[v]:
-                        if s > edges[i].get(j, 0.0):
-                            edges[i][j] = edges[j][i] = s
+    keys = [space.index[head_key(a)] for a in analyses]
+    w = SEMANTIC_WEIGHT
+    # a cosine below this cannot reach the cutoff even with a lexical 1.0
+    edges = vector_edges(units, max(0.0, (cutoff - (1.0 - w)) / w))
+    for i, row in enumerate(edges):
+        ki = keys[i]
+        for j in [j for j in row if j > i]:
+            s = round(w * row[j] + (1.0 - w) * space.sim(ki, keys[j]), DECIMALS)
+            if s >= cutoff:
+                row[j] = edges[j][i] = min(1.0, s)
+            else:
+                del row[j]
+                del edges[j][i]
     return drop_page_conflicts(edges, [page_types(a) for a in analyses])
 
 
