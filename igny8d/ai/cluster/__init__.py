@@ -29,14 +29,13 @@ named after it. Only a keyword empty after normalisation is *unclustered* (`empt
 `intent_conflict`, `size_limit`, `low_cohesion`. `place_leftovers` gives the keywords another
 path left out (an LLM's answer) clusters of their own.
 
-**On embeddings** (`cluster_keywords(items, embeddings=...)`): a pair's similarity is
-`SEMANTIC_WEIGHT` (0.8) times the vectors' cosine plus the rest times the lexical similarity
-above (both must agree: a lexical match alone no longer merges what the vectors call unrelated,
-and the facets lower what a model reads past), and two keywords naming conflicting page types
+**On embeddings** (`cluster_keywords(items, embeddings=...)`): a pair's similarity is the
+larger of the vectors' cosine and the lexical similarity above (the same terms and facets are
+1.0 whatever the vectors say), and two keywords naming conflicting page types
 (`vectors.pages_conflict`: "best X" / "X price") are never merged; complete linkage at
 `EMBEDDING_THRESHOLD` by default; naming and intent conflicts are the same. Every pair is
 scored, so the cost is O(n² · dimensions). `assign_to_existing(..., embeddings=...)` matches
-on the average of the same blend, with the same page-type rule.
+on the average cosine, with the same page-type rule.
 
 **On someone else's groups** (`clusters_from_groups`, an LLM's answer): the same naming,
 intent-conflict and minimum-size rules applied to groups made elsewhere.

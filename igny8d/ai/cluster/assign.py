@@ -14,7 +14,6 @@ from igny8d.ai.cluster.rules import (
     conflicts,
 )
 from igny8d.ai.cluster.vectors import (
-    SEMANTIC_WEIGHT,
     Embeddings,
     Prepared,
     Space,
@@ -56,9 +55,8 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
     intent conflict and room below `max_cluster_size`. The rest come back for clustering.
     Deterministic: keywords are taken in sorted order; ties go to the earlier cluster.
 
-    With `embeddings` the similarity is the blend of their cosine and the lexical similarity
-    that clustering on embeddings uses (`vectors.hybrid_edges`; threshold `EMBEDDING_THRESHOLD`
-    by default): every new keyword with text needs a vector; an existing keyword without one is
+    With `embeddings` the similarity is their cosine (threshold `EMBEDDING_THRESHOLD` by
+    default): every new keyword with text needs a vector; an existing keyword without one is
     left out of its cluster's average, and a cluster without keywords is matched on the vector
     given for -(its position + 1), if any."""
     new = prepare(new_keywords)
@@ -124,10 +122,7 @@ def _assign_by_vectors(clusters: Sequence[ExistingCluster], new: list[Prepared],
                        max_cluster_size: int) -> AssignResult:
     masks = [0] * len(existing)
     sizes = [len(c.keywords) for c in clusters]
-    space = Space([q.analysis for q in new if q.analysis.head] +
-                  [q.analysis for g in existing for q in g if q.analysis.head])
-    w = SEMANTIC_WEIGHT
-    units: list[list[tuple[tuple[float, ...], int]]] = []
+    units: list[list[tuple[float, ...]]] = []
     #: the distinct page types each cluster's keywords name (a new keyword naming another
     #: type does not join: `pages_conflict`)
     pages: list[set[frozenset[str]]] = []
@@ -135,8 +130,8 @@ def _assign_by_vectors(clusters: Sequence[ExistingCluster], new: list[Prepared],
         pages.append({page_types(q.analysis) for q in group if q.analysis.head} - {frozenset()})
         for q in group:
             masks[ci] |= q.firm_bit
-        units.append([(vectors.of(q.item.id), space.index[head_key(q.analysis)])
-                      for q in group if q.analysis.head and q.item.id in vectors])
+        units.append([vectors.of(q.item.id) for q in group
+                      if q.analysis.head and q.item.id in vectors])
     assigned: list[Assignment] = []
     rest: list[KeywordItem] = []
     for p in new:
@@ -144,7 +139,6 @@ def _assign_by_vectors(clusters: Sequence[ExistingCluster], new: list[Prepared],
             rest.append(p.item)
             continue
         unit = vectors.of(p.item.id)
-        u = space.index[head_key(p.analysis)]
         mine = page_types(p.analysis)
         best: tuple[float, int] | None = None
         for ci, members in enumerate(units):
@@ -152,8 +146,7 @@ def _assign_by_vectors(clusters: Sequence[ExistingCluster], new: list[Prepared],
                     sizes[ci] >= max_cluster_size or \
                     any(pages_conflict(mine, t) for t in pages[ci]):
                 continue
-            avg = sum(w * cos(unit, m) + (1.0 - w) * space.sim(u, k)
-                      for m, k in members) / len(members)
+            avg = sum(cos(unit, m) for m in members) / len(members)
             if avg >= threshold and (best is None or avg > best[0]):
                 best = (avg, ci)
         if best is None:

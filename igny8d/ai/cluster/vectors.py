@@ -287,36 +287,29 @@ def vector_edges(units: Sequence[tuple[float, ...]], cutoff: float) -> list[dict
     return edges
 
 
-#: On embeddings, the share of a pair's similarity that comes from the vectors' cosine; the
-#: rest is the lexical similarity (`Space.sim`). Chosen by leave-one-niche-out on dev
-#: (docs/decisions.md).
-SEMANTIC_WEIGHT = 0.8
-
-
 def hybrid_edges(units: Sequence[tuple[float, ...]], analyses: Sequence[Analysis],
                  cutoff: float) -> list[dict[int, float]]:
-    """Edges (≥ cutoff) between keywords on embeddings: per pair the blend `SEMANTIC_WEIGHT` ·
-    cosine + (1 - `SEMANTIC_WEIGHT`) · lexical similarity (`Space.sim`: 1.0 for the same terms
-    and facets, high for rewordings and misspellings a small embedding model scores lower,
-    lowered by the facets a model reads past: "free X" / "X", "how often" / "how to"), without
-    the pairs whose page types conflict (`pages_conflict`). Both must agree: a lexical match
-    alone no longer merges keywords a model finds unrelated (the precision a larger niche
-    lost). `units[i]` is the vector of the keyword analysed as `analyses[i]`; every analysis
-    has a head."""
+    """Edges (≥ cutoff) between keywords on embeddings: per pair the larger of the vectors'
+    cosine and the lexical similarity (`Space.sim`: 1.0 for the same terms and facets, high
+    for rewordings and misspellings a small embedding model scores lower), without the pairs
+    whose page types conflict (`pages_conflict`). `units[i]` is the vector of the keyword
+    analysed as `analyses[i]`; every analysis has a head."""
+    edges = vector_edges(units, cutoff)
     space = Space(analyses)
-    keys = [space.index[head_key(a)] for a in analyses]
-    w = SEMANTIC_WEIGHT
-    # a cosine below this cannot reach the cutoff even with a lexical 1.0
-    edges = vector_edges(units, max(0.0, (cutoff - (1.0 - w)) / w))
-    for i, row in enumerate(edges):
-        ki = keys[i]
-        for j in [j for j in row if j > i]:
-            s = round(w * row[j] + (1.0 - w) * space.sim(ki, keys[j]), DECIMALS)
-            if s >= cutoff:
-                row[j] = edges[j][i] = min(1.0, s)
-            else:
-                del row[j]
-                del edges[j][i]
+    by_key: dict[int, list[int]] = defaultdict(list)
+    for i, a in enumerate(analyses):
+        by_key[space.index[head_key(a)]].append(i)
+    for same in by_key.values():
+        for x, i in enumerate(same):
+            for j in same[x + 1:]:
+                edges[i][j] = edges[j][i] = 1.0
+    for u, row in enumerate(similarity_edges(space, cutoff)):
+        for v, s in row.items():
+            if v > u:
+                for i in by_key[u]:
+                    for j in by_key[v]:
+                        if s > edges[i].get(j, 0.0):
+                            edges[i][j] = edges[j][i] = s
     return drop_page_conflicts(edges, [page_types(a) for a in analyses])
 
 
