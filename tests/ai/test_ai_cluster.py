@@ -324,3 +324,18 @@ def test_1k_and_10k_keywords_are_all_placed(capsys: pytest.CaptureFixture[str]) 
                        f"{len(result.unclustered)} unclustered)")
     with capsys.disabled():
         print("\n[ai clustering time] " + "; ".join(figures))
+
+
+def test_a_recognised_modifier_names_another_page() -> None:
+    """A modifier the analyser knows ("checklist", "under", "vs") is a facet, not a dropped
+    word: "camping checklist" is not "camping tips" (page-neutral), a price cap is another
+    list, and a comparison keeps its pair whatever the order."""
+    kws = ["camping checklist", "camping packing list", "what to bring camping", "camping tips",
+           "asana vs trello", "trello vs asana", "asana vs monday", "gaming pc under 1000",
+           "gaming pc"]
+    result = cluster_keywords([KeywordItem(i, k, 10) for i, k in enumerate(kws)],
+                              threshold=0.6)
+    groups = sorted(sorted(kws[i] for i in c.keyword_ids) for c in result.clusters)
+    assert groups == [["asana vs monday"], ["asana vs trello", "trello vs asana"],
+                      ["camping checklist", "camping packing list", "what to bring camping"],
+                      ["camping tips"], ["gaming pc"], ["gaming pc under 1000"]]

@@ -9,7 +9,10 @@ difference back, as a penalty on the similarity (`vectors.Space.sim`), while wor
 change the page — "best" vs "top rated", a year, "for women", "now" — stay out of both.
 
 The word lists are data (igny8d/ai/data/cluster_terms.json): general English and common SEO
-patterns, not entries copied from a gold set.
+patterns, not entries copied from a gold set. Every other modifier the analyser recognises
+(igny8d/ai/data/keywords.json: "checklist", "ideas", "under", "download", "vs"…) is a facet of
+its own unless it only frames the question (`framing`: "how to", "what is", "explained") or is
+page-neutral: a modifier names what the page is for.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from igny8d.ai.lexicon import mapping, read, strings, word_set
-from igny8d.ai.text import Analysis, match_phrase, split_modifiers, stem
+from igny8d.ai.text import Analysis, match_phrase, split_modifiers, stem, vocabulary
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +49,17 @@ def lexicon() -> Lexicon:
                 raise ValueError(f"cluster_terms.json: {phrase!r} is in two facets")
             facet_of[phrase] = facet
     synonyms = mapping(data["synonyms"], "cluster_terms.json synonyms")
+    noise = word_set(data["noise"], "cluster_terms.json noise")
+    framing = word_set(data["framing"], "cluster_terms.json framing")
+    # every other modifier the analyser knows changes the page ("camping checklist" is not
+    # "camping tips"): its own facet, instead of being dropped with the head's modifiers
+    vocab = vocabulary()
+    for phrase in sorted(vocab.modifiers):
+        if phrase not in facet_of and phrase not in noise and phrase not in framing \
+                and phrase not in vocab.head_keeping_modifiers and phrase not in synonyms:
+            facet_of[phrase] = "m:" + phrase
     return Lexicon({tuple(p.split()): p for p in facet_of}, facet_of,
-                   word_set(data["noise"], "cluster_terms.json noise"),
+                   noise,
                    word_set(data["local_venues"], "cluster_terms.json local_venues"),
                    {tuple(str(k).split()): tuple(str(v).split()) for k, v in synonyms.items()},
                    {tuple(str(k).split()): str(k) for k in synonyms})

@@ -25,6 +25,8 @@ WORD_WEIGHT = 0.5
 FACET_PENALTY = 0.5
 #: ... per term one listicle has and the other lacks (at most twice).
 LISTICLE_PENALTY = 0.85
+#: ... per side one comparison has and the other lacks (at most twice).
+COMPARE_PENALTY = 0.8
 #: Facets that name a page type; two keywords naming different ones are different pages.
 PAGE_FACETS = frozenset({"best", "buy", "local", "alternative", "login", "support"})
 #: ... once more when both name a page type and the types differ ("best X" / "X price").
@@ -149,6 +151,9 @@ class Space:
             # two listicles: a word one has and the other lacks is usually another list
             # ("best yoga mat" / "best thick yoga mat")
             f *= LISTICLE_PENALTY ** min(2, len(set(su) ^ set(sv)))
+        if "compare" in fu and "compare" in fv and set(su) != set(sv):
+            # two comparisons: one page per pair ("asana vs trello" / "asana vs monday")
+            f *= COMPARE_PENALTY ** min(2, len(set(su) ^ set(sv)))
         if fu != fv:
             f *= FACET_PENALTY ** len(set(fu) ^ set(fv))
             pu, pv = PAGE_FACETS.intersection(fu), PAGE_FACETS.intersection(fv)
