@@ -115,7 +115,7 @@ async def insert_keywords(conn: AsyncConnection, rows: Sequence[dict[str, Any]])
       transactional, and the write lock is held, so nobody sees it missing; a rollback
       restores it.
     - Postgres (asyncpg): `COPY` instead of one INSERT per row (about 2x faster).
-    The account's data version is bumped as every store write does.
+    The list versions are bumped as every store write does (`writes.touch_accounts`).
     """
     if len(rows) < BULK_FAST_MIN:
         return await insert_many(conn, KEYWORDS, rows)
@@ -125,7 +125,8 @@ async def insert_keywords(conn: AsyncConnection, rows: Sequence[dict[str, Any]])
     if conn.dialect.name == "sqlite":
         return await _sqlite_bulk(conn, full)
     if conn.dialect.driver == "asyncpg":
-        await touch_accounts(conn, KEYWORDS, {r["account_id"] for r in full})
+        await touch_accounts(conn, KEYWORDS, {r["account_id"] for r in full},
+                             sectors={r["sector_id"] for r in full})
         return await _pg_copy(conn, full)
     return await insert_many(conn, KEYWORDS, full)
 
