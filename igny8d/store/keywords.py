@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
+from igny8d.store import loopsqlite
 from igny8d.store.errors import UniqueViolation
 from igny8d.store.rows import list_rows
 from igny8d.store.schema import keywords
@@ -138,6 +139,7 @@ async def _sqlite_bulk(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int
     fts = KEYWORDS.fulltext
     if trigger is None or fts is None:
         return await insert_many(conn, KEYWORDS, rows)
+    await loopsqlite.offload(conn)  # seconds of work: off the event loop's thread
     before = (await conn.execute(select(func.max(keywords.c.id)))).scalar() or 0
     await conn.execute(text(f"DROP TRIGGER {_SQLITE_FTS_TRIGGER}"))
     count = await insert_many(conn, KEYWORDS, rows, batch=5000)
