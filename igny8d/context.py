@@ -25,6 +25,9 @@ from igny8d.store.engine import Store
 
 T = TypeVar("T")
 
+#: how many list reads of a process run at once (`AppContext.list_reads`)
+LIST_READS = 4
+
 #: The AI operations this server runs as job kinds.
 OPERATIONS: tuple[lifecycle.Operation[Any, Any, Any], ...] = (
     cluster.OPERATION, ideas.OPERATION, content.OPERATION, image_prompts.OPERATION,
@@ -250,6 +253,9 @@ class AppContext:
     limiter: RateLimiter
     metrics: Metrics = field(default_factory=Metrics)
     counts: CountCache = field(default_factory=CountCache)
+    #: list reads running at once: the rest wait their turn without work on the event loop,
+    #: so a write's few turns of the loop are not each behind every reader's (issue 14)
+    list_reads: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(LIST_READS))
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("igny8d"))
     #: job kinds of this application: the AI operations, registered here (tests register
     #: their own too: nothing is global)

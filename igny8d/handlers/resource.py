@@ -290,6 +290,10 @@ class ResourceHandler(IdempotentHandler):
     # -- the generic operations -----------------------------------------------------------------
 
     async def do_list(self) -> None:
+        async with self.ctx.list_reads:
+            await self._list()
+
+    async def _list(self) -> None:
         res = self.resource
         terms, words = res.filters_and_search(self)
         order = res.order_terms(self)

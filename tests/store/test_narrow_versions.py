@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from igny8d.context import CountCache
+from igny8d.context import LIST_READS, CountCache
 from igny8d.handlers.planner_keywords import KEYWORDS as RESOURCE
 from tests.helpers.app import make_settings, start_app, start_jobs_app, stop_app
 from tests.helpers.client import Client
@@ -255,3 +255,19 @@ async def test_a_cancelled_computation_is_taken_over_and_a_cancelled_waiter_leav
     assert await waiter == 5
     assert calls == 2
     assert cache.in_flight == 0
+
+
+async def test_list_reads_take_turns_and_give_them_back(app, client):
+    t = await two_sector_owner(client, "turns@example.com")
+    await add_keywords(client, t, [("one", 1)], sector=_sector(t))
+    many = LIST_READS * 3
+    answers = await asyncio.gather(*(client.get(f"{KEYWORDS}?page={1 + i % 2}",
+                                                token=t["token"]) for i in range(many)))
+    # page 2 is a 404: a read that failed gave its turn back as well
+    assert sorted(r.status for r in answers) == [200] * (many // 2) + [404] * (many // 2)
+    turns = app.ctx.list_reads
+    for _ in range(LIST_READS):  # every turn is free again
+        assert not turns.locked()
+        await turns.acquire()
+    for _ in range(LIST_READS):
+        turns.release()
