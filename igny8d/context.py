@@ -25,7 +25,8 @@ from igny8d.store.engine import Store
 
 T = TypeVar("T")
 
-#: how many list reads of a process run at once (`AppContext.list_reads`)
+#: how many list reads of a process run at once on the embedded store
+#: (`AppContext.list_reads`; on Postgres as many as the read pool holds)
 LIST_READS = 4
 
 #: The AI operations this server runs as job kinds.
@@ -255,7 +256,7 @@ class AppContext:
     counts: CountCache = field(default_factory=CountCache)
     #: list reads running at once: the rest wait their turn without work on the event loop,
     #: so a write's few turns of the loop are not each behind every reader's (issue 14)
-    list_reads: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(LIST_READS))
+    list_reads: asyncio.Semaphore = field(init=False)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("igny8d"))
     #: job kinds of this application: the AI operations, registered here (tests register
     #: their own too: nothing is global)
@@ -271,6 +272,11 @@ class AppContext:
             self.store, self.jobs, workers=self.settings.job_workers,
             lease_s=self.settings.job_lease_s, max_attempts=self.settings.job_max_attempts,
         )
+        # The embedded store reads on one thread: more readers at once only lengthen the
+        # loop's turns. Postgres reads wait on the server: as many as its read pool holds.
+        self.list_reads = asyncio.Semaphore(
+            LIST_READS if self.store.dialect == "sqlite"
+            else 2 * self.settings.db_pool_size)
         self.executor.on_finished = self.metrics.observe_job
         self.executor.on_error = capture_job_error
         # deleted images' files are removed once their delete has committed
