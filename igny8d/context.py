@@ -7,9 +7,9 @@ import collections
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from igny8d.jobs.executor import Executor
 from igny8d.jobs.registry import JobRegistry
@@ -22,6 +22,12 @@ from igny8d.sentry import capture_job_error
 from igny8d.services import media
 from igny8d.settings import Settings
 from igny8d.store.engine import Store
+
+T = TypeVar("T")
+
+#: how many list reads of a process run at once on the embedded store
+#: (`AppContext.list_reads`; on Postgres as many as the read pool holds)
+LIST_READS = 4
 
 #: The AI operations this server runs as job kinds.
 OPERATIONS: tuple[lifecycle.Operation[Any, Any, Any], ...] = (
@@ -144,10 +150,14 @@ class Metrics:
 
 
 class CountCache:
-    """List totals by (resource, scope, filters, account data version), least recently used
-    out. The version is read with the caller's user on every request and bumped by every
-    write (store/writes.py), so a cached total is never served for data that changed; what is
-    per process is only the memory, never the truth.
+    """List totals by (resource, scope, filters, versions), least recently used out. The
+    versions are the account's data version (read with the caller's user) and the listed
+    table's (store/versions.py, read per list request), bumped in the same transaction as
+    every write that changes those rows, so a cached total is never served for data that
+    changed; what is per process is only the memory, never the truth.
+
+    A missing total is counted once per process (`once`): requests asking for the same key
+    meanwhile wait for that count instead of all counting at once.
 
     For searches with few matches it also keeps, under the same key plus the ordering,
     which ids match in which order (`ids`): their pages are then read by primary key, the
@@ -163,6 +173,44 @@ class CountCache:
         self.hits = 0
         self.misses = 0
         self.id_hits = 0
+        #: the keys being computed now, and what their waiters wait on
+        self._flights: dict[tuple[Any, ...], asyncio.Future[None]] = {}
+
+    async def once(self, key: tuple[Any, ...],
+                   compute: Callable[[], Awaitable[T]]) -> T | None:
+        """Run `compute` unless a computation of `key` is already running in this process:
+        then wait for it and return None (what it cached is in the cache now). Its error is
+        raised to the waiters too; if it was cancelled, one waiter computes instead.
+        A waiter cancelled itself leaves the shared computation running."""
+        while (flight := self._flights.get(key)) is not None:
+            try:
+                await asyncio.shield(flight)
+            except asyncio.CancelledError:
+                if not flight.cancelled():
+                    raise  # this waiter was cancelled, not the computation
+                continue  # the computation was: take over
+            return None
+        flight = asyncio.get_running_loop().create_future()
+        self._flights[key] = flight
+        try:
+            result = await compute()
+        except asyncio.CancelledError:
+            flight.cancel()
+            raise
+        except BaseException as error:
+            flight.set_exception(error)
+            flight.exception()  # retrieved: no "never retrieved" log when nobody waited
+            raise
+        else:
+            flight.set_result(None)
+        finally:
+            del self._flights[key]
+        return result
+
+    @property
+    def in_flight(self) -> int:
+        """How many keys are being computed now (tests: nothing is left behind)."""
+        return len(self._flights)
 
     def ids(self, key: tuple[Any, ...]) -> Sequence[int] | None:
         value = self._ids.get(key)
@@ -206,6 +254,9 @@ class AppContext:
     limiter: RateLimiter
     metrics: Metrics = field(default_factory=Metrics)
     counts: CountCache = field(default_factory=CountCache)
+    #: list reads running at once: the rest wait their turn without work on the event loop,
+    #: so a write's few turns of the loop are not each behind every reader's (issue 14)
+    list_reads: asyncio.Semaphore = field(init=False)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("igny8d"))
     #: job kinds of this application: the AI operations, registered here (tests register
     #: their own too: nothing is global)
@@ -221,6 +272,11 @@ class AppContext:
             self.store, self.jobs, workers=self.settings.job_workers,
             lease_s=self.settings.job_lease_s, max_attempts=self.settings.job_max_attempts,
         )
+        # The embedded store reads on one thread: more readers at once only lengthen the
+        # loop's turns. Postgres reads wait on the server: as many as its read pool holds.
+        self.list_reads = asyncio.Semaphore(
+            LIST_READS if self.store.dialect == "sqlite"
+            else 2 * self.settings.db_pool_size)
         self.executor.on_finished = self.metrics.observe_job
         self.executor.on_error = capture_job_error
         # deleted images' files are removed once their delete has committed

@@ -19,7 +19,7 @@ from igny8d.operations import lifecycle
 from igny8d.schemas.ai import TaskAccepted, progress_url
 from igny8d.services import idempotency
 from igny8d.services.base import ResourceService
-from igny8d.store import specs
+from igny8d.store import specs, versions
 
 #: Longer search terms are refused: each word becomes a clause, and the database's
 #: expression tree has a limit.
@@ -290,36 +290,54 @@ class ResourceHandler(IdempotentHandler):
     # -- the generic operations -----------------------------------------------------------------
 
     async def do_list(self) -> None:
+        async with self.ctx.list_reads:
+            await self._list()
+
+    async def _list(self) -> None:
         res = self.resource
         terms, words = res.filters_and_search(self)
         order = res.order_terms(self)
         page, page_size = self.page_request()
         offset = (page - 1) * page_size
-        key = self._count_key()
+        key = await self._count_key()
         counts = self.ctx.counts
+
+        async def read(known: int | None) -> tuple[int, list[dict[str, Any]]]:
+            found = await self._read_page(terms, words, order, page_size, offset, key, known)
+            if key is not None and known is None:
+                counts.put(key, found[0])
+            return found
+
         known = counts.get(key) if key is not None else None
-        svc, actor = self.service, self.principal
-        if res.plain_pages:
-            count, results = await self._plain_page(terms, words, order, page_size, offset,
-                                                    key, known)
-            if page > 1 and not results:
-                raise NotFound("Invalid page.")
+        if key is None or known is not None:
+            count, results = await read(known)
         else:
-            where = [specs.term_clause(res.spec, t) for t in terms]
-            if words:
-                where.extend(specs.search_clauses(res.spec, words, res.search_fields,
-                                                  dialect=self.ctx.store.dialect))
-            async with self.ctx.store.read() as conn:
-                count, rows = await svc.list_page(
-                    conn, actor, where=where, order_by=specs.order_clauses(res.spec, order),
-                    limit=page_size, offset=offset, count=known,
-                )
-                if page > 1 and not rows:
-                    raise NotFound("Invalid page.")
-                results = await svc.present(conn, actor, rows)
-        if key is not None and known is None:
-            counts.put(key, count)
+            # One request per process counts; the others asking the same meanwhile wait
+            # for its total, then read their page with it.
+            led = await counts.once(key, lambda: read(None))
+            count, results = led if led is not None else await read(counts.get(key))
+        if page > 1 and not results:
+            raise NotFound("Invalid page.")
         self.page(results, count=count, page=page, page_size=page_size)
+
+    async def _read_page(
+        self, terms: list[specs.Term], words: list[str], order: list[tuple[str, bool]],
+        page_size: int, offset: int, key: tuple[Any, ...] | None, known: int | None,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """The total (`known`, or counted) and one page of presented rows."""
+        res, svc, actor = self.resource, self.service, self.principal
+        if res.plain_pages:
+            return await self._plain_page(terms, words, order, page_size, offset, key, known)
+        where = [specs.term_clause(res.spec, t) for t in terms]
+        if words:
+            where.extend(specs.search_clauses(res.spec, words, res.search_fields,
+                                              dialect=self.ctx.store.dialect))
+        async with self.ctx.store.read() as conn:
+            count, rows = await svc.list_page(
+                conn, actor, where=where, order_by=specs.order_clauses(res.spec, order),
+                limit=page_size, offset=offset, count=known,
+            )
+            return count, await svc.present(conn, actor, rows)
 
     async def _plain_page(
         self, terms: list[specs.Term], words: list[str], order: list[tuple[str, bool]],
@@ -336,7 +354,11 @@ class ResourceHandler(IdempotentHandler):
         """
         res, svc, actor = self.resource, self.service, self.principal
         where = svc.where(actor)
-        ids_key = (*key, tuple(order)) if key is not None and words and not where else None
+        # An order by a computed figure (a cluster's keywords_count) depends on other
+        # tables' rows, whose writes do not bump this list's versions: not kept.
+        computed = any(col in res.spec.expressions for col, _ in order)
+        ids_key = (*key, tuple(order)) if key is not None and words and not where \
+            and not computed else None
         if ids_key is not None and known is not None:
             ids = self.ctx.counts.ids(ids_key)
             if ids is not None:
@@ -353,10 +375,12 @@ class ResourceHandler(IdempotentHandler):
             self.ctx.counts.put_ids(ids_key, found.ids)
         return found.count, found.rows
 
-    def _count_key(self) -> tuple[Any, ...] | None:
+    async def _count_key(self) -> tuple[Any, ...] | None:
         """What a list total depends on: the resource, whose rows (account, site grants),
-        the filters and search sent, and the account's data version. None: not cacheable
-        (reference data, an operator's cross-tenant view, an anonymous caller)."""
+        the filters and search sent, the account's data version, and the versions of the
+        table's lists (the sector's when the list is narrowed to one, store/versions.py):
+        one primary-key read. None: not cacheable (reference data, an operator's
+        cross-tenant view, an anonymous caller)."""
         p = self.principal
         res = self.resource
         if p is None or res.spec.level not in ("account", "site", "sector"):
@@ -366,7 +390,11 @@ class ResourceHandler(IdempotentHandler):
         sent = self.request.query_arguments
         params = tuple((name, self.get_query_argument(name, "") or "")
                        for name in res.count_params if name in sent)
-        return (res.name, p.account_id, p.site_ids, p.data_version, params)
+        sector = dict(params).get("sector_id", "") if "sector_id" in res.spec.table.c else ""
+        listed = await self.ctx.store.read_now(
+            versions.read, p.account_id, res.spec.table.name,
+            int(sector) if sector.isdigit() else None)
+        return (res.name, p.account_id, p.site_ids, p.data_version, listed, params)
 
     async def do_create(self) -> None:
         assert self.resource.create_body is not None

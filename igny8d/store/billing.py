@@ -3,8 +3,8 @@
 A balance change is one conditional UPDATE on the account row (`credits >= n` for a debit,
 `credits + n >= 0` for any other change), so it can never go below zero, also under
 concurrent charges on Postgres (the row lock makes the second UPDATE re-check the condition
-on the committed balance). It bumps the account's data version too: the ledger's list
-counts are cached per version like every other account table.
+on the committed balance). It bumps the list versions of the ledger and the usage log too
+(`store/versions.py`): their list counts are cached per version like every other table's.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from igny8d.store import versions
 from igny8d.store.errors import RowNotFound
 from igny8d.store.schema import (
     accounts,
@@ -27,7 +28,7 @@ from igny8d.store.schema import (
     users,
 )
 from igny8d.store.specs import TableSpec
-from igny8d.store.writes import now
+from igny8d.store.writes import now, touch_accounts
 
 TRANSACTIONS = TableSpec(credit_transactions, "account", "Transaction")
 USAGE = TableSpec(credit_usage, "account", "Usage log")
@@ -43,11 +44,19 @@ async def change_balance(conn: AsyncConnection, account_id: int, delta: int) -> 
     """
     stmt = (update(accounts)
             .where(accounts.c.id == account_id, accounts.c.credits + delta >= 0)
-            .values(credits=accounts.c.credits + delta,
-                    data_version=accounts.c.data_version + 1, updated_at=now())
+            .values(credits=accounts.c.credits + delta, updated_at=now())
             .returning(accounts.c.credits))
     value = (await conn.execute(stmt)).scalar_one_or_none()
-    return int(value) if value is not None else None
+    if value is None:
+        return None
+    await _bump_ledger(conn, account_id)
+    return int(value)
+
+
+async def _bump_ledger(conn: AsyncConnection, account_id: int) -> None:
+    """What a balance change writes next (ledger and usage rows) changes these lists."""
+    await versions.bump(conn, [account_id], {credit_transactions.name: None,
+                                             credit_usage.name: None})
 
 
 async def lock_balance(conn: AsyncConnection, account_id: int) -> int:
@@ -55,11 +64,12 @@ async def lock_balance(conn: AsyncConnection, account_id: int) -> int:
     and return its balance: what a refund holds while it reads what is left to refund."""
     value = (await conn.execute(
         update(accounts).where(accounts.c.id == account_id)
-        .values(data_version=accounts.c.data_version + 1)
+        .values(credits=accounts.c.credits)
         .returning(accounts.c.credits)
     )).scalar_one_or_none()
     if value is None:
         raise RowNotFound("Account not found.")
+    await _bump_ledger(conn, account_id)
     return int(value)
 
 
@@ -177,6 +187,7 @@ async def resource_counts(conn: AsyncConnection, account_id: int) -> dict[str, i
 async def set_usage_cost(conn: AsyncConnection, account_id: int, reference: str, *,
                          tokens: int, cost: float) -> int:
     """Tokens and provider cost on the usage rows of one charge reference; how many rows."""
+    await touch_accounts(conn, USAGE, [account_id])
     stmt = (update(credit_usage)
             .where(credit_usage.c.account_id == account_id,
                    credit_usage.c.reference == reference)

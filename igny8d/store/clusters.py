@@ -1,9 +1,9 @@
 """Keyword clusters: their table spec, computed keyword figures, unassigning on delete.
 
 The spec carries the figures a list may be ordered by (correlated subqueries). Every write
-here bumps the account's data version first (`writes.touch_accounts`, as the generic writes
-do): cached list totals are not reused, and the account row is the first lock a writer takes
-(one lock order on Postgres).
+here takes the account row first and bumps the list versions it changes
+(`writes.touch_accounts`, as the generic writes do): cached list totals are not reused, and
+the account row is the first lock a writer takes (one lock order on Postgres).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import errno
 import logging
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from igny8d.store import loopsqlite
 from igny8d.store.errors import StoreBusy, StoreFull, StoreUnreachable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -88,6 +90,9 @@ def make_engine(
             if path:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": timeout}
+        if not reader and "poolclass" not in kwargs:
+            # writes: the stdlib driver on the loop's thread, no hop per statement
+            kwargs["async_creator"] = loopsqlite.creator(url.split(":///", 1)[-1], timeout)
         if reader:
             # Reads run in autocommit: no BEGIN before and no ROLLBACK after each one, two
             # round trips to the driver's thread saved per read (WAL readers never block).
@@ -171,6 +176,13 @@ class Store:
         self._outage_lock = threading.Lock()
         #: when (epoch s) a write last met a full disk; a later commit clears it
         self.disk_full_at: float | None = None
+        #: the embedded store's writers of this process take turns (per event loop), so none
+        #: waits for SQLite's lock on the loop's thread behind another (store/loopsqlite.py)
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = \
+            weakref.WeakKeyDictionary()
+        self._loop_writes = engine.dialect.name == "sqlite" and not isinstance(
+            engine.pool, StaticPool)
+        self._busy_s = 30.0
         if sync_reader is not None:
             self._threads = ThreadPoolExecutor(max_workers=SYNC_READ_THREADS,
                                                thread_name_prefix="igny8d-read")
@@ -182,9 +194,14 @@ class Store:
             if isinstance(engine.pool, StaticPool):  # one in-memory database: one connection
                 return cls(engine)
             timeout = float(kwargs.get("timeout", 30.0))
-            return cls(engine, make_engine(url, reader=True, **kwargs),
-                       make_sync_reader(url, timeout=timeout))
-        return cls(engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+            store = cls(engine, make_engine(url, reader=True, **kwargs),
+                        make_sync_reader(url, timeout=timeout))
+            store._busy_s = timeout
+            return store
+        # Reads get a pool of their own: 32 list requests holding every pooled connection
+        # made a write wait for one (issue 14). Twice the connections per process.
+        reads = make_engine(url, **kwargs).execution_options(isolation_level="AUTOCOMMIT")
+        return cls(engine, reads)
 
     async def run_read(self, fn: Callable[Concatenate[Connection, P], T],
                        *args: P.args, **kwargs: P.kwargs) -> T:
@@ -259,6 +276,44 @@ class Store:
         unreachable one (refused, dropped mid-transaction) raises StoreUnreachable, also a 503.
         """
         notes: dict[str, list[Any]] = {}
+        async with self._turn(), self._transaction(notes) as conn:
+            yield conn
+        # committed (an exception above skips this: a rollback runs no listener)
+        self.disk_full_at = None
+        for kind, items in notes.items():
+            listener = self._listeners.get(kind)
+            if listener is None or not items:
+                continue
+            try:
+                await listener(items)
+            except Exception:  # the commit stands; what the listener tidies can wait
+                log.exception("after-commit listener %r failed", kind)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """This process's turn to write, on the embedded store (elsewhere: at once). Waiting
+        longer than the busy timeout is StoreBusy, as SQLite's own wait was."""
+        if not self._loop_writes:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._turns.get(loop)
+        if lock is None:
+            lock = self._turns[loop] = asyncio.Lock()
+        if lock.locked():
+            try:
+                await asyncio.wait_for(lock.acquire(), self._busy_s)
+            except TimeoutError:
+                raise StoreBusy("The database is busy; retry shortly.") from None
+        else:
+            await lock.acquire()  # free: no turn of the loop
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self, notes: dict[str, list[Any]]) -> AsyncIterator[AsyncConnection]:
         with self._translated():
             async with self.engine.connect() as conn:
                 if self.dialect == "sqlite":
@@ -273,16 +328,6 @@ class Store:
                     # and hid the first error. A dropped connection's info goes with it.
                     if not conn.invalidated:
                         conn.info.pop(_NOTES, None)
-        # committed (an exception above skips this: a rollback runs no listener)
-        self.disk_full_at = None
-        for kind, items in notes.items():
-            listener = self._listeners.get(kind)
-            if listener is None or not items:
-                continue
-            try:
-                await listener(items)
-            except Exception:  # the commit stands; what the listener tidies can wait
-                log.exception("after-commit listener %r failed", kind)
 
     def listen(self, kind: str, listener: Callable[[list[Any]], Awaitable[object]]) -> None:
         """Call `listener(items)` after each committed `begin()` transaction that noted

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
+from igny8d.store import loopsqlite
 from igny8d.store.conflicts import conflict
 from igny8d.store.errors import UniqueViolation
 from igny8d.store.rows import list_rows
@@ -120,7 +121,7 @@ async def insert_keywords(conn: AsyncConnection, *, account_id: int, site_id: in
     none; the caller has ruled out duplicates under the account lock).
 
     Small loads go through `writes.insert_many`. Large ones skip the per-row costs that
-    dominate there, with the same rows as the result; the account's data version is bumped
+    dominate there, with the same rows as the result; the list versions are bumped
     as every store write does:
     - SQLite: parameter tuples straight to the driver in batches (no per-row dict, no
       per-value bind processing); the AFTER INSERT triggers that copy the new row into
@@ -135,7 +136,7 @@ async def insert_keywords(conn: AsyncConnection, *, account_id: int, site_id: in
         return await insert_many(conn, KEYWORDS, [
             {"account_id": account_id, "site_id": site_id, "sector_id": sector_id,
              **r._asdict()} for r in rows])
-    await touch_accounts(conn, KEYWORDS, [account_id])
+    await touch_accounts(conn, KEYWORDS, [account_id], sectors=[sector_id])
     stamp = now()
     if conn.dialect.name == "sqlite":
         return await _sqlite_load(conn, (account_id, site_id, sector_id), stamp, rows)
@@ -185,6 +186,7 @@ def _as_bulk(trigger_sql: str) -> list[str] | None:
 
 async def _sqlite_load(conn: AsyncConnection, shared: tuple[int, int, int], stamp: Any,
                        rows: Sequence[KeywordLoad]) -> int:
+    await loopsqlite.offload(conn)  # seconds of work: off the event loop's thread
     triggers = []
     for name, sql in (await conn.execute(text(
             "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "

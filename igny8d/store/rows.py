@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
+from igny8d.store import loopsqlite
 from igny8d.store.errors import RowNotFound
 from igny8d.store.specs import TableSpec
 
@@ -64,6 +65,7 @@ async def count_rows(
     conn: AsyncConnection, spec: TableSpec, *, scope: Scope,
     where: Sequence[ColumnElement[bool]] = (),
 ) -> int:
+    await loopsqlite.offload_next(conn)  # it may scan: never on the event loop's thread
     return int((await conn.execute(_count_stmt(spec, scope, where))).scalar_one())
 
 

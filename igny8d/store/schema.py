@@ -178,6 +178,22 @@ accounts = Table(
     **_AUTOINCREMENT,
 )
 
+#: What a list's cached total and ids are keyed on, besides the account's `data_version`:
+#: bumped in the same transaction as every write to the account's rows of `table_name`
+#: (store/writes.py). `sector_id` 0 is the whole table (lists not narrowed to one sector),
+#: -1 is "some sectors" (a write whose sectors are not known: every sector's lists), any
+#: other value that sector. A list narrowed to sector S reads S and -1; any other list 0.
+list_versions = Table(
+    "list_versions",
+    metadata,
+    Column("account_id", BigInteger().with_variant(Integer, "sqlite"),
+           ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("table_name", String(64), primary_key=True),
+    Column("sector_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=False),
+    Column("version", BigInteger, nullable=False, default=0),
+)
+
 users = Table(
     "users",
     metadata,

@@ -19,7 +19,8 @@ async def insert_tasks(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) ->
     """Insert writer tasks in one statement per 1000 rows; their ids in the rows' order."""
     if not rows:
         return []
-    await touch_accounts(conn, TASKS, {r["account_id"] for r in rows})
+    await touch_accounts(conn, TASKS, {r["account_id"] for r in rows},
+                         sectors={r["sector_id"] for r in rows})
     stamp = now()
     values = [{"created_at": stamp, "updated_at": stamp, **r} for r in rows]
     out: list[int] = []

@@ -1,7 +1,10 @@
-"""Scoped writes of rows, each bumping the account's data version first (`touch_accounts`).
+"""Scoped writes of rows, each bumping the list versions of what it changed
+(store/versions.py) in the same transaction.
 
-The bump is the list count cache's key, and it makes the account row every writer's first
-lock (one lock order on Postgres).
+Every writer takes its account rows first (`versions.lock_accounts`: one lock order on
+Postgres), then writes, then bumps the versions of the (table, sector) lists it changed:
+the sectors come from the written values or from the statement's RETURNING, a delete also
+bumps the tables its foreign keys reach.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.scope import Scope
+from igny8d.store import versions
 from igny8d.store.conflicts import conflict
 from igny8d.store.errors import RowNotFound
 from igny8d.store.schema import accounts
@@ -23,24 +27,58 @@ from igny8d.store.specs import TableSpec
 _VERSIONED = ("account", "site", "sector")
 
 
-async def touch_accounts(
+async def lock_accounts(
     conn: AsyncConnection, spec: TableSpec, account_ids: Iterable[int | None]
-) -> None:
-    """Bump the data version of the accounts whose data this write changes.
-
-    Called before the write, so every writer takes the account row first (one lock order,
-    no deadlocks on Postgres); list counts cached under the old version are not used again.
-    An operator's cross-tenant write (account None) bumps every account.
-    """
+) -> list[int]:
+    """Before a write: take the rows of the accounts whose data it changes (every writer's
+    first lock). Returns the accounts whose list versions the write must bump afterwards
+    (`bump_lists`); none for reference data. An operator's cross-tenant write (account
+    None) bumps every account's data version instead: every cached list goes."""
     if spec.level not in _VERSIONED:
-        return
+        return []
     ids = set(account_ids)
     if not ids:
+        return []
+    if None in ids:
+        await conn.execute(update(accounts).values(data_version=accounts.c.data_version + 1))
+        return []
+    wanted = sorted(i for i in ids if i is not None)
+    await versions.lock_accounts(conn, wanted)
+    return wanted
+
+
+async def bump_lists(
+    conn: AsyncConnection, spec: TableSpec, account_ids: Sequence[int],
+    sectors: Iterable[int | None] | None = None, *, deleted: bool = False,
+) -> None:
+    """After a write, in its transaction: bump the list versions of `spec`'s table in these
+    accounts, for `sectors` (None: not known, every sector's). A delete (`deleted`) also
+    bumps every table its foreign keys cascade to or set NULL in."""
+    if not account_ids:
         return
-    stmt = update(accounts).values(data_version=accounts.c.data_version + 1)
-    if None not in ids:
-        stmt = stmt.where(accounts.c.id.in_(sorted(i for i in ids if i is not None)))
-    await conn.execute(stmt)
+    own = spec.table.name
+    narrow = sectors if versions.has_sectors(spec.table) and sectors is not None else None
+    changed: dict[str, Iterable[int | None] | None] = {own: narrow}
+    if deleted:
+        changed.update({t: None for t in versions.dependents(own) if t != own})
+    await versions.bump(conn, account_ids, changed)
+
+
+async def touch_accounts(
+    conn: AsyncConnection, spec: TableSpec, account_ids: Iterable[int | None], *,
+    sectors: Iterable[int | None] | None = None, deleted: bool = False,
+) -> None:
+    """`lock_accounts` and `bump_lists` at once, for a write that knows its sectors (or
+    none) before it runs: call it first, so the account rows are the first lock."""
+    ids = await lock_accounts(conn, spec, account_ids)
+    await bump_lists(conn, spec, ids, sectors, deleted=deleted)
+
+
+def _sectors(spec: TableSpec, rows: Iterable[Any]) -> list[int | None] | None:
+    """The sectors of written rows (None: the table has none)."""
+    if not versions.has_sectors(spec.table):
+        return None
+    return [r["sector_id"] for r in rows]
 
 
 def now() -> dt.datetime:
@@ -57,7 +95,8 @@ async def insert_row(
         values.setdefault("created_at", stamp)
     if "updated_at" in spec.table.c:
         values.setdefault("updated_at", stamp)
-    await touch_accounts(conn, spec, [values.get("account_id")])
+    await touch_accounts(conn, spec, [values.get("account_id")],
+                         sectors=[values.get("sector_id")])
     stmt = insert(spec.table).values(**values).returning(*spec.table.c)
     try:
         async with conn.begin_nested():
@@ -87,7 +126,8 @@ async def insert_many(
         if "updated_at" in spec.table.c:
             values.setdefault("updated_at", stamp)
         stamped.append(values)
-    await touch_accounts(conn, spec, {r.get("account_id") for r in stamped})
+    await touch_accounts(conn, spec, {r.get("account_id") for r in stamped},
+                         sectors={r.get("sector_id") for r in stamped})
     try:
         for start in range(0, len(stamped), batch):
             await conn.execute(insert(spec.table), stamped[start:start + batch])
@@ -107,13 +147,16 @@ async def update_many(
     values = dict(values)
     if "updated_at" in spec.table.c:
         values["updated_at"] = now()
-    await touch_accounts(conn, spec, [scope.account_id])
+    accs = await lock_accounts(conn, spec, [scope.account_id])
     stmt = (update(spec.table).where(spec.table.c.id.in_(wanted), *spec.scope_filter(scope))
-            .values(**values))
+            .values(**values).returning(*_sector_column(spec)))
     try:
-        return int((await conn.execute(stmt)).rowcount)
+        rows = (await conn.execute(stmt)).mappings().all()
     except IntegrityError as exc:
         raise conflict(spec, exc) from None
+    moved = "sector_id" in values
+    await bump_lists(conn, spec, accs, None if moved else _sectors(spec, rows))
+    return len(rows)
 
 
 async def update_row(
@@ -123,7 +166,7 @@ async def update_row(
     values = dict(values)
     if "updated_at" in spec.table.c:
         values["updated_at"] = now()
-    await touch_accounts(conn, spec, [scope.account_id])
+    accs = await lock_accounts(conn, spec, [scope.account_id])
     stmt = (
         update(spec.table)
         .where(spec.table.c.id == row_id, *spec.scope_filter(scope))
@@ -137,23 +180,38 @@ async def update_row(
         raise conflict(spec, exc) from None
     if row is None:
         raise RowNotFound(f"{spec.label} not found.")
+    moved = "sector_id" in values
+    await bump_lists(conn, spec, accs, None if moved else _sectors(spec, [row]))
     return dict(row)
 
 
 async def delete_row(
     conn: AsyncConnection, spec: TableSpec, row_id: int, *, scope: Scope
 ) -> None:
-    await touch_accounts(conn, spec, [scope.account_id])
-    stmt = delete(spec.table).where(spec.table.c.id == row_id, *spec.scope_filter(scope))
-    if (await conn.execute(stmt)).rowcount == 0:
+    accs = await lock_accounts(conn, spec, [scope.account_id])
+    stmt = (delete(spec.table).where(spec.table.c.id == row_id, *spec.scope_filter(scope))
+            .returning(*_sector_column(spec)))
+    rows = (await conn.execute(stmt)).mappings().all()
+    if not rows:
         raise RowNotFound(f"{spec.label} not found.")
+    await bump_lists(conn, spec, accs, _sectors(spec, rows), deleted=True)
 
 
 async def delete_many(
     conn: AsyncConnection, spec: TableSpec, ids: Iterable[int], *, scope: Scope
 ) -> int:
     wanted = sorted(set(ids))
-    await touch_accounts(conn, spec, [scope.account_id])
-    stmt = delete(spec.table).where(spec.table.c.id.in_(wanted), *spec.scope_filter(scope))
-    return int((await conn.execute(stmt)).rowcount)
+    accs = await lock_accounts(conn, spec, [scope.account_id])
+    stmt = (delete(spec.table).where(spec.table.c.id.in_(wanted), *spec.scope_filter(scope))
+            .returning(*_sector_column(spec)))
+    rows = (await conn.execute(stmt)).mappings().all()
+    if rows:
+        await bump_lists(conn, spec, accs, _sectors(spec, rows), deleted=True)
+    return len(rows)
+
+
+def _sector_column(spec: TableSpec) -> list[Any]:
+    """What a write returns to learn its sectors (the id where the table has none)."""
+    c = spec.table.c
+    return [c.sector_id] if versions.has_sectors(spec.table) else [c.id]
 
