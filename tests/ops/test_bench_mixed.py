@@ -1,0 +1,113 @@
+"""The mixed scenario's writer (bench/mixed.py, issue 14 item 5): its pacing and its figures.
+
+The scenario itself needs the peers and wrk (`make bench`); these check the logic that decides
+which write counts as done and what latency is reported, on a simulated clock.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from types import ModuleType
+
+import pytest
+
+from tests.helpers.paths import ROOT
+
+
+@pytest.fixture(scope="module")
+def mixed() -> Iterator[ModuleType]:
+    """bench/mixed.py loaded from its path (bench/ is not a package); registered while the
+    tests run because its dataclasses look their module up."""
+    spec = importlib.util.spec_from_file_location("bench_mixed_test", ROOT / "bench/mixed.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+class Clock:
+    """A simulated clock: sleeping and writing advance it."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def writer(clock: Clock, seconds: dict[int, float],
+           failing: frozenset[int] = frozenset()) -> Callable[[int], tuple[bool, str]]:
+    def write(i: int) -> tuple[bool, str]:
+        clock.now += seconds.get(i, 0.002)
+        return (i not in failing, "409 duplicate" if i in failing else "")
+
+    return write
+
+
+def test_fast_writes_go_out_on_their_slots(mixed: ModuleType) -> None:
+    clock = Clock(100.0)
+    out = mixed.pace(writer(clock, {}), 10, 1.0, 100.5, clock.time, clock.sleep)
+    assert [o.index for o in out] == list(range(10))
+    assert [round(o.sent - 100.5, 6) for o in out] == [round(i / 10, 6) for i in range(10)]
+    assert all(o.sent >= o.due for o in out)
+    summary = mixed.summarize(out, 10)
+    assert (summary["attempted"], summary["sent"], summary["done"], summary["failed"]) == (
+        10, 10, 10, 0)
+    assert summary["p50_ms"] == summary["p99_ms"] == 2.0
+    assert summary["late_max_ms"] == 0.0
+
+
+def test_a_slow_write_delays_the_next_and_the_window_ends_the_run(mixed: ModuleType) -> None:
+    clock = Clock(0.0)
+    # write 1 holds the client 0.5 s: writes 2.. go out late, back to back, until the
+    # schedule catches up; write 8 holds it past the 1 s window: write 9 is never sent
+    out = mixed.pace(writer(clock, {1: 0.5, 8: 0.5}), 10, 1.0, 0.0, clock.time, clock.sleep)
+    assert [o.index for o in out] == list(range(9))
+    assert out[2].sent == pytest.approx(0.6) and out[2].due == pytest.approx(0.2)
+    assert out[7].sent == pytest.approx(0.7)  # caught up: on its slot again
+    summary = mixed.summarize(out, 10)
+    assert (summary["attempted"], summary["sent"], summary["done"]) == (10, 9, 9)
+    assert summary["max_ms"] == pytest.approx(500.0)
+    assert summary["late_max_ms"] == pytest.approx(400.0)
+
+
+def test_failed_writes_count_as_not_done_but_their_latency_counts(mixed: ModuleType) -> None:
+    clock = Clock(0.0)
+    out = mixed.pace(writer(clock, {1: 0.5}, frozenset({1})), 2, 2.0, 0.0, clock.time,
+                     clock.sleep)
+    summary = mixed.summarize(out, 4)
+    assert (summary["sent"], summary["done"], summary["failed"]) == (4, 3, 1)
+    assert summary["max_ms"] == pytest.approx(500.0)
+    assert summary["errors"] == ["409 duplicate"]
+
+
+def test_nearest_rank_percentiles(mixed: ModuleType) -> None:
+    values = [float(v) for v in range(10, 0, -1)]
+    assert mixed.percentile(values, 50) == 5.0
+    assert mixed.percentile(values, 99) == 10.0  # of 10 samples: the largest
+    assert mixed.percentile(values, 90) == 9.0
+    assert mixed.percentile([3.0], 99) == 3.0
+    assert mixed.percentile([], 50) is None
+    assert mixed.summarize([], 10)["p99_ms"] is None
+
+
+def test_reader_paths_and_written_rows(mixed: ModuleType) -> None:
+    paths = mixed.reader_paths()
+    assert len(paths) == len(set(paths)) == 40 * 3
+    assert all("status=active" in p and "ordering=-volume" in p and "page_size=25" in p
+               for p in paths)
+    assert sum("page=" in p.replace("page_size=", "") for p in paths) == 80  # page 1 bare
+    rows = [mixed.keyword_row(tag, i) for tag in ("idle1", "load1") for i in range(200)]
+    assert len({r["keyword"] for r in rows}) == len(rows)
+    for r in rows:
+        assert sum(w in r["keyword"].split() for w in mixed.WORDS) >= 1
+        assert r["status"] == "active" and 10 <= r["volume"] <= 100_000
