@@ -423,7 +423,7 @@ def run(s: Setup, targets: Sequence[str]) -> dict[str, Any]:
             time.sleep(1)
     return {"targets": chosen, "rates": list(RATES), "words": list(WORDS),
             "pages": list(PAGES), "duration": s.duration, "warmup": s.warmup,
-            "connections": s.connections,
+            "connections": s.connections, "cpus": os.cpu_count(),
             "rows": [r for t in per_target for r in t["rows"]],
             "checks": answers_check(per_target),
             "loadavg_before": [round(x, 2) for x in load_before],
@@ -524,6 +524,20 @@ def render(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cpu_capacity_ratio(me: dict[str, Any], other: dict[str, Any] | None,
+                       res: dict[str, Any]) -> float | None:
+    """igny8d's reads per CPU-second ÷ the other's, each capped at the cores it can use: what
+    the req/s ratio would be if each had its cores to itself (its own load not counted)."""
+    if other is None or not me["server_cpu_s"] or not other["server_cpu_s"]:
+        return None
+    cores = res.get("cpus") or os.cpu_count() or 1
+
+    def capacity(row: dict[str, Any]) -> float:
+        return float(min(row["workers"], cores) * row["requests"] / row["server_cpu_s"])
+
+    return capacity(me) / capacity(other)
+
+
 def mixed_targets_table(res: dict[str, Any]) -> str:
     by = {(r["target"], r["rate"]): r for r in res["rows"]}
     out = ["| target | needed | this run | met |", "| --- | ---: | ---: | --- |"]
@@ -552,6 +566,11 @@ def mixed_targets_table(res: dict[str, Any]) -> str:
         if rate == 10:
             add(f"{label}: igny8d writes done", f"{w['attempted']} / {w['attempted']}",
                 f"{w['done']} / {w['attempted']}", w["done"] == w["attempted"])
+        est = [f"÷ {peer} {ratio:.2f}×" for peer in ("drf", "fastapi")
+               if (ratio := cpu_capacity_ratio(me, by.get((peer, rate)), res)) is not None]
+        if est:
+            add(f"{label}: igny8d by CPU per request (estimate: min(procs, cores) ÷ CPU "
+                "ms/req; steadier than req/s on a busy machine)", "–", ", ".join(est), None)
         add(f"{label}: igny8d write p99 under reads vs idle (item 3: within a few ms)",
             "idle + a few ms", f"{_ms(w['p99_ms'])} vs {_ms(me['idle_writes']['p99_ms'])} ms",
             None)

@@ -1078,6 +1078,10 @@ def main() -> int:
         work = args.work_dir.resolve()
         prepare_work_dir(args.peers.resolve(), work)
         print(render(args.report.resolve(), args.ref, work))
+        mixed_json = args.report.with_name(args.report.stem + "-mixed.json")
+        if mixed_json.is_file():
+            mixed = _load_module("bench_mixed", HERE / "mixed.py")
+            print("\n" + mixed.render(json.loads(mixed_json.read_text())))
         return 0
 
     targets = args.targets or DEFAULT_TARGETS

@@ -111,3 +111,38 @@ def test_reader_paths_and_written_rows(mixed: ModuleType) -> None:
     for r in rows:
         assert sum(w in r["keyword"].split() for w in mixed.WORDS) >= 1
         assert r["status"] == "active" and 10 <= r["volume"] <= 100_000
+
+
+def _row(target: str, rate: int, rps: float, p99: float, done: int, workers: int = 2
+         ) -> dict[str, object]:
+    writes = {"attempted": 10 * rate, "done": done, "p50_ms": 3.0, "p99_ms": 9.0}
+    return {"target": target, "workers": workers, "rate": rate, "requests": int(10 * rps),
+            "rps": rps, "p50_ms": p99 / 2, "p99_ms": p99, "non_2xx": 0, "socket_errors": {},
+            "server_cpu_s": 5.0, "worker_cpu_s": [5.0], "write_path": "api",
+            "writes": writes, "idle_writes": {**writes, "p99_ms": 4.0}}
+
+
+def test_the_issues_targets_met_and_missed(mixed: ModuleType) -> None:
+    res = {"cpus": 2, "rows": [
+        _row("drf", 10, 100.0, 900.0, 100), _row("fastapi", 10, 120.0, 800.0, 100),
+        _row("igny8d", 10, 500.0, 99.0, 100, workers=1),
+        _row("drf", 1, 100.0, 900.0, 10), _row("igny8d", 1, 600.0, 60.0, 10, workers=1)]}
+    lines = {line.split(" | ")[0].lstrip("| "): line
+             for line in mixed.mixed_targets_table(res).splitlines()}
+    assert lines["10 writes/s: igny8d (1 proc) ÷ drf (2 proc)"].endswith("| 5.00× | yes |")
+    assert lines["10 writes/s: igny8d (1 proc) ÷ fastapi (2 proc)"].endswith("| 4.17× | **no** |")
+    assert lines["10 writes/s: igny8d read p99"].endswith("| 99.0 ms | yes |")
+    assert lines["10 writes/s: igny8d writes done"].endswith("| 100 / 100 | yes |")
+    assert lines["1 write/s: igny8d read p99"].endswith("| 60.0 ms | **no** |")  # < 60
+    # igny8d 1,000 reads per CPU-second on its 1 core, drf 200 on each of 2: 2.5 times
+    [estimate] = [v for k, v in lines.items() if k.startswith("10 writes/s: igny8d by CPU")]
+    assert "÷ drf 2.50×" in estimate
+
+
+def test_errors_or_a_missed_write_fail_the_targets(mixed: ModuleType) -> None:
+    me = _row("igny8d", 10, 900.0, 50.0, 99, workers=1)
+    me["non_2xx"] = 3
+    res = {"cpus": 2, "rows": [_row("drf", 10, 100.0, 900.0, 100), me]}
+    table = mixed.mixed_targets_table(res)
+    assert "| 9.00× | **no** |" in table  # answered errors: not comparable
+    assert "| 99 / 100 | **no** |" in table
