@@ -368,9 +368,11 @@ def measure_target(s: Setup, target: str, tmp: Path, peers: Any) -> dict[str, An
                                       if target == IGNY8D else {"kind": "sqlite", "db": db})
             s.log(f"mixed: {target} ({workers} proc), {rate} write(s)/s: idle writes "
                   f"{s.duration} s, warm-up {s.warmup} s, reads + writes {s.duration} s")
+            c0 = peers.group_cpu_s(server.proc.pid)
             idle = writer_result(start_writer({**writer, "rate": rate, "duration": s.duration,
                                                "start": time.time() + 0.5,
                                                "tag": f"idle{rate}"}))
+            idle["server_cpu_s"] = round(cpu_delta(c0, peers.group_cpu_s(server.proc.pid)), 3)
             if s.warmup:
                 run_wrk(server.base, token, paths, s.warmup, s.connections)
             start = time.time() + 1.0
@@ -383,6 +385,9 @@ def measure_target(s: Setup, target: str, tmp: Path, peers: Any) -> dict[str, An
             writes = writer_result(proc)
             used = sorted((cpu1[p] - cpu0.get(p, 0.0) for p in cpu1), reverse=True)
             secs = r["duration_us"] / 1e6
+            # the writes' share of the window's CPU, at the idle writes' cost per write
+            per_write = idle["server_cpu_s"] / idle["sent"] if idle["sent"] else 0.0
+            read_cpu = max(0.0, sum(used) - per_write * writes["sent"])
             rows.append({
                 "target": target, "workers": workers, "rate": rate,
                 "connections": s.connections, "duration_s": round(secs, 2),
@@ -391,7 +396,7 @@ def measure_target(s: Setup, target: str, tmp: Path, peers: Any) -> dict[str, An
                 "max_ms": round(r["max_us"] / 1000, 2), "non_2xx": r["err_status"],
                 "socket_errors": {k[4:]: r[k] for k in ("err_connect", "err_read",
                                                         "err_write", "err_timeout") if r[k]},
-                "server_cpu_s": round(sum(used), 2),
+                "server_cpu_s": round(sum(used), 2), "read_cpu_s": round(read_cpu, 2),
                 "worker_cpu_s": [round(u, 2) for u in used[:workers]],
                 "server_rss_mb": peers.group_rss_mb(server.proc.pid),
                 "write_path": "api" if target == IGNY8D else "sqlite",
@@ -406,6 +411,10 @@ def measure_target(s: Setup, target: str, tmp: Path, peers: Any) -> dict[str, An
         server.stop()
     return {"target": target, "rows": rows, "before": before,
             "after": {p: a[1] for p, a in after.items()}}
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(after[p] - before.get(p, 0.0) for p in after)
 
 
 def run(s: Setup, targets: Sequence[str]) -> dict[str, Any]:
@@ -460,8 +469,14 @@ def _ms(v: float | None) -> str:
     return "–" if v is None else f"{v:.1f}"
 
 
+def read_cpu_s(row: dict[str, Any]) -> float:
+    """The server's CPU for the reads: the window's, less the writes' share where measured
+    (runs before that field existed give the whole window's)."""
+    return float(row.get("read_cpu_s", row["server_cpu_s"]))
+
+
 def _cpu(row: dict[str, Any]) -> str:
-    return f"{1000 * row['server_cpu_s'] / row['requests']:.2f}" if row["requests"] else "–"
+    return f"{1000 * read_cpu_s(row) / row['requests']:.2f}" if row["requests"] else "–"
 
 
 def _agree(differing: Sequence[str]) -> str:
@@ -483,8 +498,9 @@ def render(res: dict[str, Any]) -> str:
         f"`POST {KEYWORDS_PATH}`, the peers (no write endpoint) by the same rows INSERTed "
         "into their SQLite database, so **their write latency is the database's alone**. "
         "Idle write latency: the same writes, no readers. Each target on its own copy of its "
-        "bench database. CPU ms/req: the server's CPU over the read window ÷ reads "
-        "(igny8d's includes its writes). Shared 2-core machine: loadavg(1/5/15 min) "
+        "bench database. CPU ms/read: the server's CPU over the read window, less the "
+        "writes' share (the idle writes' server CPU per write × writes sent), ÷ reads. "
+        "Shared 2-core machine: loadavg(1/5/15 min) "
         f"before {'/'.join(f'{x:.2f}' for x in res['loadavg_before'])}, after "
         f"{'/'.join(f'{x:.2f}' for x in res['loadavg_after'])}; {res['seconds']:.0f} s in all.",
         ""]
@@ -500,7 +516,7 @@ def render(res: dict[str, Any]) -> str:
             f"{'' if not c['non_200'] else ', **' + str(len(c['non_200'])) + ' not 200**'}; "
             f"page-1 counts after all the writes {_agree(c['counts_differ_after'])}")
     lines += ["", "| writes/s | target | procs | read req/s | p50 / p99 ms | igny8d × this | "
-              "CPU ms/req | writes done / attempted | write p50 / p99 ms | idle write p50 / "
+              "CPU ms/read | writes done / attempted | write p50 / p99 ms | idle write p50 / "
               "p99 ms | worker CPU s |",
               "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     by = {(r["target"], r["rate"]): r for r in res["rows"]}
@@ -528,12 +544,12 @@ def cpu_capacity_ratio(me: dict[str, Any], other: dict[str, Any] | None,
                        res: dict[str, Any]) -> float | None:
     """igny8d's reads per CPU-second ÷ the other's, each capped at the cores it can use: what
     the req/s ratio would be if each had its cores to itself (its own load not counted)."""
-    if other is None or not me["server_cpu_s"] or not other["server_cpu_s"]:
+    if other is None or not read_cpu_s(me) or not read_cpu_s(other):
         return None
     cores = res.get("cpus") or os.cpu_count() or 1
 
     def capacity(row: dict[str, Any]) -> float:
-        return float(min(row["workers"], cores) * row["requests"] / row["server_cpu_s"])
+        return min(row["workers"], cores) * row["requests"] / read_cpu_s(row)
 
     return capacity(me) / capacity(other)
 

@@ -146,3 +146,13 @@ def test_errors_or_a_missed_write_fail_the_targets(mixed: ModuleType) -> None:
     table = mixed.mixed_targets_table(res)
     assert "| 9.00× | **no** |" in table  # answered errors: not comparable
     assert "| 99 / 100 | **no** |" in table
+
+
+def test_cpu_per_read_leaves_out_the_writes_share(mixed: ModuleType) -> None:
+    row = _row("igny8d", 10, 500.0, 50.0, 100, workers=1)
+    assert mixed.read_cpu_s(row) == 5.0  # a run without the field: the whole window
+    row["read_cpu_s"] = 4.0
+    assert mixed.read_cpu_s(row) == 4.0
+    other = _row("drf", 10, 100.0, 900.0, 100)
+    # 5,000 reads on 4 CPU-s on 1 core against 1,000 on 5 CPU-s on 2 cores
+    assert mixed.cpu_capacity_ratio(row, other, {"cpus": 2}) == pytest.approx(3.125)
