@@ -368,11 +368,15 @@ def measure_target(s: Setup, target: str, tmp: Path, peers: Any) -> dict[str, An
                                       if target == IGNY8D else {"kind": "sqlite", "db": db})
             s.log(f"mixed: {target} ({workers} proc), {rate} write(s)/s: idle writes "
                   f"{s.duration} s, warm-up {s.warmup} s, reads + writes {s.duration} s")
+            settled = settle(lambda: sum(peers.group_cpu_s(server.proc.pid).values()))
+            if not settled:
+                s.log(f"  {target}: still busy 30 s after the reads; idle writes anyway")
             c0 = peers.group_cpu_s(server.proc.pid)
             idle = writer_result(start_writer({**writer, "rate": rate, "duration": s.duration,
                                                "start": time.time() + 0.5,
                                                "tag": f"idle{rate}"}))
             idle["server_cpu_s"] = round(cpu_delta(c0, peers.group_cpu_s(server.proc.pid)), 3)
+            idle["settled"] = settled
             if s.warmup:
                 run_wrk(server.base, token, paths, s.warmup, s.connections)
             start = time.time() + 1.0
@@ -411,6 +415,23 @@ def measure_target(s: Setup, target: str, tmp: Path, peers: Any) -> dict[str, An
         server.stop()
     return {"target": target, "rows": rows, "before": before,
             "after": {p: a[1] for p, a in after.items()}}
+
+
+def settle(cpu_s: Callable[[], float], quiet: float = 0.05, step: float = 0.5,
+           limit: float = 30.0, clock: Callable[[], float] = time.monotonic,
+           sleep: Callable[[float], None] = time.sleep) -> bool:
+    """Wait until the server uses under `quiet` of a core over `step` s (the requests wrk
+    left queued when its window closed are done), at most `limit` s: the idle writes must
+    find it idle. False when it never settled."""
+    deadline = clock() + limit
+    before = cpu_s()
+    while clock() < deadline:
+        sleep(step)
+        now = cpu_s()
+        if now - before < quiet * step:
+            return True
+        before = now
+    return False
 
 
 def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
@@ -458,6 +479,10 @@ def answers_check(per_target: Sequence[dict[str, Any]]) -> dict[str, Any]:
                                    if a[2] != ref["before"][p][2]),
             "counts_differ_after": sorted(p for p, c in t["after"].items()
                                           if c != ref["after"].get(p)),
+            "writes_done": sum(r[k]["done"] for r in t["rows"]
+                               for k in ("writes", "idle_writes")),
+            "writes_attempted": sum(r[k]["attempted"] for r in t["rows"]
+                                    for k in ("writes", "idle_writes")),
         }
     return out
 
@@ -477,6 +502,13 @@ def read_cpu_s(row: dict[str, Any]) -> float:
 
 def _cpu(row: dict[str, Any]) -> str:
     return f"{1000 * read_cpu_s(row) / row['requests']:.2f}" if row["requests"] else "–"
+
+
+def _done(c: dict[str, Any], ref: dict[str, Any]) -> str:
+    if "writes_done" not in c:
+        return ""
+    return (f" (writes done, loaded and idle: {c['writes_done']} of {c['writes_attempted']}, "
+            f"the reference {ref['writes_done']} of {ref['writes_attempted']})")
 
 
 def _agree(differing: Sequence[str]) -> str:
@@ -514,7 +546,8 @@ def render(res: dict[str, Any]) -> str:
             f"* {target} vs {ref}: counts {_agree(c['counts_differ'])} of {checks['paths']} "
             f"paths, pages (ids) {_agree(c['pages_differ'])}"
             f"{'' if not c['non_200'] else ', **' + str(len(c['non_200'])) + ' not 200**'}; "
-            f"page-1 counts after all the writes {_agree(c['counts_differ_after'])}")
+            f"page-1 counts after all the writes {_agree(c['counts_differ_after'])}"
+            + _done(c, checks["targets"][ref]))
     lines += ["", "| writes/s | target | procs | read req/s | p50 / p99 ms | igny8d × this | "
               "CPU ms/read | writes done / attempted | write p50 / p99 ms | idle write p50 / "
               "p99 ms | worker CPU s |",

@@ -156,3 +156,13 @@ def test_cpu_per_read_leaves_out_the_writes_share(mixed: ModuleType) -> None:
     other = _row("drf", 10, 100.0, 900.0, 100)
     # 5,000 reads on 4 CPU-s on 1 core against 1,000 on 5 CPU-s on 2 cores
     assert mixed.cpu_capacity_ratio(row, other, {"cpus": 2}) == pytest.approx(3.125)
+
+
+def test_the_idle_writes_wait_for_the_server_to_settle(mixed: ModuleType) -> None:
+    clock = Clock(0.0)
+    busy = iter([0.0, 0.5, 0.9, 0.91, 0.92])  # CPU seconds: working off a backlog, then quiet
+    assert mixed.settle(lambda: next(busy), clock=clock.time, sleep=clock.sleep) is True
+    assert clock.now == pytest.approx(1.5)
+    spinning = iter(float(i) for i in range(1000))
+    assert mixed.settle(lambda: next(spinning), limit=5.0, clock=clock.time,
+                        sleep=clock.sleep) is False
