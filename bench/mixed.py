@@ -334,6 +334,8 @@ class Setup:
     warmup: int
     connections: int
     log: Callable[..., None]
+    #: each server's output is kept as <prefix>-<target>.log (git-ignored), when given
+    log_prefix: Path | None = None
 
 
 def measure_target(s: Setup, target: str, tmp: Path, peers: Any) -> dict[str, Any]:
@@ -413,6 +415,8 @@ def measure_target(s: Setup, target: str, tmp: Path, peers: Any) -> dict[str, An
         after = page_answers(server.base, token, paths[::len(PAGES)])
     finally:
         server.stop()
+        if s.log_prefix is not None:
+            shutil.copy(server.log, f"{s.log_prefix}-{target}.log")
     return {"target": target, "rows": rows, "before": before,
             "after": {p: a[1] for p, a in after.items()}}
 

@@ -1133,7 +1133,8 @@ def run_mixed(args: argparse.Namespace, targets: list[str], workers: dict[str, i
     setup = mixed.Setup(work=work, igny8d_data=data_dir,
                         igny8d_command=lambda d: igny8d_command(python, d), env=clean_env(),
                         workers=workers, port=args.port, duration=args.duration,
-                        warmup=args.warmup, connections=args.connections, log=log)
+                        warmup=args.warmup, connections=args.connections, log=log,
+                        log_prefix=args.results / f"{stamp}-mixed")
     res = mixed.run(setup, targets)
     (args.results / f"{stamp}-mixed.json").write_text(json.dumps(res) + "\n")
     log(f"mixed scenario: {res['seconds']:.0f} s; -> results/{stamp}-mixed.json")
