@@ -50,8 +50,10 @@ DEFAULT_WORK = Path("/tmp/igny8d-peers")
 DEFAULT_TARGETS = ["tornado-ceiling", "drf", "fastapi", "igny8d"]
 # igny8d drops the keyword endpoints by itself (with a message) while it does not serve
 # /api/v1/planner/keywords/ yet: see preflight().
-DEFAULT_ENDPOINTS = "ping,keywords,keywords_filtered,login"
+DEFAULT_ENDPOINTS = "ping,keywords,keywords_filtered,login,mixed"
 KEYWORD_ENDPOINTS = ("keywords", "keywords_filtered")
+#: not one of bench.py's endpoints: bench/mixed.py's scenario (issue 14, item 5)
+MIXED = "mixed"
 IGNY8D = "igny8d"
 # The issue's comparison: igny8d in ONE process against DRF and FastAPI with 2 workers each,
 # and ping against the one-process bare-Tornado ceiling. Targets not named get --workers.
@@ -1034,8 +1036,9 @@ def main() -> int:
     ap.add_argument("--python", type=Path, default=REPO / ".venv" / "bin" / "python",
                     help="python with igny8d installed (default %(default)s)")
     ap.add_argument("--endpoints", default=DEFAULT_ENDPOINTS,
-                    help="comma list of ping, keywords, keywords_filtered, login "
-                         "(default %(default)s)")
+                    help="comma list of ping, keywords, keywords_filtered, login, mixed "
+                         "(the mixed scenario, bench/mixed.py; `--endpoints mixed` runs "
+                         "only it) (default %(default)s)")
     ap.add_argument("--duration", type=int, default=10, help="measured seconds per endpoint")
     ap.add_argument("--warmup", type=int, default=2, help="unmeasured seconds first")
     ap.add_argument("--workers", type=int, default=2,
@@ -1075,6 +1078,10 @@ def main() -> int:
         work = args.work_dir.resolve()
         prepare_work_dir(args.peers.resolve(), work)
         print(render(args.report.resolve(), args.ref, work))
+        mixed_json = args.report.with_name(args.report.stem + "-mixed.json")
+        if mixed_json.is_file():
+            mixed = _load_module("bench_mixed", HERE / "mixed.py")
+            print("\n" + mixed.render(json.loads(mixed_json.read_text())))
         return 0
 
     targets = args.targets or DEFAULT_TARGETS
@@ -1110,6 +1117,28 @@ def main() -> int:
                             wrk_path_env(shim_dir))
     finally:
         shutil.rmtree(shim_dir, ignore_errors=True)
+
+
+def run_mixed(args: argparse.Namespace, targets: list[str], workers: dict[str, int],
+              work: Path, data_dir: Path, python: Path, serves: dict[str, bool],
+              stamp: str) -> str:
+    """bench/mixed.py's scenario; its rows to results/<stamp>-mixed.json, its Markdown back."""
+    if IGNY8D in targets and not serves["keywords"]:
+        log(f"igny8d does not serve {KEYWORDS_PATH} yet: the mixed scenario is skipped")
+        return ""
+    if shutil.which("wrk") is None:
+        log("the mixed scenario needs wrk (apt-get install -y wrk): skipped")
+        return ""
+    mixed = _load_module("bench_mixed", HERE / "mixed.py")
+    setup = mixed.Setup(work=work, igny8d_data=data_dir,
+                        igny8d_command=lambda d: igny8d_command(python, d), env=clean_env(),
+                        workers=workers, port=args.port, duration=args.duration,
+                        warmup=args.warmup, connections=args.connections, log=log,
+                        log_prefix=args.results / f"{stamp}-mixed")
+    res = mixed.run(setup, targets)
+    (args.results / f"{stamp}-mixed.json").write_text(json.dumps(res) + "\n")
+    log(f"mixed scenario: {res['seconds']:.0f} s; -> results/{stamp}-mixed.json")
+    return str(mixed.render(res))
 
 
 def side_by_side(args: argparse.Namespace, targets: list[str], workers: dict[str, int],
@@ -1148,10 +1177,14 @@ def side_by_side(args: argparse.Namespace, targets: list[str], workers: dict[str
     log_path = args.results / f"{stamp}.log"
     load_before = os.getloadavg()
     rc = 0
+    mixed_on = MIXED in endpoints
+    endpoints = [e for e in endpoints if e != MIXED]
     for n, group in worker_groups(targets, workers):
         eps = endpoints
         if IGNY8D in group and not serves["keywords"]:
             eps = [e for e in endpoints if e not in KEYWORD_ENDPOINTS]
+        if not eps:
+            continue
         peers_here = [t for t in group if t != IGNY8D]
         cmd = [sys.executable, "bench.py", *peers_here,
                "--endpoints", ",".join(eps), "--duration", str(args.duration),
@@ -1166,11 +1199,11 @@ def side_by_side(args: argparse.Namespace, targets: list[str], workers: dict[str
     load_after = os.getloadavg()
     if rc != 0:
         log(f"bench.py exited {rc}; see {log_path}")
-    if not jsonl.is_file():
+    if not jsonl.is_file() and endpoints:
         return rc or 1
 
     imp: dict[str, Any] | None = None
-    if IGNY8D in targets and args.import_rows > 0:
+    if IGNY8D in targets and args.import_rows > 0 and endpoints:  # not with mixed alone
         if serves["import"]:
             log(f"import_keywords: {args.import_rows:,} rows into a copy of the bench database")
             imp = measure_import(python, data_dir, args.port, args.import_rows)
@@ -1180,7 +1213,12 @@ def side_by_side(args: argparse.Namespace, targets: list[str], workers: dict[str
             log(f"import_keywords: {imp['skipped']}; skipped")
         (args.results / f"{stamp}-import.json").write_text(json.dumps(imp) + "\n")
 
-    rows = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
+    mixed_md = ""
+    if mixed_on:
+        mixed_md = run_mixed(args, targets, workers, work, data_dir, python, serves, stamp)
+        load_after = os.getloadavg()
+    rows = ([json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
+            if jsonl.is_file() else [])
     header = (f"# bench {stamp} (UTC)\n\nigny8d {code}; processes "
               + ", ".join(f"{t} {workers[t]}" for t in targets)
               + f"; connections={args.connections} duration={args.duration}s "
@@ -1188,11 +1226,12 @@ def side_by_side(args: argparse.Namespace, targets: list[str], workers: dict[str
               f"{'run.py stdlib client (no wrk)' if extra_env else 'wrk'}; "
               f"loadavg(1/5/15 min) before {fmt_load(load_before)}, after {fmt_load(load_after)}"
               "\n\n")
-    text = render(jsonl, args.ref, work)
+    text = render(jsonl, args.ref, work) if rows else "(no bench.py endpoints in this run)"
     ours = ("## Side by side\n\n" + human_table(rows) + "\n\n"
             + (import_line(imp) + "\n\n" if imp else "")
             + "## The issue's targets\n\n" + targets_table(rows, imp if imp and
-                                                              not imp.get("skipped") else None))
+                                                              not imp.get("skipped") else None)
+            if rows else "") + ("\n\n" if rows and mixed_md else "") + mixed_md
     (args.results / f"{stamp}.md").write_text(header + ours + "\n\n## report.py\n\n"
                                               + text + "\n")
     print(text)
