@@ -133,7 +133,8 @@ def term_clause(spec: TableSpec, term: Term, param: str | None = None, *,
                    f"WHERE {ft.sqlite_table} MATCH :{name}")
         fts = fts.bindparams(bindparam(name) if param is not None else
                              bindparam(name, term.value))
-        target = c.id + literal_column("0") if op == "fts_in_order" else c.id
+        id_col = spec.table.c.id
+        target = id_col + literal_column("0") if op == "fts_in_order" else id_col
         return target.in_(fts.columns(column("rowid")).scalar_subquery())
     if op == "ilike":
         return or_(*(c[n].ilike(value, escape="\\") for n in term.columns))
