@@ -7,7 +7,8 @@
 
 Reads a database `list_cpu.py` seeded (its owner's account; `--data-dir` keeps it) with the
 keyword list's own read unit, exactly as the list handler calls it without a kept total: the
-count, then the page. Per query: the mean over `--n` calls of this process's CPU time, of
+count, then the page (a search matching up to IDS_MAX rows: all its ids in order, then the
+page's rows by id). Per query: the mean over `--n` calls of this process's CPU time, of
 the Postgres backend's CPU time (from /proc, by its pid: calls one after another reuse one
 pooled connection) and of the wall time. `PYTHONPATH=DIR` reads another checkout's code.
 """
@@ -58,6 +59,7 @@ async def main() -> int:
     from sqlalchemy import select
 
     from igny8d.handlers.planner_keywords import KEYWORDS as RESOURCE
+    from igny8d.handlers.resource import IDS_MAX
     from igny8d.scope import Scope
     from igny8d.store.engine import Store
     from igny8d.store.pages import read_page
@@ -86,7 +88,8 @@ async def main() -> int:
             return read_page(conn, svc.spec, scope=scope, terms=terms,
                              search=q.get("search", ()), search_fields=RESOURCE.search_fields,
                              order=q["order"], limit=25, offset=25 * (page - 1),
-                             columns=svc.fields, text_times=True)
+                             columns=svc.fields, text_times=True,
+                             ids_max=IDS_MAX if q.get("search") else 0)
         finally:
             if profiler:
                 profiler.disable()
