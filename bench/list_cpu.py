@@ -259,7 +259,7 @@ def group_cpu_s(pgid: int) -> float:
 
 def pg_backends_cpu_s(database: str | None) -> float:
     """utime + stime of the Postgres backends serving `database` (found by their process
-    title, `postgres: <user> <database> ...`), seconds; 0 without a database."""
+    title, `postgres: [cluster:] <user> <database> ...`), seconds; 0 without a database."""
     if not database:
         return 0.0
     ticks = 0
@@ -267,6 +267,8 @@ def pg_backends_cpu_s(database: str | None) -> float:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 title = f.read().replace(b"\0", b" ").decode(errors="replace").split()
+            if title[:1] == ["postgres:"] and len(title) > 1 and title[1].endswith(":"):
+                title = title[1:]  # a cluster name first (Debian: `postgres: 15/main: ...`)
             if len(title) < 3 or title[0] != "postgres:" or title[2] != database:
                 continue
             with open(f"/proc/{pid}/stat") as f:
