@@ -268,7 +268,7 @@ def pg_backends_cpu_s(database: str | None) -> float:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 title = f.read().replace(b"\0", b" ").decode(errors="replace").split()
             if title[:1] == ["postgres:"] and len(title) > 1 and title[1].endswith(":"):
-                title = title[1:]  # a cluster name first (Debian: `postgres: 15/main: ...`)
+                title = [title[0], *title[2:]]  # a cluster name first (Debian: `postgres: 15/main: ...`)
             if len(title) < 3 or title[0] != "postgres:" or title[2] != database:
                 continue
             with open(f"/proc/{pid}/stat") as f:
