@@ -192,7 +192,9 @@ def server_env(data_dir: Path, database_url: str | None = None) -> dict[str, str
            "IGNY8_LOG_TO_FILE": "false", "IGNY8_LOG_LEVEL": "WARNING",
            "IGNY8_BCRYPT_ROUNDS": "4"}
     if database_url:
-        env |= {"IGNY8_DATABASE_URL": database_url,
+        # a pool larger than wrk's connections: no connection is closed during a run, so
+        # no backend's CPU leaves the sum (pg_backends_cpu_s reads the living ones)
+        env |= {"IGNY8_DATABASE_URL": database_url, "IGNY8_DB_POOL_SIZE": "48",
                 "IGNY8_SECRET_KEY": "list-cpu-bench-secret-key-0123456789abcdef"}
     return env
 
@@ -268,7 +270,7 @@ def pg_backends_cpu_s(database: str | None) -> float:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 title = f.read().replace(b"\0", b" ").decode(errors="replace").split()
             if title[:1] == ["postgres:"] and len(title) > 1 and title[1].endswith(":"):
-                title = [title[0], *title[2:]]  # a cluster name first (Debian: `postgres: 15/main: ...`)
+                title = [title[0], *title[2:]]  # after a cluster name (`15/main:`)
             if len(title) < 3 or title[0] != "postgres:" or title[2] != database:
                 continue
             with open(f"/proc/{pid}/stat") as f:
