@@ -154,7 +154,9 @@ def multipart(fields: dict[str, str], data: bytes) -> tuple[bytes, str]:
     return out, f"multipart/form-data; boundary={boundary}"
 
 
-def seed(base: str, n: int) -> None:
+def seed(base: str, n: int, cpu: Any = None) -> None:
+    """The owner, their site and two sectors, and n keywords imported (half in each);
+    `cpu()`, when given, is the server's CPU seconds so far: each import's is logged."""
     must(*request(base, "POST", "/api/v1/auth/register/",
                   {**OWNER, "password_confirm": OWNER["password"]}), 201)
     owner, user = login(base, OWNER)
@@ -172,12 +174,15 @@ def seed(base: str, n: int) -> None:
                                token=owner), 201)["data"]
         body, ctype = multipart({"site_id": str(site["id"]), "sector_id": str(sector["id"])},
                                 keyword_csv(n, 8, j, 2))
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), cpu() if cpu else 0.0
         doc = must(*request(base, "POST", KEYWORDS + "import_keywords/", raw=body,
                             token=owner, content_type=ctype), 200)
         took = time.perf_counter() - started
+        rows = doc["data"].get("created", 0)
+        used = f", {cpu() - cpu_before:.2f} s CPU ({1e6 * (cpu() - cpu_before) / rows:.1f} " \
+            "us/row)" if cpu and rows else ""
         log(f"imported into sector {j + 1}: {doc['data']} in {took:.2f} s "
-            f"({doc['data'].get('created', 0) / took:.0f} rows/s)")
+            f"({rows / took:.0f} rows/s{used})")
     count = must(*request(base, "GET", KEYWORDS + "?page_size=1", token=owner), 200)["count"]
     if count != n:
         raise SystemExit(f"seeded {count} keywords, wanted {n}")
@@ -345,7 +350,8 @@ def main() -> int:
         try:
             if fresh:
                 log(f"seeding {a.keywords} keywords through the API")
-                seed(base, a.keywords)
+                seed(base, a.keywords,
+                     lambda: group_cpu_s(proc.pid) + pg_backends_cpu_s(pg_db))
                 data_dir.mkdir(parents=True, exist_ok=True)
                 (data_dir / "seeded").touch()
             figures: dict[str, list[float]] = {name: [] for name in endpoints}
