@@ -13,6 +13,12 @@ process (throttling off, logs at WARNING), and per run and endpoint: a 2 s warm-
 `wrk -t1 -c32 -d10s` with the owner's Bearer token, reading the server's CPU time
 (utime + stime of its process group, /proc/<pid>/stat) before and after. Prints ms of
 server CPU per request for each run and the median per endpoint. Stdlib only.
+
+    --set search           more endpoints: search words common, rare, none, two-letter, pages 1-3
+    --no-cache             the server keeps no list totals nor ids (CountCache patched to
+                           forget), so every request counts and searches: the uncached page
+    --database-url URL     serve from this (empty, e.g. Postgres) database instead of SQLite;
+                           the CPU of its Postgres backends is counted too (by process title)
 """
 
 from __future__ import annotations
@@ -41,6 +47,26 @@ ENDPOINTS = {
     "keywords": KEYWORDS + "?page_size=25",
     "keywords_filtered": KEYWORDS + "?page_size=25&ordering=-volume&status=active&search=shoes",
 }
+_F = KEYWORDS + "?page_size=25&ordering=-volume&status=active&search="
+#: `--set search`: the filtered page over words that match many rows ("shoes", one of the pool's
+#: words; "ing", a substring of many), few ("noise cancelling": both words), none ("zzz") and
+#: two-letter words (no trigram: the fallback), pages 1-3, plus the plain list
+SEARCH_ENDPOINTS = {
+    "plain": KEYWORDS + "?page_size=25",
+    "plain_p3": KEYWORDS + "?page_size=25&page=3",
+    "shoes_p1": _F + "shoes",
+    "shoes_p2": _F + "shoes&page=2",
+    "shoes_p3": _F + "shoes&page=3",
+    "ing_p1": _F + "ing",
+    "ing_p3": _F + "ing&page=3",
+    "rare_p1": _F + "noise%20cancelling",
+    "none_p1": _F + "zzz",
+    "ca_p1": _F + "ca",
+    "ca_p3": _F + "ca&page=3",
+    "in_shoes_p1": _F + "in%20shoes",
+    "shoes_created_p1": KEYWORDS + "?page_size=25&search=shoes",
+}
+ENDPOINT_SETS = {"default": ENDPOINTS, "search": SEARCH_ENDPOINTS}
 OWNER = {"email": "owner@listcpu.example", "password": "Bench-passw0rd!"}
 OPERATOR = {"email": "op@listcpu.example", "password": "Bench-0perator!"}
 STATUSES = ("active", "pending", "archived")
@@ -128,7 +154,9 @@ def multipart(fields: dict[str, str], data: bytes) -> tuple[bytes, str]:
     return out, f"multipart/form-data; boundary={boundary}"
 
 
-def seed(base: str, n: int) -> None:
+def seed(base: str, n: int, cpu: Any = None) -> None:
+    """The owner, their site and two sectors, and n keywords imported (half in each);
+    `cpu()`, when given, is the server's CPU seconds so far: each import's is logged."""
     must(*request(base, "POST", "/api/v1/auth/register/",
                   {**OWNER, "password_confirm": OWNER["password"]}), 201)
     owner, user = login(base, OWNER)
@@ -146,9 +174,15 @@ def seed(base: str, n: int) -> None:
                                token=owner), 201)["data"]
         body, ctype = multipart({"site_id": str(site["id"]), "sector_id": str(sector["id"])},
                                 keyword_csv(n, 8, j, 2))
+        started, cpu_before = time.perf_counter(), cpu() if cpu else 0.0
         doc = must(*request(base, "POST", KEYWORDS + "import_keywords/", raw=body,
                             token=owner, content_type=ctype), 200)
-        log(f"imported into sector {j + 1}: {doc['data']}")
+        took = time.perf_counter() - started
+        rows = doc["data"].get("created", 0)
+        used = f", {cpu() - cpu_before:.2f} s CPU ({1e6 * (cpu() - cpu_before) / rows:.1f} " \
+            "us/row)" if cpu and rows else ""
+        log(f"imported into sector {j + 1}: {doc['data']} in {took:.2f} s "
+            f"({rows / took:.0f} rows/s{used})")
     count = must(*request(base, "GET", KEYWORDS + "?page_size=1", token=owner), 200)["count"]
     if count != n:
         raise SystemExit(f"seeded {count} keywords, wanted {n}")
@@ -157,11 +191,27 @@ def seed(base: str, n: int) -> None:
 # -- the server -----------------------------------------------------------------------------------
 
 
-def server_env(data_dir: Path) -> dict[str, str]:
+def server_env(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IGNY8_")}
-    return {**env, "IGNY8_DATA_DIR": str(data_dir), "IGNY8_DEBUG_THROTTLE": "true",
-            "IGNY8_LOG_TO_FILE": "false", "IGNY8_LOG_LEVEL": "WARNING",
-            "IGNY8_BCRYPT_ROUNDS": "4"}
+    env = {**env, "IGNY8_DATA_DIR": str(data_dir), "IGNY8_DEBUG_THROTTLE": "true",
+           "IGNY8_LOG_TO_FILE": "false", "IGNY8_LOG_LEVEL": "WARNING",
+           "IGNY8_BCRYPT_ROUNDS": "4"}
+    if database_url:
+        # a pool larger than wrk's connections: no connection is closed during a run, so
+        # no backend's CPU leaves the sum (pg_backends_cpu_s reads the living ones)
+        env |= {"IGNY8_DATABASE_URL": database_url, "IGNY8_DB_POOL_SIZE": "48",
+                "IGNY8_SECRET_KEY": "list-cpu-bench-secret-key-0123456789abcdef"}
+    return env
+
+
+#: run the server with a CountCache that keeps nothing (bench-only: the uncached page)
+NO_CACHE = ("import sys\n"
+            "from igny8d.context import CountCache\n"
+            "CountCache.get = lambda self, key: None\n"
+            "CountCache.ids = lambda self, key: None\n"
+            "from igny8d.cli import main\n"
+            "sys.argv = ['igny8d', *sys.argv[1:]]\n"
+            "main()\n")
 
 
 def cli(python: Path, repo: Path, env: dict[str, str], *args: str) -> None:
@@ -169,8 +219,10 @@ def cli(python: Path, repo: Path, env: dict[str, str], *args: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def start(python: Path, repo: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([str(python), "-m", "igny8d", "serve", "--host", "127.0.0.1",
+def start(python: Path, repo: Path, env: dict[str, str], port: int,
+          no_cache: bool = False) -> subprocess.Popen[bytes]:
+    entry = ["-c", NO_CACHE] if no_cache else ["-m", "igny8d"]
+    proc = subprocess.Popen([str(python), *entry, "serve", "--host", "127.0.0.1",
                              "--port", str(port)], cwd=repo, env=env,
                             start_new_session=True, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -212,6 +264,28 @@ def group_cpu_s(pgid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def pg_backends_cpu_s(database: str | None) -> float:
+    """utime + stime of the Postgres backends serving `database` (found by their process
+    title, `postgres: [cluster:] <user> <database> ...`), seconds; 0 without a database."""
+    if not database:
+        return 0.0
+    ticks = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                title = f.read().replace(b"\0", b" ").decode(errors="replace").split()
+            if title[:1] == ["postgres:"] and len(title) > 1 and title[1].endswith(":"):
+                title = [title[0], *title[2:]]  # after a cluster name (`15/main:`)
+            if len(title) < 3 or title[0] != "postgres:" or title[2] != database:
+                continue
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(url: str, token: str, seconds: int, connections: int) -> dict[str, Any]:
     out = subprocess.run([WRK, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
                           "-H", f"Authorization: Bearer {token}", url],
@@ -243,15 +317,27 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=8931)
     ap.add_argument("--data-dir", type=Path, default=None,
                     help="keep the seeded data here (reused when it has the database)")
+    ap.add_argument("--set", choices=sorted(ENDPOINT_SETS), default="default",
+                    help="which endpoints (search: words common, rare, two-letter, pages 1-3)")
+    ap.add_argument("--only", default="", help="comma list: only these endpoints of the set")
+    ap.add_argument("--no-cache", action="store_true",
+                    help="the server keeps no list totals or ids: every page is uncached")
+    ap.add_argument("--database-url", default=None,
+                    help="an empty database to serve from (seeded unless it has the owner)")
     a = ap.parse_args()
+    endpoints = ENDPOINT_SETS[a.set]
+    if a.only:
+        endpoints = {k: v for k, v in endpoints.items() if k in a.only.split(",")}
+    pg_db = (a.database_url.rsplit("/", 1)[1].split("?")[0]
+             if a.database_url and a.database_url.startswith("postgres") else None)
     repo = a.repo.resolve()
     python = (a.python or repo / ".venv" / "bin" / "python").absolute()
     if not Path(WRK).exists():
         raise SystemExit("wrk is needed (apt-get install -y wrk)")
     with tempfile.TemporaryDirectory(prefix="igny8d-listcpu-") as tmp:
         data_dir = (a.data_dir or Path(tmp) / "data").resolve()
-        env = server_env(data_dir)
-        fresh = not (data_dir / "igny8d.db").exists()
+        env = server_env(data_dir, a.database_url)
+        fresh = not (data_dir / ("seeded" if a.database_url else "igny8d.db")).exists()
         where = subprocess.run([str(python), "-c", "import igny8d; print(igny8d.__file__)"],
                                cwd=repo, env=env, capture_output=True, text=True, check=True)
         log(f"server code: {where.stdout.strip()}; data: {data_dir}")
@@ -260,28 +346,33 @@ def main() -> int:
             cli(python, repo, {**env, "IGNY8_SUPERUSER_PASSWORD": OPERATOR["password"]},
                 "createsuperuser", "--email", OPERATOR["email"])
         base = f"http://127.0.0.1:{a.port}"
-        proc = start(python, repo, env, a.port)
+        proc = start(python, repo, env, a.port, a.no_cache)
         try:
             if fresh:
                 log(f"seeding {a.keywords} keywords through the API")
-                seed(base, a.keywords)
-            figures: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
+                seed(base, a.keywords,
+                     lambda: group_cpu_s(proc.pid) + pg_backends_cpu_s(pg_db))
+                data_dir.mkdir(parents=True, exist_ok=True)
+                (data_dir / "seeded").touch()
+            figures: dict[str, list[float]] = {name: [] for name in endpoints}
             for run in range(1, a.runs + 1):
                 token, _ = login(base, OWNER)
-                for name, path in ENDPOINTS.items():
+                for name, path in endpoints.items():
                     wrk(base + path, token, 2, a.connections)  # caches and statements warm
-                    before = group_cpu_s(proc.pid)
+                    before = group_cpu_s(proc.pid) + pg_backends_cpu_s(pg_db)
                     got = wrk(base + path, token, a.duration, a.connections)
-                    cpu = group_cpu_s(proc.pid) - before
+                    cpu = group_cpu_s(proc.pid) + pg_backends_cpu_s(pg_db) - before
                     ms = 1000 * cpu / got["requests"]
                     figures[name].append(ms)
                     log(f"run {run} {name}: {got['requests']} requests, {got['rps']:.0f} req/s,"
                         f" {cpu:.2f} s CPU -> {ms:.3f} ms CPU/request")
         finally:
             stop(proc)
-    print(f"server CPU per request (ms), median of {a.runs}, {a.keywords} keywords, "
-          f"wrk -t1 -c{a.connections} -d{a.duration}s")
-    for name, path in ENDPOINTS.items():
+    what = "server + Postgres backends" if pg_db else "server"
+    print(f"{what} CPU per request (ms), median of {a.runs}, {a.keywords} keywords, "
+          f"wrk -t1 -c{a.connections} -d{a.duration}s"
+          + (", no list cache" if a.no_cache else ""))
+    for name, path in endpoints.items():
         runs = ", ".join(f"{v:.3f}" for v in figures[name])
         print(f"  {name:18} {statistics.median(figures[name]):.3f}   ({runs})   GET {path}")
     return 0

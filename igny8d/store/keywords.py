@@ -239,6 +239,9 @@ async def _pg_copy(conn: AsyncConnection, shared: tuple[int, int, int], stamp: A
             raise UniqueViolation({"keyword": ["This sector already has this keyword."]}
                                   ) from None
         raise
+    # the planner's statistics: right after a large load it took the table for nearly empty
+    # and chose scans (autovacuum may be off, or minutes away); a sample, in this transaction
+    await conn.exec_driver_sql("ANALYZE keywords")
     return len(rows)
 
 

@@ -40,7 +40,14 @@ def _shaped(spec: TableSpec, kind: Literal["count", "page", "ids"], terms: Seque
     if kept is not None and kept[0] is spec:
         return kept[1]
     table = spec.table
-    conds = [term_clause(spec, t, f"p{i}") for i, t in enumerate(terms)]
+    # A full-text search not walked in order starts from its hits: every other condition
+    # is kept off the indexes (SQLite would rather walk the scope's index and test each of
+    # its rows against the hits: a scan of the account's rows). A count under one condition
+    # keeps it: each hit is then a seek in that condition's index, narrower than the table.
+    hits_first = any(t.op == "fts" for t in terms)
+    if hits_first and kind == "count" and sum(t.op != "fts" for t in terms) == 1:
+        hits_first = False
+    conds = [term_clause(spec, t, f"p{i}", unindexed=hits_first) for i, t in enumerate(terms)]
     if kind == "count":
         stmt = select(func.count()).select_from(table).where(*conds)
     elif kind == "ids":

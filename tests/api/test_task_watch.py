@@ -149,14 +149,17 @@ async def test_many_waiters_hold_without_spinning_the_cpu(app, client):
 
 @pytest.fixture
 async def worker_app(tmp_path: Path, db_url: str) -> AsyncIterator[RunningApp]:
-    """An app whose workers run `test.steps`: three progress steps, 0.3 s apart."""
+    """An app whose workers run `test.steps`: three progress steps and the end, 0.3 s apart."""
     running = await start_app(make_settings(tmp_path, db_url, job_workers=1))
     running.ctx.executor.poll_max = 0.2
 
     async def steps(job: Job, progress: Progress) -> dict[str, Any]:
+        # each change 0.3 s before the next (the last step's too): a stream reports states,
+        # so two changes closer than its re-read may show as one
         for pct in (25, 50, 75):
             await asyncio.sleep(0.3)
             await progress.update(phase="AI_CALL", percentage=pct, message=f"Step {pct}")
+        await asyncio.sleep(0.3)
         return {"done": True}
 
     running.ctx.jobs.register("test.steps", steps)

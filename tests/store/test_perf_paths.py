@@ -307,3 +307,45 @@ async def test_service_plain_page_is_its_list_page_presented(app, client):
     assert found.count == 60 and found.ids is not None and len(found.ids) == 60
     assert await svc.plain_rows(app.ctx, actor, found.ids[:5]) == found.rows
     assert await svc.plain_rows(app.ctx, actor, [*found.ids[:4], 10**9]) is None
+
+
+# -- search answered from the index: the reference's substring test, whatever the path ----------
+
+_WORDS = ("trail", "Shoes", "snowshoes", "CASE", "café", "50%_off", "tea", "go", "a")
+
+
+@pytest.mark.parametrize("ordering", ["-volume", "keyword", ""])
+async def test_search_is_every_word_a_substring(app, client, ordering):
+    """Each search word a case-insensitive substring of the keyword (DRF's icontains), its
+    count exact, however the words are looked up (trigram hits first or walked in order,
+    two-letter words scanned) and whatever another account holds."""
+    token, _, sector = await owner_site_sector(client, "fast@example.com")
+    _, _, other = await owner_site_sector(client, "other@example.com")
+    texts = [f"{_WORDS[i % 9]} {_WORDS[(i * 5 + 2) % 9]} {i:03d}" for i in range(240)]
+    await _insert(app, sector, [{"keyword": t, "volume": i % 13,
+                                 "status": "active" if i % 3 else "archived"}
+                                for i, t in enumerate(texts)])
+    # the other account's rows match the same words: never counted, never listed
+    await _insert(app, other, [{"keyword": f"{t} x"} for t in texts[:120]])
+    async with app.ctx.store.read() as conn:
+        rows = (await conn.execute(select(keywords).where(
+            keywords.c.account_id == sector["account_id"]))).all()
+    key = {"-volume": lambda r: (-r.volume, -r.id), "keyword": lambda r: (r.keyword_norm, r.id),
+           "": lambda r: (-r.created_at.timestamp(), -r.id)}[ordering]
+    searches = ["shoes", "SHOES trail", "shoes sno", "es", "ca", "a", "café", "50%_",
+                "go tea", "zzz", "e 00"]
+    for search in searches:
+        for status in ("", "active"):
+            expected = sorted((r for r in rows if all(
+                w.lower() in r.keyword.lower() for w in search.split())
+                and status in ("", r.status)), key=key)
+            query = (f"page_size=10&search={search.replace('%', '%25').replace(' ', '%20')}"
+                     + (f"&status={status}" if status else "")
+                     + (f"&ordering={ordering}" if ordering else ""))
+            for page in (1, 2, 3):
+                if page > 1 and len(expected) <= 10 * (page - 1):
+                    break
+                count, ids = await _ids(client, token, f"{query}&page={page}")
+                assert count == len(expected), (search, status)
+                assert ids == [r.id for r in expected[10 * (page - 1):10 * page]], (
+                    search, status, page)
