@@ -162,6 +162,10 @@ class CountCache:
     For searches with few matches it also keeps, under the same key plus the ordering,
     which ids match in which order (`ids`): their pages are then read by primary key, the
     rows themselves always fresh from the store. Fewer of those are kept (`ids_size`).
+
+    A search's total and ids kept under an older version of its table are carried to the
+    new one (`seen`, `carry`) when the table's change log says no write in between touched
+    a row with every search word (handlers/resource.py, store/versions.py `changes`).
     """
 
     def __init__(self, size: int = 4096, ids_size: int = 256) -> None:
@@ -173,6 +177,10 @@ class CountCache:
         self.hits = 0
         self.misses = 0
         self.id_hits = 0
+        self.carried = 0
+        #: per key without its version, the version last asked for (`seen`)
+        self._seen: collections.OrderedDict[tuple[Any, ...], tuple[int, ...]] = \
+            collections.OrderedDict()
         #: the keys being computed now, and what their waiters wait on
         self._flights: dict[tuple[Any, ...], asyncio.Future[None]] = {}
 
@@ -243,6 +251,29 @@ class CountCache:
         self._items.move_to_end(key)
         if len(self._items) > self.size:
             self._items.popitem(last=False)
+
+    def seen(self, base: tuple[Any, ...], version: tuple[int, ...]) -> tuple[int, ...] | None:
+        """The list version last asked for under `base` (a key without its version), this
+        one kept in its place: where a total kept under an older one may be carried from."""
+        before = self._seen.get(base)
+        self._seen[base] = version
+        self._seen.move_to_end(base)
+        if len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+        return before
+
+    def carry(self, old: tuple[Any, ...], new: tuple[Any, ...], order: tuple[Any, ...]) -> bool:
+        """Keep what is kept under `old` (the total, and the ids of this ordering) under
+        `new` too: the caller found that nothing between them changed it."""
+        count = self._items.get(old)
+        if count is None:
+            return False
+        self.put(new, count)
+        ids = self._ids.get((*old, order))
+        if ids is not None:
+            self.put_ids((*new, order), ids)
+        self.carried += 1
+        return True
 
 
 @dataclass

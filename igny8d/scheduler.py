@@ -13,6 +13,7 @@ from apscheduler.triggers.cron import CronTrigger
 from igny8d.services import credits_monthly, idempotency, media
 from igny8d.store import jobs as job_store
 from igny8d.store import tokens as token_store
+from igny8d.store import versions
 from igny8d.store.writes import now
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ PURGE_JOBS_HOURS = 6
 #: How often Idempotency-Keys past their 24 h are deleted (an expired one is also replaced
 #: when its key is sent again: this only keeps the table small).
 PURGE_IDEMPOTENCY_HOURS = 1
+#: How often the list change log past `versions.CHANGES_KEPT` is deleted (a row a write).
+PURGE_LIST_CHANGES_MINUTES = 10
 #: How often media files no image names (older than `images.SWEEP_GRACE_S`) are removed.
 SWEEP_MEDIA_HOURS = 6
 
@@ -79,6 +82,13 @@ async def purge_idempotency_keys(ctx: AppContext) -> int:
     return removed
 
 
+async def purge_list_changes(ctx: AppContext) -> int:
+    """The list change log past its keeping (store/versions.py): a search total kept longer
+    is counted again. Every process may run it: the delete is idempotent."""
+    async with ctx.store.begin() as conn:
+        return await versions.purge_changes(conn, before=now() - versions.CHANGES_KEPT)
+
+
 async def sweep_media(ctx: AppContext) -> int:
     """Files no image row names (a worker killed between writing and committing, a delete
     whose process died after the commit). Every process may run it: removing a file twice
@@ -107,6 +117,11 @@ def make_scheduler(ctx: AppContext) -> AsyncIOScheduler:
     scheduler.add_job(
         purge_idempotency_keys, "interval", hours=PURGE_IDEMPOTENCY_HOURS, args=[ctx],
         id="purge_idempotency_keys", name="Delete expired idempotency keys",
+        replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=3600,
+    )
+    scheduler.add_job(
+        purge_list_changes, "interval", minutes=PURGE_LIST_CHANGES_MINUTES, args=[ctx],
+        id="purge_list_changes", name="Delete the list change log past its keeping",
         replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=3600,
     )
     scheduler.add_job(

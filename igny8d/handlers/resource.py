@@ -301,6 +301,8 @@ class ResourceHandler(IdempotentHandler):
         offset = (page - 1) * page_size
         key = await self._count_key()
         counts = self.ctx.counts
+        if key is not None and words and res.spec.fulltext is not None:
+            await self._carry_forward(key, words, tuple(order))
 
         async def read(known: int | None) -> tuple[int, list[dict[str, Any]]]:
             found = await self._read_page(terms, words, order, page_size, offset, key, known)
@@ -374,6 +376,21 @@ class ResourceHandler(IdempotentHandler):
         if ids_key is not None and found.ids is not None:
             self.ctx.counts.put_ids(ids_key, found.ids)
         return found.count, found.rows
+
+    async def _carry_forward(self, key: tuple[Any, ...], words: list[str],
+                             order: tuple[Any, ...]) -> None:
+        """A search's total (and ids) kept under an older version of the table's whole list
+        is kept under this one too when no write in between touched a row holding every
+        search word (store/versions.py `changes`, `affects`): a keyword added elsewhere
+        does not make every other search count again. `key[4]` is the list version."""
+        counts, listed = self.ctx.counts, key[4]
+        before = counts.seen((*key[:4], *key[5:]), listed)
+        if before is None or before == listed or len(listed) != 1 or before[0] > listed[0]:
+            return
+        texts = await self.ctx.store.read_now(
+            versions.changes, key[1], self.resource.spec.table.name, before[0], listed[0])
+        if texts is not None and not versions.affects(words, texts):
+            counts.carry((*key[:4], before, *key[5:]), key, order)
 
     async def _count_key(self) -> tuple[Any, ...] | None:
         """What a list total depends on: the resource, whose rows (account, site grants),

@@ -193,6 +193,17 @@ list_versions = Table(
            autoincrement=False),
     Column("version", BigInteger, nullable=False, default=0),
 )
+# what each version of a searched table's whole list changed, as its search sees it
+# (store/versions.py `changes`): a kept search total outlives writes it cannot see
+list_changes = Table(
+    "list_changes", metadata,
+    Column("account_id", BigInteger().with_variant(Integer, "sqlite"),
+           ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("table_name", String(64), primary_key=True),
+    Column("version", BigInteger, primary_key=True, autoincrement=False),
+    Column("texts", Text, nullable=True),  # None: not known (every search may have changed)
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+)
 
 users = Table(
     "users",

@@ -50,10 +50,13 @@ async def lock_accounts(
 async def bump_lists(
     conn: AsyncConnection, spec: TableSpec, account_ids: Sequence[int],
     sectors: Iterable[int | None] | None = None, *, deleted: bool = False,
+    texts: Sequence[str] | None = None,
 ) -> None:
     """After a write, in its transaction: bump the list versions of `spec`'s table in these
     accounts, for `sectors` (None: not known, every sector's). A delete (`deleted`) also
-    bumps every table its foreign keys cascade to or set NULL in."""
+    bumps every table its foreign keys cascade to or set NULL in. A searched table logs
+    `texts`, what the write changed as its search sees it (`searched_texts`; None: not
+    known)."""
     if not account_ids:
         return
     own = spec.table.name
@@ -61,17 +64,40 @@ async def bump_lists(
     changed: dict[str, Iterable[int | None] | None] = {own: narrow}
     if deleted:
         changed.update({t: None for t in versions.dependents(own) if t != own})
-    await versions.bump(conn, account_ids, changed)
+    logged = {own: texts} if spec.fulltext is not None else None
+    await versions.bump(conn, account_ids, changed, logged)
 
 
 async def touch_accounts(
     conn: AsyncConnection, spec: TableSpec, account_ids: Iterable[int | None], *,
     sectors: Iterable[int | None] | None = None, deleted: bool = False,
+    texts: Sequence[str] | None = None,
 ) -> None:
     """`lock_accounts` and `bump_lists` at once, for a write that knows its sectors (or
-    none) before it runs: call it first, so the account rows are the first lock."""
+    none) and what it changes before it runs: call it first, so the account rows are the
+    first lock."""
     ids = await lock_accounts(conn, spec, account_ids)
-    await bump_lists(conn, spec, ids, sectors, deleted=deleted)
+    await bump_lists(conn, spec, ids, sectors, deleted=deleted, texts=texts)
+
+
+def searched_texts(spec: TableSpec, rows: Sequence[Any],
+                   values: dict[str, Any] | None = None) -> list[str] | None:
+    """What written rows are to their table's search (its fields and index column, one text
+    per row), for the change log (store/versions.py). None when not known: the write sets
+    a searched column (an update's old text is gone), a row lacks one, or too many rows."""
+    ft = spec.fulltext
+    if ft is None or len(rows) > versions.TEXTS_MAX:
+        return None
+    names = (*ft.fields, ft.column)
+    if values is not None and any(n in values for n in names):
+        return None
+    out = []
+    for row in rows:
+        parts = [str(row[n]) for n in names if n in row and row[n] is not None]
+        if not parts:
+            return None
+        out.append("\n".join(parts))
+    return out
 
 
 def _sectors(spec: TableSpec, rows: Iterable[Any]) -> list[int | None] | None:
@@ -96,7 +122,8 @@ async def insert_row(
     if "updated_at" in spec.table.c:
         values.setdefault("updated_at", stamp)
     await touch_accounts(conn, spec, [values.get("account_id")],
-                         sectors=[values.get("sector_id")])
+                         sectors=[values.get("sector_id")],
+                         texts=searched_texts(spec, [values]))
     stmt = insert(spec.table).values(**values).returning(*spec.table.c)
     try:
         async with conn.begin_nested():
@@ -127,7 +154,8 @@ async def insert_many(
             values.setdefault("updated_at", stamp)
         stamped.append(values)
     await touch_accounts(conn, spec, {r.get("account_id") for r in stamped},
-                         sectors={r.get("sector_id") for r in stamped})
+                         sectors={r.get("sector_id") for r in stamped},
+                         texts=searched_texts(spec, stamped))
     try:
         for start in range(0, len(stamped), batch):
             await conn.execute(insert(spec.table), stamped[start:start + batch])
@@ -155,7 +183,8 @@ async def update_many(
     except IntegrityError as exc:
         raise conflict(spec, exc) from None
     moved = "sector_id" in values
-    await bump_lists(conn, spec, accs, None if moved else _sectors(spec, rows))
+    await bump_lists(conn, spec, accs, None if moved else _sectors(spec, rows),
+                     texts=searched_texts(spec, rows, values))
     return len(rows)
 
 
@@ -181,7 +210,8 @@ async def update_row(
     if row is None:
         raise RowNotFound(f"{spec.label} not found.")
     moved = "sector_id" in values
-    await bump_lists(conn, spec, accs, None if moved else _sectors(spec, [row]))
+    await bump_lists(conn, spec, accs, None if moved else _sectors(spec, [row]),
+                     texts=searched_texts(spec, [row], values))
     return dict(row)
 
 
@@ -194,7 +224,8 @@ async def delete_row(
     rows = (await conn.execute(stmt)).mappings().all()
     if not rows:
         raise RowNotFound(f"{spec.label} not found.")
-    await bump_lists(conn, spec, accs, _sectors(spec, rows), deleted=True)
+    await bump_lists(conn, spec, accs, _sectors(spec, rows), deleted=True,
+                     texts=searched_texts(spec, rows))
 
 
 async def delete_many(
@@ -206,12 +237,15 @@ async def delete_many(
             .returning(*_sector_column(spec)))
     rows = (await conn.execute(stmt)).mappings().all()
     if rows:
-        await bump_lists(conn, spec, accs, _sectors(spec, rows), deleted=True)
+        await bump_lists(conn, spec, accs, _sectors(spec, rows), deleted=True,
+                         texts=searched_texts(spec, rows))
     return len(rows)
 
 
 def _sector_column(spec: TableSpec) -> list[Any]:
     """What a write returns to learn its sectors (the id where the table has none)."""
     c = spec.table.c
-    return [c.sector_id] if versions.has_sectors(spec.table) else [c.id]
+    own = [c.sector_id] if versions.has_sectors(spec.table) else [c.id]
+    ft = spec.fulltext  # and what the search saw of the rows (the change log)
+    return own if ft is None else [*own, *(c[n] for n in (*ft.fields, ft.column))]
 

@@ -18,7 +18,8 @@ def test_jobs_are_registered_once_with_safe_options(tmp_path):
     scheduler = make_scheduler(ctx)
     jobs = {j.id: j for j in scheduler.get_jobs()}
     assert set(jobs) == {"purge_expired_tokens", "reap_expired_jobs", "purge_finished_jobs",
-                         "monthly_credit_grant", "sweep_media", "purge_idempotency_keys"}
+                         "monthly_credit_grant", "sweep_media", "purge_idempotency_keys",
+                         "purge_list_changes"}
     for job in jobs.values():
         assert job.max_instances == 1 and job.coalesce is True
 
