@@ -100,7 +100,8 @@ class Api:
 class Server:
     """One `python -m igny8d serve` process on its own port, logging to a file."""
 
-    def __init__(self, tmp: Path, db_url: str, name: str, **env: str) -> None:
+    def __init__(self, tmp: Path, db_url: str, name: str, *, module: str = "igny8d",
+                 **env: str) -> None:
         self.port = free_port()
         self.log = tmp / f"{name}.log"
         self.api = Api(f"http://127.0.0.1:{self.port}")
@@ -111,7 +112,7 @@ class Server:
             "IGNY8_DEBUG_THROTTLE": "true", "IGNY8_MONTHLY_GRANT": "false", **env}
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "igny8d", "serve", "--port", str(self.port),
+                [sys.executable, "-m", module, "serve", "--port", str(self.port),
                  "--data-dir", str(tmp / "data")],
                 cwd=tmp, env=clean_env(**variables), stdout=out, stderr=subprocess.STDOUT)
         self.started = time.monotonic()

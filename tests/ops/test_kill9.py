@@ -80,7 +80,10 @@ def check_ledger_adds_up(book: dict[str, Any], start: int) -> None:
 
 def test_a_job_killed_mid_run_is_run_again_to_success(tmp_path: Path, db_url: str) -> None:
     t0 = time.monotonic()
-    first = Server(tmp_path, db_url, "first")
+    # its save holds the transaction open 30 s once written (the save itself is too quick
+    # to be caught by polling)
+    first = Server(tmp_path, db_url, "first", module="tests.helpers.slow_save_server",
+                   DRILL_SAVE_HOLD_S="30")
     second: Server | None = None
     try:
         boot = first.wait_ready()
