@@ -107,6 +107,7 @@ def parse_id(raw: str) -> int:
 
 
 Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def client_address(request: HTTPServerRequest, trusted: Sequence[Network]) -> str:
@@ -514,12 +515,26 @@ class APIHandler(AuthMixin, BodyMixin, tornado.web.RequestHandler):
             self._counted = False
             self.ctx.metrics.leave()
 
+    #: its POST/PUT/PATCH/DELETE go before reads (`AppContext.writes_first`): the
+    #: resource layer's writes, not logins or uploads' long bodies of other handlers
+    writes_first: ClassVar[bool] = False
+
     async def _execute(self, transforms: Any, *args: bytes, **kwargs: bytes) -> None:
         """Counted in flight until the handler's coroutine ends, not until its client goes:
-        a graceful stop waits for handlers whose client hung up (issue 15, item 3)."""
+        a graceful stop waits for handlers whose client hung up (issue 15, item 3). A read
+        first waits for this process's resource writes in flight, briefly; a resource write
+        is one of them until it ends."""
+        gate = self.ctx.writes_first
+        writing = self.writes_first and self.request.method in _WRITES
+        if writing:
+            gate.started()
         try:
+            if self.request.method in ("GET", "HEAD"):
+                await gate.turn()
             await super()._execute(transforms, *args, **kwargs)
         finally:
+            if writing:
+                gate.ended()
             self._leave()
 
     def on_finish(self) -> None:

@@ -278,6 +278,7 @@ class ResourceHandler(IdempotentHandler):
     """
 
     resource: Resource
+    writes_first = True
 
     def initialize(self, resource: Resource, **kwargs: Any) -> None:  # type: ignore[override]
         super().initialize(**kwargs)
@@ -291,6 +292,8 @@ class ResourceHandler(IdempotentHandler):
 
     async def do_list(self) -> None:
         async with self.ctx.list_reads:
+            # a write that began while this read queued for its turn goes first
+            await self.ctx.writes_first.turn()
             await self._list()
 
     async def _list(self) -> None:
