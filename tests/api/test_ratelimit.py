@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -12,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from igny8d.ratelimit import SCOPES, UNTHROTTLED, RateLimiter, ThrottleResult, validate_scope
+from tests.helpers.app import redis_url_or_skip
 
 REFERENCE_SCOPES = {
     "ai_function": 10,
@@ -47,16 +47,6 @@ async def make_limiter() -> AsyncIterator[MakeLimiter]:
     yield make
     for limiter in made:
         await limiter.close()
-
-
-def redis_url() -> str:
-    """The test Redis, or skip (fail when IGNY8_REQUIRE_REDIS=1 says it must be there)."""
-    url = os.environ.get("IGNY8_TEST_REDIS_URL", "").strip()
-    if not url:
-        if os.environ.get("IGNY8_REQUIRE_REDIS") == "1":
-            pytest.fail("IGNY8_REQUIRE_REDIS=1 but IGNY8_TEST_REDIS_URL is not set")
-        pytest.skip("IGNY8_TEST_REDIS_URL is not set")
-    return url
 
 
 # --- scopes -------------------------------------------------------------------------------
@@ -99,7 +89,7 @@ async def test_unthrottled_scope_is_never_counted(make_limiter: MakeLimiter) -> 
 
 @pytest.mark.parametrize("storage", ["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def test_refund_gives_back_one_hit(make_limiter: MakeLimiter, storage: str) -> None:
-    url = "memory://" if storage == "memory" else redis_url()
+    url = "memory://" if storage == "memory" else redis_url_or_skip()
     limiter = make_limiter(url, rates={"auth": "3/minute"},
                            key_prefix=f"igny8d-test-{uuid.uuid4().hex}")
     for _ in range(3):
@@ -319,7 +309,7 @@ async def test_storage_outage_fails_open(
 
 @pytest.mark.redis
 async def test_redis_limiters_share_counters(make_limiter: MakeLimiter) -> None:
-    url = redis_url()
+    url = redis_url_or_skip()
     prefix = f"igny8d-test-{uuid.uuid4().hex}"
     rates = {"auth_strict": "4/minute"}
     first = make_limiter(url, rates=rates, key_prefix=prefix)
@@ -356,7 +346,7 @@ async def test_redis_limiters_share_counters(make_limiter: MakeLimiter) -> None:
 
 @pytest.mark.redis
 async def test_redis_reset_keeps_other_prefixes(make_limiter: MakeLimiter) -> None:
-    url = redis_url()
+    url = redis_url_or_skip()
     mine = make_limiter(url, rates={"auth": "1/minute"}, key_prefix=f"t-{uuid.uuid4().hex}")
     theirs = make_limiter(url, rates={"auth": "1/minute"}, key_prefix=f"t-{uuid.uuid4().hex}")
     try:
@@ -379,7 +369,7 @@ async def test_redis_counter_without_ttl_heals(make_limiter: MakeLimiter) -> Non
     """A counter whose EXPIRE was lost must not lock the key out for good."""
     import coredis
 
-    url = redis_url()
+    url = redis_url_or_skip()
     prefix = f"igny8d-test-{uuid.uuid4().hex}"
     limiter = make_limiter(url, rates={"auth": "1/minute"}, key_prefix=prefix)
     client = coredis.Redis.from_url(url)

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
 
-from tests.helpers.app import make_settings, start_app, stop_app
-
-REDIS_URL = os.environ.get("IGNY8_TEST_REDIS_URL")
+from tests.helpers.app import make_settings, redis_url_or_skip, start_app, stop_app
 
 
 @pytest.fixture
 def redis_url() -> str:
-    if not REDIS_URL:
-        if os.environ.get("IGNY8_REQUIRE_REDIS") == "1":
-            pytest.fail("IGNY8_REQUIRE_REDIS=1 but IGNY8_TEST_REDIS_URL is not set")
-        pytest.skip("IGNY8_TEST_REDIS_URL not set")
-    return REDIS_URL
+    return redis_url_or_skip()
 
 
 @pytest.mark.redis
