@@ -122,10 +122,21 @@ async def test_bad_wait_or_since_is_a_400_and_a_foreign_task_a_404(app, client):
     assert (await client.get(URL.format("nope") + "stream/", token=ann)).status == 404
 
 
-async def test_many_waiters_hold_without_spinning_the_cpu(app, client):
+async def test_many_waiters_hold_without_spinning_the_cpu(app, client, monkeypatch):
     token = await client.owner("ann@example.com")
     tid = await queued(app, "ann@example.com")
     waiters = 100
+    reads = 0
+    wait_change = watch.wait_change
+
+    async def counted(task_id: str, read: Any, **kw: Any) -> dict[str, Any]:
+        async def counting() -> dict[str, Any]:
+            nonlocal reads
+            reads += 1
+            return await read()
+        return await wait_change(task_id, counting, **kw)
+
+    monkeypatch.setattr(watch, "wait_change", counted)
     cpu, wall = time.process_time(), time.monotonic()
     clients = [app.client() for _ in range(waiters // 10)]  # 10 connections each
     calls = [asyncio.ensure_future(clients[n % len(clients)].get(
@@ -141,10 +152,11 @@ async def test_many_waiters_hold_without_spinning_the_cpu(app, client):
         c.close()
     assert all(r.status == 200 and r.data["state"] == "PENDING" for r in answers)
     assert watch.waiting() == 0
-    # client and server share this process: 100 requests held 3 s each, re-read every
-    # POLL_S, cost well under a core (measured: see docs/decisions.md)
-    print(f"{waiters} waiters x 3 s: {cpu:.2f} s CPU in {wall:.2f} s")
-    assert cpu < 0.5 * wall, (cpu, wall)
+    # held, not spinning: each waiter re-reads its job once per POLL_S (plus its first and
+    # last read), whatever the machine's speed; the CPU it took is printed, not asserted
+    # (client and server share this process: see docs/decisions.md)
+    print(f"{waiters} waiters x 3 s: {cpu:.2f} s CPU in {wall:.2f} s, {reads} reads")
+    assert waiters <= reads <= waiters * (3 / watch.POLL_S + 2), reads
 
 
 @pytest.fixture
