@@ -26,8 +26,7 @@ from igny8d.store.engine import Store
 
 T = TypeVar("T")
 
-#: how many list reads of a process run at once on the embedded store
-#: (`AppContext.list_reads`; on Postgres as many as the read pool holds)
+#: how many list reads of a process run at once (`AppContext.list_reads`), on both stores
 LIST_READS = 4
 
 #: how long a read waits for this process's writes in flight to end, at most (`WritesFirst`)
@@ -351,11 +350,10 @@ class AppContext:
             self.store, self.jobs, workers=self.settings.job_workers,
             lease_s=self.settings.job_lease_s, max_attempts=self.settings.job_max_attempts,
         )
-        # The embedded store reads on one thread: more readers at once only lengthen the
-        # loop's turns. Postgres reads wait on the server: as many as its read pool holds.
-        self.list_reads = asyncio.Semaphore(
-            LIST_READS if self.store.dialect == "sqlite"
-            else 2 * self.settings.db_pool_size)
+        # More list reads at once only lengthen the loop's turns, on either store (measured
+        # on Postgres, 50k keywords, wrk -c32: 20 at once 289 reads/s and a create's p50
+        # 79 ms under them; 4 at once 363 reads/s and 18 ms, idle 11.6 ms).
+        self.list_reads = asyncio.Semaphore(LIST_READS)
         self.executor.on_finished = self.metrics.observe_job
         self.executor.on_error = capture_job_error
         # deleted images' files are removed once their delete has committed
