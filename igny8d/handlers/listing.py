@@ -4,7 +4,7 @@ store/versions.py) and counted once while other requests for them wait."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from igny8d.errors import NotFound
 from igny8d.handlers.idempotent import IdempotentHandler
@@ -16,6 +16,26 @@ if TYPE_CHECKING:
 
 #: A search matching at most this many rows keeps its ids in order (CountCache.ids).
 IDS_MAX = 2000
+
+
+class CountKey(NamedTuple):
+    """What a list total depends on (`CountCache`'s key; a search's ids add the ordering)."""
+
+    resource: str
+    account_id: int
+    site_ids: Any
+    data_version: int
+    #: the listed table's versions (store/versions.py `read`)
+    listed: tuple[int, ...]
+    #: the filters and search sent, as sent
+    params: tuple[tuple[str, str], ...]
+
+
+def narrowed_sector(terms: list[specs.Term]) -> int | None:
+    """The one sector a list's parsed filters narrow it to (its versions are that sector's),
+    else None (the whole table's)."""
+    return next((int(t.value) for t in terms if t.op == "eq" and t.columns == ("sector_id",)),
+                None)
 
 
 class ListingHandler(IdempotentHandler):
@@ -39,7 +59,7 @@ class ListingHandler(IdempotentHandler):
         order = res.order_terms(self)
         page, page_size = self.page_request()
         offset = (page - 1) * page_size
-        key = await self._count_key()
+        key = await self._count_key(terms)
         counts = self.ctx.counts
         if key is not None and words and res.spec.fulltext is not None:
             await self._carry_forward(key, words, tuple(order))
@@ -117,27 +137,28 @@ class ListingHandler(IdempotentHandler):
             self.ctx.counts.put_ids(ids_key, found.ids)
         return found.count, found.rows
 
-    async def _carry_forward(self, key: tuple[Any, ...], words: list[str],
+    async def _carry_forward(self, key: CountKey, words: list[str],
                              order: tuple[Any, ...]) -> None:
         """A search's total (and ids) kept under an older version of the table's whole list
         is kept under this one too when no write in between touched a row holding every
         search word (store/versions.py `changes`, `affects`): a keyword added elsewhere
-        does not make every other search count again. `key[4]` is the list version."""
-        counts, listed = self.ctx.counts, key[4]
-        before = counts.seen((*key[:4], *key[5:]), listed)
+        does not make every other search count again."""
+        counts, listed = self.ctx.counts, key.listed
+        before = counts.seen(key._replace(listed=()), listed)
         if before is None or before == listed or len(listed) != 1 or before[0] > listed[0]:
             return
         texts = await self.ctx.store.read_now(
-            versions.changes, key[1], self.resource.spec.table.name, before[0], listed[0])
+            versions.changes, key.account_id, self.resource.spec.table.name, before[0],
+            listed[0])
         if texts is not None and not versions.affects(words, texts):
-            counts.carry((*key[:4], before, *key[5:]), key, order)
+            counts.carry(key._replace(listed=before), key, order)
 
-    async def _count_key(self) -> tuple[Any, ...] | None:
+    async def _count_key(self, terms: list[specs.Term]) -> CountKey | None:
         """What a list total depends on: the resource, whose rows (account, site grants),
         the filters and search sent, the account's data version, and the versions of the
-        table's lists (the sector's when the list is narrowed to one, store/versions.py):
-        one primary-key read. None: not cacheable (reference data, an operator's
-        cross-tenant view, an anonymous caller)."""
+        table's lists (the sector's when the parsed filters narrow the list to one,
+        store/versions.py): one primary-key read. None: not cacheable (reference data, an
+        operator's cross-tenant view, an anonymous caller)."""
         p = self.principal
         res = self.resource
         if p is None or res.spec.level not in ("account", "site", "sector"):
@@ -147,8 +168,7 @@ class ListingHandler(IdempotentHandler):
         sent = self.request.query_arguments
         params = tuple((name, self.get_query_argument(name, "") or "")
                        for name in res.count_params if name in sent)
-        sector = dict(params).get("sector_id", "") if "sector_id" in res.spec.table.c else ""
+        sector = narrowed_sector(terms) if versions.has_sectors(res.spec.table) else None
         listed = await self.ctx.store.read_now(
-            versions.read, p.account_id, res.spec.table.name,
-            int(sector) if sector.isdigit() else None)
-        return (res.name, p.account_id, p.site_ids, p.data_version, listed, params)
+            versions.read, p.account_id, res.spec.table.name, sector)
+        return CountKey(res.name, p.account_id, p.site_ids, p.data_version, listed, params)
