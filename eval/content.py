@@ -161,6 +161,16 @@ def title_problems(title: str) -> list[str]:
         if s in seen and seen[s] != low:
             out.append(f"said twice: {seen[s]!r} and {low!r}")
         seen.setdefault(s, low)
+    # a qualifier split from its noun by "Reviews" ("Shoe for Flat Feet Reviews"), a price
+    # bought ("Where to Buy Lawn Mower Prices"), an audience without its "for" ("Jackets Kids")
+    if re.search(r"\b(for|with|under)\b[^:]*\bReviews?\b", title):
+        out.append("a qualifier before \"Reviews\"")
+    if re.search(r"\bBuy\b[^:]*\b(Prices?|Costs?|Rates?)\b", title):
+        out.append("buys a price")
+    audience = r"(Women|Men|Kids|Children|Beginners|Seniors|Dogs|Cats)"
+    if re.search(r"[A-Za-z]{3,} " + audience + r"(?=$|[:?,])", title) and \
+            not re.search(r"\b(for|and|or) " + audience + r"\b", title):
+        out.append("an audience without \"for\"")
     for a, nxt in re.findall(r"\b(a|an)\s+([A-Za-z]+)", title, flags=re.IGNORECASE):
         vowel = nxt[0].lower() in "aeiou" and not nxt.lower().startswith(_VOWEL_SOUND_EXCEPTIONS)
         if nxt.isupper() and len(nxt) > 1:  # an acronym: read by letters

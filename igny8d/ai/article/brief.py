@@ -206,26 +206,34 @@ def write_block(block: Block, words: int, topic: str, lines: Lines) -> list[str]
         return text if _names(text, own) else f"{cap(phrase)}: {text[:1].lower()}{text[1:]}"
 
     out: list[str] = []
-    aim = f"About {words} words on {phrase}: {AIMS[kind]}."
+    # the heading quoted as written, not spliced into the sentence in lower case ("Questions
+    # the section on are hoka good for flat feet must answer")
+    quoted = f"\u201c{' '.join(block.heading.split())}\u201d"
+    if kind == "question":
+        aim = f"About {words} words answering {quoted}: {AIMS[kind]}."
+        ask_lead, under = f"What the answer to {quoted} must settle:", \
+            f"the answer to {quoted}"
+    else:
+        aim = f"About {words} words on {phrase}: {AIMS[kind]}."
+        ask_lead, under = f"Questions the {quoted} section must answer:", quoted
     if lines.fresh(aim):
         out.append(f"<p>{escape(aim, quote=False)}</p>")
     questions = [named(q.format(t=topic, h=phrase, H=block.heading.rstrip("?")))
                  for q in QUESTIONS[kind]]
     questions = [q for q in questions if lines.fresh(q)]
     if questions:
-        lead = f"Questions the section on {phrase} must answer:"
-        if lines.fresh(lead):
-            out.append(f"<p>{escape(lead, quote=False)}</p>")
+        if lines.fresh(ask_lead):
+            out.append(f"<p>{escape(ask_lead, quote=False)}</p>")
         out.append(_li(questions))
     points = [p for p in (point_for(k, kind) for k in block.keywords) if lines.fresh(p)]
     if points:
-        lead = f"Points to cover in {phrase}:"
+        lead = f"Points to cover in {under}:"
         if lines.fresh(lead):
             out.append(f"<p>{escape(lead, quote=False)}</p>")
         out.append(_li(points))
     if block.keywords:
-        quoted = ", ".join(f"\u201c{k}\u201d" for k in block.keywords)
-        place = f"Keywords to place in {phrase}: {quoted}."
+        listed = ", ".join(f"\u201c{k}\u201d" for k in block.keywords)
+        place = f"Keywords to place in {under}: {listed}."
         if lines.fresh(place):
             out.append(f"<p>{escape(place, quote=False)}</p>")
     return out

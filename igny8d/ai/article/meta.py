@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from igny8d.ai.article.headings import cap
 from igny8d.ai.ideas.asks import ask_of
+from igny8d.ai.ideas.words import idea_words
 from igny8d.ai.text import normalise, vocabulary
 from igny8d.ai.text import slug as keyword_slug
 from igny8d.ai.types import OutlineSection
@@ -51,13 +52,24 @@ DESCRIPTIONS: dict[str, str] = {
 }
 #: By structure, for a keyword whose wording asks nothing in particular.
 BY_STRUCTURE: dict[str, str] = {
-    "listicle": "The top {p} options, how we chose them and what to look for before you buy.",
+    "listicle": "The top picks for {p}, how we chose them and what to look for before you buy.",
     "comparison": "{P} options compared side by side, and how to pick the right one.",
     "review": "{P}: an honest look at what works, what does not and who it suits.",
     "faq": "{P}: answers to the questions people ask most, each in a few lines.",
     "how_to": "How to get started with {p}: what you need, the steps and the pitfalls.",
     "news": "What is new with {p}, why it matters and what happens next.",
 }
+
+
+def _cased(text: str) -> str:
+    """Acronyms and known brands as they are written ("Roth IRA", "HubSpot"), other words as
+    the user typed them: a sentence-cased keyword must not read "Hvac repair"."""
+    iw = idea_words()
+    out = []
+    for w in text.split():
+        low = w.lower()
+        out.append(w.upper() if low in iw.acronyms else iw.brand_casing.get(low, w))
+    return " ".join(out)
 
 
 def meta_description(primary: str, structure: str,
@@ -73,6 +85,7 @@ def meta_description(primary: str, structure: str,
         template = "Looking for {p}? Our picks for each need and budget, and what to check first."
     if ask == "buy" and not normalise(p).startswith(("buy ", "order ", "shop ")):
         template = "{P}: where to get it, what it costs and what to check before you pay."
+    p = _cased(p)
     text = template.format(p=p, P=cap(p))
     if len(text) <= META_DESCRIPTION_MAX:
         return text

@@ -127,7 +127,7 @@ class Keyword:
             return self.question()
         if self.task:
             return "How to " + title_case(self.topic_words)
-        return title_case(self.topic_words)
+        return title_case(for_audience(self.topic_words))
 
     def question(self, *, title: bool = False) -> str:
         """The keyword as a question: its own words when it is one ("Is it safe to drink
@@ -149,6 +149,17 @@ class Keyword:
             words = form.format(t=t, k=" ".join(self.display)).split()
         words[-1] = words[-1].rstrip("?")
         return (title_case(words) if title else sentence_case(words)) + "?"
+
+
+def for_audience(words: Sequence[str]) -> list[str]:
+    """"flat feet running shoes women" → "... running shoes for women": an audience put last
+    without its preposition."""
+    iw = idea_words()
+    out = list(words)
+    if len(out) >= 3 and out[-1].lower() in iw.audiences and \
+            out[-2].lower() not in iw.prepositions | {"and", "or", "&"}:
+        out.insert(len(out) - 1, "for")
+    return out
 
 
 def angle_of(cues: set[str] | frozenset[str], words: Sequence[str], task: bool) -> str:

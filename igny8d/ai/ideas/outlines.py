@@ -118,7 +118,8 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
             a, b = plan.sides
             return ([_Sec(f"{a} vs {b} at a Glance",
                           absorbs=frozenset({"comparison", "overview"}), catch_all=True),
-                     _Sec(f"What Is {a}?"), _Sec(f"What Is {b}?"),
+                     _Sec(f"What Is {plan.bare_sides[0]}?"),
+                     _Sec(f"What Is {plan.bare_sides[1]}?"),
                      _Sec("Key Differences", subs=["Cost", "Ease of Use", "Results"],
                           absorbs=frozenset({"price"}))],
                     [_Sec("Which Should You Choose?",
@@ -137,7 +138,7 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                  faq, _Sec("The Verdict")])
     if structure == "review":
         review = suffix(t, "Review") if plan.brand or not plan.countable else \
-            suffix(plan.one, "Review") + "s"
+            f"Reviews of {many}" if plan.qualified else suffix(plan.one, "Review") + "s"
         return ([_Sec(f"{review} at a Glance",
                       absorbs=frozenset({"review", "overview"}), catch_all=True),
                  _Sec("What Owners Like", absorbs=frozenset({"best"})),
@@ -148,7 +149,12 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                  _Sec("Who It Is For", absorbs=frozenset({"howto"})),
                  faq, _Sec("Our Verdict")])
     if structure == "faq":
-        return ([_Sec(f"{t}: The Short Answer", absorbs=frozenset({"overview"}),
+        # the searcher's own question when the primary keyword asks one ("How Long to Boil
+        # Eggs? The Short Answer", not "Eggs: The Short Answer")
+        short = f"{plan.primary.question(title=True)} The Short Answer" \
+            if plan.primary.worded_as_question or plan.ask in ("frequency", "question") \
+            else f"{plan.destination if plan.intent == 'navigational' else t}: The Short Answer"
+        return ([_Sec(short, absorbs=frozenset({"overview"}),
                       catch_all=True)],
                 [_Sec(f"More Questions About {t}",
                       absorbs=frozenset({"howto", "nav"}) | _ALL_COMMERCIAL, optional=True,

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field, replace
 
 from igny8d import text as english
 from igny8d.ai.cluster import KeywordItem
-from igny8d.ai.ideas.analysis import Keyword, analyse_keyword, angle_of
+from igny8d.ai.ideas.analysis import Keyword, analyse_keyword, angle_of, for_audience
 from igny8d.ai.ideas.asks import ask_of
 from igny8d.ai.ideas.grammar import (
+    TRAILING_ADVERBS,
     countable,
     head_end,
     head_is_plural,
@@ -143,10 +144,58 @@ class Plan:
             if k.task:
                 return title_case([second_person.get(w.lower(), w) for w in k.topic_words])
         signs_in = self.has_cue("login", "log in", "sign in", "signin")
-        if self.intent == "navigational" and signs_in and self.primary.analysis.brands:
-            brand = self.primary.analysis.brands[0]
-            return "Sign In to " + title_case(brand.split())
+        if self.intent == "navigational" and signs_in:
+            # the destination: a brand the lexicon knows, else the topic ("netflix login")
+            brands = self.primary.analysis.brands
+            return "Sign In to " + (title_case(brands[0].split()) if brands else self.t)
         return None
+
+    @property
+    def bare_sides(self) -> tuple[str, str]:
+        """The sides without a qualifier only one of them carries: "memory foam vs hybrid
+        for back pain" compares "Memory Foam" and "Hybrid" (for back pain)."""
+        prepositions = idea_words().prepositions - {"vs"}
+
+        def bare(side: str) -> str:
+            words = side.split()
+            at = next((i for i, w in enumerate(words) if i and w.lower() in prepositions),
+                      len(words))
+            return " ".join(words[:at])
+        return bare(self.sides[0]), bare(self.sides[1])
+
+    @property
+    def qualified(self) -> bool:
+        """The topic's head is followed by a qualifier ("running shoes *for flat feet*")."""
+        prepositions = idea_words().prepositions - {"vs"}
+        return not self.versus and any(normalise(w) in prepositions for w in self.topic[1:])
+
+    @property
+    def goods(self) -> tuple[str, bool]:
+        """What a buyer buys, title-cased, and whether it is counted: the topic without its
+        price word, plural where it can be ("Lawn Mowers"; "Car Insurance", False)."""
+        words = list(self.topic)
+        while len(words) > 1 and normalise(words[-1]) in TRAILING_ADVERBS:
+            words.pop()  # "mortgage rates today"
+        quoted = False
+        if len(words) > 1 and normalise(words[-1]) in idea_words().price_words:
+            quoted = normalise(words[-1]) in ("rate", "rates", "quote", "quotes")
+            words.pop()
+        if self.brand:
+            return title_case(words), True
+        end = head_end(words)
+        if quoted and end and countable(words[end - 1]):
+            # a mortgage or a policy is taken out one at a time: "a Mortgage"
+            one = title_case(singular_phrase(words))
+            return f"{english.indefinite_article(one)} {one}", False
+        if end and (countable(words[end - 1]) or is_plural(words[end - 1])):
+            return title_case(plural_phrase(words, options=False)), True
+        return title_case(words), False
+
+    @property
+    def destination(self) -> str:
+        """The primary keyword title-cased as the place a navigational search wants
+        ("Netflix Login", "Chase Customer Service")."""
+        return self.primary.subheading()
 
     @property
     def ask(self) -> str:
@@ -224,7 +273,8 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
             if k.cues & kept else k for k in ordered[1:]]
     left, right = head.sides
     versus = bool(left and right)
-    topic = head.topic_words if versus else (head.subject_words or head.topic_words)
+    topic = head.topic_words if versus else \
+        for_audience(head.subject_words or head.topic_words)
     core_words = head.topic_words
     core_stems = {stem(normalise(w)) for w in core_words}
     core_compact = "".join(normalise(w).replace(" ", "") for w in core_words)
@@ -263,11 +313,15 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
             sides = (title_case(left), title_case(right))
             break
     brand_words = {w for b in head.analysis.brands for w in b.split()}
+    intent = intent or _vote_intent(ordered)
     return Plan(keywords=tuple(ordered), primary=head,
-                intent=intent or _vote_intent(ordered), topic=tuple(topic),
+                intent=intent, topic=tuple(topic),
                 groups=tuple(sorted(groups.values(), key=lambda g: (-g.volume, g.key))),
                 sides=sides, versus=versus,
-                brand=any(normalise(w) in brand_words for w in topic),
+                # a navigational search names a destination: a brand whether or not the
+                # lexicon knows it ("netflix login" is no "a Netflix")
+                brand=intent == "navigational" or any(normalise(w) in brand_words
+                                                      for w in topic),
                 opaque=tuple(sorted(opaque)))
 
 

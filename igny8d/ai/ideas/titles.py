@@ -30,6 +30,17 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
             "faq": [f"{a} vs {b}: Your Questions Answered"],
             "pillar": [f"{a} vs {b}: The Complete Resource"],
         }[structure]
+    elif plan.intent == "navigational" and structure in ("guide", "faq") and not plan.versus:
+        # the searcher wants a place (a login, an app, a help line), not an essay on the brand
+        place = plan.destination
+        if structure == "faq":
+            options = [f"{place}: Your Questions Answered"]
+        elif plan.has_cue("login", "log in", "sign in", "signin", "webmail", "portal"):
+            options = [f"{place}: How to Sign In and Fix Common Problems"]
+        elif plan.has_cue("customer service", "phone number", "contact", "support", "help"):
+            options = [f"{place}: How to Reach a Person and What to Have Ready"]
+        else:
+            options = [f"{place}: Where to Go and What to Expect"]
     elif plan.local and structure in ("guide", "listicle", "how_to", "pillar"):
         options = {"guide": [f"How to Find a Good {plan.one} Near You"],
                    "listicle": [f"The Best {many} Near You: How to Choose"],
@@ -92,6 +103,9 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
         elif plan.brand or not plan.countable:
             review = suffix(t, "Review")
             options = [f"{review}: Is It Worth It?", f"{review}: The Good and the Bad"]
+        elif plan.qualified:  # "running shoes for flat feet": no "Shoe for Flat Feet Reviews"
+            options = [f"Reviews of {plan.many}: What Buyers Should Know",
+                       f"{plan.many}, Reviewed: What Owners Really Think"]
         else:
             reviews = suffix(plan.one, "Review") + "s"
             options = [f"{reviews}: What Buyers Should Know",
@@ -107,7 +121,11 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
     elif structure == "news":
         options = [f"{t} News: What's Changed and Why It Matters"]
     elif plan.intent == "transactional":
-        options = [f"Where to Buy {many}: Prices, Deals and What to Check"]
+        # what is bought, not its price ("lawn mower price" → "Lawn Mowers"); a thing with
+        # no plural is got, not bought by the piece ("Car Insurance for Young Drivers")
+        goods, countable = plan.goods
+        verb = "Buy" if countable else "Get"
+        options = [f"Where to {verb} {goods}: Prices, Deals and What to Check"]
     else:
         options = [f"{t}: A Complete Guide", f"{t}: A Beginner's Guide",
                    f"Everything You Need to Know About {a_t}",

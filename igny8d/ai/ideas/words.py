@@ -25,6 +25,9 @@ class IdeaWords:
     plural_only: frozenset[str]
     #: Words that end a noun phrase's head ("CRM *for* Real Estate": the plural goes on "CRM").
     prepositions: frozenset[str]
+    #: Who a thing is for, when a keyword puts it last without "for" ("running shoes
+    #: women"): a heading reads "Running Shoes for Women".
+    audiences: frozenset[str]
     #: Adjectives keywords put after the noun ("coffee grinder *smooth*"): never the head
     #: noun, so never the word made plural.
     trailing_adjectives: frozenset[str]
@@ -89,7 +92,7 @@ def idea_words() -> IdeaWords:
         small_words=words("small_words"), acronyms=words("acronyms"),
         brand_casing=_text_map(data["brand_casing"], "ideas.json brand_casing"),
         uncountable=words("uncountable"), plural_only=words("plural_only"),
-        prepositions=words("prepositions"),
+        prepositions=words("prepositions"), audiences=words("audiences"),
         trailing_adjectives=words("trailing_adjectives"), task_openers=words("task_openers"),
         pronoun_openers=words("pronoun_openers"), pronouns=words("pronouns"),
         question_words=words("question_words"), determiners=words("determiners"),

@@ -1,0 +1,109 @@
+"""The offline writer's wording where it used to read wrong: a navigational search is a place,
+not "a Netflix"; a price keyword buys the thing, not its price; a qualifier stays with its
+noun ("Reviews of Running Shoes for Flat Feet"); a comparison's "What Is" headings name the
+sides without the qualifier only one of them carries; a question's FAQ opens on the question;
+an audience put last gets its "for"; acronyms and brands keep their capitals in the meta
+description; the brief quotes a heading instead of splicing it into a sentence."""
+
+from __future__ import annotations
+
+import re
+
+from igny8d.ai import KeywordItem, generate_article, generate_ideas
+from igny8d.ai.article import meta_description
+from igny8d.ai.ideas import plan_keywords
+from igny8d.ai.types import ArticleBrief, ClusterBrief, IdeaDraft, OutlineSection
+
+
+def ideas(*keywords: str) -> list[IdeaDraft]:
+    items = tuple(KeywordItem(i + 1, k, 1000 - 10 * i) for i, k in enumerate(keywords))
+    return list(generate_ideas(ClusterBrief(cluster_id=1, name=keywords[0], keywords=items), 3))
+
+
+def titles(*keywords: str) -> list[str]:
+    return [idea.title for idea in ideas(*keywords)]
+
+
+def headings(idea: IdeaDraft) -> list[str]:
+    return [s.heading for s in idea.outline]
+
+
+def test_a_login_search_is_a_destination_not_a_thing() -> None:
+    got = titles("netflix login", "netflix sign in", "netflix account login")
+    assert "Netflix Login: How to Sign In and Fix Common Problems" in got
+    assert "How to Sign In to Netflix: A Step-by-Step Guide" in got
+    assert not any(re.search(r"\ban? Netflix\b", t) for t in got), got
+    plan = plan_keywords([("netflix login", 100)])
+    assert plan.brand and plan.a_t == "Netflix"
+
+
+def test_a_help_line_search_asks_how_to_reach_a_person() -> None:
+    got = titles("chase customer service", "chase phone number")
+    assert any(t.startswith("Chase Customer Service: How to Reach a Person") for t in got), got
+
+
+def test_where_to_buy_names_the_thing_not_its_price() -> None:
+    got = titles("lawn mower price", "buy lawn mower", "cheap lawn mowers for sale")
+    assert "Where to Buy Lawn Mowers: Prices, Deals and What to Check" in got, got
+    assert not any("Buy Lawn Mower Prices" in t for t in got)
+
+
+def test_a_thing_without_a_plural_is_got_not_bought_by_the_piece() -> None:
+    got = titles("car insurance for young drivers", "cheap car insurance for young drivers",
+                 "young driver insurance quotes", "best car insurance for teens")
+    guide = [t for t in got if t.startswith("Where to")]
+    assert guide == ["Where to Get Car Insurance for Young Drivers: Prices, Deals and What to "
+                     "Check"], got
+
+
+def test_reviews_keep_the_qualifier_with_its_noun() -> None:
+    got = titles("mattress for back pain", "best mattress for back pain",
+                 "firm mattress for lower back pain", "mattress for back pain reviews")
+    review = [t for t in got if "Review" in t]
+    assert review and all(t.startswith(("Reviews of Mattresses for Back Pain",
+                                        "Mattresses for Back Pain, Reviewed")) for t in review)
+    assert not any("Mattress for Back Pain Reviews" in t for t in got)
+
+
+def test_what_is_headings_drop_a_qualifier_only_one_side_carries() -> None:
+    idea = ideas("memory foam vs hybrid for back pain", "memory foam or hybrid mattress")[0]
+    assert idea.title.startswith("Memory Foam vs Hybrid for Back Pain")
+    assert "What Is Memory Foam?" in headings(idea) and "What Is Hybrid?" in headings(idea)
+
+
+def test_a_question_faq_opens_on_the_question() -> None:
+    faq = next(i for i in ideas("how long to boil eggs", "how long to hard boil eggs",
+                                "soft boiled egg time") if i.content_structure == "faq")
+    assert headings(faq)[0] == "How Long to Boil Eggs? The Short Answer"
+
+
+def test_an_audience_put_last_gets_its_for() -> None:
+    got = titles("winter jackets kids", "best winter jackets for kids")
+    assert any(re.fullmatch(r"The \d Best Winter Jackets for Kids", t) for t in got), got
+    assert not any(t.endswith("Jackets Kids") or "Jackets Kids " in t for t in got)
+    # an audience already led by a preposition, or two words long, is left alone
+    assert plan_keywords([("shoes for women", 1)]).t == "Shoes for Women"
+    assert plan_keywords([("shoes women", 1)]).t == "Shoes Women"
+
+
+def test_the_meta_description_keeps_acronyms_and_brands() -> None:
+    assert meta_description("hvac repair near me", "guide").startswith("HVAC repair near me:")
+    assert meta_description("roth ira vs traditional ira", "comparison").startswith(
+        "Roth IRA vs traditional IRA:")
+    assert meta_description("hubspot vs salesforce", "comparison").startswith("HubSpot vs")
+    listicle = meta_description("car insurance for young drivers", "listicle")
+    assert listicle.startswith("The top picks for car insurance for young drivers,")
+
+
+def test_a_question_section_is_briefed_as_an_answer() -> None:
+    brief = ArticleBrief(
+        task_id=1, title="The Best Running Shoes for Flat Feet",
+        keywords=("best running shoes for flat feet", "are hoka good for flat feet"),
+        outline=(OutlineSection("Best Overall Running Shoes for Flat Feet", ()),
+                 OutlineSection("Are Hoka Good for Flat Feet?", ())),
+        content_structure="listicle", target_word_count=1200)
+    html = generate_article(brief).html_content
+    assert "About " in html and "words answering \u201cAre Hoka Good for Flat Feet?\u201d" in html
+    assert "the section on are hoka" not in html.lower()
+    assert "Questions the \u201cBest Overall Running Shoes for Flat Feet\u201d section must " \
+        "answer:" in html
