@@ -107,3 +107,32 @@ def test_a_question_section_is_briefed_as_an_answer() -> None:
     assert "the section on are hoka" not in html.lower()
     assert "Questions the \u201cBest Overall Running Shoes for Flat Feet\u201d section must " \
         "answer:" in html
+
+
+def test_question_forms_do_not_say_a_word_twice() -> None:
+    plan = plan_keywords([("how much does a kitchen remodel cost", 100),
+                          ("average kitchen remodel cost", 50), ("coffee health benefits", 10)])
+    asked = {k.text: k.question() for k in plan.keywords}
+    assert asked["average kitchen remodel cost"] == \
+        "How much does the average kitchen remodel cost?"
+    assert asked["coffee health benefits"] == "What are the health benefits of coffee?"
+
+
+def test_ideas_and_tips_follow_the_head_noun() -> None:
+    got = titles("gift ideas for dad", "christmas gifts for dad", "birthday gift ideas for dad")
+    assert any(re.fullmatch(r"\d+ (Great )?Gift Ideas for Dad( Worth Trying)?", t)
+               for t in got), got
+    assert not any("Gift for Dad Tips" in t for t in got)
+
+
+def test_brands_keep_their_capitals_at_the_start_of_a_sentence() -> None:
+    assert meta_description("iphone 15 review", "review").startswith("iPhone 15 review:")
+    plan = plan_keywords([("iphone 15 review", 100), ("is iphone 15 worth it", 10)])
+    assert plan.keywords[1].question() == "Is iPhone 15 worth it?"
+
+
+def test_a_navigational_guide_opens_on_where_to_go() -> None:
+    guide = next(i for i in ideas("amazon customer service", "amazon phone number")
+                 if i.content_structure == "guide")
+    assert headings(guide)[0] == "Amazon Customer Service: Where to Go"
+    assert not any(h.startswith("What Is") for h in headings(guide))

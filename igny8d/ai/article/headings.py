@@ -63,5 +63,9 @@ def running_text(text: str) -> str:
 
 
 def cap(text: str) -> str:
-    """`text` with its first letter upper case (the rest as it is)."""
+    """`text` with its first letter upper case (the rest as it is), unless its first word is
+    written with an inner capital ("iPhone 15 review", "eBay fees")."""
+    first = text.split(" ", 1)[0]
+    if any(c.isupper() for c in first[1:]):
+        return text
     return text[:1].upper() + text[1:]

@@ -140,15 +140,33 @@ class Keyword:
         else:
             iw = idea_words()
             topic = [iw.second_person.get(w.lower(), w) for w in self.topic_words]
+            form = next((f for mods, f in iw.question_forms if self.cues & mods), None)
+            topic, form = _fit_form(topic, form)
             t = title_case(topic) if title else \
                 " ".join(w.upper() if w.lower() in iw.acronyms else iw.brand_casing.get(w, w)
                          for w in topic)
-            form = next((f for mods, f in iw.question_forms if self.cues & mods), None)
             if form is None:
                 form = "How do you {t}?" if self.task else "What should you know about {t}?"
             words = form.format(t=t, k=" ".join(self.display)).split()
         words[-1] = words[-1].rstrip("?")
         return (title_case(words) if title else sentence_case(words)) + "?"
+
+
+def _fit_form(topic: list[str], form: str | None) -> tuple[list[str], str | None]:
+    """The topic as a question form takes it: "How much does {t} cost?" without the topic's
+    own price word ("kitchen remodel cost cost"), "the average …"; "What are the benefits of
+    {t}?" with "health" moved out of the topic ("coffee health")."""
+    if not form or not topic:
+        return topic, form
+    low = [w.lower() for w in topic]
+    if form.endswith("cost?"):
+        while len(topic) > 1 and low[-1] in idea_words().price_words:
+            topic, low = topic[:-1], low[:-1]
+        if low[0] in ("average", "typical") and len(topic) > 1:
+            topic = ["the", *topic]
+    elif "benefits of" in form and len(topic) > 1 and low[-1] == "health":
+        return topic[:-1], form.replace("benefits of", "health benefits of")
+    return topic, form
 
 
 def for_audience(words: Sequence[str]) -> list[str]:

@@ -48,8 +48,9 @@ def title_case(words: Sequence[str]) -> str:
 
 def sentence_case(words: Sequence[str]) -> str:
     """The first word capitalised, acronyms upper case, the rest as written."""
-    acronyms = idea_words().acronyms
-    out = [w.upper() if w.lower() in acronyms or w == "i" else w for w in words if w]
+    iw = idea_words()
+    out = [w.upper() if w.lower() in iw.acronyms or w == "i" else iw.brand_casing.get(w, w)
+           for w in words if w]
     if out and not any(c.isupper() for c in out[0]):
         out[0] = out[0][:1].upper() + out[0][1:]
     return " ".join(out)

@@ -53,7 +53,7 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                optional=True, kw_subs="question")
     buyer = plan.intent in ("commercial", "transactional")
     if structure == "how_to":
-        task = plan.task or ("Choose " + a_t if buyer else "Get Started with " + t)
+        task = plan.task or ("Choose " + a_t if buyer else "Get Started with " + a_t)
         return ([_Sec("What You Need Before You Start", absorbs=frozenset({"overview", "buy"}),
                       catch_all=True),
                  _Sec(f"How to {task}: Step by Step",
@@ -97,7 +97,8 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                      faq, _Sec("The Bottom Line")])
         if not buyer and plan.has_cue("tips", "ideas", "ways to", "examples", "things to do",
                                       "best things to do"):
-            return ([_Sec(f"Why These {t} Tips Work", absorbs=frozenset({"overview"}),
+            these = plan.listed("Ideas" if plan.has_cue("ideas") else "Tips")
+            return ([_Sec(f"Why These {these} Work", absorbs=frozenset({"overview"}),
                           catch_all=True),
                      _Sec("Start with the Basics", absorbs=frozenset({"howto"}),
                           kw_subs="heading", item=True),
@@ -175,10 +176,11 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                  _Sec("What Happens Next"), faq])
     # guide
     first = f"{t} Buying Guide: The Basics" if plan.intent == "transactional" and \
-        not plan.versus else plan.what_is
+        not plan.versus else f"{plan.destination}: Where to Go" \
+        if plan.intent == "navigational" else plan.what_is
     choose = "Which Is Better for You?" if plan.versus else f"How to Choose {a_t}"
     return ([_Sec(first, absorbs=frozenset({"overview"}), catch_all=True)],
-            [_Sec(f"How to {plan.task}" if plan.task else f"How to Get Started with {t}",
+            [_Sec(f"How to {plan.task}" if plan.task else f"How to Get Started with {a_t}",
                   absorbs=frozenset({"howto"}), kw_subs="heading"),
              _Sec(choose, absorbs=_ALL_COMMERCIAL, optional=True),
              _Sec("Common Mistakes to Avoid"),

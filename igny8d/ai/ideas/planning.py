@@ -191,6 +191,15 @@ class Plan:
             return title_case(plural_phrase(words, options=False)), True
         return title_case(words), False
 
+    def listed(self, word: str) -> str:
+        """The topic with `word` after its head, before a qualifier: "Gift Ideas for Dad",
+        "Budgeting Tips for Students" (not "Gift for Dad Tips")."""
+        words = list(self.topic)
+        end = head_end(words) or len(words)
+        if end and stem(normalise(words[end - 1])) == stem(normalise(word)):
+            return self.t
+        return title_case([*singular_phrase(words[:end]), word, *words[end:]])
+
     @property
     def destination(self) -> str:
         """The primary keyword title-cased as the place a navigational search wants

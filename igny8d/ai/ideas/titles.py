@@ -67,7 +67,12 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
         elif plan.brand and not plan.plural_topic:
             options = [f"{n} Things to Know About {t}", f"{t}: {n} Things to Know"]
         elif not buyer and plan.has_cue("tips", "ideas", "ways to", "examples"):
-            options = [f"{n} {t} Tips That Actually Help", f"{n} Practical {t} Tips"]
+            if plan.has_cue("ideas"):
+                ideas = plan.listed("Ideas")
+                options = [f"{n} {ideas} Worth Trying", f"{n} Great {ideas}"]
+            else:
+                tips = plan.listed("Tips")
+                options = [f"{n} {tips} That Actually Help", f"{n} Practical {tips}"]
         elif buyer or plan.has_cue("best", "top", "top rated"):
             options = [f"The {n} Best {many}", f"{n} Best {many}, Compared",
                        f"The Best {many}: {n} Top Picks"]
