@@ -136,3 +136,11 @@ def test_a_navigational_guide_opens_on_where_to_go() -> None:
                  if i.content_structure == "guide")
     assert headings(guide)[0] == "Amazon Customer Service: Where to Go"
     assert not any(h.startswith("What Is") for h in headings(guide))
+
+
+def test_a_model_is_bought_one_at_a_time_and_a_mass_noun_takes_no_article() -> None:
+    got = titles("tesla model y price", "model y cost", "buy tesla model y")
+    assert "Where to Buy a Tesla Model Y: Prices, Deals and What to Check" in got, got
+    assert not any("Model Ys" in t for t in got)
+    assert not any("a Yoga" in t for t in titles("yoga for back pain", "is yoga good for "
+                                                 "back pain", "yoga poses for back pain"))

@@ -70,9 +70,10 @@ def is_plural(word: str) -> bool:
 
 
 def countable(word: str) -> bool:
-    """Whether one noun takes a plural in a title (not "software", "marketing", "3d")."""
+    """Whether one noun takes a plural in a title (not "software", "marketing", "3d", the
+    "Y" of "Tesla Model Y")."""
     w = word.lower()
-    return bool(w) and w not in idea_words().uncountable and \
+    return len(w) > 1 and w not in idea_words().uncountable and \
         not w.endswith(("ing", "ness", "ism")) and not any(ch.isdigit() for ch in w)
 
 

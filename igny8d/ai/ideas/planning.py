@@ -183,6 +183,11 @@ class Plan:
         if self.brand:
             return title_case(words), True
         end = head_end(words)
+        head = normalise(words[end - 1]) if end else ""
+        if len(head) == 1 or any(ch.isdigit() for ch in head):
+            # a model ("Tesla Model Y", "iPhone 15"): bought one at a time, no plural
+            one = title_case(words)
+            return f"{english.indefinite_article(one)} {one}", True
         if quoted and end and countable(words[end - 1]):
             # a mortgage or a policy is taken out one at a time: "a Mortgage"
             one = title_case(singular_phrase(words))
