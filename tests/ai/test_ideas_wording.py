@@ -74,7 +74,7 @@ def test_what_is_headings_drop_a_qualifier_only_one_side_carries() -> None:
 def test_a_question_faq_opens_on_the_question() -> None:
     faq = next(i for i in ideas("how long to boil eggs", "how long to hard boil eggs",
                                 "soft boiled egg time") if i.content_structure == "faq")
-    assert headings(faq)[0] == "How Long to Boil Eggs? The Short Answer"
+    assert headings(faq)[0] == "How Long to Boil Eggs: The Short Answer"
 
 
 def test_an_audience_put_last_gets_its_for() -> None:
@@ -144,3 +144,20 @@ def test_a_model_is_bought_one_at_a_time_and_a_mass_noun_takes_no_article() -> N
     assert not any("Model Ys" in t for t in got)
     assert not any("a Yoga" in t for t in titles("yoga for back pain", "is yoga good for "
                                                  "back pain", "yoga poses for back pain"))
+
+
+def test_a_noun_the_analyser_reads_as_a_modifier_stays_in_the_topic() -> None:
+    got = titles("best website builder", "website builder for small business")
+    assert any(t.startswith("The Best Website Builders") or "Best Website Builders" in t
+               for t in got), got
+    assert not any("Best Builders" in t for t in got)
+    plan = plan_keywords([("self hosting a website at home", 10)])
+    assert plan.primary.heading() == "Self Hosting a Website at Home"
+
+
+def test_a_question_faq_briefs_its_short_answer_without_repeating_the_question() -> None:
+    idea = ideas("what is pmi", "private mortgage insurance", "pmi mortgage meaning")[0]
+    brief = ArticleBrief(task_id=1, title=idea.title, keywords=idea.target_keywords,
+                         outline=idea.outline, content_structure=idea.content_structure)
+    html = generate_article(brief).html_content
+    assert html.count("What is PMI?") <= 1, html

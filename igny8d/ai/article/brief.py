@@ -30,7 +30,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
                  "What must a reader know about {h} before the rest?"),
     "steps": ("What does the reader need before starting on {h}?",
               "What are the steps of {h}, in order, and how long does each take?",
-              "How does the reader know each step worked?"),
+              "How does the reader know each step of {h} worked?"),
     "tips": ("Which tips make the biggest difference with {t}?",
              "Which tips for {t} do beginners overlook?"),
     "mistakes": ("Which mistakes do people make most often with {t}?",

@@ -242,6 +242,17 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None) ->
                     phrase not in iw.task_openers:
                 keep.extend(range(start, start + size))
         keep.sort()
+    for start, size, phrase in spans:
+        # a modifier right after a kept article is the article's noun: "self hosting a
+        # *website* at home" must not read "self hosting a at home"; a navigational word
+        # before a kept noun is that noun's adjunct: "best *website* builder" is no "builder"
+        after = start + size
+        if (start - 1 in keep and words[start - 1] in iw.determiners and
+                any(j > start for j in keep)) or \
+                (v.modifiers.get(phrase) == "navigational" and after in keep and
+                 words[after] not in stop):
+            keep.extend(range(start, after))
+    keep.sort()
     while keep and words[keep[0]] in stop:
         keep.pop(0)
     while keep and words[keep[-1]] in stop:

@@ -138,8 +138,9 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                  _Sec("Which One Is Right for You?", absorbs=frozenset({"howto"})),
                  faq, _Sec("The Verdict")])
     if structure == "review":
-        review = suffix(t, "Review") if plan.brand or not plan.countable else \
-            f"Reviews of {many}" if plan.qualified else suffix(plan.one, "Review") + "s"
+        review = (f"Reviews of {many if plan.countable else t}" if plan.qualified and
+                  not plan.brand else suffix(t, "Review") if plan.brand or not plan.countable
+                  else suffix(plan.one, "Review") + "s")
         return ([_Sec(f"{review} at a Glance",
                       absorbs=frozenset({"review", "overview"}), catch_all=True),
                  _Sec("What Owners Like", absorbs=frozenset({"best"})),
@@ -151,8 +152,9 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                  faq, _Sec("Our Verdict")])
     if structure == "faq":
         # the searcher's own question when the primary keyword asks one ("How Long to Boil
-        # Eggs? The Short Answer", not "Eggs: The Short Answer")
-        short = f"{plan.primary.question(title=True)} The Short Answer" \
+        # Eggs: The Short Answer", not "Eggs: The Short Answer"); a colon, so that the brief's
+        # running text stops at it
+        short = f"{plan.primary.question(title=True).rstrip('?')}: The Short Answer" \
             if plan.primary.worded_as_question or plan.ask in ("frequency", "question") \
             else f"{plan.destination if plan.intent == 'navigational' else t}: The Short Answer"
         return ([_Sec(short, absorbs=frozenset({"overview"}),

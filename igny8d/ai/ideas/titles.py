@@ -105,12 +105,13 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
     elif structure == "review":
         if plan.priced:
             options = [f"{t}: What People Actually Pay", f"{t}: Is It Worth It?"]
+        elif plan.qualified and not plan.brand:  # no "Sunscreen for Face Review"
+            things = plan.many if plan.countable else t
+            options = [f"Reviews of {things}: What Buyers Should Know",
+                       f"{things}, Reviewed: What Owners Really Think"]
         elif plan.brand or not plan.countable:
             review = suffix(t, "Review")
             options = [f"{review}: Is It Worth It?", f"{review}: The Good and the Bad"]
-        elif plan.qualified:  # "running shoes for flat feet": no "Shoe for Flat Feet Reviews"
-            options = [f"Reviews of {plan.many}: What Buyers Should Know",
-                       f"{plan.many}, Reviewed: What Owners Really Think"]
         else:
             reviews = suffix(plan.one, "Review") + "s"
             options = [f"{reviews}: What Buyers Should Know",
