@@ -68,7 +68,7 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
     if threshold is None:
         threshold = DEFAULT_THRESHOLD
     space = Space([q.analysis for q in new if q.analysis.head] +
-                  [q.analysis for g in existing for q in g if q.analysis.head])
+                  [q.analysis for g in existing for q in g if q.analysis.head], acronyms=True)
     masks = [0] * len(existing)
     sizes = [len(c.keywords) for c in clusters]
     # inverted index: stem / 4-gram → clusters

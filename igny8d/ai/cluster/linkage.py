@@ -197,7 +197,7 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
     # complete linkage: an edge below the threshold blocks its clusters as surely as a missing one
     cutoff = threshold if linkage == "complete" else MIN_EDGE
     if embeddings is None:
-        space = Space([p.analysis for p in prepared if p.analysis.head])
+        space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True)
         key_of = [space.index[head_key(p.analysis)] if p.analysis.head else -1 for p in prepared]
         key_edges = similarity_edges(space, cutoff)
     else:

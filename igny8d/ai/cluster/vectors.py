@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from igny8d.ai.cluster.facets import terms_of
 from igny8d.ai.cluster.results import KeywordItem
 from igny8d.ai.cluster.rules import INTENT_BIT
 from igny8d.ai.intent import IntentResult, classify_analysis
-from igny8d.ai.text import Analysis, analyse, char_ngrams
+from igny8d.ai.text import Analysis, analyse, char_ngrams, stem, vocabulary
 
 WORD_WEIGHT = 0.5
 #: The similarity is multiplied by this once per facet one keyword has and the other lacks
@@ -91,7 +92,7 @@ class Space:
     facets): keywords that differ only by facets share their terms' vectors, so each pair of
     terms is compared once."""
 
-    def __init__(self, analyses: Sequence[Analysis]) -> None:
+    def __init__(self, analyses: Sequence[Analysis], *, acronyms: bool = False) -> None:
         self.keys: list[Key] = []
         self.index: dict[Key, int] = {}
         #: distinct (stems, compact) terms; `term_of[key]` is a key's term
@@ -111,8 +112,12 @@ class Space:
         self.keys_of_term: list[list[int]] = [[] for _ in self.terms]
         for u, t in enumerate(self.term_of):
             self.keys_of_term[t].append(u)
-        word_tf = [Counter(stems) for stems, _ in self.terms]
-        char_tf = [Counter(char_ngrams(compact)) for _, compact in self.terms]
+        compared = self.terms
+        if acronyms:
+            words_of = {(t.stems, t.compact): t.words for t in map(terms_of, analyses)}
+            compared = expand_acronyms([words_of[term] for term in self.terms], analyses)
+        word_tf = [Counter(stems) for stems, _ in compared]
+        char_tf = [Counter(char_ngrams(compact)) for _, compact in compared]
         n = len(self.terms)
         word_df: Counter[str] = Counter()
         char_df: Counter[str] = Counter()
@@ -196,6 +201,54 @@ class Space:
             if found:
                 out[t] = found
         return out
+
+
+#: Acronym lengths read from the request's own word sequences.
+ACRONYM_LENGTHS = range(2, 6)
+#: Units and roman numerals look like acronyms and are not ("sq ft", "a7 iv").
+_NOT_ACRONYMS = frozenset({
+    "ft", "sq", "in", "lb", "lbs", "kg", "oz", "gb", "tb", "mb", "mm", "cm", "km", "mi", "hr",
+    "hrs", "mph", "kw", "kwh", "psi", "mah", "hz", "ghz", "mhz", "ml"})
+_ROMAN = re.compile(r"^[ivx]+$")
+
+
+def expand_acronyms(terms: Sequence[tuple[str, ...]], analyses: Sequence[Analysis]
+                    ) -> list[tuple[tuple[str, ...], str]]:
+    """Each term's (stems, compact) with every acronym spelled out: a 2-5 letter term word that
+    is the initials of a word sequence found in the request's keywords ("srs" with "spaced
+    repetition system", "pm" with "project management") reads as that sequence. No lexicon:
+    the expansion comes from the request itself. Guards against chance hits: the word is not
+    a stop word, the sequence starts and ends with a content word and does not hold the word
+    itself, and a word with two equally frequent expansions is left as it is."""
+    vocab = vocabulary()
+    stopwords = vocab.stopwords
+    known = stopwords | vocab.product_nouns | vocab.task_words | vocab.bookable_nouns | \
+        _NOT_ACRONYMS
+    found: dict[str, Counter[tuple[str, ...]]] = defaultdict(Counter)
+    for a in analyses:
+        toks = a.tokens
+        for size in ACRONYM_LENGTHS:
+            for i in range(len(toks) - size + 1):
+                seq = toks[i:i + size]
+                if seq[0] in stopwords or seq[-1] in stopwords or \
+                        not all(w.isalpha() and w not in vocab.modifiers for w in seq):
+                    continue
+                found["".join(w[0] for w in seq)][seq] += 1
+    out: list[tuple[tuple[str, ...], str]] = []
+    for words in terms:
+        spelled: list[str] = []
+        for w in words:
+            counts = found.get(w) if w.isalpha() and len(w) in ACRONYM_LENGTHS and \
+                w not in known and w not in vocab.modifiers and not _ROMAN.match(w) else None
+            if counts:
+                (seq, n), *rest = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+                if (not rest or rest[0][1] < n) and w not in seq and \
+                        (len(w) > 2 or n > 1):
+                    spelled.extend(seq)
+                    continue
+            spelled.append(w)
+        out.append((tuple(stem(w) for w in spelled), "".join(spelled)))
+    return out
 
 
 def _dot(a: Vector, b: Vector) -> float:
