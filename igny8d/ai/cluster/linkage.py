@@ -12,7 +12,6 @@ from igny8d.ai.cluster.rules import (
     DEFAULT_MAX_CLUSTER_SIZE,
     DEFAULT_THRESHOLD,
     EMBEDDING_THRESHOLD,
-    INTENT_BIT,
     cluster_intent,
     conflicts,
     rank,
@@ -25,11 +24,10 @@ from igny8d.ai.cluster.vectors import (
     Vectors,
     head_key,
     hybrid_edges,
-    page_types,
+    page_intents,
     prepare,
     similarity_edges,
 )
-from igny8d.vocab import Intent
 
 #: Pairs below this similarity are not kept as edges (they count as 0 in the averages).
 MIN_EDGE = 0.15
@@ -200,7 +198,7 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
     # complete linkage: an edge below the threshold blocks its clusters as surely as a missing one
     cutoff = threshold if linkage == "complete" else MIN_EDGE
     if embeddings is None:
-        _page_intents(prepared)
+        page_intents(prepared)
         space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True)
         key_of = [space.index[head_key(p.analysis)] if p.analysis.head else -1 for p in prepared]
         key_edges = similarity_edges(space, cutoff)
@@ -242,23 +240,6 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
     unclustered.sort(key=lambda u: u.keyword_id)
     intents = tuple(sorted((p.item.id, p.intent.intent) for p in prepared))
     return ClusterResult(tuple(clusters), tuple(unclustered), intents)
-
-
-#: The intent of the page a page type names (`vectors.page_types`).
-PAGE_INTENT: dict[str, Intent] = {
-    "best": "commercial", "alternative": "commercial", "buy": "transactional",
-    "local": "transactional", "login": "navigational", "support": "navigational"}
-
-
-def _page_intents(prepared: list[Prepared]) -> None:
-    """A keyword naming one page type, with a guessed intent, conflicts as that page's intent:
-    "how much does dog training cost" is an informational question, but its page is the price
-    page of "dog training cost" (GUIDE: one page serves both)."""
-    for p in prepared:
-        if p.firm_bit and p.item.intent is None:
-            pages = page_types(p.analysis)
-            if len(pages) == 1:
-                p.firm_bit = INTENT_BIT[PAGE_INTENT[next(iter(pages))]]
 
 
 def _cohesion(idx: list[int], key_of: list[int], key_edges: list[dict[int, float]]) -> float:

@@ -1,6 +1,10 @@
 """Keyword similarity: TF-IDF over the terms' stems and character n-grams times the facets'
 penalties (`Space`), or given embeddings' cosine.
 
+On the lexical similarity an acronym reads as its expansion when another keyword of the same
+request spells it out (`expand_acronyms`), and a keyword naming one page type conflicts as
+that page's intent (`page_intents`).
+
 Each keyword is prepared once (`prepare`: analysis, intent, firm-intent bit), in the sorted
 order every later tie-break relies on.
 """
@@ -19,6 +23,7 @@ from igny8d.ai.cluster.results import KeywordItem
 from igny8d.ai.cluster.rules import INTENT_BIT
 from igny8d.ai.intent import IntentResult, classify_analysis
 from igny8d.ai.text import Analysis, analyse, char_ngrams, stem, vocabulary
+from igny8d.vocab import Intent
 
 WORD_WEIGHT = 0.5
 #: The similarity is multiplied by this once per facet one keyword has and the other lacks
@@ -78,6 +83,24 @@ def pages_conflict(a: frozenset[str], b: frozenset[str]) -> bool:
     however close their embeddings are; one naming more types than the other ("best X to buy"
     / "best X") does not conflict with it."""
     return bool(a) and bool(b) and not (a <= b or b <= a)
+
+
+#: The intent of the page a page type names (`page_types`).
+PAGE_INTENT: dict[str, Intent] = {
+    "best": "commercial", "alternative": "commercial", "buy": "transactional",
+    "local": "transactional", "login": "navigational", "support": "navigational"}
+
+
+def page_intents(prepared: Iterable[Prepared]) -> None:
+    """On the lexical similarity, a keyword naming one page type, with a guessed intent,
+    conflicts as that page's intent (its `firm_bit`): "how much does dog training cost" is an
+    informational question, but its page is the price page of "dog training cost" (one page
+    serves both, eval/data/GUIDE.md). Its reported intent stays the classifier's."""
+    for p in prepared:
+        if p.firm_bit and p.item.intent is None:
+            pages = page_types(p.analysis)
+            if len(pages) == 1:
+                p.firm_bit = INTENT_BIT[PAGE_INTENT[next(iter(pages))]]
 
 
 def head_key(a: Analysis) -> Key:
