@@ -241,8 +241,11 @@ def expand_acronyms(terms: Sequence[tuple[str, ...]], analyses: Sequence[Analysi
     is the initials of a word sequence found in the request's keywords ("srs" with "spaced
     repetition system", "pm" with "project management") reads as that sequence. No lexicon:
     the expansion comes from the request itself. Guards against chance hits: the word is not
-    a stop word, the sequence starts and ends with a content word and does not hold the word
-    itself, and a word with two equally frequent expansions is left as it is."""
+    a stop word, modifier, listed product/task noun, unit or roman numeral ("sq ft", "a7 iv");
+    the sequence has only letters, starts and ends with a word that is neither a stop word nor
+    a modifier ("gpu" is not "gaming pc under"; "content delivery network" is fine), and does
+    not hold the word itself; a two-letter word needs its expansion seen twice; a word with two
+    equally frequent expansions is left as it is."""
     vocab = vocabulary()
     stopwords = vocab.stopwords
     known = stopwords | vocab.product_nouns | vocab.task_words | vocab.bookable_nouns | \
@@ -254,7 +257,8 @@ def expand_acronyms(terms: Sequence[tuple[str, ...]], analyses: Sequence[Analysi
             for i in range(len(toks) - size + 1):
                 seq = toks[i:i + size]
                 if seq[0] in stopwords or seq[-1] in stopwords or \
-                        not all(w.isalpha() and w not in vocab.modifiers for w in seq):
+                        seq[0] in vocab.modifiers or seq[-1] in vocab.modifiers or \
+                        not all(w.isalpha() for w in seq):
                     continue
                 found["".join(w[0] for w in seq)][seq] += 1
     out: list[tuple[tuple[str, ...], str]] = []
