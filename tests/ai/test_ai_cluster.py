@@ -339,3 +339,41 @@ def test_a_recognised_modifier_names_another_page() -> None:
     assert groups == [["asana vs monday"], ["asana vs trello", "trello vs asana"],
                       ["camping checklist", "camping packing list", "what to bring camping"],
                       ["camping tips"], ["gaming pc"], ["gaming pc under 1000"]]
+
+
+def _groups(kws: list[str], **kw: float) -> list[list[str]]:
+    result = cluster_keywords([KeywordItem(i, k, 10) for i, k in enumerate(kws)], **kw)
+    return sorted(sorted(kws[i] for i in c.keyword_ids) for c in result.clusters)
+
+
+def test_an_acronym_reads_as_its_expansion_in_the_same_request() -> None:
+    """"srs" is the initials of "spaced repetition system", found in another keyword of the
+    request, so it reads as those words; with no expansion in the request it stays itself, and
+    units and roman numerals are never read as acronyms."""
+    kws = ["srs flashcards", "spaced repetition system", "anki flashcards", "heloc",
+           "what is a home equity line of credit"]
+    assert ["spaced repetition system", "srs flashcards"] in _groups(kws)
+    assert ["heloc", "what is a home equity line of credit"] in _groups(kws)
+    assert ["srs flashcards"] in _groups(["srs flashcards", "anki flashcards"], threshold=0.6)
+    from igny8d.ai.cluster.vectors import expand_acronyms
+    words = [("sony", "a7", "iv"), ("sq", "ft", "home")]
+    texts = ["sony a7 iii vs canon", "federal tax credit", "sony a7 iv", "sq ft home"]
+    assert expand_acronyms(words, [analyse(t) for t in texts]) == [
+        (("soni", "a7", "iv"), "sonya7iv"), (("sq", "ft", "home"), "sqfthome")]
+
+
+def test_or_compares_as_vs() -> None:
+    kws = ["asana vs trello", "asana or trello", "asana vs monday"]
+    assert _groups(kws) == [["asana or trello", "asana vs trello"], ["asana vs monday"]]
+
+
+def test_a_cost_question_joins_its_price_page() -> None:
+    """"how much does X cost" is an informational question (its reported intent) but names the
+    price page, so it may join "X cost" (transactional); a how-to still may not."""
+    kws = ["dog training cost", "dog training price", "how much does dog training cost",
+           "how to train a dog"]
+    result = cluster_keywords([KeywordItem(i, k, 10) for i, k in enumerate(kws)])
+    groups = sorted(sorted(kws[i] for i in c.keyword_ids) for c in result.clusters)
+    assert ["dog training cost", "dog training price", "how much does dog training cost"] in \
+        groups
+    assert dict(result.intents)[2] == "informational"

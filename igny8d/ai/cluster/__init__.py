@@ -5,7 +5,10 @@ Deterministic, for the local provider (and, over an LLM's groups, for the OpenAI
 Each keyword is read as *terms* and *facets* (`facets.terms_of`): the facets say which kind of
 page it wants (a listicle, a buy or price page, a local pack, alternatives, a login, a
 how-often question…), the terms are its head without facet words and page-neutral words
-("best" vs "top rated", a year, "for women"), after general synonym phrases. Similarity of two
+("best" vs "top rated", a year, "for women"), after general synonym phrases ("or" reads as
+"vs"). An acronym is read as its expansion when the request itself spells it out
+(`vectors.expand_acronyms`: "srs" with "spaced repetition system" elsewhere in the batch; no
+lexicon, units and roman numerals excluded). Similarity of two
 keywords = `WORD_WEIGHT` * cosine of their terms' word vectors (TF-IDF over Snowball stems) +
 (1 - `WORD_WEIGHT`) * cosine of their character vectors (TF-IDF over the 3- and 4-grams of the
 terms with spaces removed), times the facets' penalties (`vectors.Space.factor`). Words catch
@@ -19,7 +22,9 @@ similarity of the pairs proposed by rarer ones). Pairs never proposed have simil
 Agglomeration: every keyword starts alone; the pair of clusters with the highest linkage
 (average, the default: mean similarity over all cross pairs, every pair at least `PAIR_FLOOR`;
 complete: the smallest one) is merged while it is ≥ `threshold`, unless the merge would mix
-conflicting firm intents (`CONFLICTS`) or exceed `max_cluster_size`. Neither chains: a~b and
+conflicting firm intents (`CONFLICTS`; a keyword naming one page type with a guessed intent
+conflicts as that page: "how much does X cost" as the price page, `vectors.page_intents`) or
+exceed `max_cluster_size`. Neither chains: a~b and
 b~c do not pull a and c together unless a~c too. Ties break on the keywords' sorted position
 (normalised text, text, id), so the result does not depend on the input order.
 

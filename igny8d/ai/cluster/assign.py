@@ -20,6 +20,7 @@ from igny8d.ai.cluster.vectors import (
     Vectors,
     cos,
     head_key,
+    page_intents,
     page_types,
     pages_conflict,
     prepare,
@@ -67,8 +68,11 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
                                   max_cluster_size)
     if threshold is None:
         threshold = DEFAULT_THRESHOLD
+    page_intents(new)
+    for group in existing:
+        page_intents(group)
     space = Space([q.analysis for q in new if q.analysis.head] +
-                  [q.analysis for g in existing for q in g if q.analysis.head])
+                  [q.analysis for g in existing for q in g if q.analysis.head], acronyms=True)
     masks = [0] * len(existing)
     sizes = [len(c.keywords) for c in clusters]
     # inverted index: stem / 4-gram → clusters

@@ -70,6 +70,8 @@ class Terms:
     """A keyword as the clustering compares it."""
 
     stems: tuple[str, ...]
+    #: the terms' words (the stems' sources)
+    words: tuple[str, ...]
     #: the terms' words joined without spaces (for character n-grams)
     compact: str
     facets: tuple[str, ...]
@@ -95,7 +97,8 @@ def terms_of(a: Analysis) -> Terms:
     head = [w for w in split_modifiers(words)[0] if w not in used and w not in drop]
     if not head:
         head = list(a.head)
-    return Terms(tuple(stem(w) for w in head), "".join(head), tuple(sorted(facets)))
+    return Terms(tuple(stem(w) for w in head), tuple(head), "".join(head),
+                 tuple(sorted(facets)))
 
 
 def _rewrite(words: list[str], lex: Lexicon) -> list[str]:

@@ -24,6 +24,7 @@ from igny8d.ai.cluster.vectors import (
     Vectors,
     head_key,
     hybrid_edges,
+    page_intents,
     prepare,
     similarity_edges,
 )
@@ -197,7 +198,8 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
     # complete linkage: an edge below the threshold blocks its clusters as surely as a missing one
     cutoff = threshold if linkage == "complete" else MIN_EDGE
     if embeddings is None:
-        space = Space([p.analysis for p in prepared if p.analysis.head])
+        page_intents(prepared)
+        space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True)
         key_of = [space.index[head_key(p.analysis)] if p.analysis.head else -1 for p in prepared]
         key_edges = similarity_edges(space, cutoff)
     else:

@@ -1,6 +1,10 @@
 """Keyword similarity: TF-IDF over the terms' stems and character n-grams times the facets'
 penalties (`Space`), or given embeddings' cosine.
 
+On the lexical similarity an acronym reads as its expansion when another keyword of the same
+request spells it out (`expand_acronyms`), and a keyword naming one page type conflicts as
+that page's intent (`page_intents`).
+
 Each keyword is prepared once (`prepare`: analysis, intent, firm-intent bit), in the sorted
 order every later tie-break relies on.
 """
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +22,8 @@ from igny8d.ai.cluster.facets import terms_of
 from igny8d.ai.cluster.results import KeywordItem
 from igny8d.ai.cluster.rules import INTENT_BIT
 from igny8d.ai.intent import IntentResult, classify_analysis
-from igny8d.ai.text import Analysis, analyse, char_ngrams
+from igny8d.ai.text import Analysis, analyse, char_ngrams, stem, vocabulary
+from igny8d.vocab import Intent
 
 WORD_WEIGHT = 0.5
 #: The similarity is multiplied by this once per facet one keyword has and the other lacks
@@ -79,6 +85,24 @@ def pages_conflict(a: frozenset[str], b: frozenset[str]) -> bool:
     return bool(a) and bool(b) and not (a <= b or b <= a)
 
 
+#: The intent of the page a page type names (`page_types`).
+PAGE_INTENT: dict[str, Intent] = {
+    "best": "commercial", "alternative": "commercial", "buy": "transactional",
+    "local": "transactional", "login": "navigational", "support": "navigational"}
+
+
+def page_intents(prepared: Iterable[Prepared]) -> None:
+    """On the lexical similarity, a keyword naming one page type, with a guessed intent,
+    conflicts as that page's intent (its `firm_bit`): "how much does dog training cost" is an
+    informational question, but its page is the price page of "dog training cost" (one page
+    serves both, eval/data/GUIDE.md). Its reported intent stays the classifier's."""
+    for p in prepared:
+        if p.firm_bit and p.item.intent is None:
+            pages = page_types(p.analysis)
+            if len(pages) == 1:
+                p.firm_bit = INTENT_BIT[PAGE_INTENT[next(iter(pages))]]
+
+
 def head_key(a: Analysis) -> Key:
     """What makes two keywords the same for the clustering: their terms' stems, their compact
     text and their facets (`facets.terms_of`)."""
@@ -91,7 +115,7 @@ class Space:
     facets): keywords that differ only by facets share their terms' vectors, so each pair of
     terms is compared once."""
 
-    def __init__(self, analyses: Sequence[Analysis]) -> None:
+    def __init__(self, analyses: Sequence[Analysis], *, acronyms: bool = False) -> None:
         self.keys: list[Key] = []
         self.index: dict[Key, int] = {}
         #: distinct (stems, compact) terms; `term_of[key]` is a key's term
@@ -111,8 +135,12 @@ class Space:
         self.keys_of_term: list[list[int]] = [[] for _ in self.terms]
         for u, t in enumerate(self.term_of):
             self.keys_of_term[t].append(u)
-        word_tf = [Counter(stems) for stems, _ in self.terms]
-        char_tf = [Counter(char_ngrams(compact)) for _, compact in self.terms]
+        compared = self.terms
+        if acronyms:
+            words_of = {(t.stems, t.compact): t.words for t in map(terms_of, analyses)}
+            compared = expand_acronyms([words_of[term] for term in self.terms], analyses)
+        word_tf = [Counter(stems) for stems, _ in compared]
+        char_tf = [Counter(char_ngrams(compact)) for _, compact in compared]
         n = len(self.terms)
         word_df: Counter[str] = Counter()
         char_df: Counter[str] = Counter()
@@ -196,6 +224,58 @@ class Space:
             if found:
                 out[t] = found
         return out
+
+
+#: Acronym lengths read from the request's own word sequences.
+ACRONYM_LENGTHS = range(2, 6)
+#: Units and roman numerals look like acronyms and are not ("sq ft", "a7 iv").
+_NOT_ACRONYMS = frozenset({
+    "ft", "sq", "in", "lb", "lbs", "kg", "oz", "gb", "tb", "mb", "mm", "cm", "km", "mi", "hr",
+    "hrs", "mph", "kw", "kwh", "psi", "mah", "hz", "ghz", "mhz", "ml"})
+_ROMAN = re.compile(r"^[ivx]+$")
+
+
+def expand_acronyms(terms: Sequence[tuple[str, ...]], analyses: Sequence[Analysis]
+                    ) -> list[tuple[tuple[str, ...], str]]:
+    """Each term's (stems, compact) with every acronym spelled out: a 2-5 letter term word that
+    is the initials of a word sequence found in the request's keywords ("srs" with "spaced
+    repetition system", "pm" with "project management") reads as that sequence. No lexicon:
+    the expansion comes from the request itself. Guards against chance hits: the word is not
+    a stop word, modifier, listed product/task noun, unit or roman numeral ("sq ft", "a7 iv");
+    the sequence has only letters, starts and ends with a word that is neither a stop word nor
+    a modifier ("gpu" is not "gaming pc under"; "content delivery network" is fine), and does
+    not hold the word itself; a two-letter word needs its expansion seen twice; a word with two
+    equally frequent expansions is left as it is."""
+    vocab = vocabulary()
+    stopwords = vocab.stopwords
+    known = stopwords | vocab.product_nouns | vocab.task_words | vocab.bookable_nouns | \
+        _NOT_ACRONYMS
+    found: dict[str, Counter[tuple[str, ...]]] = defaultdict(Counter)
+    for a in analyses:
+        toks = a.tokens
+        for size in ACRONYM_LENGTHS:
+            for i in range(len(toks) - size + 1):
+                seq = toks[i:i + size]
+                if seq[0] in stopwords or seq[-1] in stopwords or \
+                        seq[0] in vocab.modifiers or seq[-1] in vocab.modifiers or \
+                        not all(w.isalpha() for w in seq):
+                    continue
+                found["".join(w[0] for w in seq)][seq] += 1
+    out: list[tuple[tuple[str, ...], str]] = []
+    for words in terms:
+        spelled: list[str] = []
+        for w in words:
+            counts = found.get(w) if w.isalpha() and len(w) in ACRONYM_LENGTHS and \
+                w not in known and w not in vocab.modifiers and not _ROMAN.match(w) else None
+            if counts:
+                (seq, n), *rest = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+                if (not rest or rest[0][1] < n) and w not in seq and \
+                        (len(w) > 2 or n > 1):
+                    spelled.extend(seq)
+                    continue
+            spelled.append(w)
+        out.append((tuple(stem(w) for w in spelled), "".join(spelled)))
+    return out
 
 
 def _dot(a: Vector, b: Vector) -> float:
