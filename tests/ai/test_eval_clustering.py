@@ -42,7 +42,7 @@ def test_labels_count_an_unclustered_keyword_as_its_own_cluster() -> None:
 
 def test_a_missing_embeddings_mode_is_skipped_with_a_reason(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clustering, "embeddings_clusterer", lambda: (None, "no model here"))
+    monkeypatch.setattr(clustering, "embedder", lambda: (None, "no model here"))
     report = evaluate(sets=("dev",), modes=("embeddings",))
     assert report.figures == [] and report.failures == []
     assert report.skipped == ["embeddings: skipped, no model here"]
@@ -77,11 +77,18 @@ def test_the_embeddings_mode_clusters_through_the_operation(
     monkeypatch.setitem(sys.modules, "igny8d.ai.providers.embedded", fake)
     # the floors are for the real model's vectors, not the stand-in's
     monkeypatch.setitem(FLOORS, ("dev", "embeddings"), {})
+    monkeypatch.setitem(FLOORS, ("dev", "embeddings-assign"), {})
     report = evaluate(sets=("dev",), modes=("embeddings",))
     assert report.skipped == [] and report.failures == []
     (fig,) = report.figures
     assert fig.mode == "embeddings" and fig.unclustered == 0 and 0 < fig.ari < 1
     assert "dev      embeddings" in render(report)
+    # and new keywords into the clusters of the other ~70 %, every one of them accounted for
+    got = report.assign
+    assert got is not None and got.keywords == fig.keywords and 0 < got.new < got.keywords
+    assert got.right + got.wrong + got.missed == got.placeable
+    assert got.placeable + got.unplaceable == got.new and 0 < got.ari < 1
+    assert "new keywords into existing clusters" in render(report)
 
 
 def test_leave_one_niche_out_never_chooses_on_the_held_niche() -> None:
