@@ -109,3 +109,24 @@ def test_leave_one_niche_out_never_chooses_on_the_held_niche() -> None:
     assert ari < 1.0 and precision == 1.0 and recall < 1.0
     ari, precision, recall, chosen = leave_one_niche_out({("a", 0.1): gold, ("b", 0.2): alone})
     assert (ari, precision, recall) == (1.0, 1.0, 1.0) and chosen == {("a", 0.1): 18}
+
+
+def test_the_density_variants_keep_what_they_say() -> None:
+    """eval.clustering_density: deterministic parts of dev, each of the shape it names."""
+    from collections import Counter
+
+    from eval.clustering import rows_of
+    from eval.clustering_density import VARIANTS, variant
+
+    dev = rows_of("dev")
+    for how, seed in VARIANTS:
+        rows = variant(dev, how, seed)
+        assert rows == variant(dev, how, seed) and 0 < len(rows) <= len(dev)
+    sizes = Counter((r["niche"], r["cluster"]) for r in variant(dev, "two-per-cluster"))
+    assert max(sizes.values()) == 2 and len(sizes) == len({(r["niche"], r["cluster"])
+                                                             for r in dev})
+    whole = Counter((r["niche"], r["cluster"]) for r in dev)
+    assert all(whole[k] >= 3 for k in Counter((r["niche"], r["cluster"])
+                                              for r in variant(dev, "big-clusters")))
+    kept = Counter((r["niche"], r["cluster"]) for r in variant(dev, "half-clusters", "b"))
+    assert all(kept[k] == whole[k] for k in kept)  # whole clusters or none
