@@ -33,7 +33,7 @@ from igny8d.jobs import watch
 from igny8d.log import configure_logging, log_request
 from igny8d.metrics import ROUTE_ATTR
 from igny8d.openapi import build_document, path_template
-from igny8d.scheduler import make_scheduler
+from igny8d.scheduler import make_scheduler, stop_scheduler
 from igny8d.sentry import close_sentry, init_sentry
 from igny8d.settings import Settings, StartupError
 
@@ -192,8 +192,9 @@ async def run_server(settings: Settings, sockets: list[socket.socket]) -> None:
     await stop.wait()
     log.info("shutting down: no new connections, finishing requests and job steps in flight")
     server.stop()
-    scheduler.shutdown(wait=False)
+    scheduler.pause()
     await drain(ctx, server)
+    await stop_scheduler(scheduler)  # housekeeping in flight ends before the store closes
     await ctx.close()
     close_sentry()
     log.info("stopped")

@@ -3,9 +3,12 @@ composition-level module beside app.py, since it calls services and the executor
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -33,6 +36,64 @@ PURGE_IDEMPOTENCY_HOURS = 1
 PURGE_LIST_CHANGES_MINUTES = 10
 #: How often media files no image names (older than `images.SWEEP_GRACE_S`) are removed.
 SWEEP_MEDIA_HOURS = 6
+
+
+#: What the housekeeping runs in flight get at a stop before they are cancelled (a monthly
+#: grant is one short transaction per account).
+STOP_GRACE_S = 3.0
+
+Job = Callable[["AppContext"], Awaitable[int]]
+
+
+class _Running:
+    """The housekeeping runs in flight in this process: a stop lets them end before the
+    store closes under them, and one cut short by the stop is a log line, not APScheduler's
+    traceback of a cancelled coroutine."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def track(self, fn: Job) -> Job:
+        @functools.wraps(fn)
+        async def run(ctx: AppContext) -> int:
+            task = asyncio.current_task()
+            if task is not None:
+                self.tasks.add(task)
+            try:
+                return await fn(ctx)
+            except asyncio.CancelledError:
+                # only a stop cancels a housekeeping run: what it committed stays, the rest
+                # is done by the next run (every job is idempotent)
+                log.warning("housekeeping cut short by the shutdown",
+                            extra={"job": fn.__name__})
+                return 0
+            finally:
+                if task is not None:
+                    self.tasks.discard(task)
+        return run
+
+    def in_flight(self) -> list[asyncio.Task[Any]]:
+        loop = asyncio.get_running_loop()
+        return [t for t in self.tasks if t.get_loop() is loop and not t.done()]
+
+
+RUNNING = _Running()
+
+
+async def stop_scheduler(scheduler: AsyncIOScheduler, grace: float = STOP_GRACE_S) -> None:
+    """No new runs; the runs in flight get `grace` to end, then what is left is cancelled and
+    allowed to unwind. Called before the store closes."""
+    if scheduler.running:
+        scheduler.pause()
+    running = RUNNING.in_flight()
+    if running:
+        await asyncio.wait(running, timeout=grace)
+    if scheduler.running:
+        scheduler.shutdown(wait=False)  # cancels what is still running
+        await asyncio.sleep(0)  # AsyncIOScheduler shuts down in the loop's next turn
+    running = RUNNING.in_flight()
+    if running:
+        await asyncio.wait(running, timeout=1.0)
 
 
 def reap_interval_s(lease_s: float) -> float:
@@ -100,32 +161,38 @@ def make_scheduler(ctx: AppContext) -> AsyncIOScheduler:
     """The scheduler with every periodic job registered (not started)."""
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(
-        purge_expired_tokens, "interval", hours=PURGE_TOKENS_HOURS, args=[ctx],
+        RUNNING.track(purge_expired_tokens),
+        "interval", hours=PURGE_TOKENS_HOURS, args=[ctx],
         id="purge_expired_tokens", name="Delete expired refresh tokens",
         replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=3600,
     )
     scheduler.add_job(
-        reap_expired_jobs, "interval", seconds=reap_interval_s(ctx.settings.job_lease_s),
+        RUNNING.track(reap_expired_jobs),
+        "interval", seconds=reap_interval_s(ctx.settings.job_lease_s),
         args=[ctx], id="reap_expired_jobs", name="Re-queue or fail jobs whose worker was lost",
         replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=60,
     )
     scheduler.add_job(
-        purge_finished_jobs, "interval", hours=PURGE_JOBS_HOURS, args=[ctx],
+        RUNNING.track(purge_finished_jobs),
+        "interval", hours=PURGE_JOBS_HOURS, args=[ctx],
         id="purge_finished_jobs", name="Delete finished jobs past their retention",
         replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=3600,
     )
     scheduler.add_job(
-        purge_idempotency_keys, "interval", hours=PURGE_IDEMPOTENCY_HOURS, args=[ctx],
+        RUNNING.track(purge_idempotency_keys),
+        "interval", hours=PURGE_IDEMPOTENCY_HOURS, args=[ctx],
         id="purge_idempotency_keys", name="Delete expired idempotency keys",
         replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=3600,
     )
     scheduler.add_job(
-        purge_list_changes, "interval", minutes=PURGE_LIST_CHANGES_MINUTES, args=[ctx],
+        RUNNING.track(purge_list_changes),
+        "interval", minutes=PURGE_LIST_CHANGES_MINUTES, args=[ctx],
         id="purge_list_changes", name="Delete the list change log past its keeping",
         replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=3600,
     )
     scheduler.add_job(
-        sweep_media, "interval", hours=SWEEP_MEDIA_HOURS, args=[ctx], id="sweep_media",
+        RUNNING.track(sweep_media),
+        "interval", hours=SWEEP_MEDIA_HOURS, args=[ctx], id="sweep_media",
         name="Delete media files no image names", replace_existing=True, max_instances=1,
         coalesce=True, misfire_grace_time=3600, next_run_time=dt.datetime.now(dt.UTC),
     )
@@ -133,7 +200,8 @@ def make_scheduler(ctx: AppContext) -> AsyncIOScheduler:
         # Daily shortly after midnight UTC, and once at start (a box that was down on the
         # 1st catches up); a run grants only what is still due this month.
         scheduler.add_job(
-            grant_monthly_credits, CronTrigger(hour=0, minute=5, timezone=dt.UTC),
+            RUNNING.track(grant_monthly_credits),
+        CronTrigger(hour=0, minute=5, timezone=dt.UTC),
             args=[ctx], id="monthly_credit_grant",
             name="Grant each active account its plan's monthly credits",
             replace_existing=True, max_instances=1, coalesce=True,
