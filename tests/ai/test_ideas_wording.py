@@ -161,3 +161,4 @@ def test_a_question_faq_briefs_its_short_answer_without_repeating_the_question()
                          outline=idea.outline, content_structure=idea.content_structure)
     html = generate_article(brief).html_content
     assert html.count("What is PMI?") <= 1, html
+    assert "words on PMI that" in html and "PMIs" not in html

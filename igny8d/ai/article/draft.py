@@ -107,7 +107,10 @@ def generate_article(brief: ArticleBrief) -> ArticleDraft:
     target = max(MIN_WORDS, min(MAX_WORDS, brief.target_word_count))
     try:
         plan = plan_keywords([(primary, 0)])
-        topic, intent = running_text(plan.ts) or primary, plan.intent
+        # an acronym defined is named as it is ("what is pmi": on PMI, not PMIs), a kind of
+        # thing in the plural (on heat pumps)
+        named = plan.t if ask_of(primary) == "definition" and plan.t.isupper() else plan.ts
+        topic, intent = running_text(named) or primary, plan.intent
     except ValueError:
         topic, intent = primary, "informational"
     blocks = outline_blocks(outline, assign_keywords(outline, secondary, primary))
