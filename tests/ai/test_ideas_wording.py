@@ -162,3 +162,29 @@ def test_a_question_faq_briefs_its_short_answer_without_repeating_the_question()
     html = generate_article(brief).html_content
     assert html.count("What is PMI?") <= 1, html
     assert "words on PMI that" in html and "PMIs" not in html
+
+
+def test_a_question_or_a_task_opens_its_guide_and_pillar_on_itself() -> None:
+    for idea in ideas("can non teslas use superchargers",
+                      "can i use a tesla supercharger with my ev"):
+        assert not any("Non Teslas Use Superchargers?" in h and h.startswith("What")
+                       for h in headings(idea)), headings(idea)
+        assert not any(h.startswith("Getting Started with Non") for h in headings(idea))
+    guide = next(i for i in ideas("how to plan a wedding", "where to start wedding planning",
+                                  "wedding planning for beginners")
+                 if i.content_structure == "guide")
+    assert headings(guide)[0] == "Before You Plan a Wedding: The Basics"
+
+
+def test_a_price_guide_budgets_and_compares_prices() -> None:
+    guide = next(i for i in ideas("pmp exam cost", "pmp certification cost",
+                                  "how much is the pmp exam")
+                 if i.content_structure == "guide")
+    assert "PMP Exam Cost: The Basics" in headings(guide)
+    assert not any("a PMP Exam Cost" in h or "Pmp" in h for h in headings(guide))
+    assert all("Pmp" not in t for t in titles("pmp exam cost", "pmp certification cost"))
+
+
+def test_only_things_in_ing_take_an_article() -> None:
+    assert plan_keywords([("wedding", 1)]).a_t == "a Wedding"
+    assert plan_keywords([("email marketing", 1)]).a_t == "Email Marketing"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from igny8d.ai.ideas.grammar import is_acronym
 from igny8d.ai.ideas.words import idea_words
 from igny8d.ai.text import normalise
 
@@ -52,7 +53,7 @@ def running_text(text: str) -> str:
     out: list[str] = []
     for w in text.split():
         bare = w.strip(".,;!()\"'")
-        if bare.lower() in iw.acronyms or (bare.isupper() and len(bare) > 1) or \
+        if is_acronym(bare) or (bare.isupper() and len(bare) > 1) or \
                 any(c.isupper() for c in bare[1:]):
             out.append(w)
         elif bare.lower() in iw.brand_casing:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from igny8d.ai.article.headings import cap
 from igny8d.ai.ideas.asks import ask_of
+from igny8d.ai.ideas.grammar import acronym_case, is_acronym
 from igny8d.ai.ideas.words import idea_words
 from igny8d.ai.text import normalise, vocabulary
 from igny8d.ai.text import slug as keyword_slug
@@ -68,7 +69,7 @@ def _cased(text: str) -> str:
     out = []
     for w in text.split():
         low = w.lower()
-        out.append(w.upper() if low in iw.acronyms else iw.brand_casing.get(low, w))
+        out.append(acronym_case(w) if is_acronym(w) else iw.brand_casing.get(low, w))
     return " ".join(out)
 
 

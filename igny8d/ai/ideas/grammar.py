@@ -25,11 +25,38 @@ MAX_TEXT = 255
 TRAILING_ADVERBS = frozenset({"today", "now", "online", "tonight", "nearby"})
 
 
+def is_acronym(word: str) -> bool:
+    """A known acronym, or a short word no English word spells without a vowel ("pmp",
+    "cpr", "hdr"): written in capitals."""
+    low = word.lower()
+    return low in idea_words().acronyms or \
+        (bool(_NO_VOWEL.fullmatch(low)) and low not in _NOT_ACRONYMS)
+
+
+_NO_VOWEL = re.compile(r"[b-df-hj-np-tv-xz]{2,4}")
+#: vowel-less words that are no acronyms: abbreviations, units, ordinals, interjections
+_NOT_ACRONYMS = frozenset({
+    "vs", "mr", "mrs", "dr", "st", "jr", "sr", "lb", "lbs", "kg", "km", "cm", "mm", "ml", "mg",
+    "ft", "sq", "nd", "rd", "th", "hrs", "pcs", "pkg", "tbsp", "tsp", "hmm", "brr", "shh",
+    "nth", "psst", "pst", "tsk", "zzz", "pls", "thx"})
+
+
+def acronym_case(word: str) -> str:
+    """An acronym in capitals, its plural with a small "s" ("CRMs", "PMPs")."""
+    low = word.lower()
+    if len(low) > 2 and low.endswith("s") and low not in idea_words().acronyms and \
+            is_acronym(low[:-1]):
+        return low[:-1].upper() + "s"
+    return word.upper()
+
+
 def _cap(word: str, first: bool) -> str:
     w = idea_words()
     if word == "i":
         return "I"
-    if word.lower() in w.acronyms or re.fullmatch(r"\d+[a-rt-z]", word.lower()):
+    if is_acronym(word):
+        return acronym_case(word)
+    if re.fullmatch(r"\d+[a-rt-z]", word.lower()):
         return word.upper()  # "CRM"; "5G", "4K", "3D" (not "30s")
     if word in w.brand_casing:
         return w.brand_casing[word]
@@ -49,8 +76,8 @@ def title_case(words: Sequence[str]) -> str:
 def sentence_case(words: Sequence[str]) -> str:
     """The first word capitalised, acronyms upper case, the rest as written."""
     iw = idea_words()
-    out = [w.upper() if w.lower() in iw.acronyms or w == "i" else iw.brand_casing.get(w, w)
-           for w in words if w]
+    out = [acronym_case(w) if is_acronym(w) else "I" if w == "i" else
+           iw.brand_casing.get(w, w) for w in words if w]
     if out and not any(c.isupper() for c in out[0]):
         out[0] = out[0][:1].upper() + out[0][1:]
     return " ".join(out)
@@ -73,8 +100,10 @@ def countable(word: str) -> bool:
     """Whether one noun takes a plural in a title (not "software", "marketing", "3d", the
     "Y" of "Tesla Model Y")."""
     w = word.lower()
-    return len(w) > 1 and w not in idea_words().uncountable and \
-        not w.endswith(("ing", "ness", "ism")) and not any(ch.isdigit() for ch in w)
+    iw = idea_words()
+    return len(w) > 1 and w not in iw.uncountable and \
+        (not w.endswith(("ing", "ness", "ism")) or w in iw.countable_ing) and \
+        not any(ch.isdigit() for ch in w)
 
 
 def plural(word: str) -> str:

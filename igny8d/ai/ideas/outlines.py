@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from igny8d.ai.ideas.analysis import Keyword
+from igny8d.ai.ideas.asks import ask_of
 from igny8d.ai.ideas.grammar import fit, suffix
 from igny8d.ai.ideas.planning import Group, Plan
 from igny8d.ai.text import normalise
@@ -156,6 +157,7 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
         # running text stops at it
         short = f"{plan.primary.question(title=True).rstrip('?')}: The Short Answer" \
             if plan.primary.worded_as_question or plan.ask in ("frequency", "question") \
+            else f"How to {plan.task}: The Short Answer" if plan.task and plan.ask == "howto" \
             else f"{plan.destination if plan.intent == 'navigational' else t}: The Short Answer"
         return ([_Sec(short, absorbs=frozenset({"overview"}),
                       catch_all=True)],
@@ -164,8 +166,13 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                       kw_subs="question"),
                  _Sec("Still Have Questions?")])
     if structure == "pillar":
-        return ([_Sec(f"{t}: An Overview", absorbs=frozenset({"overview"}), catch_all=True)],
-                [_Sec(f"How to {plan.task}" if plan.task else f"Getting Started with {t}",
+        asked = plan.primary.worded_as_question and not plan.versus
+        overview = f"{plan.primary.question(title=True).rstrip('?')}: The Short Answer" \
+            if asked else f"{t}: An Overview"
+        return ([_Sec(overview, absorbs=frozenset({"overview"}), catch_all=True)],
+                [_Sec(f"How to {plan.task}" if plan.task else
+                      "The Details That Change the Answer" if asked else
+                      f"Getting Started with {t}",
                       absorbs=frozenset({"howto"}), kw_subs="heading"),
                  _Sec("Choosing the Right One" if plan.versus else f"Choosing the Right {t}",
                       absorbs=_ALL_COMMERCIAL, optional=True),
@@ -177,13 +184,24 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                 [_Sec("Why It Matters", absorbs=frozenset({"howto"}) | _ALL_COMMERCIAL),
                  _Sec("What Happens Next"), faq])
     # guide
-    first = f"{t} Buying Guide: The Basics" if plan.intent == "transactional" and \
-        not plan.versus else f"{plan.destination}: Where to Go" \
-        if plan.intent == "navigational" else plan.what_is
-    choose = "Which Is Better for You?" if plan.versus else f"How to Choose {a_t}"
+    asked = plan.primary.worded_as_question and not plan.versus
+    if asked:  # "can non teslas use superchargers": its answer, not "What Are Non Teslas…?"
+        first = f"{plan.primary.question(title=True).rstrip('?')}: The Short Answer"
+    elif plan.task and plan.ask == "howto" and not plan.versus:
+        first = f"Before You {plan.task}: The Basics"  # not "What Is a Wedding?"
+    elif plan.intent == "transactional" and not plan.versus:
+        first = f"{t}: The Basics" if plan.priced else f"{t} Buying Guide: The Basics"
+    else:
+        first = f"{plan.destination}: Where to Go" if plan.intent == "navigational" \
+            else plan.what_is
+    goods, _counted = plan.goods
+    choose = "Which Is Better for You?" if plan.versus else \
+        f"How to Compare Prices for {goods}" if plan.priced else f"How to Choose {a_t}"
+    started = f"How to {plan.task}" if plan.task else \
+        "The Details That Change the Answer" if asked else \
+        f"How to Budget for {goods}" if plan.priced else f"How to Get Started with {a_t}"
     return ([_Sec(first, absorbs=frozenset({"overview"}), catch_all=True)],
-            [_Sec(f"How to {plan.task}" if plan.task else f"How to Get Started with {a_t}",
-                  absorbs=frozenset({"howto"}), kw_subs="heading"),
+            [_Sec(started, absorbs=frozenset({"howto"}), kw_subs="heading"),
              _Sec(choose, absorbs=_ALL_COMMERCIAL, optional=True),
              _Sec("Common Mistakes to Avoid"),
              faq, _Sec("Final Thoughts")])
@@ -194,7 +212,8 @@ def _facet_heading(plan: Plan, structure: str, k: Keyword) -> str:
         return k.question()
     h = k.heading()
     if structure == "listicle" and plan.intent in ("commercial", "transactional") and \
-            not (k.worded_as_question or k.task or k.vs_at >= 0 or plan.versus):
+            not (k.worded_as_question or k.task or k.vs_at >= 0 or plan.versus or
+                 ask_of(k.text) == "price"):  # no "Best Powerwall 3 Price"
         return "Best " + h if not h.lower().startswith("best ") else h
     return h
 

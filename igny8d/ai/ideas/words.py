@@ -28,6 +28,9 @@ class IdeaWords:
     #: Who a thing is for, when a keyword puts it last without "for" ("running shoes
     #: women"): a heading reads "Running Shoes for Women".
     audiences: frozenset[str]
+    #: Nouns in -ing that are things, not activities: they take "a" and a plural ("a
+    #: Wedding", "Buildings"), unlike "marketing" or "camping".
+    countable_ing: frozenset[str]
     #: Adjectives keywords put after the noun ("coffee grinder *smooth*"): never the head
     #: noun, so never the word made plural.
     trailing_adjectives: frozenset[str]
@@ -93,6 +96,7 @@ def idea_words() -> IdeaWords:
         brand_casing=_text_map(data["brand_casing"], "ideas.json brand_casing"),
         uncountable=words("uncountable"), plural_only=words("plural_only"),
         prepositions=words("prepositions"), audiences=words("audiences"),
+        countable_ing=words("countable_ing"),
         trailing_adjectives=words("trailing_adjectives"), task_openers=words("task_openers"),
         pronoun_openers=words("pronoun_openers"), pronouns=words("pronouns"),
         question_words=words("question_words"), determiners=words("determiners"),
