@@ -10,7 +10,11 @@ A cue is read in its context: a judgement of products by word order ("good X", "
 good", "apps like X") is a strong commercial cue; a price or buy word inside a question or a
 comparison ("how much does a wedding cost", "lease vs buy", "cost calculator") is
 informational, and "order" is a purchase only as the first word ("order pizza", not "skincare
-routine order").
+routine order"). A listicle, review or alternatives cue names the page whatever price, buy or
+local word qualifies it ("best mortgage rates", "best dermatologist near me", "cheaper
+alternative to jira", "better than X": commercial, eval/data/GUIDE.md), and a company's contact
+page ending the keyword ("X customer service", "X phone number", "X webmail") is navigational
+even for a company the brand list does not know.
 
 Decision: the intents with strong cues compete first, then those with weak ones, and the winner
 is the first in the precedence transactional > commercial > navigational > informational. With
@@ -69,6 +73,19 @@ def _reread(analysis: Analysis, intent: Intent, phrase: str) -> Intent | None:
     return intent
 
 
+#: Commercial cues that name the page itself — a listicle, a review, alternatives: with a price,
+#: buy or local word beside them the page is still the listicle ("best mortgage rates", "best
+#: dermatologist near me", "cheaper alternative to jira", eval/data/GUIDE.md: `best X near me`
+#: is commercial), so they win over the transactional cues.
+_LISTICLE_CUES = frozenset({"best", "top", "top rated", "highest rated", "review", "reviews",
+                            "reviewed", "alternative", "alternatives", "alternative to",
+                            "alternatives to", "dupe", "dupes", "competitors", "similar to",
+                            "… than"})
+#: A company's contact pages, named after the company ("coleman customer service", "bluehost
+#: webmail"): navigational when they end the keyword, even for a brand the lists do not know.
+_CONTACT_TAILS = (("customer", "service"), ("phone", "number"), ("webmail",))
+
+
 def _judging(tokens: tuple[str, ...]) -> str | None:
     """A phrasing that asks for a judgement of products ("good X", "is X good", "apps like X",
     "most X"): a commercial cue the modifier lists cannot hold, as it depends on word order."""
@@ -82,6 +99,22 @@ def _judging(tokens: tuple[str, ...]) -> str | None:
         return "is … good"
     if "like" in tokens[1:-1] and tokens[tokens.index("like") - 1].endswith("s"):
         return "… like …"
+    if "than" in tokens[1:-1] and tokens[tokens.index("than") - 1] in ("better", "cheaper") \
+            and tokens[0] not in _QUESTION_OPENERS:
+        # "better than duolingo", "cheaper than yeti": the alternatives ("is a hammock
+        # better than a tent" is a question)
+        return "… than"
+    return None
+
+
+def _contact_page(tokens: tuple[str, ...]) -> str | None:
+    """A company's contact page ("X customer service", "X phone number", "X webmail"): the
+    tail, when a name comes before it and the keyword is no question."""
+    if not tokens or tokens[0] in _QUESTION_OPENERS:
+        return None
+    for tail in _CONTACT_TAILS:
+        if len(tokens) > len(tail) and tokens[-len(tail):] == tail:
+            return " ".join(tail)
     return None
 
 
@@ -96,6 +129,13 @@ def classify_analysis(analysis: Analysis) -> IntentResult:
         if intent is None:
             continue
         (strong if cue.strong else weak).setdefault(intent, []).append(cue.phrase)
+    contact = _contact_page(analysis.tokens)
+    if contact is not None and "navigational" not in strong:
+        strong["navigational"] = [contact]
+    if _LISTICLE_CUES.intersection(strong.get("commercial", ())):
+        # the listicle is the page; its price or local words qualify it
+        strong.pop("transactional", None)
+        weak.pop("transactional", None)
     for pool, base, step, cap in ((strong, 0.65, 0.1, 0.95), (weak, 0.4, 0.05, 0.5)):
         for intent in INTENT_PRECEDENCE:
             if intent in pool:
