@@ -377,3 +377,20 @@ def test_a_cost_question_joins_its_price_page() -> None:
     assert ["dog training cost", "dog training price", "how much does dog training cost"] in \
         groups
     assert dict(result.intents)[2] == "informational"
+
+
+def test_framing_words_name_no_page() -> None:
+    """"best way to" frames a how-to ("best" is no listicle there); "good for" in a question
+    asks what a thing does, not which product to pick; "to buy" beside a listicle word is the
+    listicle's purpose, not a price page."""
+    from igny8d.ai.cluster.facets import terms_of
+    assert terms_of(analyse("best way to clean solar panels")).facets == ()
+    assert terms_of(analyse("best solar panels")).facets == ("best",)
+    assert terms_of(analyse("is hot yoga good for you")).facets == ()
+    assert terms_of(analyse("how long are car seats good for")).facets == ("how_long",)
+    assert terms_of(analyse("is the aeropress good")).facets == ("best",)
+    assert terms_of(analyse("best ev to buy")).facets == ("best",)
+    assert terms_of(analyse("best ev price")).facets == ("best", "buy")
+    assert terms_of(analyse("buy ev")).facets == ("buy",)
+    assert ["best way to clean solar panels", "how to clean solar panels"] in _groups(
+        ["how to clean solar panels", "best way to clean solar panels", "best solar panels"])
