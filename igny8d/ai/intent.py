@@ -16,6 +16,12 @@ alternative to jira", "better than X": commercial, eval/data/GUIDE.md), and a co
 page ending the keyword ("X customer service", "X phone number", "X webmail") is navigational
 even for a company the brand list does not know.
 
+A request tells names the lists do not hold: the words before a login, ".com", webmail,
+customer-service, phone-number, coupon or promo-code tail ("kinsta login") are a destination
+for every keyword of the request (`request_names`; the clustering and `auto_cluster` pass them).
+Such a name decides a keyword only when it is the keyword ("rockler": navigational) or what it
+compares ("kinsta vs wp engine": brands, commercial); beside other words it changes nothing.
+
 Decision: the intents with strong cues compete first, then those with weak ones, and the winner
 is the first in the precedence transactional > commercial > navigational > informational. With
 no cue at all the keyword is informational at a low confidence.
@@ -31,9 +37,10 @@ any cue 0.613, and the in-repo gold set's product pages stopped absorbing its ho
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from igny8d.ai.text import Analysis, analyse
+from igny8d.ai.text import Analysis, analyse, cues_with_brands, find_phrases, vocabulary
 from igny8d.vocab import INTENT_PRECEDENCE, Intent
 
 FIRM_CONFIDENCE = 0.4
@@ -118,7 +125,50 @@ def _contact_page(tokens: tuple[str, ...]) -> str | None:
     return None
 
 
-def classify_analysis(analysis: Analysis) -> IntentResult:
+#: Tails that follow only a destination's name ("kinsta login", "rockler.com", "zola coupon").
+_NAME_TAILS = (("login",), ("log", "in"), ("sign", "in"), ("signin",), ("webmail",), ("com",),
+               ("customer", "service"), ("phone", "number"), ("coupon",), ("coupons",),
+               ("promo", "code"))
+#: The most words a name read from the request may have ("mr cooper", "wp engine").
+_NAME_WORDS = 3
+
+
+def request_names(analyses: Iterable[Analysis]) -> frozenset[str]:
+    """Names the request itself shows to be destinations: the words before a login, ".com",
+    webmail, customer-service, phone-number, coupon or promo-code tail ("kinsta login",
+    "rockler.com", "mr cooper login"), at most three, none a stop word, modifier or number. With
+    them "kinsta vs wp engine" compares brands (commercial) and "rockler" alone is the site
+    (navigational), as for the brands `text.vocabulary` lists."""
+    v = vocabulary()
+    names: set[str] = set()
+    for a in analyses:
+        tokens = a.tokens
+        for tail in _NAME_TAILS:
+            n = len(tokens) - len(tail)
+            if 0 < n <= _NAME_WORDS and tokens[n:] == tail and not any(
+                    w in v.stopwords or w in v.modifiers or w.isdigit() for w in tokens[:n]):
+                names.add(" ".join(tokens[:n]))
+    return frozenset(names)
+
+
+def _decided_by_names(analysis: Analysis, found: list[str]) -> bool:
+    """Whether names read from the request decide the keyword: it is the name alone (the site),
+    or it compares names ("kinsta vs wp engine", "duolingo or babbel"). A name beside other
+    words ("duolingo spanish") is left as it reads without it."""
+    words = {w for name in found for w in name.split()}
+    if all(w in words for w in analysis.head):
+        return True
+    compares = "vs" in analysis.modifiers or "versus" in analysis.modifiers
+    return compares or (len(found) >= 2 and "or" in analysis.tokens)
+
+
+def classify_analysis(analysis: Analysis, names: frozenset[str] = frozenset()) -> IntentResult:
+    """(intent, matched cues, confidence) of an analysed keyword; `names` (`request_names`)
+    count as brands."""
+    if names and not analysis.brands:
+        found = find_phrases(list(analysis.tokens), names)
+        if found and _decided_by_names(analysis, found):
+            analysis = cues_with_brands(analysis, found)
     strong: dict[Intent, list[str]] = {}
     weak: dict[Intent, list[str]] = {}
     judging = _judging(analysis.tokens)
@@ -147,6 +197,6 @@ def classify_analysis(analysis: Analysis) -> IntentResult:
     return IntentResult("informational", (), 0.25)
 
 
-def classify_intent(text: str) -> IntentResult:
-    """(intent, matched cues, confidence) of one keyword."""
-    return classify_analysis(analyse(text))
+def classify_intent(text: str, names: frozenset[str] = frozenset()) -> IntentResult:
+    """(intent, matched cues, confidence) of one keyword (`names`: see `request_names`)."""
+    return classify_analysis(analyse(text), names)

@@ -221,7 +221,13 @@ def split_modifiers(words: list[str]) -> tuple[list[str], list[str]]:
 
 
 def find_brands(words: list[str]) -> list[str]:
-    table = vocabulary().brand_phrases
+    return find_phrases(words, vocabulary().brand_phrases)
+
+
+def find_phrases(words: list[str], phrases: Iterable[str] | dict[tuple[str, ...], str]
+                 ) -> list[str]:
+    """The phrases found in `words`, longest first at each position, without overlaps."""
+    table = phrases if isinstance(phrases, dict) else _phrase_table(phrases)
     found: list[str] = []
     i = 0
     while i < len(words):
@@ -277,6 +283,14 @@ def _cues(words: list[str], head: list[str], mods: list[str],
         elif s in v.product_stems:
             cues.append(Cue(w, _C, False))
     return cues
+
+
+def cues_with_brands(a: Analysis, brands: list[str]) -> Analysis:
+    """The analysis with `brands` (names found elsewhere, e.g. in the same request) read as
+    brand names: its cues again, with them."""
+    return Analysis(a.text, a.normalised, a.tokens, a.head, a.head_stems, a.modifiers,
+                    tuple(_cues(list(a.tokens), list(a.head), list(a.modifiers), brands)),
+                    tuple(brands))
 
 
 @lru_cache(maxsize=65536)

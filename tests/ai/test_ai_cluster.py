@@ -394,3 +394,20 @@ def test_framing_words_name_no_page() -> None:
     assert terms_of(analyse("buy ev")).facets == ("buy",)
     assert ["best way to clean solar panels", "how to clean solar panels"] in _groups(
         ["how to clean solar panels", "best way to clean solar panels", "best solar panels"])
+
+
+def test_names_from_the_request_change_the_reported_intent_not_the_conflicts() -> None:
+    """"rockler" alone is the site its ".com" names (reported navigational), but conflicts go
+    by each keyword's own words, so a comparison page is not cut where one spelling of a name
+    is recognised and another is not."""
+    from igny8d.ai.cluster.vectors import prepare
+    kws = ["rockler.com", "rockler", "turbotax login", "turbotax vs h&r block",
+           "h and r block vs turbo tax"]
+    prepared = {p.item.text: p for p in prepare([KeywordItem(i, k, 10)
+                                                 for i, k in enumerate(kws)])}
+    assert prepared["rockler"].intent.intent == "navigational"
+    assert prepared["turbotax vs h&r block"].intent.intent == "commercial"
+    assert prepared["h and r block vs turbo tax"].intent.intent == "informational"
+    assert prepared["turbotax vs h&r block"].firm_bit == \
+        prepared["h and r block vs turbo tax"].firm_bit
+    assert ["h and r block vs turbo tax", "turbotax vs h&r block"] in _groups(kws)

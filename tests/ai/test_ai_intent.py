@@ -90,3 +90,21 @@ def test_every_confidence_is_in_range() -> None:
     for kw in ["", "a", "best", "login", "vs", "how to", "near me near me best buy login"]:
         r = classify_intent(kw)
         assert 0.0 <= r.confidence <= 1.0
+
+
+def test_names_the_request_shows() -> None:
+    """A name before a login, ".com", webmail, customer-service or coupon tail is a destination
+    for the whole request: alone it is the site, compared it is a brand; beside other words it
+    changes nothing."""
+    from igny8d.ai.intent import request_names
+    from igny8d.ai.text import analyse
+    names = request_names(analyse(k) for k in (
+        "kinsta login", "wp engine login", "rockler.com", "best hosting login", "my 2 login",
+        "how to login"))
+    assert names == frozenset({"kinsta", "wp engine", "rockler"})
+    assert classify_intent("kinsta vs wp engine").intent == "informational"  # unknown names
+    assert classify_intent("kinsta vs wp engine", names).intent == "commercial"
+    assert classify_intent("kinsta or wp engine", names).intent == "commercial"
+    assert classify_intent("rockler", names).intent == "navigational"
+    assert classify_intent("how to migrate to kinsta", names).intent == "informational"
+    assert classify_intent("kinsta", frozenset()).intent == "informational"
