@@ -411,3 +411,19 @@ def test_names_from_the_request_change_the_reported_intent_not_the_conflicts() -
     assert prepared["turbotax vs h&r block"].firm_bit == \
         prepared["h and r block vs turbo tax"].firm_bit
     assert ["h and r block vs turbo tax", "turbotax vs h&r block"] in _groups(kws)
+
+
+def test_a_listicle_for_beginners_or_on_a_budget_is_another_list() -> None:
+    """eval/data/GUIDE.md: "best road bike" / "best road bike for beginners" / "best budget
+    road bike" are three lists; between two listicles such a facet counts twice (the same terms:
+    0.25, where one facet more elsewhere is 0.5)."""
+    from igny8d.ai.cluster.vectors import FACET_PENALTY
+    space = Space([analyse(k) for k in ("best road bike", "best road bike for beginners",
+                                        "road bike for beginners", "road bike")])
+    assert space.sim(0, 1) == pytest.approx(FACET_PENALTY ** 2)
+    assert space.sim(2, 3) == pytest.approx(FACET_PENALTY)  # no listicles: once
+    kws = ["best road bike", "top road bikes", "best road bike for beginners",
+           "best budget road bike"]
+    assert _groups(kws, threshold=0.3) == [["best budget road bike"],
+                                           ["best road bike", "top road bikes"],
+                                           ["best road bike for beginners"]]

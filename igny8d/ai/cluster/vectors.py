@@ -33,6 +33,10 @@ FACET_PENALTY = 0.5
 LISTICLE_PENALTY = 0.85
 #: ... per side one comparison has and the other lacks (at most twice).
 COMPARE_PENALTY = 0.8
+#: Facets that make another list of the same products (eval/data/GUIDE.md: "best road bike" /
+#: "best road bike for beginners" / "best budget road bike"): between two listicles, one of
+#: these that one has and the other lacks counts twice.
+LISTICLE_SUBPAGES = frozenset({"beginner", "budget", "free", "used"})
 #: Facets that name a page type; two keywords naming different ones are different pages.
 PAGE_FACETS = frozenset({"best", "buy", "local", "alternative", "login", "support"})
 #: ... once more when both name a page type and the types differ ("best X" / "X price").
@@ -191,7 +195,11 @@ class Space:
             # two comparisons: one page per pair ("asana vs trello" / "asana vs monday")
             f *= COMPARE_PENALTY ** min(2, len(set(su) ^ set(sv)))
         if fu != fv:
-            f *= FACET_PENALTY ** len(set(fu) ^ set(fv))
+            diff = set(fu) ^ set(fv)
+            n = len(diff)
+            if "best" in fu and "best" in fv:
+                n += len(diff & LISTICLE_SUBPAGES)  # another list ("best X for beginners")
+            f *= FACET_PENALTY ** n
             pu, pv = PAGE_FACETS.intersection(fu), PAGE_FACETS.intersection(fv)
             if pu and pv and pu != pv:
                 f *= PAGE_PENALTY
