@@ -1,7 +1,8 @@
 """Rule-based search-intent classifier for the local provider.
 
 A keyword's cues come from `igny8d.ai.text.analyse`: its modifiers (the documented cue lists,
-one per intent), a leading question word ("is", "can"…), brand names and product nouns — the
+one per intent), a leading question word ("is", "can"…), brand names and product nouns (as the
+head noun: "table saw kickback" is about kickback, `text.head_noun`) — the
 word lists of `text.vocabulary()` (igny8d/ai/data/keywords.json). A cue is *strong*
 (an explicit modifier: "buy", "best", "login", "how to") or *weak* (a product noun, a brand next
 to other terms, "online", "free", "app" without a brand).

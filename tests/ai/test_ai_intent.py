@@ -108,3 +108,18 @@ def test_names_the_request_shows() -> None:
     assert classify_intent("rockler", names).intent == "navigational"
     assert classify_intent("how to migrate to kinsta", names).intent == "informational"
     assert classify_intent("kinsta", frozenset()).intent == "informational"
+
+
+def test_a_product_noun_is_a_cue_only_as_the_head_noun() -> None:
+    """English puts a noun phrase's head last, before any preposition: "table saw kickback" is
+    about kickback (no product cue), "coffee maker for camping" about a maker."""
+    from igny8d.ai.text import analyse, head_noun
+    a = analyse("coffee maker for camping")
+    assert head_noun(a.tokens, a.head) == "maker"
+    assert classify_intent("coffee maker for camping").intent == "commercial"
+    assert classify_intent("gantt chart tool").intent == "commercial"
+    assert classify_intent("hiking boots women").intent == "commercial"  # an audience after it
+    assert classify_intent("espresso machine 2").intent == "commercial"  # a number after it
+    kickback = classify_intent("table saw kickback")
+    assert kickback.intent == "informational" and not kickback.is_firm
+    assert classify_intent("minimum credit score for fha loan").cues == ()
