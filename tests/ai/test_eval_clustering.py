@@ -42,7 +42,7 @@ def test_labels_count_an_unclustered_keyword_as_its_own_cluster() -> None:
 
 def test_a_missing_embeddings_mode_is_skipped_with_a_reason(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clustering, "embeddings_clusterer", lambda: (None, "no model here"))
+    monkeypatch.setattr(clustering, "embedder", lambda: (None, "no model here"))
     report = evaluate(sets=("dev",), modes=("embeddings",))
     assert report.figures == [] and report.failures == []
     assert report.skipped == ["embeddings: skipped, no model here"]
@@ -77,11 +77,18 @@ def test_the_embeddings_mode_clusters_through_the_operation(
     monkeypatch.setitem(sys.modules, "igny8d.ai.providers.embedded", fake)
     # the floors are for the real model's vectors, not the stand-in's
     monkeypatch.setitem(FLOORS, ("dev", "embeddings"), {})
+    monkeypatch.setitem(FLOORS, ("dev", "embeddings-assign"), {})
     report = evaluate(sets=("dev",), modes=("embeddings",))
     assert report.skipped == [] and report.failures == []
     (fig,) = report.figures
     assert fig.mode == "embeddings" and fig.unclustered == 0 and 0 < fig.ari < 1
     assert "dev      embeddings" in render(report)
+    # and new keywords into the clusters of the other ~70 %, every one of them accounted for
+    got = report.assign
+    assert got is not None and got.keywords == fig.keywords and 0 < got.new < got.keywords
+    assert got.right + got.wrong + got.missed == got.placeable
+    assert got.placeable + got.unplaceable == got.new and 0 < got.ari < 1
+    assert "new keywords into existing clusters" in render(report)
 
 
 def test_leave_one_niche_out_never_chooses_on_the_held_niche() -> None:
@@ -102,3 +109,24 @@ def test_leave_one_niche_out_never_chooses_on_the_held_niche() -> None:
     assert ari < 1.0 and precision == 1.0 and recall < 1.0
     ari, precision, recall, chosen = leave_one_niche_out({("a", 0.1): gold, ("b", 0.2): alone})
     assert (ari, precision, recall) == (1.0, 1.0, 1.0) and chosen == {("a", 0.1): 18}
+
+
+def test_the_density_variants_keep_what_they_say() -> None:
+    """eval.clustering_density: deterministic parts of dev, each of the shape it names."""
+    from collections import Counter
+
+    from eval.clustering import rows_of
+    from eval.clustering_density import VARIANTS, variant
+
+    dev = rows_of("dev")
+    for how, seed in VARIANTS:
+        rows = variant(dev, how, seed)
+        assert rows == variant(dev, how, seed) and 0 < len(rows) <= len(dev)
+    sizes = Counter((r["niche"], r["cluster"]) for r in variant(dev, "two-per-cluster"))
+    assert max(sizes.values()) == 2 and len(sizes) == len({(r["niche"], r["cluster"])
+                                                             for r in dev})
+    whole = Counter((r["niche"], r["cluster"]) for r in dev)
+    assert all(whole[k] >= 3 for k in Counter((r["niche"], r["cluster"])
+                                              for r in variant(dev, "big-clusters")))
+    kept = Counter((r["niche"], r["cluster"]) for r in variant(dev, "half-clusters", "b"))
+    assert all(kept[k] == whole[k] for k in kept)  # whole clusters or none

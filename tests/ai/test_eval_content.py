@@ -16,3 +16,11 @@ def test_the_holdout_is_separate_from_dev() -> None:
     dev = {t.keywords[0] for t in load("dev")}
     holdout = {t.keywords[0] for t in load("holdout")}
     assert len(holdout) >= 20 and not dev & holdout
+
+
+def test_the_dev_gold_clusters_meet_every_floor_but_title_intent() -> None:
+    report = evaluate(("dev-clusters",))
+    assert report.sizes["dev-clusters"] >= 400
+    assert set(report.figures["dev-clusters"]) == set(FLOORS) - {"title_intent_pct"}
+    assert not report.failures, render(report)
+    assert "n/a" in render(report)
