@@ -1,7 +1,8 @@
 """Rule-based search-intent classifier for the local provider.
 
 A keyword's cues come from `igny8d.ai.text.analyse`: its modifiers (the documented cue lists,
-one per intent), a leading question word ("is", "can"…), brand names and product nouns — the
+one per intent), a leading question word ("is", "can"…), brand names and product nouns (as the
+head noun: "table saw kickback" is about kickback, `text.head_noun`) — the
 word lists of `text.vocabulary()` (igny8d/ai/data/keywords.json). A cue is *strong*
 (an explicit modifier: "buy", "best", "login", "how to") or *weak* (a product noun, a brand next
 to other terms, "online", "free", "app" without a brand).
@@ -10,7 +11,17 @@ A cue is read in its context: a judgement of products by word order ("good X", "
 good", "apps like X") is a strong commercial cue; a price or buy word inside a question or a
 comparison ("how much does a wedding cost", "lease vs buy", "cost calculator") is
 informational, and "order" is a purchase only as the first word ("order pizza", not "skincare
-routine order").
+routine order"). A listicle, review or alternatives cue names the page whatever price, buy or
+local word qualifies it ("best mortgage rates", "best dermatologist near me", "cheaper
+alternative to jira", "better than X": commercial, eval/data/GUIDE.md), and a company's contact
+page ending the keyword ("X customer service", "X phone number", "X webmail") is navigational
+even for a company the brand list does not know.
+
+A request tells names the lists do not hold: the words before a login, ".com", webmail,
+customer-service, phone-number, coupon or promo-code tail ("kinsta login") are a destination
+for every keyword of the request (`request_names`; the clustering and `auto_cluster` pass them).
+Such a name decides a keyword only when it is the keyword ("rockler": navigational) or what it
+compares ("kinsta vs wp engine": brands, commercial); beside other words it changes nothing.
 
 Decision: the intents with strong cues compete first, then those with weak ones, and the winner
 is the first in the precedence transactional > commercial > navigational > informational. With
@@ -27,9 +38,10 @@ any cue 0.613, and the in-repo gold set's product pages stopped absorbing its ho
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from igny8d.ai.text import Analysis, analyse
+from igny8d.ai.text import Analysis, analyse, cues_with_brands, find_phrases, vocabulary
 from igny8d.vocab import INTENT_PRECEDENCE, Intent
 
 FIRM_CONFIDENCE = 0.4
@@ -69,6 +81,19 @@ def _reread(analysis: Analysis, intent: Intent, phrase: str) -> Intent | None:
     return intent
 
 
+#: Commercial cues that name the page itself — a listicle, a review, alternatives: with a price,
+#: buy or local word beside them the page is still the listicle ("best mortgage rates", "best
+#: dermatologist near me", "cheaper alternative to jira", eval/data/GUIDE.md: `best X near me`
+#: is commercial), so they win over the transactional cues.
+_LISTICLE_CUES = frozenset({"best", "top", "top rated", "highest rated", "review", "reviews",
+                            "reviewed", "alternative", "alternatives", "alternative to",
+                            "alternatives to", "dupe", "dupes", "competitors", "similar to",
+                            "… than"})
+#: A company's contact pages, named after the company ("coleman customer service", "bluehost
+#: webmail"): navigational when they end the keyword, even for a brand the lists do not know.
+_CONTACT_TAILS = (("customer", "service"), ("phone", "number"), ("webmail",))
+
+
 def _judging(tokens: tuple[str, ...]) -> str | None:
     """A phrasing that asks for a judgement of products ("good X", "is X good", "apps like X",
     "most X"): a commercial cue the modifier lists cannot hold, as it depends on word order."""
@@ -82,10 +107,69 @@ def _judging(tokens: tuple[str, ...]) -> str | None:
         return "is … good"
     if "like" in tokens[1:-1] and tokens[tokens.index("like") - 1].endswith("s"):
         return "… like …"
+    if "than" in tokens[1:-1] and tokens[tokens.index("than") - 1] in ("better", "cheaper") \
+            and tokens[0] not in _QUESTION_OPENERS:
+        # "better than duolingo", "cheaper than yeti": the alternatives ("is a hammock
+        # better than a tent" is a question)
+        return "… than"
     return None
 
 
-def classify_analysis(analysis: Analysis) -> IntentResult:
+def _contact_page(tokens: tuple[str, ...]) -> str | None:
+    """A company's contact page ("X customer service", "X phone number", "X webmail"): the
+    tail, when a name comes before it and the keyword is no question."""
+    if not tokens or tokens[0] in _QUESTION_OPENERS:
+        return None
+    for tail in _CONTACT_TAILS:
+        if len(tokens) > len(tail) and tokens[-len(tail):] == tail:
+            return " ".join(tail)
+    return None
+
+
+#: Tails that follow only a destination's name ("kinsta login", "rockler.com", "zola coupon").
+_NAME_TAILS = (("login",), ("log", "in"), ("sign", "in"), ("signin",), ("webmail",), ("com",),
+               ("customer", "service"), ("phone", "number"), ("coupon",), ("coupons",),
+               ("promo", "code"))
+#: The most words a name read from the request may have ("mr cooper", "wp engine").
+_NAME_WORDS = 3
+
+
+def request_names(analyses: Iterable[Analysis]) -> frozenset[str]:
+    """Names the request itself shows to be destinations: the words before a login, ".com",
+    webmail, customer-service, phone-number, coupon or promo-code tail ("kinsta login",
+    "rockler.com", "mr cooper login"), at most three, none a stop word, modifier or number. With
+    them "kinsta vs wp engine" compares brands (commercial) and "rockler" alone is the site
+    (navigational), as for the brands `text.vocabulary` lists."""
+    v = vocabulary()
+    names: set[str] = set()
+    for a in analyses:
+        tokens = a.tokens
+        for tail in _NAME_TAILS:
+            n = len(tokens) - len(tail)
+            if 0 < n <= _NAME_WORDS and tokens[n:] == tail and not any(
+                    w in v.stopwords or w in v.modifiers or w.isdigit() for w in tokens[:n]):
+                names.add(" ".join(tokens[:n]))
+    return frozenset(names)
+
+
+def _decided_by_names(analysis: Analysis, found: list[str]) -> bool:
+    """Whether names read from the request decide the keyword: it is the name alone (the site),
+    or it compares names ("kinsta vs wp engine", "duolingo or babbel"). A name beside other
+    words ("duolingo spanish") is left as it reads without it."""
+    words = {w for name in found for w in name.split()}
+    if all(w in words for w in analysis.head):
+        return True
+    compares = "vs" in analysis.modifiers or "versus" in analysis.modifiers
+    return compares or (len(found) >= 2 and "or" in analysis.tokens)
+
+
+def classify_analysis(analysis: Analysis, names: frozenset[str] = frozenset()) -> IntentResult:
+    """(intent, matched cues, confidence) of an analysed keyword; `names` (`request_names`)
+    count as brands."""
+    if names and not analysis.brands:
+        found = find_phrases(list(analysis.tokens), names)
+        if found and _decided_by_names(analysis, found):
+            analysis = cues_with_brands(analysis, found)
     strong: dict[Intent, list[str]] = {}
     weak: dict[Intent, list[str]] = {}
     judging = _judging(analysis.tokens)
@@ -96,6 +180,13 @@ def classify_analysis(analysis: Analysis) -> IntentResult:
         if intent is None:
             continue
         (strong if cue.strong else weak).setdefault(intent, []).append(cue.phrase)
+    contact = _contact_page(analysis.tokens)
+    if contact is not None and "navigational" not in strong:
+        strong["navigational"] = [contact]
+    if _LISTICLE_CUES.intersection(strong.get("commercial", ())):
+        # the listicle is the page; its price or local words qualify it
+        strong.pop("transactional", None)
+        weak.pop("transactional", None)
     for pool, base, step, cap in ((strong, 0.65, 0.1, 0.95), (weak, 0.4, 0.05, 0.5)):
         for intent in INTENT_PRECEDENCE:
             if intent in pool:
@@ -107,6 +198,6 @@ def classify_analysis(analysis: Analysis) -> IntentResult:
     return IntentResult("informational", (), 0.25)
 
 
-def classify_intent(text: str) -> IntentResult:
-    """(intent, matched cues, confidence) of one keyword."""
-    return classify_analysis(analyse(text))
+def classify_intent(text: str, names: frozenset[str] = frozenset()) -> IntentResult:
+    """(intent, matched cues, confidence) of one keyword (`names`: see `request_names`)."""
+    return classify_analysis(analyse(text), names)

@@ -16,8 +16,9 @@ than what the keyword is about ("best", "cheap", "how to", "near me", "vs", "log
 They are matched longest phrase first on the token list, carry an intent cue, and are removed
 from the *head* — the terms the similarity compares. Stop words are removed from the head too.
 Brand names and product nouns stay in the head: they are what the keyword is about, and also
-give the classifier a (weaker) cue. The word lists are data (igny8d/ai/data/keywords.json),
-read on first use.
+give the classifier a (weaker) cue — a product noun only as the head noun (`head_noun`: the
+last head word before any preposition; "table saw kickback" is about kickback). The word
+lists are data (igny8d/ai/data/keywords.json), read on first use.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ class Vocabulary:
     #: navigational; a brand next to other head terms is a (weak) commercial cue ("nike
     #: pegasus 40").
     brands: frozenset[str]
-    #: Nouns of things people buy: a weak commercial cue ("running shoes", "crm software").
+    #: Nouns of things people buy: a weak commercial cue as the head noun ("running shoes",
+    #: "crm software", not "table saw kickback").
     #: Matched on Snowball stems, so singular and plural both count.
     product_nouns: frozenset[str]
     #: Things people book: a weak transactional cue ("flights to paris", "hotels in rome").
@@ -221,7 +223,13 @@ def split_modifiers(words: list[str]) -> tuple[list[str], list[str]]:
 
 
 def find_brands(words: list[str]) -> list[str]:
-    table = vocabulary().brand_phrases
+    return find_phrases(words, vocabulary().brand_phrases)
+
+
+def find_phrases(words: list[str], phrases: Iterable[str] | dict[tuple[str, ...], str]
+                 ) -> list[str]:
+    """The phrases found in `words`, longest first at each position, without overlaps."""
+    table = phrases if isinstance(phrases, dict) else _phrase_table(phrases)
     found: list[str] = []
     i = 0
     while i < len(words):
@@ -232,6 +240,31 @@ def find_brands(words: list[str]) -> list[str]:
         found.append(phrase)
         i += len(phrase.split())
     return found
+
+
+#: Prepositions that end an English noun phrase: its head noun comes before them.
+_PREPOSITIONS = frozenset({"for", "with", "without", "in", "on", "to", "under", "at", "from",
+                           "by", "of", "near", "after", "before", "during", "vs", "versus"})
+
+
+#: Audience words a keyword appends after its noun ("hiking boots women" = "women's hiking
+#: boots"): never its head noun.
+_AUDIENCE = frozenset({"women", "womens", "men", "mens", "kids", "adults", "adult", "boys",
+                       "girls", "toddlers", "toddler", "seniors", "teens"})
+
+
+def head_noun(words: Sequence[str], head: Sequence[str]) -> str | None:
+    """The keyword's head noun: its last head word before the first preposition ("table saw
+    kickback" is about kickback, "coffee maker for camping" about a maker), not counting an
+    audience word or a number after it ("hiking boots women", "dog crate 42"), else its last
+    head word."""
+    if not head:
+        return None
+    cut = next((i for i, w in enumerate(words) if w in _PREPOSITIONS and i), len(words))
+    before = set(words[:cut])
+    nouns = [w for w in head if w in before and w not in _AUDIENCE
+             and not any(c.isdigit() for c in w)]
+    return nouns[-1] if nouns else head[-1]
 
 
 def _cues(words: list[str], head: list[str], mods: list[str],
@@ -266,6 +299,7 @@ def _cues(words: list[str], head: list[str], mods: list[str],
                          for w in head)
         for b in brands:
             cues.append(Cue(b, _N if only_brand else _C, only_brand))
+    noun = head_noun(words, head)
     for w in head:
         if w in brand_words:
             continue
@@ -274,9 +308,17 @@ def _cues(words: list[str], head: list[str], mods: list[str],
             cues.append(Cue(w, _I, True))
         elif s in v.bookable_stems:
             cues.append(Cue(w, _T, False))
-        elif s in v.product_stems:
+        elif s in v.product_stems and w == noun:
             cues.append(Cue(w, _C, False))
     return cues
+
+
+def cues_with_brands(a: Analysis, brands: list[str]) -> Analysis:
+    """The analysis with `brands` (names found elsewhere, e.g. in the same request) read as
+    brand names: its cues again, with them."""
+    return Analysis(a.text, a.normalised, a.tokens, a.head, a.head_stems, a.modifiers,
+                    tuple(_cues(list(a.tokens), list(a.head), list(a.modifiers), brands)),
+                    tuple(brands))
 
 
 @lru_cache(maxsize=65536)

@@ -55,7 +55,9 @@ from igny8d.ai import (
     cluster_keywords,
 )
 from igny8d.ai.cluster import Cluster, Linkage, Unclustered, place_leftovers
+from igny8d.ai.intent import request_names
 from igny8d.ai.providers import provider_for
+from igny8d.ai.text import analyse
 from igny8d.ai.types import ProviderConfig, ProviderError
 from igny8d.errors import ValidationFailed
 from igny8d.operations import lifecycle
@@ -188,7 +190,8 @@ def _assign(existing: list[ExistingCluster],
 
 
 def _intents(items: list[KeywordItem]) -> dict[int, Intent]:
-    return {i.id: classify_intent(i.text).intent for i in items if i.intent is None}
+    names = request_names(analyse(i.text) for i in items)
+    return {i.id: classify_intent(i.text, names).intent for i in items if i.intent is None}
 
 
 def cluster_locally(existing: list[ExistingCluster], items: list[KeywordItem]

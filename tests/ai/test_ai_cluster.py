@@ -377,3 +377,53 @@ def test_a_cost_question_joins_its_price_page() -> None:
     assert ["dog training cost", "dog training price", "how much does dog training cost"] in \
         groups
     assert dict(result.intents)[2] == "informational"
+
+
+def test_framing_words_name_no_page() -> None:
+    """"best way to" frames a how-to ("best" is no listicle there); "good for" in a question
+    asks what a thing does, not which product to pick; "to buy" beside a listicle word is the
+    listicle's purpose, not a price page."""
+    from igny8d.ai.cluster.facets import terms_of
+    assert terms_of(analyse("best way to clean solar panels")).facets == ()
+    assert terms_of(analyse("best solar panels")).facets == ("best",)
+    assert terms_of(analyse("is hot yoga good for you")).facets == ()
+    assert terms_of(analyse("how long are car seats good for")).facets == ("how_long",)
+    assert terms_of(analyse("is the aeropress good")).facets == ("best",)
+    assert terms_of(analyse("best ev to buy")).facets == ("best",)
+    assert terms_of(analyse("best ev price")).facets == ("best", "buy")
+    assert terms_of(analyse("buy ev")).facets == ("buy",)
+    assert ["best way to clean solar panels", "how to clean solar panels"] in _groups(
+        ["how to clean solar panels", "best way to clean solar panels", "best solar panels"])
+
+
+def test_names_from_the_request_change_the_reported_intent_not_the_conflicts() -> None:
+    """"rockler" alone is the site its ".com" names (reported navigational), but conflicts go
+    by each keyword's own words, so a comparison page is not cut where one spelling of a name
+    is recognised and another is not."""
+    from igny8d.ai.cluster.vectors import prepare
+    kws = ["rockler.com", "rockler", "turbotax login", "turbotax vs h&r block",
+           "h and r block vs turbo tax"]
+    prepared = {p.item.text: p for p in prepare([KeywordItem(i, k, 10)
+                                                 for i, k in enumerate(kws)])}
+    assert prepared["rockler"].intent.intent == "navigational"
+    assert prepared["turbotax vs h&r block"].intent.intent == "commercial"
+    assert prepared["h and r block vs turbo tax"].intent.intent == "informational"
+    assert prepared["turbotax vs h&r block"].firm_bit == \
+        prepared["h and r block vs turbo tax"].firm_bit
+    assert ["h and r block vs turbo tax", "turbotax vs h&r block"] in _groups(kws)
+
+
+def test_a_listicle_for_beginners_or_on_a_budget_is_another_list() -> None:
+    """eval/data/GUIDE.md: "best road bike" / "best road bike for beginners" / "best budget
+    road bike" are three lists; between two listicles such a facet counts twice (the same terms:
+    0.25, where one facet more elsewhere is 0.5)."""
+    from igny8d.ai.cluster.vectors import FACET_PENALTY
+    space = Space([analyse(k) for k in ("best road bike", "best road bike for beginners",
+                                        "road bike for beginners", "road bike")])
+    assert space.sim(0, 1) == pytest.approx(FACET_PENALTY ** 2)
+    assert space.sim(2, 3) == pytest.approx(FACET_PENALTY)  # no listicles: once
+    kws = ["best road bike", "top road bikes", "best road bike for beginners",
+           "best budget road bike"]
+    assert _groups(kws, threshold=0.3) == [["best budget road bike"],
+                                           ["best road bike", "top road bikes"],
+                                           ["best road bike for beginners"]]

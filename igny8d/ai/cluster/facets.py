@@ -12,7 +12,11 @@ The word lists are data (igny8d/ai/data/cluster_terms.json): general English and
 patterns, not entries copied from a gold set. Every other modifier the analyser recognises
 (igny8d/ai/data/keywords.json: "checklist", "ideas", "under", "download", "vs"…) is a facet of
 its own unless it only frames the question (`framing`: "how to", "what is", "explained") or is
-page-neutral: a modifier names what the page is for.
+page-neutral: a modifier names what the page is for. A framing phrase is matched like a facet's
+and names none, so no facet starts inside it ("best way to clean X" is a how-to, not a
+listicle). Two readings in context: "good for" in a question ("is hot yoga good for you") is no
+listicle, and "buy"/"buying" beside a listicle or worth-it word ("best ev to buy", "is buying an
+ev worth it") is that page's purpose, not a price page.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from igny8d.ai.text import Analysis, match_phrase, split_modifiers, stem, vocabu
 
 @dataclass(frozen=True, slots=True)
 class Lexicon:
-    #: phrase words → the phrase (as `text.match_phrase` wants it)
+    #: phrase words → the phrase (as `text.match_phrase` wants it): the facets' phrases and
+    #: the framing ones (no facet)
     table: dict[tuple[str, ...], str]
     #: phrase → its facet
     facet_of: dict[str, str]
@@ -58,7 +63,11 @@ def lexicon() -> Lexicon:
         if phrase not in facet_of and phrase not in noise and phrase not in framing \
                 and phrase not in vocab.head_keeping_modifiers and phrase not in synonyms:
             facet_of[phrase] = "m:" + phrase
-    return Lexicon({tuple(p.split()): p for p in facet_of}, facet_of,
+    # a framing phrase is matched too, as no facet, so its words start none ("best way to
+    # clean X" is a how-to, not a listicle: "best" is part of the framing)
+    table = {tuple(p.split()): p for p in framing if p not in facet_of}
+    table.update({tuple(p.split()): p for p in facet_of})
+    return Lexicon(table, facet_of,
                    noise,
                    word_set(data["local_venues"], "cluster_terms.json local_venues"),
                    {tuple(str(k).split()): tuple(str(v).split()) for k, v in synonyms.items()},
@@ -84,21 +93,42 @@ def terms_of(a: Analysis) -> Terms:
     words = _rewrite(list(a.tokens), lex)
     facets: set[str] = set()
     used: set[str] = set()
+    matched: set[str] = set()
     i = 0
     while i < len(words):
         phrase = match_phrase(words, i, lex.table)
         if phrase is None:
             i += 1
             continue
-        facets.add(lex.facet_of[phrase])
+        if phrase in lex.facet_of:
+            facets.add(lex.facet_of[phrase])
+            matched.add(phrase)
         used.update(phrase.split())
         i += len(phrase.split())
+    if "best" in facets and "good" in used and _question_good_for(words):
+        facets.discard("best")  # "is hot yoga good for you": a question, not a listicle
+    buys = {p for p in matched if lex.facet_of[p] == "buy"}
+    if "best" in facets and buys and buys <= _BUY_VERBS:
+        facets.discard("buy")  # "best ev to buy", "is buying an ev worth it": the listicle
     drop = lex.noise | lex.local_venues if "local" in facets else lex.noise
     head = [w for w in split_modifiers(words)[0] if w not in used and w not in drop]
     if not head:
         head = list(a.head)
     return Terms(tuple(stem(w) for w in head), tuple(head), "".join(head),
                  tuple(sorted(facets)))
+
+
+#: Buying as a verb: beside a listicle or worth-it word it names the listicle's purpose ("best
+#: ev to buy"), not a price or deal page.
+_BUY_VERBS = frozenset({"buy", "buying"})
+
+
+def _question_good_for(words: list[str]) -> bool:
+    """Whether "good" only asks what a thing is good for, in a question ("is hot yoga good for
+    you", "how long are car seats good for"): no judgement of products."""
+    if not words or (words[0] not in vocabulary().leading_questions and words[0] != "how"):
+        return False
+    return all(words[i + 1:i + 2] == ["for"] for i, w in enumerate(words) if w == "good")
 
 
 def _rewrite(words: list[str], lex: Lexicon) -> list[str]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from igny8d.ai.cluster.facets import terms_of
 from igny8d.ai.cluster.results import KeywordItem
 from igny8d.ai.cluster.rules import INTENT_BIT
-from igny8d.ai.intent import IntentResult, classify_analysis
+from igny8d.ai.intent import IntentResult, classify_analysis, request_names
 from igny8d.ai.text import Analysis, analyse, char_ngrams, stem, vocabulary
 from igny8d.vocab import Intent
 
@@ -33,6 +33,10 @@ FACET_PENALTY = 0.5
 LISTICLE_PENALTY = 0.85
 #: ... per side one comparison has and the other lacks (at most twice).
 COMPARE_PENALTY = 0.8
+#: Facets that make another list of the same products (eval/data/GUIDE.md: "best road bike" /
+#: "best road bike for beginners" / "best budget road bike"): between two listicles, one of
+#: these that one has and the other lacks counts twice.
+LISTICLE_SUBPAGES = frozenset({"beginner", "budget", "free", "used"})
 #: Facets that name a page type; two keywords naming different ones are different pages.
 PAGE_FACETS = frozenset({"best", "buy", "local", "alternative", "login", "support"})
 #: ... once more when both name a page type and the types differ ("best X" / "X price").
@@ -52,18 +56,26 @@ class Prepared:
 
 
 def prepare(items: Iterable[KeywordItem]) -> list[Prepared]:
-    """The keywords analysed and classified, in sorted order (normalised text, text, id), so
-    no result depends on the input order; a repeated id is a ValueError."""
+    """The keywords analysed and classified (with the names the request shows,
+    `intent.request_names`; the firm bit without them), in sorted order (normalised text,
+    text, id), so no result depends on the input order; a repeated id is a ValueError."""
     out: list[Prepared] = []
     seen: set[int] = set()
-    for item in items:
+    listed = list(items)
+    analyses = [analyse(item.text) for item in listed]
+    names = request_names(analyses)
+    for item, analysis in zip(listed, analyses, strict=True):
         if item.id in seen:
             raise ValueError(f"duplicate keyword id {item.id}")
         seen.add(item.id)
-        analysis = analyse(item.text)
-        guess = classify_analysis(analysis)
+        guess = classify_analysis(analysis, names)
         result = guess if item.intent is None else IntentResult(item.intent, ("given",), 1.0)
-        bit = INTENT_BIT[result.intent] if result.is_firm else 0
+        # conflicts go by the keyword's own words: a name read from the request changes the
+        # reported intent only, as one spelling recognised and another not ("turbotax vs
+        # h&r block" / "h and r block vs turbo tax") would cut one comparison page in two
+        # (LONO 0.675 → 0.672 when names counted; docs/decisions.md, round 5)
+        firm = result if item.intent is not None or not names else classify_analysis(analysis)
+        bit = INTENT_BIT[firm.intent] if firm.is_firm else 0
         out.append(Prepared(item, analysis, result, bit))
     out.sort(key=lambda p: (p.analysis.normalised, p.item.text, p.item.id))
     return out
@@ -183,7 +195,11 @@ class Space:
             # two comparisons: one page per pair ("asana vs trello" / "asana vs monday")
             f *= COMPARE_PENALTY ** min(2, len(set(su) ^ set(sv)))
         if fu != fv:
-            f *= FACET_PENALTY ** len(set(fu) ^ set(fv))
+            diff = set(fu) ^ set(fv)
+            n = len(diff)
+            if "best" in fu and "best" in fv:
+                n += len(diff & LISTICLE_SUBPAGES)  # another list ("best X for beginners")
+            f *= FACET_PENALTY ** n
             pu, pv = PAGE_FACETS.intersection(fu), PAGE_FACETS.intersection(fv)
             if pu and pv and pu != pv:
                 f *= PAGE_PENALTY
