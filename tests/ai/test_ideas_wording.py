@@ -188,3 +188,14 @@ def test_a_price_guide_budgets_and_compares_prices() -> None:
 def test_only_things_in_ing_take_an_article() -> None:
     assert plan_keywords([("wedding", 1)]).a_t == "a Wedding"
     assert plan_keywords([("email marketing", 1)]).a_t == "Email Marketing"
+
+
+def test_a_local_job_hires_a_service_not_a_repair() -> None:
+    got = titles("hvac repair near me", "ac repair near me", "emergency hvac repair")
+    assert "How to Find a Good HVAC Repair Service Near You" in got, got
+    assert not any("an HVAC Repair Near" in t or "HVAC Repairs" in t for t in got)
+    guide = next(i for i in ideas("hvac repair near me", "ac repair near me")
+                 if i.content_structure == "guide")
+    assert "How to Book an HVAC Repair Service" in headings(guide)
+    assert "How to Find a Good Plumber Near You" in titles("plumber near me", "24 hour plumber")
+    assert not any("a Good Yoga" in t for t in titles("yoga near me", "yoga classes near me"))

@@ -54,7 +54,8 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                optional=True, kw_subs="question")
     buyer = plan.intent in ("commercial", "transactional")
     if structure == "how_to":
-        task = plan.task or ("Choose " + a_t if buyer else "Get Started with " + a_t)
+        chosen = plan.provider[2] if plan.local else a_t
+        task = plan.task or ("Choose " + chosen if buyer else "Get Started with " + a_t)
         return ([_Sec("What You Need Before You Start", absorbs=frozenset({"overview", "buy"}),
                       catch_all=True),
                  _Sec(f"How to {task}: Step by Step",
@@ -107,6 +108,8 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                     [_Sec("Keep Improving Over Time", absorbs=frozenset({"price", "buy"}),
                           item=True),
                      faq, _Sec("The Bottom Line")])
+        if plan.local and plan.hired:  # "Best Overall HVAC Repair Service"
+            t, many, a_t = plan.provider
         return ([_Sec(f"How We Chose the Best {many}",
                       absorbs=frozenset({"review", "overview"}), catch_all=True),
                  _Sec(f"Best Overall {t}", absorbs=frozenset({"best"}), item=True),
@@ -189,6 +192,9 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
         first = f"{plan.primary.question(title=True).rstrip('?')}: The Short Answer"
     elif plan.task and plan.ask == "howto" and not plan.versus:
         first = f"Before You {plan.task}: The Basics"  # not "What Is a Wedding?"
+    elif plan.local and not plan.versus:  # a local search: no buying guide
+        first = f"What a Good {plan.provider[0]} Does" if plan.hired or plan.countable \
+            else f"{t} Near You: The Basics"
     elif plan.intent == "transactional" and not plan.versus:
         first = f"{t}: The Basics" if plan.priced else f"{t} Buying Guide: The Basics"
     else:
@@ -196,10 +202,13 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
             else plan.what_is
     goods, _counted = plan.goods
     choose = "Which Is Better for You?" if plan.versus else \
-        f"How to Compare Prices for {goods}" if plan.priced else f"How to Choose {a_t}"
+        f"How to Compare Prices for {goods}" if plan.priced else \
+        f"How to Choose {plan.provider[2]}" if plan.local else f"How to Choose {a_t}"
     started = f"How to {plan.task}" if plan.task else \
         "The Details That Change the Answer" if asked else \
-        f"How to Budget for {goods}" if plan.priced else f"How to Get Started with {a_t}"
+        f"How to Budget for {goods}" if plan.priced else \
+        f"How to Book {plan.provider[2]}" if plan.local and plan.hired else \
+        f"How to Get Started with {a_t}"
     return ([_Sec(first, absorbs=frozenset({"overview"}), catch_all=True)],
             [_Sec(started, absorbs=frozenset({"howto"}), kw_subs="heading"),
              _Sec(choose, absorbs=_ALL_COMMERCIAL, optional=True),

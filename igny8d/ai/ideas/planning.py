@@ -206,6 +206,28 @@ class Plan:
         return title_case([*singular_phrase(words[:end]), word, *words[end:]])
 
     @property
+    def provider(self) -> tuple[str, str, str]:
+        """Who a local search hires, as (one, many, one with its article): the topic when it
+        names one ("Plumber"), else the topic plus "Service" when it names a job ("HVAC
+        Repair Service", "Dog Training Services"), not "an HVAC Repair"."""
+        words = list(self.topic)
+        end = head_end(words) or len(words)
+        if self.hired:
+            words = [*words[:end], "service", *words[end:]]
+            one = title_case(words)
+            return one, title_case(plural_phrase(words, options=False)), \
+                f"{english.indefinite_article(one)} {one}"
+        return self.one, self.many, self.a_t
+
+    @property
+    def hired(self) -> bool:
+        """The topic names a job someone is hired for ("hvac repair", "dog training")."""
+        words = list(self.topic)
+        end = head_end(words) or len(words)
+        head = normalise(words[end - 1]) if words else ""
+        return head in _JOBS or (head.endswith("ing") and not countable(head))
+
+    @property
     def destination(self) -> str:
         """The primary keyword title-cased as the place a navigational search wants
         ("Netflix Login", "Chase Customer Service")."""
@@ -222,6 +244,11 @@ class Plan:
 
     def has_cue(self, *cues: str) -> bool:
         return any(k.cues & set(cues) for k in self.keywords)
+
+
+#: Jobs a local search hires someone for: the provider is "… Service" ("HVAC Repair Service").
+_JOBS = frozenset({"repair", "repairs", "installation", "install", "removal", "inspection",
+                   "replacement", "maintenance", "cleanup", "detailing", "moving"})
 
 
 def _order(k: Keyword) -> tuple[int, str, str]:

@@ -42,10 +42,12 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
         else:
             options = [f"{place}: Where to Go and What to Expect"]
     elif plan.local and structure in ("guide", "listicle", "how_to", "pillar"):
-        options = {"guide": [f"How to Find a Good {plan.one} Near You"],
-                   "listicle": [f"The Best {many} Near You: How to Choose"],
-                   "how_to": [f"How to Choose {a_t} Near You"],
-                   "pillar": [f"{many} Near You: The Complete Guide"]}[structure]
+        one, some, a_one = plan.provider
+        good = "a Good" if plan.hired or plan.countable else "Good"  # "Good Yoga"
+        options = {"guide": [f"How to Find {good} {one} Near You"],
+                   "listicle": [f"The Best {some} Near You: How to Choose"],
+                   "how_to": [f"How to Choose {a_one} Near You"],
+                   "pillar": [f"{some} Near You: The Complete Guide"]}[structure]
     elif plan.primary.worded_as_question and plan.ask in ("frequency", "question") and \
             structure in ("guide", "pillar", "listicle"):
         q = plan.primary.question(title=True)
