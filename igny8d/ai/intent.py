@@ -19,9 +19,12 @@ even for a company the brand list does not know.
 
 A request tells names the lists do not hold: the words before a login, ".com", webmail,
 customer-service, phone-number, coupon or promo-code tail ("kinsta login") are a destination
-for every keyword of the request (`request_names`; the clustering and `auto_cluster` pass them).
-Such a name decides a keyword only when it is the keyword ("rockler": navigational) or what it
-compares ("kinsta vs wp engine": brands, commercial); beside other words it changes nothing.
+for every keyword of the request, and so are the words before a "review", "pricing" or
+"alternatives" tail when none is a common noun of the lists ("sony a7 iv review"; not
+"table saw review") (`request_names`; the clustering and `auto_cluster` pass them).
+Such a name decides a keyword only when it is the keyword with no question word ("rockler":
+navigational; "how much is quickbooks" stays a question) or what it compares ("kinsta vs wp
+engine": brands, commercial); beside other words it changes nothing.
 
 Decision: the intents with strong cues compete first, then those with weak ones, and the winner
 is the first in the precedence transactional > commercial > navigational > informational. With
@@ -41,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from igny8d.ai.text import Analysis, analyse, cues_with_brands, find_phrases, vocabulary
+from igny8d.ai.text import Analysis, analyse, cues_with_brands, find_phrases, stem, vocabulary
 from igny8d.vocab import INTENT_PRECEDENCE, Intent
 
 FIRM_CONFIDENCE = 0.4
@@ -130,6 +133,12 @@ def _contact_page(tokens: tuple[str, ...]) -> str | None:
 _NAME_TAILS = (("login",), ("log", "in"), ("sign", "in"), ("signin",), ("webmail",), ("com",),
                ("customer", "service"), ("phone", "number"), ("coupon",), ("coupons",),
                ("promo", "code"))
+#: Tails that show a product rather than a site ("nanit review", "kinsta pricing", "jira
+#: alternatives"): a name only when none of its words is a product, bookable or task noun of
+#: the lists ("table saw review" names no product). Plural "reviews" mostly follows a category
+#: ("road bike reviews", "web hosting reviews"; with it, 6 more dev concept comparisons read
+#: commercial), so it is no tail.
+_PRODUCT_TAILS = (("review",), ("pricing",), ("alternatives",))
 #: The most words a name read from the request may have ("mr cooper", "wp engine").
 _NAME_WORDS = 3
 
@@ -141,23 +150,29 @@ def request_names(analyses: Iterable[Analysis]) -> frozenset[str]:
     them "kinsta vs wp engine" compares brands (commercial) and "rockler" alone is the site
     (navigational), as for the brands `text.vocabulary` lists."""
     v = vocabulary()
+    nouns = v.product_stems | v.bookable_stems | v.task_stems
     names: set[str] = set()
     for a in analyses:
         tokens = a.tokens
-        for tail in _NAME_TAILS:
+        for tail in _NAME_TAILS + _PRODUCT_TAILS:
             n = len(tokens) - len(tail)
             if 0 < n <= _NAME_WORDS and tokens[n:] == tail and not any(
-                    w in v.stopwords or w in v.modifiers or w.isdigit() for w in tokens[:n]):
+                    w in v.stopwords or w in v.modifiers or w.isdigit() for w in tokens[:n]
+            ) and (tail in _NAME_TAILS or not any(stem(w) in nouns for w in tokens[:n])):
                 names.add(" ".join(tokens[:n]))
     return frozenset(names)
 
 
 def _decided_by_names(analysis: Analysis, found: list[str]) -> bool:
-    """Whether names read from the request decide the keyword: it is the name alone (the site),
-    or it compares names ("kinsta vs wp engine", "duolingo or babbel"). A name beside other
-    words ("duolingo spanish") is left as it reads without it."""
+    """Whether names read from the request decide the keyword: it is the name with no question
+    word (the site; "how much is wp engine" stays a question), or it compares names ("kinsta vs
+    wp engine", "duolingo or babbel"). A name beside other words ("duolingo spanish") is left
+    as it reads without it."""
     words = {w for name in found for w in name.split()}
-    if all(w in words for w in analysis.head):
+    modifiers = vocabulary().modifiers
+    asks = any(modifiers[m] == "informational" for m in analysis.modifiers
+               if m in modifiers)
+    if all(w in words for w in analysis.head) and not asks:
         return True
     compares = "vs" in analysis.modifiers or "versus" in analysis.modifiers
     return compares or (len(found) >= 2 and "or" in analysis.tokens)

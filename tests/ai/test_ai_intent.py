@@ -123,3 +123,26 @@ def test_a_product_noun_is_a_cue_only_as_the_head_noun() -> None:
     kickback = classify_intent("table saw kickback")
     assert kickback.intent == "informational" and not kickback.is_firm
     assert classify_intent("minimum credit score for fha loan").cues == ()
+
+
+def test_a_review_pricing_or_alternatives_tail_shows_a_product_name() -> None:
+    """"X review", "X pricing", "X alternatives" name a product when X holds no common noun
+    of the lists ("table saw review" does not): compared, such names are products (commercial,
+    GUIDE). Plural "reviews" is left out: it mostly follows a category ("road bike reviews")."""
+    from igny8d.ai.intent import request_names
+    from igny8d.ai.text import analyse
+    names = request_names(analyse(k) for k in (
+        "sony a7 iv review", "wp engine pricing", "jira alternatives", "table saw review",
+        "road bike reviews"))
+    assert names == frozenset({"sony a7 iv", "wp engine", "jira"})
+    assert classify_intent("sony a7 iv vs canon r6", names).intent == "commercial"
+    assert classify_intent("table saw vs track saw", names).intent == "informational"
+
+
+def test_a_question_about_a_name_stays_a_question() -> None:
+    """A name the request shows decides a keyword that is only the name (the site), not a
+    question about it: "how much is quickbooks" is informational (GUIDE)."""
+    names = frozenset({"quickbooks", "trello"})
+    assert classify_intent("quickbooks", names).intent == "navigational"
+    assert classify_intent("how much is quickbooks", names).intent == "informational"
+    assert classify_intent("trello tutorial", names).intent == "informational"
