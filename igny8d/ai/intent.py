@@ -146,7 +146,9 @@ _NAME_WORDS = 3
 def request_names(analyses: Iterable[Analysis]) -> frozenset[str]:
     """Names the request itself shows to be destinations: the words before a login, ".com",
     webmail, customer-service, phone-number, coupon or promo-code tail ("kinsta login",
-    "rockler.com", "mr cooper login"), at most three, none a stop word, modifier or number. With
+    "rockler.com", "mr cooper login"), or before a review, pricing or alternatives tail with no
+    common noun (`_PRODUCT_TAILS`): at most three, none a stop word (but a leading "the": "the
+    sill review"), modifier or number. With
     them "kinsta vs wp engine" compares brands (commercial) and "rockler" alone is the site
     (navigational), as for the brands `text.vocabulary` lists."""
     v = vocabulary()
@@ -156,9 +158,11 @@ def request_names(analyses: Iterable[Analysis]) -> frozenset[str]:
         tokens = a.tokens
         for tail in _NAME_TAILS + _PRODUCT_TAILS:
             n = len(tokens) - len(tail)
+            # a leading "the" is part of many names ("the sill", "the knot")
+            name = tokens[1:n] if n > 1 and tokens[0] == "the" else tokens[:n]
             if 0 < n <= _NAME_WORDS and tokens[n:] == tail and not any(
-                    w in v.stopwords or w in v.modifiers or w.isdigit() for w in tokens[:n]
-            ) and (tail in _NAME_TAILS or not any(stem(w) in nouns for w in tokens[:n])):
+                    w in v.stopwords or w in v.modifiers or w.isdigit() for w in name
+            ) and (tail in _NAME_TAILS or not any(stem(w) in nouns for w in name)):
                 names.add(" ".join(tokens[:n]))
     return frozenset(names)
 

@@ -137,6 +137,9 @@ def test_a_review_pricing_or_alternatives_tail_shows_a_product_name() -> None:
     assert names == frozenset({"sony a7 iv", "wp engine", "jira"})
     assert classify_intent("sony a7 iv vs canon r6", names).intent == "commercial"
     assert classify_intent("table saw vs track saw", names).intent == "informational"
+    the = request_names([analyse("the sill review")])
+    assert the == frozenset({"the sill"})
+    assert classify_intent("bloomscape vs the sill", the).intent == "commercial"
 
 
 def test_a_question_about_a_name_stays_a_question() -> None:
