@@ -178,8 +178,8 @@ def _decided_by_names(analysis: Analysis, found: list[str]) -> bool:
                if m in modifiers)
     if all(w in words for w in analysis.head) and not asks:
         return True
-    compares = "vs" in analysis.modifiers or "versus" in analysis.modifiers
-    return compares or (len(found) >= 2 and "or" in analysis.tokens)
+    # "or" compares as "vs" does ("duolingo or babbel" with only "duolingo" a name)
+    return bool({"vs", "versus"} & set(analysis.modifiers)) or "or" in analysis.tokens
 
 
 def classify_analysis(analysis: Analysis, names: frozenset[str] = frozenset()) -> IntentResult:

@@ -105,6 +105,7 @@ def test_names_the_request_shows() -> None:
     assert classify_intent("kinsta vs wp engine").intent == "informational"  # unknown names
     assert classify_intent("kinsta vs wp engine", names).intent == "commercial"
     assert classify_intent("kinsta or wp engine", names).intent == "commercial"
+    assert classify_intent("kinsta or siteground", names).intent == "commercial"  # one name
     assert classify_intent("rockler", names).intent == "navigational"
     assert classify_intent("how to migrate to kinsta", names).intent == "informational"
     assert classify_intent("kinsta", frozenset()).intent == "informational"
