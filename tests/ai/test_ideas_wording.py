@@ -199,3 +199,15 @@ def test_a_local_job_hires_a_service_not_a_repair() -> None:
     assert "How to Book an HVAC Repair Service" in headings(guide)
     assert "How to Find a Good Plumber Near You" in titles("plumber near me", "24 hour plumber")
     assert not any("a Good Yoga" in t for t in titles("yoga near me", "yoga classes near me"))
+
+
+def test_a_how_to_briefs_its_checklist_and_each_step_as_what_they_are() -> None:
+    idea = next(i for i in ideas("how to clean a cast iron skillet", "cast iron skillet cleaning",
+                                 "how to season cast iron") if i.content_structure == "how_to")
+    brief = ArticleBrief(task_id=1, title=idea.title, keywords=idea.target_keywords,
+                         outline=idea.outline, content_structure=idea.content_structure)
+    html = generate_article(brief).html_content
+    assert "starting on what you need before you start" not in html
+    assert not re.search(r"the steps of step \d", html), html
+    assert "a checklist of the tools, materials and skills" in html
+    assert "How does the reader know step 1 is done right before moving on?" in html

@@ -13,6 +13,11 @@ _KIND_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
                               r"wrap up|summary|takeaways?|in closing|where to go next|"
                               r"still have questions|next steps)\b")),
     ("faq", re.compile(r"\b(faq|frequently asked|questions)\b")),
+    # one step of a how-to ("Step 2: Prepare"), and what to gather first: not "the steps of
+    # step 2" nor "the steps of what you need before you start"
+    ("step", re.compile(r"^step \d+\b")),
+    ("needs", re.compile(r"\b(what you need|what you ll need|before you start|you will need|"
+                         r"supplies|tools needed|materials needed)\b")),
     ("mistakes", re.compile(r"\b(mistakes?|avoid|pitfalls?|complaints)\b")),
     ("steps", re.compile(r"\b(step|steps|how to|get started|getting started|set up|setup|"
                          r"before you start|what you need)\b")),
@@ -32,8 +37,8 @@ _KIND_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 
 def heading_kind(heading: str) -> str:
-    """What kind of section a heading opens (overview, steps, tips, mistakes, price, compare,
-    choose, pick, pros, cons, question, faq, conclusion, else general)."""
+    """What kind of section a heading opens (overview, step, needs, steps, tips, mistakes,
+    price, compare, choose, pick, pros, cons, question, faq, conclusion, else general)."""
     text = normalise(heading)
     if _KIND_RULES[0][1].search(text):
         return "conclusion"  # "Still Have Questions?" closes the article, it asks nothing
