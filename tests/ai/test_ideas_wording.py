@@ -211,3 +211,16 @@ def test_a_how_to_briefs_its_checklist_and_each_step_as_what_they_are() -> None:
     assert not re.search(r"the steps of step \d", html), html
     assert "a checklist of the tools, materials and skills" in html
     assert "How does the reader know step 1 is done right before moving on?" in html
+
+
+def test_a_comparison_brief_names_both_sides_and_defines_each() -> None:
+    idea = next(i for i in ideas("notion vs evernote", "evernote vs notion",
+                                 "notion or evernote for students")
+                if i.content_structure == "comparison")
+    brief = ArticleBrief(task_id=1, title=idea.title, keywords=idea.target_keywords,
+                         outline=idea.outline, content_structure=idea.content_structure)
+    html = generate_article(brief).html_content
+    assert "notion and evernote" in html.lower() or "evernote and notion" in html.lower()
+    assert "evernote notion" not in html.lower() and "notion evernote" not in html.lower()
+    assert "a plain definition first" in html and "short answer to \u201cWhat Is" not in html
+    assert "How does results" not in html

@@ -59,8 +59,10 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
     "faq": ("Which questions do readers ask most about {t}?",),
     "conclusion": ("What is the one-sentence verdict on {t}?",
                    "What should the reader do next about {t}?"),
+    "define": ("What is {h}, in one plain sentence?",
+               "How does {h} work, and what is it used for?"),
     "general": ("What must a reader know about {h}?",
-                "How does {h} change what the reader does with {t}?"),
+                "What difference does {h} make to what the reader does with {t}?"),
 }
 
 #: What a section of each kind is for, said after its word target.
@@ -80,6 +82,7 @@ AIMS: dict[str, str] = {
     "question": "the direct answer first, then what qualifies it",
     "faq": "each question answered in 40 to 60 words, the answer first",
     "conclusion": "the verdict and the next step, no new material",
+    "define": "a plain definition first, then how it works and one example",
     "general": "what the reader should know and do, with one concrete example",
 }
 
@@ -207,6 +210,9 @@ def write_block(block: Block, words: int, topic: str, lines: Lines) -> list[str]
     generic = re.match(r"what should you know about (.+)", phrase, flags=re.IGNORECASE)
     if generic:  # an outline's stand-in question for a keyword that asks nothing itself
         kind, phrase = "general", generic.group(1)
+    defined = re.fullmatch(r"what (?:is|are) (?:an? |the )?(.+)", phrase, flags=re.IGNORECASE)
+    if kind == "question" and defined:  # "What Is Notion?": a definition, not a verdict
+        kind, phrase = "define", defined.group(1)
     own = stems_of(block.heading) | stems_of(" ".join(block.keywords))
 
     def named(text: str) -> str:

@@ -110,6 +110,8 @@ def generate_article(brief: ArticleBrief) -> ArticleDraft:
         # an acronym defined is named as it is ("what is pmi": on PMI, not PMIs), a kind of
         # thing in the plural (on heat pumps)
         named = plan.t if ask_of(primary) == "definition" and plan.t.isupper() else plan.ts
+        if plan.versus and all(plan.sides):  # "evernote and notion", not "evernote notion"
+            named = f"{plan.sides[0]} and {plan.sides[1]}"
         topic, intent = running_text(named) or primary, plan.intent
     except ValueError:
         topic, intent = primary, "informational"
