@@ -224,3 +224,13 @@ def test_a_comparison_brief_names_both_sides_and_defines_each() -> None:
     assert "evernote notion" not in html.lower() and "notion evernote" not in html.lower()
     assert "a plain definition first" in html and "short answer to \u201cWhat Is" not in html
     assert "How does results" not in html
+
+
+def test_a_review_briefs_complaints_as_drawbacks_and_who_it_is_for_as_fit() -> None:
+    idea = next(i for i in ideas("pipedrive review", "is pipedrive worth it",
+                                 "pipedrive pros and cons") if i.content_structure == "review")
+    brief = ArticleBrief(task_id=1, title=idea.title, keywords=idea.target_keywords,
+                         outline=idea.outline, content_structure=idea.content_structure)
+    html = generate_article(brief).html_content
+    assert "Common Complaints" in html and "mistakes do people make" not in html
+    assert "who it suits and who should skip it" in html

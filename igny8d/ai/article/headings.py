@@ -18,7 +18,9 @@ _KIND_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("step", re.compile(r"^step \d+\b")),
     ("needs", re.compile(r"\b(what you need|what you ll need|before you start|you will need|"
                          r"supplies|tools needed|materials needed)\b")),
-    ("mistakes", re.compile(r"\b(mistakes?|avoid|pitfalls?|complaints)\b")),
+    ("mistakes", re.compile(r"\b(mistakes?|avoid|pitfalls?)\b")),
+    ("fit", re.compile(r"\b(who it is for|who it s for|who should buy|who it suits|"
+                       r"who should get)\b")),
     ("steps", re.compile(r"\b(step|steps|how to|get started|getting started|set up|setup|"
                          r"before you start|what you need)\b")),
     ("tips", re.compile(r"\b(tips?|best practices|advice|better results|keep improving|"
@@ -29,7 +31,8 @@ _KIND_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
                            r"alternatives?|types of)\b")),
     ("choose", re.compile(r"\b(choose|choosing|look for|buying|buy|which|how we|right for)\b")),
     ("pick", re.compile(r"^best\b")),
-    ("cons", re.compile(r"\b(could be better|cons|drawbacks?|downsides?|falls short)\b")),
+    ("cons", re.compile(r"\b(could be better|cons|drawbacks?|downsides?|falls short|"
+                        r"complaints?)\b")),
     ("pros", re.compile(r"\b(pros|like|liked|benefits?|does well|strengths?)\b")),
     ("overview", re.compile(r"\b(what is|what are|overview|explained|basics|introduction|"
                             r"at a glance|in brief|short answer|why)\b")),
@@ -38,7 +41,8 @@ _KIND_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 def heading_kind(heading: str) -> str:
     """What kind of section a heading opens (overview, step, needs, steps, tips, mistakes,
-    price, compare, choose, pick, pros, cons, question, faq, conclusion, else general)."""
+    fit, price, compare, choose, pick, pros, cons, question, faq, conclusion, else
+    general)."""
     text = normalise(heading)
     if _KIND_RULES[0][1].search(text):
         return "conclusion"  # "Still Have Questions?" closes the article, it asks nothing
