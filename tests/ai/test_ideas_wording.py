@@ -24,6 +24,13 @@ def titles(*keywords: str) -> list[str]:
     return [idea.title for idea in ideas(*keywords)]
 
 
+def brief_of(idea: IdeaDraft) -> str:
+    """The offline brief's HTML for an idea, as the content operation writes it."""
+    brief = ArticleBrief(task_id=1, title=idea.title, keywords=idea.target_keywords,
+                         outline=idea.outline, content_structure=idea.content_structure)
+    return generate_article(brief).html_content
+
+
 def headings(idea: IdeaDraft) -> list[str]:
     return [s.heading for s in idea.outline]
 
@@ -157,9 +164,7 @@ def test_a_noun_the_analyser_reads_as_a_modifier_stays_in_the_topic() -> None:
 
 def test_a_question_faq_briefs_its_short_answer_without_repeating_the_question() -> None:
     idea = ideas("what is pmi", "private mortgage insurance", "pmi mortgage meaning")[0]
-    brief = ArticleBrief(task_id=1, title=idea.title, keywords=idea.target_keywords,
-                         outline=idea.outline, content_structure=idea.content_structure)
-    html = generate_article(brief).html_content
+    html = brief_of(idea)
     assert html.count("What is PMI?") <= 1, html
     assert "words on PMI that" in html and "PMIs" not in html
 
@@ -204,9 +209,7 @@ def test_a_local_job_hires_a_service_not_a_repair() -> None:
 def test_a_how_to_briefs_its_checklist_and_each_step_as_what_they_are() -> None:
     idea = next(i for i in ideas("how to clean a cast iron skillet", "cast iron skillet cleaning",
                                  "how to season cast iron") if i.content_structure == "how_to")
-    brief = ArticleBrief(task_id=1, title=idea.title, keywords=idea.target_keywords,
-                         outline=idea.outline, content_structure=idea.content_structure)
-    html = generate_article(brief).html_content
+    html = brief_of(idea)
     assert "starting on what you need before you start" not in html
     assert not re.search(r"the steps of step \d", html), html
     assert "a checklist of the tools, materials and skills" in html
@@ -217,9 +220,7 @@ def test_a_comparison_brief_names_both_sides_and_defines_each() -> None:
     idea = next(i for i in ideas("notion vs evernote", "evernote vs notion",
                                  "notion or evernote for students")
                 if i.content_structure == "comparison")
-    brief = ArticleBrief(task_id=1, title=idea.title, keywords=idea.target_keywords,
-                         outline=idea.outline, content_structure=idea.content_structure)
-    html = generate_article(brief).html_content
+    html = brief_of(idea)
     assert "notion and evernote" in html.lower() or "evernote and notion" in html.lower()
     assert "evernote notion" not in html.lower() and "notion evernote" not in html.lower()
     assert "a plain definition first" in html and "short answer to \u201cWhat Is" not in html
@@ -229,8 +230,6 @@ def test_a_comparison_brief_names_both_sides_and_defines_each() -> None:
 def test_a_review_briefs_complaints_as_drawbacks_and_who_it_is_for_as_fit() -> None:
     idea = next(i for i in ideas("pipedrive review", "is pipedrive worth it",
                                  "pipedrive pros and cons") if i.content_structure == "review")
-    brief = ArticleBrief(task_id=1, title=idea.title, keywords=idea.target_keywords,
-                         outline=idea.outline, content_structure=idea.content_structure)
-    html = generate_article(brief).html_content
+    html = brief_of(idea)
     assert "Common Complaints" in html and "mistakes do people make" not in html
     assert "who it suits and who should skip it" in html
