@@ -51,11 +51,10 @@ from igny8d.ai import (
     ExistingCluster,
     KeywordItem,
     assign_to_existing,
-    classify_intent,
     cluster_keywords,
 )
 from igny8d.ai.cluster import Cluster, Linkage, Unclustered, place_leftovers
-from igny8d.ai.intent import request_names
+from igny8d.ai.intent import classify_analysis, request_names
 from igny8d.ai.providers import provider_for
 from igny8d.ai.text import analyse
 from igny8d.ai.types import ProviderConfig, ProviderError
@@ -190,8 +189,10 @@ def _assign(existing: list[ExistingCluster],
 
 
 def _intents(items: list[KeywordItem]) -> dict[int, Intent]:
-    names = request_names(analyse(i.text) for i in items)
-    return {i.id: classify_intent(i.text, names).intent for i in items if i.intent is None}
+    analyses = {i.id: analyse(i.text) for i in items}
+    names = request_names(analyses.values())
+    return {i.id: classify_analysis(analyses[i.id], names).intent
+            for i in items if i.intent is None}
 
 
 def cluster_locally(existing: list[ExistingCluster], items: list[KeywordItem]

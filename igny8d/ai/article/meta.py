@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 from igny8d.ai.article.headings import cap
 from igny8d.ai.ideas.asks import ask_of
-from igny8d.ai.ideas.grammar import acronym_case, is_acronym
-from igny8d.ai.ideas.words import idea_words
+from igny8d.ai.ideas.grammar import written
 from igny8d.ai.text import normalise, vocabulary
 from igny8d.ai.text import slug as keyword_slug
 from igny8d.ai.types import OutlineSection
@@ -62,17 +61,6 @@ BY_STRUCTURE: dict[str, str] = {
 }
 
 
-def _cased(text: str) -> str:
-    """Acronyms and known brands as they are written ("Roth IRA", "HubSpot"), other words as
-    the user typed them: a sentence-cased keyword must not read "Hvac repair"."""
-    iw = idea_words()
-    out = []
-    for w in text.split():
-        low = w.lower()
-        out.append(acronym_case(w) if is_acronym(w) else iw.brand_casing.get(low, w))
-    return " ".join(out)
-
-
 def meta_description(primary: str, structure: str,
                      outline: Sequence[OutlineSection] = ()) -> str:
     """One natural sentence for the primary keyword's ask (else the structure), naming the
@@ -86,7 +74,7 @@ def meta_description(primary: str, structure: str,
         template = "Looking for {p}? Our picks for each need and budget, and what to check first."
     if ask == "buy" and not normalise(p).startswith(("buy ", "order ", "shop ")):
         template = "{P}: where to get it, what it costs and what to check before you pay."
-    p = _cased(p)
+    p = written(p.split())  # "HVAC repair", "HubSpot", not "Hvac"
     text = template.format(p=p, P=cap(p))
     if len(text) <= META_DESCRIPTION_MAX:
         return text

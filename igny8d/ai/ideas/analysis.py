@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from igny8d.ai.ideas.grammar import sentence_case, title_case
+from igny8d.ai.ideas.grammar import sentence_case, title_case, written
 from igny8d.ai.ideas.words import idea_words
 from igny8d.ai.intent import IntentResult, classify_analysis
 from igny8d.ai.text import YEAR, Analysis, analyse, match_phrase, normalise, stem, vocabulary
@@ -142,9 +142,7 @@ class Keyword:
             topic = [iw.second_person.get(w.lower(), w) for w in self.topic_words]
             form = next((f for mods, f in iw.question_forms if self.cues & mods), None)
             topic, form = _fit_form(topic, form)
-            t = title_case(topic) if title else \
-                " ".join(w.upper() if w.lower() in iw.acronyms else iw.brand_casing.get(w, w)
-                         for w in topic)
+            t = title_case(topic) if title else written(topic)
             if form is None:
                 form = "How do you {t}?" if self.task else "What should you know about {t}?"
             words = form.format(t=t, k=" ".join(self.display)).split()

@@ -73,11 +73,18 @@ def title_case(words: Sequence[str]) -> str:
     return " ".join(_cap(w, i == 0) for i, w in enumerate(words) if w)
 
 
+def written(words: Sequence[str]) -> str:
+    """Keyword words as they are written inside a sentence: acronyms in capitals ("HVAC",
+    "CRMs"), known brands as they spell themselves ("HubSpot", "iPhone"), "I", the rest as
+    the user typed them."""
+    iw = idea_words()
+    return " ".join(acronym_case(w) if is_acronym(w) else "I" if w == "i" else
+                    iw.brand_casing.get(w.lower(), w) for w in words if w)
+
+
 def sentence_case(words: Sequence[str]) -> str:
     """The first word capitalised, acronyms upper case, the rest as written."""
-    iw = idea_words()
-    out = [acronym_case(w) if is_acronym(w) else "I" if w == "i" else
-           iw.brand_casing.get(w, w) for w in words if w]
+    out = written(words).split()
     if out and not any(c.isupper() for c in out[0]):
         out[0] = out[0][:1].upper() + out[0][1:]
     return " ".join(out)

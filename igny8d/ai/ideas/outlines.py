@@ -158,7 +158,7 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
         # the searcher's own question when the primary keyword asks one ("How Long to Boil
         # Eggs: The Short Answer", not "Eggs: The Short Answer"); a colon, so that the brief's
         # running text stops at it
-        short = f"{plan.primary.question(title=True).rstrip('?')}: The Short Answer" \
+        short = plan.short_answer \
             if plan.primary.worded_as_question or plan.ask in ("frequency", "question") \
             else f"How to {plan.task}: The Short Answer" if plan.task and plan.ask == "howto" \
             else f"{plan.destination if plan.intent == 'navigational' else t}: The Short Answer"
@@ -170,7 +170,7 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                  _Sec("Still Have Questions?")])
     if structure == "pillar":
         asked = plan.primary.worded_as_question and not plan.versus
-        overview = f"{plan.primary.question(title=True).rstrip('?')}: The Short Answer" \
+        overview = plan.short_answer \
             if asked else f"{t}: An Overview"
         return ([_Sec(overview, absorbs=frozenset({"overview"}), catch_all=True)],
                 [_Sec(f"How to {plan.task}" if plan.task else
@@ -189,7 +189,7 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
     # guide
     asked = plan.primary.worded_as_question and not plan.versus
     if asked:  # "can non teslas use superchargers": its answer, not "What Are Non Teslas…?"
-        first = f"{plan.primary.question(title=True).rstrip('?')}: The Short Answer"
+        first = plan.short_answer
     elif plan.task and plan.ask == "howto" and not plan.versus:
         first = f"Before You {plan.task}: The Basics"  # not "What Is a Wedding?"
     elif plan.local and not plan.versus:  # a local search: no buying guide

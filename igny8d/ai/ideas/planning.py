@@ -228,6 +228,12 @@ class Plan:
         return head in _JOBS or (head.endswith("ing") and not countable(head))
 
     @property
+    def short_answer(self) -> str:
+        """The heading that answers the primary keyword's own question ("How Long to Boil
+        Eggs: The Short Answer"); a colon, so that the brief's running text stops at it."""
+        return f"{self.primary.question(title=True).rstrip('?')}: The Short Answer"
+
+    @property
     def destination(self) -> str:
         """The primary keyword title-cased as the place a navigational search wants
         ("Netflix Login", "Chase Customer Service")."""
