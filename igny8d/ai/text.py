@@ -226,6 +226,20 @@ def find_brands(words: list[str]) -> list[str]:
     return find_phrases(words, vocabulary().brand_phrases)
 
 
+def _own_brands(words: list[str], head: list[str], brands: list[str]) -> list[str]:
+    """The brands that name the brand: a one-word brand after another content word is the
+    head of a compound, a common noun ("fishing kayak", "green apple", "team notion"), not
+    the site or company of that name."""
+    content = set(head)
+    kept: list[str] = []
+    for b in brands:
+        at = words.index(b) if " " not in b and b in words else -1
+        if at > 0 and words[at - 1] in content and words[at - 1] not in brands:
+            continue
+        kept.append(b)
+    return kept
+
+
 def find_phrases(words: list[str], phrases: Iterable[str] | dict[tuple[str, ...], str]
                  ) -> list[str]:
     """The phrases found in `words`, longest first at each position, without overlaps."""
@@ -331,7 +345,7 @@ def analyse(text: str) -> Analysis:
         # a keyword made only of modifiers ("best deals") is about its modifiers
         stopwords = vocabulary().stopwords
         head = [w for w in words if w not in stopwords] or list(words)
-    brands = find_brands(words)
+    brands = _own_brands(words, head, find_brands(words))
     return Analysis(
         text=text, normalised=norm, tokens=tuple(words), head=tuple(head),
         head_stems=tuple(stem(w) for w in head), modifiers=tuple(mods),

@@ -233,3 +233,39 @@ def test_a_review_briefs_complaints_as_drawbacks_and_who_it_is_for_as_fit() -> N
     html = brief_of(idea)
     assert "Common Complaints" in html and "mistakes do people make" not in html
     assert "who it suits and who should skip it" in html
+
+
+def test_a_brand_word_after_another_noun_is_the_common_noun() -> None:
+    """"kayak" is a travel site, "fishing kayak" a boat: the listicle lists boats, it does not
+    review the site."""
+    got = ideas("best fishing kayak", "best fishing kayak under 1000", "fishing kayak reviews")
+    assert got[0].title in ("The 3 Best Fishing Kayaks", "The 4 Best Fishing Kayaks",
+                            "3 Best Fishing Kayaks, Compared", "4 Best Fishing Kayaks, Compared",
+                            "The Best Fishing Kayaks: 3 Top Picks",
+                            "The Best Fishing Kayaks: 4 Top Picks"), got[0].title
+    assert not any("Falls Short" in h for h in headings(got[0]))
+    assert not plan_keywords([("fishing kayak", 10)]).brand
+    assert plan_keywords([("kayak flights", 10)]).brand  # the site, first in its keyword
+
+
+def test_a_symptom_gets_its_causes_and_the_fix() -> None:
+    got = ideas("iphone not charging", "iphone wont charge", "iphone charging port cleaning")
+    titles_ = [i.title for i in got]
+    assert "iPhone Not Charging? Causes and Fixes" in titles_, titles_
+    assert not any("Make the Most" in t for t in titles_)
+    guide = next(i for i in got if i.content_structure == "guide")
+    hs = headings(guide)
+    assert hs[0] == "The Most Likely Causes" and "Fixing It: Step by Step" in hs, hs
+    assert "iPhone Won't Charge" in hs  # the apostrophe the keyword was typed without
+    html = brief_of(guide)
+    assert "What causes iPhone not charging most often" in html
+    assert "What does the reader need before starting on fixing it?" in html
+    asked = ideas("why is my sourdough starter not rising", "sourdough starter not bubbling")
+    assert asked[0].title == "Why Is My Sourdough Starter Not Rising? Causes and Fixes"
+
+
+def test_a_list_question_is_not_briefed_as_a_definition() -> None:
+    got = ideas("is a standing desk worth it", "standing desk benefits",
+                "are standing desks good for you")
+    html = brief_of(got[0])
+    assert "What is benefits of" not in html and "What are the benefits of" in html

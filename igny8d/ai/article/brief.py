@@ -35,6 +35,12 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
             "Who should skip {t}, and what should they get instead?"),
     "step": ("What exactly does the reader do in {h}, and with what?",
              "How does the reader know {h} is done right before moving on?"),
+    "causes": ("What causes {t} most often, and what sign points to each cause?",
+               "Which cause should the reader check first, and why?"),
+    "prevent": ("What routine keeps {t} from coming back?",
+                "Which early signs tell the reader it is returning?"),
+    "help": ("When is {t} beyond a home fix, and who should the reader call?",
+             "What does expert help cost, and what should the reader ask first?"),
     "needs": ("Which tools and materials go on the checklist for {t}, and what is each for?",
               "What should the reader check or set up before starting on {t}?"),
     "tips": ("Which tips make the biggest difference with {t}?",
@@ -73,6 +79,9 @@ AIMS: dict[str, str] = {
     "steps": "a numbered list of steps, each with what to do and how to tell it worked",
     "step": "what to do in this step, in order, and how to tell it worked",
     "fit": "who it suits and who should skip it, each with the reason",
+    "causes": "each likely cause, the most common first, with the sign that points to it",
+    "prevent": "the habits and checks that stop it returning, each with why it works",
+    "help": "the signs that call for an expert, who to call and what it costs",
     "needs": "a checklist of the tools, materials and skills, each with what it is for",
     "tips": "each tip as one action with the reason it works",
     "mistakes": "each mistake, why it happens and the fix",
@@ -96,6 +105,8 @@ POINTS: dict[str, str] = {
     "question": "answer it in the first two sentences, then the exceptions",
     "definition": "define it in one plain sentence, then how it works and one example",
     "howto": "give the steps in order as a numbered list, with what is needed for each",
+    "problem": "list its likely causes, the most common first, each with the sign that points "
+               "to it and the fix",
     "comparison": "compare both sides on cost, ease of use and results, and say who should "
                   "pick which",
     "best": "name three to five specific products or providers (make and model), one line "
@@ -117,6 +128,7 @@ KIND_POINTS: dict[str, str] = {
     "steps": "say at which step it comes in and what to do there",
     "step": "say what to do about it in this step",
     "needs": "say what it takes: the tools, the materials and the time",
+    "causes": "say which cause it points to and how to confirm it",
     "mistakes": "say what goes wrong with it and how to avoid it",
     "tips": "give one concrete tip for it with the reason it works",
     "choose": "say what good looks like for it and what to avoid",
@@ -214,6 +226,8 @@ def write_block(block: Block, words: int, topic: str, lines: Lines) -> list[str]
     if generic:  # an outline's stand-in question for a keyword that asks nothing itself
         kind, phrase = "general", generic.group(1)
     defined = re.fullmatch(r"what (?:is|are) (?:an? |the )?(.+)", phrase, flags=re.IGNORECASE)
+    if re.match(r"what (?:is|are) (?:the|some) \S+ of ", phrase, flags=re.IGNORECASE):
+        defined = None  # "What are the benefits of X?" asks for a list, not a definition
     if kind == "question" and defined:  # "What Is Notion?": a definition, not a verdict
         kind, phrase = "define", defined.group(1)
     own = stems_of(block.heading) | stems_of(" ".join(block.keywords))

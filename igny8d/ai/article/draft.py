@@ -35,6 +35,7 @@ OPENINGS: dict[str, str] = {
     "question": "answer the question in the first two sentences",
     "definition": "define the term in the first sentence",
     "howto": "say what the reader will be able to do and what they need",
+    "problem": "name the most likely cause and its fix in the first two sentences",
     "comparison": "say in one sentence which side suits which reader",
     "best": "name the overall pick in the first paragraph",
     "review": "give the verdict in the first paragraph",

@@ -16,6 +16,10 @@ _KIND_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     # one step of a how-to ("Step 2: Prepare"), and what to gather first: not "the steps of
     # step 2" nor "the steps of what you need before you start"
     ("step", re.compile(r"^step \d+\b")),
+    # a symptom's page: why it happens, how to keep it away, when a person can't fix it
+    ("causes", re.compile(r"\b(causes?|why it happens|reasons? why)\b")),
+    ("prevent", re.compile(r"\b(prevent\w*|coming back|happening again)\b")),
+    ("help", re.compile(r"\b(expert help|call a pro|professional help|get help)\b")),
     ("needs", re.compile(r"\b(what you need|what you ll need|before you start|you will need|"
                          r"supplies|tools needed|materials needed)\b")),
     ("mistakes", re.compile(r"\b(mistakes?|avoid|pitfalls?)\b")),
@@ -40,9 +44,9 @@ _KIND_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 
 def heading_kind(heading: str) -> str:
-    """What kind of section a heading opens (overview, step, needs, steps, tips, mistakes,
-    fit, price, compare, choose, pick, pros, cons, question, faq, conclusion, else
-    general)."""
+    """What kind of section a heading opens (overview, step, causes, prevent, help, needs,
+    steps, tips, mistakes, fit, price, compare, choose, pick, pros, cons, question, faq,
+    conclusion, else general)."""
     text = normalise(heading)
     if _KIND_RULES[0][1].search(text):
         return "conclusion"  # "Still Have Questions?" closes the article, it asks nothing

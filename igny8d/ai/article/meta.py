@@ -41,6 +41,7 @@ DESCRIPTIONS: dict[str, str] = {
     "question": "{P}? A straight answer first, then the details and exceptions that matter.",
     "definition": "{P}? A plain definition, how it works and where it matters in practice.",
     "howto": "{P}, step by step: what you need, each step in order and the mistakes to avoid.",
+    "problem": "{P}? The likely causes, how to fix each one and how to stop it coming back.",
     "comparison": "{P}: how the two differ on cost, ease of use and results, and which to pick.",
     "best": "Looking for the {p}? Our picks for each need and budget, and what to check first.",
     "review": "{P}: what owners like, the common complaints, the price and who it suits.",

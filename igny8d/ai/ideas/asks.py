@@ -20,6 +20,15 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("definition", re.compile(r"^what (is|are)\b|\b(meaning|definition|stand for)\b|"
                               r"^what does .* mean\b")),
     ("howto", re.compile(r"^(how to|how do (i|you))\b")),
+    # a symptom: the searcher wants its causes and the fix, not a definition or a how-to
+    ("problem", re.compile(r"\b(not|wont|cant|doesnt|isnt|wouldnt) [a-z]+ing\b|"
+                           r"\b(wont|doesnt|dont|didnt|cant|isnt|stopped) (work|start|turn on|"
+                           r"charge|connect|load|open|drain|flush|heat|cool|boot|sync|print|"
+                           r"respond|spin|rise|grow|bloom|eat)\b|"
+                           r"\b(problems?|troubleshoot\w*|error codes?|not working|"
+                           r"keeps? [a-z]+ing|(turning|going) (yellow|brown|black|white|red)|"
+                           r"leaking|overheating|dying|drooping|wilting|yellow leaves|"
+                           r"brown spots|no sound|no power)\b")),
     ("question", re.compile(r"^(how|what|why|when|where|which|who|is|are|can|do|does|"
                             r"should|will|could|would)\b")),
     ("best", re.compile(r"\b(best|top|top rated)\b")),
@@ -34,8 +43,8 @@ ASKS = (*(a for a, _ in _RULES), "general")
 
 
 def ask_of(keyword: str) -> str:
-    """The keyword's ask: local, frequency, comparison, definition, howto, question, best,
-    review, buy, price, brand, else general."""
+    """The keyword's ask: local, frequency, comparison, definition, howto, problem, question,
+    best, review, buy, price, brand, else general."""
     text = normalise(keyword)
     for ask, pattern in _RULES:
         if pattern.search(text):

@@ -41,6 +41,15 @@ _NOT_ACRONYMS = frozenset({
     "nth", "psst", "pst", "tsk", "zzz", "pls", "thx"})
 
 
+#: Contractions keywords are typed without their apostrophe ("iphone wont charge"); only
+#: spellings that are no other English word ("its", "ill", "well" are left alone).
+CONTRACTIONS = {
+    "wont": "won't", "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "cant": "can't",
+    "isnt": "isn't", "arent": "aren't", "wasnt": "wasn't", "werent": "weren't",
+    "wouldnt": "wouldn't", "shouldnt": "shouldn't", "couldnt": "couldn't", "havent": "haven't",
+    "hasnt": "hasn't", "im": "I'm", "ive": "I've", "youre": "you're", "theyre": "they're"}
+
+
 def acronym_case(word: str) -> str:
     """An acronym in capitals, its plural with a small "s" ("CRMs", "PMPs")."""
     low = word.lower()
@@ -54,6 +63,9 @@ def _cap(word: str, first: bool) -> str:
     w = idea_words()
     if word == "i":
         return "I"
+    if word.lower() in CONTRACTIONS:
+        full = CONTRACTIONS[word.lower()]
+        return full[:1].upper() + full[1:]
     if is_acronym(word):
         return acronym_case(word)
     if re.fullmatch(r"\d+[a-rt-z]", word.lower()):
@@ -79,7 +91,8 @@ def written(words: Sequence[str]) -> str:
     the user typed them."""
     iw = idea_words()
     return " ".join(acronym_case(w) if is_acronym(w) else "I" if w == "i" else
-                    iw.brand_casing.get(w.lower(), w) for w in words if w)
+                    CONTRACTIONS.get(w.lower()) or iw.brand_casing.get(w.lower(), w)
+                    for w in words if w)
 
 
 def sentence_case(words: Sequence[str]) -> str:

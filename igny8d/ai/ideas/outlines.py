@@ -53,6 +53,8 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
     faq = _Sec("Frequently Asked Questions", absorbs=frozenset({"question", "nav"}),
                optional=True, kw_subs="question")
     buyer = plan.intent in ("commercial", "transactional")
+    if plan.ask == "problem" and not plan.versus and structure in ("guide", "how_to"):
+        return _troubleshooting(plan, structure, faq)
     if structure == "how_to":
         chosen = plan.provider[2] if plan.local else a_t
         task = plan.task or ("Choose " + chosen if buyer else "Get Started with " + a_t)
@@ -214,6 +216,21 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
              _Sec(choose, absorbs=_ALL_COMMERCIAL, optional=True),
              _Sec("Common Mistakes to Avoid"),
              faq, _Sec("Final Thoughts")])
+
+
+def _troubleshooting(plan: Plan, structure: str, faq: _Sec) -> tuple[list[_Sec], list[_Sec]]:
+    """A symptom's page: its likely causes, the fix in the order a person checks, how to keep
+    it from coming back and when to hand it to an expert."""
+    fix = _Sec("Fixing It: Step by Step",
+               subs=["Step 1: Confirm the Symptom", "Step 2: Rule Out the Simple Causes",
+                     "Step 3: Apply the Fix", "Step 4: Test It and Watch for a Return"],
+               absorbs=frozenset({"howto"}), kw_subs="heading", generic_subs=True)
+    causes = _Sec("The Most Likely Causes", absorbs=frozenset({"overview"}), catch_all=True)
+    help_ = _Sec("When to Get Expert Help", absorbs=_ALL_COMMERCIAL, optional=True)
+    prevent = _Sec("How to Stop It Coming Back")
+    if structure == "how_to":
+        return [causes, fix], [prevent, help_, faq, _Sec("Conclusion")]
+    return [causes], [fix, prevent, help_, faq, _Sec("Final Thoughts")]
 
 
 def _facet_heading(plan: Plan, structure: str, k: Keyword) -> str:

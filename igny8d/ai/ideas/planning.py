@@ -380,6 +380,8 @@ ASK_PRIOR: dict[str, dict[str, float]] = {
     "question": {"faq": 0.6, "guide": 0.4, "how_to": -0.5, "listicle": -0.3},
     "definition": {"guide": 0.6, "faq": 0.4, "comparison": -0.3},
     "howto": {"how_to": 0.6, "listicle": -0.3, "review": -0.3},
+    "problem": {"guide": 0.6, "how_to": 0.3, "faq": 0.2, "listicle": -0.3, "review": -0.6,
+                "comparison": -0.6},
     "comparison": {"comparison": 0.6},
     "best": {"listicle": 0.4},
     "review": {"review": 0.6},

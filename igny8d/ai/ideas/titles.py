@@ -59,6 +59,17 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
         what = plan.primary.question(title=True) if plan.primary.worded_as_question \
             else plan.what_is
         options = [f"{what} A Plain-English Guide", f"{what} Explained"]
+    elif plan.ask == "problem" and not plan.versus and \
+            structure in ("guide", "how_to", "listicle", "pillar"):
+        # a symptom wants its causes and the fix ("iPhone Not Charging? Causes and Fixes"),
+        # not "How to Make the Most of iPhone Not Charging"
+        symptom = plan.primary.question(title=True) if plan.primary.worded_as_question \
+            else f"{t}?"
+        options = {"guide": [f"{symptom} Causes and Fixes",
+                             f"{symptom} Likely Causes and How to Fix Them"],
+                   "how_to": [f"{t}: A Step-by-Step Fix", f"{t}: How to Fix It Step by Step"],
+                   "listicle": [f"{t}: {n} Common Causes and Their Fixes"],
+                   "pillar": [f"{t}: The Complete Troubleshooting Guide"]}[structure]
     elif plan.ask == "howto" and plan.task and structure in ("guide", "pillar", "faq"):
         options = {"guide": [f"How to {plan.task}: A Complete Guide"],
                    "pillar": [f"How to {plan.task}: Everything to Know"],
