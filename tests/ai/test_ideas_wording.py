@@ -269,3 +269,11 @@ def test_a_list_question_is_not_briefed_as_a_definition() -> None:
                 "are standing desks good for you")
     html = brief_of(got[0])
     assert "What is benefits of" not in html and "What are the benefits of" in html
+
+
+def test_a_local_job_is_a_service_in_every_structure() -> None:
+    got = ideas("pest control near me", "exterminator near me", "pest control company")
+    titles_ = [i.title for i in got]
+    assert "How to Find a Good Pest Control Service Near You" in titles_, titles_
+    assert not any("Pest Controls" in t or "Service Service" in t for t in titles_), titles_
+    assert not any("Service Service" in i.title for i in ideas("car service near me"))

@@ -132,6 +132,8 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                     [_Sec("Which Should You Choose?",
                           absorbs=frozenset({"best", "review", "buy", "howto"})),
                      faq, _Sec("The Verdict")])
+        if plan.local and plan.hired:  # "Pest Control Services Compared at a Glance"
+            t, many, a_t = plan.provider
         others = f"{t} Alternatives Worth Considering" if plan.has_cue(
             "alternative", "alternatives", "alternatives to", "alternative to",
             "competitors") or plan.brand else f"Types of {many} Compared"

@@ -254,7 +254,10 @@ class Plan:
 
 #: Jobs a local search hires someone for: the provider is "… Service" ("HVAC Repair Service").
 _JOBS = frozenset({"repair", "repairs", "installation", "install", "removal", "inspection",
-                   "replacement", "maintenance", "cleanup", "detailing", "moving"})
+                   "replacement", "maintenance", "cleanup", "detailing", "moving", "control",
+                   "care", "prep", "disposal", "extermination",
+                   "treatment", "restoration", "remediation", "abatement", "haul", "hauling",
+                   "tune", "tuneup", "checkup"})
 
 
 def _order(k: Keyword) -> tuple[int, str, str]:

@@ -105,6 +105,8 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
         else:
             options = [f"How to Get Started with {a_t}", f"How to Make the Most of {a_t}"]
     elif structure == "comparison":
+        if plan.local and plan.hired:  # "Pest Control Services", not "Pest Controls"
+            many = plan.provider[1]
         if a:
             options = [f"{a} vs {b}: Which Is Better?", f"{a} vs {b}: Key Differences Explained"]
         elif plan.brand or plan.has_cue("alternative", "alternatives", "alternatives to",
