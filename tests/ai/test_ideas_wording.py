@@ -277,3 +277,15 @@ def test_a_local_job_is_a_service_in_every_structure() -> None:
     assert "How to Find a Good Pest Control Service Near You" in titles_, titles_
     assert not any("Pest Controls" in t or "Service Service" in t for t in titles_), titles_
     assert not any("Service Service" in i.title for i in ideas("car service near me"))
+
+
+def test_a_domain_name_is_written_as_one_word() -> None:
+    got = titles("chess.com login", "chess com sign in")
+    assert "Chess.com Login: How to Sign In and Fix Common Problems" in got, got
+    assert not any("Chess Com" in t for t in got)
+
+
+def test_a_question_about_a_brand_is_answered_not_a_destination() -> None:
+    got = titles("is chess.com free")
+    assert got[0] == "Is Chess.com Free? Your Questions Answered", got
+    assert not any("?:" in t for t in got)

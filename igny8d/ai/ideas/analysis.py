@@ -37,14 +37,21 @@ def question_openers() -> frozenset[str]:
 
 def _display_words(text: str, tokens: Sequence[str]) -> tuple[str, ...]:
     """The normalised tokens as the user wrote them where that is one word ("HubSpot",
-    "café", "women's"), else as normalised ("pour-over" → "pour", "over")."""
+    "café", "women's"), else as normalised ("pour-over" → "pour", "over"); a domain name is
+    one word ("chess.com": "chess.com" and "", not "Chess Com")."""
     spelled: dict[str, str] = {}
     for chunk in text.split():
         core = chunk.strip(".,;:!?()[]{}\"'«»“”‘’*")
         parts = normalise(core).split()
         if len(parts) == 1 and core and "&" not in core:
             spelled.setdefault(parts[0], core)
+        elif len(parts) == 2 and _DOMAIN.fullmatch(core.lower()):
+            spelled.setdefault(parts[0], core)
+            spelled.setdefault(parts[1], "")
     return tuple(spelled.get(t, t) for t in tokens)
+
+
+_DOMAIN = re.compile(r"[a-z0-9-]+\.(com|net|org|io|co|app|ai|tv|us|uk|ca|de|me)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +76,7 @@ class Keyword:
 
     @property
     def topic_words(self) -> list[str]:
-        return [self.display[i] for i in self.topic]
+        return [self.display[i] for i in self.topic if self.display[i]]
 
     @property
     def subject_words(self) -> list[str]:
@@ -96,8 +103,8 @@ class Keyword:
         """The topic words before and after "vs" (both empty when there is no "vs")."""
         if self.vs_at < 0:
             return [], []
-        return ([self.display[i] for i in self.topic if i < self.vs_at],
-                [self.display[i] for i in self.topic if i > self.vs_at])
+        return ([self.display[i] for i in self.topic if i < self.vs_at and self.display[i]],
+                [self.display[i] for i in self.topic if i > self.vs_at and self.display[i]])
 
     @property
     def worded_as_question(self) -> bool:
@@ -145,7 +152,7 @@ class Keyword:
             t = title_case(topic) if title else written(topic)
             if form is None:
                 form = "How do you {t}?" if self.task else "What should you know about {t}?"
-            words = form.format(t=t, k=" ".join(self.display)).split()
+            words = form.format(t=t, k=" ".join(w for w in self.display if w)).split()
         words[-1] = words[-1].rstrip("?")
         return (title_case(words) if title else sentence_case(words)) + "?"
 

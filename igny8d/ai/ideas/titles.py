@@ -30,7 +30,8 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
             "faq": [f"{a} vs {b}: Your Questions Answered"],
             "pillar": [f"{a} vs {b}: The Complete Resource"],
         }[structure]
-    elif plan.intent == "navigational" and structure in ("guide", "faq") and not plan.versus:
+    elif plan.intent == "navigational" and structure in ("guide", "faq") and not plan.versus \
+            and not plan.primary.worded_as_question:  # "Is Chess.com Free?" is answered
         # the searcher wants a place (a login, an app, a help line), not an essay on the brand
         place = plan.destination
         if structure == "faq":
