@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 DATA = Path(__file__).parent / "data"
 SETS = {
     "dev": DATA / "clustering_dev.csv",
+    "dev2": DATA / "clustering_dev2.csv",
     "holdout": DATA / "clustering_holdout.csv",
     "holdout2": DATA / "clustering_holdout2.csv",
 }
@@ -191,7 +192,7 @@ def embeddings_clusterer(vectors: Vectorise) -> Clusterer:
     return run
 
 
-def evaluate(sets: Sequence[str] = ("dev", "holdout", "holdout2"),
+def evaluate(sets: Sequence[str] = ("dev", "dev2", "holdout", "holdout2"),
              modes: Sequence[str] = ("local", "embeddings")) -> Report:
     report = Report()
     clusterers: dict[str, Clusterer] = {}

@@ -1,14 +1,15 @@
-"""Leave-one-niche-out cross-validation of the clustering's constants on the DEV set only.
+"""Leave-one-niche-out cross-validation of the clustering's constants on the tuning sets only
+(`TUNING_SETS`: dev and dev2, 35 niches by two writers).
 
     python -m eval.clustering_cv [--mode local|embeddings|both]
 
-For each candidate configuration (threshold, and linkage on embeddings) every dev niche is
+For each candidate configuration (threshold, and linkage on embeddings) every tuning niche is
 clustered whole through the operation's own compute functions (`eval.clustering`'s
 clusterers). Then, for each niche in turn, the configuration with the best pooled ARI on the
-other 17 is chosen and scored on it; the held-out labels are pooled over the 18 folds. That
-pooled ARI (with pair precision and recall) estimates what the chosen constants do on a niche
-they were not chosen on; a configuration picked in every fold is a stable choice. The holdout
-is never read here.
+others is chosen and scored on it; the held-out labels are pooled over the folds. That pooled
+ARI (with pair precision and recall) estimates what the chosen constants do on a niche they
+were not chosen on; a configuration picked in every fold is a stable choice. The holdouts are
+never read here.
 """
 
 from __future__ import annotations
@@ -27,8 +28,16 @@ LOCAL_THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
 EMBEDDING_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
 LINKAGES: tuple[Linkage, ...] = ("complete", "average")
 
+#: The gold sets tuned on: dev and dev2 (written by two writers; niche names are distinct).
+TUNING_SETS: tuple[str, ...] = ("dev", "dev2")
+
 Config = tuple[str, float]  # linkage, threshold
 Predictions = dict[Config, dict[str, list[str]]]  # config → niche → a label per row
+
+
+def tuning_rows() -> list[dict[str, str]]:
+    """The rows of every tuning set, one list (each niche whole)."""
+    return [r for name in TUNING_SETS for r in rows_of(name)]
 
 
 def predict(configs: Sequence[Config],
@@ -36,7 +45,7 @@ def predict(configs: Sequence[Config],
     out: Predictions = {}
     for config in configs:
         out[config] = {}
-        for niche, rows in by_niche(rows_of("dev")).items():
+        for niche, rows in by_niche(tuning_rows()).items():
             items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
             out[config][niche] = labels(clusterer(config, items), [k.id for k in items])[0]
     return out
@@ -51,7 +60,7 @@ def _pooled(gold: dict[str, list[str]], pred: dict[str, list[str]], niches: Sequ
 
 def leave_one_niche_out(preds: Predictions) -> tuple[float, float, float, Counter[Config]]:
     """(pooled held-out ARI, precision, recall, how often each configuration was chosen)."""
-    gold = {n: [r["cluster"] for r in rows] for n, rows in by_niche(rows_of("dev")).items()}
+    gold = {n: [r["cluster"] for r in rows] for n, rows in by_niche(tuning_rows()).items()}
     names = sorted(gold)
     held_p: list[str] = []
     held_g: list[str] = []
@@ -84,7 +93,7 @@ def embedding_predictions(configs: Sequence[Config] | None = None,
     from igny8d.ai.providers.embedded import SentenceEmbedder
     from igny8d.operations.cluster import cluster_on_vectors
 
-    texts = sorted({r["keyword"] for r in rows_of("dev")})
+    texts = sorted({r["keyword"] for r in tuning_rows()})
     vector_of = dict(zip(texts, SentenceEmbedder(model).embed(texts), strict=True))
 
     def run(config: Config, items: list[KeywordItem]) -> ClusterResult:
@@ -103,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     modes = ("local", "embeddings") if args.mode == "both" else (args.mode,)
     for mode in modes:
         preds = local_predictions() if mode == "local" else embedding_predictions()
-        gold = {n: [r["cluster"] for r in rows] for n, rows in by_niche(rows_of("dev")).items()}
+        gold = {n: [r["cluster"] for r in rows] for n, rows in by_niche(tuning_rows()).items()}
         for config, pred in preds.items():
             ari = adjusted_rand_index(*_pooled(gold, pred, sorted(gold)))
             print(f"{mode:10} {config[0]:8} {config[1]:.2f}  dev ARI {ari:.3f}")

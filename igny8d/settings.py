@@ -155,8 +155,8 @@ class Settings(BaseModel):
     downloaded. Unset: the local provider clusters on TF-IDF."""
     embedding_threshold: float = Field(EMBEDDING_THRESHOLD, gt=0, le=1)
     """Cosine threshold of the clustering on embeddings, for a model `embedding_thresholds`
-    does not name (default: the algorithm's `rules.EMBEDDING_THRESHOLD`, chosen on the dev gold
-    set with all-MiniLM-L6-v2; suits sentence-transformer models)."""
+    does not name (default: the algorithm's `rules.EMBEDDING_THRESHOLD`, chosen on the two
+    tuning gold sets with all-MiniLM-L6-v2; suits sentence-transformer models)."""
     embedding_thresholds: dict[str, float] = Field(default_factory=dict)
     """Per embedding model, its own threshold, as "model=threshold" items ("nomic-embed-text=
     0.62"); a model is matched by its name or, for a path, its last part, ignoring case."""
