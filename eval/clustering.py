@@ -10,8 +10,10 @@ Figures: pooled ARI and pair-F1 (labels prefixed by niche, so no cluster spans t
 clusters, intent macro-F1, per-niche ARI (min / median / max and each niche). In embeddings
 mode on dev, also new keywords joining existing clusters (`eval.clustering_assign`).
 
-Floors apply to the DEV set only (`FLOORS`, a little under what is reached): the two holdouts
-are reported, never tuned on, so they carry no floor. `holdout2` was written later by another
+Floors apply to the two tuning sets only, dev and dev2 (`FLOORS`, a little under what is
+reached): the two holdouts are reported, never tuned on, so they carry no floor. `dev2` was
+written by a third writer from the guide alone and joined the tuning data after one blind
+measurement (docs/decisions.md, "A second tuning set"). `holdout2` was written later by another
 writer from `eval/data/GUIDE.md` alone, as a second blind check that a gain on dev generalises.
 """
 
@@ -41,12 +43,15 @@ SETS = {
     "holdout2": DATA / "clustering_holdout2.csv",
 }
 
-#: (set, mode) → measure → minimum (`unclustered_max`: a maximum). Dev only, about 0.03 under
-#: the figures reached (local: ARI 0.682, pair-F1 0.683, intent macro-F1 0.854, none
-#: unclustered; embeddings with all-MiniLM-L6-v2: ARI 0.693, pair-F1 0.693).
+#: (set, mode) → measure → minimum (`unclustered_max`: a maximum). The tuning sets only, about
+#: 0.03 under the figures reached (dev local: ARI 0.682, pair-F1 0.683, intent macro-F1 0.862,
+#: none unclustered; dev embeddings with all-MiniLM-L6-v2 at 0.65: ARI 0.676, pair-F1 0.676;
+#: dev2 local: ARI 0.587, pair-F1 0.588, intent 0.794; dev2 embeddings: ARI 0.589, pair-F1 0.590).
 FLOORS: dict[tuple[str, str], dict[str, float]] = {
     ("dev", "local"): {"ari": 0.65, "pair_f1": 0.65, "intent_f1": 0.82, "unclustered_max": 0.0},
-    ("dev", "embeddings"): {"ari": 0.66, "pair_f1": 0.66, "unclustered_max": 0.0},
+    ("dev", "embeddings"): {"ari": 0.645, "pair_f1": 0.645, "unclustered_max": 0.0},
+    ("dev2", "local"): {"ari": 0.56, "pair_f1": 0.56, "intent_f1": 0.76, "unclustered_max": 0.0},
+    ("dev2", "embeddings"): {"ari": 0.56, "pair_f1": 0.56, "unclustered_max": 0.0},
     # new keywords joining the existing clusters (`eval.clustering_assign`): ARI 0.657
     ("dev", "embeddings-assign"): {"ari": 0.62},
 }
@@ -83,7 +88,7 @@ class Report:
 
 
 def rows_of(name: str) -> list[dict[str, str]]:
-    """The rows of one gold set (`dev`, `holdout` or `holdout2`)."""
+    """The rows of one gold set (`dev`, `dev2`, `holdout` or `holdout2`)."""
     with SETS[name].open(newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
 

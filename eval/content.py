@@ -5,10 +5,11 @@ The set is `eval/data/content_dev.csv` and `content_holdout.csv` (87 clusters ac
 niches and every intent: questions, comparisons, "best X", "buy X", "how often", "near me",
 brands and acronyms). It was split by a digest of each seed keyword *before* any tuning; the
 holdout is never tuned on. Beside them, the clusters of three or more keywords of the
-clustering gold sets (`dev-clusters`: ~420 from `clustering_dev.csv`; `holdout2-clusters`:
-~415 from the blind `clustering_holdout2.csv`, figures only) — written by other hands, in 38
-niches; they carry no labelled kind, so their title intent is not scored ("n/a"). Floors
-apply to `dev` and `dev-clusters` (`FLOORED`).
+clustering gold sets (`dev-clusters`: ~420 from `clustering_dev.csv`; `dev2-clusters`: ~450
+from `clustering_dev2.csv`; `holdout2-clusters`: ~415 from the blind `clustering_holdout2.csv`,
+figures only) — written by other hands, in 55 niches; they carry no labelled kind, so their
+title intent is not scored ("n/a"). Floors apply to `dev`, `dev-clusters` and `dev2-clusters`
+(`FLOORED`).
 
 Each cluster goes through the same pure functions the operations call: the local provider's
 `generate_ideas`, the stored outline's round trip (`outline_rows` → `outline_sections`),
@@ -53,9 +54,9 @@ from igny8d.operations.ideas import outline_rows
 from igny8d.text import sanitize_html
 
 DATA = Path(__file__).parent / "data"
-SPLITS = ("dev", "holdout", "dev-clusters", "holdout2-clusters")
+SPLITS = ("dev", "holdout", "dev-clusters", "dev2-clusters", "holdout2-clusters")
 #: the splits the floors apply to (the others are reported, never tuned on)
-FLOORED = ("dev", "dev-clusters")
+FLOORED = ("dev", "dev-clusters", "dev2-clusters")
 #: the clustering gold sets' clusters of at least this many keywords are content topics too
 CLUSTER_TOPIC_MIN = 3
 

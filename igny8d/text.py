@@ -86,6 +86,10 @@ INVARIANT = frozenset({
     "evidence", "insurance", "healthcare", "skincare", "haircare", "childcare", "fish",
     "sheep", "deer", "aircraft", "salmon", "trout", "seo", "wifi", "staff", "gear",
 })
+#: The -o nouns (and compounds ending in them: "superhero") that take "-oes"; inflect gives
+#: "-oes" to others that modern usage writes "-os" ("combos", "promos", "condos", "burritos").
+_OES = ("potato", "tomato", "hero", "echo", "veto", "torpedo", "embargo", "mosquito",
+        "volcano", "cargo", "domino", "tornado", "motto")
 #: -s nouns whose plural is the same word.
 _SAME_IN_PLURAL = frozenset({
     "news", "series", "species", "diabetes", "chassis", "means", "tennis", "chaos", "ethos",
@@ -141,7 +145,10 @@ def plural(noun: str) -> str:
         return noun
     if any(c.isupper() for c in noun[1:]):
         return noun + "s"  # an acronym or a brand: CRMs, iPhones
-    return _like(str(_engine().plural_noun(low)), noun)
+    out = str(_engine().plural_noun(low))
+    if out.endswith("oes") and low.endswith("o") and not low.endswith(_OES):
+        out = low + "s"
+    return _like(out, noun)
 
 
 def indefinite_article(phrase: str) -> str:

@@ -19,8 +19,8 @@ def test_the_holdout_is_separate_from_dev() -> None:
 
 
 def test_the_dev_gold_clusters_meet_every_floor_but_title_intent() -> None:
-    report = evaluate(("dev-clusters",))
-    assert report.sizes["dev-clusters"] >= 400
+    report = evaluate(("dev-clusters", "dev2-clusters"))
+    assert report.sizes["dev-clusters"] >= 400 and report.sizes["dev2-clusters"] >= 400
     assert set(report.figures["dev-clusters"]) == set(FLOORS) - {"title_intent_pct"}
     assert not report.failures, render(report)
     assert "n/a" in render(report)

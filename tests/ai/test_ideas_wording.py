@@ -289,3 +289,23 @@ def test_a_question_about_a_brand_is_answered_not_a_destination() -> None:
     got = titles("is chess.com free")
     assert got[0] == "Is Chess.com Free? Your Questions Answered", got
     assert not any("?:" in t for t in got)
+
+
+def test_a_coupon_search_saves_at_the_store() -> None:
+    got = ideas("surfshark coupon", "surfshark promo code", "surfshark discount")
+    titles_ = [i.title for i in got]
+    assert not any("Surfsharks" in t or "Where to Buy" in t for t in titles_), titles_
+    assert titles_[0].startswith("Surfshark Coupons and Promo Codes: "), titles_
+    assert "How to Use a Surfshark Promo Code" in headings(got[0])
+    assert "list the codes and offers that work now" in brief_of(got[0])
+
+
+def test_a_login_outranks_the_word_best_in_a_destination() -> None:
+    from igny8d.ai.ideas.asks import ask_of
+    assert ask_of("best egg login") == "brand" and ask_of("best vpn app") == "best"
+
+
+def test_o_nouns_take_os_unless_english_says_oes() -> None:
+    from igny8d.text import plural
+    assert [plural(w) for w in ("combo", "promo", "condo", "hero", "potato")] == \
+        ["combos", "promos", "condos", "heroes", "potatoes"]

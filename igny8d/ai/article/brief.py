@@ -144,6 +144,9 @@ WORD_POINTS: tuple[tuple[frozenset[str], str], ...] = (
      "of intervals or amounts"),
     (frozenset({"signs", "symptoms"}), "list the signs a reader can check, the most reliable "
      "first"),
+    (frozenset({"coupon", "coupons", "promo", "voucher", "vouchers", "discount"}), "list the "
+     "codes and offers that work now, each with its date, its conditions and where it is "
+     "published"),
     (frozenset({"calculator"}), "explain the inputs and show one worked example with real "
      "numbers"),
     (frozenset({"recipe", "recipes"}), "give the ingredients with quantities and the steps in "

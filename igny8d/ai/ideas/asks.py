@@ -31,6 +31,9 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
                            r"brown spots|no sound|no power)\b")),
     ("question", re.compile(r"^(how|what|why|when|where|which|who|is|are|can|do|does|"
                             r"should|will|could|would)\b")),
+    # a destination's own words: "best egg login" signs in at Best Egg, it ranks nothing
+    ("brand", re.compile(r"\b(login|log in|sign in|signin|customer service|phone number|"
+                         r"webmail|customer portal)\b")),
     ("best", re.compile(r"\b(best|top|top rated)\b")),
     ("review", re.compile(r"\b(reviews?|worth it|pros and cons)\b")),
     ("buy", re.compile(r"^(buy|order|shop)\b|\b(for sale|deals?|cheap|cheapest|coupon|"
@@ -39,7 +42,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("brand", re.compile(r"\b(login|log in|sign in|signin|app|website|customer service)\b")),
 )
 
-ASKS = (*(a for a, _ in _RULES), "general")
+ASKS = (*dict.fromkeys(a for a, _ in _RULES), "general")
 
 
 def ask_of(keyword: str) -> str:

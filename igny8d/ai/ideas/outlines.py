@@ -55,9 +55,12 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
     buyer = plan.intent in ("commercial", "transactional")
     if plan.ask == "problem" and not plan.versus and structure in ("guide", "how_to"):
         return _troubleshooting(plan, structure, faq)
+    if plan.coupons and structure in ("guide", "listicle", "comparison", "how_to"):
+        return _deals(plan, faq)
     if structure == "how_to":
         chosen = plan.provider[2] if plan.local else a_t
-        task = plan.task or ("Choose " + chosen if buyer else "Get Started with " + a_t)
+        task = plan.task or ("Use " + a_t if plan.tool else "Choose " + chosen if buyer
+                             else "Get Started with " + a_t)
         return ([_Sec("What You Need Before You Start", absorbs=frozenset({"overview", "buy"}),
                       catch_all=True),
                  _Sec(f"How to {task}: Step by Step",
@@ -210,6 +213,7 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
         f"How to Choose {plan.provider[2]}" if plan.local else f"How to Choose {a_t}"
     started = f"How to {plan.task}" if plan.task else \
         "The Details That Change the Answer" if asked else \
+        f"How to Use {a_t}" if plan.tool else \
         f"How to Budget for {goods}" if plan.priced else \
         f"How to Book {plan.provider[2]}" if plan.local and plan.hired else \
         f"How to Get Started with {a_t}"
@@ -233,6 +237,20 @@ def _troubleshooting(plan: Plan, structure: str, faq: _Sec) -> tuple[list[_Sec],
     if structure == "how_to":
         return [causes, fix], [prevent, help_, faq, _Sec("Conclusion")]
     return [causes], [fix, prevent, help_, faq, _Sec("Final Thoughts")]
+
+
+def _deals(plan: Plan, faq: _Sec) -> tuple[list[_Sec], list[_Sec]]:
+    """A store's discount codes: which exist, how to use one, the sales worth waiting for,
+    why a code is refused and other ways to pay less there."""
+    t = plan.t
+    return ([_Sec(f"{t} Coupons and Promo Codes at a Glance",
+                  absorbs=frozenset({"overview", "comparison"}), catch_all=True)],
+            [_Sec(f"How to Use a {t} Promo Code", absorbs=frozenset({"howto"}),
+                  kw_subs="heading"),
+             _Sec("Sales and Seasonal Deals", absorbs=frozenset({"price", "buy", "best"})),
+             _Sec("Common Mistakes with Promo Codes"),
+             _Sec(f"Tips to Save More at {t}", absorbs=frozenset({"review"})),
+             faq, _Sec("Final Thoughts")])
 
 
 def _facet_heading(plan: Plan, structure: str, k: Keyword) -> str:

@@ -220,6 +220,14 @@ class Plan:
         return self.one, self.many, self.a_t
 
     @property
+    def tool(self) -> bool:
+        """The topic is a tool the reader uses ("meal prep calculator", "budget template"):
+        a how-to shows how to use it, it does not "make the most of" it."""
+        words = list(self.topic)
+        end = head_end(words) or len(words)
+        return bool(words) and normalise(words[end - 1]) in _TOOLS
+
+    @property
     def hired(self) -> bool:
         """The topic names a job someone is hired for ("hvac repair", "dog training")."""
         words = list(self.topic)
@@ -251,6 +259,22 @@ class Plan:
     def has_cue(self, *cues: str) -> bool:
         return any(k.cues & set(cues) for k in self.keywords)
 
+    @property
+    def coupons(self) -> bool:
+        """The primary keyword wants a discount code at a store ("surfshark coupon")."""
+        return bool(self.primary.cues & COUPON_CUES)
+
+
+#: Modifiers of a search for a store's discount codes.
+COUPON_CUES = frozenset({"coupon", "coupons", "coupon code", "coupon codes", "promo code",
+                         "promo codes", "discount code", "discount codes", "voucher",
+                         "vouchers", "voucher code", "promo"})
+
+
+#: Head nouns of tools a reader uses rather than buys or learns about.
+_TOOLS = frozenset({"calculator", "calculators", "template", "templates", "checker",
+                    "generator", "converter", "tracker", "planner", "spreadsheet", "worksheet",
+                    "checklist", "estimator", "finder", "chart", "charts", "quiz", "test"})
 
 #: Jobs a local search hires someone for: the provider is "… Service" ("HVAC Repair Service").
 _JOBS = frozenset({"repair", "repairs", "installation", "install", "removal", "inspection",
@@ -370,8 +394,10 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
                 sides=sides, versus=versus,
                 # a navigational search names a destination: a brand whether or not the
                 # lexicon knows it ("netflix login" is no "a Netflix")
-                brand=intent == "navigational" or any(normalise(w) in brand_words
-                                                      for w in topic),
+                # so does a coupon search: "surfshark coupon" saves at Surfshark, it buys no
+                # "Surfsharks"
+                brand=intent == "navigational" or bool(head.cues & COUPON_CUES) or
+                any(normalise(w) in brand_words for w in topic),
                 opaque=tuple(sorted(opaque)))
 
 

@@ -42,6 +42,14 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
             options = [f"{place}: How to Reach a Person and What to Have Ready"]
         else:
             options = [f"{place}: Where to Go and What to Expect"]
+    elif plan.coupons and structure in ("guide", "listicle", "comparison", "how_to", "faq"):
+        # a store's discount codes: where they are and which work, not "Where to Buy Surfsharks"
+        deals = f"{t} Coupons and Promo Codes"
+        options = {"guide": [f"{deals}: How to Save", f"{deals}: What Works and Where to Find It"],
+                   "listicle": [f"{n} Ways to Save at {t}"],
+                   "comparison": [f"{t} Discounts Compared: Coupons, Promo Codes and Sales"],
+                   "how_to": [f"How to Use a {t} Promo Code"],
+                   "faq": [f"{deals}: Your Questions Answered"]}[structure]
     elif plan.local and structure in ("guide", "listicle", "how_to", "pillar"):
         one, some, a_one = plan.provider
         good = "a Good" if plan.hired or plan.countable else "Good"  # "Good Yoga"
@@ -97,6 +105,8 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
             options = [f"How to {plan.task}: A Step-by-Step Guide",
                        f"How to {plan.task} (Step by Step)",
                        f"How to {plan.task} the Right Way"]
+        elif plan.tool:
+            options = [f"How to Use {a_t}: A Step-by-Step Guide", f"How to Use {a_t}"]
         elif plan.priced:
             options = [f"How to Estimate {t}: A Step-by-Step Guide",
                        f"How to Work Out {t}, Step by Step"]
