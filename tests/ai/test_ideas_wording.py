@@ -309,3 +309,12 @@ def test_o_nouns_take_os_unless_english_says_oes() -> None:
     from igny8d.text import plural
     assert [plural(w) for w in ("combo", "promo", "condo", "hero", "potato")] == \
         ["combos", "promos", "condos", "heroes", "potatoes"]
+
+
+def test_a_list_for_beginners_keeps_its_audience() -> None:
+    """"best X for beginners" is its own list; "yoga for beginners" is a guide to yoga."""
+    got = titles("best travel credit card for beginners", "best beginner travel card")
+    assert any(t.endswith("Travel Credit Cards for Beginners") for t in got), got
+    assert not any("Beginners: A Beginner's Guide" in t for t in
+                   titles("best camera for beginners") + titles("yoga for beginners"))
+    assert titles("yoga for beginners", "beginner yoga")[0] == "Yoga: A Beginner's Guide"

@@ -51,6 +51,10 @@ def _display_words(text: str, tokens: Sequence[str]) -> tuple[str, ...]:
     return tuple(spelled.get(t, t) for t in tokens)
 
 
+#: Audience modifiers kept in the topic of a ranked list only ("best X for beginners").
+_LISTED_AUDIENCES = frozenset({"for beginners"})
+_RANKED = frozenset({"best", "top"})
+
 _DOMAIN = re.compile(r"[a-z0-9-]+\.(com|net|org|io|co|app|ai|tv|us|uk|ca|de|me)")
 
 
@@ -218,8 +222,12 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None) ->
                 size = len(phrase.split())
                 if phrase in ("vs", "versus") and vs_at < 0:
                     vs_at = i
-                if phrase in v.head_keeping_modifiers or phrase in iw.keep_in_topic:
-                    keep.append(i)
+                if phrase in v.head_keeping_modifiers or (
+                        phrase in iw.keep_in_topic and
+                        (phrase not in _LISTED_AUDIENCES or _RANKED & set(words))):
+                    # "best cameras *for beginners*" is its own list (their picks differ);
+                    # "yoga for beginners" is a guide to yoga
+                    keep.extend(range(i, i + size))
                 elif phrase == "under" and i + 1 < len(words) and words[i + 1].isdigit():
                     keep.extend((i, i + 1))
                     size = 2

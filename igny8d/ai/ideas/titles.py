@@ -162,6 +162,8 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
         options = [f"{t}: A Complete Guide", f"{t}: A Beginner's Guide",
                    f"Everything You Need to Know About {a_t}",
                    f"{t} Explained: A Practical Guide"]
+        if "beginner" in t.lower():  # no "Camera for Beginners: A Beginner's Guide"
+            options.remove(f"{t}: A Beginner's Guide")
     return fit(options[stable_index(plan.primary.analysis.normalised + structure,
                                     len(options))])
 
