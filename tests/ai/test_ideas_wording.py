@@ -318,3 +318,10 @@ def test_a_list_for_beginners_keeps_its_audience() -> None:
     assert not any("Beginners: A Beginner's Guide" in t for t in
                    titles("best camera for beginners") + titles("yoga for beginners"))
     assert titles("yoga for beginners", "beginner yoga")[0] == "Yoga: A Beginner's Guide"
+
+
+def test_a_tier_word_after_a_name_is_part_of_the_name() -> None:
+    assert titles("chase sapphire reserve review")[0] == \
+        "Chase Sapphire Reserve Review: Is It Worth It?"
+    assert not any("Premiums" in t for t in titles("youtube premium"))
+    assert titles("best premium headphones")[0].startswith("The Best Headphones")

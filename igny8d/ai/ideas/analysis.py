@@ -51,6 +51,9 @@ def _display_words(text: str, tokens: Sequence[str]) -> tuple[str, ...]:
     return tuple(spelled.get(t, t) for t in tokens)
 
 
+#: Modifiers that, right after a name's word, are the name's own tier ("Chase Sapphire
+#: Reserve", "Spotify Premium"), not a price word or a booking verb.
+NAME_TIERS = frozenset({"premium", "reserve"})
 #: Audience modifiers kept in the topic of a ranked list only ("best X for beginners").
 _LISTED_AUDIENCES = frozenset({"for beginners"})
 _RANKED = frozenset({"best", "top"})
@@ -224,7 +227,8 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None) ->
                     vs_at = i
                 if phrase in v.head_keeping_modifiers or (
                         phrase in iw.keep_in_topic and
-                        (phrase not in _LISTED_AUDIENCES or _RANKED & set(words))):
+                        (phrase not in _LISTED_AUDIENCES or _RANKED & set(words))) or (
+                        phrase in NAME_TIERS and i and i - 1 in keep):
                     # "best cameras *for beginners*" is its own list (their picks differ);
                     # "yoga for beginners" is a guide to yoga
                     keep.extend(range(i, i + size))

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field, replace
 
 from igny8d import text as english
 from igny8d.ai.cluster import KeywordItem
-from igny8d.ai.ideas.analysis import Keyword, analyse_keyword, angle_of, for_audience
+from igny8d.ai.ideas.analysis import (
+    NAME_TIERS,
+    Keyword,
+    analyse_keyword,
+    angle_of,
+    for_audience,
+)
 from igny8d.ai.ideas.asks import ask_of
 from igny8d.ai.ideas.grammar import (
     TRAILING_ADVERBS,
@@ -397,7 +403,8 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
                 # so does a coupon search: "surfshark coupon" saves at Surfshark, it buys no
                 # "Surfsharks"
                 brand=intent == "navigational" or bool(head.cues & COUPON_CUES) or
-                any(normalise(w) in brand_words for w in topic),
+                any(normalise(w) in brand_words or normalise(w) in NAME_TIERS
+                    for w in topic),
                 opaque=tuple(sorted(opaque)))
 
 
