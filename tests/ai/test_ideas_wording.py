@@ -325,3 +325,14 @@ def test_a_tier_word_after_a_name_is_part_of_the_name() -> None:
         "Chase Sapphire Reserve Review: Is It Worth It?"
     assert not any("Premiums" in t for t in titles("youtube premium"))
     assert titles("best premium headphones")[0].startswith("The Best Headphones")
+
+
+def test_a_sale_buys_and_a_delivery_is_a_service() -> None:
+    assert titles("mattress sale", "mattress deals")[0] == \
+        "Where to Buy Mattresses: Prices, Deals and What to Check"
+    assert titles("best meal delivery service")[0].endswith("Meal Delivery Services, Compared") \
+        or "Best Meal Delivery Services" in titles("best meal delivery service")[0]
+    assert titles("pizza delivery near me")[0] == \
+        "How to Find a Good Pizza Delivery Service Near You"
+    from igny8d.ai.ideas.asks import ask_of
+    assert ask_of("sales tax") == "general"

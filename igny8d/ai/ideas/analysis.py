@@ -54,6 +54,9 @@ def _display_words(text: str, tokens: Sequence[str]) -> tuple[str, ...]:
 #: Modifiers that, right after a name's word, are the name's own tier ("Chase Sapphire
 #: Reserve", "Spotify Premium"), not a price word or a booking verb.
 NAME_TIERS = frozenset({"premium", "reserve"})
+#: Modifiers that, right after a noun, make a compound with it ("meal *delivery* service",
+#: "meal kit *subscription*"), not a shipping or buying word.
+_COMPOUND_TAILS = frozenset({"delivery", "subscription", "subscriptions"})
 #: Audience modifiers kept in the topic of a ranked list only ("best X for beginners").
 _LISTED_AUDIENCES = frozenset({"for beginners"})
 _RANKED = frozenset({"best", "top"})
@@ -228,7 +231,7 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None) ->
                 if phrase in v.head_keeping_modifiers or (
                         phrase in iw.keep_in_topic and
                         (phrase not in _LISTED_AUDIENCES or _RANKED & set(words))) or (
-                        phrase in NAME_TIERS and i and i - 1 in keep):
+                        phrase in NAME_TIERS | _COMPOUND_TAILS and i and i - 1 in keep):
                     # "best cameras *for beginners*" is its own list (their picks differ);
                     # "yoga for beginners" is a guide to yoga
                     keep.extend(range(i, i + size))

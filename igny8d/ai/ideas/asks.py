@@ -36,8 +36,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
                          r"webmail|customer portal)\b")),
     ("best", re.compile(r"\b(best|top|top rated)\b")),
     ("review", re.compile(r"\b(reviews?|worth it|pros and cons)\b")),
-    ("buy", re.compile(r"^(buy|order|shop)\b|\b(for sale|deals?|cheap|cheapest|coupon|"
-                       r"discount|online store)\b")),
+    ("buy", re.compile(r"^(buy|order|shop)\b|\bsales$|\b(for sale|on sale|sale|deals?|cheap|"
+                       r"cheapest|coupon|discount|online store)\b")),
     ("price", re.compile(r"\b(price|prices|pricing|cost|costs|rates?|fees?|salary)\b")),
     ("brand", re.compile(r"\b(login|log in|sign in|signin|app|website|customer service)\b")),
 )

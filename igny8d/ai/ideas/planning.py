@@ -285,7 +285,7 @@ _TOOLS = frozenset({"calculator", "calculators", "template", "templates", "check
 #: Jobs a local search hires someone for: the provider is "… Service" ("HVAC Repair Service").
 _JOBS = frozenset({"repair", "repairs", "installation", "install", "removal", "inspection",
                    "replacement", "maintenance", "cleanup", "detailing", "moving", "control",
-                   "care", "prep", "disposal", "extermination",
+                   "care", "prep", "delivery", "disposal", "extermination",
                    "treatment", "restoration", "remediation", "abatement", "haul", "hauling",
                    "tune", "tuneup", "checkup"})
 
