@@ -98,8 +98,8 @@ _SAME_IN_PLURAL = frozenset({
     "sms", "gps", "cms", "saas", "paas", "css", "dns",
 })
 #: Endings of singular -s nouns: -ss (boss), -us (focus), -is (analysis, tennis), -ics
-#: (physics, analytics).
-_SINGULAR_ENDINGS = ("ss", "us", "sis", "xis", "itis", "ics")
+#: (physics, analytics), and names no "-i" noun pluralises into (Jarvis, Elvis, Louis).
+_SINGULAR_ENDINGS = ("ss", "us", "sis", "xis", "itis", "ics", "vis", "lis", "uis")
 
 
 @functools.cache

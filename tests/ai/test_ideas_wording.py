@@ -336,3 +336,28 @@ def test_a_sale_buys_and_a_delivery_is_a_service() -> None:
         "How to Find a Good Pizza Delivery Service Near You"
     from igny8d.ai.ideas.asks import ask_of
     assert ask_of("sales tax") == "general"
+
+
+def test_an_alternatives_list_lists_the_alternatives() -> None:
+    got = ideas("cutco alternatives", "knives like cutco")
+    assert not any("Best Cutcos" in i.title for i in got), [i.title for i in got]
+    listicle = next(i for i in got if i.content_structure == "listicle")
+    assert "Best Overall Alternative to Cutco" in headings(listicle)
+
+
+def test_best_time_to_asks_when() -> None:
+    got = titles("best time to fish", "best time of day to fish")
+    assert got[0].startswith("When Is the Best Time to Fish?"), got
+    assert not any("Best Fish" in t for t in got)
+
+
+def test_a_name_ending_in_is_is_no_plural() -> None:
+    assert titles("fully jarvis review")[0].startswith("Fully Jarvis Review")
+
+
+def test_a_price_question_keeps_its_unit_and_its_of() -> None:
+    from igny8d.ai.ideas.analysis import analyse_keyword
+    assert analyse_keyword("factor meals cost per meal").question() == \
+        "How much does factor meals cost per meal?"
+    assert analyse_keyword("average cost of pest control").question() == \
+        "What is the average cost of pest control?"

@@ -175,7 +175,15 @@ def _fit_form(topic: list[str], form: str | None) -> tuple[list[str], str | None
         return topic, form
     low = [w.lower() for w in topic]
     if form.endswith("cost?"):
-        while len(topic) > 1 and low[-1] in idea_words().price_words:
+        prices = idea_words().price_words
+        at = next((i for i, w in enumerate(low[:-2]) if i and w in prices and
+                   low[i + 1] == "per"), -1)
+        if any(w in prices and low[i + 1] == "of" for i, w in enumerate(low[:-1])):
+            return topic, "What is the {t}?"  # "What is the average cost of pest control?"
+        if at > 0:  # "factor meals cost per meal": "How much does … cost per meal?"
+            rest = " ".join(topic[at + 1:]).replace("{", "").replace("}", "")
+            return topic[:at], form[:-1] + f" {rest}?"
+        while len(topic) > 1 and low[-1] in prices:
             topic, low = topic[:-1], low[:-1]
         if low[0] in ("average", "typical") and len(topic) > 1:
             topic = ["the", *topic]

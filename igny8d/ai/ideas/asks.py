@@ -29,6 +29,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
                            r"keeps? [a-z]+ing|(turning|going) (yellow|brown|black|white|red)|"
                            r"leaking|overheating|dying|drooping|wilting|yellow leaves|"
                            r"brown spots|no sound|no power)\b")),
+    # "best time to fish" asks when, it ranks no fish
+    ("question", re.compile(r"^(the )?best (time|times|month|day|season|age) to\b")),
     ("question", re.compile(r"^(how|what|why|when|where|which|who|is|are|can|do|does|"
                             r"should|will|could|would)\b")),
     # a destination's own words: "best egg login" signs in at Best Egg, it ranks nothing

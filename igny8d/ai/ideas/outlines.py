@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from igny8d.ai.ideas.analysis import Keyword
 from igny8d.ai.ideas.asks import ask_of
 from igny8d.ai.ideas.grammar import fit, suffix
-from igny8d.ai.ideas.planning import Group, Plan
+from igny8d.ai.ideas.planning import ALTERNATIVE_CUES, Group, Plan
 from igny8d.ai.text import normalise
 from igny8d.ai.types import OutlineSection
 from igny8d.vocab import MAX_OUTLINE_ITEMS
@@ -94,6 +94,17 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                           absorbs=frozenset({"best", "review"}), item=True),
                      _Sec("Time It Right", absorbs=frozenset({"price"}), item=True)],
                     [faq, _Sec("The Bottom Line")])
+        if plan.primary.cues & ALTERNATIVE_CUES:  # what to get instead of the named thing
+            alt = f"Alternative to {t}"
+            return ([_Sec(f"Why Look Beyond {t}", absorbs=frozenset({"overview", "review"}),
+                          catch_all=True),
+                     _Sec(f"Best Overall {alt}", absorbs=frozenset({"best", "comparison"}),
+                          item=True),
+                     _Sec(f"Best Budget {alt}", absorbs=frozenset({"price", "buy"}),
+                          item=True)],
+                    [_Sec(f"Best Premium {alt}", item=True),
+                     _Sec(f"How to Choose an {alt}", absorbs=frozenset({"howto"})),
+                     faq, _Sec("The Bottom Line")])
         if plan.brand and not plan.plural_topic:
             return ([_Sec(f"{t} in Brief", absorbs=frozenset({"overview"}), catch_all=True),
                      _Sec("What It Does Well", absorbs=frozenset({"best", "review"}),
@@ -137,9 +148,8 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
                      faq, _Sec("The Verdict")])
         if plan.local and plan.hired:  # "Pest Control Services Compared at a Glance"
             t, many, a_t = plan.provider
-        others = f"{t} Alternatives Worth Considering" if plan.has_cue(
-            "alternative", "alternatives", "alternatives to", "alternative to",
-            "competitors") or plan.brand else f"Types of {many} Compared"
+        others = f"{t} Alternatives Worth Considering" \
+            if plan.has_cue(*ALTERNATIVE_CUES) or plan.brand else f"Types of {many} Compared"
         return ([_Sec(f"{many} Compared at a Glance",
                       absorbs=frozenset({"comparison", "overview"}), catch_all=True),
                  _Sec("How We Compared Them", subs=["Features", "Price", "Ease of Use"],

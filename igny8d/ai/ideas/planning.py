@@ -271,6 +271,9 @@ class Plan:
         return bool(self.primary.cues & COUPON_CUES)
 
 
+#: Modifiers of a search for what to get instead of a named thing.
+ALTERNATIVE_CUES = frozenset({"alternative", "alternatives", "alternatives to",
+                              "alternative to", "competitors"})
 #: Modifiers of a search for a store's discount codes.
 COUPON_CUES = frozenset({"coupon", "coupons", "coupon code", "coupon codes", "promo code",
                          "promo codes", "discount code", "discount codes", "voucher",

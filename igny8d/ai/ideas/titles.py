@@ -9,8 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from igny8d.ai.ideas.grammar import fit, stable_index, suffix
-from igny8d.ai.ideas.planning import Plan
+from igny8d.ai.ideas.planning import ALTERNATIVE_CUES, Plan
 from igny8d.ai.types import OutlineSection
+
+#: Modifiers that make a keyword a "when" question without its question word ("best time to
+#: fish": "When Is the Best Time to Fish?").
+_WHEN_CUES = ("best time to", "best month to")
 
 
 def title_for(plan: Plan, structure: str, items: int = 5) -> str:
@@ -57,8 +61,8 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
                    "listicle": [f"The Best {some} Near You: How to Choose"],
                    "how_to": [f"How to Choose {a_one} Near You"],
                    "pillar": [f"{some} Near You: The Complete Guide"]}[structure]
-    elif plan.primary.worded_as_question and plan.ask in ("frequency", "question") and \
-            structure in ("guide", "pillar", "listicle"):
+    elif (plan.primary.worded_as_question or plan.has_cue(*_WHEN_CUES)) and \
+            plan.ask in ("frequency", "question") and structure in ("guide", "pillar", "listicle"):
         q = plan.primary.question(title=True)
         options = {"guide": [f"{q} What to Know", f"{q} The Complete Answer"],
                    "pillar": [f"{q} Everything to Know"],
@@ -86,6 +90,9 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
     elif structure == "listicle":
         if plan.priced:
             options = [f"{n} Ways to Save on {t}", f"{t}: {n} Ways to Pay Less"]
+        elif plan.primary.cues & ALTERNATIVE_CUES:  # the alternatives, not "4 Best Cutcos"
+            alternatives = suffix(t, "Alternatives")
+            options = [f"The {n} Best {alternatives}", f"{n} {alternatives} Worth a Look"]
         elif plan.brand and not plan.plural_topic:
             options = [f"{n} Things to Know About {t}", f"{t}: {n} Things to Know"]
         elif not buyer and plan.has_cue("tips", "ideas", "ways to", "examples"):
@@ -120,8 +127,7 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
             many = plan.provider[1]
         if a:
             options = [f"{a} vs {b}: Which Is Better?", f"{a} vs {b}: Key Differences Explained"]
-        elif plan.brand or plan.has_cue("alternative", "alternatives", "alternatives to",
-                                        "alternative to", "competitors"):
+        elif plan.brand or plan.has_cue(*ALTERNATIVE_CUES):
             alternatives = suffix(t, "Alternatives")
             options = [f"The Best {alternatives}, Compared",
                        f"{alternatives}: How the Options Stack Up"]
