@@ -93,22 +93,22 @@ def test_the_embeddings_mode_clusters_through_the_operation(
 
 def test_leave_one_niche_out_never_chooses_on_the_held_niche() -> None:
     """A configuration perfect on one niche only is not chosen for that niche (the choice is
-    made on the other 17, where another is better); one perfect everywhere is chosen in every
+    made on the others, where another is better); one perfect everywhere is chosen in every
     fold."""
-    from eval.clustering import by_niche, rows_of
-    from eval.clustering_cv import leave_one_niche_out
+    from eval.clustering import by_niche
+    from eval.clustering_cv import leave_one_niche_out, tuning_rows
 
-    gold = {n: [r["cluster"] for r in rows] for n, rows in by_niche(rows_of("dev")).items()}
+    gold = {n: [r["cluster"] for r in rows] for n, rows in by_niche(tuning_rows()).items()}
     first = sorted(gold)[0]
     alone = {n: [f"k{i}" for i in range(len(g))] for n, g in gold.items()}
     only_first = {n: (gold[n] if n == first else alone[n]) for n in gold}
     all_but_first = {n: (alone[n] if n == first else gold[n]) for n in gold}
     ari, precision, recall, chosen = leave_one_niche_out(
         {("a", 0.1): only_first, ("b", 0.2): all_but_first})
-    assert chosen == {("b", 0.2): 18}  # `first` is scored with b: every keyword alone
+    assert chosen == {("b", 0.2): len(gold)}  # `first` is scored with b: every keyword alone
     assert ari < 1.0 and precision == 1.0 and recall < 1.0
     ari, precision, recall, chosen = leave_one_niche_out({("a", 0.1): gold, ("b", 0.2): alone})
-    assert (ari, precision, recall) == (1.0, 1.0, 1.0) and chosen == {("a", 0.1): 18}
+    assert (ari, precision, recall) == (1.0, 1.0, 1.0) and chosen == {("a", 0.1): len(gold)}
 
 
 def test_the_density_variants_keep_what_they_say() -> None:
