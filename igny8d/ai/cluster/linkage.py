@@ -24,6 +24,7 @@ from igny8d.ai.cluster.vectors import (
     Vectors,
     head_key,
     hybrid_edges,
+    name_intents,
     page_intents,
     prepare,
     similarity_edges,
@@ -199,6 +200,7 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
     cutoff = threshold if linkage == "complete" else MIN_EDGE
     if embeddings is None:
         page_intents(prepared)
+        name_intents(prepared)
         space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True)
         key_of = [space.index[head_key(p.analysis)] if p.analysis.head else -1 for p in prepared]
         key_edges = similarity_edges(space, cutoff)

@@ -115,6 +115,18 @@ def page_intents(prepared: Iterable[Prepared]) -> None:
                 p.firm_bit = INTENT_BIT[PAGE_INTENT[next(iter(pages))]]
 
 
+def name_intents(prepared: Iterable[Prepared]) -> None:
+    """On the lexical similarity, a keyword that is only a name the request shows to be a
+    destination ("upstart" beside "upstart review", "orkin" beside "orkin cost") conflicts as
+    navigational: the site is one page, its review, price and how-to pages others (both gold
+    sets keep a brand's bare name apart from its review or price page). Comparisons of names
+    are commercial and unaffected."""
+    for p in prepared:
+        if not p.firm_bit and p.item.intent is None and p.intent.is_firm \
+                and p.intent.intent == "navigational":
+            p.firm_bit = INTENT_BIT["navigational"]
+
+
 def head_key(a: Analysis) -> Key:
     """What makes two keywords the same for the clustering: their terms' stems, their compact
     text and their facets (`facets.terms_of`)."""
