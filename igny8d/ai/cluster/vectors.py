@@ -121,10 +121,25 @@ def name_intents(prepared: Iterable[Prepared]) -> None:
     navigational: the site is one page, its review, price and how-to pages others (both gold
     sets keep a brand's bare name apart from its review or price page). Comparisons of names
     are commercial and unaffected."""
-    for p in prepared:
-        if not p.firm_bit and p.item.intent is None and p.intent.is_firm \
-                and p.intent.intent == "navigational":
+    listed = list(prepared)
+    names = request_names(p.analysis for p in listed)
+    for p in listed:
+        if p.item.intent is not None or p.firm_bit == INTENT_BIT["navigational"]:
+            continue
+        if (not p.firm_bit and p.intent.is_firm and p.intent.intent == "navigational") \
+                or _brand_product(p.analysis, names):
             p.firm_bit = INTENT_BIT["navigational"]
+
+
+def _brand_product(a: Analysis, names: frozenset[str]) -> bool:
+    """Whether the keyword is a name the request shows followed by product nouns and no
+    modifier (only weak cues: "upstart personal loans", "casper mattress"): the brand's own
+    product page, as navigational as the bare name (dev2 LONO +0.007; dev flat)."""
+    if a.modifiers or not a.cues or any(c.strong for c in a.cues):
+        return False
+    tokens = a.tokens
+    return any(0 < len(n.split()) < len(tokens) and tokens[:len(n.split())] == tuple(n.split())
+               for n in names)
 
 
 def head_key(a: Analysis) -> Key:
