@@ -201,7 +201,8 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
     if embeddings is None:
         page_intents(prepared)
         name_intents(prepared)
-        space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True)
+        space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True,
+                      destinations=True)
         key_of = [space.index[head_key(p.analysis)] if p.analysis.head else -1 for p in prepared]
         key_edges = similarity_edges(space, cutoff)
     else:

@@ -41,6 +41,10 @@ LISTICLE_SUBPAGES = frozenset({"beginner", "budget", "free", "used"})
 PAGE_FACETS = frozenset({"best", "buy", "local", "alternative", "login", "support"})
 #: ... once more when both name a page type and the types differ ("best X" / "X price").
 PAGE_PENALTY = 0.3
+#: Facets that name a site's own page (a login, support, the app): on the lexical path, one
+#: keyword having one and the other not costs `PAGE_PENALTY` too (GUIDE.md: "one cluster per
+#: destination"; dev2 +0.010, dev -0.002, LONO +0.005).
+DESTINATIONS = frozenset({"login", "support", "m:app"})
 
 Vector = dict[str, float]
 
@@ -154,8 +158,10 @@ class Space:
     facets): keywords that differ only by facets share their terms' vectors, so each pair of
     terms is compared once."""
 
-    def __init__(self, analyses: Sequence[Analysis], *, acronyms: bool = False) -> None:
+    def __init__(self, analyses: Sequence[Analysis], *, acronyms: bool = False,
+                 destinations: bool = False) -> None:
         self.keys: list[Key] = []
+        self.destinations = destinations
         self.index: dict[Key, int] = {}
         #: distinct (stems, compact) terms; `term_of[key]` is a key's term
         self.terms: list[tuple[tuple[str, ...], str]] = []
@@ -229,6 +235,10 @@ class Space:
             f *= FACET_PENALTY ** n
             pu, pv = PAGE_FACETS.intersection(fu), PAGE_FACETS.intersection(fv)
             if pu and pv and pu != pv:
+                f *= PAGE_PENALTY
+            elif self.destinations and DESTINATIONS & diff:
+                # one navigational page per destination: "hellofresh" / "hellofresh
+                # customer service" / "factor login" / "sleep number app"
                 f *= PAGE_PENALTY
         return f
 
