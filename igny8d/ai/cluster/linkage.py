@@ -24,6 +24,7 @@ from igny8d.ai.cluster.vectors import (
     Vectors,
     head_key,
     hybrid_edges,
+    listicle_bits,
     name_intents,
     page_intents,
     prepare,
@@ -201,6 +202,7 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
     if embeddings is None:
         page_intents(prepared)
         name_intents(prepared)
+        listicle_bits(prepared)
         space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True,
                       destinations=True)
         key_of = [space.index[head_key(p.analysis)] if p.analysis.head else -1 for p in prepared]

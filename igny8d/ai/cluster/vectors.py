@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from igny8d.ai.cluster.facets import terms_of
 from igny8d.ai.cluster.results import KeywordItem
-from igny8d.ai.cluster.rules import INTENT_BIT
+from igny8d.ai.cluster.rules import INTENT_BIT, LISTICLE_BIT
 from igny8d.ai.intent import IntentResult, classify_analysis, request_names
 from igny8d.ai.text import Analysis, analyse, char_ngrams, stem, vocabulary
 from igny8d.vocab import Intent
@@ -133,6 +133,16 @@ def name_intents(prepared: Iterable[Prepared]) -> None:
         if (not p.firm_bit and p.intent.is_firm and p.intent.intent == "navigational") \
                 or _brand_product(p.analysis, names):
             p.firm_bit = INTENT_BIT["navigational"]
+
+
+def listicle_bits(prepared: Iterable[Prepared]) -> None:
+    """On the lexical similarity, a firmly commercial listicle ("best X") also conflicts with
+    a transactional keyword (`rules.LISTICLE_BIT`): the list of products and the price, cheap
+    or buy page are two pages, though commercial and transactional may otherwise share one."""
+    for p in prepared:
+        if p.item.intent is None and p.firm_bit == INTENT_BIT["commercial"] \
+                and "best" in page_types(p.analysis):
+            p.firm_bit |= LISTICLE_BIT
 
 
 def _brand_product(a: Analysis, names: frozenset[str]) -> bool:
