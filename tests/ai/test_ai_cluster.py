@@ -68,10 +68,13 @@ def test_the_gold_set_is_well_formed() -> None:
 # sets of eval/data (eval/data/GUIDE.md, where the clustering is now tuned and measured) keep
 # apart, so its ARI fell from 0.77 to 0.56 when the algorithm moved to those rules. It stays
 # as a guard against regressions, not as the quality measure (`make eval` is). Its intents
-# call "X price" commercial, the guide transactional: intent F1 0.99 → 0.94.
+# call "X price" commercial, the guide transactional: intent F1 0.99 → 0.94. Round 7's
+# listicle/transactional conflict (docs/decisions.md) splits its "best dog food" / "cheap dog
+# food" and "best personal loans" / "personal loan rates", which the guide keeps apart:
+# holdout ARI 0.79 → 0.71.
 FLOORS = {
     "dev": {"ari": 0.53, "pair_f1": 0.53, "intent_f1": 0.92},
-    "holdout": {"ari": 0.75, "pair_f1": 0.75, "intent_f1": 0.72},
+    "holdout": {"ari": 0.70, "pair_f1": 0.70, "intent_f1": 0.72},
 }
 
 

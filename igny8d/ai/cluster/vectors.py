@@ -138,10 +138,10 @@ def name_intents(prepared: Iterable[Prepared]) -> None:
 def listicle_bits(prepared: Iterable[Prepared]) -> None:
     """On the lexical similarity, a firmly commercial listicle ("best X") also conflicts with
     a transactional keyword (`rules.LISTICLE_BIT`): the list of products and the price, cheap
-    or buy page are two pages, though commercial and transactional may otherwise share one."""
+    or buy page are two pages, though commercial and transactional may otherwise share one.
+    A given commercial intent counts too, so clustering again keeps the split."""
     for p in prepared:
-        if p.item.intent is None and p.firm_bit == INTENT_BIT["commercial"] \
-                and "best" in page_types(p.analysis):
+        if p.firm_bit == INTENT_BIT["commercial"] and "best" in page_types(p.analysis):
             p.firm_bit |= LISTICLE_BIT
 
 
