@@ -389,14 +389,26 @@ def test_framing_words_name_no_page() -> None:
     from igny8d.ai.cluster.facets import terms_of
     assert terms_of(analyse("best way to clean solar panels")).facets == ()
     assert terms_of(analyse("best solar panels")).facets == ("best",)
-    assert terms_of(analyse("is hot yoga good for you")).facets == ()
+    assert terms_of(analyse("is hot yoga good for you")).facets == ("yes_no",)
     assert terms_of(analyse("how long are car seats good for")).facets == ("how_long",)
-    assert terms_of(analyse("is the aeropress good")).facets == ("best",)
+    assert terms_of(analyse("is the aeropress good")).facets == ("best", "yes_no")
     assert terms_of(analyse("best ev to buy")).facets == ("best",)
     assert terms_of(analyse("best ev price")).facets == ("best", "buy")
     assert terms_of(analyse("buy ev")).facets == ("buy",)
     assert ["best way to clean solar panels", "how to clean solar panels"] in _groups(
         ["how to clean solar panels", "best way to clean solar panels", "best solar panels"])
+
+
+def test_a_yes_no_question_is_its_own_page() -> None:
+    """"does debt consolidation hurt your credit" asks for a verdict: not the explainer of
+    "what is debt consolidation" (the facet counts on the lexical path only)."""
+    from igny8d.ai.cluster.facets import terms_of
+    assert terms_of(analyse("does debt consolidation hurt your credit")).facets == ("yes_no",)
+    assert terms_of(analyse("what is debt consolidation")).facets == ()
+    analyses = [analyse("does debt consolidation hurt your credit"),
+                analyse("debt consolidation hurt your credit")]
+    lexical, other = Space(analyses, lexical=True), Space(analyses)
+    assert lexical.factor(0, 1) == 0.5 and other.factor(0, 1) == 1.0
 
 
 def test_names_from_the_request_change_the_reported_intent_not_the_conflicts() -> None:

@@ -79,7 +79,7 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
     listicle_bits([*new, *(q for g in existing for q in g)])
     space = Space([q.analysis for q in new if q.analysis.head] +
                   [q.analysis for g in existing for q in g if q.analysis.head], acronyms=True,
-                  destinations=True)
+                  lexical=True)
     masks = [0] * len(existing)
     sizes = [len(c.keywords) for c in clusters]
     # inverted index: stem / 4-gram → clusters

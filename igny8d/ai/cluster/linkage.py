@@ -204,7 +204,7 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
         name_intents(prepared)
         listicle_bits(prepared)
         space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True,
-                      destinations=True)
+                      lexical=True)
         key_of = [space.index[head_key(p.analysis)] if p.analysis.head else -1 for p in prepared]
         key_edges = similarity_edges(space, cutoff)
     else:

@@ -45,6 +45,8 @@ PAGE_PENALTY = 0.3
 #: keyword having one and the other not costs `PAGE_PENALTY` too (GUIDE.md: "one cluster per
 #: destination"; dev2 +0.010, dev -0.002, LONO +0.005).
 DESTINATIONS = frozenset({"login", "support", "m:app"})
+#: Facets only the lexical path compares (`facets.terms_of`: "yes_no", a yes/no question).
+LEXICAL_FACETS = frozenset({"yes_no"})
 
 Vector = dict[str, float]
 
@@ -169,9 +171,10 @@ class Space:
     terms is compared once."""
 
     def __init__(self, analyses: Sequence[Analysis], *, acronyms: bool = False,
-                 destinations: bool = False) -> None:
+                 lexical: bool = False) -> None:
         self.keys: list[Key] = []
-        self.destinations = destinations
+        #: the lexical path's own rules (`DESTINATIONS`, `LEXICAL_FACETS`)
+        self.lexical = lexical
         self.index: dict[Key, int] = {}
         #: distinct (stems, compact) terms; `term_of[key]` is a key's term
         self.terms: list[tuple[tuple[str, ...], str]] = []
@@ -229,6 +232,9 @@ class Space:
     def factor(self, u: int, v: int) -> float:
         """What the keys' facets make of their terms' similarity (at most 1)."""
         (su, _, fu), (sv, _, fv) = self.keys[u], self.keys[v]
+        if not self.lexical:
+            fu = tuple(x for x in fu if x not in LEXICAL_FACETS)
+            fv = tuple(x for x in fv if x not in LEXICAL_FACETS)
         f = 1.0
         if "best" in fu and "best" in fv and su != sv:
             # two listicles: a word one has and the other lacks is usually another list
@@ -246,7 +252,7 @@ class Space:
             pu, pv = PAGE_FACETS.intersection(fu), PAGE_FACETS.intersection(fv)
             if pu and pv and pu != pv:
                 f *= PAGE_PENALTY
-            elif self.destinations and DESTINATIONS & diff:
+            elif self.lexical and DESTINATIONS & diff:
                 # one navigational page per destination: "hellofresh" / "hellofresh
                 # customer service" / "factor login" / "sleep number app"
                 f *= PAGE_PENALTY
