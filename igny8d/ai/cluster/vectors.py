@@ -147,12 +147,16 @@ def listicle_bits(prepared: Iterable[Prepared]) -> None:
             p.firm_bit |= LISTICLE_BIT
 
 
+_COMPARING = frozenset({"or", "vs", "versus"})
+
+
 def _brand_product(a: Analysis, names: frozenset[str]) -> bool:
     """Whether the keyword is a name the request shows followed by product nouns and no
     modifier (only weak cues: "upstart personal loans", "casper mattress"): the brand's own
     product page, as navigational as the bare name (dev2 LONO +0.007; dev flat)."""
-    if a.modifiers or not a.cues or any(c.strong for c in a.cues):
-        return False
+    if a.modifiers or not a.cues or any(c.strong for c in a.cues) \
+            or _COMPARING.intersection(a.tokens):
+        return False  # "asana or trello" compares names: commercial
     tokens = a.tokens
     return any(0 < len(n.split()) < len(tokens) and tokens[:len(n.split())] == tuple(n.split())
                for n in names)
