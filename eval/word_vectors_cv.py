@@ -45,8 +45,9 @@ Preds = dict[Config, dict[str, list[str]]]
 class _WordsSpace(vectors.Space):
     """The lexical space with each term's words kept (the static vectors read words)."""
 
-    def __init__(self, analyses: Sequence[Analysis], *, acronyms: bool = False) -> None:
-        super().__init__(analyses, acronyms=acronyms)
+    def __init__(self, analyses: Sequence[Analysis], *, acronyms: bool = False,
+                 lexical: bool = False) -> None:
+        super().__init__(analyses, acronyms=acronyms, lexical=lexical)
         words = {(t.stems, t.compact): t.words for t in map(terms_of, analyses)}
         self.term_words = [words[term] for term in self.terms]
 

@@ -182,6 +182,17 @@ def _decided_by_names(analysis: Analysis, found: list[str]) -> bool:
     return bool({"vs", "versus"} & set(analysis.modifiers)) or "or" in analysis.tokens
 
 
+def _name_and_products(analysis: Analysis, found: list[str]) -> bool:
+    """Whether the keyword is a name read from the request followed by product nouns only
+    (weak cues, no modifier: "casper mattress", "upstart personal loans"): the brand's own
+    product page, navigational like the name alone."""
+    tokens = analysis.tokens
+    return not analysis.modifiers and bool(analysis.cues) \
+        and not any(c.strong for c in analysis.cues) \
+        and any(0 < len(n.split()) < len(tokens) and tokens[:len(n.split())] == tuple(n.split())
+                for n in found)
+
+
 def classify_analysis(analysis: Analysis, names: frozenset[str] = frozenset()) -> IntentResult:
     """(intent, matched cues, confidence) of an analysed keyword; `names` (`request_names`)
     count as brands."""
@@ -189,6 +200,8 @@ def classify_analysis(analysis: Analysis, names: frozenset[str] = frozenset()) -
         found = find_phrases(list(analysis.tokens), names)
         if found and _decided_by_names(analysis, found):
             analysis = cues_with_brands(analysis, found)
+        elif found and _name_and_products(analysis, found):
+            return IntentResult("navigational", (found[0],), 0.45)
     strong: dict[Intent, list[str]] = {}
     weak: dict[Intent, list[str]] = {}
     judging = _judging(analysis.tokens)

@@ -68,10 +68,13 @@ def test_the_gold_set_is_well_formed() -> None:
 # sets of eval/data (eval/data/GUIDE.md, where the clustering is now tuned and measured) keep
 # apart, so its ARI fell from 0.77 to 0.56 when the algorithm moved to those rules. It stays
 # as a guard against regressions, not as the quality measure (`make eval` is). Its intents
-# call "X price" commercial, the guide transactional: intent F1 0.99 → 0.94.
+# call "X price" commercial, the guide transactional: intent F1 0.99 → 0.94. Round 7's
+# listicle/transactional conflict (docs/decisions.md) splits its "best dog food" / "cheap dog
+# food" and "best personal loans" / "personal loan rates", which the guide keeps apart:
+# holdout ARI 0.79 → 0.71.
 FLOORS = {
     "dev": {"ari": 0.53, "pair_f1": 0.53, "intent_f1": 0.92},
-    "holdout": {"ari": 0.75, "pair_f1": 0.75, "intent_f1": 0.72},
+    "holdout": {"ari": 0.70, "pair_f1": 0.70, "intent_f1": 0.72},
 }
 
 
@@ -386,14 +389,26 @@ def test_framing_words_name_no_page() -> None:
     from igny8d.ai.cluster.facets import terms_of
     assert terms_of(analyse("best way to clean solar panels")).facets == ()
     assert terms_of(analyse("best solar panels")).facets == ("best",)
-    assert terms_of(analyse("is hot yoga good for you")).facets == ()
+    assert terms_of(analyse("is hot yoga good for you")).facets == ("yes_no",)
     assert terms_of(analyse("how long are car seats good for")).facets == ("how_long",)
-    assert terms_of(analyse("is the aeropress good")).facets == ("best",)
+    assert terms_of(analyse("is the aeropress good")).facets == ("best", "yes_no")
     assert terms_of(analyse("best ev to buy")).facets == ("best",)
     assert terms_of(analyse("best ev price")).facets == ("best", "buy")
     assert terms_of(analyse("buy ev")).facets == ("buy",)
     assert ["best way to clean solar panels", "how to clean solar panels"] in _groups(
         ["how to clean solar panels", "best way to clean solar panels", "best solar panels"])
+
+
+def test_a_yes_no_question_is_its_own_page() -> None:
+    """"does debt consolidation hurt your credit" asks for a verdict: not the explainer of
+    "what is debt consolidation" (the facet counts on the lexical path only)."""
+    from igny8d.ai.cluster.facets import terms_of
+    assert terms_of(analyse("does debt consolidation hurt your credit")).facets == ("yes_no",)
+    assert terms_of(analyse("what is debt consolidation")).facets == ()
+    analyses = [analyse("does debt consolidation hurt your credit"),
+                analyse("debt consolidation hurt your credit")]
+    lexical, other = Space(analyses, lexical=True), Space(analyses)
+    assert lexical.factor(0, 1) == 0.5 and other.factor(0, 1) == 1.0
 
 
 def test_names_from_the_request_change_the_reported_intent_not_the_conflicts() -> None:

@@ -20,6 +20,8 @@ from igny8d.ai.cluster.vectors import (
     Vectors,
     cos,
     head_key,
+    listicle_bits,
+    name_intents,
     page_intents,
     page_types,
     pages_conflict,
@@ -71,8 +73,13 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
     page_intents(new)
     for group in existing:
         page_intents(group)
+    # the clustering's lexical rules, so that clustering the same keywords again places them
+    # where they are
+    name_intents([*new, *(q for g in existing for q in g)])
+    listicle_bits([*new, *(q for g in existing for q in g)])
     space = Space([q.analysis for q in new if q.analysis.head] +
-                  [q.analysis for g in existing for q in g if q.analysis.head], acronyms=True)
+                  [q.analysis for g in existing for q in g if q.analysis.head], acronyms=True,
+                  lexical=True)
     masks = [0] * len(existing)
     sizes = [len(c.keywords) for c in clusters]
     # inverted index: stem / 4-gram → clusters

@@ -110,6 +110,8 @@ def terms_of(a: Analysis) -> Terms:
     buys = {p for p in matched if lex.facet_of[p] == "buy"}
     if "best" in facets and buys and buys <= _BUY_VERBS:
         facets.discard("buy")  # "best ev to buy", "is buying an ev worth it": the listicle
+    if words and words[0] in _YES_NO:
+        facets.add("yes_no")
     drop = lex.noise | lex.local_venues if "local" in facets else lex.noise
     head = [w for w in split_modifiers(words)[0] if w not in used and w not in drop]
     if not head:
@@ -121,6 +123,12 @@ def terms_of(a: Analysis) -> Terms:
 #: Buying as a verb: beside a listicle or worth-it word it names the listicle's purpose ("best
 #: ev to buy"), not a price or deal page.
 _BUY_VERBS = frozenset({"buy", "buying"})
+
+
+#: Words that open a yes/no question: "is debt consolidation a good idea" asks for a verdict,
+#: not the explainer of "what is debt consolidation" or the how-to (facet "yes_no", compared on
+#: the lexical path only: dev -0.001, dev2 +0.005, LONO +0.003).
+_YES_NO = frozenset({"is", "are", "can", "should", "does", "do", "will", "would", "could"})
 
 
 def _question_good_for(words: list[str]) -> bool:

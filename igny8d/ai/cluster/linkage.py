@@ -24,6 +24,8 @@ from igny8d.ai.cluster.vectors import (
     Vectors,
     head_key,
     hybrid_edges,
+    listicle_bits,
+    name_intents,
     page_intents,
     prepare,
     similarity_edges,
@@ -199,7 +201,10 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
     cutoff = threshold if linkage == "complete" else MIN_EDGE
     if embeddings is None:
         page_intents(prepared)
-        space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True)
+        name_intents(prepared)
+        listicle_bits(prepared)
+        space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True,
+                      lexical=True)
         key_of = [space.index[head_key(p.analysis)] if p.analysis.head else -1 for p in prepared]
         key_edges = similarity_edges(space, cutoff)
     else:

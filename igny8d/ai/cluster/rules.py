@@ -37,9 +37,16 @@ CONFLICTS: frozenset[frozenset[str]] = frozenset({
     frozenset({_N, _C}),
 })
 INTENT_BIT: dict[str, int] = {intent: 1 << i for i, intent in enumerate(INTENT_PRECEDENCE)}
+#: A listicle's bit beside its commercial one (set on the lexical path only,
+#: `vectors.listicle_bits`): it conflicts with a transactional keyword ("best cheap standing
+#: desk" / "cheap standing desk", "best personal loan" / "personal loan rates": GUIDE.md,
+#: commercial vs transactional for the same product).
+LISTICLE_BIT = 1 << len(INTENT_PRECEDENCE)
 _CONFLICT_MASK: dict[int, int] = {
     INTENT_BIT[a]: sum(INTENT_BIT[b] for b in INTENT_PRECEDENCE if frozenset({a, b}) in CONFLICTS)
     for a in INTENT_PRECEDENCE}
+_CONFLICT_MASK[INTENT_BIT[_T]] |= LISTICLE_BIT
+_CONFLICT_MASK[LISTICLE_BIT] = INTENT_BIT[_T]
 
 
 def conflicts(mask_a: int, mask_b: int) -> bool:

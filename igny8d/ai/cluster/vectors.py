@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from igny8d.ai.cluster.facets import terms_of
 from igny8d.ai.cluster.results import KeywordItem
-from igny8d.ai.cluster.rules import INTENT_BIT
+from igny8d.ai.cluster.rules import INTENT_BIT, LISTICLE_BIT
 from igny8d.ai.intent import IntentResult, classify_analysis, request_names
 from igny8d.ai.text import Analysis, analyse, char_ngrams, stem, vocabulary
 from igny8d.vocab import Intent
@@ -41,6 +41,12 @@ LISTICLE_SUBPAGES = frozenset({"beginner", "budget", "free", "used"})
 PAGE_FACETS = frozenset({"best", "buy", "local", "alternative", "login", "support"})
 #: ... once more when both name a page type and the types differ ("best X" / "X price").
 PAGE_PENALTY = 0.3
+#: Facets that name a site's own page (a login, support, the app): on the lexical path, one
+#: keyword having one and the other not costs `PAGE_PENALTY` too (GUIDE.md: "one cluster per
+#: destination"; dev2 +0.010, dev -0.002, LONO +0.005).
+DESTINATIONS = frozenset({"login", "support", "m:app"})
+#: Facets only the lexical path compares (`facets.terms_of`: "yes_no", a yes/no question).
+LEXICAL_FACETS = frozenset({"yes_no"})
 
 Vector = dict[str, float]
 
@@ -115,6 +121,47 @@ def page_intents(prepared: Iterable[Prepared]) -> None:
                 p.firm_bit = INTENT_BIT[PAGE_INTENT[next(iter(pages))]]
 
 
+def name_intents(prepared: Iterable[Prepared]) -> None:
+    """On the lexical similarity, a keyword that is only a name the request shows to be a
+    destination ("upstart" beside "upstart review", "orkin" beside "orkin cost") conflicts as
+    navigational: the site is one page, its review, price and how-to pages others (both gold
+    sets keep a brand's bare name apart from its review or price page). Comparisons of names
+    are commercial and unaffected."""
+    listed = list(prepared)
+    names = request_names(p.analysis for p in listed)
+    for p in listed:
+        if p.item.intent is not None or p.firm_bit == INTENT_BIT["navigational"]:
+            continue
+        if (not p.firm_bit and p.intent.is_firm and p.intent.intent == "navigational") \
+                or _brand_product(p.analysis, names):
+            p.firm_bit = INTENT_BIT["navigational"]
+
+
+def listicle_bits(prepared: Iterable[Prepared]) -> None:
+    """On the lexical similarity, a firmly commercial listicle ("best X") also conflicts with
+    a transactional keyword (`rules.LISTICLE_BIT`): the list of products and the price, cheap
+    or buy page are two pages, though commercial and transactional may otherwise share one.
+    A given commercial intent counts too, so clustering again keeps the split."""
+    for p in prepared:
+        if p.firm_bit == INTENT_BIT["commercial"] and "best" in page_types(p.analysis):
+            p.firm_bit |= LISTICLE_BIT
+
+
+_COMPARING = frozenset({"or", "vs", "versus"})
+
+
+def _brand_product(a: Analysis, names: frozenset[str]) -> bool:
+    """Whether the keyword is a name the request shows followed by product nouns and no
+    modifier (only weak cues: "upstart personal loans", "casper mattress"): the brand's own
+    product page, as navigational as the bare name (dev2 LONO +0.007; dev flat)."""
+    if a.modifiers or not a.cues or any(c.strong for c in a.cues) \
+            or _COMPARING.intersection(a.tokens):
+        return False  # "asana or trello" compares names: commercial
+    tokens = a.tokens
+    return any(0 < len(n.split()) < len(tokens) and tokens[:len(n.split())] == tuple(n.split())
+               for n in names)
+
+
 def head_key(a: Analysis) -> Key:
     """What makes two keywords the same for the clustering: their terms' stems, their compact
     text and their facets (`facets.terms_of`)."""
@@ -127,8 +174,11 @@ class Space:
     facets): keywords that differ only by facets share their terms' vectors, so each pair of
     terms is compared once."""
 
-    def __init__(self, analyses: Sequence[Analysis], *, acronyms: bool = False) -> None:
+    def __init__(self, analyses: Sequence[Analysis], *, acronyms: bool = False,
+                 lexical: bool = False) -> None:
         self.keys: list[Key] = []
+        #: the lexical path's own rules (`DESTINATIONS`, `LEXICAL_FACETS`)
+        self.lexical = lexical
         self.index: dict[Key, int] = {}
         #: distinct (stems, compact) terms; `term_of[key]` is a key's term
         self.terms: list[tuple[tuple[str, ...], str]] = []
@@ -186,6 +236,9 @@ class Space:
     def factor(self, u: int, v: int) -> float:
         """What the keys' facets make of their terms' similarity (at most 1)."""
         (su, _, fu), (sv, _, fv) = self.keys[u], self.keys[v]
+        if not self.lexical:
+            fu = tuple(x for x in fu if x not in LEXICAL_FACETS)
+            fv = tuple(x for x in fv if x not in LEXICAL_FACETS)
         f = 1.0
         if "best" in fu and "best" in fv and su != sv:
             # two listicles: a word one has and the other lacks is usually another list
@@ -202,6 +255,10 @@ class Space:
             f *= FACET_PENALTY ** n
             pu, pv = PAGE_FACETS.intersection(fu), PAGE_FACETS.intersection(fv)
             if pu and pv and pu != pv:
+                f *= PAGE_PENALTY
+            elif self.lexical and DESTINATIONS & diff:
+                # one navigational page per destination: "hellofresh" / "hellofresh
+                # customer service" / "factor login" / "sleep number app"
                 f *= PAGE_PENALTY
         return f
 
