@@ -25,7 +25,7 @@ from igny8d.ai import ClusterResult, KeywordItem
 from igny8d.ai.cluster import Linkage
 
 LOCAL_THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
-EMBEDDING_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
+EMBEDDING_THRESHOLDS = (0.5, 0.55, 0.6, 0.625, 0.65, 0.675, 0.7, 0.75)
 LINKAGES: tuple[Linkage, ...] = ("complete", "average")
 
 #: The gold sets tuned on: dev and dev2 (written by two writers; niche names are distinct).
@@ -115,10 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         gold = {n: [r["cluster"] for r in rows] for n, rows in by_niche(tuning_rows()).items()}
         for config, pred in preds.items():
             ari = adjusted_rand_index(*_pooled(gold, pred, sorted(gold)))
-            print(f"{mode:10} {config[0]:8} {config[1]:.2f}  dev ARI {ari:.3f}")
+            print(f"{mode:10} {config[0]:8} {config[1]:.3f}  dev ARI {ari:.3f}")
         ari, p, r, chosen = leave_one_niche_out(preds)
         print(f"{mode:10} leave-one-niche-out ARI {ari:.3f} (P {p:.3f} R {r:.3f}); chosen: "
-              + ", ".join(f"{c[0]} {c[1]:.2f} ×{k}" for c, k in chosen.most_common()))
+              + ", ".join(f"{c[0]} {c[1]:.3f} ×{k}" for c, k in chosen.most_common()))
     return 0
 
 

@@ -35,9 +35,11 @@ named after it. Only a keyword empty after normalisation is *unclustered* (`empt
 path left out (an LLM's answer) clusters of their own.
 
 **On embeddings** (`cluster_keywords(items, embeddings=...)`): a pair's similarity is the
-larger of the vectors' cosine and the lexical similarity above (the same terms and facets are
-1.0 whatever the vectors say), and two keywords naming conflicting page types
-(`vectors.pages_conflict`: "best X" / "X price") are never merged; complete linkage at
+larger of the vectors' cosine (plus a tenth of the lexical similarity where that is strong) and
+the lexical similarity above (the same terms and facets are 1.0 whatever the vectors say); two
+keywords wanting different pages by their facets or buying intents (`semantic.other_pages`: a
+local pack, a sub-listicle, "best X" / "X price") have it lowered, and two naming conflicting
+page types (`vectors.pages_conflict`) are never merged; complete linkage at
 `EMBEDDING_THRESHOLD` by default; naming and intent conflicts are the same. Every pair is
 scored, so the cost is O(n² · dimensions). `assign_to_existing(..., embeddings=...)` matches
 on the average cosine, with the same page-type rule.

@@ -17,13 +17,13 @@ from igny8d.ai.cluster.rules import (
     rank,
     tidy,
 )
+from igny8d.ai.cluster.semantic import penalise_other_pages, semantic_edges
 from igny8d.ai.cluster.vectors import (
     Embeddings,
     Prepared,
     Space,
     Vectors,
     head_key,
-    hybrid_edges,
     listicle_bits,
     name_intents,
     page_intents,
@@ -216,8 +216,11 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
             if p.analysis.head:
                 key_of[i] = len(units)
                 units.append(vectors.of(p.item.id))
-        key_edges = hybrid_edges(units, [p.analysis for p in prepared if p.analysis.head],
-                                 cutoff)
+        # a keyword naming one page type conflicts as that page's intent, as on the lexical path
+        page_intents(prepared)
+        headed = [p for p in prepared if p.analysis.head]
+        key_edges = penalise_other_pages(
+            semantic_edges(units, [p.analysis for p in headed], cutoff), headed, cutoff)
     by_key: dict[int, list[int]] = defaultdict(list)
     for i, u in enumerate(key_of):
         if u >= 0:

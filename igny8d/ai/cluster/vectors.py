@@ -440,32 +440,6 @@ def vector_edges(units: Sequence[tuple[float, ...]], cutoff: float) -> list[dict
     return edges
 
 
-def hybrid_edges(units: Sequence[tuple[float, ...]], analyses: Sequence[Analysis],
-                 cutoff: float) -> list[dict[int, float]]:
-    """Edges (≥ cutoff) between keywords on embeddings: per pair the larger of the vectors'
-    cosine and the lexical similarity (`Space.sim`: 1.0 for the same terms and facets, high
-    for rewordings and misspellings a small embedding model scores lower), without the pairs
-    whose page types conflict (`pages_conflict`). `units[i]` is the vector of the keyword
-    analysed as `analyses[i]`; every analysis has a head."""
-    edges = vector_edges(units, cutoff)
-    space = Space(analyses)
-    by_key: dict[int, list[int]] = defaultdict(list)
-    for i, a in enumerate(analyses):
-        by_key[space.index[head_key(a)]].append(i)
-    for same in by_key.values():
-        for x, i in enumerate(same):
-            for j in same[x + 1:]:
-                edges[i][j] = edges[j][i] = 1.0
-    for u, row in enumerate(similarity_edges(space, cutoff)):
-        for v, s in row.items():
-            if v > u:
-                for i in by_key[u]:
-                    for j in by_key[v]:
-                        if s > edges[i].get(j, 0.0):
-                            edges[i][j] = edges[j][i] = s
-    return drop_page_conflicts(edges, [page_types(a) for a in analyses])
-
-
 def drop_page_conflicts(edges: list[dict[int, float]], pages: Sequence[frozenset[str]]
                         ) -> list[dict[int, float]]:
     """`edges` without the pairs whose page types conflict (`pages_conflict`): with no edge,
