@@ -23,10 +23,10 @@ DEFAULT_MAX_CLUSTER_SIZE = 100
 #: 0.8 or more), so the TF-IDF threshold would merge whole niches. For all-MiniLM-L6-v2 the two
 #: tuning sets' writers disagree: dev does best at 0.60, dev2 at 0.72; pooled leave-one-niche-out
 #: over both (`python -m eval.clustering_cv --mode embeddings`) is flat from 0.65 (0.635) to 0.70
-#: (0.639) (docs/decisions.md, "Embedding threshold on two writers"). With the other-page penalty
-#: (`pagepairs`) every fold picks 0.675 (LONO 0.672; docs/decisions.md, "Embeddings round 7 (dev
-#: + dev2)"). The tests' hashed character-trigram vectors behave like the TF-IDF ones and do best
-#: near 0.4.
+#: (0.639) (docs/decisions.md, "Embedding threshold on two writers"). With the other-page
+#: penalty (`semantic.penalise_other_pages`) every fold picks 0.675 (docs/decisions.md,
+#: "Embeddings round 7 (dev + dev2)"). The tests' hashed character-trigram vectors behave like
+#: the TF-IDF ones and do best near 0.4.
 EMBEDDING_THRESHOLD = 0.675
 
 _T, _C, _N, _I = "transactional", "commercial", "navigational", "informational"
