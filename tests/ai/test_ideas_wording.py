@@ -361,3 +361,9 @@ def test_a_price_question_keeps_its_unit_and_its_of() -> None:
         "How much does factor meals cost per meal?"
     assert analyse_keyword("average cost of pest control").question() == \
         "What is the average cost of pest control?"
+
+
+def test_a_task_named_by_a_noun_is_taught_with_its_verb() -> None:
+    assert "How to Care for a Snake Plant the Right Way" in titles("snake plant care")
+    assert titles("electric car maintenance")[0].startswith("How to Maintain an Electric Car")
+    assert not any("Care for" in t for t in titles("lawn care near me"))

@@ -154,7 +154,23 @@ class Plan:
             # the destination: a brand the lexicon knows, else the topic ("netflix login")
             brands = self.primary.analysis.brands
             return "Sign In to " + (title_case(brands[0].split()) if brands else self.t)
-        return None
+        return self._noun_task()
+
+    def _noun_task(self) -> str | None:
+        """The task a topic names with a noun ("monstera care" → "Care for a Monstera",
+        "electric car maintenance" → "Maintain an Electric Car"), for a reader who wants to
+        do it: not a local search, which hires it done, nor a brand."""
+        words = list(self.topic)
+        end = head_end(words) or len(words)
+        verb = _NOUN_TASKS.get(normalise(words[end - 1])) if end >= 2 else None
+        if verb is None or self.intent != "informational" or self.local or self.brand or \
+                self.versus:
+            return None
+        obj = words[:end - 1]
+        t = title_case(obj)
+        if countable(obj[-1]) and not is_plural(obj[-1]):
+            t = f"{english.indefinite_article(t)} {t}"
+        return f"{verb} {t}"
 
     @property
     def bare_sides(self) -> tuple[str, str]:
@@ -280,6 +296,11 @@ COUPON_CUES = frozenset({"coupon", "coupons", "coupon code", "coupon codes", "pr
                          "vouchers", "voucher code", "promo"})
 
 
+#: Nouns that name a task, and the verb that does it ("monstera *care*": "Care for").
+_NOUN_TASKS = {"care": "Care for", "maintenance": "Maintain", "installation": "Install",
+               "cleaning": "Clean", "removal": "Remove", "replacement": "Replace",
+               "assembly": "Assemble", "propagation": "Propagate", "pruning": "Prune",
+               "repotting": "Repot", "storage": "Store", "winterizing": "Winterize"}
 #: Head nouns of tools a reader uses rather than buys or learns about.
 _TOOLS = frozenset({"calculator", "calculators", "template", "templates", "checker",
                     "generator", "converter", "tracker", "planner", "spreadsheet", "worksheet",
