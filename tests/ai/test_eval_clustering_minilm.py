@@ -3,12 +3,15 @@ settings' default threshold and linkage): the dev figures stay above their floor
 
 from __future__ import annotations
 
+import pytest
+
 from eval.clustering import FLOORS, evaluate, render
 from tests.helpers.embeddings import needs_model
 
 pytestmark = needs_model
 
 
+@pytest.mark.timeout(900)  # both tuning sets embedded and clustered, and the assign eval
 def test_the_embeddings_dev_figures_stay_above_their_floors() -> None:
     report = evaluate(sets=("dev", "dev2"), modes=("embeddings",))
     assert report.skipped == [] and report.failures == [], render(report)
