@@ -53,8 +53,9 @@ FLOORS: dict[tuple[str, str], dict[str, float]] = {
     ("dev", "embeddings"): {"ari": 0.665, "pair_f1": 0.665, "unclustered_max": 0.0},
     ("dev2", "local"): {"ari": 0.62, "pair_f1": 0.62, "intent_f1": 0.78, "unclustered_max": 0.0},
     ("dev2", "embeddings"): {"ari": 0.65, "pair_f1": 0.65, "unclustered_max": 0.0},
-    # new keywords joining the existing clusters (`eval.clustering_assign`): ARI 0.663
-    ("dev", "embeddings-assign"): {"ari": 0.62},
+    # new keywords joining the existing clusters (`eval.clustering_assign`): ARI 0.696 (round 8;
+    # dev2 0.637)
+    ("dev", "embeddings-assign"): {"ari": 0.67},
 }
 
 Clusterer = Callable[[list[KeywordItem]], ClusterResult]

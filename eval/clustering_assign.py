@@ -1,10 +1,10 @@
-"""New keywords joining existing clusters on embeddings, against the DEV gold set only.
+"""New keywords joining existing clusters on embeddings, on the tuning sets (dev, dev2).
 
-    python -m eval.clustering_assign
+    python -m eval.clustering_assign [--sets dev,dev2]
 
 `auto_cluster` on a sector that already has clusters first puts each new keyword in the
 existing cluster its vector fits (`assign_to_existing(..., embeddings=...)`), then clusters the
-rest among themselves. Per dev niche: a deterministic ~70 % of the keywords (by a CRC of the
+rest among themselves. Per niche of each set: a deterministic ~70 % of the keywords (by a CRC of the
 text, so neither volume nor row order decides) is clustered whole through the operation's own
 step (`cluster_on_vectors`) and becomes the existing clusters; the other ~30 % then go through
 the same step with those clusters given. Figures, pooled over the niches:
@@ -17,6 +17,9 @@ the same step with those clusters given. Figures, pooled over the niches:
 - of the new keywords whose gold cluster is not there yet: the share that joined an existing
   cluster anyway ("intruded").
 
+Each set is reported on its own (the two writers differ: dev groups coarser, dev2 finer) and
+pooled.
+
 The holdout is never read.
 """
 
@@ -28,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from eval.clustering import by_niche, rows_of
+from eval.clustering_cv import TUNING_SETS
 from eval.metrics import adjusted_rand_index
 from igny8d.ai import ClusterResult, ExistingCluster, KeywordItem
 from igny8d.ai.cluster import Linkage
@@ -43,6 +47,7 @@ Step = Callable[[list[ExistingCluster], list[KeywordItem], dict[int, tuple[float
 
 @dataclass
 class AssignFigures:
+    set: str
     keywords: int
     new: int
     ari: float  # existing split + assignments + the rest clustered
@@ -68,14 +73,46 @@ def _labels(result: ClusterResult, prefix: str) -> dict[int, str]:
 
 
 def measure(vectors: Callable[[Sequence[str]], list[tuple[float, ...]]], step: Step,
-            whole: Callable[[list[KeywordItem], dict[int, tuple[float, ...]]], ClusterResult]
-            ) -> AssignFigures:
+            whole: Callable[[list[KeywordItem], dict[int, tuple[float, ...]]], ClusterResult],
+            set_name: str = "dev") -> AssignFigures:
+    """The figures on one set."""
+    return measure_sets(vectors, step, whole, (set_name,))[set_name]
+
+
+def measure_sets(vectors: Callable[[Sequence[str]], list[tuple[float, ...]]], step: Step,
+                 whole: Callable[[list[KeywordItem], dict[int, tuple[float, ...]]],
+                                 ClusterResult],
+                 sets: Sequence[str] = TUNING_SETS) -> dict[str, AssignFigures]:
+    """The figures on each set, and "pooled" over them when more than one."""
+    out: dict[str, AssignFigures] = {}
+    labels: dict[str, tuple[list[str], list[str], list[str]]] = {}
+    for set_name in sets:
+        out[set_name], labels[set_name] = _measure_set(vectors, step, whole, set_name)
+    if len(sets) > 1:
+        parts = [out[s] for s in sets]
+        pred = [x for s in sets for x in labels[s][0]]
+        once = [x for s in sets for x in labels[s][1]]
+        gold = [x for s in sets for x in labels[s][2]]
+        out["pooled"] = AssignFigures(
+            "+".join(sets), sum(f.keywords for f in parts), sum(f.new for f in parts),
+            adjusted_rand_index(pred, gold), adjusted_rand_index(once, gold),
+            sum(f.placeable for f in parts), sum(f.right for f in parts),
+            sum(f.wrong for f in parts), sum(f.missed for f in parts),
+            sum(f.unplaceable for f in parts), sum(f.intruded for f in parts),
+            {f"{f.set}/{n}": a for f in parts for n, a in f.niche_ari.items()})
+    return out
+
+
+def _measure_set(vectors: Callable[[Sequence[str]], list[tuple[float, ...]]], step: Step,
+                 whole: Callable[[list[KeywordItem], dict[int, tuple[float, ...]]],
+                                 ClusterResult], set_name: str
+                 ) -> tuple[AssignFigures, tuple[list[str], list[str], list[str]]]:
     pred: list[str] = []
     pred_whole: list[str] = []
     gold: list[str] = []
     niche_ari: dict[str, float] = {}
     new_total = placeable = right = wrong = missed = unplaceable = intruded = 0
-    for niche, rows in by_niche(rows_of("dev")).items():
+    for niche, rows in by_niche(rows_of(set_name)).items():
         items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
         gold_of = {k.id: r["cluster"] for k, r in zip(items, rows, strict=True)}
         by_id = dict(zip((k.id for k in items), vectors([k.text for k in items]), strict=True))
@@ -113,18 +150,18 @@ def measure(vectors: Callable[[Sequence[str]], list[tuple[float, ...]]], step: S
         niche_gold = [gold_of[i] for i in ids]
         niche_ari[niche] = adjusted_rand_index(niche_pred, niche_gold)
         once = _labels(whole(items, by_id), "")
-        pred += [f"{niche}/{label[i]}" for i in ids]
-        pred_whole += [f"{niche}/{once[i]}" for i in ids]
-        gold += [f"{niche}/{gold_of[i]}" for i in ids]
-    return AssignFigures(len(gold), new_total, adjusted_rand_index(pred, gold),
+        pred += [f"{set_name}/{niche}/{label[i]}" for i in ids]
+        pred_whole += [f"{set_name}/{niche}/{once[i]}" for i in ids]
+        gold += [f"{set_name}/{niche}/{gold_of[i]}" for i in ids]
+    return AssignFigures(set_name, len(gold), new_total, adjusted_rand_index(pred, gold),
                          adjusted_rand_index(pred_whole, gold), placeable, right, wrong, missed,
-                         unplaceable, intruded, niche_ari)
+                         unplaceable, intruded, niche_ari), (pred, pred_whole, gold)
 
 
 def render(f: AssignFigures) -> str:
     def share(x: int, of: int) -> str:
         return f"{100 * x / of:.1f} %" if of else "-"
-    return (f"[clustering: new keywords into existing clusters, dev]\n"
+    return (f"[clustering: new keywords into existing clusters, {f.set}]\n"
             f"  {f.keywords} keywords, {f.new} new: ARI {f.ari:.3f} (one run over all: "
             f"{f.whole_ari:.3f})\n"
             f"  placeable {f.placeable}: right {share(f.right, f.placeable)}, wrong "
@@ -148,10 +185,18 @@ def operation_step(threshold: float, linkage: Linkage) -> tuple[Step, Callable[
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     from igny8d.ai.providers.embedded import SentenceEmbedder
     from igny8d.settings import Settings
 
-    del argv
+    parser = argparse.ArgumentParser(prog="python -m eval.clustering_assign")
+    parser.add_argument("--sets", default=",".join(TUNING_SETS),
+                        help="comma-separated tuning sets (the holdouts are refused)")
+    args = parser.parse_args(argv)
+    sets = tuple(s for s in args.sets.split(",") if s)
+    if not sets or any(s not in TUNING_SETS for s in sets):
+        parser.error(f"--sets takes {', '.join(TUNING_SETS)} only")
     embedder = SentenceEmbedder()
     defaults = Settings()
 
@@ -159,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         return [tuple(v) for v in embedder.embed(list(texts))]
     step, whole = operation_step(defaults.embedding_threshold_for(None),
                                  defaults.embedding_linkage)
-    print(render(measure(vectors, step, whole)))
+    figures = measure_sets(vectors, step, whole, sets)
+    print("\n".join(render(f) for f in figures.values()))
     return 0
 
 

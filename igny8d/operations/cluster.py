@@ -16,8 +16,9 @@ placed by auto clustering is clustered again.
 `clustering` prompt) or — with the `cluster_with_embeddings` setting and a provider that
 offers embeddings, or the local provider with `embedding_model_path` (in-process
 sentence-transformers) — on embeddings: one `embed` call for the new keywords and a sample of
-each existing cluster's keywords; a keyword joins the existing cluster whose sampled keywords'
-vectors are closest on average (≥ the model's threshold, `Settings.embedding_threshold_for`),
+each existing cluster's keywords; a keyword joins the existing cluster whose sampled keywords
+are closest on average by the clustering's similarity (cosine, lexical bonus, other-page
+penalty; ≥ the model's threshold, `Settings.embedding_threshold_for`),
 the rest are clustered by the local linkage (`embedding_linkage`) over their vectors
 (`cluster_on_vectors`). Vectors that are missing, extra, not finite or of mixed dimensions
 fail the job (refunded, nothing written): the provider's `embed` checks them. Every keyword
@@ -259,9 +260,10 @@ def _texts(existing: list[ExistingCluster], items: list[KeywordItem]
 def cluster_on_vectors(existing: list[ExistingCluster], items: list[KeywordItem],
                 embeddings: dict[int, tuple[float, ...]], threshold: float, linkage: Linkage
                 ) -> tuple[dict[int, int], ClusterResult, dict[int, Intent]]:
-    """CPU-heavy: the keywords join existing clusters by their vectors (average cosine to the
-    cluster's sampled keywords ≥ threshold), the rest are clustered on their vectors and
-    words (`cluster_keywords` with `embeddings`: the larger of cosine and lexical similarity)."""
+    """CPU-heavy: the keywords join existing clusters by their vectors (the clustering's
+    similarity, averaged over the cluster's sampled keywords, ≥ threshold), the rest are
+    clustered on their vectors and words (`cluster_keywords` with `embeddings`: the larger of
+    cosine and lexical similarity)."""
     joined: dict[int, int] = {}
     rest = list(items)
     if existing and items:

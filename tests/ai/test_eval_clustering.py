@@ -3,6 +3,8 @@ floors, every keyword placed; the report renders every figure and says why a mod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from eval import clustering
@@ -97,6 +99,30 @@ def test_the_embeddings_mode_clusters_through_the_operation(
     assert got.right + got.wrong + got.missed == got.placeable
     assert got.placeable + got.unplaceable == got.new and 0 < got.ari < 1
     assert "new keywords into existing clusters" in render(report)
+
+
+def test_new_keywords_are_measured_on_each_tuning_set_and_pooled() -> None:
+    """`eval.clustering_assign` on dev and dev2 (the stand-in's vectors): each set on its own,
+    and the pooled figures are their sums; a blind set is refused."""
+    from eval import clustering_assign
+
+    embedder = _HashedEmbedder()
+
+    def vectors(texts: Sequence[str]) -> list[tuple[float, ...]]:
+        return embedder.embed(list(texts))
+    step, whole = clustering_assign.operation_step(0.4, "complete")
+    got = clustering_assign.measure_sets(vectors, step, whole, ("dev", "dev2"))
+    assert list(got) == ["dev", "dev2", "pooled"]
+    dev, dev2, pooled = got["dev"], got["dev2"], got["pooled"]
+    assert dev.keywords == len(clustering.rows_of("dev"))
+    assert dev2.keywords == len(clustering.rows_of("dev2"))
+    for name in ("keywords", "new", "placeable", "right", "wrong", "missed", "unplaceable",
+                 "intruded"):
+        assert getattr(pooled, name) == getattr(dev, name) + getattr(dev2, name)
+    assert len(pooled.niche_ari) == 35 and 0 < pooled.ari < 1
+    assert "dev+dev2]" in clustering_assign.render(pooled)
+    with pytest.raises(SystemExit):
+        clustering_assign.main(["--sets", "holdout"])
 
 
 def test_leave_one_niche_out_never_chooses_on_the_held_niche() -> None:

@@ -42,7 +42,8 @@ local pack, a sub-listicle, "best X" / "X price") have it lowered, and two namin
 page types (`vectors.pages_conflict`) are never merged; complete linkage at
 `EMBEDDING_THRESHOLD` by default; naming and intent conflicts are the same. Every pair is
 scored, so the cost is O(n² · dimensions). `assign_to_existing(..., embeddings=...)` matches
-on the average cosine, with the same page-type rule.
+on the average of the same similarity (bonus, penalty, page intents) over a cluster's keywords,
+with the same page-type rule.
 
 **On someone else's groups** (`clusters_from_groups`, an LLM's answer): the same naming,
 intent-conflict and minimum-size rules applied to groups made elsewhere.
