@@ -150,3 +150,34 @@ def test_a_question_about_a_name_stays_a_question() -> None:
     assert classify_intent("quickbooks", names).intent == "navigational"
     assert classify_intent("how much is quickbooks", names).intent == "informational"
     assert classify_intent("trello tutorial", names).intent == "informational"
+
+
+def test_site_tails_show_names_for_the_reported_intent() -> None:
+    """Round 8: an hours, locations, menu, download, website or app tail follows a site's name
+    ("micro center hours"); before "app" one word only ("project management app" is a kind of
+    app). A name with a site word the head keeps is its page ("nanit app": navigational), and
+    "download" after a brand is the brand's app."""
+    from igny8d.ai.intent import request_names
+    from igny8d.ai.text import analyse
+    keywords = ("micro center hours", "nanit app", "project management app", "anki download")
+    names = request_names(analyse(k) for k in keywords)
+    assert names == frozenset({"micro center", "nanit", "anki"})
+    assert request_names((analyse(k) for k in keywords), site_tails=False) == frozenset()
+    assert classify_intent("micro center", names).intent == "navigational"
+    assert classify_intent("nanit app", names).intent == "navigational"
+    assert classify_intent("anki download", names).intent == "navigational"
+    assert classify_intent("strava app download").intent == "navigational"  # a listed brand
+    assert classify_intent("project management app", names).intent != "navigational"
+
+
+def test_or_between_kinds_deals_and_worth_phrasings() -> None:
+    """Round 8: two kinds weighed with "or" and no brand are research, as with "vs"; "msrp",
+    "in stock", "black friday" are deals; "worth the money" asks for a judgement."""
+    assert classify_intent("secured or unsecured loan").intent == "informational"
+    assert classify_intent("flip or rotate mattress").intent == "informational"
+    assert classify_intent("duolingo or babbel", frozenset({"duolingo", "babbel"})).intent \
+        == "commercial"
+    assert classify_intent("rtx 5090 msrp").intent == "transactional"
+    assert classify_intent("5090 in stock").intent == "transactional"
+    assert classify_intent("gaming pc black friday").intent == "transactional"
+    assert classify_intent("is cutco worth the money").intent == "commercial"

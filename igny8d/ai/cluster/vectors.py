@@ -128,11 +128,15 @@ def name_intents(prepared: Iterable[Prepared]) -> None:
     sets keep a brand's bare name apart from its review or price page). Comparisons of names
     are commercial and unaffected."""
     listed = list(prepared)
-    names = request_names(p.analysis for p in listed)
+    # the names of login, review… tails only: with the site tails' ("X hours", "X app") the
+    # pages moved (round 8, docs/decisions.md); those change the reported intent alone
+    names = request_names((p.analysis for p in listed), site_tails=False)
+    wide = request_names(p.analysis for p in listed)
     for p in listed:
         if p.item.intent is not None or p.firm_bit == INTENT_BIT["navigational"]:
             continue
-        if (not p.firm_bit and p.intent.is_firm and p.intent.intent == "navigational") \
+        guess = p.intent if names == wide else classify_analysis(p.analysis, names)
+        if (not p.firm_bit and guess.is_firm and guess.intent == "navigational") \
                 or _brand_product(p.analysis, names):
             p.firm_bit = INTENT_BIT["navigational"]
 
