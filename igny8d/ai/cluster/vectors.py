@@ -110,10 +110,11 @@ PAGE_INTENT: dict[str, Intent] = {
 
 
 def page_intents(prepared: Iterable[Prepared]) -> None:
-    """On the lexical similarity, a keyword naming one page type, with a guessed intent,
-    conflicts as that page's intent (its `firm_bit`): "how much does dog training cost" is an
-    informational question, but its page is the price page of "dog training cost" (one page
-    serves both, eval/data/GUIDE.md). Its reported intent stays the classifier's."""
+    """On either similarity (lexical or embeddings), a keyword naming one page type, with a
+    guessed intent, conflicts as that page's intent (its `firm_bit`): "how much does dog
+    training cost" is an informational question, but its page is the price page of "dog
+    training cost" (one page serves both, eval/data/GUIDE.md). Its reported intent stays the
+    classifier's."""
     for p in prepared:
         if p.firm_bit and p.item.intent is None:
             pages = page_types(p.analysis)
