@@ -136,14 +136,14 @@ _PAGE_PHRASES: tuple[tuple[tuple[str, ...], Intent], ...] = (
     (("worth", "buying"), "commercial"))
 
 
+_PAGE_PHRASE_TABLE = {phrase: " ".join(phrase) for phrase, _ in _PAGE_PHRASES}
+_PAGE_PHRASE_INTENT: dict[str, Intent] = {" ".join(p): i for p, i in _PAGE_PHRASES}
+
+
 def _page_phrases(tokens: tuple[str, ...]) -> list[tuple[str, Intent]]:
     """The `_PAGE_PHRASES` in the keyword, as (phrase, intent)."""
-    found: list[tuple[str, Intent]] = []
-    for phrase, intent in _PAGE_PHRASES:
-        n = len(phrase)
-        if any(tokens[i:i + n] == phrase for i in range(len(tokens) - n + 1)):
-            found.append((" ".join(phrase), intent))
-    return found
+    return [(found, _PAGE_PHRASE_INTENT[found])
+            for found in find_phrases(list(tokens), _PAGE_PHRASE_TABLE)]
 
 
 def _compares_kinds(analysis: Analysis) -> bool:
@@ -232,7 +232,7 @@ def _decided_by_names(analysis: Analysis, found: list[str]) -> bool:
     return bool({"vs", "versus"} & set(analysis.modifiers)) or "or" in analysis.tokens
 
 
-def _name_and_products(analysis: Analysis, found: list[str]) -> bool:
+def name_and_products(analysis: Analysis, found: Iterable[str]) -> bool:
     """Whether the keyword is a name read from the request followed by product nouns only
     (weak cues, no modifier: "casper mattress", "upstart personal loans"): the brand's own
     product page, navigational like the name alone."""
@@ -250,7 +250,7 @@ def classify_analysis(analysis: Analysis, names: frozenset[str] = frozenset()) -
         found = find_phrases(list(analysis.tokens), names)
         if found and _decided_by_names(analysis, found):
             analysis = cues_with_brands(analysis, found)
-        elif found and _name_and_products(analysis, found):
+        elif found and name_and_products(analysis, found):
             return IntentResult("navigational", (found[0],), 0.45)
     strong: dict[Intent, list[str]] = {}
     weak: dict[Intent, list[str]] = {}

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from igny8d.ai.cluster.facets import terms_of
 from igny8d.ai.cluster.results import KeywordItem
 from igny8d.ai.cluster.rules import INTENT_BIT, LISTICLE_BIT
-from igny8d.ai.intent import IntentResult, classify_analysis, request_names
+from igny8d.ai.intent import IntentResult, classify_analysis, name_and_products, request_names
 from igny8d.ai.text import Analysis, analyse, char_ngrams, stem, vocabulary
 from igny8d.vocab import Intent
 
@@ -157,14 +157,9 @@ _COMPARING = frozenset({"or", "vs", "versus"})
 
 def _brand_product(a: Analysis, names: frozenset[str]) -> bool:
     """Whether the keyword is a name the request shows followed by product nouns and no
-    modifier (only weak cues: "upstart personal loans", "casper mattress"): the brand's own
-    product page, as navigational as the bare name (dev2 LONO +0.007; dev flat)."""
-    if a.modifiers or not a.cues or any(c.strong for c in a.cues) \
-            or _COMPARING.intersection(a.tokens):
-        return False  # "asana or trello" compares names: commercial
-    tokens = a.tokens
-    return any(0 < len(n.split()) < len(tokens) and tokens[:len(n.split())] == tuple(n.split())
-               for n in names)
+    modifier (`intent.name_and_products`): the brand's own product page, as navigational as the
+    bare name (dev2 LONO +0.007; dev flat); a comparison of names is not one."""
+    return not _COMPARING.intersection(a.tokens) and name_and_products(a, names)
 
 
 def head_key(a: Analysis) -> Key:
