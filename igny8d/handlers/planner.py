@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from igny8d.handlers.bulk import IdsBody, bulk_delete_action
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from igny8d.handlers.bulk import IdsBody, bulk_delete_action, write_once
 from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler, ai_action
 from igny8d.operations import ideas
 from igny8d.schemas import planner_clusters as m
@@ -16,9 +20,11 @@ THROTTLE = "planner"
 
 async def queue_to_writer(h: ResourceHandler) -> None:
     body: IdsBody = h.parse(IdsBody)
-    async with h.ctx.store.begin() as conn:
-        data = await IDEA_SERVICE.queue_to_writer(conn, h.actor, body.ids)
-    h.ok(data, f"{data['queued']} queued to the writer")
+
+    async def write(conn: AsyncConnection) -> dict[str, Any]:
+        return await IDEA_SERVICE.queue_to_writer(conn, h.actor, body.ids)
+
+    await write_once(h, write, lambda data: f"{data['queued']} queued to the writer")
 
 
 _SCOPE_FILTERS = {"site_id": Filter("site_id", "int", description="Only this site's"),
@@ -66,7 +72,8 @@ IDEAS = Resource(
         bulk_delete_action(level="editor"),
         Action("bulk_queue_to_writer", queue_to_writer, level="editor", body=IdsBody,
                response=m.QueueResult,
-               summary="Queue ideas to the writer: one draft task per new idea"),
+               summary="Queue ideas to the writer: one draft task per new idea",
+               idempotent=True),
     ],
 )
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from igny8d.errors import ValidationFailed
-from igny8d.handlers.bulk import bulk_delete_action
+from igny8d.handlers.bulk import bulk_delete_action, write_once
+from igny8d.handlers.idempotent import form_content
 from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler, ai_action
 from igny8d.operations import cluster
 from igny8d.schemas import planner as m
@@ -20,18 +23,23 @@ IMPORT_MAX_MB = 20.0
 
 async def bulk_update_status(h: ResourceHandler) -> None:
     body: m.BulkStatusBody = h.parse(m.BulkStatusBody)
-    async with h.ctx.store.begin() as conn:
-        count = await KEYWORDS_SERVICE.bulk_update_status(conn, h.actor, body.ids, body.status)
-    h.ok({"updated_count": count}, f"{count} updated")
+
+    async def write(conn: AsyncConnection) -> dict[str, Any]:
+        return {"updated_count": await KEYWORDS_SERVICE.bulk_update_status(
+            conn, h.actor, body.ids, body.status)}
+
+    await write_once(h, write, lambda data: f"{data['updated_count']} updated")
 
 
 async def bulk_add_from_seed(h: ResourceHandler) -> None:
     body: m.AddFromSeedBody = h.parse(m.AddFromSeedBody)
-    async with h.ctx.store.begin() as conn:
-        data = await KEYWORDS_SERVICE.bulk_add_from_seed(
+
+    async def write(conn: AsyncConnection) -> dict[str, Any]:
+        return await KEYWORDS_SERVICE.bulk_add_from_seed(
             conn, h.actor, seed_keyword_ids=body.seed_keyword_ids, site_id=body.site_id,
             sector_id=body.sector_id)
-    h.ok(data, f"{data['added']} added, {data['skipped']} skipped")
+
+    await write_once(h, write, lambda data: f"{data['added']} added, {data['skipped']} skipped")
 
 
 async def export_keywords(h: ResourceHandler) -> None:
@@ -49,8 +57,13 @@ NOT_A_FILE = "The submitted data was not a file. Check the encoding type on the 
 
 async def import_keywords(h: ResourceHandler) -> None:
     """A multipart upload; a urlencoded form (which cannot carry a file) is read too, so
-    its answer names `file` (400) as DRF's does, rather than refusing the media type."""
+    its answer names `file` (400) as DRF's does, rather than refusing the media type. With
+    an `Idempotency-Key` the same fields and file sent again (whatever the boundary) answer
+    the first import's answer without reading the file again."""
     fields, files = h.form()
+    keyed = h.idempotency_key(form_content(fields, files))
+    if await h.replayed(keyed):
+        return
     form: dict[str, Any] = {k: v[0] if len(v) == 1 else v for k, v in fields.items()
                             if k != "file"}
     for name, parts in files.items():
@@ -62,9 +75,9 @@ async def import_keywords(h: ResourceHandler) -> None:
             refused.errors = {**(refused.errors or {}),
                               "file": [NOT_A_FILE if "file" in fields else NO_FILE]}
         raise
-    data = await KEYWORDS_SERVICE.import_csv(h.ctx, h.actor, site_id=body.site_id,
-                                             sector_id=body.sector_id, data=body.file)
-    h.ok(data, f"{data['created']} imported, {data['skipped_duplicates']} duplicates skipped")
+    h.send_answer(*await KEYWORDS_SERVICE.import_csv(
+        h.ctx, h.actor, site_id=body.site_id, sector_id=body.sector_id, data=body.file,
+        keyed=keyed))
 
 
 _INTENT = "One intent or several, comma-separated (" + ", ".join(m.INTENTS) + ")"
@@ -99,10 +112,10 @@ KEYWORDS = Resource(
     actions=[
         bulk_delete_action(level="editor"),
         Action("bulk_update_status", bulk_update_status, body=m.BulkStatusBody,
-               response=m.BulkStatusResult,
+               response=m.BulkStatusResult, idempotent=True,
                summary="Set the status of several keywords (all ids must be yours)"),
         Action("bulk_add_from_seed", bulk_add_from_seed, body=m.AddFromSeedBody,
-               response=m.AddFromSeedResult,
+               response=m.AddFromSeedResult, idempotent=True,
                summary="Add seed library keywords the sector does not have yet"),
         ai_action("auto_cluster", cluster.OPERATION, AutoClusterBody, throttle="planner_ai",
                   queued="Clustering queued",
@@ -115,7 +128,7 @@ KEYWORDS = Resource(
                summary="The listed keywords as CSV (the list's filters, search, ordering)"),
         Action("import_keywords", import_keywords, body=m.KeywordImportForm,
                response=m.ImportResult, request_content_type="multipart/form-data",
-               max_body_mb=IMPORT_MAX_MB,
+               max_body_mb=IMPORT_MAX_MB, idempotent=True,
                summary="Import keywords from a CSV upload: every row or none"),
     ],
 )

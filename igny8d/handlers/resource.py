@@ -83,8 +83,6 @@ def ai_action(name: str, op: lifecycle.Operation[Any, Any, Any], body: type[Base
 
     async def run(h: ResourceHandler) -> None:
         keyed = h.idempotency_key()
-        if await h.replayed(keyed):
-            return
         request = h.parse(body)
 
         async def work(conn: AsyncConnection) -> idempotency.Answer:
@@ -93,7 +91,7 @@ def ai_action(name: str, op: lifecycle.Operation[Any, Any, Any], body: type[Base
             return idempotency.Answer(202, {**data, "progress_url": url}, queued,
                                       {"Location": url})
 
-        h.send_answer(*await idempotency.once(h.ctx.store, keyed, work))
+        await h.answer_once(work, keyed)
 
     run.__name__ = name
     return Action(name, run, body=body, response=TaskAccepted, level="editor",

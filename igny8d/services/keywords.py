@@ -19,6 +19,7 @@ from igny8d.errors import PlanLimit, ValidationFailed
 from igny8d.memory import release_free_memory
 from igny8d.permissions import Actor
 from igny8d.scope import Scope
+from igny8d.services import idempotency
 from igny8d.services.base import Deps, ResourceService, Row, invalid_pk
 from igny8d.services.csv_io import EXPORT_COLUMNS, ParsedImport, export_header, export_rows
 from igny8d.services.csv_io import parse_keywords as parse_csv
@@ -140,14 +141,19 @@ class KeywordService(ResourceService):
         return {"added": len(new), "skipped": len(wanted) - len(new), "keyword_ids": ids}
 
     async def import_csv(self, deps: Deps, actor: Actor, *, site_id: int, sector_id: int,
-                         data: bytes) -> Row:
+                         data: bytes, keyed: idempotency.Keyed | None = None
+                         ) -> tuple[idempotency.Answer, bool]:
         """Check the whole file first (off the event loop), then import it in one
-        transaction: all rows or none. Keywords the sector has, or that repeat an earlier
-        row, are skipped and counted. After a large file the memory its rows and the
-        load's page cache took is handed back to the system (else the server keeps it)."""
+        transaction: all rows or none; (answer, replayed). Keywords the sector has, or that
+        repeat an earlier row, are skipped and counted. With `keyed`, the key's claim and
+        answer are in that transaction (a retry answers this answer). After a large file the
+        memory its rows and the load's page cache took is handed back to the system (else
+        the server keeps it)."""
         parsed: ParsedImport = await asyncio.get_running_loop().run_in_executor(
             None, parse_csv, data)
-        async with deps.store.begin() as conn:
+        big = len(parsed.rows) >= store.BULK_FAST_MIN
+
+        async def load(conn: AsyncConnection) -> idempotency.Answer:
             site, sector = await site_and_sector(conn, actor, site_id=site_id,
                                                  sector_id=sector_id)
             account_id = site["account_id"]
@@ -157,12 +163,16 @@ class KeywordService(ResourceService):
             _check_room(account, count, len(new))
             await store.insert_keywords(conn, account_id=account_id, site_id=site["id"],
                                         sector_id=sector["id"], rows=new)
-        result = {"created": len(new),
-                  "skipped_duplicates": parsed.duplicates + len(parsed.rows) - len(new)}
-        if len(parsed.rows) >= store.BULK_FAST_MIN:
-            del parsed, new
+            created, skipped = len(new), parsed.duplicates + len(parsed.rows) - len(new)
+            return idempotency.Answer(
+                200, {"created": created, "skipped_duplicates": skipped},
+                f"{created} imported, {skipped} duplicates skipped")
+
+        answer = await idempotency.once(deps.store, keyed, load)
+        if big:
+            del parsed, load
             release_free_memory()
-        return result
+        return answer
 
     async def export_csv(self, conn: AsyncConnection, actor: Actor, *,
                          where: Sequence[ColumnElement[bool]],
