@@ -8,7 +8,7 @@ import importlib
 import sys
 
 #: The suites, each a module of this package with `evaluate()` and `render(report)`.
-SUITES = ("clustering", "content")
+SUITES = ("clustering", "content", "agreement")
 
 
 def chosen(argv: list[str] | None = None) -> tuple[str, ...]:
