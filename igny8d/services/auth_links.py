@@ -15,7 +15,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d import mail
@@ -24,7 +23,6 @@ from igny8d.services.base import Deps
 from igny8d.settings import Settings
 from igny8d.store import auth_tokens as store
 from igny8d.store import users as user_store
-from igny8d.store.schema import users
 from igny8d.store.writes import now
 
 log = logging.getLogger("igny8d.auth")
@@ -152,8 +150,7 @@ async def accept_invitation(deps: Deps, *, token: str, password: str) -> int:
         if user_id is None:
             raise _bad_token()
         await user_store.set_password(conn, user_id, new_hash)
-        await conn.execute(update(users).where(users.c.id == user_id)
-                           .values(is_active=True, updated_at=now()))
+        await user_store.touch_user(conn, user_id, is_active=True, updated_at=now())
     return user_id
 
 

@@ -106,8 +106,8 @@ async def login(deps: Deps, *, email: str, password: str) -> tuple[Principal, Se
     if principal is None:
         raise AuthRequired("Account is not active")
     async with deps.store.begin() as conn:
-        await user_store.touch_login(conn, user.id)
         session = await _start_session(conn, deps, principal, principal.token_version)
+        await user_store.touch_login(conn, user.id)  # last: its list version's lock (touch_user)
     return principal, session
 
 

@@ -20,7 +20,7 @@ from igny8d.store.schema import accounts, site_user_access, users
 from igny8d.store.sites import SITES
 from igny8d.store.specs import TableSpec
 from igny8d.store.tokens import revoke_sessions
-from igny8d.store.writes import insert_row, now
+from igny8d.store.writes import bump_lists, insert_row, now
 
 USERS = TableSpec(
     users, "account", "User",
@@ -206,8 +206,23 @@ async def set_password(conn: AsyncConnection, user_id: int, password_hash: str) 
     return await revoke_sessions(conn, user_id)
 
 
+async def touch_user(conn: AsyncConnection, user_id: int, **values: Any) -> None:
+    """Set a user's own fields outside the resource layer (`last_login` at login, `is_active`
+    when an invitation is accepted), bumping the users list of their account like any other
+    write: a list ordered or filtered by these fields is not served a kept total or order
+    from before. The bump comes without the account row's lock (`bump_lists`, not
+    `touch_accounts`): an invitation's token row is taken before it, and taking the account
+    after that would invert the writers' lock order; the list version's row is the last lock
+    these transactions take, so nothing can wait in a cycle on it."""
+    account_id = (await conn.execute(
+        update(users).where(users.c.id == user_id).values(**values)
+        .returning(users.c.account_id))).scalar_one_or_none()
+    if account_id is not None:
+        await bump_lists(conn, USERS, [account_id])
+
+
 async def touch_login(conn: AsyncConnection, user_id: int) -> None:
-    await conn.execute(update(users).where(users.c.id == user_id).values(last_login=now()))
+    await touch_user(conn, user_id, last_login=now())
 
 
 async def set_active_site(conn: AsyncConnection, *, user_id: int, site_id: int) -> None:

@@ -291,3 +291,29 @@ async def test_reset_request_is_throttled_in_auth_strict(throttled_app):
     finally:
         client.close()
     assert [r.status for r in answers] == [200] * 5 + [429]
+
+
+async def test_lists_of_users_see_an_accepted_invitation_and_a_login(mailing):
+    """Accepting an invitation (`is_active`) and logging in (`last_login`) write users outside
+    the resource layer; a users list filtered or ordered by them is not served the total and
+    order kept from before (they bump the users list like any write)."""
+    app, client, inbox = mailing
+    ann = await tenant(client, "lists@example.com")
+    resp = await client.post(f"{USERS}invite/", {"email": "ivy@example.com", "role": "editor"},
+                             token=ann["token"])
+    assert resp.status == 201, resp.json
+    active = f"{USERS}?is_active=true"
+    before = await client.get(active, token=ann["token"])
+    assert before.status == 200 and before.json["count"] == 1, before.json
+    [mailed] = await inbox.wait(1)
+    accepted = await client.post(ACCEPT, {"token": token_in(mailed), "password": NEW})
+    assert accepted.status == 200, accepted.json
+    after = await client.get(active, token=ann["token"])
+    assert after.json["count"] == 2, after.json
+
+    recent = f"{USERS}?ordering=-last_login"
+    await client.get(recent, token=ann["token"])
+    assert (await client.post(LOGIN, {"email": "ivy@example.com", "password": NEW})).status \
+        == 200
+    first = (await client.get(recent, token=ann["token"])).json["results"][0]
+    assert first["email"] == "ivy@example.com"
