@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from igny8d.ai.ideas.grammar import sentence_case, title_case, written
 from igny8d.ai.ideas.words import idea_words
 from igny8d.ai.intent import IntentResult, classify_analysis
-from igny8d.ai.text import YEAR, Analysis, analyse, match_phrase, normalise, stem, vocabulary
+from igny8d.ai.text import (
+    YEAR,
+    Analysis,
+    analyse,
+    cues_with_brands,
+    find_phrases,
+    match_phrase,
+    normalise,
+    stem,
+    vocabulary,
+)
 from igny8d.vocab import Intent
 
 #: Openers after which a keyword names a task: "how to *learn python*", "how often to *replace
@@ -215,13 +225,17 @@ def angle_of(cues: set[str] | frozenset[str], words: Sequence[str], task: bool) 
     return "overview"
 
 
-def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None) -> Keyword:
-    """Take one keyword apart for writing (see `Keyword`)."""
+def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None,
+                    names: frozenset[str] = frozenset()) -> Keyword:
+    """Take one keyword apart for writing (see `Keyword`). `names` are names the request
+    shows (`planning.plan_keywords`): a modifier word inside one is the name's ("best egg"
+    of "best egg loans" is the lender Best Egg), no cue, as for a brand of the lists."""
     v, iw = vocabulary(), idea_words()
     stop = v.stopwords
     clean = " ".join(text.split())
     a = analyse(clean)
     words = a.tokens
+    named = {tuple(n.split()): n for n in names}
     keep: list[int] = []
     spans: list[tuple[int, int, str]] = []  # modifiers: (start, size, phrase)
     task_pending = False
@@ -230,6 +244,11 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None) ->
     i = 0
     while i < len(words):
         word = words[i]
+        name = match_phrase(words, i, named) if named else None
+        if name is not None:
+            keep.extend(range(i, i + len(name.split())))
+            i += len(name.split())
+            continue
         if match_phrase(words, i, v.brand_phrases) is None:
             phrase = match_phrase(words, i, v.modifier_phrases)
             if phrase is not None:
@@ -314,6 +333,12 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None) ->
         if any(words[j] not in stop for j in rest):
             keep, task = rest, True
             cues.add("task")
+    inside = {w for n in find_phrases(list(words), named) for w in n.split()} if named else set()
+    if inside & set(a.modifiers):
+        # the name's modifier is the name's: "best egg login" signs in, it ranks nothing
+        a = cues_with_brands(replace(a, head=(*(w for w in words if w in inside), *a.head),
+                                     modifiers=tuple(m for m in a.modifiers if m not in inside)),
+                             find_phrases(list(words), named))
     given = IntentResult(intent, ("given",), 1.0) if intent is not None else None
     return Keyword(text=clean, volume=max(0, volume), analysis=a,
                    intent=given or classify_analysis(a),
