@@ -268,8 +268,12 @@ class Plan:
         """The concept's how-to heading: "How a HELOC Works" when a keyword asks how it works,
         else "Net Metering Explained" (no "How a Niacinamide Works": "a" and "works" need a
         countable thing with a mechanism, which only the question vouches for)."""
-        if any(_HOW_IT_WORKS.match(k.analysis.normalised) for k in self.keywords):
-            return f"How {self.a_t} {'Work' if self.plural_topic else 'Works'}"
+        for k in self.keywords:
+            if _HOW_IT_WORKS.match(k.analysis.normalised):
+                # the question's own subject, article and number: "how does *the ev tax
+                # credit* work", "how does *escrow* work", "how do *solar panels* work"
+                verb = "work" if k.analysis.tokens[1] == "do" else "works"
+                return title_case(["how", *k.display[2:-1], verb])
         return f"{self.t} Explained"
 
     @property
@@ -380,7 +384,9 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
                   intent: Intent | None = None, primary: str | None = None) -> Plan:
     """Take a cluster's keywords apart and group them (package doc, step 1). `primary`
     (else `name`) names the primary keyword when it is among them; else the highest volume
-    is. A keyword given twice counts once     is."""
+    is. A keyword given twice counts once. Names the request shows (`intent.request_names`,
+    with modifiers: "best egg login") are read as names in every keyword, unless a keyword ranks
+    them ("best tv series")."""
     keep_in_topic = idea_words().keep_in_topic
     seen: dict[str, Keyword] = {}
     opaque: set[str] = set()
