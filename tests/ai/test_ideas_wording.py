@@ -389,7 +389,13 @@ def test_a_name_holding_a_modifier_is_the_name_when_the_request_says_so() -> Non
     assert got[0] == "Best Western Login: How to Sign In and Fix Common Problems", got
     assert not any("Westerns" in t for t in got)
     plan = plan_keywords([("is best western legit", 100), ("best western reviews", 90)])
-    assert plan.topic == ("best", "western") and plan.named and plan.brand
+    assert plan.topic == ("Best", "Western") and plan.named and plan.brand
+    # a name is a proper noun inside a sentence too, and keeps a spelling the rules know
+    from igny8d.ai.ideas.analysis import analyse_keyword
+    assert analyse_keyword("is best western legit", names=frozenset({"best western"})) \
+        .question() == "Is Best Western legit?"
+    assert analyse_keyword("is nordvpn safe", names=frozenset({"nordvpn"})).question() == \
+        "Is NordVPN safe?"
     logins = [analyse(k) for k in ("best western login", "top rated login")]
     assert request_names(logins, modifiers=True) == frozenset({"best western"})
     assert request_names(logins) == frozenset()  # the clustering's reading is unchanged

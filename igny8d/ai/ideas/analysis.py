@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 
-from igny8d.ai.ideas.grammar import sentence_case, title_case, written
+from igny8d.ai.ideas.grammar import brand_cased, is_acronym, sentence_case, title_case, written
 from igny8d.ai.ideas.words import idea_words
 from igny8d.ai.intent import IntentResult, classify_analysis
 from igny8d.ai.text import (
@@ -175,6 +175,28 @@ class Keyword:
             words = form.format(t=t, k=" ".join(w for w in self.display if w)).split()
         words[-1] = words[-1].rstrip("?")
         return (title_case(words) if title else sentence_case(words)) + "?"
+
+
+def _proper(display: tuple[str, ...], tokens: Sequence[str],
+            named: dict[tuple[str, ...], str]) -> tuple[str, ...]:
+    """The display words with a request name's words capitalised where the user typed them in
+    lower case: a name is a proper noun, in a sentence too ("Is Best Egg legit?", not "Is best
+    egg legit?"); a known spelling or an acronym still wins when the words are cased."""
+    if not named:
+        return display
+    out = list(display)
+    i = 0
+    while i < len(tokens):
+        name = match_phrase(tokens, i, named)
+        if name is None:
+            i += 1
+            continue
+        for j in range(i, i + len(name.split())):
+            w = out[j]
+            if w and w.islower() and w.isalpha() and not is_acronym(w):
+                out[j] = brand_cased(w) or w[:1].upper() + w[1:]
+        i += len(name.split())
+    return tuple(out)
 
 
 def _fit_form(topic: list[str], form: str | None) -> tuple[list[str], str | None]:
@@ -342,5 +364,6 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None,
     given = IntentResult(intent, ("given",), 1.0) if intent is not None else None
     return Keyword(text=clean, volume=max(0, volume), analysis=a,
                    intent=given or classify_analysis(a),
-                   display=_display_words(clean, words), topic=tuple(keep), task=task,
+                   display=_proper(_display_words(clean, words), words, named),
+                   topic=tuple(keep), task=task,
                    cues=frozenset(cues), angle=angle, vs_at=vs_at)
