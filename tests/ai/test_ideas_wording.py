@@ -380,6 +380,9 @@ def test_an_unknown_name_is_cased_by_the_acronym_glued_to_it() -> None:
     assert titles("protonvpn review", "protonvpn free")[0].startswith("ProtonVPN Review")
     assert running_text("protonvpn review") == "ProtonVPN review"
     assert indefinite_article("OneMain Financial") == "a"  # read as "one", not "o"
+    # a model's roman numeral is a name's, in capitals and with no plural
+    assert "Where to Buy a Sony A7 IV: Prices, Deals and What to Check" in \
+        titles("sony a7 iv price", "buy sony a7 iv", "sony a7 iv deals")
 
 
 def test_a_name_holding_a_modifier_is_the_name_when_the_request_says_so() -> None:

@@ -78,6 +78,8 @@ def brand_cased(word: str) -> str | None:
 
 
 _VOWEL = re.compile(r"[aeiouy]")
+#: A model's roman numeral ("Sony A7 IV", "Mark II"): a name, no plural
+_ROMAN = re.compile(r"[ivx]{2,4}")
 
 
 def _cap(word: str, first: bool) -> str:
@@ -137,14 +139,19 @@ def is_plural(word: str) -> bool:
     return english.is_plural(last if hyphen and first and last else word)
 
 
+def is_model(word: str) -> bool:
+    """A model's number, not a noun: digits ("15", "3d") or a roman numeral ("IV")."""
+    return any(ch.isdigit() for ch in word) or bool(_ROMAN.fullmatch(word.lower()))
+
+
 def countable(word: str) -> bool:
     """Whether one noun takes a plural in a title (not "software", "marketing", "3d", the
-    "Y" of "Tesla Model Y")."""
+    "Y" of "Tesla Model Y", the "IV" of "Sony A7 IV")."""
     w = word.lower()
     iw = idea_words()
     return len(w) > 1 and w not in iw.uncountable and \
         (not w.endswith(("ing", "ness", "ism")) or w in iw.countable_ing) and \
-        not any(ch.isdigit() for ch in w)
+        not is_model(w)
 
 
 def plural(word: str) -> str:

@@ -29,6 +29,7 @@ from igny8d.ai.ideas.grammar import (
     countable,
     head_end,
     head_is_plural,
+    is_model,
     is_plural,
     plural_phrase,
     singular_phrase,
@@ -211,7 +212,7 @@ class Plan:
             return title_case(words), True
         end = head_end(words)
         head = normalise(words[end - 1]) if end else ""
-        if len(head) == 1 or any(ch.isdigit() for ch in head):
+        if len(head) == 1 or is_model(head):
             # a model ("Tesla Model Y", "iPhone 15"): bought one at a time, no plural
             one = title_case(words)
             return f"{english.indefinite_article(one)} {one}", True
