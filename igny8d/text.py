@@ -156,6 +156,10 @@ def indefinite_article(phrase: str) -> str:
     word = phrase.split()[0] if phrase.split() else ""
     if word.isupper() and len(word) > 1:  # an acronym is read by its letters
         return "an" if word[0] in "AEFHILMNORSX" else "a"
+    if any(c.isupper() for c in word[1:]):
+        # a name in camel case is read by its first part: "a OneMain", "an iPhone"
+        first = re.match(r".[a-z]*", word)
+        word = first.group(0) if first else word
     return str(_engine().a(word.lower())).split()[0] if word else "a"
 
 

@@ -187,7 +187,8 @@ _PRODUCT_TAILS = (("review",), ("pricing",), ("alternatives",))
 _NAME_WORDS = 3
 
 
-def request_names(analyses: Iterable[Analysis], site_tails: bool = True) -> frozenset[str]:
+def request_names(analyses: Iterable[Analysis], site_tails: bool = True,
+                  modifiers: bool = False) -> frozenset[str]:
     """Names the request itself shows to be destinations: the words before a login, ".com",
     webmail, customer-service, phone-number, coupon or promo-code tail ("kinsta login",
     "rockler.com", "mr cooper login"), with `site_tails` an hours, locations, menu, download,
@@ -195,7 +196,12 @@ def request_names(analyses: Iterable[Analysis], site_tails: bool = True) -> froz
     no common noun (`_PRODUCT_TAILS`): at most three (one before "app"), none a stop word (but a
     leading "the": "the sill review"), modifier or number. With
     them "kinsta vs wp engine" compares brands (commercial) and "rockler" alone is the site
-    (navigational), as for the brands `text.vocabulary` lists."""
+    (navigational), as for the brands `text.vocabulary` lists. With `modifiers`, a name before a
+    destination's own tail (`_NAME_TAILS`: login, ".com", customer service, coupon…) may hold
+    a modifier word when its last word is none and none is a product, bookable or task noun
+    ("best egg login": the lender Best Egg; not "free vpn login"), and so may the words of "is
+    … legit" ("is best egg legit"): the writer's reading, as a searcher signs in at a place and
+    asks whether a company is legit, never a ranking."""
     v = vocabulary()
     nouns = v.product_stems | v.bookable_stems | v.task_stems
     tails = _NAME_TAILS + (_SITE_TAILS if site_tails else ()) + _PRODUCT_TAILS
@@ -207,10 +213,18 @@ def request_names(analyses: Iterable[Analysis], site_tails: bool = True) -> froz
             # a leading "the" is part of many names ("the sill", "the knot")
             name = tokens[1:n] if n > 1 and tokens[0] == "the" else tokens[:n]
             most = 1 if tail == ("app",) else _NAME_WORDS
+            held = modifiers and tail in _NAME_TAILS and bool(name) and \
+                name[-1] not in v.modifiers and not any(stem(w) in nouns for w in name)
             if 0 < n <= most and tokens[n:] == tail and not any(
-                    w in v.stopwords or w in v.modifiers or w.isdigit() for w in name
+                    w in v.stopwords or (w in v.modifiers and not held) or w.isdigit()
+                    for w in name
             ) and (tail not in _PRODUCT_TAILS or not any(stem(w) in nouns for w in name)):
                 names.add(" ".join(tokens[:n]))
+        name = tokens[1:-1]
+        if modifiers and tokens[:1] == ("is",) and tokens[-1:] == ("legit",) and \
+                0 < len(name) <= _NAME_WORDS and name[-1] not in v.modifiers and \
+                not any(w in v.stopwords or stem(w) in nouns for w in name):
+            names.add(" ".join(name))  # "is best egg legit": one asks it of a company
     return frozenset(names)
 
 

@@ -367,3 +367,71 @@ def test_a_task_named_by_a_noun_is_taught_with_its_verb() -> None:
     assert "How to Care for a Snake Plant the Right Way" in titles("snake plant care")
     assert titles("electric car maintenance")[0].startswith("How to Maintain an Electric Car")
     assert not any("Care for" in t for t in titles("lawn care near me"))
+
+
+def test_an_unknown_name_is_cased_by_the_acronym_glued_to_it() -> None:
+    from igny8d.ai.article.headings import running_text
+    from igny8d.ai.ideas import title_case
+    from igny8d.text import indefinite_article
+    assert title_case(["protonvpn", "vs", "surfsharkvpn"]) == "ProtonVPN vs SurfsharkVPN"
+    assert title_case(["postgresql"]) == "PostgreSQL"
+    # an acronym with a vowel ends English words: never split off
+    assert title_case(["diagram", "program", "stairs", "crisp"]) == "Diagram Program Stairs Crisp"
+    assert titles("protonvpn review", "protonvpn free")[0].startswith("ProtonVPN Review")
+    assert running_text("protonvpn review") == "ProtonVPN review"
+    assert indefinite_article("OneMain Financial") == "a"  # read as "one", not "o"
+    # a model's roman numeral is a name's, in capitals and with no plural
+    assert "Where to Buy a Sony A7 IV: Prices, Deals and What to Check" in \
+        titles("sony a7 iv price", "buy sony a7 iv", "sony a7 iv deals")
+
+
+def test_a_name_holding_a_modifier_is_the_name_when_the_request_says_so() -> None:
+    from igny8d.ai.intent import request_names
+    from igny8d.ai.text import analyse
+    got = titles("best western login", "best western sign in", "best western rewards login")
+    assert got[0] == "Best Western Login: How to Sign In and Fix Common Problems", got
+    assert not any("Westerns" in t for t in got)
+    plan = plan_keywords([("is best western legit", 100), ("best western reviews", 90)])
+    assert plan.topic == ("Best", "Western") and plan.named and plan.brand
+    # a name is a proper noun inside a sentence too, and keeps a spelling the rules know
+    from igny8d.ai.ideas.analysis import analyse_keyword
+    assert analyse_keyword("is best western legit", names=frozenset({"best western"})) \
+        .question() == "Is Best Western legit?"
+    assert analyse_keyword("is nordvpn safe", names=frozenset({"nordvpn"})).question() == \
+        "Is NordVPN safe?"
+    logins = [analyse(k) for k in ("best western login", "top rated login")]
+    assert request_names(logins, modifiers=True) == frozenset({"best western"})
+    assert request_names(logins) == frozenset()  # the clustering's reading is unchanged
+    # a ranking with no destination, login or "legit" in the request stays a ranking
+    assert "Best Westerns" in titles("best western", "best western movies")[0]
+
+
+def test_one_named_product_is_reviewed_not_listed() -> None:
+    got = ideas("theragun prime review", "theragun prime price", "is theragun prime worth it")
+    assert got[0].title.startswith("Theragun Prime Review"), got[0].title
+    assert not any(i.content_structure == "listicle" for i in got), [i.title for i in got]
+    # a kind the request ranks is a kind, whatever its review says
+    ranked = plan_keywords([("best tv series", 100), ("tv series review", 90)])
+    assert not ranked.named and not ranked.brand
+    assert titles("best tv series", "tv series review")[0] in (
+        "3 Best TV Series, Compared", "The 3 Best TV Series", "The Best TV Series: 3 Top Picks")
+
+
+def test_a_how_to_explains_a_concept_and_starts_a_brand_or_a_practice() -> None:
+    def how_to(*keywords: str) -> IdeaDraft:
+        return next(i for i in ideas(*keywords) if i.content_structure == "how_to")
+    escrow = how_to("what is escrow", "escrow meaning", "how does escrow work")
+    assert escrow.title == "How Escrow Works, Step by Step"
+    assert "How Escrow Works: Step by Step" in headings(escrow)
+    assert how_to("what is amortization", "amortization meaning",
+                  "amortization explained").title == "Amortization Explained, Step by Step"
+    assert how_to("meal prep", "meal prep ideas",
+                  "meal prep for beginners").title == "How to Get Started with Meal Prep"
+    assert how_to("protonvpn", "protonvpn.com",
+                  "protonvpn account").title == "How to Get Started with ProtonVPN"
+
+
+def test_a_named_store_near_me_is_a_place() -> None:
+    got = titles("dollar tree near me", "dollar tree hours")
+    assert got[0] == "Dollar Tree Near You: How to Find a Location and What to Expect", got
+    assert not any("Good Dollar Tree" in t for t in got)

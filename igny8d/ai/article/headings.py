@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from igny8d.ai.ideas.grammar import is_acronym
-from igny8d.ai.ideas.words import idea_words
+from igny8d.ai.ideas.grammar import brand_cased, is_acronym
 from igny8d.ai.text import normalise
 
 _KIND_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -62,15 +61,14 @@ def running_text(text: str) -> str:
     """A heading or keyword as it reads inside a sentence: lower case except acronyms and
     words written with inner capitals ("HubSpot"), the part before a colon, no "?"."""
     text = text.split(":", 1)[0].strip().rstrip("?").strip()
-    iw = idea_words()
     out: list[str] = []
     for w in text.split():
         bare = w.strip(".,;!()\"'")
         if is_acronym(bare) or (bare.isupper() and len(bare) > 1) or \
                 any(c.isupper() for c in bare[1:]):
             out.append(w)
-        elif bare.lower() in iw.brand_casing:
-            out.append(w.replace(bare, iw.brand_casing[bare.lower()]))
+        elif (named := brand_cased(bare)) is not None:
+            out.append(w.replace(bare, named))
         else:
             out.append(w.lower())
     return " ".join(out)

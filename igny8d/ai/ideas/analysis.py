@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
-from igny8d.ai.ideas.grammar import sentence_case, title_case, written
+from igny8d.ai.ideas.grammar import brand_cased, is_acronym, sentence_case, title_case, written
 from igny8d.ai.ideas.words import idea_words
 from igny8d.ai.intent import IntentResult, classify_analysis
-from igny8d.ai.text import YEAR, Analysis, analyse, match_phrase, normalise, stem, vocabulary
+from igny8d.ai.text import (
+    YEAR,
+    Analysis,
+    analyse,
+    cues_with_brands,
+    find_phrases,
+    match_phrase,
+    normalise,
+    stem,
+    vocabulary,
+)
 from igny8d.vocab import Intent
 
 #: Openers after which a keyword names a task: "how to *learn python*", "how often to *replace
@@ -167,6 +177,28 @@ class Keyword:
         return (title_case(words) if title else sentence_case(words)) + "?"
 
 
+def _proper(display: tuple[str, ...], tokens: Sequence[str],
+            named: dict[tuple[str, ...], str]) -> tuple[str, ...]:
+    """The display words with a request name's words capitalised where the user typed them in
+    lower case: a name is a proper noun, in a sentence too ("Is Best Egg legit?", not "Is best
+    egg legit?"); a known spelling or an acronym still wins when the words are cased."""
+    if not named:
+        return display
+    out = list(display)
+    i = 0
+    while i < len(tokens):
+        name = match_phrase(tokens, i, named)
+        if name is None:
+            i += 1
+            continue
+        for j in range(i, i + len(name.split())):
+            w = out[j]
+            if w and w.islower() and w.isalpha() and not is_acronym(w):
+                out[j] = brand_cased(w) or w[:1].upper() + w[1:]
+        i += len(name.split())
+    return tuple(out)
+
+
 def _fit_form(topic: list[str], form: str | None) -> tuple[list[str], str | None]:
     """The topic as a question form takes it: "How much does {t} cost?" without the topic's
     own price word ("kitchen remodel cost cost"), "the average …"; "What are the benefits of
@@ -215,13 +247,17 @@ def angle_of(cues: set[str] | frozenset[str], words: Sequence[str], task: bool) 
     return "overview"
 
 
-def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None) -> Keyword:
-    """Take one keyword apart for writing (see `Keyword`)."""
+def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None,
+                    names: frozenset[str] = frozenset()) -> Keyword:
+    """Take one keyword apart for writing (see `Keyword`). `names` are names the request
+    shows (`planning.plan_keywords`): a modifier word inside one is the name's ("best egg"
+    of "best egg loans" is the lender Best Egg), no cue, as for a brand of the lists."""
     v, iw = vocabulary(), idea_words()
     stop = v.stopwords
     clean = " ".join(text.split())
     a = analyse(clean)
     words = a.tokens
+    named = {tuple(n.split()): n for n in names}
     keep: list[int] = []
     spans: list[tuple[int, int, str]] = []  # modifiers: (start, size, phrase)
     task_pending = False
@@ -230,6 +266,11 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None) ->
     i = 0
     while i < len(words):
         word = words[i]
+        name = match_phrase(words, i, named) if named else None
+        if name is not None:
+            keep.extend(range(i, i + len(name.split())))
+            i += len(name.split())
+            continue
         if match_phrase(words, i, v.brand_phrases) is None:
             phrase = match_phrase(words, i, v.modifier_phrases)
             if phrase is not None:
@@ -314,8 +355,15 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None) ->
         if any(words[j] not in stop for j in rest):
             keep, task = rest, True
             cues.add("task")
+    inside = {w for n in find_phrases(list(words), named) for w in n.split()} if named else set()
+    if inside & set(a.modifiers):
+        # the name's modifier is the name's: "best egg login" signs in, it ranks nothing
+        a = cues_with_brands(replace(a, head=(*(w for w in words if w in inside), *a.head),
+                                     modifiers=tuple(m for m in a.modifiers if m not in inside)),
+                             find_phrases(list(words), named))
     given = IntentResult(intent, ("given",), 1.0) if intent is not None else None
     return Keyword(text=clean, volume=max(0, volume), analysis=a,
                    intent=given or classify_analysis(a),
-                   display=_display_words(clean, words), topic=tuple(keep), task=task,
+                   display=_proper(_display_words(clean, words), words, named),
+                   topic=tuple(keep), task=task,
                    cues=frozenset(cues), angle=angle, vs_at=vs_at)

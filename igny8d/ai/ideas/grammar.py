@@ -59,6 +59,29 @@ def acronym_case(word: str) -> str:
     return word.upper()
 
 
+def brand_cased(word: str) -> str | None:
+    """How a name typed in lower case is written, where that can be known: the brand list's
+    spelling ("hubspot" → "HubSpot"), else a name with a known vowel-less acronym glued to its
+    end ("nordvpn" → "NordVPN", "postgresql" → "PostgreSQL"); None for any other word. No
+    English word ends in three consonants that spell such an acronym, so the split is safe;
+    an acronym with a vowel ("ram": "diagram", "irs": "stairs") would not be."""
+    low = word.lower()
+    known = idea_words().brand_casing.get(low)
+    if known is not None or not low.isalpha() or any(c.isupper() for c in word):
+        return known
+    for n in (4, 3):
+        head, tail = low[:-n], low[-n:]
+        if len(head) >= 3 and _VOWEL.search(head) and not _VOWEL.search(tail) and \
+                tail in idea_words().acronyms:
+            return head[:1].upper() + head[1:] + tail.upper()
+    return None
+
+
+_VOWEL = re.compile(r"[aeiouy]")
+#: A model's roman numeral ("Sony A7 IV", "Mark II"): a name, no plural
+_ROMAN = re.compile(r"[ivx]{2,4}")
+
+
 def _cap(word: str, first: bool) -> str:
     w = idea_words()
     if word == "i":
@@ -70,8 +93,9 @@ def _cap(word: str, first: bool) -> str:
         return acronym_case(word)
     if re.fullmatch(r"\d+[a-rt-z]", word.lower()):
         return word.upper()  # "CRM"; "5G", "4K", "3D" (not "30s")
-    if word in w.brand_casing:
-        return w.brand_casing[word]
+    named = brand_cased(word)
+    if named is not None:
+        return named
     if any(c.isupper() for c in word):
         return word  # written with capitals by the user: a brand or an acronym
     if not first and word in w.small_words:
@@ -89,9 +113,8 @@ def written(words: Sequence[str]) -> str:
     """Keyword words as they are written inside a sentence: acronyms in capitals ("HVAC",
     "CRMs"), known brands as they spell themselves ("HubSpot", "iPhone"), "I", the rest as
     the user typed them."""
-    iw = idea_words()
     return " ".join(acronym_case(w) if is_acronym(w) else "I" if w == "i" else
-                    CONTRACTIONS.get(w.lower()) or iw.brand_casing.get(w.lower(), w)
+                    CONTRACTIONS.get(w.lower()) or brand_cased(w) or w
                     for w in words if w)
 
 
@@ -116,14 +139,19 @@ def is_plural(word: str) -> bool:
     return english.is_plural(last if hyphen and first and last else word)
 
 
+def is_model(word: str) -> bool:
+    """A model's number, not a noun: digits ("15", "3d") or a roman numeral ("IV")."""
+    return any(ch.isdigit() for ch in word) or bool(_ROMAN.fullmatch(word.lower()))
+
+
 def countable(word: str) -> bool:
     """Whether one noun takes a plural in a title (not "software", "marketing", "3d", the
-    "Y" of "Tesla Model Y")."""
+    "Y" of "Tesla Model Y", the "IV" of "Sony A7 IV")."""
     w = word.lower()
     iw = idea_words()
     return len(w) > 1 and w not in iw.uncountable and \
         (not w.endswith(("ing", "ness", "ism")) or w in iw.countable_ing) and \
-        not any(ch.isdigit() for ch in w)
+        not is_model(w)
 
 
 def plural(word: str) -> str:

@@ -61,9 +61,11 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
         chosen = plan.provider[2] if plan.local else a_t
         task = plan.task or ("Use " + a_t if plan.tool else "Choose " + chosen if buyer
                              else "Get Started with " + a_t)
+        steps = f"{plan.works}: Step by Step" if plan.explained and not (
+            plan.task or plan.tool or buyer) else f"How to {task}: Step by Step"
         return ([_Sec("What You Need Before You Start", absorbs=frozenset({"overview", "buy"}),
                       catch_all=True),
-                 _Sec(f"How to {task}: Step by Step",
+                 _Sec(steps,
                       subs=["Step 1: Gather What You Need", "Step 2: Prepare",
                             "Step 3: Carry Out the Main Work",
                             "Step 4: Check the Result and Adjust"],

@@ -9,6 +9,7 @@ the cluster's volume whose keywords carry their cues, plus a prior from the clus
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,13 +29,15 @@ from igny8d.ai.ideas.grammar import (
     countable,
     head_end,
     head_is_plural,
+    is_model,
     is_plural,
     plural_phrase,
     singular_phrase,
     title_case,
 )
 from igny8d.ai.ideas.words import idea_words
-from igny8d.ai.text import normalise, stem, vocabulary
+from igny8d.ai.intent import request_names
+from igny8d.ai.text import Analysis, analyse, normalise, stem, vocabulary
 from igny8d.vocab import CONTENT_STRUCTURES, INTENT_PRECEDENCE, Intent
 
 #: The intent's prior for each structure (added to the cue share).
@@ -81,6 +84,9 @@ class Plan:
     #: keywords with nothing the analysis reads (no Latin letters or digits): they are
     #: targeted and listed in the first section, never taken apart
     opaque: tuple[str, ...] = ()
+    #: the topic is one thing the request itself names ("victorinox fibrox review", "best egg
+    #: login": `intent.request_names`), singular: one product or company, not a kind
+    named: bool = False
 
     @property
     def t(self) -> str:
@@ -206,7 +212,7 @@ class Plan:
             return title_case(words), True
         end = head_end(words)
         head = normalise(words[end - 1]) if end else ""
-        if len(head) == 1 or any(ch.isdigit() for ch in head):
+        if len(head) == 1 or is_model(head):
             # a model ("Tesla Model Y", "iPhone 15"): bought one at a time, no plural
             one = title_case(words)
             return f"{english.indefinite_article(one)} {one}", True
@@ -250,6 +256,28 @@ class Plan:
         return bool(words) and normalise(words[end - 1]) in _TOOLS
 
     @property
+    def explained(self) -> bool:
+        """The cluster asks what the topic is or how it works ("what is net metering", "fha
+        loans explained", "how does a heloc work"): a concept, whose how-to walks through how
+        it works, not "How to Make the Most of Net Metering"."""
+        return not (self.brand or self.versus) and any(
+            ask_of(k.text) == "definition" or "explained" in k.cues or
+            _HOW_IT_WORKS.match(k.analysis.normalised) for k in self.keywords)
+
+    @property
+    def works(self) -> str:
+        """The concept's how-to heading: "How a HELOC Works" when a keyword asks how it works,
+        else "Net Metering Explained" (no "How a Niacinamide Works": "a" and "works" need a
+        countable thing with a mechanism, which only the question vouches for)."""
+        for k in self.keywords:
+            if _HOW_IT_WORKS.match(k.analysis.normalised):
+                # the question's own subject, article and number: "how does *the ev tax
+                # credit* work", "how does *escrow* work", "how do *solar panels* work"
+                verb = "work" if k.analysis.tokens[1] == "do" else "works"
+                return title_case(["how", *k.display[2:-1], verb])
+        return f"{self.t} Explained"
+
+    @property
     def hired(self) -> bool:
         """The topic names a job someone is hired for ("hvac repair", "dog training")."""
         words = list(self.topic)
@@ -287,6 +315,8 @@ class Plan:
         return bool(self.primary.cues & COUPON_CUES)
 
 
+#: A question about how a thing works ("how does a heloc work", "how do solar panels work").
+_HOW_IT_WORKS = re.compile(r"^how (does|do) .+ work$")
 #: Modifiers of a search for what to get instead of a named thing.
 ALTERNATIVE_CUES = frozenset({"alternative", "alternatives", "alternatives to",
                               "alternative to", "competitors"})
@@ -314,6 +344,25 @@ _JOBS = frozenset({"repair", "repairs", "installation", "install", "removal", "i
                    "tune", "tuneup", "checkup"})
 
 
+def _ranked(name: str, analyses: Iterable[Analysis]) -> bool:
+    """Whether a keyword ranks `name` ("best tv series" beside "tv series review"): then it
+    is a kind of thing, whatever its review says; not its alternatives ("best cutco
+    alternatives" ranks other knives)."""
+    words = tuple(name.split())
+    size = len(words)
+    for a in analyses:
+        t = a.tokens
+        for i in range(len(t) - size):
+            if t[i] in _RANKING and t[i + 1:i + 1 + size] == words and \
+                    t[i + 1 + size:i + 2 + size] not in _OTHERS:
+                return True
+    return False
+
+
+_RANKING = frozenset({"best", "top"})
+_OTHERS = (("alternative",), ("alternatives",), ("competitors",))
+
+
 def _order(k: Keyword) -> tuple[int, str, str]:
     return (-k.volume, k.analysis.normalised, k.text)
 
@@ -336,15 +385,19 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
                   intent: Intent | None = None, primary: str | None = None) -> Plan:
     """Take a cluster's keywords apart and group them (package doc, step 1). `primary`
     (else `name`) names the primary keyword when it is among them; else the highest volume
-    is. A keyword given twice counts once     is."""
+    is. A keyword given twice counts once. Names the request shows (`intent.request_names`,
+    with modifiers: "best egg login") are read as names in every keyword, unless a keyword ranks
+    them ("best tv series")."""
     keep_in_topic = idea_words().keep_in_topic
     seen: dict[str, Keyword] = {}
     opaque: set[str] = set()
-    for item in items:
-        if isinstance(item, KeywordItem):
-            k = analyse_keyword(item.text, item.volume, item.intent)
-        else:
-            k = analyse_keyword(item[0], item[1])
+    given = [(i.text, i.volume, i.intent) if isinstance(i, KeywordItem) else (i[0], i[1], None)
+             for i in items]
+    analyses = [analyse(" ".join(t.split())) for t, _v, _i in given]
+    names = frozenset(n for n in request_names(analyses, modifiers=True)
+                      if not _ranked(n, analyses))
+    for text, volume, said in given:
+        k = analyse_keyword(text, volume, said, names)
         if not k.analysis.normalised:
             if k.text:
                 opaque.add(k.text)
@@ -359,10 +412,10 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
                    key=_order, default=None) if norm else None
 
     if primary and normalise(primary) and find(primary) is None:
-        k = analyse_keyword(primary, 0, intent)
+        k = analyse_keyword(primary, 0, intent, names)
         seen[k.text] = k
     if not seen and name and normalise(name):
-        k = analyse_keyword(name, 0, intent)
+        k = analyse_keyword(name, 0, intent, names)
         seen[k.text] = k
     if not seen:
         raise ValueError("no keyword or name with Latin letters or digits to plan from")
@@ -417,6 +470,11 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
             sides = (title_case(left), title_case(right))
             break
     brand_words = {w for b in head.analysis.brands for w in b.split()}
+    # a name the request shows ("best egg login", "victorinox fibrox review") is a brand too
+    # when it is the whole topic: "Best Egg", one "Victorinox Fibrox", no "Best Eggs" (a
+    # brand's kind of thing, "renogy solar panels", stays a kind: "Solar Panel Reviews")
+    named = normalise(" ".join(topic)) in names and \
+        (len(topic) == 1 or not head_is_plural(topic))  # "QuickBooks" is one
     intent = intent or _vote_intent(ordered)
     return Plan(keywords=tuple(ordered), primary=head,
                 intent=intent, topic=tuple(topic),
@@ -426,10 +484,10 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
                 # lexicon knows it ("netflix login" is no "a Netflix")
                 # so does a coupon search: "surfshark coupon" saves at Surfshark, it buys no
                 # "Surfsharks"
-                brand=intent == "navigational" or bool(head.cues & COUPON_CUES) or
+                brand=intent == "navigational" or bool(head.cues & COUPON_CUES) or named or
                 any(normalise(w) in brand_words or normalise(w) in NAME_TIERS
                     for w in topic),
-                opaque=tuple(sorted(opaque)))
+                opaque=tuple(sorted(opaque)), named=named)
 
 
 #: What the primary keyword asks (`asks.ask_of`) adds to each structure's score: the first
@@ -466,6 +524,11 @@ def rank_structures(plan: Plan) -> list[str]:
         scores["pillar"] += 0.12
     if plan.sides[0]:
         scores["comparison"] += 0.2
+    if plan.named and not plan.local and \
+            not plan.has_cue("best", "top", "top rated", *ALTERNATIVE_CUES):
+        # one named product is reviewed or explained; a list of it ("4 Best Victorinox
+        # Fibroxes", "4 Things to Know About …") is a thin page nobody searched for
+        scores["listicle"] -= 0.5
     if plan.versus:
         # a "vs" topic is a comparison, explained or answered, not a list of products
         scores["listicle"] -= 1.0

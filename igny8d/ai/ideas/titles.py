@@ -6,6 +6,7 @@ the same titles.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from igny8d.ai.ideas.grammar import fit, stable_index, suffix
@@ -54,6 +55,12 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
                    "comparison": [f"{t} Discounts Compared: Coupons, Promo Codes and Sales"],
                    "how_to": [f"How to Use a {t} Promo Code"],
                    "faq": [f"{deals}: Your Questions Answered"]}[structure]
+    elif plan.local and plan.brand and structure in ("guide", "listicle", "how_to", "pillar"):
+        # a named store or chain near me is a place to find, not "Good Mattress Firm"
+        options = {"guide": [f"{t} Near You: How to Find a Location and What to Expect"],
+                   "listicle": [f"{n} Things to Know Before Visiting {t} Near You"],
+                   "how_to": [f"How to Find {t} Near You"],
+                   "pillar": [f"{t} Near You: The Complete Guide"]}[structure]
     elif plan.local and structure in ("guide", "listicle", "how_to", "pillar"):
         one, some, a_one = plan.provider
         good = "a Good" if plan.hired or plan.countable else "Good"  # "Good Yoga"
@@ -93,7 +100,7 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
         elif plan.primary.cues & ALTERNATIVE_CUES:  # the alternatives, not "4 Best Cutcos"
             alternatives = suffix(t, "Alternatives")
             options = [f"The {n} Best {alternatives}", f"{n} {alternatives} Worth a Look"]
-        elif plan.brand and not plan.plural_topic:
+        elif plan.brand and (plan.named or not plan.plural_topic):
             options = [f"{n} Things to Know About {t}", f"{t}: {n} Things to Know"]
         elif not buyer and plan.has_cue("tips", "ideas", "ways to", "examples"):
             if plan.has_cue("ideas"):
@@ -120,8 +127,13 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
         elif buyer:
             options = [f"How to Choose {a_t}: A Step-by-Step Guide",
                        f"How to Pick the Right {t}"]
-        else:
+        elif plan.explained:  # a concept: "How Net Metering Works, Step by Step"
+            options = [f"{plan.works}, Step by Step"]
+        elif plan.countable and not plan.plural_topic and not plan.brand:
+            # one thing a reader has ("How to Make the Most of a Standing Desk")
             options = [f"How to Get Started with {a_t}", f"How to Make the Most of {a_t}"]
+        else:  # a brand, an activity, things: "How to Get Started with Meal Prep"
+            options = [f"How to Get Started with {a_t}"]
     elif structure == "comparison":
         if plan.local and plan.hired:  # "Pest Control Services", not "Pest Controls"
             many = plan.provider[1]
@@ -170,8 +182,14 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
                    f"{t} Explained: A Practical Guide"]
         if "beginner" in t.lower():  # no "Camera for Beginners: A Beginner's Guide"
             options.remove(f"{t}: A Beginner's Guide")
+    # a name that starts with a ranking word ("Best Egg") reads "The Best Best Egg …" in some
+    # variants: the others are kept
+    options = [o for o in options if not _DOUBLED.search(o)] or options
     return fit(options[stable_index(plan.primary.analysis.normalised + structure,
                                     len(options))])
+
+
+_DOUBLED = re.compile(r"\b(\w+) \1\b", re.IGNORECASE)
 
 
 _STRUCTURE_NAME = {"guide": "A guide", "how_to": "A step-by-step how-to",
