@@ -297,7 +297,7 @@ async def test_lists_of_users_see_an_accepted_invitation_and_a_login(mailing):
     """Accepting an invitation (`is_active`) and logging in (`last_login`) write users outside
     the resource layer; a users list filtered or ordered by them is not served the total and
     order kept from before (they bump the users list like any write)."""
-    app, client, inbox = mailing
+    _, client, inbox = mailing
     ann = await tenant(client, "lists@example.com")
     resp = await client.post(f"{USERS}invite/", {"email": "ivy@example.com", "role": "editor"},
                              token=ann["token"])
