@@ -32,10 +32,16 @@ class IdempotentHandler(APIHandler):
 
     async def answer_once(self, work: Callable[[AsyncConnection], Awaitable[idempotency.Answer]],
                           keyed: idempotency.Keyed | None) -> None:
-        """Replay the key's kept answer, or run `work` in one transaction with the key's
-        claim and answer (`idempotency.once`) and send what it answers."""
+        """Replay the key's kept answer, or run `work` (`run_once`)."""
         if not await self.replayed(keyed):
-            self.send_answer(*await idempotency.once(self.ctx.store, keyed, work))
+            await self.run_once(work, keyed)
+
+    async def run_once(self, work: Callable[[AsyncConnection], Awaitable[idempotency.Answer]],
+                       keyed: idempotency.Keyed | None) -> None:
+        """Run `work` in one transaction with the key's claim and answer (`idempotency.once`;
+        a concurrent twin waits and replays) and send what it answers. For a handler that
+        checked `replayed` itself before costlier preparation."""
+        self.send_answer(*await idempotency.once(self.ctx.store, keyed, work))
 
     async def replayed(self, keyed: idempotency.Keyed | None) -> bool:
         """Answer the kept answer of a key already used for this request (409 for another

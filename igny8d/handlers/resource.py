@@ -295,7 +295,7 @@ class ResourceHandler(ListingHandler):
             row = await self.service.create(conn, self.actor, values)
             return idempotency.Answer(201, await self.service.present_one(conn, self.actor, row))
 
-        self.send_answer(*await idempotency.once(self.ctx.store, keyed, work))
+        await self.run_once(work, keyed)  # replayed first: `prepare` may read and refuse
 
     async def do_retrieve(self, id: str) -> None:
         async with self.ctx.store.read() as conn:
