@@ -154,13 +154,19 @@ def plural(noun: str) -> str:
 def indefinite_article(phrase: str) -> str:
     """"a" or "an" for a phrase, by its sound ("an hour", "a used car", "an SEO tool")."""
     word = phrase.split()[0] if phrase.split() else ""
-    if word.isupper() and len(word) > 1:  # an acronym is read by its letters
-        return "an" if word[0] in "AEFHILMNORSX" else "a"
     if any(c.isupper() for c in word[1:]):
-        # a name in camel case is read by its first part: "a OneMain", "an iPhone"
-        first = re.match(r".[a-z]*", word)
-        word = first.group(0) if first else word
+        # a name in camel case is read part by part ("One Main", "Uni Fi", "i Phone", "SQ
+        # Lite"): inflect's rules then see where its first word ends ("a OneMain", "a UniFi")
+        word = _CAMEL.sub(" ", word)
+    first = word.split()[0] if word else ""
+    if (first.isupper() or len(first) == 1) and first.isalpha():
+        # an acronym or a lone letter is read by its letters' names ("an SEO", "an iPhone")
+        return "an" if first[0].upper() in "AEFHILMNORSX" else "a"
     return str(_engine().a(word.lower())).split()[0] if word else "a"
+
+
+#: Where a camel-case name's parts meet: "One|Main", "i|Phone", "SQ|Lite"
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 # -- HTML ----------------------------------------------------------------------------------------

@@ -435,3 +435,66 @@ def test_a_named_store_near_me_is_a_place() -> None:
     got = titles("dollar tree near me", "dollar tree hours")
     assert got[0] == "Dollar Tree Near You: How to Find a Location and What to Expect", got
     assert not any("Good Dollar Tree" in t for t in got)
+
+
+def test_a_camel_case_name_takes_its_article_by_its_sound() -> None:
+    from igny8d.text import indefinite_article
+    # read part by part ("Uni Fi", "One Main"), a lone letter by its name ("i Phone", "U Haul")
+    assert [indefinite_article(w) for w in ("UniFi Switch", "OneMain", "Unilever", "iPhone",
+                                            "eBay", "UHaul", "SQLite", "HubSpot")] == \
+        ["a", "a", "a", "an", "an", "a", "an", "a"]
+
+
+def test_the_brief_writes_a_name_as_the_title_does() -> None:
+    got = ideas("victorinox fibrox review", "victorinox fibrox 8 inch",
+                "victorinox fibrox chef knife")
+    assert got[0].title.startswith("Victorinox Fibrox Review"), got[0].title
+    for idea in got:
+        html = brief_of(idea)
+        assert "victorinox fibrox" not in html.replace("\u201cvictorinox fibrox", ""), \
+            idea.title  # the keywords themselves are quoted as typed
+        assert "about Victorinox Fibrox" in html or "on Victorinox Fibrox" in html
+    from igny8d.ai.article.headings import running_text
+    assert running_text("Best Egg Loans", frozenset({"best egg"})) == "Best Egg loans"
+    assert running_text("Best Egg Loans") == "best egg loans"  # no name: a kind of loan
+
+
+def test_a_named_store_whose_hours_are_searched_is_visited_not_bought() -> None:
+    got = titles("micro center", "micro center hours", "micro center near me")
+    assert got[0] == "Micro Center: Locations, Hours and What to Expect", got
+    assert not any("Where to Buy" in t for t in got)
+    # a store's name with no place words is left as it was
+    assert not plan_keywords([("shopify store", 10), ("shopify pricing", 5)]).store
+
+
+def test_whatever_a_thing_wont_do_is_a_symptom() -> None:
+    got = titles("pc wont post", "computer won't post", "pc turns on but no display")
+    assert got[0] == "PC Won't Post? Causes and Fixes", got
+    assert not any("Make the Most" in t for t in got)
+
+
+def test_a_question_typed_without_its_apostrophe_is_a_question() -> None:
+    got = titles("wheres my refund", "irs refund status", "where is my tax refund")
+    assert got[0].startswith("Where's My Refund?"), got
+    assert not any("Make the Most" in t for t in got)
+
+
+def test_a_qualifier_after_before_is_no_head_noun() -> None:
+    got = titles("yoga before bed", "yoga for sleep", "bedtime yoga", "yoga poses for sleep")
+    assert not any("a Yoga" in t for t in got), got
+
+
+def test_a_which_one_question_is_taught_as_a_choice() -> None:
+    how_to = next(i for i in ideas("what power supply do i need", "psu wattage calculator",
+                                   "how many watts do i need for my pc", "psu calculator")
+                  if i.content_structure == "how_to")
+    assert "Make the Most" not in how_to.title and "Power Supply" in how_to.title, how_to.title
+
+
+def test_a_thing_made_at_home_is_taught_as_making_it() -> None:
+    how_to = next(i for i in ideas("diy fruit fly trap", "apple cider vinegar fruit fly trap",
+                                   "homemade fruit fly trap") if i.content_structure == "how_to")
+    assert how_to.title.startswith("How to Make a Fruit Fly Trap"), how_to.title
+    # many things made are no one task: left as they were
+    assert not plan_keywords([("diy woodworking projects", 10),
+                              ("easy woodworking projects", 5)]).task

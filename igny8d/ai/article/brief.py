@@ -165,10 +165,10 @@ WORD_POINTS: tuple[tuple[frozenset[str], str], ...] = (
 )
 
 
-def point_for(keyword: str, kind: str = "general") -> str:
+def point_for(keyword: str, kind: str = "general", names: frozenset[str] = frozenset()) -> str:
     """The point a keyword asks for: "“coffee to water ratio”: give the ratio as numbers…";
     a keyword that asks nothing itself gets the section's `kind` of point (a pick section:
-    what makes a product fit it)."""
+    what makes a product fit it); the request's `names` are written as names."""
     low = normalise(keyword)
     words = set(low.split())
     by_word = next((what for cue, what in WORD_POINTS if cue & words), None)
@@ -178,7 +178,7 @@ def point_for(keyword: str, kind: str = "general") -> str:
         what = POINTS[ask_of(keyword)]
         if ask_of(keyword) == "general" and kind in KIND_POINTS:
             what = KIND_POINTS[kind]
-        k = analyse_keyword(keyword)
+        k = analyse_keyword(keyword, names=names)
         if k.worded_as_question and ask_of(keyword) in ("question", "frequency"):
             what = f"answer \u201c{k.question()}\u201d in the first two sentences, then " + \
                 ("the signs that call for it sooner" if ask_of(keyword) == "frequency"
@@ -220,11 +220,13 @@ def _li(items: Sequence[str]) -> str:
     return "<ul>" + "".join(f"<li>{escape(i, quote=False)}</li>" for i in items) + "</ul>"
 
 
-def write_block(block: Block, words: int, topic: str, lines: Lines) -> list[str]:
+def write_block(block: Block, words: int, topic: str, lines: Lines,
+                names: frozenset[str] = frozenset()) -> list[str]:
     """HTML of one block (its heading not included): aim and word target, questions, points,
-    keywords to place; each line names the block's heading or keywords, none repeats."""
+    keywords to place; each line names the block's heading or keywords, none repeats; the
+    request's `names` are written as the title writes them."""
     kind = heading_kind(block.heading)
-    phrase = running_text(block.heading) or topic
+    phrase = running_text(block.heading, names) or topic
     generic = re.match(r"what should you know about (.+)", phrase, flags=re.IGNORECASE)
     if generic:  # an outline's stand-in question for a keyword that asks nothing itself
         kind, phrase = "general", generic.group(1)
@@ -259,7 +261,8 @@ def write_block(block: Block, words: int, topic: str, lines: Lines) -> list[str]
         if lines.fresh(ask_lead):
             out.append(f"<p>{escape(ask_lead, quote=False)}</p>")
         out.append(_li(questions))
-    points = [p for p in (point_for(k, kind) for k in block.keywords) if lines.fresh(p)]
+    points = [p for p in (point_for(k, kind, names) for k in block.keywords)
+              if lines.fresh(p)]
     if points:
         lead = f"Points to cover in {under}:"
         if lines.fresh(lead):

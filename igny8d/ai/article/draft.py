@@ -14,7 +14,7 @@ from igny8d.ai.article.keywords import (
     keyword_key,
 )
 from igny8d.ai.article.meta import meta_description, meta_title, slug
-from igny8d.ai.ideas import outline_for, plan_keywords
+from igny8d.ai.ideas import names_in, outline_for, plan_keywords
 from igny8d.ai.ideas.asks import ask_of
 from igny8d.ai.types import ArticleBrief, ArticleDraft, OutlineSection
 from igny8d.text import word_count
@@ -106,14 +106,17 @@ def generate_article(brief: ArticleBrief) -> ArticleDraft:
     structure = brief.content_structure if brief.content_structure in CONTENT_STRUCTURES \
         else "guide"
     target = max(MIN_WORDS, min(MAX_WORDS, brief.target_word_count))
+    # the names all its keywords show ("victorinox fibrox review"), written as the title
+    # writes them in every sentence
+    names = names_in([primary, *secondary])
     try:
-        plan = plan_keywords([(primary, 0)])
+        plan = plan_keywords([(primary, 0)], names=names)
         # an acronym defined is named as it is ("what is pmi": on PMI, not PMIs), a kind of
         # thing in the plural (on heat pumps)
         named = plan.t if ask_of(primary) == "definition" and plan.t.isupper() else plan.ts
         if plan.versus and all(plan.sides):  # "evernote and notion", not "evernote notion"
             named = f"{plan.sides[0]} and {plan.sides[1]}"
-        topic, intent = running_text(named) or primary, plan.intent
+        topic, intent = running_text(named, names) or primary, plan.intent
     except ValueError:
         topic, intent = primary, "informational"
     blocks = outline_blocks(outline, assign_keywords(outline, secondary, primary))
@@ -136,11 +139,11 @@ def generate_article(brief: ArticleBrief) -> ArticleDraft:
             tag = "h2" if b.level == 2 else "h3"
             html.append(f"<{tag}>{escape(b.heading, quote=False)}</{tag}>")
             html.extend(write_block(b, round(per_unit * b.weight / 10) * 10 or 10, topic,
-                                    lines))
+                                    lines, names))
     body = "\n".join(html)
     return ArticleDraft(
         title=title, html_content=body, meta_title=meta_title(title),
-        meta_description=meta_description(primary, structure, outline),
+        meta_description=meta_description(primary, structure, outline, names),
         slug=slug(title) or slug(primary) or f"draft-{brief.task_id}",
         primary_keyword=primary, secondary_keywords=tuple(secondary[:MAX_SECONDARY]),
         outline=outline, word_count=word_count(body))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from igny8d.ai.ideas.analysis import named_words
 from igny8d.ai.ideas.grammar import brand_cased, is_acronym
 from igny8d.ai.text import normalise
 
@@ -57,9 +58,10 @@ def heading_kind(heading: str) -> str:
     return "general"
 
 
-def running_text(text: str) -> str:
-    """A heading or keyword as it reads inside a sentence: lower case except acronyms and
-    words written with inner capitals ("HubSpot"), the part before a colon, no "?"."""
+def running_text(text: str, names: frozenset[str] = frozenset()) -> str:
+    """A heading or keyword as it reads inside a sentence: lower case except acronyms, words
+    written with inner capitals ("HubSpot") and the request's `names` (as the title writes
+    them: "Victorinox Fibrox"), the part before a colon, no "?"."""
     text = text.split(":", 1)[0].strip().rstrip("?").strip()
     out: list[str] = []
     for w in text.split():
@@ -71,7 +73,7 @@ def running_text(text: str) -> str:
             out.append(w.replace(bare, named))
         else:
             out.append(w.lower())
-    return " ".join(out)
+    return " ".join(named_words(out, names))
 
 
 def cap(text: str) -> str:

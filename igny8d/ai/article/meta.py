@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from igny8d.ai.article.headings import cap
+from igny8d.ai.ideas.analysis import named_words
 from igny8d.ai.ideas.asks import ask_of
 from igny8d.ai.ideas.grammar import written
 from igny8d.ai.text import normalise, vocabulary
@@ -63,10 +64,11 @@ BY_STRUCTURE: dict[str, str] = {
 
 
 def meta_description(primary: str, structure: str,
-                     outline: Sequence[OutlineSection] = ()) -> str:
+                     outline: Sequence[OutlineSection] = (),
+                     names: frozenset[str] = frozenset()) -> str:
     """One natural sentence for the primary keyword's ask (else the structure), naming the
     keyword once and nothing stuffed, at most 160 characters (cut at a word when the keyword
-    is long)."""
+    is long); the request's `names` written as names ("Best Egg login")."""
     p = " ".join(primary.split()).rstrip("?")
     ask = ask_of(p)
     template = DESCRIPTIONS[ask] if ask != "general" else \
@@ -75,7 +77,7 @@ def meta_description(primary: str, structure: str,
         template = "Looking for {p}? Our picks for each need and budget, and what to check first."
     if ask == "buy" and not normalise(p).startswith(("buy ", "order ", "shop ")):
         template = "{P}: where to get it, what it costs and what to check before you pay."
-    p = written(p.split())  # "HVAC repair", "HubSpot", not "Hvac"
+    p = " ".join(named_words(written(p.split()).split(), names))  # "HVAC repair", "HubSpot"
     text = template.format(p=p, P=cap(p))
     if len(text) <= META_DESCRIPTION_MAX:
         return text

@@ -199,6 +199,16 @@ def _proper(display: tuple[str, ...], tokens: Sequence[str],
     return tuple(out)
 
 
+def named_words(words: Sequence[str], names: frozenset[str]) -> list[str]:
+    """Running words (a heading or a keyword inside a sentence) with the request's names
+    capitalised as a title writes them (`_proper`): "Victorinox Fibrox 8 inch", not
+    "victorinox fibrox 8 inch", when the request shows "victorinox fibrox" to be a name."""
+    if not names:
+        return list(words)
+    tokens = [normalise(w) for w in words]
+    return list(_proper(tuple(words), tokens, {tuple(n.split()): n for n in names}))
+
+
 def _fit_form(topic: list[str], form: str | None) -> tuple[list[str], str | None]:
     """The topic as a question form takes it: "How much does {t} cost?" without the topic's
     own price word ("kitchen remodel cost cost"), "the average …"; "What are the benefits of

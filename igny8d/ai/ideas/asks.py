@@ -17,22 +17,25 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("frequency", re.compile(r"\b(how often|how frequently|how many times)\b|"
                              r"^when (to|should)\b")),
     ("comparison", re.compile(r"\b(vs|versus|difference between|compared to|or)\b")),
-    ("definition", re.compile(r"^what (is|are)\b|\b(meaning|definition|stand for)\b|"
+    ("definition", re.compile(r"^(what (is|are)|whats)\b|\b(meaning|definition|stand for)\b|"
                               r"^what does .* mean\b")),
     ("howto", re.compile(r"^(how to|how do (i|you))\b")),
-    # a symptom: the searcher wants its causes and the fix, not a definition or a how-to
-    ("problem", re.compile(r"\b(not|wont|cant|doesnt|isnt|wouldnt) [a-z]+ing\b|"
-                           r"\b(wont|doesnt|dont|didnt|cant|isnt|stopped) (work|start|turn on|"
+    # a symptom: the searcher wants its causes and the fix, not a definition or a how-to;
+    # whatever a thing "won't" do is a failure ("pc wont post"), unlike "don't" ("plants that
+    # dont need sun")
+    ("problem", re.compile(r"\b(not|wont|cant|doesnt|isnt|wouldnt) [a-z]+ing\b|\bwont [a-z]+|"
+                           r"\b(doesnt|dont|didnt|cant|isnt|stopped) (work|start|turn on|"
                            r"charge|connect|load|open|drain|flush|heat|cool|boot|sync|print|"
                            r"respond|spin|rise|grow|bloom|eat)\b|"
                            r"\b(problems?|troubleshoot\w*|error codes?|not working|"
                            r"keeps? [a-z]+ing|(turning|going) (yellow|brown|black|white|red)|"
                            r"leaking|overheating|dying|drooping|wilting|yellow leaves|"
-                           r"brown spots|no sound|no power)\b")),
+                           r"brown spots|no (sound|power|signal|display|picture))\b")),
     # "best time to fish" asks when, it ranks no fish
     ("question", re.compile(r"^(the )?best (time|times|month|day|season|age) to\b")),
-    ("question", re.compile(r"^(how|what|why|when|where|which|who|is|are|can|do|does|"
-                            r"should|will|could|would)\b")),
+    # "what's", "where's" are typed without their apostrophe ("wheres my refund")
+    ("question", re.compile(r"^(how|hows|what|whats|why|when|where|wheres|which|who|whos|is|"
+                            r"are|can|do|does|should|will|could|would)\b")),
     # a destination's own words: "best egg login" signs in at Best Egg, it ranks nothing
     ("brand", re.compile(r"\b(login|log in|sign in|signin|customer service|phone number|"
                          r"webmail|customer portal)\b")),

@@ -47,7 +47,8 @@ CONTRACTIONS = {
     "wont": "won't", "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "cant": "can't",
     "isnt": "isn't", "arent": "aren't", "wasnt": "wasn't", "werent": "weren't",
     "wouldnt": "wouldn't", "shouldnt": "shouldn't", "couldnt": "couldn't", "havent": "haven't",
-    "hasnt": "hasn't", "im": "I'm", "ive": "I've", "youre": "you're", "theyre": "they're"}
+    "hasnt": "hasn't", "im": "I'm", "ive": "I've", "youre": "you're", "theyre": "they're",
+    "whats": "what's", "wheres": "where's", "hows": "how's", "whos": "who's"}
 
 
 def acronym_case(word: str) -> str:

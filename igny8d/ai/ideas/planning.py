@@ -164,15 +164,21 @@ class Plan:
 
     def _noun_task(self) -> str | None:
         """The task a topic names with a noun ("monstera care" → "Care for a Monstera",
-        "electric car maintenance" → "Maintain an Electric Car"), for a reader who wants to
-        do it: not a local search, which hires it done, nor a brand."""
+        "electric car maintenance" → "Maintain an Electric Car"), or a thing the cluster
+        makes at home ("diy fruit fly trap" → "Make a Fruit Fly Trap"), for a reader who
+        wants to do it: not a local search, which hires it done, nor a brand."""
         words = list(self.topic)
         end = head_end(words) or len(words)
         verb = _NOUN_TASKS.get(normalise(words[end - 1])) if end >= 2 else None
+        obj = words[:end - 1]
+        if verb is None and words and countable(words[end - 1]) and \
+                not is_plural(words[end - 1]) and \
+                (self.has_cue("diy") or
+                 any("homemade" in k.analysis.tokens for k in self.keywords)):
+            verb, obj = "Make", words[:end]  # one thing made, not "Make Woodworking Projects"
         if verb is None or self.intent != "informational" or self.local or self.brand or \
                 self.versus:
             return None
-        obj = words[:end - 1]
         t = title_case(obj)
         if countable(obj[-1]) and not is_plural(obj[-1]):
             t = f"{english.indefinite_article(t)} {t}"
@@ -310,6 +316,21 @@ class Plan:
         return any(k.cues & set(cues) for k in self.keywords)
 
     @property
+    def choosing(self) -> bool:
+        """The primary keyword asks which one to get ("what power supply do i need", "which
+        tent should i buy"): its how-to teaches choosing, not "making the most of" one."""
+        return bool(_CHOOSING.match(self.primary.analysis.normalised))
+
+    @property
+    def store(self) -> bool:
+        """The topic is a named place to visit: a name with an hours, locations or near-me
+        keyword in the cluster ("micro center hours", "costco near me"); a store page, not
+        "Where to Buy Micro Center". ("store" alone is no evidence: "shopify store" is online.)"""
+        return self.brand and not self.versus and any(
+            k.cues & _PLACE_CUES or {"location", "locations"} & set(k.analysis.tokens)
+            for k in self.keywords)
+
+    @property
     def coupons(self) -> bool:
         """The primary keyword wants a discount code at a store ("surfshark coupon")."""
         return bool(self.primary.cues & COUPON_CUES)
@@ -317,6 +338,10 @@ class Plan:
 
 #: A question about how a thing works ("how does a heloc work", "how do solar panels work").
 _HOW_IT_WORKS = re.compile(r"^how (does|do) .+ work$")
+#: A question about which one to get.
+_CHOOSING = re.compile(r"^(what|which) .+ (do i need|should i (get|buy|use|choose))\b")
+#: Modifiers that say a named thing is a place one goes to ("costco hours").
+_PLACE_CUES = frozenset({"hours", "near me", "nearby", "open now"})
 #: Modifiers of a search for what to get instead of a named thing.
 ALTERNATIVE_CUES = frozenset({"alternative", "alternatives", "alternatives to",
                               "alternative to", "competitors"})
@@ -381,21 +406,28 @@ def _is_core(word: str, core_stems: frozenset[str], core_compact: str) -> bool:
         w in vocabulary().stopwords
 
 
+def names_in(keywords: Iterable[str]) -> frozenset[str]:
+    """The names the request shows (`intent.request_names`, with modifiers: "best egg login"),
+    less those a keyword ranks ("best tv series"): normalised, "victorinox fibrox"."""
+    analyses = [analyse(" ".join(k.split())) for k in keywords]
+    return frozenset(n for n in request_names(analyses, modifiers=True)
+                     if not _ranked(n, analyses))
+
+
 def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str = "",
-                  intent: Intent | None = None, primary: str | None = None) -> Plan:
+                  intent: Intent | None = None, primary: str | None = None,
+                  names: frozenset[str] | None = None) -> Plan:
     """Take a cluster's keywords apart and group them (package doc, step 1). `primary`
     (else `name`) names the primary keyword when it is among them; else the highest volume
-    is. A keyword given twice counts once. Names the request shows (`intent.request_names`,
-    with modifiers: "best egg login") are read as names in every keyword, unless a keyword ranks
-    them ("best tv series")."""
+    is. A keyword given twice counts once. Names the request shows (`names_in`, else `names`
+    when the items are only part of the request) are read as names in every keyword."""
     keep_in_topic = idea_words().keep_in_topic
     seen: dict[str, Keyword] = {}
     opaque: set[str] = set()
     given = [(i.text, i.volume, i.intent) if isinstance(i, KeywordItem) else (i[0], i[1], None)
              for i in items]
-    analyses = [analyse(" ".join(t.split())) for t, _v, _i in given]
-    names = frozenset(n for n in request_names(analyses, modifiers=True)
-                      if not _ranked(n, analyses))
+    if names is None:
+        names = names_in(t for t, _v, _i in given)
     for text, volume, said in given:
         k = analyse_keyword(text, volume, said, names)
         if not k.analysis.normalised:

@@ -61,6 +61,11 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
                    "listicle": [f"{n} Things to Know Before Visiting {t} Near You"],
                    "how_to": [f"How to Find {t} Near You"],
                    "pillar": [f"{t} Near You: The Complete Guide"]}[structure]
+    elif plan.store and not plan.local and structure in ("guide", "listicle", "how_to"):
+        # a named store whose hours or locations are searched is visited, not bought
+        options = {"guide": [f"{t}: Locations, Hours and What to Expect"],
+                   "listicle": [f"{n} Things to Know Before Visiting {t}"],
+                   "how_to": [f"How to Find {t} Near You"]}[structure]
     elif plan.local and structure in ("guide", "listicle", "how_to", "pillar"):
         one, some, a_one = plan.provider
         good = "a Good" if plan.hired or plan.countable else "Good"  # "Good Yoga"
@@ -124,7 +129,7 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
         elif plan.priced:
             options = [f"How to Estimate {t}: A Step-by-Step Guide",
                        f"How to Work Out {t}, Step by Step"]
-        elif buyer:
+        elif buyer or plan.choosing:
             options = [f"How to Choose {a_t}: A Step-by-Step Guide",
                        f"How to Pick the Right {t}"]
         elif plan.explained:  # a concept: "How Net Metering Works, Step by Step"
