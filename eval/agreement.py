@@ -8,8 +8,9 @@ personal-loans, vpn-services of dev2). Its writer had `GUIDE.md` and each niche'
 (docs/decisions.md, "How far two writers agree"). Scored against the gold set's writer with the
 same metrics as the clustering (pooled ARI, pair precision / recall with the gold as the
 reference, intent macro-F1), and beside it the local clusterer on the same niches against
-each writer: if the writers agree far more than the clusterer agrees with either, the gap is
-the clusterer's, not the labels' noise.
+each writer (`evaluate(modes=("local", "embeddings"))` adds all-MiniLM-L6-v2 in process): if
+the writers agree far more than the clusterer agrees with either, the gap is the clusterer's,
+not the labels' noise.
 
 The check fails only when the file no longer holds exactly the gold set's keywords of those
 niches (the figures would then compare different things); there is no floor to tune toward.
@@ -21,7 +22,16 @@ import csv
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from eval.clustering import DATA, Clusterer, by_niche, labels, local_clusterer, rows_of
+from eval.clustering import (
+    DATA,
+    Clusterer,
+    by_niche,
+    embedder,
+    embeddings_clusterer,
+    labels,
+    local_clusterer,
+    rows_of,
+)
 from eval.metrics import adjusted_rand_index, macro_f1, pair_f1
 from igny8d.ai import KeywordItem
 
@@ -67,7 +77,9 @@ def _score(name: str, niches: dict[str, list[str]], pred: dict[str, list[str]],
                      {n: adjusted_rand_index(pred[n], gold[n]) for n in niches})
 
 
-def evaluate(clusterer: Clusterer | None = None) -> Report:
+def evaluate(modes: tuple[str, ...] = ("local",)) -> Report:
+    """The writers' agreement, and each clusterer of `modes` (local, embeddings: MiniLM in
+    process, when installed) against each writer."""
     second = second_writer()
     report = Report()
     keys: dict[str, list[str]] = {}
@@ -96,16 +108,26 @@ def evaluate(clusterer: Clusterer | None = None) -> Report:
     report.keywords = sum(map(len, keys.values()))
     report.rows.append(_score("second writer vs gold", keys, other, first, other_intent,
                               first_intent))
-    run = clusterer or local_clusterer()
-    machine: dict[str, list[str]] = {}
-    for niche, texts in keys.items():
-        volumes = [int(r["volume"]) for r in gold_rows[niche]]
-        items = [KeywordItem(i, t, v) for i, (t, v) in enumerate(zip(texts, volumes,
-                                                                    strict=True))]
-        machine[niche] = labels(run(items), [k.id for k in items])[0]
-    report.rows.append(_score("local clusterer vs gold", keys, machine, first))
-    report.rows.append(_score("local clusterer vs second writer", keys, machine, other))
+    for mode in modes:
+        run = _clusterer(mode)
+        if run is None:
+            continue
+        machine: dict[str, list[str]] = {}
+        for niche, texts in keys.items():
+            volumes = [int(r["volume"]) for r in gold_rows[niche]]
+            items = [KeywordItem(i, t, v) for i, (t, v) in enumerate(zip(texts, volumes,
+                                                                        strict=True))]
+            machine[niche] = labels(run(items), [k.id for k in items])[0]
+        report.rows.append(_score(f"{mode} clusterer vs gold", keys, machine, first))
+        report.rows.append(_score(f"{mode} clusterer vs second writer", keys, machine, other))
     return report
+
+
+def _clusterer(mode: str) -> Clusterer | None:
+    if mode == "local":
+        return local_clusterer()
+    vectors, _ = embedder()
+    return embeddings_clusterer(vectors) if vectors is not None else None
 
 
 def render(report: Report) -> str:
