@@ -1,0 +1,421 @@
+"""A learned pair scorer for the clustering, measured leave-one-niche-out (not landed).
+
+    python -m eval.fit_pair_model [--path local|embeddings] [--model logistic|boosted]
+                                  [--restrict 0.05] [--vectors /tmp/vectors.pkl]
+
+Hypothesis: instead of the hand-multiplied penalties (`vectors.Space.factor`,
+`semantic.penalise_other_pages`), a small model mapping a pair's features to P(same page)
+generalises better across writers. Each candidate pair is described by the clustering's own
+measures (word and character TF-IDF cosine, the facet factor and its parts, page-type and
+intent conflicts, the hand-rule similarity itself, on embeddings the MiniLM cosine…) and
+labelled by the gold sets. The model's probabilities replace the similarity as edges of the
+same agglomeration (`linkage._State`, intent conflicts as before), at each configuration of a
+grid.
+
+* local: pairs of keys (distinct terms and facets) the blocking proposes (`Space.candidates`,
+  TF-IDF similarity ≥ `LOW`) and keys sharing their terms, labelled by the share of their
+  keyword pairs in one gold cluster; average linkage swept over (pair floor, threshold).
+* embeddings: every pair of a niche with cosine ≥ 0.4 or lexical similarity ≥ 0.2 (the others
+  stay no edge), labelled same gold cluster or not; complete linkage swept over the threshold.
+
+Each niche weighs the same in the fit. Figures, on the tuning sets only (dev + dev2; the
+holdouts are never read): leave-one-niche-out (each niche's probabilities from a model fitted
+on the other 34, then `eval.clustering_cv.leave_one_niche_out` picks the configuration on the
+others and scores the held-out niche — as for the hand rules, whose baseline is computed the
+same way through the same agglomeration), and cross-writer (fitted on dev → dev2 scored at the
+configuration best on dev in sample, and the other way round; the hand rules likewise with
+their threshold chosen on the other writer). Results: docs/decisions.md, "A learned pair
+scorer (measured, not landed)".
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import pickle
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eval.clustering import by_niche, rows_of
+from eval.clustering_cv import Config, Predictions, _pooled, leave_one_niche_out, tuning_rows
+from eval.metrics import adjusted_rand_index
+from igny8d.ai import KeywordItem
+from igny8d.ai.cluster.linkage import MIN_EDGE, Linkage, _State
+from igny8d.ai.cluster.rules import DEFAULT_MAX_CLUSTER_SIZE, conflicts
+from igny8d.ai.cluster.semantic import other_pages, penalise_other_pages, semantic_edges
+from igny8d.ai.cluster.vectors import (
+    DESTINATIONS,
+    PAGE_FACETS,
+    Prepared,
+    Space,
+    Vectors,
+    _block_cap,
+    _dot,
+    head_key,
+    listicle_bits,
+    name_intents,
+    page_intents,
+    page_types,
+    pages_conflict,
+    prepare,
+)
+
+#: Local path: (pair floor, threshold) configurations of average linkage; the floor is the
+#: least probability every cross pair of a merge needs (below it a pair is no edge), the
+#: threshold the least mean.
+LOCAL_GRID = tuple((f, t) for f in (0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.3)
+                   for t in (0.1, 0.15, 0.2, 0.3, 0.4) if t >= f - 0.05)
+#: The hand rules' own thresholds (`eval.clustering_cv`), pair floor `MIN_EDGE`.
+LOCAL_HAND_GRID = tuple((MIN_EDGE, t) for t in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4))
+#: Embeddings: complete-linkage thresholds on the probability, and on the hand similarity.
+VECTOR_GRID = tuple((0.0, t) for t in (0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4))
+VECTOR_HAND_GRID = tuple((0.0, t) for t in (0.5, 0.55, 0.6, 0.625, 0.65, 0.675, 0.7, 0.75))
+#: Local term pairs whose TF-IDF similarity is below this are never scored.
+LOW = 0.1
+#: Embeddings: pairs scored (cosine, or lexical similarity, at least this); the hand
+#: similarity is computed down to `HAND_CUTOFF`.
+MIN_COSINE, MIN_LEXICAL, HAND_CUTOFF = 0.4, 0.2, 0.3
+#: Facets whose difference is a feature of its own.
+NAMED_FACETS = ("best", "buy", "local", "alternative", "login", "support", "compare", "free",
+                "used", "beginner", "budget", "yes_no", "m:app")
+_QUESTIONS = frozenset({"how", "what", "why", "when", "which", "who", "where", "is", "are",
+                        "can", "do", "does", "should", "will"})
+
+#: Features shared by both paths (`_shared`), after each path's own.
+SHARED = ("word", "char", "term_sim", "factor", "facet_diff", "page_conflict", "stem_jaccard",
+          "stem_symdiff", "min_len", "max_len", "same_last", "intent_equal", "both_firm",
+          "one_firm", "mask_conflict", "question_xor", *(f"diff:{f}" for f in NAMED_FACETS))
+LOCAL_FEATURES = ("hand", "log_factor", "same_terms", "destination_diff", "both_best",
+                  "both_compare", "facet_subset", "unshared_idf", *SHARED)
+VECTOR_FEATURES = ("hand", "cos", "lexical", "other_pages", *SHARED)
+HAND = 0  # the hand-rule similarity is the first feature of both paths
+
+
+@dataclass
+class Niche:
+    """One niche prepared as its path prepares it, with its candidate pairs (of keys, or of
+    headed keywords on embeddings), their features and labels."""
+
+    name: str
+    linkage: Linkage
+    prepared: list[Prepared]
+    key_of: list[int]
+    keys: int
+    pairs: list[tuple[int, int]]
+    x: np.ndarray
+    #: the share of each pair's keyword pairs in one gold cluster, and their number
+    y: np.ndarray
+    n: np.ndarray
+    gold: list[str]
+
+
+def _items(rows: Sequence[dict[str, str]]) -> list[KeywordItem]:
+    return [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
+
+
+def _shared(space: Space, u: int, v: int, pa: Prepared, pb: Prepared, ma: int, mb: int
+            ) -> list[float]:
+    t, w = space.term_of[u], space.term_of[v]
+    (su, _, fu), (sv, _, fv) = space.keys[u], space.keys[v]
+    diff = set(fu) ^ set(fv)
+    pu, pv = PAGE_FACETS.intersection(fu), PAGE_FACETS.intersection(fv)
+    a, b = set(su), set(sv)
+    qa = pa.analysis.tokens[:1] and pa.analysis.tokens[0] in _QUESTIONS
+    qb = pb.analysis.tokens[:1] and pb.analysis.tokens[0] in _QUESTIONS
+    return [
+        1.0 if t == w else _dot(space.word[t], space.word[w]),
+        1.0 if t == w else _dot(space.char[t], space.char[w]),
+        space.term_sim(t, w), space.factor(u, v), float(len(diff)),
+        float(bool(pu and pv and pu != pv)), len(a & b) / max(1, len(a | b)), float(len(a ^ b)),
+        float(min(len(su), len(sv))), float(max(len(su), len(sv))),
+        float(bool(su) and bool(sv) and su[-1] == sv[-1]),
+        float(pa.intent.intent == pb.intent.intent), float(bool(ma) and bool(mb)),
+        float(bool(ma) != bool(mb)), float(conflicts(ma, mb)), float(bool(qa) != bool(qb)),
+        *(float(f in diff) for f in NAMED_FACETS)]
+
+
+def local_niche(name: str, rows: Sequence[dict[str, str]]) -> Niche:
+    """A niche as `cluster_keywords` prepares it without embeddings."""
+    prepared = prepare(_items(rows))
+    page_intents(prepared)
+    name_intents(prepared)
+    listicle_bits(prepared)
+    space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True,
+                  lexical=True)
+    key_of = [space.index[head_key(p.analysis)] if p.analysis.head else -1 for p in prepared]
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, u in enumerate(key_of):
+        if u >= 0:
+            members[u].append(i)
+    masks = {u: _mask(prepared, idx) for u, idx in members.items()}
+    pairs = _key_pairs(space)
+    n_terms = len(space.terms)
+    rows_x: list[list[float]] = []
+    for u, v in pairs:
+        (su, _, fu), (sv, _, fv) = space.keys[u], space.keys[v]
+        factor = space.factor(u, v)
+        unshared = [math.log((1 + n_terms) / (1 + space.word_df[s])) + 1.0
+                    for s in set(su) ^ set(sv)]
+        rows_x.append([
+            space.sim(u, v), math.log(factor), float(space.term_of[u] == space.term_of[v]),
+            float(bool(DESTINATIONS & (set(fu) ^ set(fv)))),
+            float("best" in fu and "best" in fv), float("compare" in fu and "compare" in fv),
+            float(set(fu) <= set(fv) or set(fv) <= set(fu)), max(unshared, default=0.0),
+            *_shared(space, u, v, prepared[members[u][0]], prepared[members[v][0]],
+                     masks[u], masks[v])])
+    gold_of = [rows[p.item.id]["cluster"] for p in prepared]
+    y, n = np.empty(len(pairs)), np.empty(len(pairs))
+    for k, (u, v) in enumerate(pairs):
+        same = sum(gold_of[i] == gold_of[j] for i in members[u] for j in members[v])
+        n[k] = len(members[u]) * len(members[v])
+        y[k] = same / n[k]
+    x = np.array(rows_x, dtype=np.float64).reshape(len(pairs), len(LOCAL_FEATURES))
+    return Niche(name, "average", prepared, key_of, len(space.keys), pairs, x, y, n,
+                 [r["cluster"] for r in rows])
+
+
+def _key_pairs(space: Space) -> list[tuple[int, int]]:
+    """Key pairs (u < v) the lexical path could link: keys sharing their terms, and the keys
+    of the term pairs `Space.candidates` proposes with a TF-IDF similarity of at least `LOW`."""
+    out: set[tuple[int, int]] = set()
+    for keys in space.keys_of_term:
+        for x, u in enumerate(keys):
+            out.update((min(u, v), max(u, v)) for v in keys[x + 1:])
+    for t, ws in space.candidates(_block_cap(len(space.terms))).items():
+        for w in ws:
+            if space.term_sim(t, w) >= LOW:
+                out.update((min(u, v), max(u, v)) for u in space.keys_of_term[t]
+                           for v in space.keys_of_term[w])
+    return sorted(out)
+
+
+def _mask(prepared: list[Prepared], idx: list[int]) -> int:
+    m = 0
+    for i in idx:
+        m |= prepared[i].firm_bit
+    return m
+
+
+def vector_niche(name: str, rows: Sequence[dict[str, str]],
+                 vector_of: dict[str, tuple[float, ...]]) -> Niche:
+    """A niche as `cluster_keywords(..., embeddings=...)` prepares it: one key per headed
+    keyword; the hand similarity is `semantic_edges` with `penalise_other_pages`."""
+    prepared = prepare(_items(rows))
+    page_intents(prepared)
+    headed = [p for p in prepared if p.analysis.head]
+    key_of, k = [-1] * len(prepared), 0
+    for i, p in enumerate(prepared):
+        if p.analysis.head:
+            key_of[i], k = k, k + 1
+    vectors = Vectors({p.item.id: vector_of[p.item.text] for p in headed})
+    units = [vectors.of(p.item.id) for p in headed]  # unit vectors, as the product's
+    analyses = [p.analysis for p in headed]
+    hand = penalise_other_pages(semantic_edges(units, analyses, HAND_CUTOFF), headed,
+                                HAND_CUTOFF)
+    space = Space(analyses)
+    key = [space.index[head_key(a)] for a in analyses]
+    matrix = np.asarray(units, dtype=np.float64)
+    cosines = matrix @ matrix.T
+    pages = [page_types(a) for a in analyses]
+    gold_of = [rows[p.item.id]["cluster"] for p in headed]
+    pairs: list[tuple[int, int]] = []
+    rows_x: list[list[float]] = []
+    labels_y: list[float] = []
+    for i, pa in enumerate(headed):
+        for j in range(i + 1, len(headed)):
+            pb = headed[j]
+            lexical = space.sim(key[i], key[j])
+            cosine = float(cosines[i, j])
+            if cosine < MIN_COSINE and lexical < MIN_LEXICAL:
+                continue
+            pairs.append((i, j))
+            labels_y.append(float(gold_of[i] == gold_of[j]))
+            rows_x.append([
+                hand[i].get(j, 0.0), cosine, lexical, float(other_pages(pa, pb)),
+                *_shared(space, key[i], key[j], pa, pb, pa.firm_bit, pb.firm_bit)])
+            rows_x[-1][VECTOR_FEATURES.index("page_conflict")] = float(
+                pages_conflict(pages[i], pages[j]))
+    x = np.array(rows_x, dtype=np.float64).reshape(len(pairs), len(VECTOR_FEATURES))
+    return Niche(name, "complete", prepared, key_of, len(headed), pairs, x,
+                 np.array(labels_y), np.ones(len(pairs)), [r["cluster"] for r in rows])
+
+
+def cluster(niche: Niche, scores: np.ndarray, floor: float, threshold: float) -> list[str]:
+    """The niche clustered by the agglomeration of its path over `scores` as edges (none below
+    the floor, or below the threshold on complete linkage): a label per gold row."""
+    cutoff = floor if niche.linkage == "average" else threshold
+    edges: list[dict[int, float]] = [{} for _ in range(niche.keys)]
+    for (u, v), s in zip(niche.pairs, scores.tolist(), strict=True):
+        if s >= cutoff:
+            edges[u][v] = edges[v][u] = s
+    return _agglomerate(niche, edges, floor, threshold)
+
+
+def _agglomerate(niche: Niche, edges: list[dict[int, float]], floor: float, threshold: float
+                 ) -> list[str]:
+    by_key: dict[int, list[int]] = defaultdict(list)
+    for i, u in enumerate(niche.key_of):
+        if u >= 0:
+            by_key[u].append(i)
+    state = _State(niche.prepared, niche.key_of, niche.linkage, threshold,
+                   DEFAULT_MAX_CLUSTER_SIZE)
+    state.floor = floor if niche.linkage == "average" else 0.0
+    state.seed(by_key, edges, [i for i, u in enumerate(niche.key_of) if u < 0])
+    state.run()
+    label = {niche.prepared[i].item.id: f"c{root}" for root, idx in state.members.items()
+             for i in idx}
+    return [label[i] for i in range(len(niche.gold))]
+
+
+Model = Callable[[np.ndarray], np.ndarray]
+Fit = Callable[[np.ndarray, np.ndarray, np.ndarray], Model]
+
+
+def _twice(x: np.ndarray, y: np.ndarray, w: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pair twice: positive weighted by its share, negative by one minus it."""
+    return (np.vstack([x, x]), np.concatenate([np.ones(len(y)), np.zeros(len(y))]),
+            np.concatenate([w * y, w * (1 - y)]))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(x)
+    xx, yy, ww = _twice(scaler.transform(x), y, w)
+    model = LogisticRegression(C=1.0, max_iter=3000).fit(xx, yy, sample_weight=ww * len(y))
+    return lambda z: np.asarray(model.predict_proba(scaler.transform(z))[:, 1])
+
+
+def fit_boosted(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    model = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.1, max_depth=3,
+                                           min_samples_leaf=40, random_state=0)
+    xx, yy, ww = _twice(x, y, w)
+    model.fit(xx, yy, sample_weight=ww * len(y))
+    return lambda z: np.asarray(model.predict_proba(z)[:, 1])
+
+
+def restricted(fit: Fit, low: float) -> Fit:
+    """`fit` on the pairs whose hand similarity is at least `low` only; the others score 0."""
+    def run(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
+        keep = x[:, HAND] >= low
+        model = fit(x[keep], y[keep], w[keep])
+
+        def score(z: np.ndarray) -> np.ndarray:
+            out = np.zeros(len(z))
+            inside = z[:, HAND] >= low
+            if inside.any():
+                out[inside] = model(z[inside])
+            return out
+        return score
+    return run
+
+
+def training(niches: Sequence[Niche]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, labels and weights: each niche weighs the same (shared by its keyword
+    pairs)."""
+    return (np.vstack([n.x for n in niches]), np.concatenate([n.y for n in niches]),
+            np.concatenate([n.n / n.n.sum() if len(n.n) else n.n for n in niches]))
+
+
+def predictions(niches: Sequence[Niche], scores: dict[str, np.ndarray],
+                grid: Sequence[tuple[float, float]]) -> Predictions:
+    """Each niche clustered at each (floor, threshold) of `grid`, keyed as
+    `eval.clustering_cv` keys its configurations."""
+    return {(f"floor {floor:.3f}", th): {n.name: cluster(n, scores[n.name], floor, th)
+                                         for n in niches}
+            for floor, th in grid}
+
+
+def pooled(niches: Sequence[Niche], pred: dict[str, list[str]]) -> float:
+    gold = {n.name: n.gold for n in niches}
+    return adjusted_rand_index(*_pooled(gold, pred, [n.name for n in niches]))
+
+
+def transfer(train: Sequence[Niche], test: Sequence[Niche], train_scores: dict[str, np.ndarray],
+             test_scores: dict[str, np.ndarray], grid: Sequence[tuple[float, float]]
+             ) -> tuple[Config, float, float]:
+    """(configuration best on `train`, `test` ARI at it, `test` ARI at its own best)."""
+    p_train = predictions(train, train_scores, grid)
+    p_test = predictions(test, test_scores, grid)
+    best = max(p_train, key=lambda c: pooled(train, p_train[c]))
+    return best, pooled(test, p_test[best]), max(pooled(test, p) for p in p_test.values())
+
+
+def _hand(niches: Sequence[Niche]) -> dict[str, np.ndarray]:
+    return {n.name: n.x[:, HAND] for n in niches}
+
+
+def _load_vectors(cache: Path | None) -> dict[str, tuple[float, ...]]:
+    """The tuning sets' keywords embedded in process (all-MiniLM-L6-v2), from `cache` when it
+    exists (written after embedding otherwise)."""
+    if cache is not None and cache.exists():
+        with cache.open("rb") as f:
+            loaded: dict[str, tuple[float, ...]] = pickle.load(f)  # noqa: S301 - own file
+        return loaded
+    from igny8d.ai.providers.embedded import SentenceEmbedder
+
+    texts = sorted({r["keyword"] for r in tuning_rows()})
+    vectors = dict(zip(texts, SentenceEmbedder().embed(texts), strict=True))
+    if cache is not None:
+        with cache.open("wb") as f:
+            pickle.dump(vectors, f)
+    return vectors
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m eval.fit_pair_model")
+    ap.add_argument("--path", choices=("local", "embeddings"), default="local")
+    ap.add_argument("--model", choices=("logistic", "boosted"), default="logistic")
+    ap.add_argument("--restrict", type=float, default=0.0,
+                    help="fit and score only pairs with at least this hand similarity")
+    ap.add_argument("--vectors", type=Path, default=None,
+                    help="a pickle caching the MiniLM vectors of the tuning keywords")
+    args = ap.parse_args(argv)
+    fit: Fit = fit_logistic if args.model == "logistic" else fit_boosted
+    if args.restrict > 0.0:
+        fit = restricted(fit, args.restrict)
+    if args.path == "local":
+        sets = {s: [local_niche(k, rows) for k, rows in by_niche(rows_of(s)).items()]
+                for s in ("dev", "dev2")}
+        grid, hand_grid = LOCAL_GRID, LOCAL_HAND_GRID
+    else:
+        vector_of = _load_vectors(args.vectors)
+        sets = {s: [vector_niche(k, rows, vector_of) for k, rows in by_niche(rows_of(s)).items()]
+                for s in ("dev", "dev2")}
+        grid, hand_grid = VECTOR_GRID, VECTOR_HAND_GRID
+    niches = sets["dev"] + sets["dev2"]
+    print(f"{args.path}: {sum(len(n.pairs) for n in niches)} candidate pairs")
+
+    def show(name: str, preds: Predictions) -> None:
+        ari, p, r, chosen = leave_one_niche_out(preds)
+        print(f"{name:10} LONO ARI {ari:.4f} (P {p:.3f} R {r:.3f}); chosen "
+              + ", ".join(f"{c[0]} threshold {c[1]:.3f} ×{k}" for c, k in chosen.most_common()))
+
+    show("hand", predictions(niches, _hand(niches), hand_grid))
+    for a, b in (("dev", "dev2"), ("dev2", "dev")):
+        c, at, best = transfer(sets[a], sets[b], _hand(sets[a]), _hand(sets[b]), hand_grid)
+        print(f"hand       {a} → {b}: ARI {at:.4f} at {c[0]} threshold {c[1]:.3f} "
+              f"(best {best:.4f})")
+    scores: dict[str, np.ndarray] = {}
+    for held in niches:
+        scores[held.name] = fit(*training([n for n in niches if n is not held]))(held.x)
+    show(args.model, predictions(niches, scores, grid))
+    for a, b in (("dev", "dev2"), ("dev2", "dev")):
+        model = fit(*training(sets[a]))
+        c, at, best = transfer(sets[a], sets[b], {n.name: model(n.x) for n in sets[a]},
+                               {n.name: model(n.x) for n in sets[b]}, grid)
+        print(f"{args.model:10} {a} → {b}: ARI {at:.4f} at {c[0]} threshold {c[1]:.3f} "
+              f"(best {best:.4f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""eval/fit_pair_model.py: its agglomeration over the hand similarity is the product's own
+clustering (so the baseline it reports is the current code's), on both paths; a restricted
+model scores only the pairs it was fitted on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from eval import fit_pair_model as pm
+from eval.clustering import by_niche, rows_of
+from igny8d.ai import ClusterResult, KeywordItem
+from igny8d.ai.cluster import cluster_keywords
+from igny8d.ai.cluster.groups import place_leftovers
+
+
+def _partition(labels: Sequence[str]) -> set[frozenset[int]]:
+    groups: dict[str, set[int]] = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, set()).add(i)
+    return {frozenset(g) for g in groups.values()}
+
+
+def _of(result: ClusterResult, n: int) -> set[frozenset[int]]:
+    groups = {frozenset(c.keyword_ids) for c in result.clusters}
+    placed = {i for g in groups for i in g}
+    return groups | {frozenset({i}) for i in range(n) if i not in placed}
+
+
+def _niche(name: str) -> list[dict[str, str]]:
+    return by_niche(rows_of("dev"))[name]
+
+
+def test_the_local_hand_similarity_clusters_as_cluster_keywords() -> None:
+    for name in ("skincare", "project-management-software"):
+        rows = _niche(name)
+        niche = pm.local_niche(name, rows)
+        got = pm.cluster(niche, niche.x[:, pm.HAND], pm.MIN_EDGE, 0.2)
+        items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
+        want = place_leftovers(cluster_keywords(items, threshold=0.2), items)
+        assert _partition(got) == _of(want, len(rows))
+        assert len(_partition(got)) < len(rows)  # some keywords do merge
+        assert niche.y.min() >= 0.0 and niche.y.max() <= 1.0 and (niche.n >= 1).all()
+
+
+def test_the_embeddings_hand_similarity_clusters_as_cluster_keywords() -> None:
+    rows = _niche("skincare")
+    rng = np.random.default_rng(7)
+    vector_of = {r["keyword"]: tuple(rng.normal(size=6).tolist()) for r in rows}
+    niche = pm.vector_niche("skincare", rows, vector_of)
+    got = pm.cluster(niche, niche.x[:, pm.HAND], 0.0, 0.675)
+    items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
+    embeddings = {k.id: vector_of[k.text] for k in items}
+    want = cluster_keywords(items, embeddings=embeddings, threshold=0.675)
+    assert _partition(got) == _of(want, len(rows))
+    assert set(niche.y.tolist()) == {0.0, 1.0}
+
+
+def test_a_restricted_model_scores_only_pairs_above_its_hand_similarity() -> None:
+    seen: list[np.ndarray] = []
+
+    def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> pm.Model:
+        seen.append(x)
+        return lambda z: np.full(len(z), 0.5)
+
+    x = np.array([[0.01, 1.0], [0.2, 2.0], [0.6, 3.0]])
+    score = pm.restricted(fit, 0.05)(x, np.array([0.0, 1.0, 1.0]), np.ones(3))
+    assert seen[0][:, 1].tolist() == [2.0, 3.0]
+    assert score(x).tolist() == [0.0, 0.5, 0.5]
