@@ -49,7 +49,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from igny8d.ai.text import Analysis, analyse, cues_with_brands, find_phrases, stem, vocabulary
+from igny8d.ai.text import (
+    DOMAIN,
+    Analysis,
+    analyse,
+    cues_with_brands,
+    find_phrases,
+    stem,
+    vocabulary,
+)
 from igny8d.vocab import INTENT_PRECEDENCE, Intent
 
 FIRM_CONFIDENCE = 0.4
@@ -177,12 +185,21 @@ _NAME_TAILS = (("login",), ("log", "in"), ("sign", "in"), ("signin",), ("webmail
 #: conflicts moved pages (dev ARI 0.678 → 0.677 in round 8; without, unchanged). "app" takes
 #: one word only: "project management app", "meal planner app" name a kind of app.
 _SITE_TAILS = (("hours",), ("locations",), ("menu",), ("download",), ("website",), ("app",))
+#: Site tails that follow only a place's own name ("best buy hours", "mattress firm
+#: locations"): like `_NAME_TAILS`, a name before them may hold a modifier (`request_names`'
+#: `modifiers`), and the writer reads a name with them as a store (`planning.Plan.store`).
+#: Not "near me": in the tuning sets every "best/cheap/free X near me" with no product noun
+#: ranks a kind ("best exterminator near me", "free fishing spots near me"; 12 of 12).
+PLACE_TAILS = (("hours",), ("locations",))
 #: Tails that show a product rather than a site ("nanit review", "kinsta pricing", "jira
 #: alternatives"): a name only when none of its words is a product, bookable or task noun of
 #: the lists ("table saw review" names no product). Plural "reviews" mostly follows a category
 #: ("road bike reviews", "web hosting reviews"; with it, 6 more dev concept comparisons read
 #: commercial), so it is no tail.
 _PRODUCT_TAILS = (("review",), ("pricing",), ("alternatives",))
+#: Modifiers a name's last word may not be: a ranking ("top rated login") or a destination
+#: word of its own ("chess com login", "netflix account login"); "buy" may ("best buy hours").
+_NAME_END_BARRED = ("commercial", "navigational")
 #: The most words a name read from the request may have ("mr cooper", "wp engine").
 _NAME_WORDS = 3
 
@@ -198,14 +215,18 @@ def request_names(analyses: Iterable[Analysis], site_tails: bool = True,
     them "kinsta vs wp engine" compares brands (commercial) and "rockler" alone is the site
     (navigational), as for the brands `text.vocabulary` lists. With `modifiers`, a name before a
     destination's own tail (`_NAME_TAILS`: login, ".com", customer service, coupon…) may hold
-    a modifier word when its last word is none and none is a product, bookable or task noun
-    ("best egg login": the lender Best Egg; not "free vpn login"), and so may the words of "is
-    … legit" ("is best egg legit"): the writer's reading, as a searcher signs in at a place and
-    asks whether a company is legit, never a ranking."""
+    a modifier word when its last word neither ranks nor is a site word (`_NAME_END_BARRED`:
+    not "top rated login") and none is a product, bookable or task noun ("best egg login":
+    the lender Best Egg; not "free vpn login"), and so may a place's before its hours or locations
+    (`PLACE_TAILS`: "best buy hours") and the words of "is … legit" ("is best egg legit"); a
+    site's address as typed names its words ("mullvad.net"): the writer's reading, as a
+    searcher signs in at a place, visits a store and asks whether a company is legit, never
+    a ranking."""
     v = vocabulary()
     nouns = v.product_stems | v.bookable_stems | v.task_stems
     tails = _NAME_TAILS + (_SITE_TAILS if site_tails else ()) + _PRODUCT_TAILS
     names: set[str] = set()
+    sites: set[tuple[str, ...]] = set()
     for a in analyses:
         tokens = a.tokens
         for tail in tails:
@@ -213,8 +234,9 @@ def request_names(analyses: Iterable[Analysis], site_tails: bool = True,
             # a leading "the" is part of many names ("the sill", "the knot")
             name = tokens[1:n] if n > 1 and tokens[0] == "the" else tokens[:n]
             most = 1 if tail == ("app",) else _NAME_WORDS
-            held = modifiers and tail in _NAME_TAILS and bool(name) and \
-                name[-1] not in v.modifiers and not any(stem(w) in nouns for w in name)
+            held = modifiers and tail in _NAME_TAILS + PLACE_TAILS and bool(name) and \
+                v.modifiers.get(name[-1]) not in _NAME_END_BARRED and \
+                not any(stem(w) in nouns for w in name)
             if 0 < n <= most and tokens[n:] == tail and not any(
                     w in v.stopwords or (w in v.modifiers and not held) or w.isdigit()
                     for w in name
@@ -222,9 +244,17 @@ def request_names(analyses: Iterable[Analysis], site_tails: bool = True,
                 names.add(" ".join(tokens[:n]))
         name = tokens[1:-1]
         if modifiers and tokens[:1] == ("is",) and tokens[-1:] == ("legit",) and \
-                0 < len(name) <= _NAME_WORDS and name[-1] not in v.modifiers and \
+                0 < len(name) <= _NAME_WORDS and \
+                v.modifiers.get(name[-1]) not in _NAME_END_BARRED and \
                 not any(w in v.stopwords or stem(w) in nouns for w in name):
             names.add(" ".join(name))  # "is best egg legit": one asks it of a company
+        # a site's address as typed ("mullvad.net"; the dot tells it from "fishing net"): the
+        # writer's reading only, the clustering keeps reading tokens (its ".com" tail)
+        if modifiers and len(tokens) > 1 and DOMAIN.fullmatch(a.text.strip().lower()) and \
+                not any(w in v.stopwords or w in v.modifiers for w in tokens[:-1]):
+            sites.add(tokens)
+    # a site the request already names with its ending ("chess.com login") keeps that name
+    names |= {" ".join(t[:-1]) for t in sites if " ".join(t) not in names}
     return frozenset(names)
 
 

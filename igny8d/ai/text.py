@@ -46,6 +46,8 @@ _I: Intent = "informational"
 _STEMMER = snowballstemmer.stemmer("english")
 #: A year: a modifier, never a head term ("best laptops 2024").
 YEAR = re.compile(r"^(19|20)\d\d$")
+#: A site's address as typed ("chess.com", "mullvad.net"): one name, not "Chess Com".
+DOMAIN = re.compile(r"[a-z0-9-]+\.(com|net|org|io|co|app|ai|tv|us|uk|ca|de|me)")
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _MAX_PHRASE = 4
 

@@ -498,3 +498,60 @@ def test_a_thing_made_at_home_is_taught_as_making_it() -> None:
     # many things made are no one task: left as they were
     assert not plan_keywords([("diy woodworking projects", 10),
                               ("easy woodworking projects", 5)]).task
+
+
+def test_a_name_of_ranking_words_before_its_hours_is_the_store() -> None:
+    from igny8d.ai.intent import request_names
+    from igny8d.ai.text import analyse
+    got = titles("best buy hours", "best buy near me", "best buy open now")
+    assert got[0] == "Best Buy: Locations, Hours and What to Expect", got
+    assert not any("Best Best" in t or "Best Buys" in t for t in got), got
+    places = [analyse(k) for k in ("best buy hours", "top rated hours", "best buy locations")]
+    assert request_names(places, modifiers=True) == frozenset({"best buy"})
+    assert request_names(places) == frozenset()  # the clustering's reading is unchanged
+    # "near me" after a ranking is a ranked kind, not a store
+    assert request_names([analyse("best exterminator near me")], modifiers=True) == frozenset()
+
+
+def test_a_site_address_typed_names_the_site() -> None:
+    from igny8d.ai.intent import request_names
+    from igny8d.ai.text import analyse
+    got = titles("mullvad", "mullvad.net", "mullvad vpn")
+    assert "How to Get Started with Mullvad" in got, got
+    assert not any("Make the Most" in t or "a Mullvad" in t for t in got), got
+    assert request_names([analyse("fishing net")], modifiers=True) == frozenset()
+    # a site the request names with its ending keeps it
+    assert "How to Sign In to Chess.com the Right Way" in titles("chess.com", "chess.com login")
+
+
+def test_a_task_typed_without_how_to_is_taught() -> None:
+    got = titles("host website on home server", "self hosting a website at home",
+                 "can i host a website on my own computer")
+    assert "How to Host Website on Home Server (Step by Step)" in got, got
+    assert not any("Make the Most" in t for t in got), got
+    got = titles("prequalify for personal loan", "personal loan prequalification",
+                 "personal loan pre approval")
+    assert got[0] == "How to Prequalify for Personal Loan (Step by Step)", got
+    # a compound the how-to makes a verb of is a noun typed bare ("crate training")
+    got = titles("crate training", "how to crate train a puppy", "crate training tips")
+    assert any(t.startswith("How to Crate Train a Puppy") for t in got), got
+    assert not any("How to Crate Training" in t for t in got), got
+
+
+def test_a_size_in_a_name_takes_no_plural() -> None:
+    from igny8d.ai.ideas.grammar import plural_phrase
+    assert plural_phrase(["Victorinox", "Fibrox", "8", "Inch"]) == \
+        ["Victorinox", "Fibrox", "8", "Inch", "Options"]
+    assert plural_phrase(["RTX", "5080", "Price"]) == ["RTX", "5080", "Prices"]
+    for idea in ideas("victorinox fibrox review", "victorinox fibrox 8 inch",
+                      "victorinox fibrox chef knife"):
+        assert "8 inches" not in brief_of(idea).lower(), idea.title
+
+
+def test_a_name_only_its_spelling_shows_leads_a_brand_topic() -> None:
+    got = titles("onemain financial", "onemain", "onemain financial loans")
+    assert "How to Get Started with OneMain Financial" in got, got
+    assert not any("a OneMain" in t or "Financials" in t for t in got), got
+    # a spelling after the head qualifies a kind; a name's price is saved on
+    assert not plan_keywords([("cameras for youtube", 10)]).brand
+    assert not plan_keywords([("clickup pricing", 10)]).brand

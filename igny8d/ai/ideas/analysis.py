@@ -10,7 +10,8 @@ its modifiers.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 
@@ -18,6 +19,7 @@ from igny8d.ai.ideas.grammar import brand_cased, is_acronym, sentence_case, titl
 from igny8d.ai.ideas.words import idea_words
 from igny8d.ai.intent import IntentResult, classify_analysis
 from igny8d.ai.text import (
+    DOMAIN,
     YEAR,
     Analysis,
     analyse,
@@ -55,7 +57,7 @@ def _display_words(text: str, tokens: Sequence[str]) -> tuple[str, ...]:
         parts = normalise(core).split()
         if len(parts) == 1 and core and "&" not in core:
             spelled.setdefault(parts[0], core)
-        elif len(parts) == 2 and _DOMAIN.fullmatch(core.lower()):
+        elif len(parts) == 2 and DOMAIN.fullmatch(core.lower()):
             spelled.setdefault(parts[0], core)
             spelled.setdefault(parts[1], "")
     return tuple(spelled.get(t, t) for t in tokens)
@@ -70,8 +72,6 @@ _COMPOUND_TAILS = frozenset({"delivery", "subscription", "subscriptions"})
 #: Audience modifiers kept in the topic of a ranked list only ("best X for beginners").
 _LISTED_AUDIENCES = frozenset({"for beginners"})
 _RANKED = frozenset({"best", "top"})
-
-_DOMAIN = re.compile(r"[a-z0-9-]+\.(com|net|org|io|co|app|ai|tv|us|uk|ca|de|me)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +93,8 @@ class Keyword:
     angle: str
     #: index of "vs"/"versus" in the tokens, -1 when none
     vs_at: int
+    #: the task is typed with no opener ("host website on home server", `verbs_in`)
+    bare: bool = False
 
     @property
     def topic_words(self) -> list[str]:
@@ -257,11 +259,59 @@ def angle_of(cues: set[str] | frozenset[str], words: Sequence[str], task: bool) 
     return "overview"
 
 
+#: A verb after an opener or a subject: "how to *host* …", "can i *host* …", "ways to …".
+_VERB_AFTER = re.compile(r"\b(?:how to|ways? to|how (?:do|can|should) (?:i|you|we)|"
+                         r"(?:can|should|do) (?:i|you|we)) (\w+)")
+
+
+def verbs_in(analyses: Iterable[Analysis]) -> frozenset[str]:
+    """Words the request uses as verbs ("can i *host* a website on my own computer") that
+    also start one of its keywords with no opener, on the same object ("*host* website on
+    home server"): that keyword is the task typed bare. Not when the next word is the
+    evidence's own ("how to *crate train* a puppy" beside "crate training", "how to *texas
+    rig*" beside "texas rig": a compound, the bare keyword its noun), nor with no object in
+    common ("how to compost" beside "compost bin"). No part-of-speech data is needed, only the
+    request's own words (and "-ify" beside its "-ication": "prequalify", "prequalification");
+    modifiers ("how to buy") keep their cue."""
+    listed = list(analyses)
+    v = vocabulary()
+    stop = v.stopwords
+
+    def after(tokens: Sequence[str], at: int) -> tuple[str, set[str]]:
+        """The stem of the word after `at` and the content stems after it."""
+        rest = tokens[at + 1:]
+        return (stem(rest[0]) if rest else "",
+                {stem(w) for w in rest if w not in stop})
+
+    used: dict[str, list[tuple[str, set[str]]]] = defaultdict(list)
+    tokens_all = {w for a in listed for w in a.tokens}
+    for a in listed:
+        for m in _VERB_AFTER.finditer(a.normalised):
+            at = len(a.normalised[:m.start(1)].split())
+            used[m.group(1)].append(after(a.tokens, at))
+    verbs: set[str] = set()
+    for a in listed:
+        t = a.tokens
+        if not t or t[0] in stop or t[0] in v.modifiers or t[0] in question_openers() or \
+                _HOWTO_LEAD.match(a.normalised + " ") or _QUESTION_LEAD.match(a.normalised + " "):
+            continue
+        nxt, objects = after(t, 0)
+        if t[0].endswith("ify") and t[0][:-1] + "ication" in tokens_all:
+            # "-ify" makes only verbs; its noun shows it is no name ("Shopify")
+            verbs.add(t[0])
+        elif any(n != nxt and o & objects for n, o in used.get(t[0], ())):
+            verbs.add(t[0])
+    return frozenset(verbs)
+
+
 def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None,
-                    names: frozenset[str] = frozenset()) -> Keyword:
+                    names: frozenset[str] = frozenset(),
+                    verbs: frozenset[str] = frozenset()) -> Keyword:
     """Take one keyword apart for writing (see `Keyword`). `names` are names the request
     shows (`planning.plan_keywords`): a modifier word inside one is the name's ("best egg"
-    of "best egg loans" is the lender Best Egg), no cue, as for a brand of the lists."""
+    of "best egg loans" is the lender Best Egg), no cue, as for a brand of the lists. `verbs`
+    are words the request shows to be verbs (`verbs_in`): a keyword starting with one is a
+    task with its opener left out ("host website on home server")."""
     v, iw = vocabulary(), idea_words()
     stop = v.stopwords
     clean = " ".join(text.split())
@@ -355,10 +405,12 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None,
     angle = angle_of(cues, words, task)
     joined = " ".join(words) + " "
     lead = _HOWTO_LEAD.match(joined) or _QUESTION_LEAD.match(joined)
-    if lead is not None:
+    bare = lead is None and bool(words) and words[0] in verbs and \
+        match_phrase(words, 0, named) is None
+    if lead is not None or bare:
         # the task is every word after the opener ("do a pull up", "learn python"), not only
         # those the modifiers left; a question about a task keeps its question angle
-        start = len(lead.group(0).split())
+        start = len(lead.group(0).split()) if lead is not None else 0
         rest = [j for j in range(start, len(words)) if not YEAR.match(words[j])]
         while rest and words[rest[-1]] in stop and words[rest[-1]] not in iw.particles:
             rest.pop()
@@ -376,4 +428,4 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None,
                    intent=given or classify_analysis(a),
                    display=_proper(_display_words(clean, words), words, named),
                    topic=tuple(keep), task=task,
-                   cues=frozenset(cues), angle=angle, vs_at=vs_at)
+                   cues=frozenset(cues), angle=angle, vs_at=vs_at, bare=task and bare)

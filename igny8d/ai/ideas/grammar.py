@@ -140,6 +140,16 @@ def is_plural(word: str) -> bool:
     return english.is_plural(last if hyphen and first and last else word)
 
 
+#: A number as a size is written ("8", "2.5", "1/2").
+_NUMBER = re.compile(r"\d+(?:[./]\d+)?")
+#: Units a size is given in, after its number ("8 inch", "6 quart", "20 volt"): a closed set.
+_UNITS = frozenset({
+    "inch", "in", "foot", "ft", "yard", "mile", "mm", "cm", "meter", "metre", "km", "ounce",
+    "oz", "pound", "lb", "gram", "kg", "quart", "qt", "gallon", "gal", "liter", "litre",
+    "cup", "volt", "watt", "amp", "mah", "gb", "tb", "mp", "hz", "person", "seater", "burner",
+    "piece", "speed", "slice", "layer", "gauge"})
+
+
 def is_model(word: str) -> bool:
     """A model's number, not a noun: digits ("15", "3d") or a roman numeral ("IV")."""
     return any(ch.isdigit() for ch in word) or bool(_ROMAN.fullmatch(word.lower()))
@@ -225,7 +235,11 @@ def plural_phrase(words: Sequence[str], *, options: bool = True) -> list[str]:
     head = words[noun_end - 1]
     before, adjectives, after = words[:noun_end - 1], words[noun_end:end], words[end:]
     brand_cased = any(c.isupper() for c in head[1:]) and not head.isupper()
-    if (countable(head) and not brand_cased) or is_plural(head):
+    # a unit right after a number is a size, an adjective ("Victorinox Fibrox 8 Inch", not
+    # "8 Inches"): the thing it measures is not a plural of inches ("RTX 5080 Prices" is)
+    sized = noun_end >= 2 and _NUMBER.fullmatch(words[noun_end - 2]) is not None and \
+        head.lower() in _UNITS
+    if (countable(head) and not brand_cased and not sized) or is_plural(head):
         return [*adjectives, *before, plural(head), *after]
     return [*adjectives, *before, head, "Options", *after] if options else list(words)
 

@@ -22,10 +22,12 @@ from igny8d.ai.ideas.analysis import (
     analyse_keyword,
     angle_of,
     for_audience,
+    verbs_in,
 )
 from igny8d.ai.ideas.asks import ask_of
 from igny8d.ai.ideas.grammar import (
     TRAILING_ADVERBS,
+    brand_cased,
     countable,
     head_end,
     head_is_plural,
@@ -36,7 +38,7 @@ from igny8d.ai.ideas.grammar import (
     title_case,
 )
 from igny8d.ai.ideas.words import idea_words
-from igny8d.ai.intent import request_names
+from igny8d.ai.intent import PLACE_TAILS, request_names
 from igny8d.ai.text import Analysis, analyse, normalise, stem, vocabulary
 from igny8d.vocab import CONTENT_STRUCTURES, INTENT_PRECEDENCE, Intent
 
@@ -152,7 +154,9 @@ class Plan:
         if self.versus:
             return f"Choose Between {self.sides[0]} and {self.sides[1]}"
         second_person = idea_words().second_person
-        for k in self.keywords:
+        # a how-to in the request's own words first ("how to rotate a mattress"), then a
+        # task typed bare ("flip or rotate mattress")
+        for k in sorted(self.keywords, key=lambda k: k.bare):
             if k.task:
                 return title_case([second_person.get(w.lower(), w) for w in k.topic_words])
         signs_in = self.has_cue("login", "log in", "sign in", "signin")
@@ -327,7 +331,7 @@ class Plan:
         keyword in the cluster ("micro center hours", "costco near me"); a store page, not
         "Where to Buy Micro Center". ("store" alone is no evidence: "shopify store" is online.)"""
         return self.brand and not self.versus and any(
-            k.cues & _PLACE_CUES or {"location", "locations"} & set(k.analysis.tokens)
+            k.cues & _PLACE_CUES or _PLACE_WORDS & set(k.analysis.tokens)
             for k in self.keywords)
 
     @property
@@ -340,8 +344,11 @@ class Plan:
 _HOW_IT_WORKS = re.compile(r"^how (does|do) .+ work$")
 #: A question about which one to get.
 _CHOOSING = re.compile(r"^(what|which) .+ (do i need|should i (get|buy|use|choose))\b")
-#: Modifiers that say a named thing is a place one goes to ("costco hours").
-_PLACE_CUES = frozenset({"hours", "near me", "nearby", "open now"})
+#: Modifiers that say a named thing is a place one goes to ("costco near me").
+_PLACE_CUES = frozenset({"near me", "nearby", "open now"})
+#: Words that do too: the tails that make a request name of a place (`intent.PLACE_TAILS`,
+#: "best buy hours"), one list for both readings.
+_PLACE_WORDS = frozenset({w for tail in PLACE_TAILS for w in tail} | {"location"})
 #: Modifiers of a search for what to get instead of a named thing.
 ALTERNATIVE_CUES = frozenset({"alternative", "alternatives", "alternatives to",
                               "alternative to", "competitors"})
@@ -416,11 +423,14 @@ def names_in(keywords: Iterable[str]) -> frozenset[str]:
 
 def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str = "",
                   intent: Intent | None = None, primary: str | None = None,
-                  names: frozenset[str] | None = None) -> Plan:
+                  names: frozenset[str] | None = None,
+                  verbs: frozenset[str] | None = None) -> Plan:
     """Take a cluster's keywords apart and group them (package doc, step 1). `primary`
     (else `name`) names the primary keyword when it is among them; else the highest volume
     is. A keyword given twice counts once. Names the request shows (`names_in`, else `names`
-    when the items are only part of the request) are read as names in every keyword."""
+    when the items are only part of the request) are read as names in every keyword, and
+    so are the words it uses as verbs (`analysis.verbs_in`, else `verbs`): "host website on
+    home server" beside "can i host a website…" is a task."""
     keep_in_topic = idea_words().keep_in_topic
     seen: dict[str, Keyword] = {}
     opaque: set[str] = set()
@@ -428,8 +438,10 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
              for i in items]
     if names is None:
         names = names_in(t for t, _v, _i in given)
+    if verbs is None:
+        verbs = verbs_in(analyse(" ".join(t.split())) for t, _v, _i in given)
     for text, volume, said in given:
-        k = analyse_keyword(text, volume, said, names)
+        k = analyse_keyword(text, volume, said, names, verbs)
         if not k.analysis.normalised:
             if k.text:
                 opaque.add(k.text)
@@ -444,10 +456,10 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
                    key=_order, default=None) if norm else None
 
     if primary and normalise(primary) and find(primary) is None:
-        k = analyse_keyword(primary, 0, intent, names)
+        k = analyse_keyword(primary, 0, intent, names, verbs)
         seen[k.text] = k
     if not seen and name and normalise(name):
-        k = analyse_keyword(name, 0, intent, names)
+        k = analyse_keyword(name, 0, intent, names, verbs)
         seen[k.text] = k
     if not seen:
         raise ValueError("no keyword or name with Latin letters or digits to plan from")
@@ -507,6 +519,11 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
     # brand's kind of thing, "renogy solar panels", stays a kind: "Solar Panel Reviews")
     named = normalise(" ".join(topic)) in names and \
         (len(topic) == 1 or not head_is_plural(topic))  # "QuickBooks" is one
+    # a name only a brand's spelling shows, leading the topic ("onemain financial":
+    # OneMain), as for a brand of the lists; not one after its head ("cameras for youtube"),
+    # nor its price, which is saved on ("4 Ways to Save on ClickUp Pricing")
+    cased_name = bool(topic) and brand_cased(normalise(topic[0])) is not None and \
+        normalise(topic[-1]) not in idea_words().price_words
     intent = intent or _vote_intent(ordered)
     return Plan(keywords=tuple(ordered), primary=head,
                 intent=intent, topic=tuple(topic),
@@ -518,7 +535,7 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
                 # "Surfsharks"
                 brand=intent == "navigational" or bool(head.cues & COUPON_CUES) or named or
                 any(normalise(w) in brand_words or normalise(w) in NAME_TIERS
-                    for w in topic),
+                    for w in topic) or cased_name,
                 opaque=tuple(sorted(opaque)), named=named)
 
 
