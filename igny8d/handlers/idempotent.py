@@ -15,20 +15,23 @@ from igny8d.services import idempotency
 
 
 class IdempotentHandler(APIHandler):
-    """A handler whose creating POSTs take an `Idempotency-Key` (the resource layer's)."""
+    """A handler whose writing POSTs take an `Idempotency-Key` (the resource layer's: AI
+    actions, creates, bulk actions, the keyword import)."""
 
-    def idempotency_key(self, content: bytes | None = None) -> idempotency.Keyed | None:
+    def idempotency_key(self, content: Callable[[], bytes] | None = None
+                        ) -> idempotency.Keyed | None:
         """The request's key with whose it is and what it asks (400 for a malformed key).
 
-        `content` stands for the body where the raw bytes do not identify the request (a
-        multipart form: clients draw a new boundary for every send, retries included)."""
+        `content` gives what stands for the body where the raw bytes do not identify the
+        request (a multipart form: clients draw a new boundary for every send, retries
+        included); called only when a key was sent (it may hash a 20 MB file)."""
         key = idempotency.parse_key(self.request.headers.get(idempotency.HEADER))
         if key is None:
             return None
         actor = self.actor
         return idempotency.Keyed(actor.account_id, actor.user_id, key, idempotency.fingerprint(
             self.request.method or "POST", self.request.path,
-            self.body if content is None else content))
+            self.body if content is None else content()))
 
     async def answer_once(self, work: Callable[[AsyncConnection], Awaitable[idempotency.Answer]],
                           keyed: idempotency.Keyed | None) -> None:

@@ -61,7 +61,7 @@ async def import_keywords(h: ResourceHandler) -> None:
     an `Idempotency-Key` the same fields and file sent again (whatever the boundary) answer
     the first import's answer without reading the file again."""
     fields, files = h.form()
-    keyed = h.idempotency_key(form_content(fields, files))
+    keyed = h.idempotency_key(lambda: form_content(fields, files))
     if await h.replayed(keyed):
         return
     form: dict[str, Any] = {k: v[0] if len(v) == 1 else v for k, v in fields.items()

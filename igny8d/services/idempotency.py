@@ -1,9 +1,10 @@
-"""Idempotency-Key: a retried AI action or create pays and creates once.
+"""Idempotency-Key: a retried AI action, create, bulk action or import pays and writes once.
 
 A request carrying a key runs its work in one transaction that also claims the key and
 keeps the answer (`once`): a crash leaves either both the charge/job/row and the key, or
-neither. A retry with the same key and the same request (method, path, canonical JSON body)
-by the same user of the same account within `TTL` gets the first answer again, marked
+neither. A retry with the same key and the same request (method, path, canonical JSON body;
+for a form, its fields and files as `handlers.idempotent.form_content` reads them) by the
+same user of the same account within `TTL` gets the first answer again, marked
 replayed; a different request with that key is a 409. A retry sent while the first is still
 in its transaction waits for it (the key's row lock) and then replays its answer. Errors are
 not kept: a 4xx rolls the transaction back with the key, so the client may fix the cause

@@ -209,11 +209,11 @@ async def set_password(conn: AsyncConnection, user_id: int, password_hash: str) 
 async def touch_user(conn: AsyncConnection, user_id: int, **values: Any) -> None:
     """Set a user's own fields outside the resource layer (`last_login` at login, `is_active`
     when an invitation is accepted), bumping the users list of their account like any other
-    write: a list ordered or filtered by these fields is not served a kept total or order
-    from before. The bump comes without the account row's lock (`bump_lists`, not
-    `touch_accounts`): an invitation's token row is taken before it, and taking the account
-    after that would invert the writers' lock order; the list version's row is the last lock
-    these transactions take, so nothing can wait in a cycle on it."""
+    write: a list filtered by them is not served a kept total from before. Called as the
+    last statement of its transaction: the bump comes without the account row's lock
+    (`bump_lists`, not `touch_accounts`): an invitation's token row is taken before it, and
+    taking the account after that would invert the writers' lock order; the list version's
+    row is the last lock these transactions take, so nothing can wait in a cycle on it."""
     account_id = (await conn.execute(
         update(users).where(users.c.id == user_id).values(**values)
         .returning(users.c.account_id))).scalar_one_or_none()

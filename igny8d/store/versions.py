@@ -91,8 +91,10 @@ async def bump(conn: AsyncConnection, account_ids: Iterable[int],
     """Bump the versions of the lists of `changed` (table name → the sectors its write
     touched, None: not known) in these accounts: the whole table's and each sector's given
     (SOME for None or unknown). One upsert statement. Called with the account rows taken
-    (`lock_accounts`). A table in `texts` (a searched one) also logs its whole list's new
-    version with what changed (None: not known)."""
+    (`lock_accounts`) — or, the one exception (`users.touch_user`: a login, an accepted
+    invitation), without them as the last statement of its transaction, so that it waits on
+    nothing while holding the version row. A table in `texts` (a searched one) also logs its
+    whole list's new version with what changed (None: not known)."""
     accs = sorted(set(account_ids))
     keys: list[tuple[str, int]] = []
     for table_name, sectors in sorted(changed.items()):
