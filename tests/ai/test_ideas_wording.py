@@ -555,3 +555,13 @@ def test_a_name_only_its_spelling_shows_leads_a_brand_topic() -> None:
     # a spelling after the head qualifies a kind; a name's price is saved on
     assert not plan_keywords([("cameras for youtube", 10)]).brand
     assert not plan_keywords([("clickup pricing", 10)]).brand
+
+
+def test_an_english_plural_is_no_glued_acronym() -> None:
+    from igny8d.ai.ideas.grammar import brand_cased, title_case
+    for word in ("organisms", "mechanisms", "prisms", "spasms", "chasms"):
+        assert brand_cased(word) is None, word
+    assert title_case(["marine", "organisms"]) == "Marine Organisms"
+    assert [brand_cased(w) for w in ("nordvpn", "expressvpn", "mysql")] == \
+        ["NordVPN", "ExpressVPN", "MySQL"]
+    assert not plan_keywords([("organisms in the ocean", 10)]).brand
