@@ -565,3 +565,21 @@ def test_an_english_plural_is_no_glued_acronym() -> None:
     assert [brand_cased(w) for w in ("nordvpn", "expressvpn", "mysql")] == \
         ["NordVPN", "ExpressVPN", "MySQL"]
     assert not plan_keywords([("organisms in the ocean", 10)]).brand
+
+
+def test_one_hours_or_website_tail_makes_no_store_or_name() -> None:
+    from igny8d.ai.ideas import names_in
+    assert names_in(["billable hours", "office hours", "wedding website",
+                     "best trading hours"]) == frozenset()
+    got = titles("billable hours", "how to track billable hours", "billable hours tracker")
+    assert got[0] == "How to Track Billable Hours (Step by Step)", got
+    assert not any("Locations, Hours" in t or "Near You" in t for t in got), got
+    for cluster in (("office hours", "office hours meaning"), ("quickbooks hours",),
+                    ("iphone location services", "turn off location services iphone")):
+        got = titles(*cluster)
+        assert not any("Visiting" in t or "Near You" in t or "Locations, Hours" in t
+                       for t in got), got
+    assert "Wedding Website: A Complete Guide" in titles("wedding website",
+                                                         "wedding website ideas")
+    # a store the request searches two ways is still one
+    assert names_in(["best buy hours", "best buy near me"]) == frozenset({"best buy"})

@@ -259,6 +259,9 @@ def angle_of(cues: set[str] | frozenset[str], words: Sequence[str], task: bool) 
     return "overview"
 
 
+#: Site words that follow common nouns too ("office hours", "wedding website"): there the
+#: noun's head, part of the topic.
+_NOUN_TAILS = frozenset({"hours", "website"})
 #: A verb after an opener or a subject: "how to *host* …", "can i *host* …", "ways to …".
 _VERB_AFTER = re.compile(r"\b(?:how to|ways? to|how (?:do|can|should) (?:i|you|we)|"
                          r"(?:can|should|do) (?:i|you|we)) (\w+)")
@@ -363,6 +366,7 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None,
         keep.append(i)
         i += 1
     brand_words = {w for b in a.brands for w in b.split()}
+    named_words = {w for n in names for w in n.split()}
     if keep and all(words[j] in brand_words or words[j] in stop for j in keep):
         # a brand alone says little: "hubspot pricing" is about HubSpot's pricing
         question_mods = next(p for n, p in iw.angles if n == "question")
@@ -381,6 +385,11 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None,
                 (v.modifiers.get(phrase) == "navigational" and after in keep and
                  words[after] not in stop):
             keep.extend(range(start, after))
+        elif phrase in _NOUN_TAILS and start - 1 in keep and \
+                words[start - 1] not in brand_words | named_words | stop:
+            # after a common noun a site word is its compound's head: "billable *hours*",
+            # "wedding *website*" (after a name it is the name's page: "costco hours")
+            keep.append(start)
     keep.sort()
     while keep and words[keep[0]] in stop:
         keep.pop(0)

@@ -11,9 +11,14 @@ import re
 
 from igny8d.ai.text import normalise
 
+#: Modifiers that ask for a place near the searcher ("dentist near me", "costco open now").
+LOCAL_CUES = ("near me", "nearby", "near you", "open now")
+#: A local cue anywhere in a normalised keyword.
+LOCAL = re.compile(rf"\b({'|'.join(LOCAL_CUES)})\b")
+
 #: (ask, pattern on the normalised keyword), first match wins.
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("local", re.compile(r"\b(near me|nearby|near you|open now)\b")),
+    ("local", LOCAL),
     ("frequency", re.compile(r"\b(how often|how frequently|how many times)\b|"
                              r"^when (to|should)\b")),
     ("comparison", re.compile(r"\b(vs|versus|difference between|compared to|or)\b")),

@@ -24,7 +24,7 @@ from igny8d.ai.ideas.analysis import (
     for_audience,
     verbs_in,
 )
-from igny8d.ai.ideas.asks import ask_of
+from igny8d.ai.ideas.asks import LOCAL, LOCAL_CUES, ask_of
 from igny8d.ai.ideas.grammar import (
     TRAILING_ADVERBS,
     brand_cased,
@@ -327,12 +327,17 @@ class Plan:
 
     @property
     def store(self) -> bool:
-        """The topic is a named place to visit: a name with an hours, locations or near-me
-        keyword in the cluster ("micro center hours", "costco near me"); a store page, not
-        "Where to Buy Micro Center". ("store" alone is no evidence: "shopify store" is online.)"""
-        return self.brand and not self.versus and any(
-            k.cues & _PLACE_CUES or _PLACE_WORDS & set(k.analysis.tokens)
-            for k in self.keywords)
+        """The topic is a named place to visit: a name the cluster searches two ways a place
+        is searched, of its hours, its locations and near me ("micro center hours" and "micro
+        center near me"); a store page, not "Where to Buy Micro Center". One is no evidence:
+        software and jobs have hours too ("quickbooks hours", "billable hours"), and "store"
+        alone none ("shopify store" is online)."""
+        signs: set[str] = set()
+        for k in self.keywords:
+            signs |= _PLACE_WORDS & set(k.analysis.tokens)
+            if LOCAL.search(k.analysis.normalised):
+                signs.add("near me")
+        return self.brand and not self.versus and len(signs) >= 2
 
     @property
     def coupons(self) -> bool:
@@ -344,11 +349,10 @@ class Plan:
 _HOW_IT_WORKS = re.compile(r"^how (does|do) .+ work$")
 #: A question about which one to get.
 _CHOOSING = re.compile(r"^(what|which) .+ (do i need|should i (get|buy|use|choose))\b")
-#: Modifiers that say a named thing is a place one goes to ("costco near me").
-_PLACE_CUES = frozenset({"near me", "nearby", "open now"})
-#: Words that do too: the tails that make a request name of a place (`intent.PLACE_TAILS`,
-#: "best buy hours"), one list for both readings.
-_PLACE_WORDS = frozenset({w for tail in PLACE_TAILS for w in tail} | {"location"})
+#: Words that say a named thing is a place one goes to: the tails that make a request name
+#: of a place (`intent.PLACE_TAILS`, "best buy hours"), one list for both readings; not
+#: "location" ("iphone location services").
+_PLACE_WORDS = frozenset({w for tail in PLACE_TAILS for w in tail})
 #: Modifiers of a search for what to get instead of a named thing.
 ALTERNATIVE_CUES = frozenset({"alternative", "alternatives", "alternatives to",
                               "alternative to", "competitors"})
@@ -415,10 +419,32 @@ def _is_core(word: str, core_stems: frozenset[str], core_compact: str) -> bool:
 
 def names_in(keywords: Iterable[str]) -> frozenset[str]:
     """The names the request shows (`intent.request_names`, with modifiers: "best egg login"),
-    less those a keyword ranks ("best tv series"): normalised, "victorinox fibrox"."""
+    less those a keyword ranks ("best tv series"): normalised, "victorinox fibrox". A name
+    only a site tail shows (hours, locations, website, app…) needs a second sign: the
+    request searches it another way too ("micro center hours" and "micro center near me"),
+    as one tail follows plenty of common nouns ("billable hours", "office hours", "wedding
+    website")."""
     analyses = [analyse(" ".join(k.split())) for k in keywords]
-    return frozenset(n for n in request_names(analyses, modifiers=True)
-                     if not _ranked(n, analyses))
+    sure = request_names(analyses, site_tails=False, modifiers=True)
+    shown = sure | {n for n in request_names(analyses, modifiers=True) - sure
+                    if len(_ways_searched(n, analyses)) >= 2}
+    return frozenset(n for n in shown if not _ranked(n, analyses))
+
+
+def _ways_searched(name: str, analyses: Sequence[Analysis]) -> set[tuple[str, ...]]:
+    """The ways the request searches a name: alone, or with a tail that names it or a local
+    cue after it ("micro center", "micro center hours", "micro center near me")."""
+    words = tuple(name.split())
+    ways: set[tuple[str, ...]] = set()
+    for a in analyses:
+        t = a.tokens[1:] if a.tokens[:1] == ("the",) else a.tokens
+        if t[:len(words)] != words:
+            continue
+        rest = t[len(words):]
+        if not rest or " ".join(rest) in LOCAL_CUES or \
+                name in request_names([a], modifiers=True):
+            ways.add(rest)
+    return ways
 
 
 def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str = "",
