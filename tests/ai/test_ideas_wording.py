@@ -583,3 +583,18 @@ def test_one_hours_or_website_tail_makes_no_store_or_name() -> None:
                                                          "wedding website ideas")
     # a store the request searches two ways is still one
     assert names_in(["best buy hours", "best buy near me"]) == frozenset({"best buy"})
+
+
+def test_a_noun_compound_on_a_taught_verb_is_no_bare_task() -> None:
+    from igny8d.ai.ideas import verbs_in
+    from igny8d.ai.text import analyse
+
+    def verbs(*keywords: str) -> frozenset[str]:
+        return verbs_in(analyse(k) for k in keywords)
+    assert verbs("plant food for tomatoes", "how to plant tomatoes") == frozenset()
+    assert verbs("fish finder for bass boat", "how to fish for bass") == frozenset()
+    got = titles("plant food for tomatoes", "how to plant tomatoes")
+    assert not any(t.startswith("Food for") for t in got), got
+    # the bare task on the evidence's own object stays one
+    assert verbs("host website on home server",
+                 "can i host a website on my own computer") == frozenset({"host"})

@@ -272,8 +272,10 @@ def verbs_in(analyses: Iterable[Analysis]) -> frozenset[str]:
     also start one of its keywords with no opener, on the same object ("*host* website on
     home server"): that keyword is the task typed bare. Not when the next word is the
     evidence's own ("how to *crate train* a puppy" beside "crate training", "how to *texas
-    rig*" beside "texas rig": a compound, the bare keyword its noun), nor with no object in
-    common ("how to compost" beside "compost bin"). No part-of-speech data is needed, only the
+    rig*" beside "texas rig": a compound, the bare keyword its noun), nor when the next word
+    is no object of the evidence ("how to compost" beside "compost bin"; "how to plant
+    tomatoes" beside "*plant food* for tomatoes", a head noun after a noun, not the thing
+    planted). No part-of-speech data is needed, only the
     request's own words (and "-ify" beside its "-ication": "prequalify", "prequalification");
     modifiers ("how to buy") keep their cue."""
     listed = list(analyses)
@@ -302,7 +304,7 @@ def verbs_in(analyses: Iterable[Analysis]) -> frozenset[str]:
         if t[0].endswith("ify") and t[0][:-1] + "ication" in tokens_all:
             # "-ify" makes only verbs; its noun shows it is no name ("Shopify")
             verbs.add(t[0])
-        elif any(n != nxt and o & objects for n, o in used.get(t[0], ())):
+        elif any(n != nxt and nxt in o for n, o in used.get(t[0], ())):
             verbs.add(t[0])
     return frozenset(verbs)
 
