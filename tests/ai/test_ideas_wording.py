@@ -598,3 +598,12 @@ def test_a_noun_compound_on_a_taught_verb_is_no_bare_task() -> None:
     # the bare task on the evidence's own object stays one
     assert verbs("host website on home server",
                  "can i host a website on my own computer") == frozenset({"host"})
+
+
+def test_a_job_or_service_done_oneself_is_not_made() -> None:
+    for keywords in (("diy pest control", "homemade pest control spray"),
+                     ("diy haircut", "diy haircut men")):
+        plan = plan_keywords([(k, 10 - i) for i, k in enumerate(keywords)])
+        assert not (plan.task or "").startswith("Make"), plan.task
+        assert not any("Make a" in t or "a Pest Control" in t for t in titles(*keywords))
+    assert plan_keywords([("diy fruit fly trap", 10)]).task == "Make a Fruit Fly Trap"

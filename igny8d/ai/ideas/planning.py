@@ -134,8 +134,9 @@ class Plan:
 
     @property
     def a_t(self) -> str:
-        """"a Coffee Grinder", "an Espresso Machine", "Pour Over Coffee", "Coffee Beans"."""
-        if not self.countable or self.plural_topic:
+        """"a Coffee Grinder", "an Espresso Machine", "Pour Over Coffee", "Coffee Beans"; a
+        job done has no article ("Pest Control", "HVAC Repair")."""
+        if not self.countable or self.plural_topic or self.hired:
             return self.t
         t = self.t
         return f"{english.indefinite_article(t)} {t}"
@@ -169,14 +170,17 @@ class Plan:
     def _noun_task(self) -> str | None:
         """The task a topic names with a noun ("monstera care" → "Care for a Monstera",
         "electric car maintenance" → "Maintain an Electric Car"), or a thing the cluster
-        makes at home ("diy fruit fly trap" → "Make a Fruit Fly Trap"), for a reader who
+        makes at home ("diy fruit fly trap" → "Make a Fruit Fly Trap"; a job or a service
+        done oneself is not made: "diy pest control", "diy haircut"), for a reader who
         wants to do it: not a local search, which hires it done, nor a brand."""
         words = list(self.topic)
         end = head_end(words) or len(words)
         verb = _NOUN_TASKS.get(normalise(words[end - 1])) if end >= 2 else None
         obj = words[:end - 1]
+        head = normalise(words[end - 1]) if words else ""
         if verb is None and words and countable(words[end - 1]) and \
-                not is_plural(words[end - 1]) and \
+                not is_plural(words[end - 1]) and not self.hired and head not in _SERVICES and \
+                stem(head) not in vocabulary().task_stems and \
                 (self.has_cue("diy") or
                  any("homemade" in k.analysis.tokens for k in self.keywords)):
             verb, obj = "Make", words[:end]  # one thing made, not "Make Woodworking Projects"
@@ -378,6 +382,10 @@ _JOBS = frozenset({"repair", "repairs", "installation", "install", "removal", "i
                    "care", "prep", "delivery", "disposal", "extermination",
                    "treatment", "restoration", "remediation", "abatement", "haul", "hauling",
                    "tune", "tuneup", "checkup"})
+
+#: Services done to a person, which a "diy" keyword does oneself, never makes ("diy haircut").
+_SERVICES = frozenset({"haircut", "manicure", "pedicure", "massage", "facial", "tattoo",
+                       "piercing", "wax", "tan", "perm", "makeover", "workout"})
 
 
 def _ranked(name: str, analyses: Iterable[Analysis]) -> bool:
