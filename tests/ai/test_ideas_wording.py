@@ -607,3 +607,12 @@ def test_a_job_or_service_done_oneself_is_not_made() -> None:
         assert not (plan.task or "").startswith("Make"), plan.task
         assert not any("Make a" in t or "a Pest Control" in t for t in titles(*keywords))
     assert plan_keywords([("diy fruit fly trap", 10)]).task == "Make a Fruit Fly Trap"
+
+
+def test_a_kind_picked_by_what_it_wont_do_is_no_symptom() -> None:
+    from igny8d.ai.ideas.asks import ask_of
+    assert ask_of("plants that wont die") != "problem"
+    assert ask_of("dogs that wont shed") != "problem"
+    assert ask_of("pc wont post") == "problem"
+    got = titles("plants that wont die", "low maintenance plants")
+    assert not any("Causes" in t or "Fix" in t or "a Plants" in t for t in got), got

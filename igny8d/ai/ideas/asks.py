@@ -27,8 +27,10 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("howto", re.compile(r"^(how to|how do (i|you))\b")),
     # a symptom: the searcher wants its causes and the fix, not a definition or a how-to;
     # whatever a thing "won't" do is a failure ("pc wont post"), unlike "don't" ("plants that
-    # dont need sun")
-    ("problem", re.compile(r"\b(not|wont|cant|doesnt|isnt|wouldnt) [a-z]+ing\b|\bwont [a-z]+|"
+    # dont need sun"), and unless a relative clause picks a kind by it ("plants that wont
+    # die", "dogs that wont shed": a list, no symptom)
+    ("problem", re.compile(r"\b(not|wont|cant|doesnt|isnt|wouldnt) [a-z]+ing\b|"
+                           r"(?<!that )(?<!which )(?<!who )\bwont [a-z]+|"
                            r"\b(doesnt|dont|didnt|cant|isnt|stopped) (work|start|turn on|"
                            r"charge|connect|load|open|drain|flush|heat|cool|boot|sync|print|"
                            r"respond|spin|rise|grow|bloom|eat)\b|"

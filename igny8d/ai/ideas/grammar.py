@@ -195,10 +195,12 @@ def singular(word: str) -> str:
 
 def _head(words: Sequence[str]) -> tuple[int, int]:
     """(where the head noun ends, where the phrase's head ends). The head ends before its
-    first preposition ("CRM | for Real Estate"), else at the end; the head noun before the
+    first preposition ("CRM | for Real Estate") or relative pronoun ("Plants | That Won't
+    Die"), else at the end; the head noun before the
     adjectives keywords put after a noun ("coffee grinder | smooth")."""
     iw = idea_words()
-    end = next((i for i, w in enumerate(words) if i and w.lower() in iw.prepositions),
+    end = next((i for i, w in enumerate(words)
+                if i and (w.lower() in iw.prepositions or w.lower() in _RELATIVES)),
                len(words))
     while end > 1 and words[end - 1].lower() in TRAILING_ADVERBS:
         end -= 1  # "Mortgage Rates | Today": an adverb after the head takes no plural
@@ -206,6 +208,10 @@ def _head(words: Sequence[str]) -> tuple[int, int]:
     while noun_end > 1 and words[noun_end - 1].lower() in iw.trailing_adjectives:
         noun_end -= 1
     return noun_end, end
+
+
+#: Relative pronouns: a clause after the head noun qualifies it ("dogs that won't shed").
+_RELATIVES = frozenset({"that", "which", "who"})
 
 
 def head_end(words: Sequence[str]) -> int:
