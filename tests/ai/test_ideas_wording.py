@@ -616,3 +616,14 @@ def test_a_kind_picked_by_what_it_wont_do_is_no_symptom() -> None:
     assert ask_of("pc wont post") == "problem"
     got = titles("plants that wont die", "low maintenance plants")
     assert not any("Causes" in t or "Fix" in t or "a Plants" in t for t in got), got
+
+
+def test_one_what_is_keyword_explains_no_product() -> None:
+    def how_to(*keywords: str) -> str:
+        return next(i.title for i in ideas(*keywords) if i.content_structure == "how_to")
+    assert how_to("robot vacuum", "what is a robot vacuum",
+                  "robot vacuum benefits") == "How to Get Started with a Robot Vacuum"
+    # asked as the primary keyword, or how it works, it is explained
+    assert how_to("what is a heloc", "heloc rates",
+                  "heloc requirements") == "Heloc Explained, Step by Step"
+    assert how_to("heloc", "how does a heloc work", "heloc rates").startswith("How a Heloc Works")

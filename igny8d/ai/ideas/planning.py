@@ -273,10 +273,18 @@ class Plan:
     def explained(self) -> bool:
         """The cluster asks what the topic is or how it works ("what is net metering", "fha
         loans explained", "how does a heloc work"): a concept, whose how-to walks through how
-        it works, not "How to Make the Most of Net Metering"."""
+        it works, not "How to Make the Most of Net Metering". A "what is" asks it of a
+        product (`text.vocabulary` product nouns) only as the primary keyword: one "what is
+        a robot vacuum" among its keywords does not make "Robot Vacuum Explained" of its
+        how-to."""
+        words = list(self.topic)
+        end = head_end(words)
+        product = bool(end) and stem(normalise(words[end - 1])) in vocabulary().product_stems
+        defines = self.primary.analysis.normalised if product else None
         return not (self.brand or self.versus) and any(
-            ask_of(k.text) == "definition" or "explained" in k.cues or
-            _HOW_IT_WORKS.match(k.analysis.normalised) for k in self.keywords)
+            (ask_of(k.text) == "definition" and defines in (None, k.analysis.normalised)) or
+            "explained" in k.cues or _HOW_IT_WORKS.match(k.analysis.normalised)
+            for k in self.keywords)
 
     @property
     def works(self) -> str:
