@@ -627,3 +627,13 @@ def test_one_what_is_keyword_explains_no_product() -> None:
     assert how_to("what is a heloc", "heloc rates",
                   "heloc requirements") == "Heloc Explained, Step by Step"
     assert how_to("heloc", "how does a heloc work", "heloc rates").startswith("How a Heloc Works")
+
+
+def test_the_ideas_and_the_article_read_the_request_alike() -> None:
+    from igny8d.ai.ideas import request_reading
+    from igny8d.ai.ideas.asks import ask_of
+    keywords = ["host website on home server", "can i host a website on my own computer",
+                "best buy hours", "best buy near me"]
+    assert request_reading(keywords) == (frozenset({"best buy"}), frozenset({"host"}))
+    # the question rule reads the question words of ideas.json
+    assert ask_of("hows the weather in june") == "question"

@@ -71,7 +71,8 @@ NAME_TIERS = frozenset({"premium", "reserve"})
 _COMPOUND_TAILS = frozenset({"delivery", "subscription", "subscriptions"})
 #: Audience modifiers kept in the topic of a ranked list only ("best X for beginners").
 _LISTED_AUDIENCES = frozenset({"for beginners"})
-_RANKED = frozenset({"best", "top"})
+#: Modifiers that rank a kind ("best tv series"): a list of it, not one named thing.
+RANKED = frozenset({"best", "top"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +301,7 @@ def verbs_in(analyses: Iterable[Analysis]) -> frozenset[str]:
         if not t or t[0] in stop or t[0] in v.modifiers or t[0] in question_openers() or \
                 _HOWTO_LEAD.match(a.normalised + " ") or _QUESTION_LEAD.match(a.normalised + " "):
             continue
-        nxt, objects = after(t, 0)
+        nxt = after(t, 0)[0]
         if t[0].endswith("ify") and t[0][:-1] + "ication" in tokens_all:
             # "-ify" makes only verbs; its noun shows it is no name ("Shopify")
             verbs.add(t[0])
@@ -344,7 +345,7 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None,
                     vs_at = i
                 if phrase in v.head_keeping_modifiers or (
                         phrase in iw.keep_in_topic and
-                        (phrase not in _LISTED_AUDIENCES or _RANKED & set(words))) or (
+                        (phrase not in _LISTED_AUDIENCES or RANKED & set(words))) or (
                         phrase in NAME_TIERS | _COMPOUND_TAILS and i and i - 1 in keep):
                     # "best cameras *for beginners*" is its own list (their picks differ);
                     # "yoga for beginners" is a guide to yoga

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from igny8d.ai.ideas.words import idea_words
 from igny8d.ai.text import normalise
 
 #: Modifiers that ask for a place near the searcher ("dentist near me", "costco open now").
@@ -40,9 +41,10 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
                            r"brown spots|no (sound|power|signal|display|picture))\b")),
     # "best time to fish" asks when, it ranks no fish
     ("question", re.compile(r"^(the )?best (time|times|month|day|season|age) to\b")),
-    # "what's", "where's" are typed without their apostrophe ("wheres my refund")
-    ("question", re.compile(r"^(how|hows|what|whats|why|when|where|wheres|which|who|whos|is|"
-                            r"are|can|do|does|should|will|could|would)\b")),
+    # the question words (ideas.json; "what's", "where's" typed without their apostrophe:
+    # "wheres my refund") or an auxiliary opening a yes/no question
+    ("question", re.compile(rf"^({'|'.join(sorted(idea_words().question_words))}|"
+                            r"is|are|can|do|does|should|will|could|would)\b")),
     # a destination's own words: "best egg login" signs in at Best Egg, it ranks nothing
     ("brand", re.compile(r"\b(login|log in|sign in|signin|customer service|phone number|"
                          r"webmail|customer portal)\b")),

@@ -18,6 +18,7 @@ from igny8d import text as english
 from igny8d.ai.cluster import KeywordItem
 from igny8d.ai.ideas.analysis import (
     NAME_TIERS,
+    RANKED,
     Keyword,
     analyse_keyword,
     angle_of,
@@ -405,14 +406,11 @@ def _ranked(name: str, analyses: Iterable[Analysis]) -> bool:
     for a in analyses:
         t = a.tokens
         for i in range(len(t) - size):
-            if t[i] in _RANKING and t[i + 1:i + 1 + size] == words and \
-                    t[i + 1 + size:i + 2 + size] not in _OTHERS:
+            if t[i] in RANKED and t[i + 1:i + 1 + size] == words and \
+                    " ".join(t[i + 1 + size:i + 2 + size]) not in ALTERNATIVE_CUES:
                 return True
     return False
 
-
-_RANKING = frozenset({"best", "top"})
-_OTHERS = (("alternative",), ("alternatives",), ("competitors",))
 
 
 def _order(k: Keyword) -> tuple[int, str, str]:
@@ -463,6 +461,13 @@ def _ways_searched(name: str, analyses: Sequence[Analysis]) -> set[tuple[str, ..
     return ways
 
 
+def request_reading(keywords: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """What the whole request shows of each of its keywords: the names (`names_in`) and the
+    words it uses as verbs (`analysis.verbs_in`); the ideas and the article read it alike."""
+    listed = [" ".join(k.split()) for k in keywords]
+    return names_in(listed), verbs_in(analyse(k) for k in listed)
+
+
 def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str = "",
                   intent: Intent | None = None, primary: str | None = None,
                   names: frozenset[str] | None = None,
@@ -478,10 +483,10 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
     opaque: set[str] = set()
     given = [(i.text, i.volume, i.intent) if isinstance(i, KeywordItem) else (i[0], i[1], None)
              for i in items]
-    if names is None:
-        names = names_in(t for t, _v, _i in given)
-    if verbs is None:
-        verbs = verbs_in(analyse(" ".join(t.split())) for t, _v, _i in given)
+    if names is None or verbs is None:
+        shown, used = request_reading(t for t, _v, _i in given)
+        names = shown if names is None else names
+        verbs = used if verbs is None else verbs
     for text, volume, said in given:
         k = analyse_keyword(text, volume, said, names, verbs)
         if not k.analysis.normalised:
