@@ -637,3 +637,18 @@ def test_the_ideas_and_the_article_read_the_request_alike() -> None:
     assert request_reading(keywords) == (frozenset({"best buy"}), frozenset({"host"}))
     # the question rule reads the question words of ideas.json
     assert ask_of("hows the weather in june") == "question"
+
+
+def test_the_tighter_readings_keep_what_they_should() -> None:
+    from igny8d.ai.ideas import names_in, verbs_in
+    from igny8d.ai.text import analyse
+    # a bare task whose next word is no compound's head keeps its verb
+    assert verbs_in(analyse(k) for k in ("fix bicycle flat",
+                                         "how to fix a flat bike tire")) == frozenset({"fix"})
+    # a site-tail name spelled glued elsewhere in the request is shown twice
+    assert names_in(["expressvpn", "expressvpn.com", "express vpn website"]) >= \
+        frozenset({"express vpn"})
+    assert names_in(["hello fresh menu", "hellofresh review"]) >= frozenset({"hello fresh"})
+    # a job done once a visit keeps its article; one done ongoing has none
+    assert plan_keywords([("termite inspection", 10)]).a_t == "a Termite Inspection"
+    assert plan_keywords([("pest control", 10)]).a_t == "Pest Control"

@@ -262,7 +262,7 @@ def angle_of(cues: set[str] | frozenset[str], words: Sequence[str], task: bool) 
 
 #: Site words that follow common nouns too ("office hours", "wedding website"): there the
 #: noun's head, part of the topic.
-_NOUN_TAILS = frozenset({"hours", "website"})
+NOUN_TAILS = frozenset({"hours", "locations", "website"})
 #: A verb after an opener or a subject: "how to *host* …", "can i *host* …", "ways to …".
 _VERB_AFTER = re.compile(r"\b(?:how to|ways? to|how (?:do|can|should) (?:i|you|we)|"
                          r"(?:can|should|do) (?:i|you|we)) (\w+)")
@@ -273,14 +273,15 @@ def verbs_in(analyses: Iterable[Analysis]) -> frozenset[str]:
     also start one of its keywords with no opener, on the same object ("*host* website on
     home server"): that keyword is the task typed bare. Not when the next word is the
     evidence's own ("how to *crate train* a puppy" beside "crate training", "how to *texas
-    rig*" beside "texas rig": a compound, the bare keyword its noun), nor when the next word
-    is no object of the evidence ("how to compost" beside "compost bin"; "how to plant
-    tomatoes" beside "*plant food* for tomatoes", a head noun after a noun, not the thing
-    planted). No part-of-speech data is needed, only the
+    rig*" beside "texas rig": a compound, the bare keyword its noun), nor with no object in
+    common ("how to compost" beside "compost bin"), nor when the next word heads the bare
+    keyword's noun and is no object of the evidence ("how to plant tomatoes" beside "*plant
+    food* for tomatoes": a compound's head, not the thing planted; "fix bicycle flat" beside
+    "how to fix a flat tire" is a task). No part-of-speech data is needed, only the
     request's own words (and "-ify" beside its "-ication": "prequalify", "prequalification");
     modifiers ("how to buy") keep their cue."""
     listed = list(analyses)
-    v = vocabulary()
+    v, iw = vocabulary(), idea_words()
     stop = v.stopwords
 
     def after(tokens: Sequence[str], at: int) -> tuple[str, set[str]]:
@@ -301,11 +302,15 @@ def verbs_in(analyses: Iterable[Analysis]) -> frozenset[str]:
         if not t or t[0] in stop or t[0] in v.modifiers or t[0] in question_openers() or \
                 _HOWTO_LEAD.match(a.normalised + " ") or _QUESTION_LEAD.match(a.normalised + " "):
             continue
-        nxt = after(t, 0)[0]
+        nxt, objects = after(t, 0)
+        # the next word heads the bare keyword's noun phrase ("plant *food* for tomatoes",
+        # "plant *tomatoes*"): then it must be the thing the evidence does the verb to
+        head_next = len(t) > 1 and (len(t) == 2 or t[2] in iw.prepositions) and t[1] not in stop
         if t[0].endswith("ify") and t[0][:-1] + "ication" in tokens_all:
             # "-ify" makes only verbs; its noun shows it is no name ("Shopify")
             verbs.add(t[0])
-        elif any(n != nxt and nxt in o for n, o in used.get(t[0], ())):
+        elif any(n != nxt and (nxt in o or (o & objects and not head_next))
+                 for n, o in used.get(t[0], ())):
             verbs.add(t[0])
     return frozenset(verbs)
 
@@ -388,7 +393,7 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None,
                 (v.modifiers.get(phrase) == "navigational" and after in keep and
                  words[after] not in stop):
             keep.extend(range(start, after))
-        elif phrase in _NOUN_TAILS and start - 1 in keep and \
+        elif phrase in NOUN_TAILS and start - 1 in keep and \
                 words[start - 1] not in brand_words | named_words | stop:
             # after a common noun a site word is its compound's head: "billable *hours*",
             # "wedding *website*" (after a name it is the name's page: "costco hours")

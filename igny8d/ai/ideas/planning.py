@@ -18,6 +18,7 @@ from igny8d import text as english
 from igny8d.ai.cluster import KeywordItem
 from igny8d.ai.ideas.analysis import (
     NAME_TIERS,
+    NOUN_TAILS,
     RANKED,
     Keyword,
     analyse_keyword,
@@ -136,8 +137,12 @@ class Plan:
     @property
     def a_t(self) -> str:
         """"a Coffee Grinder", "an Espresso Machine", "Pour Over Coffee", "Coffee Beans"; a
-        job done has no article ("Pest Control", "HVAC Repair")."""
-        if not self.countable or self.plural_topic or self.hired:
+        job done has no article ("Pest Control", "Meal Delivery"), unless it is one visit
+        ("a Termite Inspection")."""
+        words = list(self.topic)
+        end = head_end(words)
+        job = self.hired and end and normalise(words[end - 1]) not in _COUNTED_JOBS
+        if not self.countable or self.plural_topic or job:
             return self.t
         t = self.t
         return f"{english.indefinite_article(t)} {t}"
@@ -392,6 +397,9 @@ _JOBS = frozenset({"repair", "repairs", "installation", "install", "removal", "i
                    "treatment", "restoration", "remediation", "abatement", "haul", "hauling",
                    "tune", "tuneup", "checkup"})
 
+#: Jobs done in one visit, counted like things ("a Termite Inspection", "a Furnace Repair").
+_COUNTED_JOBS = frozenset({"inspection", "installation", "install", "replacement", "removal",
+                           "repair", "checkup", "tuneup"})
 #: Services done to a person, which a "diy" keyword does oneself, never makes ("diy haircut").
 _SERVICES = frozenset({"haircut", "manicure", "pedicure", "massage", "facial", "tattoo",
                        "piercing", "wax", "tan", "perm", "makeover", "workout"})
@@ -434,29 +442,40 @@ def _is_core(word: str, core_stems: frozenset[str], core_compact: str) -> bool:
 def names_in(keywords: Iterable[str]) -> frozenset[str]:
     """The names the request shows (`intent.request_names`, with modifiers: "best egg login"),
     less those a keyword ranks ("best tv series"): normalised, "victorinox fibrox". A name
-    only a site tail shows (hours, locations, website, app…) needs a second sign: the
-    request searches it another way too ("micro center hours" and "micro center near me"),
-    as one tail follows plenty of common nouns ("billable hours", "office hours", "wedding
-    website")."""
+    only an hours, locations or website tail shows (`analysis.NOUN_TAILS`) needs a second
+    sign: the request searches it another way too ("micro center hours" and "micro center
+    near me"), as these tails follow plenty of common nouns ("billable hours", "office
+    hours", "wedding website"); a menu, app or download tail is sign enough ("hello fresh
+    menu")."""
     analyses = [analyse(" ".join(k.split())) for k in keywords]
     sure = request_names(analyses, site_tails=False, modifiers=True)
     shown = sure | {n for n in request_names(analyses, modifiers=True) - sure
-                    if len(_ways_searched(n, analyses)) >= 2}
+                    if len(ways := _ways_searched(n, analyses)) >= 2 or
+                    any(rest not in _NOUN_TAILS for rest in ways)}
     return frozenset(n for n in shown if not _ranked(n, analyses))
 
 
+#: The `analysis.NOUN_TAILS` as the rest of a keyword after a name.
+_NOUN_TAILS = frozenset((w,) for w in NOUN_TAILS)
+
+
 def _ways_searched(name: str, analyses: Sequence[Analysis]) -> set[tuple[str, ...]]:
-    """The ways the request searches a name: alone, or with a tail that names it or a local
-    cue after it ("micro center", "micro center hours", "micro center near me")."""
+    """The ways the request searches a name, spaced or glued: alone, or with a tail that
+    names it or a local cue after it ("micro center", "micro center hours", "micro center
+    near me"; "expressvpn.com" for "express vpn")."""
     words = tuple(name.split())
+    glued = "".join(words)
     ways: set[tuple[str, ...]] = set()
     for a in analyses:
         t = a.tokens[1:] if a.tokens[:1] == ("the",) else a.tokens
-        if t[:len(words)] != words:
+        if t[:len(words)] == words:
+            rest, spelled = t[len(words):], name
+        elif len(words) > 1 and t[:1] == (glued,):
+            rest, spelled = t[1:], glued  # "express vpn website" beside "expressvpn.com"
+        else:
             continue
-        rest = t[len(words):]
         if not rest or " ".join(rest) in LOCAL_CUES or \
-                name in request_names([a], modifiers=True):
+                spelled in request_names([a], modifiers=True):
             ways.add(rest)
     return ways
 
