@@ -555,3 +555,100 @@ def test_a_name_only_its_spelling_shows_leads_a_brand_topic() -> None:
     # a spelling after the head qualifies a kind; a name's price is saved on
     assert not plan_keywords([("cameras for youtube", 10)]).brand
     assert not plan_keywords([("clickup pricing", 10)]).brand
+
+
+def test_an_english_plural_is_no_glued_acronym() -> None:
+    from igny8d.ai.ideas.grammar import brand_cased, title_case
+    for word in ("organisms", "mechanisms", "prisms", "spasms", "chasms"):
+        assert brand_cased(word) is None, word
+    assert title_case(["marine", "organisms"]) == "Marine Organisms"
+    assert [brand_cased(w) for w in ("nordvpn", "expressvpn", "mysql")] == \
+        ["NordVPN", "ExpressVPN", "MySQL"]
+    assert not plan_keywords([("organisms in the ocean", 10)]).brand
+
+
+def test_one_hours_or_website_tail_makes_no_store_or_name() -> None:
+    from igny8d.ai.ideas import names_in
+    assert names_in(["billable hours", "office hours", "wedding website",
+                     "best trading hours"]) == frozenset()
+    got = titles("billable hours", "how to track billable hours", "billable hours tracker")
+    assert got[0] == "How to Track Billable Hours (Step by Step)", got
+    assert not any("Locations, Hours" in t or "Near You" in t for t in got), got
+    for cluster in (("office hours", "office hours meaning"), ("quickbooks hours",),
+                    ("iphone location services", "turn off location services iphone")):
+        got = titles(*cluster)
+        assert not any("Visiting" in t or "Near You" in t or "Locations, Hours" in t
+                       for t in got), got
+    assert "Wedding Website: A Complete Guide" in titles("wedding website",
+                                                         "wedding website ideas")
+    # a store the request searches two ways is still one
+    assert names_in(["best buy hours", "best buy near me"]) == frozenset({"best buy"})
+
+
+def test_a_noun_compound_on_a_taught_verb_is_no_bare_task() -> None:
+    from igny8d.ai.ideas import verbs_in
+    from igny8d.ai.text import analyse
+
+    def verbs(*keywords: str) -> frozenset[str]:
+        return verbs_in(analyse(k) for k in keywords)
+    assert verbs("plant food for tomatoes", "how to plant tomatoes") == frozenset()
+    assert verbs("fish finder for bass boat", "how to fish for bass") == frozenset()
+    got = titles("plant food for tomatoes", "how to plant tomatoes")
+    assert not any(t.startswith("Food for") for t in got), got
+    # the bare task on the evidence's own object stays one
+    assert verbs("host website on home server",
+                 "can i host a website on my own computer") == frozenset({"host"})
+
+
+def test_a_job_or_service_done_oneself_is_not_made() -> None:
+    for keywords in (("diy pest control", "homemade pest control spray"),
+                     ("diy haircut", "diy haircut men")):
+        plan = plan_keywords([(k, 10 - i) for i, k in enumerate(keywords)])
+        assert not (plan.task or "").startswith("Make"), plan.task
+        assert not any("Make a" in t or "a Pest Control" in t for t in titles(*keywords))
+    assert plan_keywords([("diy fruit fly trap", 10)]).task == "Make a Fruit Fly Trap"
+
+
+def test_a_kind_picked_by_what_it_wont_do_is_no_symptom() -> None:
+    from igny8d.ai.ideas.asks import ask_of
+    assert ask_of("plants that wont die") != "problem"
+    assert ask_of("dogs that wont shed") != "problem"
+    assert ask_of("pc wont post") == "problem"
+    got = titles("plants that wont die", "low maintenance plants")
+    assert not any("Causes" in t or "Fix" in t or "a Plants" in t for t in got), got
+
+
+def test_one_what_is_keyword_explains_no_product() -> None:
+    def how_to(*keywords: str) -> str:
+        return next(i.title for i in ideas(*keywords) if i.content_structure == "how_to")
+    assert how_to("robot vacuum", "what is a robot vacuum",
+                  "robot vacuum benefits") == "How to Get Started with a Robot Vacuum"
+    # asked as the primary keyword, or how it works, it is explained
+    assert how_to("what is a heloc", "heloc rates",
+                  "heloc requirements") == "Heloc Explained, Step by Step"
+    assert how_to("heloc", "how does a heloc work", "heloc rates").startswith("How a Heloc Works")
+
+
+def test_the_ideas_and_the_article_read_the_request_alike() -> None:
+    from igny8d.ai.ideas import request_reading
+    from igny8d.ai.ideas.asks import ask_of
+    keywords = ["host website on home server", "can i host a website on my own computer",
+                "best buy hours", "best buy near me"]
+    assert request_reading(keywords) == (frozenset({"best buy"}), frozenset({"host"}))
+    # the question rule reads the question words of ideas.json
+    assert ask_of("hows the weather in june") == "question"
+
+
+def test_the_tighter_readings_keep_what_they_should() -> None:
+    from igny8d.ai.ideas import names_in, verbs_in
+    from igny8d.ai.text import analyse
+    # a bare task whose next word is no compound's head keeps its verb
+    assert verbs_in(analyse(k) for k in ("fix bicycle flat",
+                                         "how to fix a flat bike tire")) == frozenset({"fix"})
+    # a site-tail name spelled glued elsewhere in the request is shown twice
+    assert names_in(["expressvpn", "expressvpn.com", "express vpn website"]) >= \
+        frozenset({"express vpn"})
+    assert names_in(["hello fresh menu", "hellofresh review"]) >= frozenset({"hello fresh"})
+    # a job done once a visit keeps its article; one done ongoing has none
+    assert plan_keywords([("termite inspection", 10)]).a_t == "a Termite Inspection"
+    assert plan_keywords([("pest control", 10)]).a_t == "Pest Control"

@@ -14,9 +14,8 @@ from igny8d.ai.article.keywords import (
     keyword_key,
 )
 from igny8d.ai.article.meta import meta_description, meta_title, slug
-from igny8d.ai.ideas import names_in, outline_for, plan_keywords, verbs_in
+from igny8d.ai.ideas import outline_for, plan_keywords, request_reading
 from igny8d.ai.ideas.asks import ask_of
-from igny8d.ai.text import analyse
 from igny8d.ai.types import ArticleBrief, ArticleDraft, OutlineSection
 from igny8d.text import word_count
 from igny8d.vocab import CONTENT_STRUCTURES
@@ -108,10 +107,9 @@ def generate_article(brief: ArticleBrief) -> ArticleDraft:
         else "guide"
     target = max(MIN_WORDS, min(MAX_WORDS, brief.target_word_count))
     # the names all its keywords show ("victorinox fibrox review"), written as the title
-    # writes them in every sentence
-    names = names_in([primary, *secondary])
-    # and the verbs they show: "host website on home server" beside "can i host …" is a task
-    verbs = verbs_in(analyse(" ".join(k.split())) for k in [primary, *secondary])
+    # writes them in every sentence, and the verbs they show: "host website on home server"
+    # beside "can i host …" is a task
+    names, verbs = request_reading([primary, *secondary])
     try:
         plan = plan_keywords([(primary, 0)], names=names, verbs=verbs)
         # an acronym defined is named as it is ("what is pmi": on PMI, not PMIs), a kind of

@@ -41,11 +41,17 @@ from igny8d.ai.ideas.analysis import Keyword, analyse_keyword, verbs_in
 from igny8d.ai.ideas.compose import MAX_IDEAS, generate_ideas, idea_for
 from igny8d.ai.ideas.grammar import sentence_case, title_case
 from igny8d.ai.ideas.outlines import estimate_words, outline_for
-from igny8d.ai.ideas.planning import Plan, names_in, plan_keywords, rank_structures
+from igny8d.ai.ideas.planning import (
+    Plan,
+    names_in,
+    plan_keywords,
+    rank_structures,
+    request_reading,
+)
 from igny8d.ai.ideas.titles import description_for, title_for
 
 __all__ = [
     "MAX_IDEAS", "Keyword", "Plan", "analyse_keyword", "description_for", "estimate_words",
     "generate_ideas", "idea_for", "names_in", "outline_for", "plan_keywords", "rank_structures",
-    "sentence_case", "title_case", "title_for", "verbs_in",
+    "request_reading", "sentence_case", "title_case", "title_for", "verbs_in",
 ]

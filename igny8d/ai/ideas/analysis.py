@@ -71,7 +71,8 @@ NAME_TIERS = frozenset({"premium", "reserve"})
 _COMPOUND_TAILS = frozenset({"delivery", "subscription", "subscriptions"})
 #: Audience modifiers kept in the topic of a ranked list only ("best X for beginners").
 _LISTED_AUDIENCES = frozenset({"for beginners"})
-_RANKED = frozenset({"best", "top"})
+#: Modifiers that rank a kind ("best tv series"): a list of it, not one named thing.
+RANKED = frozenset({"best", "top"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +260,9 @@ def angle_of(cues: set[str] | frozenset[str], words: Sequence[str], task: bool) 
     return "overview"
 
 
+#: Site words that follow common nouns too ("office hours", "wedding website"): there the
+#: noun's head, part of the topic.
+NOUN_TAILS = frozenset({"hours", "locations", "website"})
 #: A verb after an opener or a subject: "how to *host* …", "can i *host* …", "ways to …".
 _VERB_AFTER = re.compile(r"\b(?:how to|ways? to|how (?:do|can|should) (?:i|you|we)|"
                          r"(?:can|should|do) (?:i|you|we)) (\w+)")
@@ -270,11 +274,14 @@ def verbs_in(analyses: Iterable[Analysis]) -> frozenset[str]:
     home server"): that keyword is the task typed bare. Not when the next word is the
     evidence's own ("how to *crate train* a puppy" beside "crate training", "how to *texas
     rig*" beside "texas rig": a compound, the bare keyword its noun), nor with no object in
-    common ("how to compost" beside "compost bin"). No part-of-speech data is needed, only the
+    common ("how to compost" beside "compost bin"), nor when the next word heads the bare
+    keyword's noun and is no object of the evidence ("how to plant tomatoes" beside "*plant
+    food* for tomatoes": a compound's head, not the thing planted; "fix bicycle flat" beside
+    "how to fix a flat tire" is a task). No part-of-speech data is needed, only the
     request's own words (and "-ify" beside its "-ication": "prequalify", "prequalification");
     modifiers ("how to buy") keep their cue."""
     listed = list(analyses)
-    v = vocabulary()
+    v, iw = vocabulary(), idea_words()
     stop = v.stopwords
 
     def after(tokens: Sequence[str], at: int) -> tuple[str, set[str]]:
@@ -296,10 +303,14 @@ def verbs_in(analyses: Iterable[Analysis]) -> frozenset[str]:
                 _HOWTO_LEAD.match(a.normalised + " ") or _QUESTION_LEAD.match(a.normalised + " "):
             continue
         nxt, objects = after(t, 0)
+        # the next word heads the bare keyword's noun phrase ("plant *food* for tomatoes",
+        # "plant *tomatoes*"): then it must be the thing the evidence does the verb to
+        head_next = len(t) > 1 and (len(t) == 2 or t[2] in iw.prepositions) and t[1] not in stop
         if t[0].endswith("ify") and t[0][:-1] + "ication" in tokens_all:
             # "-ify" makes only verbs; its noun shows it is no name ("Shopify")
             verbs.add(t[0])
-        elif any(n != nxt and o & objects for n, o in used.get(t[0], ())):
+        elif any(n != nxt and (nxt in o or (o & objects and not head_next))
+                 for n, o in used.get(t[0], ())):
             verbs.add(t[0])
     return frozenset(verbs)
 
@@ -339,7 +350,7 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None,
                     vs_at = i
                 if phrase in v.head_keeping_modifiers or (
                         phrase in iw.keep_in_topic and
-                        (phrase not in _LISTED_AUDIENCES or _RANKED & set(words))) or (
+                        (phrase not in _LISTED_AUDIENCES or RANKED & set(words))) or (
                         phrase in NAME_TIERS | _COMPOUND_TAILS and i and i - 1 in keep):
                     # "best cameras *for beginners*" is its own list (their picks differ);
                     # "yoga for beginners" is a guide to yoga
@@ -363,6 +374,7 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None,
         keep.append(i)
         i += 1
     brand_words = {w for b in a.brands for w in b.split()}
+    named_words = {w for n in names for w in n.split()}
     if keep and all(words[j] in brand_words or words[j] in stop for j in keep):
         # a brand alone says little: "hubspot pricing" is about HubSpot's pricing
         question_mods = next(p for n, p in iw.angles if n == "question")
@@ -381,6 +393,11 @@ def analyse_keyword(text: str, volume: int = 0, intent: Intent | None = None,
                 (v.modifiers.get(phrase) == "navigational" and after in keep and
                  words[after] not in stop):
             keep.extend(range(start, after))
+        elif phrase in NOUN_TAILS and start - 1 in keep and \
+                words[start - 1] not in brand_words | named_words | stop:
+            # after a common noun a site word is its compound's head: "billable *hours*",
+            # "wedding *website*" (after a name it is the name's page: "costco hours")
+            keep.append(start)
     keep.sort()
     while keep and words[keep[0]] in stop:
         keep.pop(0)

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import re
 
+from igny8d.ai.ideas.words import idea_words
 from igny8d.ai.text import normalise
+
+#: Modifiers that ask for a place near the searcher ("dentist near me", "costco open now").
+LOCAL_CUES = ("near me", "nearby", "near you", "open now")
+#: A local cue anywhere in a normalised keyword.
+LOCAL = re.compile(rf"\b({'|'.join(LOCAL_CUES)})\b")
 
 #: (ask, pattern on the normalised keyword), first match wins.
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("local", re.compile(r"\b(near me|nearby|near you|open now)\b")),
+    ("local", LOCAL),
     ("frequency", re.compile(r"\b(how often|how frequently|how many times)\b|"
                              r"^when (to|should)\b")),
     ("comparison", re.compile(r"\b(vs|versus|difference between|compared to|or)\b")),
@@ -22,8 +28,10 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("howto", re.compile(r"^(how to|how do (i|you))\b")),
     # a symptom: the searcher wants its causes and the fix, not a definition or a how-to;
     # whatever a thing "won't" do is a failure ("pc wont post"), unlike "don't" ("plants that
-    # dont need sun")
-    ("problem", re.compile(r"\b(not|wont|cant|doesnt|isnt|wouldnt) [a-z]+ing\b|\bwont [a-z]+|"
+    # dont need sun"), and unless a relative clause picks a kind by it ("plants that wont
+    # die", "dogs that wont shed": a list, no symptom)
+    ("problem", re.compile(r"\b(not|wont|cant|doesnt|isnt|wouldnt) [a-z]+ing\b|"
+                           r"(?<!that )(?<!which )(?<!who )\bwont [a-z]+|"
                            r"\b(doesnt|dont|didnt|cant|isnt|stopped) (work|start|turn on|"
                            r"charge|connect|load|open|drain|flush|heat|cool|boot|sync|print|"
                            r"respond|spin|rise|grow|bloom|eat)\b|"
@@ -33,9 +41,10 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
                            r"brown spots|no (sound|power|signal|display|picture))\b")),
     # "best time to fish" asks when, it ranks no fish
     ("question", re.compile(r"^(the )?best (time|times|month|day|season|age) to\b")),
-    # "what's", "where's" are typed without their apostrophe ("wheres my refund")
-    ("question", re.compile(r"^(how|hows|what|whats|why|when|where|wheres|which|who|whos|is|"
-                            r"are|can|do|does|should|will|could|would)\b")),
+    # the question words (ideas.json; "what's", "where's" typed without their apostrophe:
+    # "wheres my refund") or an auxiliary opening a yes/no question
+    ("question", re.compile(rf"^({'|'.join(sorted(idea_words().question_words))}|"
+                            r"is|are|can|do|does|should|will|could|would)\b")),
     # a destination's own words: "best egg login" signs in at Best Egg, it ranks nothing
     ("brand", re.compile(r"\b(login|log in|sign in|signin|customer service|phone number|"
                          r"webmail|customer portal)\b")),

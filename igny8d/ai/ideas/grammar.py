@@ -63,22 +63,26 @@ def acronym_case(word: str) -> str:
 def brand_cased(word: str) -> str | None:
     """How a name typed in lower case is written, where that can be known: the brand list's
     spelling ("hubspot" → "HubSpot"), else a name with a known vowel-less acronym glued to its
-    end ("nordvpn" → "NordVPN", "postgresql" → "PostgreSQL"); None for any other word. No
-    English word ends in three consonants that spell such an acronym, so the split is safe;
-    an acronym with a vowel ("ram": "diagram", "irs": "stairs") would not be."""
+    end ("nordvpn" → "NordVPN", "mysql" → "MySQL"); None for any other word. The acronym
+    must be one no English word ends in: "sms" is the plural of every "-ism" and "-asm"
+    ("organisms", "spasms", "prisms": `_WORD_ENDINGS`), and an acronym with a vowel ("ram":
+    "diagram", "irs": "stairs") is never split off."""
     low = word.lower()
     known = idea_words().brand_casing.get(low)
     if known is not None or not low.isalpha() or any(c.isupper() for c in word):
         return known
     for n in (4, 3):
         head, tail = low[:-n], low[-n:]
-        if len(head) >= 3 and _VOWEL.search(head) and not _VOWEL.search(tail) and \
-                tail in idea_words().acronyms:
+        if len(head) >= 2 and _VOWEL.search(head) and not _VOWEL.search(tail) and \
+                tail in idea_words().acronyms and tail not in _WORD_ENDINGS:
             return head[:1].upper() + head[1:] + tail.upper()
     return None
 
 
 _VOWEL = re.compile(r"[aeiouy]")
+#: Vowel-less acronyms English words end in: "-sms", the plural of "-ism", "-asm" and "prism"
+#: ("organisms", "mechanisms", "spasms"); the others of the list end no English word.
+_WORD_ENDINGS = frozenset({"sms"})
 #: A model's roman numeral ("Sony A7 IV", "Mark II"): a name, no plural
 _ROMAN = re.compile(r"[ivx]{2,4}")
 
@@ -191,10 +195,12 @@ def singular(word: str) -> str:
 
 def _head(words: Sequence[str]) -> tuple[int, int]:
     """(where the head noun ends, where the phrase's head ends). The head ends before its
-    first preposition ("CRM | for Real Estate"), else at the end; the head noun before the
+    first preposition ("CRM | for Real Estate") or relative pronoun ("Plants | That Won't
+    Die"), else at the end; the head noun before the
     adjectives keywords put after a noun ("coffee grinder | smooth")."""
     iw = idea_words()
-    end = next((i for i, w in enumerate(words) if i and w.lower() in iw.prepositions),
+    end = next((i for i, w in enumerate(words)
+                if i and (w.lower() in iw.prepositions or w.lower() in _RELATIVES)),
                len(words))
     while end > 1 and words[end - 1].lower() in TRAILING_ADVERBS:
         end -= 1  # "Mortgage Rates | Today": an adverb after the head takes no plural
@@ -202,6 +208,10 @@ def _head(words: Sequence[str]) -> tuple[int, int]:
     while noun_end > 1 and words[noun_end - 1].lower() in iw.trailing_adjectives:
         noun_end -= 1
     return noun_end, end
+
+
+#: Relative pronouns: a clause after the head noun qualifies it ("dogs that won't shed").
+_RELATIVES = frozenset({"that", "which", "who"})
 
 
 def head_end(words: Sequence[str]) -> int:

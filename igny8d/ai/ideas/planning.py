@@ -18,13 +18,15 @@ from igny8d import text as english
 from igny8d.ai.cluster import KeywordItem
 from igny8d.ai.ideas.analysis import (
     NAME_TIERS,
+    NOUN_TAILS,
+    RANKED,
     Keyword,
     analyse_keyword,
     angle_of,
     for_audience,
     verbs_in,
 )
-from igny8d.ai.ideas.asks import ask_of
+from igny8d.ai.ideas.asks import LOCAL, LOCAL_CUES, ask_of
 from igny8d.ai.ideas.grammar import (
     TRAILING_ADVERBS,
     brand_cased,
@@ -134,8 +136,13 @@ class Plan:
 
     @property
     def a_t(self) -> str:
-        """"a Coffee Grinder", "an Espresso Machine", "Pour Over Coffee", "Coffee Beans"."""
-        if not self.countable or self.plural_topic:
+        """"a Coffee Grinder", "an Espresso Machine", "Pour Over Coffee", "Coffee Beans"; a
+        job done has no article ("Pest Control", "Meal Delivery"), unless it is one visit
+        ("a Termite Inspection")."""
+        words = list(self.topic)
+        end = head_end(words)
+        job = self.hired and end and normalise(words[end - 1]) not in _COUNTED_JOBS
+        if not self.countable or self.plural_topic or job:
             return self.t
         t = self.t
         return f"{english.indefinite_article(t)} {t}"
@@ -169,14 +176,17 @@ class Plan:
     def _noun_task(self) -> str | None:
         """The task a topic names with a noun ("monstera care" → "Care for a Monstera",
         "electric car maintenance" → "Maintain an Electric Car"), or a thing the cluster
-        makes at home ("diy fruit fly trap" → "Make a Fruit Fly Trap"), for a reader who
+        makes at home ("diy fruit fly trap" → "Make a Fruit Fly Trap"; a job or a service
+        done oneself is not made: "diy pest control", "diy haircut"), for a reader who
         wants to do it: not a local search, which hires it done, nor a brand."""
         words = list(self.topic)
         end = head_end(words) or len(words)
         verb = _NOUN_TASKS.get(normalise(words[end - 1])) if end >= 2 else None
         obj = words[:end - 1]
+        head = normalise(words[end - 1]) if words else ""
         if verb is None and words and countable(words[end - 1]) and \
-                not is_plural(words[end - 1]) and \
+                not is_plural(words[end - 1]) and not self.hired and head not in _SERVICES and \
+                stem(head) not in vocabulary().task_stems and \
                 (self.has_cue("diy") or
                  any("homemade" in k.analysis.tokens for k in self.keywords)):
             verb, obj = "Make", words[:end]  # one thing made, not "Make Woodworking Projects"
@@ -269,10 +279,18 @@ class Plan:
     def explained(self) -> bool:
         """The cluster asks what the topic is or how it works ("what is net metering", "fha
         loans explained", "how does a heloc work"): a concept, whose how-to walks through how
-        it works, not "How to Make the Most of Net Metering"."""
+        it works, not "How to Make the Most of Net Metering". A "what is" asks it of a
+        product (`text.vocabulary` product nouns) only as the primary keyword: one "what is
+        a robot vacuum" among its keywords does not make "Robot Vacuum Explained" of its
+        how-to."""
+        words = list(self.topic)
+        end = head_end(words)
+        product = bool(end) and stem(normalise(words[end - 1])) in vocabulary().product_stems
+        defines = self.primary.analysis.normalised if product else None
         return not (self.brand or self.versus) and any(
-            ask_of(k.text) == "definition" or "explained" in k.cues or
-            _HOW_IT_WORKS.match(k.analysis.normalised) for k in self.keywords)
+            (ask_of(k.text) == "definition" and defines in (None, k.analysis.normalised)) or
+            "explained" in k.cues or _HOW_IT_WORKS.match(k.analysis.normalised)
+            for k in self.keywords)
 
     @property
     def works(self) -> str:
@@ -327,12 +345,17 @@ class Plan:
 
     @property
     def store(self) -> bool:
-        """The topic is a named place to visit: a name with an hours, locations or near-me
-        keyword in the cluster ("micro center hours", "costco near me"); a store page, not
-        "Where to Buy Micro Center". ("store" alone is no evidence: "shopify store" is online.)"""
-        return self.brand and not self.versus and any(
-            k.cues & _PLACE_CUES or _PLACE_WORDS & set(k.analysis.tokens)
-            for k in self.keywords)
+        """The topic is a named place to visit: a name the cluster searches two ways a place
+        is searched, of its hours, its locations and near me ("micro center hours" and "micro
+        center near me"); a store page, not "Where to Buy Micro Center". One is no evidence:
+        software and jobs have hours too ("quickbooks hours", "billable hours"), and "store"
+        alone none ("shopify store" is online)."""
+        signs: set[str] = set()
+        for k in self.keywords:
+            signs |= _PLACE_WORDS & set(k.analysis.tokens)
+            if LOCAL.search(k.analysis.normalised):
+                signs.add("near me")
+        return self.brand and not self.versus and len(signs) >= 2
 
     @property
     def coupons(self) -> bool:
@@ -344,11 +367,10 @@ class Plan:
 _HOW_IT_WORKS = re.compile(r"^how (does|do) .+ work$")
 #: A question about which one to get.
 _CHOOSING = re.compile(r"^(what|which) .+ (do i need|should i (get|buy|use|choose))\b")
-#: Modifiers that say a named thing is a place one goes to ("costco near me").
-_PLACE_CUES = frozenset({"near me", "nearby", "open now"})
-#: Words that do too: the tails that make a request name of a place (`intent.PLACE_TAILS`,
-#: "best buy hours"), one list for both readings.
-_PLACE_WORDS = frozenset({w for tail in PLACE_TAILS for w in tail} | {"location"})
+#: Words that say a named thing is a place one goes to: the tails that make a request name
+#: of a place (`intent.PLACE_TAILS`, "best buy hours"), one list for both readings; not
+#: "location" ("iphone location services").
+_PLACE_WORDS = frozenset({w for tail in PLACE_TAILS for w in tail})
 #: Modifiers of a search for what to get instead of a named thing.
 ALTERNATIVE_CUES = frozenset({"alternative", "alternatives", "alternatives to",
                               "alternative to", "competitors"})
@@ -375,6 +397,13 @@ _JOBS = frozenset({"repair", "repairs", "installation", "install", "removal", "i
                    "treatment", "restoration", "remediation", "abatement", "haul", "hauling",
                    "tune", "tuneup", "checkup"})
 
+#: Jobs done in one visit, counted like things ("a Termite Inspection", "a Furnace Repair").
+_COUNTED_JOBS = frozenset({"inspection", "installation", "install", "replacement", "removal",
+                           "repair", "checkup", "tuneup"})
+#: Services done to a person, which a "diy" keyword does oneself, never makes ("diy haircut").
+_SERVICES = frozenset({"haircut", "manicure", "pedicure", "massage", "facial", "tattoo",
+                       "piercing", "wax", "tan", "perm", "makeover", "workout"})
+
 
 def _ranked(name: str, analyses: Iterable[Analysis]) -> bool:
     """Whether a keyword ranks `name` ("best tv series" beside "tv series review"): then it
@@ -385,14 +414,11 @@ def _ranked(name: str, analyses: Iterable[Analysis]) -> bool:
     for a in analyses:
         t = a.tokens
         for i in range(len(t) - size):
-            if t[i] in _RANKING and t[i + 1:i + 1 + size] == words and \
-                    t[i + 1 + size:i + 2 + size] not in _OTHERS:
+            if t[i] in RANKED and t[i + 1:i + 1 + size] == words and \
+                    " ".join(t[i + 1 + size:i + 2 + size]) not in ALTERNATIVE_CUES:
                 return True
     return False
 
-
-_RANKING = frozenset({"best", "top"})
-_OTHERS = (("alternative",), ("alternatives",), ("competitors",))
 
 
 def _order(k: Keyword) -> tuple[int, str, str]:
@@ -415,10 +441,50 @@ def _is_core(word: str, core_stems: frozenset[str], core_compact: str) -> bool:
 
 def names_in(keywords: Iterable[str]) -> frozenset[str]:
     """The names the request shows (`intent.request_names`, with modifiers: "best egg login"),
-    less those a keyword ranks ("best tv series"): normalised, "victorinox fibrox"."""
+    less those a keyword ranks ("best tv series"): normalised, "victorinox fibrox". A name
+    only an hours, locations or website tail shows (`analysis.NOUN_TAILS`) needs a second
+    sign: the request searches it another way too ("micro center hours" and "micro center
+    near me"), as these tails follow plenty of common nouns ("billable hours", "office
+    hours", "wedding website"); a menu, app or download tail is sign enough ("hello fresh
+    menu")."""
     analyses = [analyse(" ".join(k.split())) for k in keywords]
-    return frozenset(n for n in request_names(analyses, modifiers=True)
-                     if not _ranked(n, analyses))
+    sure = request_names(analyses, site_tails=False, modifiers=True)
+    shown = sure | {n for n in request_names(analyses, modifiers=True) - sure
+                    if len(ways := _ways_searched(n, analyses)) >= 2 or
+                    any(rest not in _NOUN_TAILS for rest in ways)}
+    return frozenset(n for n in shown if not _ranked(n, analyses))
+
+
+#: The `analysis.NOUN_TAILS` as the rest of a keyword after a name.
+_NOUN_TAILS = frozenset((w,) for w in NOUN_TAILS)
+
+
+def _ways_searched(name: str, analyses: Sequence[Analysis]) -> set[tuple[str, ...]]:
+    """The ways the request searches a name, spaced or glued: alone, or with a tail that
+    names it or a local cue after it ("micro center", "micro center hours", "micro center
+    near me"; "expressvpn.com" for "express vpn")."""
+    words = tuple(name.split())
+    glued = "".join(words)
+    ways: set[tuple[str, ...]] = set()
+    for a in analyses:
+        t = a.tokens[1:] if a.tokens[:1] == ("the",) else a.tokens
+        if t[:len(words)] == words:
+            rest, spelled = t[len(words):], name
+        elif len(words) > 1 and t[:1] == (glued,):
+            rest, spelled = t[1:], glued  # "express vpn website" beside "expressvpn.com"
+        else:
+            continue
+        if not rest or " ".join(rest) in LOCAL_CUES or \
+                spelled in request_names([a], modifiers=True):
+            ways.add(rest)
+    return ways
+
+
+def request_reading(keywords: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """What the whole request shows of each of its keywords: the names (`names_in`) and the
+    words it uses as verbs (`analysis.verbs_in`); the ideas and the article read it alike."""
+    listed = [" ".join(k.split()) for k in keywords]
+    return names_in(listed), verbs_in(analyse(k) for k in listed)
 
 
 def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str = "",
@@ -436,10 +502,10 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
     opaque: set[str] = set()
     given = [(i.text, i.volume, i.intent) if isinstance(i, KeywordItem) else (i[0], i[1], None)
              for i in items]
-    if names is None:
-        names = names_in(t for t, _v, _i in given)
-    if verbs is None:
-        verbs = verbs_in(analyse(" ".join(t.split())) for t, _v, _i in given)
+    if names is None or verbs is None:
+        shown, used = request_reading(t for t, _v, _i in given)
+        names = shown if names is None else names
+        verbs = used if verbs is None else verbs
     for text, volume, said in given:
         k = analyse_keyword(text, volume, said, names, verbs)
         if not k.analysis.normalised:

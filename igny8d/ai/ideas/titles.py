@@ -61,7 +61,8 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
                    "listicle": [f"{n} Things to Know Before Visiting {t} Near You"],
                    "how_to": [f"How to Find {t} Near You"],
                    "pillar": [f"{t} Near You: The Complete Guide"]}[structure]
-    elif plan.store and not plan.local and structure in ("guide", "listicle", "how_to"):
+    elif plan.store and not plan.local and not plan.task and \
+            structure in ("guide", "listicle", "how_to"):
         # a named store whose hours or locations are searched is visited, not bought
         options = {"guide": [f"{t}: Locations, Hours and What to Expect"],
                    "listicle": [f"{n} Things to Know Before Visiting {t}"],
