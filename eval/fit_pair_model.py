@@ -44,7 +44,7 @@ from eval.clustering import by_niche, rows_of
 from eval.clustering_cv import Config, Predictions, _pooled, leave_one_niche_out, tuning_rows
 from eval.metrics import adjusted_rand_index
 from igny8d.ai import KeywordItem
-from igny8d.ai.cluster.linkage import MIN_EDGE, Linkage, _State
+from igny8d.ai.cluster.linkage import MIN_EDGE, Linkage, _State, lexical_space
 from igny8d.ai.cluster.rules import DEFAULT_MAX_CLUSTER_SIZE, conflicts
 from igny8d.ai.cluster.semantic import other_pages, penalise_other_pages, semantic_edges
 from igny8d.ai.cluster.vectors import (
@@ -56,8 +56,6 @@ from igny8d.ai.cluster.vectors import (
     _block_cap,
     _dot,
     head_key,
-    listicle_bits,
-    name_intents,
     page_intents,
     page_types,
     pages_conflict,
@@ -141,12 +139,7 @@ def _shared(space: Space, u: int, v: int, pa: Prepared, pb: Prepared, ma: int, m
 def local_niche(name: str, rows: Sequence[dict[str, str]]) -> Niche:
     """A niche as `cluster_keywords` prepares it without embeddings."""
     prepared = prepare(_items(rows))
-    page_intents(prepared)
-    name_intents(prepared)
-    listicle_bits(prepared)
-    space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True,
-                  lexical=True)
-    key_of = [space.index[head_key(p.analysis)] if p.analysis.head else -1 for p in prepared]
+    space, key_of = lexical_space(prepared)
     members: dict[int, list[int]] = defaultdict(list)
     for i, u in enumerate(key_of):
         if u >= 0:

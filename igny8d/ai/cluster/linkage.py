@@ -169,6 +169,19 @@ class _State:
                     heapq.heappush(heap, (-linked, min(a, x), max(a, x)))
 
 
+def lexical_space(prepared: list[Prepared]) -> tuple[Space, list[int]]:
+    """How the lexical path reads prepared keywords (its page, name and list facets set on
+    them): the TF-IDF space of their keys and each keyword's key (-1: empty). One place, so
+    an evaluation harness clusters exactly as `cluster_keywords` does."""
+    page_intents(prepared)
+    name_intents(prepared)
+    listicle_bits(prepared)
+    space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True,
+                  lexical=True)
+    return space, [space.index[head_key(p.analysis)] if p.analysis.head else -1
+                   for p in prepared]
+
+
 def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = None,
                      max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE,
                      min_cluster_size: int = 1,
@@ -200,12 +213,7 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
     # complete linkage: an edge below the threshold blocks its clusters as surely as a missing one
     cutoff = threshold if linkage == "complete" else MIN_EDGE
     if embeddings is None:
-        page_intents(prepared)
-        name_intents(prepared)
-        listicle_bits(prepared)
-        space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True,
-                      lexical=True)
-        key_of = [space.index[head_key(p.analysis)] if p.analysis.head else -1 for p in prepared]
+        space, key_of = lexical_space(prepared)
         key_edges = similarity_edges(space, cutoff)
     else:
         # one key per keyword: two keywords are alike only as far as their vectors are
