@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -242,20 +242,25 @@ def _own_brands(words: list[str], head: list[str], brands: list[str]) -> list[st
     return kept
 
 
-def find_phrases(words: list[str], phrases: Iterable[str] | dict[tuple[str, ...], str]
-                 ) -> list[str]:
-    """The phrases found in `words`, longest first at each position, without overlaps."""
+def phrase_spans(words: Sequence[str], phrases: Iterable[str] | dict[tuple[str, ...], str]
+                 ) -> Iterator[tuple[int, str]]:
+    """(position, phrase) of the phrases found in `words`, longest first at each position,
+    without overlaps."""
     table = phrases if isinstance(phrases, dict) else _phrase_table(phrases)
-    found: list[str] = []
     i = 0
     while i < len(words):
         phrase = match_phrase(words, i, table)
         if phrase is None:
             i += 1
             continue
-        found.append(phrase)
+        yield i, phrase
         i += len(phrase.split())
-    return found
+
+
+def find_phrases(words: list[str], phrases: Iterable[str] | dict[tuple[str, ...], str]
+                 ) -> list[str]:
+    """The phrases found in `words`, longest first at each position, without overlaps."""
+    return [phrase for _, phrase in phrase_spans(words, phrases)]
 
 
 #: Prepositions that end an English noun phrase: its head noun comes before them.

@@ -27,6 +27,7 @@ from igny8d.ai.text import (
     find_phrases,
     match_phrase,
     normalise,
+    phrase_spans,
     stem,
     vocabulary,
 )
@@ -188,17 +189,11 @@ def _proper(display: tuple[str, ...], tokens: Sequence[str],
     if not named:
         return display
     out = list(display)
-    i = 0
-    while i < len(tokens):
-        name = match_phrase(tokens, i, named)
-        if name is None:
-            i += 1
-            continue
+    for i, name in phrase_spans(tokens, named):
         for j in range(i, i + len(name.split())):
             w = out[j]
             if w and w.islower() and w.isalpha() and not is_acronym(w):
                 out[j] = brand_cased(w) or w[:1].upper() + w[1:]
-        i += len(name.split())
     return tuple(out)
 
 
