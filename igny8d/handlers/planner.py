@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from igny8d.handlers.bulk import IdsBody, bulk_delete_action, write_once
-from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler, ai_action
+from igny8d.handlers.bulk import IdsBody, bulk_delete_action, write_action
+from igny8d.handlers.resource import Filter, Resource, ResourceHandler, ai_action
 from igny8d.operations import ideas
 from igny8d.schemas import planner_clusters as m
 from igny8d.schemas.ai import AutoGenerateIdeasBody
@@ -18,13 +18,9 @@ TAG = "planner"
 THROTTLE = "planner"
 
 
-async def queue_to_writer(h: ResourceHandler) -> None:
-    body: IdsBody = h.parse(IdsBody)
-
-    async def write(conn: AsyncConnection) -> dict[str, Any]:
-        return await IDEA_SERVICE.queue_to_writer(conn, h.actor, body.ids)
-
-    await write_once(h, write, lambda data: f"{data['queued']} queued to the writer")
+async def queue_to_writer(h: ResourceHandler, body: IdsBody, conn: AsyncConnection
+                          ) -> dict[str, Any]:
+    return await IDEA_SERVICE.queue_to_writer(conn, h.actor, body.ids)
 
 
 _SCOPE_FILTERS = {"site_id": Filter("site_id", "int", description="Only this site's"),
@@ -70,10 +66,10 @@ IDEAS = Resource(
     default_ordering="-created_at", write_level="editor", throttle=THROTTLE, tag=TAG,
     actions=[
         bulk_delete_action(level="editor"),
-        Action("bulk_queue_to_writer", queue_to_writer, level="editor", body=IdsBody,
-               response=m.QueueResult,
-               summary="Queue ideas to the writer: one draft task per new idea",
-               idempotent=True),
+        write_action("bulk_queue_to_writer", queue_to_writer,
+                     lambda data: f"{data['queued']} queued to the writer", level="editor",
+                     body=IdsBody, response=m.QueueResult,
+                     summary="Queue ideas to the writer: one draft task per new idea"),
     ],
 )
 

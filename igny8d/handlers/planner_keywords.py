@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from igny8d.errors import ValidationFailed
-from igny8d.handlers.bulk import bulk_delete_action, write_once
+from igny8d.handlers.bulk import bulk_delete_action, write_action
 from igny8d.handlers.idempotent import form_content
 from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler, ai_action
 from igny8d.operations import cluster
@@ -21,25 +21,17 @@ TAG = "planner"
 IMPORT_MAX_MB = 20.0
 
 
-async def bulk_update_status(h: ResourceHandler) -> None:
-    body: m.BulkStatusBody = h.parse(m.BulkStatusBody)
-
-    async def write(conn: AsyncConnection) -> dict[str, Any]:
-        return {"updated_count": await KEYWORDS_SERVICE.bulk_update_status(
-            conn, h.actor, body.ids, body.status)}
-
-    await write_once(h, write, lambda data: f"{data['updated_count']} updated")
+async def bulk_update_status(h: ResourceHandler, body: m.BulkStatusBody, conn: AsyncConnection
+                             ) -> dict[str, Any]:
+    return {"updated_count": await KEYWORDS_SERVICE.bulk_update_status(
+        conn, h.actor, body.ids, body.status)}
 
 
-async def bulk_add_from_seed(h: ResourceHandler) -> None:
-    body: m.AddFromSeedBody = h.parse(m.AddFromSeedBody)
-
-    async def write(conn: AsyncConnection) -> dict[str, Any]:
-        return await KEYWORDS_SERVICE.bulk_add_from_seed(
-            conn, h.actor, seed_keyword_ids=body.seed_keyword_ids, site_id=body.site_id,
-            sector_id=body.sector_id)
-
-    await write_once(h, write, lambda data: f"{data['added']} added, {data['skipped']} skipped")
+async def bulk_add_from_seed(h: ResourceHandler, body: m.AddFromSeedBody,
+                             conn: AsyncConnection) -> dict[str, Any]:
+    return await KEYWORDS_SERVICE.bulk_add_from_seed(
+        conn, h.actor, seed_keyword_ids=body.seed_keyword_ids, site_id=body.site_id,
+        sector_id=body.sector_id)
 
 
 async def export_keywords(h: ResourceHandler) -> None:
@@ -111,12 +103,14 @@ KEYWORDS = Resource(
     read_level="authenticated", write_level="editor", throttle="planner", tag=TAG,
     actions=[
         bulk_delete_action(level="editor"),
-        Action("bulk_update_status", bulk_update_status, body=m.BulkStatusBody,
-               response=m.BulkStatusResult, idempotent=True,
-               summary="Set the status of several keywords (all ids must be yours)"),
-        Action("bulk_add_from_seed", bulk_add_from_seed, body=m.AddFromSeedBody,
-               response=m.AddFromSeedResult, idempotent=True,
-               summary="Add seed library keywords the sector does not have yet"),
+        write_action("bulk_update_status", bulk_update_status,
+                     lambda data: f"{data['updated_count']} updated", body=m.BulkStatusBody,
+                     response=m.BulkStatusResult,
+                     summary="Set the status of several keywords (all ids must be yours)"),
+        write_action("bulk_add_from_seed", bulk_add_from_seed,
+                     lambda data: f"{data['added']} added, {data['skipped']} skipped",
+                     body=m.AddFromSeedBody, response=m.AddFromSeedResult,
+                     summary="Add seed library keywords the sector does not have yet"),
         ai_action("auto_cluster", cluster.OPERATION, AutoClusterBody, throttle="planner_ai",
                   queued="Clustering queued",
                   summary="Cluster keywords into the sector's clusters (a background job; "

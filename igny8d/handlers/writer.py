@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from igny8d.errors import MethodNotAllowed, NotFound, ValidationFailed
 from igny8d.handlers.base import APIHandler, parse_id
 from igny8d.handlers.bodies import ID_MAX
-from igny8d.handlers.bulk import bulk_delete_action, write_once
+from igny8d.handlers.bulk import bulk_delete_action, write_action
 from igny8d.handlers.resource import Action, Filter, Resource, ResourceHandler, ai_action
 from igny8d.log import request_id_var
 from igny8d.operations import content, image_prompts, images
@@ -32,18 +32,16 @@ THROTTLE = "writer"
 
 
 def _bulk_update_action(service: SectorObjectService, body: type[m.Body]) -> Action:
-    async def bulk_update(h: ResourceHandler) -> None:
-        parsed: Any = h.parse(body)
+    async def bulk_update(h: ResourceHandler, parsed: Any, conn: AsyncConnection
+                          ) -> dict[str, Any]:
+        return {"updated_count": await service.bulk_update(
+            conn, h.actor, parsed.ids, {"status": parsed.status})}
 
-        async def write(conn: AsyncConnection) -> dict[str, Any]:
-            return {"updated_count": await service.bulk_update(
-                conn, h.actor, parsed.ids, {"status": parsed.status})}
-
-        await write_once(h, write, lambda data: f"{data['updated_count']} updated")
-
-    return Action("bulk_update", bulk_update, body=body, response=m.BulkUpdateResult,
-                  level="editor", summary="Set the status of several objects (all ids must "
-                  "be yours; one that is not changes nothing)", idempotent=True)
+    return write_action("bulk_update", bulk_update,
+                        lambda data: f"{data['updated_count']} updated", body=body,
+                        response=m.BulkUpdateResult, level="editor",
+                        summary="Set the status of several objects (all ids must be yours; "
+                        "one that is not changes nothing)")
 
 
 def _public_root(h: APIHandler) -> str:
