@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -167,3 +168,14 @@ async def start_job(ctx: AppContext, fn: Any, refunds: list[str] | None = None) 
     task_id = await submit(ctx, await make_actor(ctx))
     await ctx.executor.start()
     return task_id
+
+
+@asynccontextmanager
+async def held(app: RunningApp) -> AsyncIterator[None]:
+    """The app's job workers stopped for the block, then started again: what a client reads
+    right after a 202 (the admission charge) is read before a job can settle it."""
+    await app.ctx.executor.stop()
+    try:
+        yield
+    finally:
+        await app.ctx.executor.start()
