@@ -2,7 +2,8 @@
 retried import (a new multipart boundary each send, as clients draw one) answers the first
 answer and imports once, another file with the key is a 409, concurrent retries import once;
 a retried queue-to-writer answers "N queued" again and makes no second task; a malformed key
-is a 400 before anything is written; the document names the header on each of them."""
+is a 400 before anything is written; another account's ids with a key write nothing and keep
+no key, on every bulk action; the document names the header on each of them."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from sqlalchemy import func, select
 from igny8d.store.schema import keywords, tasks
 from tests.helpers.client import multipart
 from tests.helpers.factories import ESPRESSO, account, add_keywords
-from tests.helpers.paths import IDEAS, KEYWORDS, KEYWORDS_IMPORT, QUEUE_TO_WRITER
+from tests.helpers.paths import IDEAS, KEYWORDS, KEYWORDS_IMPORT, QUEUE_TO_WRITER, TASKS
 
 KEY = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 CSV = b"keyword,volume\nespresso grinder,100\nespresso tamper,50\nespresso cups,10\n"
 BULK_STATUS = KEYWORDS + "bulk_update_status/"
 BULK_DELETE = KEYWORDS + "bulk_delete/"
+SEEDS = "/api/v1/planner/seed-keywords/"
 
 
 async def _import(client: Any, env: dict[str, Any], data: bytes, key: str | None,
@@ -38,6 +40,12 @@ async def _import(client: Any, env: dict[str, Any], data: bytes, key: str | None
 async def _count(app: Any, table: Any) -> int:
     async with app.ctx.store.read() as conn:
         return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+async def _rows(app: Any, table: Any) -> list[tuple[Any, ...]]:
+    """Every row of a table, as a comparable list (ordered by id)."""
+    async with app.ctx.store.read() as conn:
+        return [tuple(r) for r in await conn.execute(select(table).order_by(table.c.id))]
 
 
 async def test_retried_import_answers_the_first_answer_and_imports_once(app, client):
@@ -148,3 +156,63 @@ async def test_document_names_the_header_on_the_import_and_bulk_actions(app, cli
         op = doc["paths"][path]["post"]
         assert [p for p in op["parameters"] if p["in"] == "header" and p["name"] == KEY], path
         assert "409" in op["responses"], path
+
+
+async def _foreign_cases(client: Any, owner: dict[str, Any], other: dict[str, Any]
+                         ) -> list[tuple[str, dict[str, Any], dict[str, Any], Any]]:
+    """Each bulk write action: (path, a body naming the owner's rows, the same body on the
+    other account's own rows, the owner's table the first must leave alone)."""
+    rows: dict[str, dict[str, list[int]]] = {}
+    for env in (owner, other):
+        name = str(env["account_id"])
+        kw = await add_keywords(client, env, ESPRESSO[:2])
+        made = {"keywords": kw, "ideas": [], "tasks": []}
+        for n in range(2):
+            resp = await client.post(IDEAS, {"title": f"Idea {n}", "site_id": env["site"]["id"],
+                                             "sector_id": env["sector"]["id"]},
+                                     token=env["token"])
+            assert resp.status == 201, resp.json
+            made["ideas"].append(resp.data["id"])
+            resp = await client.post(TASKS, {"title": f"Task {n}", "site_id": env["site"]["id"],
+                                             "sector_id": env["sector"]["id"]},
+                                     token=env["token"])
+            assert resp.status == 201, resp.json
+            made["tasks"].append(resp.data["id"])
+        rows[name] = made
+    mine, yours = rows[str(owner["account_id"])], rows[str(other["account_id"])]
+    seeds = (await client.get(SEEDS, token=other["token"])).json["results"]
+    seed = {"seed_keyword_ids": [seeds[0]["id"]]}
+    return [
+        (BULK_STATUS, {"ids": mine["keywords"], "status": "archived"},
+         {"ids": yours["keywords"], "status": "archived"}, keywords),
+        (QUEUE_TO_WRITER, {"ids": mine["ideas"]}, {"ids": yours["ideas"]}, tasks),
+        (TASKS + "bulk_update/", {"ids": mine["tasks"], "status": "completed"},
+         {"ids": yours["tasks"], "status": "completed"}, tasks),
+        (KEYWORDS + "bulk_add_from_seed/",
+         {**seed, "site_id": owner["site"]["id"], "sector_id": owner["sector"]["id"]},
+         {**seed, "site_id": other["site"]["id"], "sector_id": other["sector"]["id"]},
+         keywords),
+        # the deletes last: the caller's own rows go
+        (TASKS + "bulk_delete/", {"ids": mine["tasks"]}, {"ids": yours["tasks"]}, tasks),
+        (BULK_DELETE, {"ids": mine["keywords"]}, {"ids": yours["keywords"]}, keywords),
+    ]
+
+
+async def test_foreign_ids_with_a_key_write_nothing_and_keep_no_key(app, client):
+    """Every bulk action, sent with a key and another account's ids: refused, the owner's
+    rows untouched, and the key not kept — the same key then runs the caller's own request
+    (not a replay of the refusal, not a 409)."""
+    owner = await account(client, "idemowner@example.com")
+    other = await account(client, "idemother@example.com")
+    cases = await _foreign_cases(client, owner, other)
+    for n, (path, foreign, own, table) in enumerate(cases):
+        before = await _rows(app, table)
+        key = f"foreign-{n}"
+        refused = await client.post(path, foreign, token=other["token"], headers={KEY: key})
+        assert refused.status == 404, (path, refused.json)  # not yours: not found
+        assert refused.json["success"] is False and REPLAYED not in refused.headers
+        assert await _rows(app, table) == before, path
+        again = await client.post(path, foreign, token=other["token"], headers={KEY: key})
+        assert again.status == refused.status and REPLAYED not in again.headers, path
+        done = await client.post(path, own, token=other["token"], headers={KEY: key})
+        assert done.status == 200 and REPLAYED not in done.headers, (path, done.json)
