@@ -18,13 +18,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, exc, text
+from sqlalchemy import create_engine, event, exc, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from igny8d.store import loopsqlite
 from igny8d.store.errors import StoreBusy, StoreFull, StoreUnreachable
+from igny8d.store.schema import accounts
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _SQLITE_BEGIN = "igny8_sqlite_begin"
@@ -540,4 +541,12 @@ def _foreign_keys(connection: Connection, on: bool) -> None:
 
 
 def _upgrade(connection: Connection) -> None:
+    """Upgrade to head; when a revision was applied, bump every account's `data_version` in
+    the same transaction: a migration may rewrite rows any list shows (reference tables reach
+    tenants' rows through SET NULL, and nothing else bumps for them), so no list total or id
+    page kept before the upgrade is served after it."""
+    before = MigrationContext.configure(connection).get_current_revision()
     command.upgrade(alembic_config(connection), "head")
+    if before is not None and before != MigrationContext.configure(
+            connection).get_current_revision():
+        connection.execute(update(accounts).values(data_version=accounts.c.data_version + 1))

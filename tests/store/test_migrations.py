@@ -182,3 +182,42 @@ async def test_migrations_go_on_where_pg_trgm_may_not_be_created():
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             await conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
         await admin.dispose()
+
+
+async def test_an_upgrade_bumps_every_accounts_data_version_and_a_no_op_does_not(db_url):
+    """A migration may rewrite what lists show (reference rows reach tenants' rows through
+    SET NULL): an upgrade that applies a revision bumps `data_version`, so no list total kept
+    before it is served after it; `migrate` at head changes nothing."""
+    from alembic import command
+    from sqlalchemy import insert, update
+
+    from igny8d.store.engine import alembic_config
+    from igny8d.store.schema import accounts
+
+    store = Store.from_url(db_url)
+    try:
+        async with store.begin() as conn:
+            plan = (await conn.execute(select(plans.c.id).where(plans.c.slug == "free"))
+                    ).scalar_one()
+            now = func.now()
+            made = await conn.execute(insert(accounts).values(
+                name="Up", slug="upgrade-bump", plan_id=plan, credits=0, status="active",
+                data_version=7, created_at=now, updated_at=now).returning(accounts.c.id))
+            account_id = made.scalar_one()
+
+        async def version() -> int:
+            async with store.read() as conn:
+                return int((await conn.execute(select(accounts.c.data_version).where(
+                    accounts.c.id == account_id))).scalar_one())
+
+        await store.migrate()  # at head already: nothing applied, nothing bumped
+        assert await version() == 7
+        async with store.engine.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "-1"))
+            await conn.execute(update(accounts).where(accounts.c.id == account_id)
+                               .values(data_version=7))
+        await store.migrate()
+        assert await store.current_revision() == Store.head_revision()
+        assert await version() == 8
+    finally:
+        await store.close()
