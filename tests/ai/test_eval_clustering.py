@@ -35,6 +35,49 @@ def test_the_local_dev2_figures_stay_above_their_floors() -> None:
     assert fig.ari >= FLOORS[("dev2", "local")]["ari"]
 
 
+def test_the_three_blind_sets_are_reported_without_a_floor() -> None:
+    """The holdouts are measured by default (`python -m eval clustering`) and never floored:
+    they are not tuned on (eval/data/GUIDE.md)."""
+    blind = {"holdout", "holdout2", "holdout3"}
+    import inspect
+
+    default = inspect.signature(evaluate).parameters["sets"].default
+    assert blind <= set(clustering.SETS) and blind <= set(default)
+    assert not blind & {s for s, _ in FLOORS}
+
+
+@pytest.mark.parametrize("name", sorted(clustering.SETS))
+def test_every_gold_set_keeps_the_guide_format(name: str) -> None:
+    """eval/data/GUIDE.md "Conventions": UTF-8, LF, the five columns, one of four intents, a
+    positive volume, lower-case keywords unique in their niche (ignoring case and whitespace),
+    short hyphenated slugs, a niche's rows together, by volume (highest first) except in the
+    first holdout, which keeps its original row order. Format only: nothing is scored."""
+    import re
+
+    raw = clustering.SETS[name].read_bytes()
+    assert b"\r" not in raw
+    assert raw.decode("utf-8").split("\n", 1)[0] == "niche,cluster,intent,volume,keyword"
+    rows = clustering.rows_of(name)
+    assert len(rows) >= 700
+    intents = {"informational", "commercial", "transactional", "navigational"}
+    seen: set[tuple[str, str]] = set()
+    done: set[str] = set()
+    previous: dict[str, str] | None = None
+    for r in rows:
+        assert r["intent"] in intents and int(r["volume"]) > 0, r
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", r["cluster"]), r
+        assert r["keyword"] == r["keyword"].lower().strip() != "", r
+        key = (r["niche"], "".join(r["keyword"].split()))
+        assert key not in seen, r
+        seen.add(key)
+        if previous is not None and previous["niche"] == r["niche"]:
+            assert name == "holdout" or int(previous["volume"]) >= int(r["volume"]), r
+        else:
+            assert r["niche"] not in done, r
+            done.add(r["niche"])
+        previous = r
+
+
 def test_a_figure_under_its_floor_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(FLOORS, ("dev", "local"), {"ari": 0.99, "unclustered_max": 0.0})
     report = evaluate(sets=("dev",), modes=("local",))
