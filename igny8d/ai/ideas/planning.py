@@ -393,9 +393,9 @@ class Plan:
             return False
         for k in self.keywords:
             t = tuple(stem(w) for w in k.analysis.tokens)
-            for i in range(len(t) - size):
+            for i in range(len(t) - size + 1):
                 at = t[i:i + size] == topic
-                after = t[i + size] if at else ""
+                after = t[i + size] if at and i + size < len(t) else ""
                 before = t[i - 1] if at and i else ""
                 if at and (after in _SELLERS or before == "buy" or
                            (before in ("a", "an") and i > 1 and t[i - 2] == "buy")):
