@@ -236,12 +236,23 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
         f"How to Budget for {goods}" if plan.priced else \
         f"How to Book {plan.provider[2]}" if plan.local and plan.hired else \
         "What to Check Before You Buy" if plan.sold else \
-        f"How to Get Started with {a_t}"
+        f"How to Get Started with {a_t}" if not _unknown(plan) else \
+        f"How to Work Out the {t}" if plan.price_of else f"{t}: Step by Step"
     return ([_Sec(first, absorbs=frozenset({"overview"}), catch_all=True)],
             [_Sec(started, absorbs=frozenset({"howto"}), kw_subs="heading"),
              _Sec(choose, absorbs=_ALL_COMMERCIAL, optional=True),
              _Sec("Common Mistakes to Avoid"),
              faq, _Sec("Final Thoughts")])
+
+
+def _unknown(plan: Plan) -> bool:
+    """One thing of which an informational cluster says nothing a how-to could teach (no
+    task, tool, price or choice, no product of the lists a reader owns, no local search):
+    its steps, as its how-to title has them ("Priority Pass: Step by Step"), not "How to Get
+    Started with a Priority Pass"."""
+    return plan.countable and not plan.plural_topic and not plan.owned and \
+        plan.intent == "informational" and not plan.local and \
+        not (plan.task or plan.tool or plan.priced or plan.choosing)
 
 
 def _troubleshooting(plan: Plan, structure: str, faq: _Sec) -> tuple[list[_Sec], list[_Sec]]:
