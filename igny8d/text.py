@@ -102,11 +102,24 @@ _SAME_IN_PLURAL = frozenset({
 _SINGULAR_ENDINGS = ("ss", "us", "sis", "xis", "itis", "ics", "vis", "lis", "uis")
 
 
+#: Names that inflect's rules, written for English words ("a ubiquitous", "an udder"), read
+#: by the wrong sound: "an Uber" (its u + consonant + vowel rule says "a"), "a Udemy". No
+#: pronouncing dictionary settles them (CMUdict reads "uber" as the German "über": Y UW1 B
+#: ER0), so they are passed to inflect's own user-defined patterns (`defan`, `defa`).
+_AN_NAMES = ("uber", "ubuntu")
+_A_NAMES = ("udemy",)
+
+
 @functools.cache
 def _engine() -> inflect.engine:
     import inflect
 
-    return inflect.engine()
+    engine = inflect.engine()
+    for name in _AN_NAMES:
+        engine.defan(rf"{name}(?: .*)?")
+    for name in _A_NAMES:
+        engine.defa(rf"{name}(?: .*)?")
+    return engine
 
 
 def _like(word: str, model: str) -> str:

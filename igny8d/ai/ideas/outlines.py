@@ -59,10 +59,15 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
         return _deals(plan, faq)
     if structure == "how_to":
         chosen = plan.provider[2] if plan.local else a_t
-        task = plan.task or ("Use " + a_t if plan.tool else "Choose " + chosen if buyer
-                             else "Get Started with " + a_t)
-        steps = f"{plan.works}: Step by Step" if plan.explained and not (
-            plan.task or plan.tool or buyer) else f"How to {task}: Step by Step"
+        task = plan.task or ("Use " + a_t if plan.tool else "Estimate " + plan.t
+                             if plan.priced else "Choose " + chosen
+                             if buyer or plan.choosing else "Work Out the " + plan.t
+                             if plan.price_of else "Get Started with " + a_t)
+        known = plan.task or plan.tool or buyer or plan.priced or plan.choosing or \
+            plan.price_of
+        steps = f"{plan.works}: Step by Step" if plan.explained and not known else \
+            f"{plan.t}: Step by Step" if not (known or plan.owned or plan.plural_topic) \
+            and plan.countable else f"How to {task}: Step by Step"  # as the title has it
         return ([_Sec("What You Need Before You Start", absorbs=frozenset({"overview", "buy"}),
                       catch_all=True),
                  _Sec(steps,
@@ -211,6 +216,8 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
         first = plan.short_answer
     elif plan.task and plan.ask == "howto" and not plan.versus:
         first = f"Before You {plan.task}: The Basics"  # not "What Is a Wedding?"
+    elif plan.sold:  # goods near me: where they are sold
+        first = f"Where to Buy {a_t} Near You"
     elif plan.local and not plan.versus:  # a local search: no buying guide
         first = f"What a Good {plan.provider[0]} Does" if plan.hired or plan.countable \
             else f"{t} Near You: The Basics"
@@ -228,12 +235,24 @@ def _skeleton(plan: Plan, structure: str) -> tuple[list[_Sec], list[_Sec]]:
         f"How to Use {a_t}" if plan.tool else \
         f"How to Budget for {goods}" if plan.priced else \
         f"How to Book {plan.provider[2]}" if plan.local and plan.hired else \
-        f"How to Get Started with {a_t}"
+        "What to Check Before You Buy" if plan.sold else \
+        f"How to Get Started with {a_t}" if not _unknown(plan) else \
+        f"How to Work Out the {t}" if plan.price_of else f"{t}: Step by Step"
     return ([_Sec(first, absorbs=frozenset({"overview"}), catch_all=True)],
             [_Sec(started, absorbs=frozenset({"howto"}), kw_subs="heading"),
              _Sec(choose, absorbs=_ALL_COMMERCIAL, optional=True),
              _Sec("Common Mistakes to Avoid"),
              faq, _Sec("Final Thoughts")])
+
+
+def _unknown(plan: Plan) -> bool:
+    """One thing of which an informational cluster says nothing a how-to could teach (no
+    task, tool, price or choice, no product of the lists a reader owns, no local search):
+    its steps, as its how-to title has them ("Priority Pass: Step by Step"), not "How to Get
+    Started with a Priority Pass"."""
+    return plan.countable and not plan.plural_topic and not plan.owned and \
+        plan.intent == "informational" and not plan.local and \
+        not (plan.task or plan.tool or plan.priced or plan.choosing)
 
 
 def _troubleshooting(plan: Plan, structure: str, faq: _Sec) -> tuple[list[_Sec], list[_Sec]]:

@@ -131,6 +131,14 @@ class Plan:
             normalise(self.topic[-1]) in idea_words().price_words
 
     @property
+    def price_of(self) -> bool:
+        """The topic is the price of something, its head before a qualifier ("average *cost*
+        of a wedding"); `priced` reads only a price word at the end ("Solar Panel Cost")."""
+        end = head_end(self.topic)
+        return not self.brand and 0 < end < len(self.topic) and \
+            normalise(self.topic[end - 1]) in idea_words().price_words
+
+    @property
     def plural_topic(self) -> bool:
         return head_is_plural(self.topic)
 
@@ -165,7 +173,8 @@ class Plan:
         # task typed bare ("flip or rotate mattress")
         for k in sorted(self.keywords, key=lambda k: k.bare):
             if k.task:
-                return title_case([second_person.get(w.lower(), w) for w in k.topic_words])
+                words = [second_person.get(w.lower(), w) for w in k.topic_words]
+                return title_case(_with_articles(words) if k.bare else words)
         signs_in = self.has_cue("login", "log in", "sign in", "signin")
         if self.intent == "navigational" and signs_in:
             # the destination: a brand the lexicon knows, else the topic ("netflix login")
@@ -276,6 +285,17 @@ class Plan:
         return bool(words) and normalise(words[end - 1]) in _TOOLS
 
     @property
+    def owned(self) -> bool:
+        """The topic is one product of the lists a reader has ("a standing *desk*" is none,
+        "an espresso *machine*" is): its how-to makes the most of it. Of anything else the
+        cluster says nothing a how-to can teach ("Priority Pass", "Sun Salutation", "Aptive
+        Pest Control"), and "How to Make the Most of a Priority Pass" guesses."""
+        words = list(self.topic)
+        end = head_end(words)
+        return bool(end) and self.countable and not self.plural_topic and \
+            stem(normalise(words[end - 1])) in vocabulary().product_stems
+
+    @property
     def explained(self) -> bool:
         """The cluster asks what the topic is or how it works ("what is net metering", "fha
         loans explained", "how does a heloc work"): a concept, whose how-to walks through how
@@ -358,6 +378,31 @@ class Plan:
         return self.brand and not self.versus and len(signs) >= 2
 
     @property
+    def sold(self) -> bool:
+        """A local search for goods, not for a provider: a keyword buys the topic ("where to
+        buy a standing desk near me") or names a shop that sells it ("discount mattress
+        *store* near me", "mattress *outlet*"): "Where to Buy a Standing Desk Near You", not
+        "How to Find a Good Standing Desk Near You". A product noun of the lists is no
+        evidence ("personal loans near me" are no goods), nor a topic that is the shop
+        itself ("mattress store near me")."""
+        if not self.local or self.brand or self.versus or self.hired:
+            return False
+        topic = tuple(stem(normalise(w)) for w in self.topic)
+        size = len(topic)
+        if not size or topic[-1] in _SELLERS:
+            return False
+        for k in self.keywords:
+            t = tuple(stem(w) for w in k.analysis.tokens)
+            for i in range(len(t) - size + 1):
+                at = t[i:i + size] == topic
+                after = t[i + size] if at and i + size < len(t) else ""
+                before = t[i - 1] if at and i else ""
+                if at and (after in _SELLERS or before == "buy" or
+                           (before in ("a", "an") and i > 1 and t[i - 2] == "buy")):
+                    return True
+        return False
+
+    @property
     def coupons(self) -> bool:
         """The primary keyword wants a discount code at a store ("surfshark coupon")."""
         return bool(self.primary.cues & COUPON_CUES)
@@ -371,6 +416,9 @@ _CHOOSING = re.compile(r"^(what|which) .+ (do i need|should i (get|buy|use|choos
 #: of a place (`intent.PLACE_TAILS`, "best buy hours"), one list for both readings; not
 #: "location" ("iphone location services").
 _PLACE_WORDS = frozenset({w for tail in PLACE_TAILS for w in tail})
+#: Shops that sell a thing, after its name ("mattress *outlet* near me"), stemmed.
+_SELLERS = frozenset(stem(w) for w in ("store", "shop", "outlet", "dealer", "retailer",
+                                        "showroom", "warehouse"))
 #: Modifiers of a search for what to get instead of a named thing.
 ALTERNATIVE_CUES = frozenset({"alternative", "alternatives", "alternatives to",
                               "alternative to", "competitors"})
@@ -403,6 +451,36 @@ _COUNTED_JOBS = frozenset({"inspection", "installation", "install", "replacement
 #: Services done to a person, which a "diy" keyword does oneself, never makes ("diy haircut").
 _SERVICES = frozenset({"haircut", "manicure", "pedicure", "massage", "facial", "tattoo",
                        "piercing", "wax", "tan", "perm", "makeover", "workout"})
+
+
+def _with_articles(words: Sequence[str]) -> list[str]:
+    """A task typed bare with the articles a keyword leaves out ("host website on home
+    server" → "host a website on a home server"): each noun phrase after the verb or a
+    preposition that has no determiner and one countable, singular head takes "a" or "an";
+    a gerund ("without *affecting* credit"), a particle ("set *up* tent"), an uncountable
+    or plural head ("credit", "tomatoes") none."""
+    iw, stop = idea_words(), vocabulary().stopwords
+    out = list(words[:1])
+    rest = list(words[1:])
+    while rest and normalise(rest[0]) in iw.particles:
+        out.append(rest.pop(0))
+    while rest:
+        if normalise(rest[0]) in iw.prepositions:
+            out.append(rest.pop(0))
+            continue
+        end = next((i for i, w in enumerate(rest) if normalise(w) in iw.prepositions),
+                   len(rest))
+        phrase, rest = rest[:end], rest[end:]
+        first, head = normalise(phrase[0]), normalise(phrase[-1])
+        if first not in stop and not first.endswith("ing") and not YEAR_OR_NUMBER.match(first) \
+                and countable(head) and not is_plural(head):
+            out.append(english.indefinite_article(title_case(phrase)))
+        out.extend(phrase)
+    return out
+
+
+#: A number or a year, which counts its noun itself ("change 2 tires").
+YEAR_OR_NUMBER = re.compile(r"^\d")
 
 
 def _ranked(name: str, analyses: Iterable[Analysis]) -> bool:
@@ -452,7 +530,30 @@ def names_in(keywords: Iterable[str]) -> frozenset[str]:
     shown = sure | {n for n in request_names(analyses, modifiers=True) - sure
                     if len(ways := _ways_searched(n, analyses)) >= 2 or
                     any(rest not in _NOUN_TAILS for rest in ways)}
-    return frozenset(n for n in shown if not _ranked(n, analyses))
+    return frozenset(n for n in shown if not _ranked(n, analyses)) | _lines_of(analyses)
+
+
+def _lines_of(analyses: Sequence[Analysis]) -> frozenset[str]:
+    """Names made of a ranking word and a word, typed alone, that the rest of the request
+    only ever searches for one product of the lists, once with words between ("best egg",
+    "best egg loans", "best egg personal loan": the lender Best Egg). A ranked kind is
+    followed by its own kinds ("best laptop", "best laptop bag", "best laptop for
+    students"), never always by one product; an acronym of the lists ("best vpn") or a
+    product noun ("best laptop") ranks a kind whatever follows it."""
+    v, iw = vocabulary(), idea_words()
+    names: set[str] = set()
+    for a in analyses:
+        t = a.tokens
+        if len(t) != 2 or t[0] not in RANKED or stem(t[1]) in v.product_stems or \
+                t[1] in iw.acronyms:
+            continue
+        rest = [b.tokens[2:] for b in analyses if b.tokens != t]
+        if len(rest) >= 2 and all(b.tokens[:2] == t for b in analyses) and \
+                len({stem(r[-1]) if r else "" for r in rest}) == 1 and \
+                stem(rest[0][-1] if rest[0] else "") in v.product_stems and \
+                any(len(r) > 1 for r in rest):
+            names.add(" ".join(t))
+    return frozenset(names)
 
 
 #: The `analysis.NOUN_TAILS` as the rest of a keyword after a name.
@@ -591,6 +692,8 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
     cased_name = bool(topic) and brand_cased(normalise(topic[0])) is not None and \
         normalise(topic[-1]) not in idea_words().price_words
     intent = intent or _vote_intent(ordered)
+    if _abbreviates(topic, ordered):
+        topic = [topic[0].upper()]  # "ABRP", as "a better route planner" spells it
     return Plan(keywords=tuple(ordered), primary=head,
                 intent=intent, topic=tuple(topic),
                 groups=tuple(sorted(groups.values(), key=lambda g: (-g.volume, g.key))),
@@ -603,6 +706,17 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
                 any(normalise(w) in brand_words or normalise(w) in NAME_TIERS
                     for w in topic) or cased_name,
                 opaque=tuple(sorted(opaque)), named=named)
+
+
+def _abbreviates(topic: Sequence[str], keywords: Sequence[Keyword]) -> bool:
+    """Whether the topic, one word of three letters or more, is the initials of a keyword's
+    words ("abrp" beside "a better route planner"): an acronym, written in capitals. Only
+    its casing: an acronym may be a name ("ABRP") or a kind ("a CDN"), and so may the
+    phrase it abbreviates ("Private Internet Access", "a Content Delivery Network")."""
+    words = [normalise(w) for w in topic]
+    return len(words) == 1 and len(words[0]) >= 3 and \
+        any(len(k.analysis.tokens) == len(words[0]) and
+            "".join(w[0] for w in k.analysis.tokens) == words[0] for k in keywords)
 
 
 #: What the primary keyword asks (`asks.ask_of`) adds to each structure's score: the first

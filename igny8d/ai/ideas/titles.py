@@ -67,6 +67,12 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
         options = {"guide": [f"{t}: Locations, Hours and What to Expect"],
                    "listicle": [f"{n} Things to Know Before Visiting {t}"],
                    "how_to": [f"How to Find {t} Near You"]}[structure]
+    elif plan.sold and structure in ("guide", "listicle", "how_to", "pillar"):
+        # goods near me are bought in a shop, not "a Good Standing Desk Near You" found
+        options = {"guide": [f"Where to Buy {a_t} Near You: What to Check"],
+                   "listicle": [f"Buying {a_t} Near You: {n} Things to Check First"],
+                   "how_to": [f"How to Shop for {a_t} Near You"],
+                   "pillar": [f"Buying {a_t} Near You: The Complete Guide"]}[structure]
     elif plan.local and structure in ("guide", "listicle", "how_to", "pillar"):
         one, some, a_one = plan.provider
         good = "a Good" if plan.hired or plan.countable else "Good"  # "Good Yoga"
@@ -135,9 +141,15 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
                        f"How to Pick the Right {t}"]
         elif plan.explained:  # a concept: "How Net Metering Works, Step by Step"
             options = [f"{plan.works}, Step by Step"]
-        elif plan.countable and not plan.plural_topic and not plan.brand:
-            # one thing a reader has ("How to Make the Most of a Standing Desk")
+        elif plan.owned:  # one thing a reader has ("How to Make the Most of a Laptop")
             options = [f"How to Get Started with {a_t}", f"How to Make the Most of {a_t}"]
+        elif plan.countable and not plan.plural_topic and plan.price_of:
+            # a price of something, its head before "of" ("Average Cost of a Wedding")
+            options = [f"How to Work Out the {t}"]
+        elif plan.countable and not plan.plural_topic:
+            # one thing the cluster says nothing more of ("Priority Pass", "Sun Salutation"):
+            # its steps, with no verb or article guessed for it
+            options = [f"{t}: A Step-by-Step Guide"]
         else:  # a brand, an activity, things: "How to Get Started with Meal Prep"
             options = [f"How to Get Started with {a_t}"]
     elif structure == "comparison":
