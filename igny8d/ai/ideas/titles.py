@@ -147,9 +147,9 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
             # a price of something, its head before "of" ("Average Cost of a Wedding")
             options = [f"How to Work Out the {t}"]
         elif plan.countable and not plan.plural_topic:
-            # one thing the cluster says nothing more of ("Priority Pass", "Sun Salutation"):
-            # its steps, with no verb or article guessed for it
-            options = [f"{t}: A Step-by-Step Guide"]
+            # one thing the cluster says nothing more of ("Priority Pass", "Standing Desk
+            # Height"): no verb or article guessed for it, and no claim it is done in steps
+            options = [f"{t}: A Practical Guide"]
         else:  # a brand, an activity, things: "How to Get Started with Meal Prep"
             options = [f"How to Get Started with {a_t}"]
     elif structure == "comparison":
