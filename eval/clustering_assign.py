@@ -35,6 +35,7 @@ from eval.clustering_cv import TUNING_SETS
 from eval.metrics import adjusted_rand_index
 from igny8d.ai import ClusterResult, ExistingCluster, KeywordItem
 from igny8d.ai.cluster import Linkage
+from igny8d.ai.cluster.learned import PairModel
 
 #: Share of each niche that becomes the existing clusters (by the text's CRC, in tenths).
 EXISTING_TENTHS = 7
@@ -169,18 +170,21 @@ def render(f: AssignFigures) -> str:
             f"not placeable {f.unplaceable}: intruded {share(f.intruded, f.unplaceable)}")
 
 
-def operation_step(threshold: float, linkage: Linkage) -> tuple[Step, Callable[
-        [list[KeywordItem], dict[int, tuple[float, ...]]], ClusterResult]]:
-    """The operation's own step (`cluster_on_vectors`) at this threshold and linkage."""
+def operation_step(threshold: float, linkage: Linkage, pair_model: PairModel | None = None
+                   ) -> tuple[Step, Callable[[list[KeywordItem], dict[int, tuple[float, ...]]],
+                                             ClusterResult]]:
+    """The operation's own step (`cluster_on_vectors`) at this threshold and linkage (and
+    with this pair model clustering what joins no cluster)."""
     from igny8d.operations.cluster import cluster_on_vectors
 
     def step(existing: list[ExistingCluster], new: list[KeywordItem],
              by_id: dict[int, tuple[float, ...]]) -> tuple[dict[int, int], ClusterResult]:
-        joined, result, _ = cluster_on_vectors(existing, new, by_id, threshold, linkage)
+        joined, result, _ = cluster_on_vectors(existing, new, by_id, threshold, linkage,
+                                               pair_model)
         return joined, result
 
     def whole(items: list[KeywordItem], by_id: dict[int, tuple[float, ...]]) -> ClusterResult:
-        return cluster_on_vectors([], items, by_id, threshold, linkage)[1]
+        return cluster_on_vectors([], items, by_id, threshold, linkage, pair_model)[1]
     return step, whole
 
 
@@ -202,8 +206,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def vectors(texts: Sequence[str]) -> list[tuple[float, ...]]:
         return [tuple(v) for v in embedder.embed(list(texts))]
-    step, whole = operation_step(defaults.embedding_threshold_for(None),
-                                 defaults.embedding_linkage)
+    from eval.clustering import MODEL
+    from igny8d.operations.cluster import pair_model_for
+
+    step, whole = operation_step(defaults.embedding_threshold_for(MODEL),
+                                 defaults.embedding_linkage, pair_model_for(defaults, MODEL))
     figures = measure_sets(vectors, step, whole, sets)
     print("\n".join(render(f) for f in figures.values()))
     return 0

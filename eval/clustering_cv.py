@@ -1,5 +1,5 @@
 """Leave-one-niche-out cross-validation of the clustering's constants on the tuning sets only
-(`TUNING_SETS`: dev and dev2, 35 niches by two writers).
+(`TUNING_SETS`: dev, dev2, dev3 and dev4, 67 niches by four writers).
 
     python -m eval.clustering_cv [--mode local|embeddings|both]
 
@@ -28,8 +28,8 @@ LOCAL_THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
 EMBEDDING_THRESHOLDS = (0.5, 0.55, 0.6, 0.625, 0.65, 0.675, 0.7, 0.75)
 LINKAGES: tuple[Linkage, ...] = ("complete", "average")
 
-#: The gold sets tuned on: dev and dev2 (written by two writers; niche names are distinct).
-TUNING_SETS: tuple[str, ...] = ("dev", "dev2")
+#: The gold sets tuned on, one writer each (niche names are distinct across them).
+TUNING_SETS: tuple[str, ...] = ("dev", "dev2", "dev3", "dev4")
 
 Config = tuple[str, float]  # linkage, threshold
 Predictions = dict[Config, dict[str, list[str]]]  # config → niche → a label per row

@@ -31,6 +31,7 @@ scorer (measured, not landed)".
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import pickle
 from collections import defaultdict
@@ -41,24 +42,33 @@ from pathlib import Path
 import numpy as np
 
 from eval.clustering import by_niche, rows_of
-from eval.clustering_cv import Config, Predictions, _pooled, leave_one_niche_out, tuning_rows
+from eval.clustering_cv import (
+    TUNING_SETS,
+    Config,
+    Predictions,
+    _pooled,
+    leave_one_niche_out,
+    tuning_rows,
+)
 from eval.metrics import adjusted_rand_index
 from igny8d.ai import KeywordItem
+from igny8d.ai.cluster.learned import (
+    FEATURES,
+    MODEL_FILE,
+    SHARED,
+    PairModel,
+    pair_features,
+    vector_pairs,
+)
 from igny8d.ai.cluster.linkage import MIN_EDGE, Linkage, _State, lexical_space
-from igny8d.ai.cluster.rules import DEFAULT_MAX_CLUSTER_SIZE, conflicts
-from igny8d.ai.cluster.semantic import other_pages, penalise_other_pages, semantic_edges
+from igny8d.ai.cluster.rules import DEFAULT_MAX_CLUSTER_SIZE
 from igny8d.ai.cluster.vectors import (
     DESTINATIONS,
-    PAGE_FACETS,
     Prepared,
     Space,
     Vectors,
     _block_cap,
-    _dot,
-    head_key,
     page_intents,
-    page_types,
-    pages_conflict,
     prepare,
 )
 
@@ -76,20 +86,10 @@ VECTOR_HAND_GRID = tuple((0.0, t) for t in (0.5, 0.55, 0.6, 0.625, 0.65, 0.675, 
 LOW = 0.1
 #: Embeddings: pairs scored (cosine, or lexical similarity, at least this); the hand
 #: similarity is computed down to `HAND_CUTOFF`.
-MIN_COSINE, MIN_LEXICAL, HAND_CUTOFF = 0.4, 0.2, 0.3
-#: Facets whose difference is a feature of its own.
-NAMED_FACETS = ("best", "buy", "local", "alternative", "login", "support", "compare", "free",
-                "used", "beginner", "budget", "yes_no", "m:app")
-_QUESTIONS = frozenset({"how", "what", "why", "when", "which", "who", "where", "is", "are",
-                        "can", "do", "does", "should", "will"})
-
-#: Features shared by both paths (`_shared`), after each path's own.
-SHARED = ("word", "char", "term_sim", "factor", "facet_diff", "page_conflict", "stem_jaccard",
-          "stem_symdiff", "min_len", "max_len", "same_last", "intent_equal", "both_firm",
-          "one_firm", "mask_conflict", "question_xor", *(f"diff:{f}" for f in NAMED_FACETS))
+MIN_COSINE, MIN_LEXICAL = 0.4, 0.2
 LOCAL_FEATURES = ("hand", "log_factor", "same_terms", "destination_diff", "both_best",
                   "both_compare", "facet_subset", "unshared_idf", *SHARED)
-VECTOR_FEATURES = ("hand", "cos", "lexical", "other_pages", *SHARED)
+VECTOR_FEATURES = FEATURES
 HAND = 0  # the hand-rule similarity is the first feature of both paths
 
 
@@ -115,27 +115,6 @@ def _items(rows: Sequence[dict[str, str]]) -> list[KeywordItem]:
     return [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
 
 
-def _shared(space: Space, u: int, v: int, pa: Prepared, pb: Prepared, ma: int, mb: int
-            ) -> list[float]:
-    t, w = space.term_of[u], space.term_of[v]
-    (su, _, fu), (sv, _, fv) = space.keys[u], space.keys[v]
-    diff = set(fu) ^ set(fv)
-    pu, pv = PAGE_FACETS.intersection(fu), PAGE_FACETS.intersection(fv)
-    a, b = set(su), set(sv)
-    qa = pa.analysis.tokens[:1] and pa.analysis.tokens[0] in _QUESTIONS
-    qb = pb.analysis.tokens[:1] and pb.analysis.tokens[0] in _QUESTIONS
-    return [
-        1.0 if t == w else _dot(space.word[t], space.word[w]),
-        1.0 if t == w else _dot(space.char[t], space.char[w]),
-        space.term_sim(t, w), space.factor(u, v), float(len(diff)),
-        float(bool(pu and pv and pu != pv)), len(a & b) / max(1, len(a | b)), float(len(a ^ b)),
-        float(min(len(su), len(sv))), float(max(len(su), len(sv))),
-        float(bool(su) and bool(sv) and su[-1] == sv[-1]),
-        float(pa.intent.intent == pb.intent.intent), float(bool(ma) and bool(mb)),
-        float(bool(ma) != bool(mb)), float(conflicts(ma, mb)), float(bool(qa) != bool(qb)),
-        *(float(f in diff) for f in NAMED_FACETS)]
-
-
 def local_niche(name: str, rows: Sequence[dict[str, str]]) -> Niche:
     """A niche as `cluster_keywords` prepares it without embeddings."""
     prepared = prepare(_items(rows))
@@ -158,7 +137,7 @@ def local_niche(name: str, rows: Sequence[dict[str, str]]) -> Niche:
             float(bool(DESTINATIONS & (set(fu) ^ set(fv)))),
             float("best" in fu and "best" in fv), float("compare" in fu and "compare" in fv),
             float(set(fu) <= set(fv) or set(fv) <= set(fu)), max(unshared, default=0.0),
-            *_shared(space, u, v, prepared[members[u][0]], prepared[members[v][0]],
+            *pair_features(space, u, v, prepared[members[u][0]], prepared[members[v][0]],
                      masks[u], masks[v])])
     gold_of = [rows[p.item.id]["cluster"] for p in prepared]
     y, n = np.empty(len(pairs)), np.empty(len(pairs))
@@ -196,7 +175,8 @@ def _mask(prepared: list[Prepared], idx: list[int]) -> int:
 def vector_niche(name: str, rows: Sequence[dict[str, str]],
                  vector_of: dict[str, tuple[float, ...]]) -> Niche:
     """A niche as `cluster_keywords(..., embeddings=...)` prepares it: one key per headed
-    keyword; the hand similarity is `semantic_edges` with `penalise_other_pages`."""
+    keyword; its candidate pairs and their features as the product computes them
+    (`learned.vector_pairs`)."""
     prepared = prepare(_items(rows))
     page_intents(prepared)
     headed = [p for p in prepared if p.analysis.head]
@@ -206,32 +186,9 @@ def vector_niche(name: str, rows: Sequence[dict[str, str]],
             key_of[i], k = k, k + 1
     vectors = Vectors({p.item.id: vector_of[p.item.text] for p in headed})
     units = [vectors.of(p.item.id) for p in headed]  # unit vectors, as the product's
-    analyses = [p.analysis for p in headed]
-    hand = penalise_other_pages(semantic_edges(units, analyses, HAND_CUTOFF), headed,
-                                HAND_CUTOFF)
-    space = Space(analyses)
-    key = [space.index[head_key(a)] for a in analyses]
-    matrix = np.asarray(units, dtype=np.float64)
-    cosines = matrix @ matrix.T
-    pages = [page_types(a) for a in analyses]
+    pairs, rows_x = vector_pairs(headed, units, MIN_COSINE, MIN_LEXICAL)
     gold_of = [rows[p.item.id]["cluster"] for p in headed]
-    pairs: list[tuple[int, int]] = []
-    rows_x: list[list[float]] = []
-    labels_y: list[float] = []
-    for i, pa in enumerate(headed):
-        for j in range(i + 1, len(headed)):
-            pb = headed[j]
-            lexical = space.sim(key[i], key[j])
-            cosine = float(cosines[i, j])
-            if cosine < MIN_COSINE and lexical < MIN_LEXICAL:
-                continue
-            pairs.append((i, j))
-            labels_y.append(float(gold_of[i] == gold_of[j]))
-            rows_x.append([
-                hand[i].get(j, 0.0), cosine, lexical, float(other_pages(pa, pb)),
-                *_shared(space, key[i], key[j], pa, pb, pa.firm_bit, pb.firm_bit)])
-            rows_x[-1][VECTOR_FEATURES.index("page_conflict")] = float(
-                pages_conflict(pages[i], pages[j]))
+    labels_y = [float(gold_of[i] == gold_of[j]) for i, j in pairs]
     x = np.array(rows_x, dtype=np.float64).reshape(len(pairs), len(VECTOR_FEATURES))
     return Niche(name, "complete", prepared, key_of, len(headed), pairs, x,
                  np.array(labels_y), np.ones(len(pairs)), [r["cluster"] for r in rows])
@@ -242,8 +199,12 @@ def cluster(niche: Niche, scores: np.ndarray, floor: float, threshold: float) ->
     the floor, or below the threshold on complete linkage): a label per gold row."""
     cutoff = floor if niche.linkage == "average" else threshold
     edges: list[dict[int, float]] = [{} for _ in range(niche.keys)]
-    for (u, v), s in zip(niche.pairs, scores.tolist(), strict=True):
-        if s >= cutoff:
+    # on embeddings two keywords naming conflicting page types are never an edge, as in the
+    # product (`PairModel.edges`; the hand similarity is 0 for them already)
+    blocked = (niche.x[:, VECTOR_FEATURES.index("page_conflict")] > 0).tolist() \
+        if niche.linkage == "complete" else [False] * len(niche.pairs)
+    for (u, v), s, no in zip(niche.pairs, scores.tolist(), blocked, strict=True):
+        if s >= cutoff and not no:
             edges[u][v] = edges[v][u] = s
     return _agglomerate(niche, edges, floor, threshold)
 
@@ -275,14 +236,49 @@ def _twice(x: np.ndarray, y: np.ndarray, w: np.ndarray
             np.concatenate([w * y, w * (1 - y)]))
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
+def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray
+             ) -> tuple[list[float], list[float], list[float], float]:
+    """A logistic regression on standardised features: (mean, scale, coef, intercept)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(x)
     xx, yy, ww = _twice(scaler.transform(x), y, w)
     model = LogisticRegression(C=1.0, max_iter=3000).fit(xx, yy, sample_weight=ww * len(y))
-    return lambda z: np.asarray(model.predict_proba(scaler.transform(z))[:, 1])
+    return ([float(v) for v in scaler.mean_], [float(v) for v in scaler.scale_],
+            [float(v) for v in model.coef_[0]], float(model.intercept_[0]))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
+    """Scores as the product's `PairModel.probabilities` computes them."""
+    mean, scale, coef, intercept = logistic(x, y, w)
+    return _scorer(mean, scale, coef, intercept)
+
+
+def fit_logistic_of(model: PairModel) -> Model:
+    """A written model's scores, in the harness's form."""
+    return _scorer(list(model.mean), list(model.scale), list(model.coef), model.intercept)
+
+
+def _scorer(mean: list[float], scale: list[float], coef: list[float], intercept: float
+            ) -> Model:
+    m, sc, c = np.asarray(mean), np.asarray(scale), np.asarray(coef)
+    return lambda z: 1.0 / (1.0 + np.exp(-(((z - m) / sc) @ c + intercept)))
+
+
+def write_model(niches: Sequence[Niche], path: Path, model_name: str) -> PairModel:
+    """The logistic fitted on every tuning niche, its threshold the grid's best pooled ARI
+    over them (as each fold of `lowo` chooses), written to `path` for the product."""
+    mean, scale, coef, intercept = logistic(*training(niches))
+    score = fit_logistic(*training(niches))
+    preds = predictions(niches, {n.name: score(n.x) for n in niches}, VECTOR_GRID)
+    best = max(preds, key=lambda c: pooled(niches, preds[c]))
+    model = PairModel(embedding_model=model_name, features=FEATURES, mean=tuple(mean),
+                      scale=tuple(scale), coef=tuple(coef), intercept=intercept,
+                      threshold=best[1], min_cosine=MIN_COSINE, min_lexical=MIN_LEXICAL)
+    path.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {path}: threshold {best[1]:.3f}, in-sample ARI {pooled(niches, preds[best]):.4f}")
+    return model
 
 
 def fit_boosted(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
@@ -371,21 +367,29 @@ def main(argv: list[str] | None = None) -> int:
                     help="fit and score only pairs with at least this hand similarity")
     ap.add_argument("--vectors", type=Path, default=None,
                     help="a pickle caching the MiniLM vectors of the tuning keywords")
+    ap.add_argument("--write", action="store_true",
+                    help=f"embeddings, logistic: fit on every tuning niche and write {MODEL_FILE}"
+                         " (no cross-validation)")
     args = ap.parse_args(argv)
     fit: Fit = fit_logistic if args.model == "logistic" else fit_boosted
     if args.restrict > 0.0:
         fit = restricted(fit, args.restrict)
     if args.path == "local":
         sets = {s: [local_niche(k, rows) for k, rows in by_niche(rows_of(s)).items()]
-                for s in ("dev", "dev2")}
+                for s in TUNING_SETS}
         grid, hand_grid = LOCAL_GRID, LOCAL_HAND_GRID
     else:
         vector_of = _load_vectors(args.vectors)
         sets = {s: [vector_niche(k, rows, vector_of) for k, rows in by_niche(rows_of(s)).items()]
-                for s in ("dev", "dev2")}
+                for s in TUNING_SETS}
         grid, hand_grid = VECTOR_GRID, VECTOR_HAND_GRID
-    niches = sets["dev"] + sets["dev2"]
+    niches = [n for s in TUNING_SETS for n in sets[s]]
     print(f"{args.path}: {sum(len(n.pairs) for n in niches)} candidate pairs")
+    if args.write:
+        if args.path != "embeddings" or args.model != "logistic":
+            ap.error("--write takes --path embeddings --model logistic")
+        write_model(niches, MODEL_FILE, "all-MiniLM-L6-v2")
+        return 0
 
     def show(name: str, preds: Predictions) -> None:
         ari, p, r, chosen = leave_one_niche_out(preds)
@@ -393,21 +397,37 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{c[0]} threshold {c[1]:.3f} ×{k}" for c, k in chosen.most_common()))
 
     show("hand", predictions(niches, _hand(niches), hand_grid))
-    for a, b in (("dev", "dev2"), ("dev2", "dev")):
-        c, at, best = transfer(sets[a], sets[b], _hand(sets[a]), _hand(sets[b]), hand_grid)
-        print(f"hand       {a} → {b}: ARI {at:.4f} at {c[0]} threshold {c[1]:.3f} "
-              f"(best {best:.4f})")
+    lowo("hand", sets, lambda train: _hand, hand_grid)
     scores: dict[str, np.ndarray] = {}
     for held in niches:
         scores[held.name] = fit(*training([n for n in niches if n is not held]))(held.x)
     show(args.model, predictions(niches, scores, grid))
-    for a, b in (("dev", "dev2"), ("dev2", "dev")):
-        model = fit(*training(sets[a]))
-        c, at, best = transfer(sets[a], sets[b], {n.name: model(n.x) for n in sets[a]},
-                               {n.name: model(n.x) for n in sets[b]}, grid)
-        print(f"{args.model:10} {a} → {b}: ARI {at:.4f} at {c[0]} threshold {c[1]:.3f} "
-              f"(best {best:.4f})")
+
+    def fitted(train: Sequence[Niche]) -> Callable[[Sequence[Niche]], dict[str, np.ndarray]]:
+        model = fit(*training(train))
+        return lambda some: {n.name: model(n.x) for n in some}
+    lowo(args.model, sets, fitted, grid)
     return 0
+
+
+def lowo(name: str, sets: dict[str, list[Niche]],
+         scorer: Callable[[Sequence[Niche]], Callable[[Sequence[Niche]], dict[str, np.ndarray]]],
+         grid: Sequence[tuple[float, float]]) -> float:
+    """Leave one writer out: for each tuning set, the scorer fitted and the configuration
+    chosen on the other writers' niches, scored on its own; printed per writer and as the
+    mean of the writers' ARIs (each writer weighs the same). The closest estimate here of a
+    writer nobody tuned on."""
+    figures = []
+    for held in sets:
+        train = [n for s, group in sets.items() if s != held for n in group]
+        score = scorer(train)
+        c, at, best = transfer(train, sets[held], score(train), score(sets[held]), grid)
+        figures.append(at)
+        print(f"{name:10} others → {held}: ARI {at:.4f} at {c[0]} threshold {c[1]:.3f} "
+              f"(best {best:.4f})")
+    mean = sum(figures) / len(figures)
+    print(f"{name:10} leave-one-writer-out mean ARI {mean:.4f}")
+    return mean
 
 
 if __name__ == "__main__":

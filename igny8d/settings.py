@@ -42,8 +42,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "log": ("log_level", "log_to_file", "log_max_mb", "log_backups"),
     "jobs": ("job_workers", "job_lease_s", "job_max_attempts", "job_retention_days"),
     "ai": ("local_cluster_max_ids", "cluster_with_embeddings", "embedding_model_path",
-           "embedding_threshold", "embedding_thresholds", "embedding_linkage", "ai_timeout_s",
-           "ai_max_retries"),
+           "embedding_threshold", "embedding_thresholds", "embedding_linkage",
+           "embedding_pair_model", "ai_timeout_s", "ai_max_retries"),
     "llm": ("llm_max_tokens_clustering", "llm_max_tokens_ideas", "llm_max_tokens_content",
             "llm_max_tokens_section", "llm_max_tokens_image_prompts",
             "llm_temperature_clustering", "llm_temperature_ideas", "llm_temperature_content",
@@ -163,6 +163,11 @@ class Settings(BaseModel):
     embedding_linkage: Linkage = EMBEDDING_LINKAGE
     """How clusters on embeddings merge: average (mean cosine of all cross pairs ≥ the
     threshold) or complete (every pair ≥ it)."""
+    embedding_pair_model: bool = True
+    """On the vectors of all-MiniLM-L6-v2 (in process or from an embedding server), cluster by
+    the learned pair model shipped with igny8d (`ai/cluster/learned.py`: the probability that
+    one page serves both keywords) instead of the cosine threshold and linkage; a threshold
+    `embedding_thresholds` names for that model wins. Other models always use the threshold."""
     ai_timeout_s: float = Field(60.0, gt=0, le=600)
     """Timeout of one provider HTTP call when the integration names none."""
     ai_max_retries: int = Field(3, ge=0, le=10)
@@ -276,12 +281,17 @@ class Settings(BaseModel):
 
     def embedding_threshold_for(self, model: str | None) -> float:
         """The clustering threshold for an embedding model (its own, else the default)."""
+        own = self.embedding_threshold_named(model)
+        return self.embedding_threshold if own is None else own
+
+    def embedding_threshold_named(self, model: str | None) -> float | None:
+        """The threshold `embedding_thresholds` names for this model, if any."""
         if model:
             wanted = {model.strip().lower(), model.strip().rstrip("/").rsplit("/", 1)[-1].lower()}
             for name, threshold in self.embedding_thresholds.items():
                 if name.strip().lower() in wanted:
                     return threshold
-        return self.embedding_threshold
+        return None
 
     def rate_overrides(self) -> dict[str, str]:
         return dict(_rate_pair(item) for item in self.throttle_rates)

@@ -54,7 +54,8 @@ from igny8d.ai import (
     assign_to_existing,
     cluster_keywords,
 )
-from igny8d.ai.cluster import Cluster, Linkage, Unclustered, place_leftovers
+from igny8d.ai.cluster import Cluster, Linkage, Unclustered, learned, place_leftovers
+from igny8d.ai.cluster.learned import PairModel
 from igny8d.ai.intent import classify_analysis, request_names
 from igny8d.ai.providers import provider_for
 from igny8d.ai.text import analyse
@@ -257,13 +258,25 @@ def _texts(existing: list[ExistingCluster], items: list[KeywordItem]
     return list(dict.fromkeys(of.values())), of
 
 
+def pair_model_for(settings: Settings, model: str | None) -> PairModel | None:
+    """The learned pair model that clusters this embedding model's vectors: the shipped one
+    when it was fitted on this model, `embedding_pair_model` is on and no threshold is named
+    for the model (an operator's own threshold wins); else None, the cosine threshold."""
+    pair_model = learned.shipped()
+    if (not settings.embedding_pair_model or pair_model is None
+            or not pair_model.fits(model) or settings.embedding_threshold_named(model)):
+        return None
+    return pair_model
+
+
 def cluster_on_vectors(existing: list[ExistingCluster], items: list[KeywordItem],
-                embeddings: dict[int, tuple[float, ...]], threshold: float, linkage: Linkage
-                ) -> tuple[dict[int, int], ClusterResult, dict[int, Intent]]:
+                       embeddings: dict[int, tuple[float, ...]], threshold: float,
+                       linkage: Linkage, pair_model: PairModel | None = None
+                       ) -> tuple[dict[int, int], ClusterResult, dict[int, Intent]]:
     """CPU-heavy: the keywords join existing clusters by their vectors (the clustering's
     similarity, averaged over the cluster's sampled keywords, ≥ threshold), the rest are
     clustered on their vectors and words (`cluster_keywords` with `embeddings`: the larger of
-    cosine and lexical similarity)."""
+    cosine and lexical similarity at `threshold`, or `pair_model`'s probabilities)."""
     joined: dict[int, int] = {}
     rest = list(items)
     if existing and items:
@@ -273,7 +286,8 @@ def cluster_on_vectors(existing: list[ExistingCluster], items: list[KeywordItem]
                   if a.cluster_id is not None}
         rest = [i for i in items if i.id not in joined]
     result = cluster_keywords(rest, embeddings=embeddings, threshold=threshold,
-                              linkage=linkage) if rest else ClusterResult((), (), ())
+                              linkage=linkage, pair_model=pair_model
+                              ) if rest else ClusterResult((), (), ())
     return joined, place_leftovers(result, rest), _intents(items)
 
 
@@ -288,11 +302,13 @@ async def _by_embeddings(jc: JobContext, work: Work, items: list[KeywordItem]
     embeddings = {i: by_text[t] for i, t in text_of.items()}
     model = embedding_model(jc)
     threshold = jc.settings.embedding_threshold_for(model)
+    pair_model = pair_model_for(jc.settings, model)
+    how = f"threshold {threshold:.2f}" if pair_model is None else \
+        f"learned pair model, P ≥ {pair_model.threshold:.2f}"
     await jc.update(phase="CLUSTERING", percentage=50,
-                    message=f"Clustering {len(items)} keywords on embeddings ({model}, "
-                            f"threshold {threshold:.2f}).")
+                    message=f"Clustering {len(items)} keywords on embeddings ({model}, {how}).")
     return await jc.run_cpu(cluster_on_vectors, work.existing, items, embeddings, threshold,
-                            jc.settings.embedding_linkage)
+                            jc.settings.embedding_linkage, pair_model)
 
 
 async def compute(jc: JobContext, work: Work) -> Plan:

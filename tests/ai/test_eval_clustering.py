@@ -35,6 +35,16 @@ def test_the_local_dev2_figures_stay_above_their_floors() -> None:
     assert fig.ari >= FLOORS[("dev2", "local")]["ari"]
 
 
+@pytest.mark.parametrize("name", ["dev3", "dev4"])
+def test_the_local_figures_of_the_newer_tuning_sets_stay_above_their_floors(name: str) -> None:
+    report = evaluate(sets=(name,), modes=("local",))
+    assert report.failures == [], render(report)
+    (fig,) = report.figures
+    assert len(fig.niche_ari) == 16 and fig.unclustered == 0
+    assert fig.ari >= FLOORS[(name, "local")]["ari"]
+    assert fig.intent_f1 >= FLOORS[(name, "local")]["intent_f1"]
+
+
 def test_the_three_blind_sets_are_reported_without_a_floor() -> None:
     """The holdouts are measured by default (`python -m eval clustering`) and never floored:
     they are not tuned on (eval/data/GUIDE.md)."""
@@ -170,23 +180,23 @@ def test_new_keywords_are_measured_on_each_tuning_set_and_pooled() -> None:
 
 def test_leave_one_niche_out_never_chooses_on_the_held_niche() -> None:
     """A configuration perfect on one niche only is not chosen for that niche (the choice is
-    made on the other 34 of dev and dev2, where another is better); one perfect everywhere is
-    chosen in every fold."""
+    made on the other 66 niches of the four tuning sets, where another is better); one perfect
+    everywhere is chosen in every fold."""
     from eval.clustering import by_niche
     from eval.clustering_cv import leave_one_niche_out, tuning_rows
 
     gold = {n: [r["cluster"] for r in rows] for n, rows in by_niche(tuning_rows()).items()}
-    assert len(gold) == 35
+    assert len(gold) == 67
     first = sorted(gold)[0]
     alone = {n: [f"k{i}" for i in range(len(g))] for n, g in gold.items()}
     only_first = {n: (gold[n] if n == first else alone[n]) for n in gold}
     all_but_first = {n: (alone[n] if n == first else gold[n]) for n in gold}
     ari, precision, recall, chosen = leave_one_niche_out(
         {("a", 0.1): only_first, ("b", 0.2): all_but_first})
-    assert chosen == {("b", 0.2): 35}  # `first` is scored with b: every keyword alone
+    assert chosen == {("b", 0.2): 67}  # `first` is scored with b: every keyword alone
     assert ari < 1.0 and precision == 1.0 and recall < 1.0
     ari, precision, recall, chosen = leave_one_niche_out({("a", 0.1): gold, ("b", 0.2): alone})
-    assert (ari, precision, recall) == (1.0, 1.0, 1.0) and chosen == {("a", 0.1): 35}
+    assert (ari, precision, recall) == (1.0, 1.0, 1.0) and chosen == {("a", 0.1): 67}
 
 
 def test_the_density_variants_keep_what_they_say() -> None:

@@ -68,3 +68,27 @@ def test_a_restricted_model_scores_only_pairs_above_its_hand_similarity() -> Non
     score = pm.restricted(fit, 0.05)(x, np.array([0.0, 1.0, 1.0]), np.ones(3))
     assert seen[0][:, 1].tolist() == [2.0, 3.0]
     assert score(x).tolist() == [0.0, 0.5, 0.5]
+
+
+def test_the_shipped_pair_model_clusters_as_the_harness_scores_it() -> None:
+    """`cluster_keywords(..., pair_model=...)` is the harness's agglomeration over the model's
+    probabilities, page-type conflicts never an edge: the figures `eval.fit_pair_model`
+    reports are the product's."""
+    from igny8d.ai.cluster import learned
+
+    model = learned.shipped()
+    assert model is not None and model.features == learned.FEATURES
+    rows = _niche("skincare")
+    rng = np.random.default_rng(11)
+    base = rng.normal(size=8)
+    # near vectors, so that many pairs are candidates and some merge
+    vector_of = {r["keyword"]: tuple((base + 0.6 * rng.normal(size=8)).tolist()) for r in rows}
+    niche = pm.vector_niche("skincare", rows, vector_of)
+    scores = np.asarray(model.probabilities(niche.x.tolist()))
+    assert np.allclose(scores, pm.fit_logistic_of(model)(niche.x))
+    got = pm.cluster(niche, scores, 0.0, model.threshold)
+    items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
+    embeddings = {k.id: vector_of[k.text] for k in items}
+    want = cluster_keywords(items, embeddings=embeddings, pair_model=model)
+    assert _partition(got) == _of(want, len(rows))
+    assert 1 < len(_partition(got)) < len(rows)

@@ -43,7 +43,9 @@ page types (`vectors.pages_conflict`) are never merged; complete linkage at
 `EMBEDDING_THRESHOLD` by default; naming and intent conflicts are the same. Every pair is
 scored, so the cost is O(n² · dimensions). `assign_to_existing(..., embeddings=...)` matches
 on the average of the same similarity (bonus, penalty, page intents) over a cluster's keywords,
-with the same page-type rule.
+with the same page-type rule. With a `pair_model` (`learned.PairModel`, fitted for one
+embedding model's vectors) the similarity is instead the model's probability that one page
+serves both keywords, at its own threshold.
 
 **On someone else's groups** (`clusters_from_groups`, an LLM's answer): the same naming,
 intent-conflict and minimum-size rules applied to groups made elsewhere.

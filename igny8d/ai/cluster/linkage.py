@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Literal
 
+from igny8d.ai.cluster.learned import PairModel
 from igny8d.ai.cluster.results import Cluster, ClusterResult, KeywordItem, Unclustered
 from igny8d.ai.cluster.rules import (
     DEFAULT_MAX_CLUSTER_SIZE,
@@ -186,7 +187,8 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
                      max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE,
                      min_cluster_size: int = 1,
                      linkage: Linkage | None = None,
-                     embeddings: Embeddings | None = None) -> ClusterResult:
+                     embeddings: Embeddings | None = None,
+                     pair_model: PairModel | None = None) -> ClusterResult:
     """Cluster keywords (see the package doc). Deterministic: the same items in any order give
     the same result.
 
@@ -198,7 +200,15 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
     With the default `min_cluster_size` of 1 every keyword with text ends in a cluster (one
     that fits nowhere is a cluster of its own, named after it); only a keyword empty after
     normalisation is unclustered. A larger minimum reports smaller groups as unclustered,
-    with a reason."""
+    with a reason.
+
+    With a `pair_model` (embeddings only: `learned.PairModel`, for the vectors of the model it
+    was fitted on) a pair's similarity is the model's probability that one page serves both,
+    over complete linkage at the model's own threshold (`threshold` and `linkage` unused)."""
+    if pair_model is not None:
+        if embeddings is None:
+            raise ValueError("a pair model scores embeddings")
+        threshold, linkage = pair_model.threshold, "complete"
     if threshold is None:
         threshold = DEFAULT_THRESHOLD if embeddings is None else EMBEDDING_THRESHOLD
     if linkage is None:
@@ -227,8 +237,11 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
         # a keyword naming one page type conflicts as that page's intent, as on the lexical path
         page_intents(prepared)
         headed = [p for p in prepared if p.analysis.head]
-        key_edges = penalise_other_pages(
-            semantic_edges(units, [p.analysis for p in headed], cutoff), headed, cutoff)
+        if pair_model is not None:
+            key_edges = pair_model.edges(headed, units)
+        else:
+            key_edges = penalise_other_pages(
+                semantic_edges(units, [p.analysis for p in headed], cutoff), headed, cutoff)
     by_key: dict[int, list[int]] = defaultdict(list)
     for i, u in enumerate(key_of):
         if u >= 0:
