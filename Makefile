@@ -44,7 +44,9 @@ lock:
 	.lock-venv/bin/python -m pip install --quiet '.[test,embeddings,docs]'
 	{ echo "# pip constraints: the versions \`make test\` passed with (\`make lock\` rewrites this)."; \
 	  .lock-venv/bin/python -m pip freeze --exclude-editable \
-	    | grep -v -i -E '^(igny8d|torch)(==| @)'; } > $(CONSTRAINTS)
+	    | grep -v -i -E '^(igny8d|torch)(==| @)'; } > $(CONSTRAINTS).new
+	@test "$$(grep -c '==' $(CONSTRAINTS).new)" -gt 20 || { echo "pip freeze gave too little"; exit 1; }
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 	rm -rf .lock-venv
 
 # The OpenAPI linter (Stoplight Spectral, from the npm registry) in a project-local folder;

@@ -1,31 +1,33 @@
-"""A learned pair scorer for the clustering, measured leave-one-niche-out (not landed).
+"""A learned pair scorer for the clustering: fitted, measured, and written for the product.
 
     python -m eval.fit_pair_model [--path local|embeddings] [--model logistic|boosted]
                                   [--restrict 0.05] [--vectors /tmp/vectors.pkl]
+                                  [--top-k K] [--write]
 
-Hypothesis: instead of the hand-multiplied penalties (`vectors.Space.factor`,
-`semantic.penalise_other_pages`), a small model mapping a pair's features to P(same page)
-generalises better across writers. Each candidate pair is described by the clustering's own
-measures (word and character TF-IDF cosine, the facet factor and its parts, page-type and
-intent conflicts, the hand-rule similarity itself, on embeddings the MiniLM cosine…) and
-labelled by the gold sets. The model's probabilities replace the similarity as edges of the
-same agglomeration (`linkage._State`, intent conflicts as before), at each configuration of a
-grid.
+Instead of the hand-multiplied penalties (`vectors.Space.factor`,
+`semantic.penalise_other_pages`), a small model maps a pair's features to P(same page). Each
+candidate pair is described by the clustering's own measures (word and character TF-IDF
+cosine, the facet factor and its parts, page-type and intent conflicts, the hand-rule
+similarity itself, on embeddings the MiniLM cosine…) and labelled by the gold sets. The
+model's probabilities replace the similarity as edges of the same agglomeration
+(`linkage._State`, intent conflicts as before), at each configuration of a grid.
 
 * local: pairs of keys (distinct terms and facets) the blocking proposes (`Space.candidates`,
   TF-IDF similarity ≥ `LOW`) and keys sharing their terms, labelled by the share of their
   keyword pairs in one gold cluster; average linkage swept over (pair floor, threshold).
-* embeddings: every pair of a niche with cosine ≥ 0.4 or lexical similarity ≥ 0.2 (the others
-  stay no edge), labelled same gold cluster or not; complete linkage swept over the threshold.
+  Measured, not landed: the local path keeps the hand rules.
+* embeddings: the candidate pairs and features of the product (`learned.vector_pairs`),
+  labelled same gold cluster or not; complete linkage swept over the threshold. Landed for
+  all-MiniLM-L6-v2: `--write` fits the logistic on every tuning niche and writes
+  `igny8d/ai/data/pair_model.json`.
 
-Each niche weighs the same in the fit. Figures, on the tuning sets only (dev + dev2; the
-holdouts are never read): leave-one-niche-out (each niche's probabilities from a model fitted
-on the other 34, then `eval.clustering_cv.leave_one_niche_out` picks the configuration on the
-others and scores the held-out niche — as for the hand rules, whose baseline is computed the
-same way through the same agglomeration), and cross-writer (fitted on dev → dev2 scored at the
-configuration best on dev in sample, and the other way round; the hand rules likewise with
-their threshold chosen on the other writer). Results: docs/decisions.md, "A learned pair
-scorer (measured, not landed)".
+Each niche weighs the same in the fit. Figures, on the tuning sets only (`TUNING_SETS`, four
+writers; the holdouts are never read): leave-one-niche-out (each niche's probabilities from
+a model fitted on the others, then `eval.clustering_cv.leave_one_niche_out` picks the
+configuration on the others and scores the held-out niche — as for the hand rules, whose
+baseline goes through the same agglomeration), and leave-one-writer-out (`lowo`). Results:
+docs/decisions.md, "A learned pair scorer (measured, not landed)" and "Two more tuning
+writers, and a learned pair scorer on four writers".
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ LOW = 0.1
 #: Embeddings: pairs scored (cosine, or lexical similarity, at least this); the hand
 #: similarity is computed down to `HAND_CUTOFF`.
 MIN_COSINE, MIN_LEXICAL = 0.4, 0.2
+#: Embeddings: each keyword's nearest neighbours that may be cosine candidates (None: all).
+TOP_K: int | None = None
 LOCAL_FEATURES = ("hand", "log_factor", "same_terms", "destination_diff", "both_best",
                   "both_compare", "facet_subset", "unshared_idf", *SHARED)
 VECTOR_FEATURES = FEATURES
@@ -173,7 +177,7 @@ def _mask(prepared: list[Prepared], idx: list[int]) -> int:
 
 
 def vector_niche(name: str, rows: Sequence[dict[str, str]],
-                 vector_of: dict[str, tuple[float, ...]]) -> Niche:
+                 vector_of: dict[str, tuple[float, ...]], top_k: int | None = TOP_K) -> Niche:
     """A niche as `cluster_keywords(..., embeddings=...)` prepares it: one key per headed
     keyword; its candidate pairs and their features as the product computes them
     (`learned.vector_pairs`)."""
@@ -186,7 +190,11 @@ def vector_niche(name: str, rows: Sequence[dict[str, str]],
             key_of[i], k = k, k + 1
     vectors = Vectors({p.item.id: vector_of[p.item.text] for p in headed})
     units = [vectors.of(p.item.id) for p in headed]  # unit vectors, as the product's
-    pairs, rows_x = vector_pairs(headed, units, MIN_COSINE, MIN_LEXICAL)
+    pairs: list[tuple[int, int]] = []
+    rows_x: list[list[float]] = []
+    for part, part_rows in vector_pairs(headed, units, MIN_COSINE, MIN_LEXICAL, top_k):
+        pairs += part
+        rows_x += part_rows
     gold_of = [rows[p.item.id]["cluster"] for p in headed]
     labels_y = [float(gold_of[i] == gold_of[j]) for i, j in pairs]
     x = np.array(rows_x, dtype=np.float64).reshape(len(pairs), len(VECTOR_FEATURES))
@@ -266,16 +274,18 @@ def _scorer(mean: list[float], scale: list[float], coef: list[float], intercept:
     return lambda z: 1.0 / (1.0 + np.exp(-(((z - m) / sc) @ c + intercept)))
 
 
-def write_model(niches: Sequence[Niche], path: Path, model_name: str) -> PairModel:
+def write_model(niches: Sequence[Niche], path: Path, model_name: str,
+                top_k: int | None = TOP_K) -> PairModel:
     """The logistic fitted on every tuning niche, its threshold the grid's best pooled ARI
     over them (as each fold of `lowo` chooses), written to `path` for the product."""
     mean, scale, coef, intercept = logistic(*training(niches))
-    score = fit_logistic(*training(niches))
+    score = _scorer(mean, scale, coef, intercept)
     preds = predictions(niches, {n.name: score(n.x) for n in niches}, VECTOR_GRID)
     best = max(preds, key=lambda c: pooled(niches, preds[c]))
     model = PairModel(embedding_model=model_name, features=FEATURES, mean=tuple(mean),
                       scale=tuple(scale), coef=tuple(coef), intercept=intercept,
-                      threshold=best[1], min_cosine=MIN_COSINE, min_lexical=MIN_LEXICAL)
+                      threshold=best[1], min_cosine=MIN_COSINE, min_lexical=MIN_LEXICAL,
+                      top_k=top_k)
     path.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
     print(f"wrote {path}: threshold {best[1]:.3f}, in-sample ARI {pooled(niches, preds[best]):.4f}")
     return model
@@ -367,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="fit and score only pairs with at least this hand similarity")
     ap.add_argument("--vectors", type=Path, default=None,
                     help="a pickle caching the MiniLM vectors of the tuning keywords")
+    ap.add_argument("--top-k", type=int, default=TOP_K,
+                    help="embeddings: each keyword's nearest neighbours that may be candidates")
     ap.add_argument("--write", action="store_true",
                     help=f"embeddings, logistic: fit on every tuning niche and write {MODEL_FILE}"
                          " (no cross-validation)")
@@ -380,15 +392,15 @@ def main(argv: list[str] | None = None) -> int:
         grid, hand_grid = LOCAL_GRID, LOCAL_HAND_GRID
     else:
         vector_of = _load_vectors(args.vectors)
-        sets = {s: [vector_niche(k, rows, vector_of) for k, rows in by_niche(rows_of(s)).items()]
-                for s in TUNING_SETS}
+        sets = {s: [vector_niche(k, rows, vector_of, args.top_k)
+                    for k, rows in by_niche(rows_of(s)).items()] for s in TUNING_SETS}
         grid, hand_grid = VECTOR_GRID, VECTOR_HAND_GRID
     niches = [n for s in TUNING_SETS for n in sets[s]]
     print(f"{args.path}: {sum(len(n.pairs) for n in niches)} candidate pairs")
     if args.write:
         if args.path != "embeddings" or args.model != "logistic":
             ap.error("--write takes --path embeddings --model logistic")
-        write_model(niches, MODEL_FILE, "all-MiniLM-L6-v2")
+        write_model(niches, MODEL_FILE, "all-MiniLM-L6-v2", args.top_k)
         return 0
 
     def show(name: str, preds: Predictions) -> None:

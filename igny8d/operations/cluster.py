@@ -54,7 +54,14 @@ from igny8d.ai import (
     assign_to_existing,
     cluster_keywords,
 )
-from igny8d.ai.cluster import Cluster, Linkage, Unclustered, learned, place_leftovers
+from igny8d.ai.cluster import (
+    EMBEDDING_THRESHOLD,
+    Cluster,
+    Linkage,
+    Unclustered,
+    learned,
+    place_leftovers,
+)
 from igny8d.ai.cluster.learned import PairModel
 from igny8d.ai.intent import classify_analysis, request_names
 from igny8d.ai.providers import provider_for
@@ -260,11 +267,13 @@ def _texts(existing: list[ExistingCluster], items: list[KeywordItem]
 
 def pair_model_for(settings: Settings, model: str | None) -> PairModel | None:
     """The learned pair model that clusters this embedding model's vectors: the shipped one
-    when it was fitted on this model, `embedding_pair_model` is on and no threshold is named
-    for the model (an operator's own threshold wins); else None, the cosine threshold."""
+    when it was fitted on this model, `embedding_pair_model` is on and the operator set no
+    threshold of their own for it (one named in `embedding_thresholds`, or an
+    `embedding_threshold` other than the default); else None, the cosine threshold."""
     pair_model = learned.shipped()
     if (not settings.embedding_pair_model or pair_model is None
-            or not pair_model.fits(model) or settings.embedding_threshold_named(model)):
+            or not pair_model.fits(model) or settings.embedding_threshold_named(model)
+            or settings.embedding_threshold != EMBEDDING_THRESHOLD):
         return None
     return pair_model
 

@@ -44,6 +44,12 @@ def test_the_setting_off_or_an_operators_threshold_keeps_the_threshold() -> None
     own = Settings(embedding_thresholds={"all-MiniLM-L6-v2": 0.6})
     assert pair_model_for(own, "sentence-transformers/all-MiniLM-L6-v2") is None
     assert own.embedding_threshold_for("all-MiniLM-L6-v2") == 0.6
+    # a global threshold of the operator's own, too (the default one does not count)
+    assert pair_model_for(Settings(embedding_threshold=0.6), "all-MiniLM-L6-v2") is None
+    from igny8d.ai.cluster import EMBEDDING_THRESHOLD
+
+    assert pair_model_for(Settings(embedding_threshold=EMBEDDING_THRESHOLD),
+                          "all-MiniLM-L6-v2") is learned.shipped()
     # a threshold for another model leaves it on
     other = Settings(embedding_thresholds={"nomic-embed-text": 0.6})
     assert pair_model_for(other, "all-MiniLM-L6-v2") is learned.shipped()
@@ -56,3 +62,60 @@ def test_probabilities_are_the_logistic_of_the_standardised_features() -> None:
     (p,) = model.probabilities([row])
     assert p == pytest.approx(1.0 / (1.0 + math.exp(-(sum(model.coef) + model.intercept))))
     assert model.probabilities([]) == []
+
+
+def _niche(seed: int) -> tuple[list, list[tuple[float, ...]]]:
+    """A dev niche's keywords, prepared and headed as `cluster_keywords` prepares them, on
+    random vectors near one another (many candidate pairs, some above every cutoff)."""
+    import numpy as np
+
+    from eval.clustering import by_niche, rows_of
+    from igny8d.ai import KeywordItem
+    from igny8d.ai.cluster.vectors import Vectors, page_intents, prepare
+
+    rows = by_niche(rows_of("dev"))["skincare"]
+    prepared = prepare(KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows))
+    page_intents(prepared)
+    headed = [p for p in prepared if p.analysis.head]
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=8)
+    vectors = Vectors({p.item.id: tuple((base + 0.7 * rng.normal(size=8)).tolist())
+                       for p in headed})
+    return headed, [vectors.of(p.item.id) for p in headed]
+
+
+@pytest.mark.parametrize("seed", [3, 5])
+def test_the_hand_feature_is_the_hand_rules_similarity(seed: int) -> None:
+    """`hand_similarity`, per candidate pair, equals what `semantic_edges` then
+    `penalise_other_pages` give the whole batch (the hand path of `cluster_keywords`)."""
+    from igny8d.ai.cluster.semantic import penalise_other_pages, semantic_edges
+
+    headed, units = _niche(seed)
+    want = penalise_other_pages(semantic_edges(units, [p.analysis for p in headed],
+                                               learned.HAND_CUTOFF), headed, learned.HAND_CUTOFF)
+    at = learned.FEATURES.index("hand")
+    checked = nonzero = 0
+    for pairs, rows in learned.vector_pairs(headed, units, 0.4, 0.2):
+        for (i, j), row in zip(pairs, rows, strict=True):
+            assert row[at] == pytest.approx(want[i].get(j, 0.0), abs=1e-9), (i, j)
+            checked += 1
+            nonzero += row[at] > 0
+    assert checked > 500 and nonzero > 50
+
+
+def test_chunks_and_the_neighbour_cap_bound_what_is_scored() -> None:
+    headed, units = _niche(3)
+    whole = [(p, r) for pairs, rows in learned.vector_pairs(headed, units, 0.4, 0.2)
+             for p, r in zip(pairs, rows, strict=True)]
+    chunked = [(p, r) for pairs, rows in learned.vector_pairs(headed, units, 0.4, 0.2,
+                                                              chunk=97)
+               for p, r in zip(pairs, rows, strict=True)]
+    assert chunked == whole and all(i < j for (i, j), _ in whole)
+    capped = {p for pairs, _ in learned.vector_pairs(headed, units, 0.4, 0.2, top_k=3)
+              for p in pairs}
+    assert capped < {p for p, _ in whole}
+    # each keyword brings at most its 3 nearest by cosine, besides lexical and same-key pairs
+    cos_at, lex_at = learned.FEATURES.index("cos"), learned.FEATURES.index("lexical")
+    by_cosine_only = [p for p, r in whole if p in capped and r[lex_at] < 0.2]
+    assert len(by_cosine_only) <= 3 * len(headed)
+    assert all(r[cos_at] >= 0.4 for p, r in whole if p in by_cosine_only)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from igny8d.store.schema import content_ideas as ideas
 from igny8d.store.schema import keywords, tasks
 from tests.helpers.client import multipart
 from tests.helpers.factories import ESPRESSO, account, add_keywords
@@ -161,7 +162,7 @@ async def test_document_names_the_header_on_the_import_and_bulk_actions(app, cli
 async def _foreign_cases(client: Any, owner: dict[str, Any], other: dict[str, Any]
                          ) -> list[tuple[str, dict[str, Any], dict[str, Any], Any]]:
     """Each bulk write action: (path, a body naming the owner's rows, the same body on the
-    other account's own rows, the owner's table the first must leave alone)."""
+    other account's own rows, the table or tables the first must leave alone)."""
     rows: dict[str, dict[str, list[int]]] = {}
     for env in (owner, other):
         name = str(env["account_id"])
@@ -185,7 +186,7 @@ async def _foreign_cases(client: Any, owner: dict[str, Any], other: dict[str, An
     return [
         (BULK_STATUS, {"ids": mine["keywords"], "status": "archived"},
          {"ids": yours["keywords"], "status": "archived"}, keywords),
-        (QUEUE_TO_WRITER, {"ids": mine["ideas"]}, {"ids": yours["ideas"]}, tasks),
+        (QUEUE_TO_WRITER, {"ids": mine["ideas"]}, {"ids": yours["ideas"]}, (ideas, tasks)),
         (TASKS + "bulk_update/", {"ids": mine["tasks"], "status": "completed"},
          {"ids": yours["tasks"], "status": "completed"}, tasks),
         (KEYWORDS + "bulk_add_from_seed/",
@@ -206,12 +207,13 @@ async def test_foreign_ids_with_a_key_write_nothing_and_keep_no_key(app, client)
     other = await account(client, "idemother@example.com")
     cases = await _foreign_cases(client, owner, other)
     for n, (path, foreign, own, table) in enumerate(cases):
-        before = await _rows(app, table)
+        tables = table if isinstance(table, tuple) else (table,)
+        before = [await _rows(app, t) for t in tables]
         key = f"foreign-{n}"
         refused = await client.post(path, foreign, token=other["token"], headers={KEY: key})
         assert refused.status == 404, (path, refused.json)  # not yours: not found
         assert refused.json["success"] is False and REPLAYED not in refused.headers
-        assert await _rows(app, table) == before, path
+        assert [await _rows(app, t) for t in tables] == before, path
         again = await client.post(path, foreign, token=other["token"], headers={KEY: key})
         assert again.status == refused.status and REPLAYED not in again.headers, path
         done = await client.post(path, own, token=other["token"], headers={KEY: key})

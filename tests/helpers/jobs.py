@@ -174,8 +174,10 @@ async def start_job(ctx: AppContext, fn: Any, refunds: list[str] | None = None) 
 async def held(app: RunningApp) -> AsyncIterator[None]:
     """The app's job workers stopped for the block, then started again: what a client reads
     right after a 202 (the admission charge) is read before a job can settle it."""
+    running = app.ctx.executor.started
     await app.ctx.executor.stop()
     try:
         yield
     finally:
-        await app.ctx.executor.start()
+        if running:
+            await app.ctx.executor.start()

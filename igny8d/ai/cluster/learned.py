@@ -21,14 +21,21 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from igny8d.ai.cluster.rules import conflicts
-from igny8d.ai.cluster.semantic import other_pages, penalise_other_pages, semantic_edges
+from igny8d.ai.cluster.semantic import (
+    LEXICAL_BONUS,
+    OTHER_PAGE_PENALTY,
+    STRONG_LEXICAL,
+    other_pages,
+)
 from igny8d.ai.cluster.vectors import (
+    DECIMALS,
     PAGE_FACETS,
     Prepared,
     Space,
@@ -38,6 +45,8 @@ from igny8d.ai.cluster.vectors import (
     pages_conflict,
     similarity_edges,
 )
+
+log = logging.getLogger(__name__)
 
 #: The fitted model shipped with igny8d (written by `eval/fit_pair_model.py --write`).
 MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "pair_model.json"
@@ -82,61 +91,103 @@ def pair_features(space: Space, u: int, v: int, pa: Prepared, pb: Prepared, ma: 
         *(float(f in diff) for f in NAMED_FACETS)]
 
 
+def hand_similarity(cosine: float, lexical: float | None, same_key: bool, other: bool,
+                    conflict: bool) -> float:
+    """The hand rules' similarity on embeddings (`semantic.semantic_edges` then
+    `semantic.penalise_other_pages`, both at `HAND_CUTOFF`) of one pair, from its rounded
+    cosine, its lexical edge (`similarity_edges` at 0.2, None without one), whether the two
+    share their key, want other pages or name conflicting page types — so it is computed for
+    the candidate pairs only, not for every pair of the batch (a test keeps the two equal)."""
+    low = HAND_CUTOFF - LEXICAL_BONUS
+    near = cosine if cosine >= low else None
+    if same_key:
+        sim = 1.0
+    elif lexical is not None:
+        sim = lexical if lexical >= low else 0.0
+        if near is not None:
+            sim = max(sim, min(1.0, near + (LEXICAL_BONUS * lexical
+                                            if lexical >= STRONG_LEXICAL else 0.0)))
+    else:
+        sim = near if near is not None else 0.0
+    if sim < HAND_CUTOFF or conflict:
+        return 0.0
+    if other:
+        sim *= OTHER_PAGE_PENALTY
+        if sim < HAND_CUTOFF:
+            return 0.0
+    return sim
+
+
 def vector_pairs(headed: Sequence[Prepared], units: Sequence[tuple[float, ...]],
-                 min_cosine: float, min_lexical: float
-                 ) -> tuple[list[tuple[int, int]], list[list[float]]]:
-    """The candidate pairs (i < j) of headed keywords on their unit vectors, and the
-    `FEATURES` of each: cosine ≥ `min_cosine` (found in blocks of rows with numpy), or a
-    lexical similarity ≥ `min_lexical` (found as the lexical path finds its edges,
-    `vectors.similarity_edges`: pairs sharing only very common words or grams are not
-    proposed). One place for the product and the fit (`eval/fit_pair_model.py`), so both
-    score alike."""
+                 min_cosine: float, min_lexical: float, top_k: int | None = None,
+                 chunk: int = 20_000
+                 ) -> Iterator[tuple[list[tuple[int, int]], list[list[float]]]]:
+    """The candidate pairs (i < j) of headed keywords on their unit vectors and the
+    `FEATURES` of each, in chunks of at most `chunk` pairs (so a large batch is scored a
+    chunk at a time). Candidates: a cosine ≥ `min_cosine` among each keyword's `top_k`
+    nearest (all of them when None; in blocks of rows with numpy, rounded as
+    `vectors.vector_edges` rounds), or a lexical similarity ≥ `min_lexical` found as the
+    lexical path finds its edges (`vectors.similarity_edges`: pairs sharing only very common
+    words or grams are not proposed), or the same key. One place for the product and the fit
+    (`eval/fit_pair_model.py`), so both score alike."""
     import numpy as np
 
+    if len(headed) < 2:
+        return
     analyses = [p.analysis for p in headed]
-    hand = penalise_other_pages(semantic_edges(units, analyses, HAND_CUTOFF), headed,
-                                HAND_CUTOFF)
     space = Space(analyses)
     key = [space.index[head_key(a)] for a in analyses]
     by_key: dict[int, list[int]] = {}
     for i, u in enumerate(key):
         by_key.setdefault(u, []).append(i)
     lexical: dict[tuple[int, int], float] = {}
-    for u, near in enumerate(similarity_edges(space, min_lexical)):
+    for u, near in enumerate(similarity_edges(space, min(min_lexical, HAND_CUTOFF
+                                                          - LEXICAL_BONUS))):
         for v, sim in near.items():
             for i in by_key.get(u, ()):
                 for j in by_key.get(v, ()):
                     if i < j:
                         lexical[(i, j)] = sim
-    for same in by_key.values():
-        for x, i in enumerate(same):
-            for j in same[x + 1:]:
-                lexical[(i, j)] = 1.0
+    same: set[tuple[int, int]] = set()
+    for group in by_key.values():
+        same.update((i, j) for x, i in enumerate(group) for j in group[x + 1:])
     matrix = np.asarray(units, dtype=np.float64)
+    n = len(headed)
     cosine: dict[tuple[int, int], float] = {}
-    for start in range(0, len(headed), _BLOCK):
-        block = matrix[start:start + _BLOCK] @ matrix.T
-        for a, j in zip(*np.nonzero(block >= min_cosine), strict=True):
-            i = start + int(a)
-            if i < int(j):
-                cosine[(i, int(j))] = float(block[a, j])
+    for start in range(0, n, _BLOCK):
+        block = np.round(matrix[start:start + _BLOCK] @ matrix.T, DECIMALS)
+        for a in range(block.shape[0]):
+            i = start + a
+            row = block[a]
+            row[i] = -np.inf
+            if top_k is not None and top_k < n - 1:
+                near_js = np.argpartition(-row, top_k)[:top_k]
+            else:
+                near_js = np.arange(n)
+            for j in near_js[row[near_js] >= min_cosine].tolist():
+                cosine[(min(i, j), max(i, j))] = min(1.0, float(row[j]))
     pages = [page_types(a) for a in analyses]
+    wanted = {pair for pair, sim in lexical.items() if sim >= min_lexical}
+    pairs = sorted(set(cosine) | wanted | same)
     conflict_at = FEATURES.index("page_conflict")
-    pairs = sorted(set(cosine) | set(lexical))
-    rows: list[list[float]] = []
-    for i, j in pairs:
-        pa, pb = headed[i], headed[j]
-        cos = cosine.get((i, j))
-        if cos is None:
-            cos = float(matrix[i] @ matrix[j])
-        lex = lexical.get((i, j))
-        if lex is None:
-            lex = space.sim(key[i], key[j])
-        row = [hand[i].get(j, 0.0), cos, lex, float(other_pages(pa, pb)),
-               *pair_features(space, key[i], key[j], pa, pb, pa.firm_bit, pb.firm_bit)]
-        row[conflict_at] = float(pages_conflict(pages[i], pages[j]))
-        rows.append(row)
-    return pairs, rows
+    for begin in range(0, len(pairs), chunk):
+        part = pairs[begin:begin + chunk]
+        rows: list[list[float]] = []
+        for i, j in part:
+            pa, pb = headed[i], headed[j]
+            cos = cosine.get((i, j))
+            if cos is None:
+                cos = min(1.0, round(float(matrix[i] @ matrix[j]), DECIMALS))
+            is_same = (i, j) in same
+            edge = lexical.get((i, j))
+            lex = 1.0 if is_same else edge if edge is not None else space.sim(key[i], key[j])
+            other = other_pages(pa, pb)
+            conflict = pages_conflict(pages[i], pages[j])
+            row = [hand_similarity(cos, edge, is_same, other, conflict), cos, lex, float(other),
+                   *pair_features(space, key[i], key[j], pa, pb, pa.firm_bit, pb.firm_bit)]
+            row[conflict_at] = float(conflict)
+            rows.append(row)
+        yield part, rows
 
 
 @dataclass(frozen=True)
@@ -153,6 +204,8 @@ class PairModel:
     threshold: float
     min_cosine: float
     min_lexical: float
+    #: each keyword's nearest neighbours (by cosine) that may be candidates; None: all
+    top_k: int | None = None
 
     def fits(self, model: str | None) -> bool:
         """Whether `model` (a name, a hub id or a path) is the one the coefficients hold for."""
@@ -173,20 +226,22 @@ class PairModel:
     def edges(self, headed: Sequence[Prepared], units: Sequence[tuple[float, ...]]
               ) -> list[dict[int, float]]:
         """Edges (≥ `threshold`, symmetric) between headed keywords, by probability, without
-        the pairs whose page types conflict (as on the hand path)."""
-        pairs, rows = vector_pairs(headed, units, self.min_cosine, self.min_lexical)
+        the pairs whose page types conflict (as on the hand path); scored a chunk at a time."""
         out: list[dict[int, float]] = [{} for _ in headed]
         conflict_at = FEATURES.index("page_conflict")
-        for (i, j), row, p in zip(pairs, rows, self.probabilities(rows), strict=True):
-            if p >= self.threshold and not row[conflict_at]:
-                out[i][j] = out[j][i] = p
+        for pairs, rows in vector_pairs(headed, units, self.min_cosine, self.min_lexical,
+                                        self.top_k):
+            for (i, j), row, p in zip(pairs, rows, self.probabilities(rows), strict=True):
+                if p >= self.threshold and not row[conflict_at]:
+                    out[i][j] = out[j][i] = p
         return out
 
     def to_json(self) -> dict[str, object]:
         return {"embedding_model": self.embedding_model, "features": list(self.features),
                 "mean": list(self.mean), "scale": list(self.scale), "coef": list(self.coef),
                 "intercept": self.intercept, "threshold": self.threshold,
-                "min_cosine": self.min_cosine, "min_lexical": self.min_lexical}
+                "min_cosine": self.min_cosine, "min_lexical": self.min_lexical,
+                "top_k": self.top_k}
 
 
 @functools.cache
@@ -195,15 +250,21 @@ def shipped() -> PairModel | None:
     features than this code computes (then the hand rules cluster)."""
     try:
         raw = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        model = PairModel(
+            embedding_model=str(raw["embedding_model"]), features=tuple(raw["features"]),
+            mean=tuple(float(v) for v in raw["mean"]),
+            scale=tuple(float(v) for v in raw["scale"]),
+            coef=tuple(float(v) for v in raw["coef"]), intercept=float(raw["intercept"]),
+            threshold=float(raw["threshold"]), min_cosine=float(raw["min_cosine"]),
+            min_lexical=float(raw["min_lexical"]),
+            top_k=None if raw.get("top_k") is None else int(raw["top_k"]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("pair model %s not usable (%s): clustering by the threshold", MODEL_FILE,
+                    exc)
         return None
-    model = PairModel(
-        embedding_model=str(raw["embedding_model"]), features=tuple(raw["features"]),
-        mean=tuple(float(v) for v in raw["mean"]), scale=tuple(float(v) for v in raw["scale"]),
-        coef=tuple(float(v) for v in raw["coef"]), intercept=float(raw["intercept"]),
-        threshold=float(raw["threshold"]), min_cosine=float(raw["min_cosine"]),
-        min_lexical=float(raw["min_lexical"]))
     if model.features != FEATURES or not (len(model.mean) == len(model.scale)
                                          == len(model.coef) == len(FEATURES)):
+        log.warning("pair model %s was fitted on other features: clustering by the threshold",
+                    MODEL_FILE)
         return None
     return model
