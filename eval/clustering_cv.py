@@ -17,7 +17,8 @@ from __future__ import annotations
 import argparse
 import itertools
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import TypeVar
 
 from eval.clustering import by_niche, labels, rows_of
 from eval.metrics import adjusted_rand_index, pair_f1
@@ -33,6 +34,7 @@ TUNING_SETS: tuple[str, ...] = ("dev", "dev2", "dev3", "dev4")
 
 Config = tuple[str, float]  # linkage, threshold
 Predictions = dict[Config, dict[str, list[str]]]  # config → niche → a label per row
+C = TypeVar("C", bound=Hashable)  # any configuration key
 
 
 def tuning_rows() -> list[dict[str, str]]:
@@ -76,6 +78,26 @@ def leave_one_niche_out(preds: Predictions) -> tuple[float, float, float, Counte
     return adjusted_rand_index(held_p, held_g), precision, recall, chosen
 
 
+def writers() -> dict[str, list[str]]:
+    """Each tuning set's niches (one writer each)."""
+    return {name: sorted(by_niche(rows_of(name))) for name in TUNING_SETS}
+
+
+def leave_one_writer_out(preds: Mapping[C, dict[str, list[str]]]
+                         ) -> dict[str, tuple[C, float]]:
+    """For each tuning set: the configuration with the best pooled ARI on the other writers'
+    niches, and the pooled ARI it gets on this set's own (the closest estimate here of a
+    writer nobody tuned on; `eval.fit_pair_model.lowo` does the same for fitted scorers)."""
+    gold = {n: [r["cluster"] for r in rows] for n, rows in by_niche(tuning_rows()).items()}
+    groups = writers()
+    out: dict[str, tuple[C, float]] = {}
+    for held, own in groups.items():
+        train = [n for name, niches in groups.items() if name != held for n in niches]
+        best = max(preds, key=lambda c: adjusted_rand_index(*_pooled(gold, preds[c], train)))
+        out[held] = best, adjusted_rand_index(*_pooled(gold, preds[best], own))
+    return out
+
+
 def local_predictions() -> Predictions:
     from igny8d.ai.cluster import cluster_keywords
     from igny8d.ai.cluster.groups import place_leftovers
@@ -115,10 +137,15 @@ def main(argv: list[str] | None = None) -> int:
         gold = {n: [r["cluster"] for r in rows] for n, rows in by_niche(tuning_rows()).items()}
         for config, pred in preds.items():
             ari = adjusted_rand_index(*_pooled(gold, pred, sorted(gold)))
-            print(f"{mode:10} {config[0]:8} {config[1]:.3f}  dev ARI {ari:.3f}")
+            print(f"{mode:10} {config[0]:8} {config[1]:.3f}  tuning ARI {ari:.3f}")
         ari, p, r, chosen = leave_one_niche_out(preds)
         print(f"{mode:10} leave-one-niche-out ARI {ari:.3f} (P {p:.3f} R {r:.3f}); chosen: "
               + ", ".join(f"{c[0]} {c[1]:.3f} ×{k}" for c, k in chosen.most_common()))
+        lowo = leave_one_writer_out(preds)
+        for held, (config, ari) in lowo.items():
+            print(f"{mode:10} others → {held}: ARI {ari:.3f} at {config[0]} {config[1]:.3f}")
+        print(f"{mode:10} leave-one-writer-out mean ARI "
+              f"{sum(a for _, a in lowo.values()) / len(lowo):.3f}")
     return 0
 
 

@@ -1,14 +1,16 @@
-"""Static word vectors (`eval.build_word_vectors`) in the clustering, measured on DEV only.
+"""Static word vectors (`eval.build_word_vectors`) in the clustering, measured on the tuning sets.
 
     HF_HUB_OFFLINE=1 PYTHONPATH=. python -m eval.word_vectors_cv [--table PATH] [--dims 64]
+                                                         [--only-b]
 
 (a) The table as the embeddings of the embeddings path (a keyword's vector: its words'), each
 linkage at each threshold. (b) Blended into the local path: two terms that share no stem and
 whose static cosine is ≥ `floor` get the similarity max(lexical, `weight` * cosine), times
 the facets' penalties (`Space.factor`: page types still veto) and under the same intent
 conflicts; for each (floor, weight) the local thresholds. Each set of configurations is
-scored by leave-one-niche-out (`eval.clustering_cv`), baseline included. The local path is
-patched for the run only (`blended`); igny8d itself is unchanged. Holdouts are never read.
+scored by leave-one-niche-out over the tuning sets' niches (`eval.clustering_cv.TUNING_SETS`),
+baseline included, and leave-one-writer-out (configuration chosen on the other tuning sets).
+The local path is patched for the run only (`blended`). Holdouts are never read.
 """
 
 from __future__ import annotations
@@ -23,8 +25,14 @@ from unittest import mock
 import numpy as np
 
 from eval.build_word_vectors import Table, build, load
-from eval.clustering import by_niche, labels, rows_of
-from eval.clustering_cv import _pooled, leave_one_niche_out
+from eval.clustering import by_niche, labels
+from eval.clustering_cv import (
+    LOCAL_THRESHOLDS,
+    _pooled,
+    leave_one_niche_out,
+    leave_one_writer_out,
+    tuning_rows,
+)
 from eval.metrics import adjusted_rand_index, pair_f1
 from igny8d.ai import ClusterResult, KeywordItem
 from igny8d.ai.cluster import cluster_keywords, linkage, vectors
@@ -34,8 +42,10 @@ from igny8d.ai.text import Analysis, analyse
 
 FLOORS = (0.75, 0.8, 0.85, 0.9)
 WEIGHTS = (0.3, 0.5, 0.7)
+#: The local thresholds (below `linkage.MIN_EDGE`, 0.15, every threshold gives the same
+#: clusters: 0.05 and 0.1 were measured equal to 0.15, blend and baseline).
 THRESHOLDS = (0.15, 0.2, 0.25)
-BASELINE_THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
+BASELINE_THRESHOLDS = LOCAL_THRESHOLDS
 EMBEDDING_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85)
 
 Config = tuple[float, float, float]  # floor, weight, threshold (weight 0: the baseline)
@@ -90,13 +100,13 @@ def predict(configs: Sequence[Config], run: Callable[[Config, list[KeywordItem]]
     out: Preds = {}
     for config in configs:
         out[config] = {}
-        for niche, rows in by_niche(rows_of("dev")).items():
+        for niche, rows in by_niche(tuning_rows()).items():
             items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
             out[config][niche] = labels(run(config, items), [k.id for k in items])[0]
     return out
 
 
-def local_predictions(table: Table) -> Preds:
+def local_predictions(table: Table, floors: Sequence[float] = FLOORS) -> Preds:
     def run(config: Config, items: list[KeywordItem]) -> ClusterResult:
         floor, weight, threshold = config
         if not weight:
@@ -104,7 +114,7 @@ def local_predictions(table: Table) -> Preds:
         with blended(table, floor, weight):
             return place_leftovers(cluster_keywords(items, threshold=threshold), items)
     configs = [(0.0, 0.0, t) for t in BASELINE_THRESHOLDS]
-    configs += list(itertools.product(FLOORS, WEIGHTS, THRESHOLDS))
+    configs += list(itertools.product(floors, WEIGHTS, THRESHOLDS))
     return predict(configs, run)
 
 
@@ -120,32 +130,41 @@ def static_embedding_predictions(table: Table) -> Preds:
 
 
 def summary(preds: Preds, tag: str) -> str:
-    gold = {n: [r["cluster"] for r in rows] for n, rows in by_niche(rows_of("dev")).items()}
+    gold = {n: [r["cluster"] for r in rows] for n, rows in by_niche(tuning_rows()).items()}
     names = sorted(gold)
     best = max(preds, key=lambda c: adjusted_rand_index(*_pooled(gold, preds[c], names)))
     p, g = _pooled(gold, preds[best], names)
     _, precision, recall = pair_f1(p, g)
     ari, lp, lr, chosen = leave_one_niche_out(preds)  # type: ignore[arg-type]
-    return (f"{tag}: best on all dev {best} ARI {adjusted_rand_index(p, g):.3f} "
-            f"(P {precision:.3f} R {recall:.3f}); leave-one-niche-out ARI {ari:.3f} "
+    lowo = leave_one_writer_out(preds)
+    mean = sum(a for _, a in lowo.values()) / len(lowo)
+    return (f"{tag}: best on all tuning niches {best} ARI {adjusted_rand_index(p, g):.4f} "
+            f"(P {precision:.3f} R {recall:.3f}); leave-one-niche-out ARI {ari:.4f} "
             f"(P {lp:.3f} R {lr:.3f}), chosen " +
-            ", ".join(f"{c} ×{k}" for c, k in chosen.most_common(3)))
+            ", ".join(f"{c} ×{k}" for c, k in chosen.most_common(3)) +
+            "".join(f"\n  others → {held}: ARI {a:.4f} at {c}" for held, (c, a) in lowo.items())
+            + f"\n  leave-one-writer-out mean ARI {mean:.4f}")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m eval.word_vectors_cv")
     ap.add_argument("--table", type=Path, help="a table built by eval.build_word_vectors")
     ap.add_argument("--dims", type=int, default=64, help="without --table: build at these")
+    ap.add_argument("--only-b", action="store_true", help="skip (a), the static embeddings")
+    ap.add_argument("--floors", type=lambda v: tuple(map(float, v.split(","))), default=FLOORS,
+                    help="(b)'s cosine floors, comma-separated")
     args = ap.parse_args(argv)
     if args.table:
         table = load(args.table)
     else:
         tokens, matrix = build(args.dims)
         table = Table(tokens, matrix.astype(np.float16).astype(np.float32))
-    print(summary(static_embedding_predictions(table), "(a) static vectors as embeddings"))
-    local = local_predictions(table)
-    print(summary({c: p for c, p in local.items() if not c[1]}, "local baseline"))
-    print(summary(local, "(b) local + static vectors"))
+    if not args.only_b:
+        print(summary(static_embedding_predictions(table), "(a) static vectors as embeddings"))
+    local = local_predictions(table, args.floors)
+    print(summary({c: p for c, p in local.items() if not c[1]}, "local baseline"), flush=True)
+    print(summary({c: p for c, p in local.items() if c[1]}, "(b) blend configurations only"))
+    print(summary(local, "(b) local + static vectors (baseline configurations included)"))
     return 0
 
 

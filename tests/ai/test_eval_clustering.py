@@ -199,6 +199,25 @@ def test_leave_one_niche_out_never_chooses_on_the_held_niche() -> None:
     assert (ari, precision, recall) == (1.0, 1.0, 1.0) and chosen == {("a", 0.1): 67}
 
 
+def test_leave_one_writer_out_chooses_on_the_other_writers() -> None:
+    """A configuration perfect on one writer's niches only is not chosen for that writer:
+    its fold is scored at the configuration best on the other three sets."""
+    from eval.clustering import by_niche
+    from eval.clustering_cv import TUNING_SETS, leave_one_writer_out, tuning_rows, writers
+
+    gold = {n: [r["cluster"] for r in rows] for n, rows in by_niche(tuning_rows()).items()}
+    groups = writers()
+    assert sorted(groups) == sorted(TUNING_SETS) and sum(map(len, groups.values())) == 67
+    alone = {n: [f"k{i}" for i in range(len(g))] for n, g in gold.items()}
+    dev = set(groups["dev"])
+    only_dev = {n: (gold[n] if n in dev else alone[n]) for n in gold}
+    not_dev = {n: (alone[n] if n in dev else gold[n]) for n in gold}
+    out = leave_one_writer_out({"only dev": only_dev, "not dev": not_dev})
+    assert out["dev"] == ("not dev", 0.0)  # every dev keyword alone
+    out = leave_one_writer_out({"alone": alone, "gold": gold})
+    assert out == {name: ("gold", 1.0) for name in TUNING_SETS}
+
+
 def test_the_density_variants_keep_what_they_say() -> None:
     """eval.clustering_density: deterministic parts of dev, each of the shape it names."""
     from collections import Counter
