@@ -750,6 +750,10 @@ def test_a_ranking_word_and_a_word_that_describes_a_kind_is_no_name() -> None:
     assert not any("Best Gaming Review" in t for t in got), got
     got = titles("best cheap", "best cheap laptop", "best cheap gaming laptop")
     assert not any(t.startswith("Best Cheap Review:") for t in got), got
+    # a primary of modifiers alone names no thing: the next keyword's does
+    got = titles("best cheap", "best cheap phone", "best cheap android phone")
+    assert got[0] == "The 4 Best Phones", got
+    assert not any("Best Cheap" in t for t in got), got
     assert not names_in(["best wireless", "best wireless headphones",
                          "best wireless sport headphones"])
 

@@ -708,6 +708,13 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
     versus = bool(left and right)
     topic = head.topic_words if versus else \
         for_audience(head.subject_words or head.topic_words)
+    if not versus and _modifiers_only(topic):
+        # a primary of modifiers alone ("best cheap") names no thing: the next keyword that
+        # does gives the topic ("best cheap laptop"), not "The 4 Best Best Cheaps"
+        other = next((k for k in ordered[1:] if not k.sides[0] and
+                      not _modifiers_only(k.topic_words)), None)
+        if other is not None:
+            topic = for_audience(other.subject_words or other.topic_words)
     core_words = head.topic_words
     core_stems = {stem(normalise(w)) for w in core_words}
     core_compact = "".join(normalise(w).replace(" ", "") for w in core_words)
@@ -771,6 +778,13 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
                 any(normalise(w) in brand_words or normalise(w) in NAME_TIERS
                     for w in topic) or cased_name,
                 opaque=tuple(sorted(opaque)), named=named)
+
+
+def _modifiers_only(words: Sequence[str]) -> bool:
+    """Whether a keyword's topic is only modifiers and stop words: the analysis found no
+    thing in it and kept its words ("best cheap")."""
+    v = vocabulary()
+    return all(normalise(w) in v.modifiers or normalise(w) in v.stopwords for w in words)
 
 
 def _abbreviates(topic: Sequence[str], keywords: Sequence[Keyword]) -> bool:
