@@ -12,6 +12,7 @@ import re
 from igny8d.ai import KeywordItem, generate_article, generate_ideas
 from igny8d.ai.article import meta_description
 from igny8d.ai.ideas import plan_keywords
+from igny8d.ai.ideas.planning import names_in
 from igny8d.ai.types import ArticleBrief, ClusterBrief, IdeaDraft, OutlineSection
 
 
@@ -527,7 +528,7 @@ def test_a_site_address_typed_names_the_site() -> None:
 def test_a_task_typed_without_how_to_is_taught() -> None:
     got = titles("host website on home server", "self hosting a website at home",
                  "can i host a website on my own computer")
-    assert "How to Host a Website on a Home Server (Step by Step)" in got, got
+    assert "How to Host a Website on Home Server (Step by Step)" in got, got
     assert not any("Make the Most" in t for t in got), got
     got = titles("prequalify for personal loan", "personal loan prequalification",
                  "personal loan pre approval")
@@ -716,3 +717,73 @@ def test_goods_near_me_are_bought_not_found() -> None:
         "How to Find a Good Mattress Store Near You"
     assert titles("personal loans near me", "loan companies near me",
                   "loan places near me")[0] == "How to Find a Good Personal Loan Near You"
+
+
+def _bare_task(typed: str) -> str | None:
+    """The task of a cluster whose only how-to is typed bare, beside a question that uses
+    its first word as a verb ("can i change the oil in car")."""
+    verb, _, rest = typed.partition(" ")
+    return plan_keywords([(typed, 100), (f"can i {verb} the {rest}", 50)]).task
+
+
+def test_a_bare_task_gets_an_article_only_on_a_known_counted_object() -> None:
+    # round 13 read the last word before a preposition as a countable head
+    assert _bare_task("change oil in car") == "Change Oil in Car"
+    assert _bare_task("make money online") == "Make Money Online"
+    assert _bare_task("build credit fast") == "Build Credit Fast"
+    assert _bare_task("stop dog barking at night") == "Stop Dog Barking at Night"
+    assert _bare_task("remove rust from bike chain") == "Remove Rust from Bike Chain"
+    assert _bare_task("drive car in snow") == "Drive Car in Snow"
+    assert _bare_task("plant garlic in fall") == "Plant Garlic in Fall"
+    assert _bare_task("set up tent in rain") == "Set Up Tent in Rain"
+    # a product of the lists, or a noun the cluster itself writes with "a", takes one
+    assert _bare_task("replace faucet in kitchen") == "Replace a Faucet in Kitchen"
+    got = titles("host website on home server", "self hosting a website at home",
+                 "can i host a website on my own computer")
+    assert got[0] == "How to Host a Website on Home Server (Step by Step)", got
+
+
+def test_a_ranking_word_and_a_word_that_describes_a_kind_is_no_name() -> None:
+    # round 13 named "Best Gaming" (a gerund) and "Best Cheap" (a modifier) like "Best Egg"
+    got = titles("best gaming", "best gaming laptop", "best gaming budget laptop")
+    assert got[0] == "The 4 Best Gaming Options", got
+    assert not any("Best Gaming Review" in t for t in got), got
+    got = titles("best cheap", "best cheap laptop", "best cheap gaming laptop")
+    assert not any(t.startswith("Best Cheap Review:") for t in got), got
+    # a primary of modifiers alone names no thing: the next keyword's does
+    got = titles("best cheap", "best cheap phone", "best cheap android phone")
+    assert got[0] == "The 4 Best Phones", got
+    assert not any("Best Cheap" in t for t in got), got
+    assert not names_in(["best wireless", "best wireless headphones",
+                         "best wireless sport headphones"])
+
+
+def test_an_ordinary_word_a_phrase_starts_with_is_no_acronym() -> None:
+    # round 13 capitalised "bar" beside "bar and restaurant", "car" beside "car accident
+    # report": the phrase has the word itself
+    for cluster in (("bar", "bar and restaurant", "bar near me"),
+                    ("car", "car accident report", "car insurance"),
+                    ("ham", "ham and mustard", "ham recipes")):
+        got = [t for i in ideas(*cluster) for t in (i.title, *headings(i))]
+        word = cluster[0].upper()
+        assert not any(re.search(rf"\b{word}\b", t) for t in got), got
+
+
+def test_a_buyer_or_a_trade_near_me_is_not_where_to_buy() -> None:
+    # the searcher sells: "we buy houses" is said by the buyer
+    for cluster in (("we buy houses near me", "we buy houses for cash",
+                     "sell my house fast near me"),
+                    ("we buy gold near me", "gold buyers near me", "cash for gold near me"),
+                    ("we buy gold near me", "companies that buy gold")):
+        got = titles(*cluster)
+        assert not any("Buy" in t for t in got), got
+    # a shop named by its trade is a place to go, not goods bought
+    for cluster in (("pawn near me", "pawn shop near me", "pawn shops near me"),
+                    ("print near me", "print shop near me"),
+                    ("coffee near me", "coffee shop near me")):
+        got = titles(*cluster)
+        assert not any("Buy" in t for t in got), got
+    assert titles("coffee near me", "coffee shop near me")[0] == \
+        "How to Find Good Coffee Near You"
+    # the searcher's own "buy" still buys
+    assert titles("gold near me", "where to buy gold near me")[0].startswith("Where to Buy")

@@ -9,6 +9,7 @@ the cluster's volume whose keywords carry their cues, plus a prior from the clus
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -174,13 +175,31 @@ class Plan:
         for k in sorted(self.keywords, key=lambda k: k.bare):
             if k.task:
                 words = [second_person.get(w.lower(), w) for w in k.topic_words]
-                return title_case(_with_articles(words) if k.bare else words)
+                return title_case(_with_articles(words, self._counted_nouns) if k.bare
+                                  else words)
         signs_in = self.has_cue("login", "log in", "sign in", "signin")
         if self.intent == "navigational" and signs_in:
             # the destination: a brand the lexicon knows, else the topic ("netflix login")
             brands = self.primary.analysis.brands
             return "Sign In to " + (title_case(brands[0].split()) if brands else self.t)
         return self._noun_task()
+
+    @property
+    def _counted_nouns(self) -> frozenset[str]:
+        """Stems of the nouns the cluster itself counts: the head of a noun phrase a keyword
+        writes after "a" or "an" ("can i host *a website* on my own computer")."""
+        iw, stop = idea_words(), vocabulary().stopwords
+        nouns: set[str] = set()
+        for k in self.keywords:
+            t = k.analysis.tokens
+            for i, w in enumerate(t):
+                if w not in ("a", "an"):
+                    continue
+                phrase = list(itertools.takewhile(
+                    lambda x: x not in iw.prepositions and x not in stop, t[i + 1:i + 4]))
+                if phrase:
+                    nouns.add(stem(phrase[-1]))
+        return frozenset(nouns)
 
     def _noun_task(self) -> str | None:
         """The task a topic names with a noun ("monstera care" → "Care for a Monstera",
@@ -384,21 +403,29 @@ class Plan:
         *store* near me", "mattress *outlet*"): "Where to Buy a Standing Desk Near You", not
         "How to Find a Good Standing Desk Near You". A product noun of the lists is no
         evidence ("personal loans near me" are no goods), nor a topic that is the shop
-        itself ("mattress store near me")."""
+        itself ("mattress store near me"). Not bought by the searcher: "buy" said by a
+        buyer ("*we* buy houses near me", "companies that buy gold"), a cluster that sells
+        ("sell my house fast", "gold buyers", "cash for gold"), nor a shop named by its
+        trade ("*pawn* shop", "*coffee* shop": a café, not coffee sold)."""
         if not self.local or self.brand or self.versus or self.hired:
             return False
         topic = tuple(stem(normalise(w)) for w in self.topic)
         size = len(topic)
         if not size or topic[-1] in _SELLERS:
             return False
-        for k in self.keywords:
-            t = tuple(stem(w) for w in k.analysis.tokens)
+        tokens = [tuple(stem(w) for w in k.analysis.tokens) for k in self.keywords]
+        if any(w in _SELLING for t in tokens for w in t) or \
+                any("cash for" in k.analysis.normalised for k in self.keywords):
+            return False
+        for t in tokens:
             for i in range(len(t) - size + 1):
                 at = t[i:i + size] == topic
                 after = t[i + size] if at and i + size < len(t) else ""
-                before = t[i - 1] if at and i else ""
-                if at and (after in _SELLERS or before == "buy" or
-                           (before in ("a", "an") and i > 1 and t[i - 2] == "buy")):
+                buy = i - 1 if at and i and t[i - 1] == "buy" else \
+                    i - 2 if at and i > 1 and t[i - 1] in ("a", "an") and t[i - 2] == "buy" \
+                    else -1
+                if at and ((after in _SELLERS and topic[-1] not in _TRADES) or
+                           (buy >= 0 and (buy == 0 or t[buy - 1] not in _BUYERS))):
                     return True
         return False
 
@@ -419,6 +446,16 @@ _PLACE_WORDS = frozenset({w for tail in PLACE_TAILS for w in tail})
 #: Shops that sell a thing, after its name ("mattress *outlet* near me"), stemmed.
 _SELLERS = frozenset(stem(w) for w in ("store", "shop", "outlet", "dealer", "retailer",
                                         "showroom", "warehouse"))
+#: Who buys from the searcher, before "buy" ("*we* buy houses", "companies *that* buy
+#: gold"), stemmed.
+_BUYERS = frozenset(stem(w) for w in ("we", "i", "who", "that", "companies", "company"))
+#: Words of a cluster that sells to a buyer ("sell my house fast", "gold buyers"), stemmed.
+_SELLING = frozenset(stem(w) for w in ("sell", "selling", "sold", "buyer", "buyers"))
+#: Shops named by their trade, not by goods they sell ("*pawn* shop", "*print* shop",
+#: "*coffee* shop", "*body* shop"), stemmed.
+_TRADES = frozenset(stem(w) for w in ("pawn", "print", "coffee", "body", "repair", "thrift",
+                                       "dollar", "convenience", "barber", "tattoo", "auto",
+                                       "smoke"))
 #: Modifiers of a search for what to get instead of a named thing.
 ALTERNATIVE_CUES = frozenset({"alternative", "alternatives", "alternatives to",
                               "alternative to", "competitors"})
@@ -453,29 +490,38 @@ _SERVICES = frozenset({"haircut", "manicure", "pedicure", "massage", "facial", "
                        "piercing", "wax", "tan", "perm", "makeover", "workout"})
 
 
-def _with_articles(words: Sequence[str]) -> list[str]:
+def _with_articles(words: Sequence[str], counted: frozenset[str]) -> list[str]:
     """A task typed bare with the articles a keyword leaves out ("host website on home
-    server" → "host a website on a home server"): each noun phrase after the verb or a
-    preposition that has no determiner and one countable, singular head takes "a" or "an";
-    a gerund ("without *affecting* credit"), a particle ("set *up* tent"), an uncountable
-    or plural head ("credit", "tomatoes") none."""
-    iw, stop = idea_words(), vocabulary().stopwords
+    server" → "host a website on home server"), where they are sure: only on the verb's
+    direct object, or the object of "for" ("prequalify for a personal loan"), that has no
+    determiner and ends on a countable, singular noun the project knows: a product of the
+    lists, or one the cluster writes with "a" itself (`counted`, "can i host *a website*").
+    Never after a preposition of time or place ("at night", "in snow", "on home server"),
+    on a mass noun or a word after the noun ("oil", "money online", "credit fast"), a gerund
+    ("without *affecting* credit") or a particle ("set *up* tent"): those are left as
+    typed, which reads better than a wrong article ("a Money Online", "at a Night")."""
+    iw, v = idea_words(), vocabulary()
+    known = v.product_stems | v.bookable_stems | counted
     out = list(words[:1])
     rest = list(words[1:])
     while rest and normalise(rest[0]) in iw.particles:
         out.append(rest.pop(0))
+    takes = True  # the direct object first
     while rest:
         if normalise(rest[0]) in iw.prepositions:
+            takes = normalise(rest[0]) == "for"
             out.append(rest.pop(0))
             continue
         end = next((i for i, w in enumerate(rest) if normalise(w) in iw.prepositions),
                    len(rest))
         phrase, rest = rest[:end], rest[end:]
         first, head = normalise(phrase[0]), normalise(phrase[-1])
-        if first not in stop and not first.endswith("ing") and not YEAR_OR_NUMBER.match(first) \
-                and countable(head) and not is_plural(head):
+        if takes and first not in v.stopwords and not first.endswith("ing") and \
+                not YEAR_OR_NUMBER.match(first) and countable(head) and \
+                not is_plural(head) and stem(head) in known:
             out.append(english.indefinite_article(title_case(phrase)))
         out.extend(phrase)
+        takes = False
     return out
 
 
@@ -539,13 +585,15 @@ def _lines_of(analyses: Sequence[Analysis]) -> frozenset[str]:
     "best egg loans", "best egg personal loan": the lender Best Egg). A ranked kind is
     followed by its own kinds ("best laptop", "best laptop bag", "best laptop for
     students"), never always by one product; an acronym of the lists ("best vpn") or a
-    product noun ("best laptop") ranks a kind whatever follows it."""
-    v, iw = vocabulary(), idea_words()
+    product noun ("best laptop") ranks a kind whatever follows it, and so does a word that
+    describes the kind: a gerund, an adjective or any word of the lists ("best *gaming*
+    laptop", "best *cheap* phone", "best *wireless* headphones"), not "The 4 Best Best
+    Cheaps"."""
+    v = vocabulary()
     names: set[str] = set()
     for a in analyses:
         t = a.tokens
-        if len(t) != 2 or t[0] not in RANKED or stem(t[1]) in v.product_stems or \
-                t[1] in iw.acronyms:
+        if len(t) != 2 or t[0] not in RANKED or _describes(t[1]):
             continue
         rest = [b.tokens[2:] for b in analyses if b.tokens != t]
         if len(rest) >= 2 and all(b.tokens[:2] == t for b in analyses) and \
@@ -554,6 +602,23 @@ def _lines_of(analyses: Sequence[Analysis]) -> frozenset[str]:
                 any(len(r) > 1 for r in rest):
             names.add(" ".join(t))
     return frozenset(names)
+
+
+def _describes(word: str) -> bool:
+    """Whether a word after a ranking word describes the kind ranked rather than naming a
+    line: a gerund ("gaming"), a word with an adjective's ending ("wireless", "portable",
+    "organic") or a word of the project's lists (a modifier such as "cheap", a product, a
+    task, an acronym, a trailing adjective, a mass noun)."""
+    v, iw = vocabulary(), idea_words()
+    s = stem(word)
+    return word.endswith(_ADJECTIVE_ENDINGS) or word in v.modifiers or \
+        word in v.stopwords or s in v.product_stems or s in v.bookable_stems or \
+        s in v.task_stems or word in iw.acronyms or word in iw.trailing_adjectives or \
+        word in iw.uncountable or word in iw.keep_in_topic or word in iw.audiences
+
+
+#: Endings of gerunds and adjectives ("gaming", "wireless", "portable", "organic").
+_ADJECTIVE_ENDINGS = ("ing", "less", "ful", "able", "ible", "ive", "ous", "ic", "al", "ish")
 
 
 #: The `analysis.NOUN_TAILS` as the rest of a keyword after a name.
@@ -643,6 +708,13 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
     versus = bool(left and right)
     topic = head.topic_words if versus else \
         for_audience(head.subject_words or head.topic_words)
+    if not versus and _modifiers_only(topic):
+        # a primary of modifiers alone ("best cheap") names no thing: the next keyword that
+        # does gives the topic ("best cheap laptop"), not "The 4 Best Best Cheaps"
+        other = next((k for k in ordered[1:] if not k.sides[0] and
+                      not _modifiers_only(k.topic_words)), None)
+        if other is not None:
+            topic = for_audience(other.subject_words or other.topic_words)
     core_words = head.topic_words
     core_stems = {stem(normalise(w)) for w in core_words}
     core_compact = "".join(normalise(w).replace(" ", "") for w in core_words)
@@ -708,14 +780,23 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
                 opaque=tuple(sorted(opaque)), named=named)
 
 
+def _modifiers_only(words: Sequence[str]) -> bool:
+    """Whether a keyword's topic is only modifiers and stop words: the analysis found no
+    thing in it and kept its words ("best cheap")."""
+    v = vocabulary()
+    return all(normalise(w) in v.modifiers or normalise(w) in v.stopwords for w in words)
+
+
 def _abbreviates(topic: Sequence[str], keywords: Sequence[Keyword]) -> bool:
     """Whether the topic, one word of three letters or more, is the initials of a keyword's
     words ("abrp" beside "a better route planner"): an acronym, written in capitals. Only
     its casing: an acronym may be a name ("ABRP") or a kind ("a CDN"), and so may the
-    phrase it abbreviates ("Private Internet Access", "a Content Delivery Network")."""
+    phrase it abbreviates ("Private Internet Access", "a Content Delivery Network"). A
+    phrase that has the word itself spells nothing out ("*bar* and restaurant", "*car*
+    accident report": no "BAR"), nor is a word of the project's lists an acronym."""
     words = [normalise(w) for w in topic]
-    return len(words) == 1 and len(words[0]) >= 3 and \
-        any(len(k.analysis.tokens) == len(words[0]) and
+    return len(words) == 1 and len(words[0]) >= 3 and not _describes(words[0]) and \
+        any(len(k.analysis.tokens) == len(words[0]) and words[0] not in k.analysis.tokens and
             "".join(w[0] for w in k.analysis.tokens) == words[0] for k in keywords)
 
 
