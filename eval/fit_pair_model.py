@@ -90,7 +90,7 @@ LOW = 0.1
 #: similarity is computed down to `HAND_CUTOFF`.
 MIN_COSINE, MIN_LEXICAL = 0.4, 0.2
 #: Embeddings: each keyword's nearest neighbours that may be cosine candidates (None: all).
-TOP_K: int | None = None
+TOP_K: int | None = 40
 LOCAL_FEATURES = ("hand", "log_factor", "same_terms", "destination_diff", "both_best",
                   "both_compare", "facet_subset", "unshared_idf", *SHARED)
 VECTOR_FEATURES = FEATURES
