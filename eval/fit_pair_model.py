@@ -62,15 +62,13 @@ from igny8d.ai.cluster.learned import (
     pair_features,
     vector_pairs,
 )
-from igny8d.ai.cluster.linkage import MIN_EDGE, Linkage, _State, lexical_space
+from igny8d.ai.cluster.linkage import MIN_EDGE, Linkage, _State, lexical_space, vector_space
 from igny8d.ai.cluster.rules import DEFAULT_MAX_CLUSTER_SIZE
 from igny8d.ai.cluster.vectors import (
     DESTINATIONS,
     Prepared,
     Space,
-    Vectors,
     _block_cap,
-    page_intents,
     prepare,
 )
 
@@ -178,18 +176,12 @@ def _mask(prepared: list[Prepared], idx: list[int]) -> int:
 
 def vector_niche(name: str, rows: Sequence[dict[str, str]],
                  vector_of: dict[str, tuple[float, ...]], top_k: int | None = TOP_K) -> Niche:
-    """A niche as `cluster_keywords(..., embeddings=...)` prepares it: one key per headed
-    keyword; its candidate pairs and their features as the product computes them
-    (`learned.vector_pairs`)."""
+    """A niche as `cluster_keywords(..., embeddings=...)` prepares it (`vector_space`): one
+    key per headed keyword; its candidate pairs and their features as the product computes
+    them (`learned.vector_pairs`)."""
     prepared = prepare(_items(rows))
-    page_intents(prepared)
-    headed = [p for p in prepared if p.analysis.head]
-    key_of, k = [-1] * len(prepared), 0
-    for i, p in enumerate(prepared):
-        if p.analysis.head:
-            key_of[i], k = k, k + 1
-    vectors = Vectors({p.item.id: vector_of[p.item.text] for p in headed})
-    units = [vectors.of(p.item.id) for p in headed]  # unit vectors, as the product's
+    key_of, headed, units = vector_space(prepared, {p.item.id: vector_of[p.item.text]
+                                                    for p in prepared if p.analysis.head})
     pairs: list[tuple[int, int]] = []
     rows_x: list[list[float]] = []
     for part, part_rows in vector_pairs(headed, units, MIN_COSINE, MIN_LEXICAL, top_k):
@@ -258,34 +250,26 @@ def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
-    """Scores as the product's `PairModel.probabilities` computes them."""
-    mean, scale, coef, intercept = logistic(x, y, w)
-    return _scorer(mean, scale, coef, intercept)
+    """Scores as the product computes them (`PairModel.scores`)."""
+    return _model(*logistic(x, y, w)).scores
 
 
-def fit_logistic_of(model: PairModel) -> Model:
-    """A written model's scores, in the harness's form."""
-    return _scorer(list(model.mean), list(model.scale), list(model.coef), model.intercept)
+def _model(mean: list[float], scale: list[float], coef: list[float], intercept: float,
+           threshold: float = 0.0, top_k: int | None = TOP_K) -> PairModel:
+    return PairModel(embedding_model="all-MiniLM-L6-v2", features=FEATURES, mean=tuple(mean),
+                     scale=tuple(scale), coef=tuple(coef), intercept=intercept,
+                     threshold=threshold, min_cosine=MIN_COSINE, min_lexical=MIN_LEXICAL,
+                     top_k=top_k)
 
 
-def _scorer(mean: list[float], scale: list[float], coef: list[float], intercept: float
-            ) -> Model:
-    m, sc, c = np.asarray(mean), np.asarray(scale), np.asarray(coef)
-    return lambda z: 1.0 / (1.0 + np.exp(-(((z - m) / sc) @ c + intercept)))
-
-
-def write_model(niches: Sequence[Niche], path: Path, model_name: str,
-                top_k: int | None = TOP_K) -> PairModel:
+def write_model(niches: Sequence[Niche], path: Path, top_k: int | None = TOP_K) -> PairModel:
     """The logistic fitted on every tuning niche, its threshold the grid's best pooled ARI
     over them (as each fold of `lowo` chooses), written to `path` for the product."""
-    mean, scale, coef, intercept = logistic(*training(niches))
-    score = _scorer(mean, scale, coef, intercept)
-    preds = predictions(niches, {n.name: score(n.x) for n in niches}, VECTOR_GRID)
+    fitted = logistic(*training(niches))
+    preds = predictions(niches, {n.name: _model(*fitted).scores(n.x) for n in niches},
+                        VECTOR_GRID)
     best = max(preds, key=lambda c: pooled(niches, preds[c]))
-    model = PairModel(embedding_model=model_name, features=FEATURES, mean=tuple(mean),
-                      scale=tuple(scale), coef=tuple(coef), intercept=intercept,
-                      threshold=best[1], min_cosine=MIN_COSINE, min_lexical=MIN_LEXICAL,
-                      top_k=top_k)
+    model = _model(*fitted, threshold=best[1], top_k=top_k)
     path.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
     print(f"wrote {path}: threshold {best[1]:.3f}, in-sample ARI {pooled(niches, preds[best]):.4f}")
     return model
@@ -400,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         if args.path != "embeddings" or args.model != "logistic":
             ap.error("--write takes --path embeddings --model logistic")
-        write_model(niches, MODEL_FILE, "all-MiniLM-L6-v2", args.top_k)
+        write_model(niches, MODEL_FILE, args.top_k)
         return 0
 
     def show(name: str, preds: Predictions) -> None:

@@ -85,7 +85,7 @@ def test_the_shipped_pair_model_clusters_as_the_harness_scores_it() -> None:
     vector_of = {r["keyword"]: tuple((base + 0.6 * rng.normal(size=8)).tolist()) for r in rows}
     niche = pm.vector_niche("skincare", rows, vector_of)
     scores = np.asarray(model.probabilities(niche.x.tolist()))
-    assert np.allclose(scores, pm.fit_logistic_of(model)(niche.x))
+    assert np.allclose(scores, model.scores(niche.x))
     got = pm.cluster(niche, scores, 0.0, model.threshold)
     items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
     embeddings = {k.id: vector_of[k.text] for k in items}

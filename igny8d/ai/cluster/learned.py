@@ -22,10 +22,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from igny8d.ai.cluster.rules import conflicts
 from igny8d.ai.cluster.semantic import (
@@ -214,14 +214,20 @@ class PairModel:
         tail = model.strip().rstrip("/").rsplit("/", 1)[-1].lower()
         return tail == self.embedding_model.lower()
 
+    def scores(self, x: Any) -> Any:
+        """Probabilities of a numpy matrix of `FEATURES` rows (one place for the product and
+        the fit's harness)."""
+        import numpy as np
+
+        z = ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef)
+        return 1.0 / (1.0 + np.exp(-(z + self.intercept)))
+
     def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
         import numpy as np
 
         if not rows:
             return []
-        x = (np.asarray(rows, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
-        z = x @ np.asarray(self.coef) + self.intercept
-        return [1.0 / (1.0 + math.exp(-v)) for v in z.tolist()]
+        return [float(p) for p in self.scores(np.asarray(rows, dtype=np.float64)).tolist()]
 
     def edges(self, headed: Sequence[Prepared], units: Sequence[tuple[float, ...]]
               ) -> list[dict[int, float]]:

@@ -183,6 +183,24 @@ def lexical_space(prepared: list[Prepared]) -> tuple[Space, list[int]]:
                    for p in prepared]
 
 
+def vector_space(prepared: list[Prepared], embeddings: Embeddings
+                 ) -> tuple[list[int], list[Prepared], list[tuple[float, ...]]]:
+    """How the embeddings path reads prepared keywords (page intents set on them): one key
+    per keyword with a head, since two keywords are alike only as far as their vectors are
+    — each keyword's key (-1: empty), the headed keywords and their unit vectors, by key. One
+    place, so the pair model's harness prepares a niche exactly as `cluster_keywords`."""
+    key_of = [-1] * len(prepared)
+    units: list[tuple[float, ...]] = []
+    vectors = Vectors(embeddings)
+    for i, p in enumerate(prepared):
+        if p.analysis.head:
+            key_of[i] = len(units)
+            units.append(vectors.of(p.item.id))
+    # a keyword naming one page type conflicts as that page's intent, as on the lexical path
+    page_intents(prepared)
+    return key_of, [p for p in prepared if p.analysis.head], units
+
+
 def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = None,
                      max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE,
                      min_cluster_size: int = 1,
@@ -226,17 +244,7 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
         space, key_of = lexical_space(prepared)
         key_edges = similarity_edges(space, cutoff)
     else:
-        # one key per keyword: two keywords are alike only as far as their vectors are
-        key_of = [-1] * len(prepared)
-        units: list[tuple[float, ...]] = []
-        vectors = Vectors(embeddings)
-        for i, p in enumerate(prepared):
-            if p.analysis.head:
-                key_of[i] = len(units)
-                units.append(vectors.of(p.item.id))
-        # a keyword naming one page type conflicts as that page's intent, as on the lexical path
-        page_intents(prepared)
-        headed = [p for p in prepared if p.analysis.head]
+        key_of, headed, units = vector_space(prepared, embeddings)
         if pair_model is not None:
             key_edges = pair_model.edges(headed, units)
         else:
