@@ -26,7 +26,11 @@ def test_the_shipped_model_loads_with_the_features_this_code_computes() -> None:
 
 
 @pytest.mark.parametrize("name", ["all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2",
-                                  "/models/all-minilm-l6-v2/", " ALL-MINILM-L6-V2 "])
+                                  "/models/all-minilm-l6-v2/", " ALL-MINILM-L6-V2 ",
+                                  # Ollama's library names and full-precision conversions
+                                  "all-minilm", "all-minilm:latest", "all-minilm:22m",
+                                  "all-minilm:l6-v2", "chroma/all-minilm-l6-v2-f32",
+                                  "koill/sentence-transformers:all-minilm-l6-v2"])
 def test_it_fits_its_model_by_any_spelling(name: str) -> None:
     model = learned.shipped()
     assert model is not None and model.fits(name)
@@ -34,7 +38,10 @@ def test_it_fits_its_model_by_any_spelling(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", [None, "", "nomic-embed-text", "all-MiniLM-L12-v2",
-                                  "text-embedding-3-small"])
+                                  "text-embedding-3-small",
+                                  # L12 under Ollama's names; a quantised build's cosines move
+                                  "all-minilm:33m", "all-minilm:l12-v2",
+                                  "all-minilm-l6-v2-q4_0"])
 def test_other_models_keep_the_threshold(name: str | None) -> None:
     assert pair_model_for(Settings(), name) is None
 

@@ -53,7 +53,7 @@ MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "pair_model.json"
 
 #: Facets whose difference is a feature of its own.
 NAMED_FACETS = ("best", "buy", "local", "alternative", "login", "support", "compare", "free",
-                "used", "beginner", "budget", "yes_no", "m:app")
+                "used", "beginner", "budget", "yes_no")
 _QUESTIONS = frozenset({"how", "what", "why", "when", "which", "who", "where", "is", "are",
                         "can", "do", "does", "should", "will"})
 #: The lexical parts of a pair (`pair_features`), shared with the lexical path's harness.
@@ -190,6 +190,29 @@ def vector_pairs(headed: Sequence[Prepared], units: Sequence[tuple[float, ...]],
         yield part, rows
 
 
+#: Other names servers give a model's full-precision weights: Ollama's library tags
+#: ("all-minilm" and "all-minilm:latest" are its 22M-parameter L6-v2 build in F16; ":33m" is
+#: L12, another model). A quantised build (q4, q8) is not listed: its cosines move.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "all-minilm-l6-v2": ("all-minilm", "all-minilm:22m", "all-minilm:l6-v2")}
+#: Suffixes of a full-precision conversion's name ("chroma/all-minilm-l6-v2-f32").
+_FULL_PRECISION = ("-f32", "-f16", "-fp32", "-fp16")
+
+
+def _spellings(model: str) -> set[str]:
+    """How a served model's name may spell its weights: the last part of a hub id or path,
+    lower case, without Ollama's ":latest" or a full-precision suffix; an Ollama tag that
+    names the weights ("sentence-transformers:all-minilm-l6-v2") counts on its own too."""
+    name = model.strip().rstrip("/").rsplit("/", 1)[-1].lower()
+    base, _, tag = name.partition(":")
+    found = {base if tag in ("", "latest") else f"{base}:{tag}"}
+    if tag:
+        found.add(tag)
+    for suffix in _FULL_PRECISION:
+        found |= {n.removesuffix(suffix) for n in found}
+    return found
+
+
 @dataclass(frozen=True)
 class PairModel:
     """A logistic regression over standardised `FEATURES`: P(one page) is the logistic of
@@ -208,11 +231,12 @@ class PairModel:
     top_k: int | None = None
 
     def fits(self, model: str | None) -> bool:
-        """Whether `model` (a name, a hub id or a path) is the one the coefficients hold for."""
+        """Whether `model` (a name, a hub id, a path or an Ollama tag) is the one the
+        coefficients hold for."""
         if not model:
             return False
-        tail = model.strip().rstrip("/").rsplit("/", 1)[-1].lower()
-        return tail == self.embedding_model.lower()
+        own = self.embedding_model.lower()
+        return bool(_spellings(model) & {own, *ALIASES.get(own, ())})
 
     def scores(self, x: Any) -> Any:
         """Probabilities of a numpy matrix of `FEATURES` rows (one place for the product and

@@ -41,10 +41,11 @@ LISTICLE_SUBPAGES = frozenset({"beginner", "budget", "free", "used"})
 PAGE_FACETS = frozenset({"best", "buy", "local", "alternative", "login", "support"})
 #: ... once more when both name a page type and the types differ ("best X" / "X price").
 PAGE_PENALTY = 0.3
-#: Facets that name a site's own page (a login, support, the app): on the lexical path, one
-#: keyword having one and the other not costs `PAGE_PENALTY` too (GUIDE.md: "one cluster per
-#: destination"; dev2 +0.010, dev -0.002, LONO +0.005).
-DESTINATIONS = frozenset({"login", "support", "m:app"})
+#: Facets that name a site's own page (a login, support): on the lexical path, one keyword
+#: having one and the other not costs `PAGE_PENALTY` too (GUIDE.md: "one cluster per
+#: destination"; dev2 +0.010, dev -0.002, LONO +0.005). "app" is no facet: the head keeps it
+#: (`text.vocabulary().head_keeping_modifiers`), so "sleep number app" differs by its terms.
+DESTINATIONS = frozenset({"login", "support"})
 #: Facets only the lexical path compares (`facets.terms_of`: "yes_no", a yes/no question).
 LEXICAL_FACETS = frozenset({"yes_no"})
 
@@ -258,7 +259,7 @@ class Space:
                 f *= PAGE_PENALTY
             elif self.lexical and DESTINATIONS & diff:
                 # one navigational page per destination: "hellofresh" / "hellofresh
-                # customer service" / "factor login" / "sleep number app"
+                # customer service" / "factor login"
                 f *= PAGE_PENALTY
         return f
 
