@@ -1,13 +1,15 @@
-"""New keywords joining existing clusters on embeddings, on the tuning sets (dev, dev2).
+"""New keywords joining existing clusters on embeddings, on the tuning sets (dev to dev4).
 
     python -m eval.clustering_assign [--sets dev,dev2]
 
 `auto_cluster` on a sector that already has clusters first puts each new keyword in the
-existing cluster its vector fits (`assign_to_existing(..., embeddings=...)`), then clusters the
-rest among themselves. Per niche of each set: a deterministic ~70 % of the keywords (by a CRC of the
-text, so neither volume nor row order decides) is clustered whole through the operation's own
-step (`cluster_on_vectors`) and becomes the existing clusters; the other ~30 % then go through
-the same step with those clusters given. Figures, pooled over the niches:
+existing cluster its vector fits (`assign_to_existing(..., embeddings=...)`; on
+all-MiniLM-L6-v2's vectors by the learned pair model's mean probability, `pair_model=`), then
+clusters the rest among themselves. Per niche of each set: a deterministic ~70 % of the
+keywords (by a CRC of the text, so neither volume nor row order decides) is clustered whole
+through the operation's own step (`cluster_on_vectors`) and becomes the existing clusters; the
+other ~30 % then go through the same step with those clusters given. Figures, pooled over
+the niches:
 
 - ARI over every keyword of the niche (the existing clusters plus where the new ones went),
   beside the ARI of clustering each niche whole in one go (what a single run reaches);

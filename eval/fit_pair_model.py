@@ -33,6 +33,7 @@ writers, and a learned pair scorer on four writers".
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import pickle
@@ -89,6 +90,11 @@ LOW = 0.1
 MIN_COSINE, MIN_LEXICAL = 0.4, 0.2
 #: Embeddings: each keyword's nearest neighbours that may be cosine candidates (None: all).
 TOP_K: int | None = 40
+#: Embeddings: the mean probability a new keyword needs with an existing cluster to join it
+#: (`PairModel.join_threshold`), chosen with `eval.clustering_assign` on the four tuning sets:
+#: pooled ARI 0.680 / 0.682 / 0.682 / 0.680 / 0.676 at 0.1 / 0.15 / 0.2 / 0.25 / 0.3, the hand
+#: similarity 0.670 (docs/decisions.md, "New keywords join by the pair model").
+JOIN_THRESHOLD = 0.2
 LOCAL_FEATURES = ("hand", "log_factor", "same_terms", "destination_diff", "both_best",
                   "both_compare", "facet_subset", "unshared_idf", *SHARED)
 VECTOR_FEATURES = FEATURES
@@ -269,7 +275,8 @@ def write_model(niches: Sequence[Niche], path: Path, top_k: int | None = TOP_K) 
     preds = predictions(niches, {n.name: _model(*fitted).scores(n.x) for n in niches},
                         VECTOR_GRID)
     best = max(preds, key=lambda c: pooled(niches, preds[c]))
-    model = _model(*fitted, threshold=best[1], top_k=top_k)
+    model = dataclasses.replace(_model(*fitted, threshold=best[1], top_k=top_k),
+                                join_threshold=JOIN_THRESHOLD)
     path.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
     print(f"wrote {path}: threshold {best[1]:.3f}, in-sample ARI {pooled(niches, preds[best]):.4f}")
     return model

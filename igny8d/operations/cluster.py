@@ -283,14 +283,15 @@ def cluster_on_vectors(existing: list[ExistingCluster], items: list[KeywordItem]
                        linkage: Linkage, pair_model: PairModel | None = None
                        ) -> tuple[dict[int, int], ClusterResult, dict[int, Intent]]:
     """CPU-heavy: the keywords join existing clusters by their vectors (the clustering's
-    similarity, averaged over the cluster's sampled keywords, ≥ threshold), the rest are
-    clustered on their vectors and words (`cluster_keywords` with `embeddings`: the larger of
-    cosine and lexical similarity at `threshold`, or `pair_model`'s probabilities)."""
+    similarity averaged over the cluster's sampled keywords ≥ threshold, or `pair_model`'s
+    mean probability ≥ its `join_threshold`), the rest are clustered on their vectors and
+    words (`cluster_keywords` with `embeddings`: the larger of cosine and lexical similarity at
+    `threshold`, or `pair_model`'s probabilities)."""
     joined: dict[int, int] = {}
     rest = list(items)
     if existing and items:
         assigned = assign_to_existing(existing, items, embeddings=embeddings,
-                                      threshold=threshold)
+                                      threshold=threshold, pair_model=pair_model)
         joined = {a.keyword_id: int(a.cluster_id) for a in assigned.assigned
                   if a.cluster_id is not None}
         rest = [i for i in items if i.id not in joined]

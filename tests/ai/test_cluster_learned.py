@@ -126,3 +126,57 @@ def test_chunks_and_the_neighbour_cap_bound_what_is_scored() -> None:
     by_cosine_only = [p for p, r in whole if p in capped and r[lex_at] < 0.2]
     assert len(by_cosine_only) <= 3 * len(headed)
     assert all(r[cos_at] >= 0.4 for p, r in whole if p in by_cosine_only)
+
+
+def _unit(*parts: float) -> tuple[float, ...]:
+    norm = math.sqrt(sum(p * p for p in parts))
+    return tuple(p / norm for p in parts)
+
+
+def test_new_keywords_join_by_the_models_mean_probability() -> None:
+    """With the pair model, a new keyword joins the existing cluster whose mean probability
+    with it is highest and reaches `join_threshold`; its score is that mean. One close to no
+    cluster, or naming another page type (a price page beside a listicle), is left to cluster."""
+    from igny8d.ai import ExistingCluster, KeywordItem, assign_to_existing
+    from igny8d.ai.cluster.learned import PairModel
+
+    model = learned.shipped()
+    assert model is not None and model.join_threshold is not None
+    assert 0.0 < model.join_threshold < 1.0
+    shoes, grind = _unit(1, 0.1, 0), _unit(0, 1, 0.1)
+    clusters = [
+        ExistingCluster("best running shoes", (KeywordItem(1, "best running shoes", 900),
+                                               KeywordItem(2, "top running shoes", 400)), id=7),
+        ExistingCluster("coffee grinder", (KeywordItem(3, "how to grind coffee beans", 300),),
+                        id=8)]
+    new = [KeywordItem(10, "best running shoes 2025", 50),
+           KeywordItem(11, "running shoes price", 40),
+           KeywordItem(12, "how to grind coffee", 30),
+           KeywordItem(13, "tarot card meanings", 20)]
+    vectors = {1: shoes, 2: shoes, 3: grind, 10: shoes, 11: shoes, 12: grind,
+               13: _unit(0, 0, 1)}
+    result = assign_to_existing(clusters, new, embeddings=vectors, pair_model=model)
+    placed = {a.keyword_id: (a.cluster_id, a.score) for a in result.assigned}
+    assert set(placed) == {10, 12}
+    assert placed[10][0] == 7 and placed[12][0] == 8
+    assert all(model.join_threshold <= s <= 1.0 for _, s in placed.values())
+    assert {k.id for k in result.rest} == {11, 13}
+    # the score is the model's mean probability over the cluster's keywords
+    from igny8d.ai.cluster.vectors import Vectors, page_intents, prepare
+
+    headed = prepare([*clusters[0].keywords, new[0]])
+    page_intents(headed)
+    edges = model.edges(headed, [Vectors(vectors).of(p.item.id) for p in headed], 0.0)
+    at = next(i for i, p in enumerate(headed) if p.item.id == 10)
+    mean = sum(edges[at].get(j, 0.0) for j in range(len(headed)) if j != at) / 2
+    assert placed[10][1] == pytest.approx(mean, abs=1e-4)
+    # without a join threshold the model does not place keywords: the hand similarity does
+    hand = assign_to_existing(clusters, new, embeddings=vectors)
+    unset = PairModel(**{**model.__dict__, "join_threshold": None})
+    assert assign_to_existing(clusters, new, embeddings=vectors, pair_model=unset) == hand
+    # `auto_cluster`'s step on embeddings places them so with the pair model it clusters by
+    from igny8d.operations.cluster import cluster_on_vectors
+
+    joined, rest, _ = cluster_on_vectors(clusters, new, vectors, 0.675, "complete", model)
+    assert joined == {10: 7, 12: 8}
+    assert sorted(i for c in rest.clusters for i in c.keyword_ids) == [11, 13]

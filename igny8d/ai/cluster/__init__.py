@@ -45,7 +45,7 @@ scored, so the cost is O(n² · dimensions). `assign_to_existing(..., embeddings
 on the average of the same similarity (bonus, penalty, page intents) over a cluster's keywords,
 with the same page-type rule. With a `pair_model` (`learned.PairModel`, fitted for one
 embedding model's vectors) the similarity is instead the model's probability that one page
-serves both keywords, at its own threshold.
+serves both keywords, at its own thresholds (to cluster, and for a new keyword to join).
 
 **On someone else's groups** (`clusters_from_groups`, an LLM's answer): the same naming,
 intent-conflict and minimum-size rules applied to groups made elsewhere.

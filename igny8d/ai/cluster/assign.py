@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
+from igny8d.ai.cluster.learned import PairModel
 from igny8d.ai.cluster.results import Assignment, AssignResult, ExistingCluster, KeywordItem
 from igny8d.ai.cluster.rules import (
     DEFAULT_MAX_CLUSTER_SIZE,
@@ -52,7 +53,8 @@ def _existing_groups(clusters: Sequence[ExistingCluster]) -> list[list[Prepared]
 def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterable[KeywordItem],
                        *, threshold: float | None = None,
                        max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE,
-                       embeddings: Embeddings | None = None) -> AssignResult:
+                       embeddings: Embeddings | None = None,
+                       pair_model: PairModel | None = None) -> AssignResult:
     """Put each new keyword in the existing cluster it fits best: the highest average
     similarity to the cluster's keywords (its name when it has none), ≥ `threshold`, with no
     intent conflict and room below `max_cluster_size`. The rest come back for clustering.
@@ -62,13 +64,22 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
     lexical bonus and the other-page penalty, `semantic`; threshold `EMBEDDING_THRESHOLD` by
     default): every new keyword with text needs a vector; an existing keyword without one is
     left out of its cluster's average, and a cluster without keywords is matched on the vector
-    given for -(its position + 1), if any."""
+    given for -(its position + 1), if any.
+
+    With a `pair_model` too (`learned.PairModel`, for the model the vectors come from) and its
+    `join_threshold` set, the similarity is the model's probability that one page serves both
+    keywords, and the threshold its `join_threshold` (`threshold` unused), as the clustering
+    of the rest scores pairs."""
     new = prepare(new_keywords)
     existing = _existing_groups(clusters)
     if embeddings is not None:
+        if pair_model is not None and pair_model.join_threshold is not None:
+            threshold = pair_model.join_threshold
+        else:
+            pair_model = None
         return _assign_by_vectors(clusters, new, existing, Vectors(embeddings),
                                   EMBEDDING_THRESHOLD if threshold is None else threshold,
-                                  max_cluster_size)
+                                  max_cluster_size, pair_model)
     if threshold is None:
         threshold = DEFAULT_THRESHOLD
     page_intents(new)
@@ -136,10 +147,12 @@ AVERAGE_FLOOR_SHARE = 0.5
 
 def _assign_by_vectors(clusters: Sequence[ExistingCluster], new: list[Prepared],
                        existing: list[list[Prepared]], vectors: Vectors, threshold: float,
-                       max_cluster_size: int) -> AssignResult:
+                       max_cluster_size: int, pair_model: PairModel | None = None
+                       ) -> AssignResult:
     """The clustering's similarity on embeddings (`semantic.semantic_edges`, penalised by
-    `semantic.penalise_other_pages`, page intents), averaged over a cluster's keywords with
-    vectors; a keyword that joins counts in the average for the next ones, as in the clustering.
+    `semantic.penalise_other_pages`, page intents; or `pair_model`'s probabilities), averaged
+    over a cluster's keywords with vectors; a keyword that joins counts in the average for the
+    next ones, as in the clustering.
     Average rather than complete linkage: on dev + dev2 complete linkage missed a fifth of the
     keywords whose cluster was there (docs/decisions.md, round 8)."""
     # a keyword naming one page type conflicts as that page's intent, as in the clustering
@@ -171,8 +184,11 @@ def _assign_by_vectors(clusters: Sequence[ExistingCluster], new: list[Prepared],
             headed.append(p)
             units.append(vectors.of(p.item.id))
     cutoff = threshold * AVERAGE_FLOOR_SHARE
-    edges = penalise_other_pages(
-        semantic_edges(units, [q.analysis for q in headed], cutoff), headed, cutoff)
+    if pair_model is not None:
+        edges = pair_model.edges(headed, units, cutoff)
+    else:
+        edges = penalise_other_pages(
+            semantic_edges(units, [q.analysis for q in headed], cutoff), headed, cutoff)
     assigned: list[Assignment] = []
     rest: list[KeywordItem] = []
     for p in new:

@@ -14,7 +14,11 @@ the hand rules and its threshold.
 
 Pairs scored: cosine ≥ `PairModel.min_cosine` or lexical similarity ≥ `PairModel.min_lexical`
 (others are no edge, as in the fit); complete linkage over the probabilities at
-`PairModel.threshold`.
+`PairModel.threshold`. New keywords join an existing cluster by the same probabilities: the
+cluster whose mean probability with them is highest and at least `PairModel.join_threshold`
+(`assign_to_existing(..., pair_model=)`; on the four tuning sets it places more keywords right
+and fewer wrong than the hand similarity did, docs/decisions.md, "New keywords join by the pair
+model").
 """
 
 from __future__ import annotations
@@ -229,6 +233,9 @@ class PairModel:
     min_lexical: float
     #: each keyword's nearest neighbours (by cosine) that may be candidates; None: all
     top_k: int | None = None
+    #: new keywords join an existing cluster whose mean probability with them reaches this
+    #: (`assign_to_existing`); None: they join by the hand similarity and its threshold
+    join_threshold: float | None = None
 
     def fits(self, model: str | None) -> bool:
         """Whether `model` (a name, a hub id, a path or an Ollama tag) is the one the
@@ -253,16 +260,18 @@ class PairModel:
             return []
         return [float(p) for p in self.scores(np.asarray(rows, dtype=np.float64)).tolist()]
 
-    def edges(self, headed: Sequence[Prepared], units: Sequence[tuple[float, ...]]
-              ) -> list[dict[int, float]]:
-        """Edges (≥ `threshold`, symmetric) between headed keywords, by probability, without
-        the pairs whose page types conflict (as on the hand path); scored a chunk at a time."""
+    def edges(self, headed: Sequence[Prepared], units: Sequence[tuple[float, ...]],
+              cutoff: float | None = None) -> list[dict[int, float]]:
+        """Edges (≥ `cutoff`, by default `threshold`; symmetric) between headed keywords, by
+        probability, without the pairs whose page types conflict (as on the hand path); scored
+        a chunk at a time."""
+        least = self.threshold if cutoff is None else cutoff
         out: list[dict[int, float]] = [{} for _ in headed]
         conflict_at = FEATURES.index("page_conflict")
         for pairs, rows in vector_pairs(headed, units, self.min_cosine, self.min_lexical,
                                         self.top_k):
             for (i, j), row, p in zip(pairs, rows, self.probabilities(rows), strict=True):
-                if p >= self.threshold and not row[conflict_at]:
+                if p >= least and not row[conflict_at]:
                     out[i][j] = out[j][i] = p
         return out
 
@@ -271,7 +280,7 @@ class PairModel:
                 "mean": list(self.mean), "scale": list(self.scale), "coef": list(self.coef),
                 "intercept": self.intercept, "threshold": self.threshold,
                 "min_cosine": self.min_cosine, "min_lexical": self.min_lexical,
-                "top_k": self.top_k}
+                "top_k": self.top_k, "join_threshold": self.join_threshold}
 
 
 @functools.cache
@@ -287,7 +296,9 @@ def shipped() -> PairModel | None:
             coef=tuple(float(v) for v in raw["coef"]), intercept=float(raw["intercept"]),
             threshold=float(raw["threshold"]), min_cosine=float(raw["min_cosine"]),
             min_lexical=float(raw["min_lexical"]),
-            top_k=None if raw.get("top_k") is None else int(raw["top_k"]))
+            top_k=None if raw.get("top_k") is None else int(raw["top_k"]),
+            join_threshold=None if raw.get("join_threshold") is None
+            else float(raw["join_threshold"]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("pair model %s not usable (%s): clustering by the threshold", MODEL_FILE,
                     exc)
