@@ -132,7 +132,8 @@ def local_niche(name: str, rows: Sequence[dict[str, str]]) -> Niche:
         if u >= 0:
             members[u].append(i)
     masks = {u: _mask(prepared, idx) for u, idx in members.items()}
-    pairs = _key_pairs(space)
+    # a key sharing another's terms (`lexical_space`) holds no keyword of its own
+    pairs = [(u, v) for u, v in _key_pairs(space) if u in members and v in members]
     n_terms = len(space.terms)
     rows_x: list[list[float]] = []
     for u, v in pairs:

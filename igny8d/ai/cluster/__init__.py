@@ -19,7 +19,9 @@ Candidate pairs are blocked by an inverted index over stems and character 4-gram
 found in more than `block_cap` terms is too common to propose pairs (it still counts in the
 similarity of the pairs proposed by rarer ones). Pairs never proposed have similarity 0.
 
-Agglomeration: every keyword starts alone; the pair of clusters with the highest linkage
+Agglomeration: every keyword starts alone, except that keywords whose terms have the same
+stems in any order and the same facets start together ("best kayak" / "best kayaks",
+`linkage.lexical_space`); the pair of clusters with the highest linkage
 (average, the default: mean similarity over all cross pairs, every pair at least `PAIR_FLOOR`;
 complete: the smallest one) is merged while it is ≥ `threshold`, unless the merge would mix
 conflicting firm intents (`CONFLICTS`; a keyword naming one page type with a guessed intent

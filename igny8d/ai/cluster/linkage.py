@@ -97,7 +97,8 @@ class _State:
             for v, s in key_edges[u].items():
                 if v > u:
                     for a in nodes:
-                        for b in parts[v]:
+                        # a key that shares another's terms holds no keyword of its own
+                        for b in parts.get(v, ()):
                             self._set(a, b, s)
 
     def _set(self, a: int, b: int, s: float) -> None:
@@ -173,13 +174,23 @@ class _State:
 def lexical_space(prepared: list[Prepared]) -> tuple[Space, list[int]]:
     """How the lexical path reads prepared keywords (its page, name and list facets set on
     them): the TF-IDF space of their keys and each keyword's key (-1: empty). One place, so
-    an evaluation harness clusters exactly as `cluster_keywords` does."""
+    an evaluation harness clusters exactly as `cluster_keywords` does.
+
+    Keywords whose terms have the same stems in any order and the same facets share a key
+    (the first such key in the space): a plural or a reordering is the same page
+    (eval/data/GUIDE.md: "best kayak" / "best kayaks", "insurance for pets" / "pet
+    insurance"). Their own keys differ by the character n-grams, similar but under 1.0, so
+    average linkage could grow each into another cluster before they met (80 such pairs split
+    over the four tuning sets, 9 of them rightly)."""
     page_intents(prepared)
     name_intents(prepared)
     listicle_bits(prepared)
     space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True,
                   lexical=True)
-    return space, [space.index[head_key(p.analysis)] if p.analysis.head else -1
+    first: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
+    shared = [first.setdefault((tuple(sorted(stems)), facets), u)
+              for u, (stems, _compact, facets) in enumerate(space.keys)]
+    return space, [shared[space.index[head_key(p.analysis)]] if p.analysis.head else -1
                    for p in prepared]
 
 
