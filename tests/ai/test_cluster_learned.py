@@ -41,7 +41,9 @@ def test_it_fits_its_model_by_any_spelling(name: str) -> None:
                                   "text-embedding-3-small",
                                   # L12 under Ollama's names; a quantised build's cosines move
                                   "all-minilm:33m", "all-minilm:l12-v2",
-                                  "all-minilm-l6-v2-q4_0"])
+                                  "all-minilm-l6-v2-q4_0",
+                                  # another model with a tag that is only the short alias
+                                  "nomic-embed-text:all-minilm", "foo:all-minilm-f16"])
 def test_other_models_keep_the_threshold(name: str | None) -> None:
     assert pair_model_for(Settings(), name) is None
 
@@ -180,3 +182,35 @@ def test_new_keywords_join_by_the_models_mean_probability() -> None:
     joined, rest, _ = cluster_on_vectors(clusters, new, vectors, 0.675, "complete", model)
     assert joined == {10: 7, 12: 8}
     assert sorted(i for c in rest.clusters for i in c.keyword_ids) == [11, 13]
+
+
+@pytest.mark.parametrize(("change", "usable", "joins"), [
+    ({}, True, True),
+    ({"join_threshold": None}, True, False),  # joining by the hand similarity, as before
+    ({"join_threshold": 0}, False, False),  # would join every keyword somewhere
+    ({"join_threshold": -1}, False, False),
+    ({"join_threshold": "nan"}, False, False),
+    ({"join_threshold": "abc"}, False, False),
+    ({"threshold": 1.5}, False, False),
+    ({"features": ["hand"]}, False, False),
+])
+def test_a_broken_model_file_falls_back_to_the_threshold(
+        tmp_path: object, monkeypatch: pytest.MonkeyPatch, change: dict[str, object],
+        usable: bool, joins: bool) -> None:
+    import json
+    from pathlib import Path
+
+    raw = json.loads(learned.MODEL_FILE.read_text(encoding="utf-8"))
+    raw.update(change)
+    path = Path(str(tmp_path)) / "pair_model.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    monkeypatch.setattr(learned, "MODEL_FILE", path)
+    learned.shipped.cache_clear()
+    try:
+        model = learned.shipped()
+        assert (model is not None) is usable
+        assert (model is not None and model.join_threshold is not None) is joins
+    finally:
+        monkeypatch.undo()
+        learned.shipped.cache_clear()
+    assert learned.shipped() is not None

@@ -203,18 +203,17 @@ ALIASES: dict[str, tuple[str, ...]] = {
 _FULL_PRECISION = ("-f32", "-f16", "-fp32", "-fp16")
 
 
-def _spellings(model: str) -> set[str]:
+def _spellings(model: str) -> tuple[set[str], set[str]]:
     """How a served model's name may spell its weights: the last part of a hub id or path,
-    lower case, without Ollama's ":latest" or a full-precision suffix; an Ollama tag that
-    names the weights ("sentence-transformers:all-minilm-l6-v2") counts on its own too."""
+    lower case, without Ollama's ":latest" or a full-precision suffix (its names); and its
+    Ollama tag alone, which names the weights only when it is their full name
+    ("sentence-transformers:all-minilm-l6-v2"; not "nomic-embed-text:all-minilm")."""
     name = model.strip().rstrip("/").rsplit("/", 1)[-1].lower()
     base, _, tag = name.partition(":")
-    found = {base if tag in ("", "latest") else f"{base}:{tag}"}
-    if tag:
-        found.add(tag)
-    for suffix in _FULL_PRECISION:
-        found |= {n.removesuffix(suffix) for n in found}
-    return found
+
+    def bare(n: str) -> set[str]:
+        return {n, *(n.removesuffix(s) for s in _FULL_PRECISION)}
+    return bare(base if tag in ("", "latest") else f"{base}:{tag}"), bare(tag) if tag else set()
 
 
 @dataclass(frozen=True)
@@ -243,7 +242,8 @@ class PairModel:
         if not model:
             return False
         own = self.embedding_model.lower()
-        return bool(_spellings(model) & {own, *ALIASES.get(own, ())})
+        names, tag = _spellings(model)
+        return bool(names & {own, *ALIASES.get(own, ())}) or own in tag
 
     def scores(self, x: Any) -> Any:
         """Probabilities of a numpy matrix of `FEATURES` rows (one place for the product and
@@ -306,6 +306,12 @@ def shipped() -> PairModel | None:
     if model.features != FEATURES or not (len(model.mean) == len(model.scale)
                                          == len(model.coef) == len(FEATURES)):
         log.warning("pair model %s was fitted on other features: clustering by the threshold",
+                    MODEL_FILE)
+        return None
+    join = 0.5 if model.join_threshold is None else model.join_threshold
+    if not all(0.0 < t < 1.0 for t in (model.threshold, join)):
+        # a probability threshold of 0 (or NaN) would join every keyword to some cluster
+        log.warning("pair model %s has a threshold outside (0, 1): clustering by the threshold",
                     MODEL_FILE)
         return None
     return model
