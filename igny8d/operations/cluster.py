@@ -315,6 +315,8 @@ async def _by_embeddings(jc: JobContext, work: Work, items: list[KeywordItem]
     pair_model = pair_model_for(jc.settings, model)
     how = f"threshold {threshold:.2f}" if pair_model is None else \
         f"learned pair model, P ≥ {pair_model.threshold:.2f}"
+    if pair_model is not None and pair_model.join_threshold is not None and work.existing:
+        how += f"; joining existing clusters at mean P ≥ {pair_model.join_threshold:.2f}"
     await jc.update(phase="CLUSTERING", percentage=50,
                     message=f"Clustering {len(items)} keywords on embeddings ({model}, {how}).")
     return await jc.run_cpu(cluster_on_vectors, work.existing, items, embeddings, threshold,

@@ -214,3 +214,21 @@ def test_a_broken_model_file_falls_back_to_the_threshold(
         monkeypatch.undo()
         learned.shipped.cache_clear()
     assert learned.shipped() is not None
+
+
+def test_a_reason_under_the_pair_model_speaks_of_probabilities() -> None:
+    from igny8d.ai import KeywordItem, cluster_keywords
+
+    model = learned.shipped()
+    assert model is not None
+    items = [KeywordItem(1, "best running shoes", 900), KeywordItem(2, "top running shoes", 400),
+             KeywordItem(3, "tarot card meanings", 20)]
+    shoes = _unit(1, 0.1, 0)
+    vectors = {1: shoes, 2: shoes, 3: _unit(0, 0, 1)}
+    result = cluster_keywords(items, embeddings=vectors, pair_model=model, min_cluster_size=2)
+    (cluster,) = result.clusters
+    assert set(cluster.keyword_ids) == {1, 2}
+    (alone,) = result.unclustered
+    assert alone.keyword_id == 3
+    assert alone.reason == ("no_match: no keyword is likely enough to want the same page "
+                            f"(learned pair model, P ≥ {model.threshold:.2f})")

@@ -277,7 +277,7 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
             for i in idx:
                 unclustered.append(Unclustered(prepared[i].item.id, _reason(
                     i, state, home, by_key, key_edges, min_cluster_size,
-                    vectors=embeddings is not None)))
+                    vectors=embeddings is not None, learned=pair_model is not None)))
             continue
         group = sorted((prepared[i] for i in idx), key=rank)
         clusters.append(Cluster(
@@ -305,7 +305,10 @@ def _cohesion(idx: list[int], key_of: list[int], key_edges: list[dict[int, float
 
 
 def _reason(i: int, state: _State, home: dict[int, int], by_key: dict[int, list[int]],
-            key_edges: list[dict[int, float]], min_size: int, *, vectors: bool = False) -> str:
+            key_edges: list[dict[int, float]], min_size: int, *, vectors: bool = False,
+            learned: bool = False) -> str:
+    """Why keyword `i` is unclustered; with a pair model (`learned`) its edges are
+    probabilities that one page serves both keywords, and the reason says so."""
     prepared, threshold = state.prepared, state.threshold
     p = prepared[i]
     u = state.key_of[i]
@@ -318,6 +321,9 @@ def _reason(i: int, state: _State, home: dict[int, int], by_key: dict[int, list[
     near: list[tuple[float, int]] = [(1.0, j) for j in by_key[u] if j != i]
     near += [(s, j) for v, s in key_edges[u].items() for j in by_key[v]]
     if not near:
+        if learned:
+            return f"no_match: no keyword is likely enough to want the same page (learned " \
+                   f"pair model, P ≥ {threshold:.2f})"
         if vectors:
             return f"no_match: no keyword's embedding is close enough (threshold " \
                    f"{threshold:.2f})"
@@ -335,7 +341,8 @@ def _reason(i: int, state: _State, home: dict[int, int], by_key: dict[int, list[
         if len(state.members[home[j]]) >= state.max_size:
             return f"size_limit: the cluster of {prepared[j].item.text.strip()!r} has " \
                    f"reached max_cluster_size {state.max_size}"
-        return f"low_cohesion: similar to {prepared[j].item.text.strip()!r} ({s:.2f}) but " \
+        measure = f"P {s:.2f}" if learned else f"{s:.2f}"
+        return f"low_cohesion: similar to {prepared[j].item.text.strip()!r} ({measure}) but " \
                f"not to the rest of its cluster ({state.linkage} linkage)"
     return f"intent_conflict: similar keywords such as {prepared[near[0][1]].item.text.strip()!r}" \
            f" have an intent conflicting with {p.intent.intent}"
