@@ -6,9 +6,10 @@ a penalty for other pages, a cosine threshold) were tuned on two writers' gold s
 0.05 to 0.1 ARI on every writer they were not tuned on. A logistic regression over the pair's
 own measures — the hand similarity itself, the cosine, the lexical similarity, whether the
 facets say another page, and the lexical path's parts (`pair_features`: TF-IDF cosines, facet
-differences, page-type and intent conflicts, a question on one side) — fitted on four writers'
-gold sets (67 niches, `eval/fit_pair_model.py --write`), gains on each writer left out of its
-fit (docs/decisions.md, "A learned pair scorer on four writers"). Its coefficients hold for the
+differences, page-type and intent conflicts, a question on one side) — fitted on six writers'
+gold sets (99 niches, `eval/fit_pair_model.py --write`), gains on each writer left out of its
+fit (docs/decisions.md, "A learned pair scorer on four writers" and "Two more writers, and the
+pair model refitted on six"). Its coefficients hold for the
 cosines of the model it was fitted on only (`PairModel.embedding_model`): any other model keeps
 the hand rules and its threshold.
 
@@ -16,7 +17,7 @@ Pairs scored: cosine ≥ `PairModel.min_cosine` or lexical similarity ≥ `PairM
 (others are no edge, as in the fit); complete linkage over the probabilities at
 `PairModel.threshold`. New keywords join an existing cluster by the same probabilities: the
 cluster whose mean probability with them is highest and at least `PairModel.join_threshold`
-(`assign_to_existing(..., pair_model=)`; on the four tuning sets it places more keywords right
+(`assign_to_existing(..., pair_model=)`; on each tuning set it places more keywords right
 and fewer wrong than the hand similarity did, docs/decisions.md, "New keywords join by the pair
 model").
 """
