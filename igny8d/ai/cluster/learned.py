@@ -33,12 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from igny8d.ai.cluster.rules import conflicts
-from igny8d.ai.cluster.semantic import (
-    LEXICAL_BONUS,
-    OTHER_PAGE_PENALTY,
-    STRONG_LEXICAL,
-    other_pages,
-)
+from igny8d.ai.cluster.semantic import LEXICAL_BONUS, blend, other_pages, penalised
 from igny8d.ai.cluster.vectors import (
     DECIMALS,
     PAGE_FACETS,
@@ -108,19 +103,12 @@ def hand_similarity(cosine: float, lexical: float | None, same_key: bool, other:
     if same_key:
         sim = 1.0
     elif lexical is not None:
-        sim = lexical if lexical >= low else 0.0
-        if near is not None:
-            sim = max(sim, min(1.0, near + (LEXICAL_BONUS * lexical
-                                            if lexical >= STRONG_LEXICAL else 0.0)))
+        sim = blend(near, lexical, low)
     else:
         sim = near if near is not None else 0.0
     if sim < HAND_CUTOFF or conflict:
         return 0.0
-    if other:
-        sim *= OTHER_PAGE_PENALTY
-        if sim < HAND_CUTOFF:
-            return 0.0
-    return sim
+    return penalised(sim, other, HAND_CUTOFF) or 0.0
 
 
 def vector_pairs(headed: Sequence[Prepared], units: Sequence[tuple[float, ...]],

@@ -60,6 +60,26 @@ def other_pages(a: Prepared, b: Prepared) -> bool:
     return a.firm_bit != b.firm_bit and a.firm_bit | b.firm_bit == _BUYING
 
 
+def blend(cosine: float | None, lexical: float, low: float) -> float:
+    """One pair's similarity from its cosine (None: under `low`) and its lexical similarity:
+    the larger of the lexical similarity (0 under `low`) and the cosine plus `LEXICAL_BONUS`
+    times a strong lexical similarity, at most 1.0. One formula for the batch
+    (`semantic_edges`) and for a single pair (`learned.hand_similarity`)."""
+    best = lexical if lexical >= low else 0.0
+    if cosine is not None:
+        best = max(best, min(1.0, cosine + (
+            LEXICAL_BONUS * lexical if lexical >= STRONG_LEXICAL else 0.0)))
+    return best
+
+
+def penalised(sim: float, other: bool, cutoff: float) -> float | None:
+    """A pair's similarity after the other-page penalty (`other`: `other_pages`), or None
+    when it falls under `cutoff`."""
+    if other:
+        sim *= OTHER_PAGE_PENALTY
+    return sim if sim >= cutoff else None
+
+
 def penalise_other_pages(edges: list[dict[int, float]], prepared: Sequence[Prepared],
                          cutoff: float) -> list[dict[int, float]]:
     """`edges` (symmetric, between `prepared[i]` and `prepared[j]`) with each pair wanting
@@ -68,8 +88,8 @@ def penalise_other_pages(edges: list[dict[int, float]], prepared: Sequence[Prepa
     for u, row in enumerate(edges):
         for v in sorted(v for v in row if v > u):
             if other_pages(prepared[u], prepared[v]):
-                s = row[v] * OTHER_PAGE_PENALTY
-                if s >= cutoff:
+                s = penalised(row[v], True, cutoff)
+                if s is not None:
                     row[v] = edges[v][u] = s
                 else:
                     del row[v]
@@ -100,11 +120,7 @@ def semantic_edges(units: Sequence[tuple[float, ...]], analyses: Sequence[Analys
             if v > u:
                 for i in by_key[u]:
                     for j in by_key[v]:
-                        cosine = edges[i].get(j)
-                        best = s if s >= low else 0.0
-                        if cosine is not None:
-                            best = max(best, min(1.0, cosine + (
-                                LEXICAL_BONUS * s if s >= STRONG_LEXICAL else 0.0)))
+                        best = blend(edges[i].get(j), s, low)
                         if best > 0.0:
                             edges[i][j] = edges[j][i] = best
     for row in edges:
