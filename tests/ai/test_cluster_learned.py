@@ -232,3 +232,17 @@ def test_a_reason_under_the_pair_model_speaks_of_probabilities() -> None:
     assert alone.keyword_id == 3
     assert alone.reason == ("no_match: no keyword is likely enough to want the same page "
                             f"(learned pair model, P ≥ {model.threshold:.2f})")
+
+
+def test_pairs_touching_a_position_are_the_whole_batchs_from_there() -> None:
+    """Joining scores only the pairs that reach a new keyword (`touching`): the same pairs and
+    features as the whole batch's, without those of two earlier keywords."""
+    headed, units = _niche(5)
+    whole = [(p, r) for pairs, rows in learned.vector_pairs(headed, units, 0.4, 0.2, top_k=8)
+             for p, r in zip(pairs, rows, strict=True)]
+    start = len(headed) * 2 // 3
+    part = [(p, r) for pairs, rows in learned.vector_pairs(headed, units, 0.4, 0.2, top_k=8,
+                                                           touching=start)
+            for p, r in zip(pairs, rows, strict=True)]
+    assert part == [(p, r) for p, r in whole if p[1] >= start]
+    assert 0 < len(part) < len(whole)

@@ -178,6 +178,7 @@ def _assign_by_vectors(clusters: Sequence[ExistingCluster], new: list[Prepared],
                 units.append(vectors.of(q.item.id))
         members.append(idx)
     at: dict[int, int] = {}
+    first_new = len(headed)
     for p in new:
         if p.analysis.head:
             at[p.item.id] = len(headed)
@@ -185,7 +186,8 @@ def _assign_by_vectors(clusters: Sequence[ExistingCluster], new: list[Prepared],
             units.append(vectors.of(p.item.id))
     cutoff = threshold * AVERAGE_FLOOR_SHARE
     if pair_model is not None:
-        edges = pair_model.edges(headed, units, cutoff)
+        # a pair of two existing keywords is never read: not scored
+        edges = pair_model.edges(headed, units, cutoff, touching=first_new)
     else:
         edges = penalise_other_pages(
             semantic_edges(units, [q.analysis for q in headed], cutoff), headed, cutoff)

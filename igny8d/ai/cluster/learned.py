@@ -113,7 +113,7 @@ def hand_similarity(cosine: float, lexical: float | None, same_key: bool, other:
 
 def vector_pairs(headed: Sequence[Prepared], units: Sequence[tuple[float, ...]],
                  min_cosine: float, min_lexical: float, top_k: int | None = None,
-                 chunk: int = 20_000
+                 chunk: int = 20_000, touching: int = 0
                  ) -> Iterator[tuple[list[tuple[int, int]], list[list[float]]]]:
     """The candidate pairs (i < j) of headed keywords on their unit vectors and the
     `FEATURES` of each, in chunks of at most `chunk` pairs (so a large batch is scored a
@@ -122,7 +122,11 @@ def vector_pairs(headed: Sequence[Prepared], units: Sequence[tuple[float, ...]],
     `vectors.vector_edges` rounds), or a lexical similarity ≥ `min_lexical` found as the
     lexical path finds its edges (`vectors.similarity_edges`: pairs sharing only very common
     words or grams are not proposed), or the same key. One place for the product and the fit
-    (`eval/fit_pair_model.py`), so both score alike."""
+    (`eval/fit_pair_model.py`), so both score alike.
+
+    With `touching`, only the pairs whose later keyword is at that position or after are
+    scored: joining (`assign_to_existing`) puts the new keywords after the existing ones and
+    reads no pair of two existing keywords. The candidates are the same either way."""
     import numpy as np
 
     if len(headed) < 2:
@@ -161,7 +165,7 @@ def vector_pairs(headed: Sequence[Prepared], units: Sequence[tuple[float, ...]],
                 cosine[(min(i, j), max(i, j))] = min(1.0, float(row[j]))
     pages = [page_types(a) for a in analyses]
     wanted = {pair for pair, sim in lexical.items() if sim >= min_lexical}
-    pairs = sorted(set(cosine) | wanted | same)
+    pairs = sorted(p for p in set(cosine) | wanted | same if p[1] >= touching)
     conflict_at = FEATURES.index("page_conflict")
     for begin in range(0, len(pairs), chunk):
         part = pairs[begin:begin + chunk]
@@ -250,15 +254,15 @@ class PairModel:
         return [float(p) for p in self.scores(np.asarray(rows, dtype=np.float64)).tolist()]
 
     def edges(self, headed: Sequence[Prepared], units: Sequence[tuple[float, ...]],
-              cutoff: float | None = None) -> list[dict[int, float]]:
+              cutoff: float | None = None, touching: int = 0) -> list[dict[int, float]]:
         """Edges (≥ `cutoff`, by default `threshold`; symmetric) between headed keywords, by
         probability, without the pairs whose page types conflict (as on the hand path); scored
-        a chunk at a time."""
+        a chunk at a time; with `touching`, only pairs reaching that position (`vector_pairs`)."""
         least = self.threshold if cutoff is None else cutoff
         out: list[dict[int, float]] = [{} for _ in headed]
         conflict_at = FEATURES.index("page_conflict")
         for pairs, rows in vector_pairs(headed, units, self.min_cosine, self.min_lexical,
-                                        self.top_k):
+                                        self.top_k, touching=touching):
             for (i, j), row, p in zip(pairs, rows, self.probabilities(rows), strict=True):
                 if p >= least and not row[conflict_at]:
                     out[i][j] = out[j][i] = p
