@@ -272,7 +272,8 @@ def pair_model_for(settings: Settings, model: str | None) -> PairModel | None:
     `embedding_threshold` other than the default); else None, the cosine threshold."""
     pair_model = learned.shipped()
     if (not settings.embedding_pair_model or pair_model is None
-            or not pair_model.fits(model) or settings.embedding_threshold_named(model)
+            or not pair_model.fits(model)
+            or settings.embedding_threshold_named(model) is not None
             or settings.embedding_threshold != EMBEDDING_THRESHOLD):
         return None
     return pair_model

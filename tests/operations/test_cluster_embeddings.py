@@ -202,3 +202,39 @@ async def test_a_bad_embedding_server_fails_readably_refunds_and_writes_nothing(
     assert await all_rows(client, env["token"], CLUSTERS) == []
     assert {(k["id"], k["cluster_id"], k["intent"])
             for k in await all_rows(client, env["token"], KEYWORDS)} == rows
+
+
+async def test_under_the_pair_model_new_keywords_join_over_http(tmp_path, db_url):
+    """An Ollama-served all-MiniLM-L6-v2 (`all-minilm`) at the default threshold: the learned
+    pair model clusters and joins (`pair_model_for`); over HTTP, a new keyword with a vector
+    like the cluster's joins it, an unrelated pair becomes a cluster of its own, nothing else
+    moves."""
+    from igny8d.ai.cluster import EMBEDDING_THRESHOLD
+    from igny8d.operations.cluster import pair_model_for
+    from igny8d.settings import Settings
+
+    assert pair_model_for(Settings(), "all-minilm") is not None
+    running = await embeddings_app(tmp_path, db_url, embedding_threshold=EMBEDDING_THRESHOLD)
+    client = running.client()
+    try:
+        async with EmbeddingServer(concept_embed, model="all-minilm") as server:
+            env = await account(client, "pair@example.com")
+            couch = await make_cluster(client, env, "couch", [("couch", 900), ("couches", 400)])
+            ids = await add_keywords(client, env, [("sofa", 800), ("sofas", 300),
+                                                   ("sourdough starter", 700),
+                                                   ("sourdough starters", 200)])
+            await integrate(client, env, server)
+            done = await cluster(client, env, ids)
+            assert done["state"] == "SUCCESS", done
+            result = done["result"]
+            assert result["method"] == "embeddings" and result["unclustered_count"] == 0
+            assert result["clusters_created"] == 1
+            by_text = {k["keyword"]: k for k in await all_rows(client, env["token"], KEYWORDS)}
+            assert by_text["sofa"]["cluster_id"] == by_text["sofas"]["cluster_id"] == couch
+            assert by_text["couch"]["cluster_id"] == couch
+            sourdough = by_text["sourdough starter"]["cluster_id"]
+            assert sourdough is not None and sourdough != couch
+            assert by_text["sourdough starters"]["cluster_id"] == sourdough
+    finally:
+        client.close()
+        await stop_app(running)
