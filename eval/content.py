@@ -11,9 +11,12 @@ figures only) — written by other hands, in 55 niches; they carry no labelled k
 title intent is not scored ("n/a"). Floors apply to `dev`, `dev-clusters` and `dev2-clusters`
 (`FLOORED`).
 
-Each cluster goes through the same pure functions the operations call: the local provider's
-`generate_ideas`, the stored outline's round trip (`outline_rows` → `outline_sections`),
-`article_brief`, `generate_article`, the sanitiser.
+Each cluster goes through the same pure functions the operations call: the intents
+auto_cluster stores for its keywords (`intents_to_store`, read over the request: the topic, or
+a gold set's whole niche), the brief the ideas operation hands the provider (`cluster_brief`:
+the intent with most volume), the local provider's `generate_ideas`, the stored outline's
+round trip (`outline_rows` → `outline_sections`), `article_brief`, `generate_article`, the
+sanitiser.
 
 Measures (per split):
 
@@ -38,7 +41,8 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -48,10 +52,11 @@ from igny8d.ai.article import generate_article
 from igny8d.ai.cluster import KeywordItem
 from igny8d.ai.ideas import generate_ideas
 from igny8d.ai.text import normalise, stem, vocabulary
-from igny8d.ai.types import ClusterBrief
+from igny8d.operations.cluster import intents_to_store
 from igny8d.operations.content import article_brief
-from igny8d.operations.ideas import outline_rows
+from igny8d.operations.ideas import cluster_brief, outline_rows
 from igny8d.text import sanitize_html
+from igny8d.vocab import Intent
 
 DATA = Path(__file__).parent / "data"
 SPLITS = ("dev", "holdout", "dev-clusters", "dev2-clusters", "holdout2-clusters")
@@ -78,15 +83,29 @@ class Topic:
     intent: str
     kind: str
     keywords: tuple[str, ...]
+    #: each keyword's intent as auto_cluster stores it (`stored_intents`)
+    stored: tuple[Intent, ...] = ()
+
+
+def stored_intents(request: Sequence[str]) -> dict[str, Intent]:
+    """keyword → the intent auto_cluster stores for it when the keywords of `request` are
+    clustered together."""
+    items = [KeywordItem(i, k, 0) for i, k in enumerate(request)]
+    return {request[i]: intent for i, intent in intents_to_store(items).items()}
+
+
+def _with_stored(topic: Topic, intents: dict[str, Intent]) -> Topic:
+    return replace(topic, stored=tuple(intents[k] for k in topic.keywords))
 
 
 def load(split: str) -> list[Topic]:
     if split.endswith("-clusters"):
         return cluster_topics(split.removesuffix("-clusters"))
     with (DATA / f"content_{split}.csv").open(newline="", encoding="utf-8") as f:
-        return [Topic(r["niche"], r["intent"], r["kind"],
-                      tuple(k.strip() for k in r["keywords"].split(";") if k.strip()))
-                for r in csv.DictReader(f)]
+        topics = [Topic(r["niche"], r["intent"], r["kind"],
+                        tuple(k.strip() for k in r["keywords"].split(";") if k.strip()))
+                  for r in csv.DictReader(f)]
+    return [_with_stored(t, stored_intents(t.keywords)) for t in topics]
 
 
 def cluster_topics(gold: str) -> list[Topic]:
@@ -98,11 +117,16 @@ def cluster_topics(gold: str) -> list[Topic]:
         for r in csv.DictReader(f):
             clusters.setdefault((r["niche"], r["cluster"]), []).append(
                 (-int(r["volume"]), r["keyword"], r["intent"]))
+    requests: dict[str, list[str]] = {}
+    for (niche, _name), rows in clusters.items():
+        requests.setdefault(niche, []).extend(k for _v, k, _i in rows)
+    intents = {niche: stored_intents(request) for niche, request in requests.items()}
     out = []
     for (niche, _name), rows in sorted(clusters.items()):
         if len(rows) >= CLUSTER_TOPIC_MIN:
             rows.sort()
-            out.append(Topic(niche, rows[0][2], "", tuple(k for _v, k, _i in rows)))
+            out.append(_with_stored(Topic(niche, rows[0][2], "",
+                                          tuple(k for _v, k, _i in rows)), intents[niche]))
     return out
 
 
@@ -277,8 +301,10 @@ class Tally:
 
 
 def run_topic(topic: Topic, tally: Tally) -> None:
-    items = tuple(KeywordItem(i + 1, k, 1000 - 10 * i) for i, k in enumerate(topic.keywords))
-    cluster = ClusterBrief(cluster_id=1, name=topic.keywords[0], keywords=items)
+    rows = [{"id": i + 1, "keyword": k, "volume": 1000 - 10 * i,
+             "intent": topic.stored[i] if topic.stored else None}
+            for i, k in enumerate(topic.keywords)]
+    cluster = cluster_brief({"id": 1, "name": topic.keywords[0], "description": ""}, rows)
     ideas = generate_ideas(cluster, 3)
     tally.topics += 1
     for idea in ideas:

@@ -197,7 +197,9 @@ def _assign(existing: list[ExistingCluster],
     return joined, [i for i in items if i.id not in joined]
 
 
-def _intents(items: list[KeywordItem]) -> dict[int, Intent]:
+def intents_to_store(items: list[KeywordItem]) -> dict[int, Intent]:
+    """The intents auto_cluster stores for keywords that have none: each read with the
+    names the whole request shows (`intent.request_names`)."""
     analyses = {i.id: analyse(i.text) for i in items}
     names = request_names(analyses.values())
     return {i.id: classify_analysis(analyses[i.id], names).intent
@@ -209,7 +211,7 @@ def cluster_locally(existing: list[ExistingCluster], items: list[KeywordItem]
     """CPU-heavy: assign to existing clusters, cluster the rest, classify missing intents."""
     joined, rest = _assign(existing, items)
     result = cluster_keywords(rest) if rest else ClusterResult((), (), ())
-    return joined, place_leftovers(result, rest), _intents(items)
+    return joined, place_leftovers(result, rest), intents_to_store(items)
 
 
 def _checked(result: ClusterResult, rest: list[KeywordItem]) -> ClusterResult:
@@ -299,7 +301,7 @@ def cluster_on_vectors(existing: list[ExistingCluster], items: list[KeywordItem]
     result = cluster_keywords(rest, embeddings=embeddings, threshold=threshold,
                               linkage=linkage, pair_model=pair_model
                               ) if rest else ClusterResult((), (), ())
-    return joined, place_leftovers(result, rest), _intents(items)
+    return joined, place_leftovers(result, rest), intents_to_store(items)
 
 
 async def _by_embeddings(jc: JobContext, work: Work, items: list[KeywordItem]
@@ -346,7 +348,7 @@ async def compute(jc: JobContext, work: Work) -> Plan:
                     f"The AI provider placed none of the {len(rest)} keywords in a "
                     "cluster."))
             result = place_leftovers(result, rest)
-        intents = await jc.run_cpu(_intents, items)
+        intents = await jc.run_cpu(intents_to_store, items)
     await jc.update(phase="SAVING", percentage=80, message=(
         f"Saving {len(result.clusters)} new clusters and "
         f"{len(joined)} keywords joining existing ones."))

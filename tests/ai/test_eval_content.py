@@ -24,3 +24,19 @@ def test_the_dev_gold_clusters_meet_every_floor_but_title_intent() -> None:
     assert set(report.figures["dev-clusters"]) == set(FLOORS) - {"title_intent_pct"}
     assert not report.failures, render(report)
     assert "n/a" in render(report)
+
+
+def test_topics_carry_the_intents_auto_cluster_stores() -> None:
+    """The writer is measured as production reaches it: after auto_cluster every keyword has
+    a stored intent, read with the names the whole request shows (a gold set's niche), and
+    the brief's intent is the one with most volume."""
+    from eval.content import cluster_topics, load, stored_intents
+
+    for topic in load("dev")[:5]:
+        assert topic.stored == tuple(stored_intents(topic.keywords)[k] for k in topic.keywords)
+    topics = cluster_topics("dev2")
+    assert all(len(t.stored) == len(t.keywords) for t in topics)
+    # "cutco knives" is the brand's product page because its niche searches "cutco.com"
+    (cutco,) = [t for t in topics if t.keywords[0] == "cutco"]
+    assert cutco.stored[cutco.keywords.index("cutco knives")] == "navigational"
+    assert stored_intents(["cutco knives"]) == {"cutco knives": "informational"}
