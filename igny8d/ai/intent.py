@@ -316,6 +316,10 @@ def classify_analysis(analysis: Analysis, names: frozenset[str] = frozenset()) -
     contact = _contact_page(analysis.tokens)
     if contact is not None and "navigational" not in strong:
         strong["navigational"] = [contact]
+    if "informational" in strong and set(strong.get("navigational", ())) <= set(analysis.brands):
+        # a question about a brand typed alone is a question ("how much is strava", "how to
+        # kayak" with Kayak a brand), as for the names a request shows; a sign-in is not
+        strong.pop("navigational", None)
     if _LISTICLE_CUES.intersection(strong.get("commercial", ())):
         # the listicle is the page; its price or local words qualify it
         strong.pop("transactional", None)

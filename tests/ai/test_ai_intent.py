@@ -198,3 +198,13 @@ def test_or_between_kinds_deals_and_worth_phrasings() -> None:
     assert classify_intent("5090 in stock").intent == "transactional"
     assert classify_intent("gaming pc black friday").intent == "transactional"
     assert classify_intent("is cutco worth the money").intent == "commercial"
+
+
+def test_a_question_about_a_brand_typed_alone_is_a_question() -> None:
+    """As for the names a request shows ("how much is quickbooks"), a brand of the lists
+    with a question or how-to is informational (the tuning writers: 12 of 12), not its site;
+    a sign-in stays navigational and the brand alone is its site."""
+    assert classify_intent("how to kayak").intent == "informational"  # Kayak is a brand
+    assert classify_intent("how much is a kayak").intent == "informational"
+    assert classify_intent("how to login to netflix").intent == "navigational"
+    assert classify_intent("kayak").intent == "navigational"
