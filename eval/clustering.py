@@ -60,7 +60,9 @@ SETS = {
 #: macro-F1 0.882; dev2 0.652, 0.652, 0.836; dev3 and dev4 (measured once blind before they
 #: joined the tuning sets, 2026-12-07) 0.560 / 0.552, intent 0.729 / 0.680; dev5 and dev6 (the
 #: same, later that day) 0.571 / 0.523, intent 0.618 / 0.760; dev7 and dev8 (the same, the next
-#: day) 0.552 / 0.544, intent 0.718 / 0.698; none unclustered.
+#: day) 0.552 / 0.544, intent 0.718 / 0.698; none unclustered. Intent macro-F1 since names typed
+#: alone read navigational (docs/decisions.md): dev 0.886, dev2 0.840, dev3 0.748, dev4 0.701,
+#: dev5 0.633, dev6 0.771.
 #: Embeddings with all-MiniLM-L6-v2 and the learned pair model fitted on the six (in-sample):
 #: dev 0.748, dev2 0.699, dev3 0.668, dev4 0.632, dev5 0.635, dev6 0.647 (blind before, the
 #: hand rules: dev3 0.609, dev4 0.572; the pair model fitted on four: dev5 0.628, dev6 0.648);

@@ -29,7 +29,8 @@ for every keyword of the request, and so are the words before a "review", "prici
 Such a name decides a keyword only when it is the keyword with no question word ("rockler":
 navigational; "how much is quickbooks" stays a question; "nanit app" the name's app page) or
 what it compares ("kinsta vs wp engine": brands, commercial); beside other words it changes
-nothing.
+nothing. A brand of the lists alone with a question or how-to is a question too ("how to
+kayak", Kayak being a brand); with a sign-in it stays the site ("how to login to ikea").
 
 Decision: the intents with strong cues compete first, then those with weak ones, and the winner
 is the first in the precedence transactional > commercial > navigational > informational. With

@@ -32,8 +32,8 @@ def test_topics_carry_the_intents_auto_cluster_stores() -> None:
     the brief's intent is the one with most volume."""
     from eval.content import cluster_topics, load, stored_intents
 
-    for topic in load("dev")[:5]:
-        assert topic.stored == tuple(stored_intents(topic.keywords)[k] for k in topic.keywords)
+    (login,) = [t for t in load("dev") if t.keywords[0] == "hubspot login"]
+    assert set(login.stored) == {"navigational"}
     topics = cluster_topics("dev2")
     assert all(len(t.stored) == len(t.keywords) for t in topics)
     # "cutco knives" is the brand's product page because its niche searches "cutco.com"

@@ -178,7 +178,7 @@ class Plan:
                 words = [second_person.get(w.lower(), w) for w in k.topic_words]
                 return title_case(_with_articles(words, self._counted_nouns) if k.bare
                                   else words)
-        signs_in = self.has_cue(*SIGN_IN_CUES)
+        signs_in = self.has_cue("login", "log in", "sign in", "signin")
         if self.intent == "navigational" and signs_in:
             # the destination: a brand the lexicon knows, else the topic ("netflix login")
             brands = self.primary.analysis.brands
@@ -550,7 +550,7 @@ def _order(k: Keyword) -> tuple[int, str, str]:
     return (-k.volume, k.analysis.normalised, k.text)
 
 
-#: Cues of a site's own pages: signing in to it, and reaching its people.
+#: Cues of a site's own pages: signing in to it, and reaching its people (titles.py).
 SIGN_IN_CUES = frozenset({"login", "log in", "sign in", "signin", "webmail", "portal"})
 CONTACT_CUES = frozenset({"customer service", "phone number", "contact", "support", "help"})
 
@@ -578,9 +578,10 @@ def _vote_intent(keywords: Sequence[Keyword]) -> Intent:
 
 def _shows_a_site(keywords: Sequence[Keyword]) -> bool:
     """Whether a keyword of the cluster asks for a site's own page: its sign-in, app, menu,
-    hours, help line or address ("kronos login", "cutco.com")."""
+    hours, help line or address ("kronos login", "chipotle menu", "cutco.com"). Read from
+    the analysis's modifiers, which keep the words a head also keeps ("app", "menu")."""
     site = _site_cues()
-    return any(k.cues & site for k in keywords)
+    return any(site.intersection(k.analysis.modifiers) for k in keywords)
 
 
 @cache
@@ -794,13 +795,17 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
     # nor its price, which is saved on ("4 Ways to Save on ClickUp Pricing")
     cased_name = bool(topic) and brand_cased(normalise(topic[0])) is not None and \
         normalise(topic[-1]) not in idea_words().price_words
-    intent = intent or _vote_intent(ordered)
-    read_as_name = intent == "navigational" and lone_name(head.analysis)
-    if read_as_name and not _shows_a_site(ordered):
-        # a name typed alone with nothing of a site around it ("carfax", "riesling" beside
-        # "riesling wine") gets a page about it, whoever wrote it navigational: no "Where to
-        # Go" for a brand's product or a word the reading took for a name
-        intent = "informational"
+    voted = intent or _vote_intent(ordered)
+    # a navigational cluster with no keyword asking for a site's page ("fitbit", "fitbit
+    # watch"; "carfax" and "free carfax"; "riesling", a word read as a name) gets a page
+    # about the name, whoever set the intent (voted here, stored by auto_cluster, a user):
+    # "Where to Go" is for a site
+    intent = "informational" if voted == "navigational" and not _shows_a_site(ordered) \
+        else voted
+    # a navigational reading that rests only on words typed alone ("wedding", "heloc": a
+    # fifth of them are no names) does not make the topic a brand's ("a Wedding")
+    branded = voted == "navigational" and not all(
+        lone_name(k.analysis) for k in ordered if k.intent.intent == "navigational")
     if _abbreviates(topic, ordered):
         topic = [topic[0].upper()]  # "ABRP", as "a better route planner" spells it
     return Plan(keywords=tuple(ordered), primary=head,
@@ -811,7 +816,7 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
                 # lexicon knows it ("netflix login" is no "a Netflix")
                 # so does a coupon search: "surfshark coupon" saves at Surfshark, it buys no
                 # "Surfsharks"
-                brand=intent == "navigational" or read_as_name or
+                brand=branded or
                 bool(head.cues & COUPON_CUES) or named or
                 any(normalise(w) in brand_words or normalise(w) in NAME_TIERS
                     for w in topic) or cased_name,
