@@ -840,6 +840,11 @@ def test_a_navigational_cluster_is_a_site_page_only_when_a_keyword_asks_for_a_si
                                    ("chipotle menu", 900, "navigational"))
     assert "Where to Go" in stored(("duolingo", 9000, "navigational"),
                                    ("duolingo app", 900, "navigational"))
+    # a name keeps its own article ("The Farmer's Dog", not "Farmer's Dog")
+    assert "The Farmer's Dog" in stored(("the farmer's dog", 9000, "navigational"),
+                                        ("farmers dog food", 900, "navigational"))
+    assert titles("the knot", "theknot.com", "the knot weddings")[2] == \
+        "How to Get Started with The Knot"
     # a word typed alone read as a name is not made a brand's by it (a fifth are no names)
     assert titles("carpet", "best carpet", "best carpet for bedrooms")[0] == "The 4 Best Carpets"
     assert plan_keywords([("wedding", 1)]).a_t == "a Wedding"

@@ -808,18 +808,19 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
         lone_name(k.analysis) for k in ordered if k.intent.intent == "navigational")
     if _abbreviates(topic, ordered):
         topic = [topic[0].upper()]  # "ABRP", as "a better route planner" spells it
+    # a navigational search names a destination: a brand whether or not the lexicon knows
+    # it ("netflix login" is no "a Netflix"); so does a coupon search: "surfshark coupon"
+    # saves at Surfshark, it buys no "Surfsharks"
+    brand = branded or bool(head.cues & COUPON_CUES) or named or \
+        any(normalise(w) in brand_words or normalise(w) in NAME_TIERS for w in topic) or \
+        cased_name
+    if brand and not versus and head.analysis.tokens[:1] == ("the",) and topic and \
+            normalise(topic[0]) != "the":
+        topic = [head.display[0], *topic]  # the name's own article: "The Farmer's Dog"
     return Plan(keywords=tuple(ordered), primary=head,
                 intent=intent, topic=tuple(topic),
                 groups=tuple(sorted(groups.values(), key=lambda g: (-g.volume, g.key))),
-                sides=sides, versus=versus,
-                # a navigational search names a destination: a brand whether or not the
-                # lexicon knows it ("netflix login" is no "a Netflix")
-                # so does a coupon search: "surfshark coupon" saves at Surfshark, it buys no
-                # "Surfsharks"
-                brand=branded or
-                bool(head.cues & COUPON_CUES) or named or
-                any(normalise(w) in brand_words or normalise(w) in NAME_TIERS
-                    for w in topic) or cased_name,
+                sides=sides, versus=versus, brand=brand,
                 opaque=tuple(sorted(opaque)), named=named)
 
 
