@@ -550,22 +550,16 @@ def _order(k: Keyword) -> tuple[int, str, str]:
     return (-k.volume, k.analysis.normalised, k.text)
 
 
-#: Cues of a site's own pages: signing in to it, and reaching its people (titles.py).
-SIGN_IN_CUES = frozenset({"login", "log in", "sign in", "signin", "webmail", "portal"})
-CONTACT_CUES = frozenset({"customer service", "phone number", "contact", "support", "help"})
-
-
-def _vote_intent(keywords: Sequence[Keyword]) -> Intent:
+def _vote_intent(keywords: Sequence[Keyword], site: bool) -> Intent:
     """The cluster's intent: its keywords' votes by volume and confidence. A name typed alone
     with no cue ("carfax", `intent.lone_name`) votes as the topic it was read as before it
     was read as a name: whether the searcher wants the brand's site or a page about it is
     the rest of the cluster's to say, and a page about it suits both ("Everything You Need
     to Know About Cutco"); as a navigational vote it handed plans to a smaller keyword's weak
     cue ("free carfax": "The 4 Best Carfaxes"). A cluster that signs in to it or calls it
-    ("kronos login", "eargo customer service") says it is a site: there the name votes as
-    read ("Kronos: How to Sign In and Fix Common Problems")."""
+    ("kronos login", "eargo customer service"; `site`, `_shows_a_site`) says it is a site:
+    there the name votes as read ("Kronos: How to Sign In and Fix Common Problems")."""
     votes: dict[Intent, float] = defaultdict(float)
-    site = _shows_a_site(keywords)
     for k in keywords:
         if k.intent.intent == "navigational" and not k.intent.cues and not site and \
                 lone_name(k.analysis):
@@ -795,17 +789,17 @@ def plan_keywords(items: Iterable[KeywordItem | tuple[str, int]], *, name: str =
     # nor its price, which is saved on ("4 Ways to Save on ClickUp Pricing")
     cased_name = bool(topic) and brand_cased(normalise(topic[0])) is not None and \
         normalise(topic[-1]) not in idea_words().price_words
-    voted = intent or _vote_intent(ordered)
+    site = _shows_a_site(ordered)
+    voted = intent or _vote_intent(ordered, site)
     # a navigational cluster with no keyword asking for a site's page ("fitbit", "fitbit
     # watch"; "carfax" and "free carfax"; "riesling", a word read as a name) gets a page
     # about the name, whoever set the intent (voted here, stored by auto_cluster, a user):
     # "Where to Go" is for a site
-    intent = "informational" if voted == "navigational" and not _shows_a_site(ordered) \
-        else voted
+    intent = "informational" if voted == "navigational" and not site else voted
     # a navigational reading that rests only on words typed alone ("wedding", "heloc": a
     # fifth of them are no names) does not make the topic a brand's ("a Wedding")
-    branded = voted == "navigational" and not all(
-        lone_name(k.analysis) for k in ordered if k.intent.intent == "navigational")
+    branded = voted == "navigational" and any(
+        k.intent.intent == "navigational" and not lone_name(k.analysis) for k in ordered)
     if _abbreviates(topic, ordered):
         topic = [topic[0].upper()]  # "ABRP", as "a better route planner" spells it
     # a navigational search names a destination: a brand whether or not the lexicon knows

@@ -10,8 +10,12 @@ import re
 from collections.abc import Sequence
 
 from igny8d.ai.ideas.grammar import fit, stable_index, suffix
-from igny8d.ai.ideas.planning import ALTERNATIVE_CUES, CONTACT_CUES, SIGN_IN_CUES, Plan
+from igny8d.ai.ideas.planning import ALTERNATIVE_CUES, Plan
 from igny8d.ai.types import OutlineSection
+
+#: Cues of a site's own pages a navigational title names: signing in, reaching its people.
+SIGN_IN_CUES = ("login", "log in", "sign in", "signin", "portal")
+CONTACT_CUES = ("customer service", "phone number", "contact", "support")
 
 #: Modifiers that make a keyword a "when" question without its question word ("best time to
 #: fish": "When Is the Best Time to Fish?").
