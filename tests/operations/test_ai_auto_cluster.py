@@ -116,6 +116,27 @@ async def test_auto_cluster_end_to_end(jobs_app, client):
         {i: k["cluster_id"] for i, k in kws.items()}
 
 
+async def test_the_intents_auto_cluster_stores_read_names_and_questions(jobs_app, client):
+    """Keywords without an intent get the classifier's (the reference's four values): a name
+    typed alone is navigational, a how-to about a brand of the lists informational, a sign-in
+    navigational; a keyword given its intent keeps it."""
+    env = await account(client, "intents@example.com")
+    token, sector = env["token"], env["sector"]
+    ids = await add_keywords(client, env, [("skydio", 900), ("skydio x10 review", 300),
+                                           ("how to kayak", 800), ("how to login to ikea", 400)])
+    (given,) = await add_keywords(client, env, [("equifax", 700)], intent="commercial")
+    done = await poll(client, token, accepted(await client.post(
+        AUTO, {"ids": [*ids, given], "sector_id": sector["id"]}, token=token)),
+        "SUCCESS", "FAILURE")
+    assert done["state"] == "SUCCESS", done
+    assert done["result"]["intents_set"] == 4
+    intent = {k["keyword"]: k["intent"]
+              for k in (await keywords_of(client, token, sector["id"])).values()}
+    assert intent == {"skydio": "navigational", "skydio x10 review": "commercial",
+                      "how to kayak": "informational", "how to login to ikea": "navigational",
+                      "equifax": "commercial"}
+
+
 async def test_the_plans_cluster_limit_is_the_one_reason_to_leave_keywords_out(jobs_app, client):
     env = await account(client, "limit@example.com")
     token, sector = env["token"], env["sector"]
