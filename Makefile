@@ -77,14 +77,19 @@ run: install
 migrate: install
 	$(BIN)/igny8d migrate
 
+# The suite runs on up to four cores (pytest-xdist; each worker has its own Postgres database,
+# Redis database and temporary folder). TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
 test: install-test spectral
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST)
 
 # The quick loop while working: SQLite only (the Postgres runs are marked `db`), without the
 # slow tests, those that start other processes and those that run the embedding model. `make
 # test` and CI run everything.
 test-fast: install-test
-	$(BIN)/pytest -m "not slow and not subprocess and not db and not embeddings"
+	$(BIN)/pytest $(XDIST) -m "not slow and not subprocess and not db and not embeddings"
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -426,7 +426,7 @@ async def test_client_request_id_echoed(client, path):
 
 
 @pytest.mark.parametrize("bad", ["abc", "12345", "x" * 200, "1; DROP TABLE users",
-                                 "<script>", str(uuid.uuid4()) + "x", " "])
+                                 "<script>", "9f1c2e4a-7b3d-4e5f-8a6b-0c1d2e3f4a5bx", " "])
 async def test_malformed_request_id_replaced(client, bad):
     resp = await client.get("/api/v1/system/ping/", headers={"X-Request-ID": bad})
     rid = resp.headers["X-Request-ID"]

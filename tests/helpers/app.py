@@ -7,6 +7,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import text
@@ -34,7 +35,23 @@ def redis_url_or_skip() -> str:
         if os.environ.get("IGNY8_REQUIRE_REDIS") == "1":
             pytest.fail("IGNY8_REQUIRE_REDIS=1 but IGNY8_TEST_REDIS_URL is not set")
         pytest.skip("IGNY8_TEST_REDIS_URL is not set")
-    return url
+    return worker_redis_url(url)
+
+
+def worker_redis_url(url: str) -> str:
+    """Under pytest-xdist each worker counts down from the given database (gw0 keeps it, gw1
+    takes the one below), so two workers' rate-limit windows never share keys."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    index = int(worker[2:])
+    if index > base:
+        pytest.fail(f"Redis database {base} leaves no room for xdist worker {worker}")
+    return urlunsplit(parts._replace(path=f"/{base - index}"))
+
+
 TENANT_TABLES = [t.name for t in reversed(metadata.sorted_tables)
                  if t.name not in REFERENCE_TABLES]
 

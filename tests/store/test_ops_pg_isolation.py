@@ -7,7 +7,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.helpers.app import PG_URL, create_throwaway_database, drop_throwaway_database
+from tests.helpers.app import (
+    PG_URL,
+    create_throwaway_database,
+    drop_throwaway_database,
+    worker_redis_url,
+)
 
 
 async def _exists(via: str, name: str) -> bool:
@@ -52,3 +57,23 @@ async def test_two_sessions_get_two_databases_and_drop_them(postgres_ready: str)
         await drop_throwaway_database(PG_URL, first)
         await drop_throwaway_database(PG_URL, second)
     assert not await _exists(postgres_ready, make_url(second).database or "")
+
+
+@pytest.mark.parametrize(("worker", "given", "expected"), [
+    ("", "redis://127.0.0.1:6379/15", "redis://127.0.0.1:6379/15"),
+    ("gw0", "redis://127.0.0.1:6379/15", "redis://127.0.0.1:6379/15"),
+    ("gw3", "redis://127.0.0.1:6379/15", "redis://127.0.0.1:6379/12"),
+    ("gw1", "redis://:pw@cache:6380/9?socket_timeout=5", "redis://:pw@cache:6380/8?socket_timeout=5"),
+])
+def test_xdist_workers_get_redis_databases_of_their_own(
+        monkeypatch: pytest.MonkeyPatch, worker: str, given: str, expected: str) -> None:
+    """Two workers sharing one database would share rate-limit windows and fail each other."""
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+    assert worker_redis_url(given) == expected
+
+
+def test_too_many_workers_for_the_redis_database_is_an_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw2")
+    with pytest.raises(pytest.fail.Exception, match="no room for xdist worker gw2"):
+        worker_redis_url("redis://127.0.0.1:6379/1")
