@@ -109,7 +109,8 @@ class Vocabulary:
     #: Brand names a navigational query is about. Multi-word brands are matched as phrases.
     #: A query made of a brand alone, or of a brand plus a navigational modifier, is
     #: navigational; a brand next to other head terms is a (weak) commercial cue ("nike
-    #: pegasus 40").
+    #: pegasus 40"), which `intent.classify_analysis` reads as the brand's product page
+    #: (navigational, not firm) when the keyword has no modifier.
     brands: frozenset[str]
     #: Nouns of things people buy: a weak commercial cue as the head noun ("running shoes",
     #: "crm software", not "table saw kickback").

@@ -208,3 +208,19 @@ def test_a_question_about_a_brand_typed_alone_is_a_question() -> None:
     assert classify_intent("how much is a kayak").intent == "informational"
     assert classify_intent("how to login to ikea").intent == "navigational"  # IKEA is a brand
     assert classify_intent("kayak").intent == "navigational"
+
+
+def test_a_brand_before_product_words_is_its_page_not_a_firm_one() -> None:
+    """A brand of the lists followed by product words with no modifier ("apple watch ultra",
+    "bosch universal mixer") is the brand's product page: navigational, as the eight tuning
+    writers mostly say, under the firm level so it never refuses a merge. A modifier or a
+    comparison keeps its own reading."""
+    for keyword in ("apple watch ultra", "bosch universal mixer", "garmin forerunner 265"):
+        got = classify_intent(keyword)
+        assert got.intent == "navigational", keyword
+        assert not got.is_firm, keyword
+    assert classify_intent("best garmin watch").intent == "commercial"
+    assert classify_intent("garmin watch price").intent == "transactional"
+    assert classify_intent("apple watch or garmin").intent == "commercial"
+    assert classify_intent("how to reset apple watch").intent == "informational"
+    assert classify_intent("garmin").is_firm  # the brand alone is its site, firmly
