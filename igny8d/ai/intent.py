@@ -138,9 +138,12 @@ def _judging(tokens: tuple[str, ...]) -> str | None:
 
 
 #: Page words the modifier lists do not hold (kept out of them, so the clustering's heads are
-#: unchanged): a stock, launch-price or sale-day query (a deal), and the other ways to ask
-#: "worth it" (commercial). Templates (eval/data/GUIDE.md: transactional) raised dev2's intent
-#: F1 by 0.002 but cost dev's embeddings ARI 0.003 (round 8): not here.
+#: unchanged): a stock, launch-price or sale-day query (a deal), something to get (a template,
+#: a printable, a refurbished unit: transactional, as eval/data/GUIDE.md says of templates and
+#: the eight tuning writers of 96 %, 92 % and 100 % of them), and the other ways to ask "worth
+#: it" (commercial). Templates alone cost dev's embeddings ARI 0.003 on one writer (round 8);
+#: on eight, with the other words, intent F1 rose on every set (docs/decisions.md, "Things to
+#: get, and renting").
 _PAGE_PHRASES: tuple[tuple[tuple[str, ...], Intent], ...] = (
     (("msrp",), "transactional"), (("in", "stock"), "transactional"),
     (("black", "friday"), "transactional"), (("cyber", "monday"), "transactional"),
@@ -148,14 +151,30 @@ _PAGE_PHRASES: tuple[tuple[tuple[str, ...], Intent], ...] = (
     (("worth", "buying"), "commercial"))
 
 
+#: Things to get (`_PAGE_PHRASES`' second part): a page phrase only in a keyword that asks no
+#: question ("how to make a template" is a how-to). Where a question word leads anyway ("will
+#: template", with "will" a cue of its own), the stronger page wins as for the other phrases.
+_GET_PHRASES: tuple[tuple[tuple[str, ...], Intent], ...] = (
+    (("template",), "transactional"), (("templates",), "transactional"),
+    (("printable",), "transactional"), (("refurbished",), "transactional"))
+_PAGE_PHRASES += _GET_PHRASES
+_GET_WORDS = frozenset(" ".join(phrase) for phrase, _ in _GET_PHRASES)
+
 _PAGE_PHRASE_TABLE = {phrase: " ".join(phrase) for phrase, _ in _PAGE_PHRASES}
 _PAGE_PHRASE_INTENT: dict[str, Intent] = {" ".join(p): i for p, i in _PAGE_PHRASES}
 
 
 def _page_phrases(tokens: tuple[str, ...]) -> list[tuple[str, Intent]]:
-    """The `_PAGE_PHRASES` in the keyword, as (phrase, intent)."""
-    return [(found, _PAGE_PHRASE_INTENT[found])
-            for found in find_phrases(list(tokens), _PAGE_PHRASE_TABLE)]
+    """The `_PAGE_PHRASES` in the keyword, as (phrase, intent), and "rent" opening it ("rent a
+    pressure washer": the rental; not "rent or buy skis", a comparison)."""
+    # "will" opens a question ("will it rain") and is a document ("will template")
+    asks = bool(tokens) and tokens[0] in _QUESTION_OPENERS and tokens[0] != "will"
+    found = [(phrase, _PAGE_PHRASE_INTENT[phrase])
+             for phrase in find_phrases(list(tokens), _PAGE_PHRASE_TABLE)
+             if not (asks and phrase in _GET_WORDS)]
+    if tokens[:1] == ("rent",) and not {"or", "vs", "versus"} & set(tokens):
+        found.append(("rent", "transactional"))
+    return found
 
 
 def _compares_kinds(analysis: Analysis) -> bool:
@@ -303,8 +322,8 @@ def classify_analysis(analysis: Analysis, names: frozenset[str] = frozenset()) -
     if analysis.brands and name_and_products(analysis, analysis.brands) and \
             "or" not in analysis.tokens:
         # a brand of the lists before product words ("apple watch ultra", "bosch universal
-        # mixer"): the eight tuning writers call it navigational (46 %), hardly ever
-        # commercial (6 %); under the firm level, as it is a guess at the page
+        # mixer"): the eight tuning writers call it navigational (51 %), hardly ever
+        # commercial (3 %); under the firm level, as it is a guess at the page
         return IntentResult("navigational", (analysis.brands[0],), BRAND_PRODUCT_CONFIDENCE)
     strong: dict[Intent, list[str]] = {}
     weak: dict[Intent, list[str]] = {}

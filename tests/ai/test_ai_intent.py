@@ -224,3 +224,16 @@ def test_a_brand_before_product_words_is_its_page_not_a_firm_one() -> None:
     assert classify_intent("apple watch or garmin").intent == "commercial"
     assert classify_intent("how to reset apple watch").intent == "informational"
     assert classify_intent("garmin").is_firm  # the brand alone is its site, firmly
+
+
+def test_things_to_get_and_renting_are_transactional_unless_asked_about() -> None:
+    """A template, a printable or a refurbished unit is something to get, and "rent X" is the
+    rental (the eight tuning writers: transactional for 96 %, 92 %, 100 % and most "rent
+    a"); a question about one stays a question, a comparison stays a comparison."""
+    for keyword in ("will template", "employee handbook template", "printable moving checklist",
+                    "refurbished iphone", "rent a pressure washer", "free will template"):
+        assert classify_intent(keyword).intent == "transactional", keyword
+    assert classify_intent("how to make a template").intent == "informational"
+    assert classify_intent("is a printable will legal").intent == "informational"
+    assert classify_intent("rent or buy skis").intent == "informational"
+    assert classify_intent("best refurbished laptops").intent == "commercial"  # the listicle
