@@ -78,9 +78,10 @@ migrate: install
 	$(BIN)/igny8d migrate
 
 # The suite runs on up to four cores (pytest-xdist; each worker has its own Postgres database,
-# Redis database and temporary folder). TEST_WORKERS=0 runs it in this one process.
-TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
-XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+# Redis database and temporary folder). TEST_WORKERS=0 (or 1) runs it in this one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2); \
+	[ "$$n" -gt 4 ] && n=4; echo $$n)
+XDIST := $(if $(filter-out 0 1,$(strip $(TEST_WORKERS))),-n $(strip $(TEST_WORKERS)) --dist loadfile)
 
 test: install-test spectral
 	$(BIN)/pytest $(XDIST)

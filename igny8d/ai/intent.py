@@ -5,7 +5,9 @@ one per intent), a leading question word ("is", "can"…), brand names and produ
 head noun: "table saw kickback" is about kickback, `text.head_noun`) — the
 word lists of `text.vocabulary()` (igny8d/ai/data/keywords.json). A cue is *strong*
 (an explicit modifier: "buy", "best", "login", "how to") or *weak* (a product noun, a brand next
-to other terms, "online", "free", "app" without a brand).
+to other terms, "online", "free", "app" without a brand). A brand of the lists opening a
+keyword whose other words carry weak cues or none ("apple watch ultra") is the brand's page:
+navigational, under the firm level (`_leading_brand`).
 
 A cue is read in its context: a judgement of products by word order ("good X", "is X
 good", "apps like X") is a strong commercial cue; a price or buy word inside a question or a
@@ -17,8 +19,9 @@ alternative to jira", "better than X": commercial, eval/data/GUIDE.md), and a co
 page ending the keyword ("X customer service", "X phone number", "X webmail") is navigational
 even for a company the brand list does not know. Two kinds weighed with "or" and no brand
 ("secured or unsecured loan") are research, as with "vs"; "msrp", "in stock", "black friday"
-are transactional, "worth the money" commercial (`_PAGE_PHRASES`), and "download" after a
-brand is the brand's app (navigational).
+and, in a keyword that asks no question, "template", "printable", "refurbished" are
+transactional, "worth the money" commercial (`_PAGE_PHRASES`), as is "rent" opening a keyword
+as a verb ("rent a generator"); "download" after a brand is the brand's app (navigational).
 
 A request tells names the lists do not hold: the words before a login, ".com", webmail,
 customer-service, phone-number, coupon or promo-code tail ("kinsta login"), or an hours,
@@ -40,10 +43,11 @@ under the firm level (`lone_name`; the writers of eval/data call 80 % of them na
 
 Confidence (0..1): strong winner 0.65 + 0.1 per extra strong cue for it (≤ 0.95), less 0.1
 when another intent also had a strong cue; weak winner 0.4 (+0.05 per extra, ≤ 0.5);
-no cue 0.25, a lone name 0.3. `is_firm` (confidence ≥ 0.4: any cue, strong or weak) is what
-the clustering uses to refuse merges across conflicting intents — a product noun ("pour over
-coffee maker") is not the page of a how-to ("how to make pour over coffee"); only a keyword
-with no cue at all (a lone name included) never blocks a merge. (Strong cues only, the
+no cue 0.25, a lone name 0.3, a brand opening other words 0.35. `is_firm` (confidence ≥ 0.4:
+any other cue, strong or weak) is what the clustering uses to refuse merges across
+conflicting intents — a product noun ("pour over coffee maker") is not the page of a how-to
+("how to make pour over coffee"); a keyword with no cue at all (a lone name included), or
+read only as a brand's page, never blocks a merge. (Strong cues only, the
 earlier rule, measured 0.607 ARI on eval/data's dev set; any cue 0.613, and the in-repo gold
 set's product pages stopped absorbing its how-tos.)
 """
@@ -172,9 +176,20 @@ def _page_phrases(tokens: tuple[str, ...]) -> list[tuple[str, Intent]]:
     found = [(phrase, _PAGE_PHRASE_INTENT[phrase])
              for phrase in find_phrases(list(tokens), _PAGE_PHRASE_TABLE)
              if not (asks and phrase in _GET_WORDS)]
-    if tokens[:1] == ("rent",) and not {"or", "vs", "versus"} & set(tokens):
+    if _rents(tokens):
         found.append(("rent", "transactional"))
     return found
+
+
+def _rents(tokens: tuple[str, ...]) -> bool:
+    """Whether the keyword asks to rent a thing: "rent" opening it as a verb, before an
+    article or a thing of the lists ("rent a generator", "rent pressure washer"), not the
+    noun ("rent control", "rent increase letter") and not a comparison ("rent or buy")."""
+    if tokens[:1] != ("rent",) or len(tokens) < 2 or {"or", "vs", "versus"} & set(tokens):
+        return False
+    v = vocabulary()
+    return tokens[1] in ("a", "an") or any(
+        stem(w) in v.product_stems or stem(w) in v.bookable_stems for w in tokens[1:])
 
 
 def _compares_kinds(analysis: Analysis) -> bool:
@@ -310,6 +325,18 @@ def name_and_products(analysis: Analysis, found: Iterable[str]) -> bool:
                 for n in found)
 
 
+def _leading_brand(analysis: Analysis) -> str | None:
+    """The brand of the lists a keyword opens with, when the rest are words with weak cues
+    or none (`name_and_products`) and no page phrase, judgement, contact tail or "or"
+    reads the keyword otherwise ("apple watch in stock", "microsoft word template")."""
+    tokens = analysis.tokens
+    if not analysis.brands or not name_and_products(analysis, analysis.brands) or \
+            "or" in tokens or _page_phrases(tokens) or _judging(tokens) is not None or \
+            _contact_page(tokens) is not None:
+        return None
+    return next(b for b in analysis.brands if tokens[:len(b.split())] == tuple(b.split()))
+
+
 def classify_analysis(analysis: Analysis, names: frozenset[str] = frozenset()) -> IntentResult:
     """(intent, matched cues, confidence) of an analysed keyword; `names` (`request_names`)
     count as brands."""
@@ -319,12 +346,12 @@ def classify_analysis(analysis: Analysis, names: frozenset[str] = frozenset()) -
             analysis = cues_with_brands(analysis, found)
         elif found and name_and_products(analysis, found):
             return IntentResult("navigational", (found[0],), 0.45)
-    if analysis.brands and name_and_products(analysis, analysis.brands) and \
-            "or" not in analysis.tokens:
-        # a brand of the lists before product words ("apple watch ultra", "bosch universal
-        # mixer"): the eight tuning writers call it navigational (51 %), hardly ever
-        # commercial (3 %); under the firm level, as it is a guess at the page
-        return IntentResult("navigational", (analysis.brands[0],), BRAND_PRODUCT_CONFIDENCE)
+    lead = _leading_brand(analysis)
+    if lead is not None:
+        # a brand of the lists before other words and nothing else to read ("apple watch
+        # ultra", "bosch universal mixer"): the eight tuning writers call it navigational
+        # (51 %), hardly ever commercial (3 %); under the firm level, as it is a guess
+        return IntentResult("navigational", (lead,), BRAND_PRODUCT_CONFIDENCE)
     strong: dict[Intent, list[str]] = {}
     weak: dict[Intent, list[str]] = {}
     judging = _judging(analysis.tokens)

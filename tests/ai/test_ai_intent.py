@@ -224,6 +224,10 @@ def test_a_brand_before_product_words_is_its_page_not_a_firm_one() -> None:
     assert classify_intent("apple watch or garmin").intent == "commercial"
     assert classify_intent("how to reset apple watch").intent == "informational"
     assert classify_intent("garmin").is_firm  # the brand alone is its site, firmly
+    # a page phrase or a judgement still reads the keyword
+    assert classify_intent("apple watch in stock").intent == "transactional"
+    assert classify_intent("apple watch worth the money").intent == "commercial"
+    assert classify_intent("microsoft word template").intent == "transactional"
 
 
 def test_things_to_get_and_renting_are_transactional_unless_asked_about() -> None:
@@ -236,4 +240,6 @@ def test_things_to_get_and_renting_are_transactional_unless_asked_about() -> Non
     assert classify_intent("how to make a template").intent == "informational"
     assert classify_intent("is a printable will legal").intent == "informational"
     assert classify_intent("rent or buy skis").intent == "informational"
+    for noun in ("rent control", "rent increase letter"):  # the noun, no rental
+        assert classify_intent(noun).intent == "informational", noun
     assert classify_intent("best refurbished laptops").intent == "commercial"  # the listicle

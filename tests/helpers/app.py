@@ -40,14 +40,16 @@ def redis_url_or_skip() -> str:
 
 def worker_redis_url(url: str) -> str:
     """Under pytest-xdist each worker counts down from the given database (gw0 keeps it, gw1
-    takes the one below), so two workers' rate-limit windows never share keys."""
+    takes the one below, never 0), so two workers' rate-limit windows never share keys."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     if not worker.startswith("gw"):
         return url
     parts = urlsplit(url)
-    base = int(parts.path.strip("/") or 0)
-    index = int(worker[2:])
-    if index > base:
+    given = parts.path.strip("/") or "0"
+    if not given.isdigit():
+        pytest.fail(f"IGNY8_TEST_REDIS_URL {url!r}: name a numbered database (…/15) for xdist")
+    base, index = int(given), int(worker[2:])
+    if index >= base:  # database 0 is left alone: a real install's rate limits may live there
         pytest.fail(f"Redis database {base} leaves no room for xdist worker {worker}")
     return urlunsplit(parts._replace(path=f"/{base - index}"))
 

@@ -76,4 +76,6 @@ def test_too_many_workers_for_the_redis_database_is_an_error(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw2")
     with pytest.raises(pytest.fail.Exception, match="no room for xdist worker gw2"):
-        worker_redis_url("redis://127.0.0.1:6379/1")
+        worker_redis_url("redis://127.0.0.1:6379/2")  # gw2 would take database 0
+    with pytest.raises(pytest.fail.Exception, match="numbered database"):
+        worker_redis_url("unix:///run/redis.sock")
