@@ -15,7 +15,8 @@ model's probabilities replace the similarity as edges of the same agglomeration
 * local: pairs of keys (distinct terms and facets) the blocking proposes (`Space.candidates`,
   TF-IDF similarity ≥ `LOW`) and keys sharing their terms, labelled by the share of their
   keyword pairs in one gold cluster; average linkage swept over (pair floor, threshold).
-  Measured, not landed: the local path keeps the hand rules.
+  Landed on eight writers: `--write` fits the logistic on every tuning niche and writes
+  `igny8d/ai/data/pair_model_lexical.json` (features: `learned.lexical_pairs`).
 * embeddings: the candidate pairs and features of the product (`learned.vector_pairs`),
   labelled same gold cluster or not; complete linkage swept over the threshold. Landed for
   all-MiniLM-L6-v2: `--write` fits the logistic on every tuning niche and writes
@@ -35,7 +36,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import pickle
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -57,19 +57,18 @@ from eval.metrics import adjusted_rand_index
 from igny8d.ai import KeywordItem
 from igny8d.ai.cluster.learned import (
     FEATURES,
+    LEXICAL_FEATURES,
+    LEXICAL_MODEL_FILE,
     MODEL_FILE,
-    SHARED,
+    LexicalPairModel,
     PairModel,
-    pair_features,
+    lexical_pairs,
     vector_pairs,
 )
 from igny8d.ai.cluster.linkage import MIN_EDGE, Linkage, _State, lexical_space, vector_space
 from igny8d.ai.cluster.rules import DEFAULT_MAX_CLUSTER_SIZE
 from igny8d.ai.cluster.vectors import (
-    DESTINATIONS,
     Prepared,
-    Space,
-    _block_cap,
     prepare,
 )
 
@@ -83,8 +82,6 @@ LOCAL_HAND_GRID = tuple((MIN_EDGE, t) for t in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35,
 #: Embeddings: complete-linkage thresholds on the probability, and on the hand similarity.
 VECTOR_GRID = tuple((0.0, t) for t in (0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4))
 VECTOR_HAND_GRID = tuple((0.0, t) for t in (0.5, 0.55, 0.6, 0.625, 0.65, 0.675, 0.7, 0.75))
-#: Local term pairs whose TF-IDF similarity is below this are never scored.
-LOW = 0.1
 #: Embeddings: pairs scored (cosine, or lexical similarity, at least this); the hand
 #: similarity is computed down to `HAND_CUTOFF`.
 MIN_COSINE, MIN_LEXICAL = 0.4, 0.2
@@ -96,8 +93,7 @@ TOP_K: int | None = 40
 #: similarity 0.670 (docs/decisions.md, "New keywords join by the pair model"); refitted on six
 #: writers, 0.663 / 0.664 / 0.654 at 0.15 / 0.2 / 0.3 against 0.650.
 JOIN_THRESHOLD = 0.2
-LOCAL_FEATURES = ("hand", "log_factor", "same_terms", "destination_diff", "both_best",
-                  "both_compare", "facet_subset", "unshared_idf", *SHARED)
+LOCAL_FEATURES = LEXICAL_FEATURES
 VECTOR_FEATURES = FEATURES
 HAND = 0  # the hand-rule similarity is the first feature of both paths
 
@@ -125,30 +121,15 @@ def _items(rows: Sequence[dict[str, str]]) -> list[KeywordItem]:
 
 
 def local_niche(name: str, rows: Sequence[dict[str, str]]) -> Niche:
-    """A niche as `cluster_keywords` prepares it without embeddings."""
+    """A niche as `cluster_keywords` prepares it without embeddings, its key pairs and
+    features as the product computes them (`learned.lexical_pairs`)."""
     prepared = prepare(_items(rows))
     space, key_of = lexical_space(prepared)
     members: dict[int, list[int]] = defaultdict(list)
     for i, u in enumerate(key_of):
         if u >= 0:
             members[u].append(i)
-    masks = {u: _mask(prepared, idx) for u, idx in members.items()}
-    # a key sharing another's terms (`lexical_space`) holds no keyword of its own
-    pairs = [(u, v) for u, v in _key_pairs(space) if u in members and v in members]
-    n_terms = len(space.terms)
-    rows_x: list[list[float]] = []
-    for u, v in pairs:
-        (su, _, fu), (sv, _, fv) = space.keys[u], space.keys[v]
-        factor = space.factor(u, v)
-        unshared = [math.log((1 + n_terms) / (1 + space.word_df[s])) + 1.0
-                    for s in set(su) ^ set(sv)]
-        rows_x.append([
-            space.sim(u, v), math.log(factor), float(space.term_of[u] == space.term_of[v]),
-            float(bool(DESTINATIONS & (set(fu) ^ set(fv)))),
-            float("best" in fu and "best" in fv), float("compare" in fu and "compare" in fv),
-            float(set(fu) <= set(fv) or set(fv) <= set(fu)), max(unshared, default=0.0),
-            *pair_features(space, u, v, prepared[members[u][0]], prepared[members[v][0]],
-                     masks[u], masks[v])])
+    pairs, rows_x = lexical_pairs(space, prepared, key_of)
     gold_of = [rows[p.item.id]["cluster"] for p in prepared]
     y, n = np.empty(len(pairs)), np.empty(len(pairs))
     for k, (u, v) in enumerate(pairs):
@@ -158,28 +139,6 @@ def local_niche(name: str, rows: Sequence[dict[str, str]]) -> Niche:
     x = np.array(rows_x, dtype=np.float64).reshape(len(pairs), len(LOCAL_FEATURES))
     return Niche(name, "average", prepared, key_of, len(space.keys), pairs, x, y, n,
                  [r["cluster"] for r in rows])
-
-
-def _key_pairs(space: Space) -> list[tuple[int, int]]:
-    """Key pairs (u < v) the lexical path could link: keys sharing their terms, and the keys
-    of the term pairs `Space.candidates` proposes with a TF-IDF similarity of at least `LOW`."""
-    out: set[tuple[int, int]] = set()
-    for keys in space.keys_of_term:
-        for x, u in enumerate(keys):
-            out.update((min(u, v), max(u, v)) for v in keys[x + 1:])
-    for t, ws in space.candidates(_block_cap(len(space.terms))).items():
-        for w in ws:
-            if space.term_sim(t, w) >= LOW:
-                out.update((min(u, v), max(u, v)) for u in space.keys_of_term[t]
-                           for v in space.keys_of_term[w])
-    return sorted(out)
-
-
-def _mask(prepared: list[Prepared], idx: list[int]) -> int:
-    m = 0
-    for i in idx:
-        m |= prepared[i].firm_bit
-    return m
 
 
 def vector_niche(name: str, rows: Sequence[dict[str, str]],
@@ -284,6 +243,22 @@ def write_model(niches: Sequence[Niche], path: Path, top_k: int | None = TOP_K) 
     return model
 
 
+def write_lexical_model(niches: Sequence[Niche], path: Path) -> LexicalPairModel:
+    """The lexical path's logistic fitted on every tuning niche, its (floor, threshold) the
+    `LOCAL_GRID` configuration with the best pooled ARI over them (as each fold of `lowo`
+    chooses), written to `path` for the product."""
+    mean, scale, coef, intercept = logistic(*training(niches))
+    unset = LexicalPairModel(LEXICAL_FEATURES, tuple(mean), tuple(scale), tuple(coef),
+                             intercept, 0.0, 0.0)
+    preds = predictions(niches, {n.name: unset.scores(n.x) for n in niches}, LOCAL_GRID)
+    floor, threshold = max(preds, key=lambda c: pooled(niches, preds[c]))
+    model = dataclasses.replace(unset, floor=float(floor.split()[1]), threshold=threshold)
+    path.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {path}: {floor}, threshold {threshold:.3f}, in-sample ARI "
+          f"{pooled(niches, preds[(floor, threshold)]):.4f}")
+    return model
+
+
 def fit_boosted(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -373,8 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top-k", type=int, default=TOP_K,
                     help="embeddings: each keyword's nearest neighbours that may be candidates")
     ap.add_argument("--write", action="store_true",
-                    help=f"embeddings, logistic: fit on every tuning niche and write {MODEL_FILE}"
-                         " (no cross-validation)")
+                    help=f"logistic: fit on every tuning niche and write {MODEL_FILE.name} "
+                         f"(embeddings) or {LEXICAL_MODEL_FILE.name} (local), no "
+                         "cross-validation")
     args = ap.parse_args(argv)
     fit: Fit = fit_logistic if args.model == "logistic" else fit_boosted
     if args.restrict > 0.0:
@@ -391,9 +367,12 @@ def main(argv: list[str] | None = None) -> int:
     niches = [n for s in TUNING_SETS for n in sets[s]]
     print(f"{args.path}: {sum(len(n.pairs) for n in niches)} candidate pairs")
     if args.write:
-        if args.path != "embeddings" or args.model != "logistic":
-            ap.error("--write takes --path embeddings --model logistic")
-        write_model(niches, MODEL_FILE, args.top_k)
+        if args.model != "logistic":
+            ap.error("--write takes --model logistic")
+        if args.path == "local":
+            write_lexical_model(niches, LEXICAL_MODEL_FILE)
+        else:
+            write_model(niches, MODEL_FILE, args.top_k)
         return 0
 
     def show(name: str, preds: Predictions) -> None:

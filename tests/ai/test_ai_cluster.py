@@ -19,6 +19,7 @@ from igny8d.ai import (
     cluster_keywords,
     normalise,
 )
+from igny8d.ai.cluster import DEFAULT_THRESHOLD
 from igny8d.ai.cluster.vectors import Space
 from igny8d.ai.text import analyse
 from tests.helpers.gold import adjusted_rand_index, gold_rows, labels_of, macro_f1, pair_f1
@@ -369,7 +370,12 @@ def test_an_acronym_reads_as_its_expansion_in_the_same_request() -> None:
 
 def test_or_compares_as_vs() -> None:
     kws = ["asana vs trello", "asana or trello", "asana vs monday"]
-    assert _groups(kws) == [["asana or trello", "asana vs trello"], ["asana vs monday"]]
+    # the hand rules keep the other pair apart; the learned model, with nothing else in the
+    # request, joins it at P 0.19 (docs/decisions.md, "The learned pair model on the lexical
+    # path")
+    assert _groups(kws, threshold=DEFAULT_THRESHOLD) == [
+        ["asana or trello", "asana vs trello"], ["asana vs monday"]]
+    assert any({"asana or trello", "asana vs trello"} <= set(g) for g in _groups(kws))
 
 
 def test_a_cost_question_joins_its_price_page() -> None:

@@ -1,17 +1,20 @@
 """eval/fit_pair_model.py: its agglomeration over the hand similarity is the product's own
-clustering (so the baseline it reports is the current code's), on both paths; a restricted
-model scores only the pairs it was fitted on."""
+clustering (so the baseline it reports is the current code's), on both paths, and so is its
+agglomeration over each shipped model's probabilities; a restricted model scores only the
+pairs it was fitted on."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from eval import fit_pair_model as pm
 from eval.clustering import by_niche, rows_of
 from igny8d.ai import ClusterResult, KeywordItem
-from igny8d.ai.cluster import cluster_keywords
+from igny8d.ai.cluster import DEFAULT_THRESHOLD, cluster_keywords
 from igny8d.ai.cluster.groups import place_leftovers
 
 
@@ -92,3 +95,48 @@ def test_the_shipped_pair_model_clusters_as_the_harness_scores_it() -> None:
     want = cluster_keywords(items, embeddings=embeddings, pair_model=model)
     assert _partition(got) == _of(want, len(rows))
     assert 1 < len(_partition(got)) < len(rows)
+
+
+def test_the_shipped_lexical_model_clusters_as_the_harness_scores_it() -> None:
+    """`cluster_keywords(items)` with no threshold is the harness's average linkage over the
+    lexical model's probabilities at its floor and threshold: the figures `eval.fit_pair_model
+    --path local` reports are the product's. An explicit threshold keeps the hand rules."""
+    from igny8d.ai.cluster import learned
+
+    model = learned.shipped_lexical()
+    assert model is not None and model.features == learned.LEXICAL_FEATURES
+    assert 0.0 < model.floor <= 1.0 and 0.0 < model.threshold <= 1.0
+    for name in ("skincare", "project-management-software"):
+        rows = _niche(name)
+        niche = pm.local_niche(name, rows)
+        got = pm.cluster(niche, model.scores(niche.x), model.floor, model.threshold)
+        items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
+        want = place_leftovers(cluster_keywords(items), items)
+        assert _partition(got) == _of(want, len(rows))
+        assert 1 < len(_partition(got)) < len(rows)
+        hand = place_leftovers(cluster_keywords(items, threshold=0.25), items)
+        assert _of(hand, len(rows)) != _of(want, len(rows))  # the model is what clustered
+
+
+def test_a_missing_or_foreign_lexical_model_falls_back_to_the_hand_rules(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """No file, or one fitted on other features: a warning, and the threshold clusters."""
+    from igny8d.ai.cluster import learned
+
+    rows = _niche("skincare")
+    items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
+    hand = _of(cluster_keywords(items, threshold=DEFAULT_THRESHOLD), len(rows))
+    for content in (None, '{"features": ["hand"], "mean": [0], "scale": [1], "coef": [1], '
+                          '"intercept": 0, "floor": 0.1, "threshold": 0.1}'):
+        path = tmp_path / "pair_model_lexical.json"
+        if content is not None:
+            path.write_text(content, encoding="utf-8")
+        monkeypatch.setattr(learned, "LEXICAL_MODEL_FILE", path)
+        learned.shipped_lexical.cache_clear()
+        try:
+            assert learned.shipped_lexical() is None
+            assert _of(cluster_keywords(items), len(rows)) == hand
+        finally:
+            learned.shipped_lexical.cache_clear()
+    assert "clustering by the threshold" in caplog.text

@@ -1,5 +1,6 @@
-"""On embeddings of the model it was fitted for: a learned probability that two keywords want
-one page, in place of the hand-multiplied similarity.
+"""A learned probability that two keywords want one page, in place of the hand-multiplied
+similarity: on embeddings of the model it was fitted for (`PairModel`), and on the lexical
+path (`LexicalPairModel`, at the end of this module).
 
 The hand rules on embeddings (`semantic`: the larger of cosine and lexical similarity, a bonus,
 a penalty for other pages, a cosine threshold) were tuned on two writers' gold sets and lose
@@ -27,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +38,11 @@ from igny8d.ai.cluster.rules import conflicts
 from igny8d.ai.cluster.semantic import LEXICAL_BONUS, blend, other_pages, penalised
 from igny8d.ai.cluster.vectors import (
     DECIMALS,
+    DESTINATIONS,
     PAGE_FACETS,
     Prepared,
     Space,
+    _block_cap,
     _dot,
     head_key,
     page_types,
@@ -306,5 +310,130 @@ def shipped() -> PairModel | None:
         # a probability threshold of 0 (or NaN) would join every keyword to some cluster
         log.warning("pair model %s has a threshold outside (0, 1): clustering by the threshold",
                     MODEL_FILE)
+        return None
+    return model
+
+
+# -- the lexical path --------------------------------------------------------------------------
+# The hand similarity's penalties were tuned on two writers and score 0.05 to 0.1 ARI under them
+# on writers they were not tuned on. Fitted on eight (131 niches), a logistic over the key
+# pair's measures gains +0.019 leave-one-niche-out and +0.008 to +0.026 on the three blind
+# holdouts (docs/decisions.md, "The learned pair model on the lexical path").
+
+#: The lexical path's fitted model (`eval/fit_pair_model.py --path local --write`).
+LEXICAL_MODEL_FILE = MODEL_FILE.with_name("pair_model_lexical.json")
+#: A pair of keys on the lexical path: the hand similarity first, the facet factor's parts,
+#: then `SHARED`.
+LEXICAL_FEATURES = ("hand", "log_factor", "same_terms", "destination_diff", "both_best",
+                    "both_compare", "facet_subset", "unshared_idf", *SHARED)
+#: Term pairs whose TF-IDF similarity is below this are never scored.
+LEXICAL_LOW = 0.1
+
+
+def lexical_pairs(space: Space, prepared: Sequence[Prepared], key_of: Sequence[int]
+                  ) -> tuple[list[tuple[int, int]], list[list[float]]]:
+    """The key pairs (u < v) the lexical path could link — keys sharing their terms, and the
+    keys of the term pairs `Space.candidates` proposes at TF-IDF similarity ≥ `LEXICAL_LOW` —
+    with their `LEXICAL_FEATURES`: one place for the product and the fit's harness."""
+    members: dict[int, list[int]] = {}
+    for i, u in enumerate(key_of):
+        if u >= 0:
+            members.setdefault(u, []).append(i)
+    masks = {u: _mask(prepared, idx) for u, idx in members.items()}
+    found: set[tuple[int, int]] = set()
+    for keys in space.keys_of_term:
+        for x, u in enumerate(keys):
+            found.update((min(u, v), max(u, v)) for v in keys[x + 1:])
+    for t, ws in space.candidates(_block_cap(len(space.terms))).items():
+        for w in ws:
+            if space.term_sim(t, w) >= LEXICAL_LOW:
+                found.update((min(u, v), max(u, v)) for u in space.keys_of_term[t]
+                             for v in space.keys_of_term[w])
+    pairs = sorted((u, v) for u, v in found if u in members and v in members)
+    n_terms = len(space.terms)
+    rows: list[list[float]] = []
+    for u, v in pairs:
+        (su, _, fu), (sv, _, fv) = space.keys[u], space.keys[v]
+        unshared = [math.log((1 + n_terms) / (1 + space.word_df[s])) + 1.0
+                    for s in set(su) ^ set(sv)]
+        rows.append([
+            space.sim(u, v), math.log(space.factor(u, v)),
+            float(space.term_of[u] == space.term_of[v]),
+            float(bool(DESTINATIONS & (set(fu) ^ set(fv)))),
+            float("best" in fu and "best" in fv), float("compare" in fu and "compare" in fv),
+            float(set(fu) <= set(fv) or set(fv) <= set(fu)), max(unshared, default=0.0),
+            *pair_features(space, u, v, prepared[members[u][0]], prepared[members[v][0]],
+                           masks[u], masks[v])])
+    return pairs, rows
+
+
+def _mask(prepared: Sequence[Prepared], idx: Sequence[int]) -> int:
+    m = 0
+    for i in idx:
+        m |= prepared[i].firm_bit
+    return m
+
+
+@dataclass(frozen=True)
+class LexicalPairModel:
+    """The lexical path's logistic regression over standardised `LEXICAL_FEATURES`; its
+    probabilities are the edges of average linkage with a pair floor (`floor`: every cross
+    pair of a merge at least this) and a mean of at least `threshold`."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    floor: float
+    threshold: float
+
+    def scores(self, x: Any) -> Any:
+        """Probabilities of a numpy matrix of `LEXICAL_FEATURES` rows."""
+        import numpy as np
+
+        z = ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef)
+        return 1.0 / (1.0 + np.exp(-(z + self.intercept)))
+
+    def edges(self, space: Space, prepared: Sequence[Prepared], key_of: Sequence[int]
+              ) -> list[dict[int, float]]:
+        """Edges between keys (symmetric), by probability, none under `floor`."""
+        import numpy as np
+
+        out: list[dict[int, float]] = [{} for _ in space.keys]
+        pairs, rows = lexical_pairs(space, prepared, key_of)
+        if not pairs:
+            return out
+        probabilities = self.scores(np.asarray(rows, dtype=np.float64)).tolist()
+        for (u, v), p in zip(pairs, probabilities, strict=True):
+            if p >= self.floor:
+                out[u][v] = out[v][u] = float(p)
+        return out
+
+    def to_json(self) -> dict[str, object]:
+        return {"features": list(self.features), "mean": list(self.mean),
+                "scale": list(self.scale), "coef": list(self.coef),
+                "intercept": self.intercept, "floor": self.floor, "threshold": self.threshold}
+
+
+@functools.cache
+def shipped_lexical() -> LexicalPairModel | None:
+    """The lexical path's model in `LEXICAL_MODEL_FILE`, or None when it is missing or was
+    fitted on other features than this code computes (then the hand rules cluster)."""
+    try:
+        raw = json.loads(LEXICAL_MODEL_FILE.read_text(encoding="utf-8"))
+        model = LexicalPairModel(
+            features=tuple(raw["features"]), mean=tuple(float(v) for v in raw["mean"]),
+            scale=tuple(float(v) for v in raw["scale"]),
+            coef=tuple(float(v) for v in raw["coef"]), intercept=float(raw["intercept"]),
+            floor=float(raw["floor"]), threshold=float(raw["threshold"]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("pair model %s not usable (%s): clustering by the threshold",
+                    LEXICAL_MODEL_FILE, exc)
+        return None
+    if model.features != LEXICAL_FEATURES or not (
+            len(model.mean) == len(model.scale) == len(model.coef) == len(LEXICAL_FEATURES)):
+        log.warning("pair model %s was fitted on other features: clustering by the threshold",
+                    LEXICAL_MODEL_FILE)
         return None
     return model

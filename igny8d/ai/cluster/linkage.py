@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Literal
 
+from igny8d.ai.cluster import learned
 from igny8d.ai.cluster.learned import PairModel
 from igny8d.ai.cluster.results import Cluster, ClusterResult, KeywordItem, Unclustered
 from igny8d.ai.cluster.rules import (
@@ -233,11 +234,19 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
 
     With a `pair_model` (embeddings only: `learned.PairModel`, for the vectors of the model it
     was fitted on) a pair's similarity is the model's probability that one page serves both,
-    over complete linkage at the model's own threshold (`threshold` and `linkage` unused)."""
+    over complete linkage at the model's own threshold (`threshold` and `linkage` unused).
+    Without embeddings, `threshold` and `linkage`, the shipped lexical model does the same
+    (`learned.shipped_lexical`: average linkage at its floor and threshold); a missing or
+    foreign model file leaves the hand rules."""
     if pair_model is not None:
         if embeddings is None:
             raise ValueError("a pair model scores embeddings")
         threshold, linkage = pair_model.threshold, "complete"
+    # the lexical path's learned model clusters when nothing was asked of the hand rules
+    lexical_model = learned.shipped_lexical() \
+        if embeddings is None and threshold is None and linkage is None else None
+    if lexical_model is not None:
+        threshold, linkage = lexical_model.threshold, "average"
     if threshold is None:
         threshold = DEFAULT_THRESHOLD if embeddings is None else EMBEDDING_THRESHOLD
     if linkage is None:
@@ -253,7 +262,8 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
     cutoff = threshold if linkage == "complete" else MIN_EDGE
     if embeddings is None:
         space, key_of = lexical_space(prepared)
-        key_edges = similarity_edges(space, cutoff)
+        key_edges = similarity_edges(space, cutoff) if lexical_model is None \
+            else lexical_model.edges(space, prepared, key_of)
     else:
         key_of, headed, units = vector_space(prepared, embeddings)
         if pair_model is not None:
@@ -266,6 +276,8 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
         if u >= 0:
             by_key[u].append(i)
     state = _State(prepared, key_of, linkage, threshold, max_cluster_size)
+    if lexical_model is not None:
+        state.floor = lexical_model.floor
     state.seed(by_key, key_edges, [i for i, u in enumerate(key_of) if u < 0])
     state.run()
 
@@ -277,7 +289,8 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
             for i in idx:
                 unclustered.append(Unclustered(prepared[i].item.id, _reason(
                     i, state, home, by_key, key_edges, min_cluster_size,
-                    vectors=embeddings is not None, learned=pair_model is not None)))
+                    vectors=embeddings is not None,
+                    learned=pair_model is not None or lexical_model is not None)))
             continue
         group = sorted((prepared[i] for i in idx), key=rank)
         clusters.append(Cluster(
