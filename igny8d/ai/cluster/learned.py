@@ -214,16 +214,30 @@ def _spellings(model: str) -> tuple[set[str], set[str]]:
 
 
 @dataclass(frozen=True)
-class PairModel:
-    """A logistic regression over standardised `FEATURES`: P(one page) is the logistic of
+class Logistic:
+    """A logistic regression over standardised features: P(one page) is the logistic of
     coef . ((x - mean) / scale) + intercept."""
 
-    embedding_model: str
     features: tuple[str, ...]
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     coef: tuple[float, ...]
     intercept: float
+
+    def scores(self, x: Any) -> Any:
+        """Probabilities of a numpy matrix of feature rows (one place for the product and
+        the fit's harness)."""
+        import numpy as np
+
+        z = ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef)
+        return 1.0 / (1.0 + np.exp(-(z + self.intercept)))
+
+
+@dataclass(frozen=True)
+class PairModel(Logistic):
+    """On embeddings: a `Logistic` over `FEATURES`, for one embedding model's cosines."""
+
+    embedding_model: str
     threshold: float
     min_cosine: float
     min_lexical: float
@@ -241,14 +255,6 @@ class PairModel:
         own = self.embedding_model.lower()
         names, tag = _spellings(model)
         return bool(names & {own, *ALIASES.get(own, ())}) or own in tag
-
-    def scores(self, x: Any) -> Any:
-        """Probabilities of a numpy matrix of `FEATURES` rows (one place for the product and
-        the fit's harness)."""
-        import numpy as np
-
-        z = ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef)
-        return 1.0 / (1.0 + np.exp(-(z + self.intercept)))
 
     def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
         import numpy as np
@@ -375,25 +381,13 @@ def _mask(prepared: Sequence[Prepared], idx: Sequence[int]) -> int:
 
 
 @dataclass(frozen=True)
-class LexicalPairModel:
-    """The lexical path's logistic regression over standardised `LEXICAL_FEATURES`; its
-    probabilities are the edges of average linkage with a pair floor (`floor`: every cross
-    pair of a merge at least this) and a mean of at least `threshold`."""
+class LexicalPairModel(Logistic):
+    """The lexical path's `Logistic` over `LEXICAL_FEATURES`; its probabilities are the edges
+    of average linkage with a pair floor (`floor`: every cross pair of a merge at least this)
+    and a mean of at least `threshold`."""
 
-    features: tuple[str, ...]
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    coef: tuple[float, ...]
-    intercept: float
     floor: float
     threshold: float
-
-    def scores(self, x: Any) -> Any:
-        """Probabilities of a numpy matrix of `LEXICAL_FEATURES` rows."""
-        import numpy as np
-
-        z = ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef)
-        return 1.0 / (1.0 + np.exp(-(z + self.intercept)))
 
     def edges(self, space: Space, prepared: Sequence[Prepared], key_of: Sequence[int]
               ) -> list[dict[int, float]]:
