@@ -121,14 +121,18 @@ def test_the_shipped_lexical_model_clusters_as_the_harness_scores_it() -> None:
 def test_a_missing_or_foreign_lexical_model_falls_back_to_the_hand_rules(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    """No file, or one fitted on other features: a warning, and the threshold clusters."""
+    """No file, one fitted on other features, or one whose floor would link every pair: a
+    warning, and the threshold clusters."""
     from igny8d.ai.cluster import learned
 
     rows = _niche("skincare")
     items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
     hand = _of(cluster_keywords(items, threshold=DEFAULT_THRESHOLD), len(rows))
+    shipped = learned.LEXICAL_MODEL_FILE.read_text(encoding="utf-8")
+    zero_floor = shipped.replace('"floor": 0.125', '"floor": 0.0')
+    assert zero_floor != shipped
     for content in (None, '{"features": ["hand"], "mean": [0], "scale": [1], "coef": [1], '
-                          '"intercept": 0, "floor": 0.1, "threshold": 0.1}'):
+                          '"intercept": 0, "floor": 0.1, "threshold": 0.1}', zero_floor):
         path = tmp_path / "pair_model_lexical.json"
         if content is not None:
             path.write_text(content, encoding="utf-8")
@@ -140,3 +144,4 @@ def test_a_missing_or_foreign_lexical_model_falls_back_to_the_hand_rules(
         finally:
             learned.shipped_lexical.cache_clear()
     assert "clustering by the threshold" in caplog.text
+    assert "threshold outside (0, 1)" in caplog.text

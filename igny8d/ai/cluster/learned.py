@@ -306,18 +306,25 @@ def shipped() -> PairModel | None:
         log.warning("pair model %s not usable (%s): clustering by the threshold", MODEL_FILE,
                     exc)
         return None
-    if model.features != FEATURES or not (len(model.mean) == len(model.scale)
-                                         == len(model.coef) == len(FEATURES)):
-        log.warning("pair model %s was fitted on other features: clustering by the threshold",
-                    MODEL_FILE)
-        return None
     join = 0.5 if model.join_threshold is None else model.join_threshold
-    if not all(0.0 < t < 1.0 for t in (model.threshold, join)):
-        # a probability threshold of 0 (or NaN) would join every keyword to some cluster
+    return model if _usable(model, MODEL_FILE, FEATURES, (model.threshold, join)) else None
+
+
+def _usable(model: Logistic, path: Path, features: tuple[str, ...],
+            thresholds: Sequence[float]) -> bool:
+    """Whether a model read from `path` was fitted on `features` and its probability
+    thresholds lie in (0, 1) — a 0 (or NaN) would merge or join every keyword; logged when
+    not, and the hand rules cluster."""
+    if model.features != features or not (len(model.mean) == len(model.scale)
+                                         == len(model.coef) == len(features)):
+        log.warning("pair model %s was fitted on other features: clustering by the threshold",
+                    path)
+        return False
+    if not all(0.0 < t < 1.0 for t in thresholds):
         log.warning("pair model %s has a threshold outside (0, 1): clustering by the threshold",
-                    MODEL_FILE)
-        return None
-    return model
+                    path)
+        return False
+    return True
 
 
 # -- the lexical path --------------------------------------------------------------------------
@@ -425,9 +432,6 @@ def shipped_lexical() -> LexicalPairModel | None:
         log.warning("pair model %s not usable (%s): clustering by the threshold",
                     LEXICAL_MODEL_FILE, exc)
         return None
-    if model.features != LEXICAL_FEATURES or not (
-            len(model.mean) == len(model.scale) == len(model.coef) == len(LEXICAL_FEATURES)):
-        log.warning("pair model %s was fitted on other features: clustering by the threshold",
-                    LEXICAL_MODEL_FILE)
-        return None
-    return model
+    usable = _usable(model, LEXICAL_MODEL_FILE, LEXICAL_FEATURES,
+                     (model.floor, model.threshold))
+    return model if usable else None
