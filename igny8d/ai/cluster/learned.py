@@ -32,7 +32,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from igny8d.ai.cluster.rules import conflicts
 from igny8d.ai.cluster.semantic import LEXICAL_BONUS, blend, other_pages, penalised
@@ -43,8 +43,8 @@ from igny8d.ai.cluster.vectors import (
     Prepared,
     Space,
     _block_cap,
-    _dot,
     head_key,
+    mix,
     page_types,
     pages_conflict,
     similarity_edges,
@@ -73,26 +73,49 @@ HAND_CUTOFF = 0.3
 _BLOCK = 512
 
 
-def pair_features(space: Space, u: int, v: int, pa: Prepared, pb: Prepared, ma: int, mb: int
+class Facts(NamedTuple):
+    """What `pair_features` reads of one key, taken once per key rather than once per pair."""
+
+    stems: frozenset[str]
+    length: int
+    last: str | None
+    facets: frozenset[str]
+    pages: frozenset[str]
+    question: bool
+    intent: str
+    mask: int
+
+
+def facts(space: Space, u: int, p: Prepared, mask: int) -> Facts:
+    """`Facts` of key `u` of `space`, read as keyword `p` with firm-intent mask `mask`."""
+    stems, _, fs = space.keys[u]
+    tokens = p.analysis.tokens
+    return Facts(frozenset(stems), len(stems), stems[-1] if stems else None, frozenset(fs),
+                 PAGE_FACETS.intersection(fs), bool(tokens) and tokens[0] in _QUESTIONS,
+                 p.intent.intent, mask)
+
+
+_NO_FACET_DIFF = (0.0,) * len(NAMED_FACETS)
+
+
+def pair_features(space: Space, u: int, v: int, a: Facts, b: Facts,
+                  dots: tuple[float, float] | None = None, factor: float | None = None
                   ) -> list[float]:
-    """`SHARED` of two keys of `space` (keywords `pa`, `pb`, firm-intent masks `ma`, `mb`)."""
+    """`SHARED` of keys `u`, `v` of `space` (their `facts` `a`, `b`); their terms'
+    `Space.term_dots` and their `Space.factor` when the caller has them."""
     t, w = space.term_of[u], space.term_of[v]
-    (su, _, fu), (sv, _, fv) = space.keys[u], space.keys[v]
-    diff = set(fu) ^ set(fv)
-    pu, pv = PAGE_FACETS.intersection(fu), PAGE_FACETS.intersection(fv)
-    a, b = set(su), set(sv)
-    qa = pa.analysis.tokens[:1] and pa.analysis.tokens[0] in _QUESTIONS
-    qb = pb.analysis.tokens[:1] and pb.analysis.tokens[0] in _QUESTIONS
+    word, char = space.term_dots(t, w) if dots is None else dots
+    diff = a.facets ^ b.facets
+    shared, either = len(a.stems & b.stems), len(a.stems | b.stems)
     return [
-        1.0 if t == w else _dot(space.word[t], space.word[w]),
-        1.0 if t == w else _dot(space.char[t], space.char[w]),
-        space.term_sim(t, w), space.factor(u, v), float(len(diff)),
-        float(bool(pu and pv and pu != pv)), len(a & b) / max(1, len(a | b)), float(len(a ^ b)),
-        float(min(len(su), len(sv))), float(max(len(su), len(sv))),
-        float(bool(su) and bool(sv) and su[-1] == sv[-1]),
-        float(pa.intent.intent == pb.intent.intent), float(bool(ma) and bool(mb)),
-        float(bool(ma) != bool(mb)), float(conflicts(ma, mb)), float(bool(qa) != bool(qb)),
-        *(float(f in diff) for f in NAMED_FACETS)]
+        word, char, 1.0 if t == w else mix(word, char),
+        space.factor(u, v) if factor is None else factor, float(len(diff)),
+        float(bool(a.pages and b.pages and a.pages != b.pages)), shared / max(1, either),
+        float(either - shared), float(min(a.length, b.length)), float(max(a.length, b.length)),
+        float(a.last is not None and a.last == b.last), float(a.intent == b.intent),
+        float(bool(a.mask) and bool(b.mask)), float(bool(a.mask) != bool(b.mask)),
+        float(conflicts(a.mask, b.mask)), float(a.question != b.question),
+        *([float(f in diff) for f in NAMED_FACETS] if diff else _NO_FACET_DIFF)]
 
 
 def hand_similarity(cosine: float, lexical: float | None, same_key: bool, other: bool,
@@ -168,6 +191,7 @@ def vector_pairs(headed: Sequence[Prepared], units: Sequence[tuple[float, ...]],
             for j in near_js[row[near_js] >= min_cosine].tolist():
                 cosine[(min(i, j), max(i, j))] = min(1.0, float(row[j]))
     pages = [page_types(a) for a in analyses]
+    fact = [facts(space, key[i], p, p.firm_bit) for i, p in enumerate(headed)]
     wanted = {pair for pair, sim in lexical.items() if sim >= min_lexical}
     pairs = sorted(p for p in set(cosine) | wanted | same if p[1] >= touching)
     conflict_at = FEATURES.index("page_conflict")
@@ -185,7 +209,7 @@ def vector_pairs(headed: Sequence[Prepared], units: Sequence[tuple[float, ...]],
             other = other_pages(pa, pb)
             conflict = pages_conflict(pages[i], pages[j])
             row = [hand_similarity(cos, edge, is_same, other, conflict), cos, lex, float(other),
-                   *pair_features(space, key[i], key[j], pa, pb, pa.firm_bit, pb.firm_bit)]
+                   *pair_features(space, key[i], key[j], fact[i], fact[j])]
             row[conflict_at] = float(conflict)
             rows.append(row)
         yield part, rows
@@ -352,31 +376,40 @@ def lexical_pairs(space: Space, prepared: Sequence[Prepared], key_of: Sequence[i
     for i, u in enumerate(key_of):
         if u >= 0:
             members.setdefault(u, []).append(i)
-    masks = {u: _mask(prepared, idx) for u, idx in members.items()}
+    fact = {u: facts(space, u, prepared[idx[0]], _mask(prepared, idx))
+            for u, idx in members.items()}
     found: set[tuple[int, int]] = set()
     for keys in space.keys_of_term:
         for x, u in enumerate(keys):
             found.update((min(u, v), max(u, v)) for v in keys[x + 1:])
+    # each term pair's cosines once: the blocking's test, the hand similarity and the
+    # features all read them (computing them anew for each was most of the path's CPU)
+    dots: dict[tuple[int, int], tuple[float, float]] = {}
     for t, ws in space.candidates(_block_cap(len(space.terms))).items():
         for w in ws:
-            if space.term_sim(t, w) >= LEXICAL_LOW:
+            d = space.term_dots(t, w)
+            if mix(*d) >= LEXICAL_LOW:
+                dots[(t, w)] = dots[(w, t)] = d
                 found.update((min(u, v), max(u, v)) for u in space.keys_of_term[t]
                              for v in space.keys_of_term[w])
     pairs = sorted((u, v) for u, v in found if u in members and v in members)
     n_terms = len(space.terms)
+    idf = {s: math.log((1 + n_terms) / (1 + df)) + 1.0 for s, df in space.word_df.items()}
+    unseen = math.log(1 + n_terms) + 1.0  # a key's stem no term has (acronyms expanded)
     rows: list[list[float]] = []
     for u, v in pairs:
-        (su, _, fu), (sv, _, fv) = space.keys[u], space.keys[v]
-        unshared = [math.log((1 + n_terms) / (1 + space.word_df[s])) + 1.0
-                    for s in set(su) ^ set(sv)]
+        a, b = fact[u], fact[v]
+        t, w = space.term_of[u], space.term_of[v]
+        d = (1.0, 1.0) if t == w else dots[(t, w)]
+        factor = space.factor(u, v)
         rows.append([
-            space.sim(u, v), math.log(space.factor(u, v)),
-            float(space.term_of[u] == space.term_of[v]),
-            float(bool(DESTINATIONS & (set(fu) ^ set(fv)))),
-            float("best" in fu and "best" in fv), float("compare" in fu and "compare" in fv),
-            float(set(fu) <= set(fv) or set(fv) <= set(fu)), max(unshared, default=0.0),
-            *pair_features(space, u, v, prepared[members[u][0]], prepared[members[v][0]],
-                           masks[u], masks[v])])
+            (1.0 if t == w else mix(*d)) * factor, math.log(factor), float(t == w),
+            float(bool(DESTINATIONS & (a.facets ^ b.facets))),
+            float("best" in a.facets and "best" in b.facets),
+            float("compare" in a.facets and "compare" in b.facets),
+            float(a.facets <= b.facets or b.facets <= a.facets),
+            max((idf.get(s, unseen) for s in a.stems ^ b.stems), default=0.0),
+            *pair_features(space, u, v, a, b, d, factor)])
     return pairs, rows
 
 

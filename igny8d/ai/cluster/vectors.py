@@ -227,12 +227,17 @@ class Space:
         norm = math.sqrt(sum(v * v for v in vec.values()))
         return {t: v / norm for t, v in vec.items()} if norm else {}
 
+    def term_dots(self, t: int, w: int) -> tuple[float, float]:
+        """The word and character TF-IDF cosines of two terms (1.0 each for the same)."""
+        if t == w:
+            return 1.0, 1.0
+        return _dot(self.word[t], self.word[w]), _dot(self.char[t], self.char[w])
+
     def term_sim(self, t: int, w: int) -> float:
         """The similarity of two terms (1.0 for the same)."""
         if t == w:
             return 1.0
-        return WORD_WEIGHT * _dot(self.word[t], self.word[w]) + \
-            (1.0 - WORD_WEIGHT) * _dot(self.char[t], self.char[w])
+        return mix(*self.term_dots(t, w))
 
     def factor(self, u: int, v: int) -> float:
         """What the keys' facets make of their terms' similarity (at most 1)."""
@@ -350,6 +355,11 @@ def expand_acronyms(terms: Sequence[tuple[str, ...]], analyses: Sequence[Analysi
             spelled.append(w)
         out.append((tuple(stem(w) for w in spelled), "".join(spelled)))
     return out
+
+
+def mix(word: float, char: float) -> float:
+    """Two terms' similarity from their word and character cosines (`Space.term_dots`)."""
+    return WORD_WEIGHT * word + (1.0 - WORD_WEIGHT) * char
 
 
 def _dot(a: Vector, b: Vector) -> float:
