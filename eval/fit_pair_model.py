@@ -15,8 +15,9 @@ model's probabilities replace the similarity as edges of the same agglomeration
 * local: pairs of keys (distinct terms and facets) the blocking proposes (`Space.candidates`,
   TF-IDF similarity ≥ `LOW`) and keys sharing their terms, labelled by the share of their
   keyword pairs in one gold cluster; average linkage swept over (pair floor, threshold).
-  Landed on eight writers: `--write` fits the logistic on every tuning niche and writes
-  `igny8d/ai/data/pair_model_lexical.json` (features: `learned.lexical_pairs`).
+  Landed on eight writers: `--model boosted --write` fits gradient-boosted trees on every
+  tuning niche and writes them as `learned.Trees` to `igny8d/ai/data/pair_model_lexical.json`
+  (features: `learned.lexical_pairs`; `--model logistic --write` writes a logistic instead).
 * embeddings: the candidate pairs and features of the product (`learned.vector_pairs`),
   labelled same gold cluster or not; complete linkage swept over the threshold. Landed for
   all-MiniLM-L6-v2: `--write` fits the logistic on every tuning niche and writes
@@ -61,7 +62,9 @@ from igny8d.ai.cluster.learned import (
     LEXICAL_MODEL_FILE,
     MODEL_FILE,
     LexicalPairModel,
+    Logistic,
     PairModel,
+    Trees,
     lexical_pairs,
     vector_pairs,
 )
@@ -243,30 +246,65 @@ def write_model(niches: Sequence[Niche], path: Path, top_k: int | None = TOP_K) 
     return model
 
 
-def write_lexical_model(niches: Sequence[Niche], path: Path) -> LexicalPairModel:
-    """The lexical path's logistic fitted on every tuning niche, its (floor, threshold) the
-    `LOCAL_GRID` configuration with the best pooled ARI over them (as each fold of `lowo`
-    chooses), written to `path` for the product."""
-    mean, scale, coef, intercept = logistic(*training(niches))
-    unset = LexicalPairModel(LEXICAL_FEATURES, tuple(mean), tuple(scale), tuple(coef),
-                             intercept, 0.0, 0.0)
+def _by_line(raw: dict[str, object]) -> str:
+    """JSON with a line per key and, for trees, a line per tree: small, and a refit's diff
+    reads tree by tree."""
+    parts = []
+    for key, value in raw.items():
+        if key == "trees" and isinstance(value, list):
+            parts.append('"trees": [\n' + ",\n".join(json.dumps(t) for t in value) + "\n]")
+        else:
+            parts.append(f"{json.dumps(key)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(parts) + "\n}"
+
+
+def write_lexical_model(niches: Sequence[Niche], path: Path, kind: str = "boosted"
+                        ) -> LexicalPairModel:
+    """The lexical path's scorer (`kind`: boosted trees or a logistic) fitted on every tuning
+    niche, its (floor, threshold) the `LOCAL_GRID` configuration with the best pooled ARI over
+    them (as each fold of `lowo` chooses), written to `path` for the product."""
+    x, y, w = training(niches)
+    scorer: Logistic | Trees
+    if kind == "boosted":
+        scorer = boosted(x, y, w, LEXICAL_FEATURES)
+    else:
+        mean, scale, coef, intercept = logistic(x, y, w)
+        scorer = Logistic(LEXICAL_FEATURES, tuple(mean), tuple(scale), tuple(coef), intercept)
+    unset = LexicalPairModel(scorer, 0.0, 0.0)
     preds = predictions(niches, {n.name: unset.scores(n.x) for n in niches}, LOCAL_GRID)
     floor, threshold = max(preds, key=lambda c: pooled(niches, preds[c]))
     model = dataclasses.replace(unset, floor=float(floor.split()[1]), threshold=threshold)
-    path.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
+    path.write_text(_by_line(model.to_json()) + "\n", encoding="utf-8")
     print(f"wrote {path}: {floor}, threshold {threshold:.3f}, in-sample ARI "
           f"{pooled(niches, preds[(floor, threshold)]):.4f}")
     return model
 
 
-def fit_boosted(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
+def boosted(x: np.ndarray, y: np.ndarray, w: np.ndarray, features: Sequence[str]) -> Trees:
+    """Gradient-boosted trees (depth 3, 150 rounds), exported as the product scores them."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     model = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.1, max_depth=3,
                                            min_samples_leaf=40, random_state=0)
     xx, yy, ww = _twice(x, y, w)
     model.fit(xx, yy, sample_weight=ww * len(y))
-    return lambda z: np.asarray(model.predict_proba(z)[:, 1])
+    trees = []
+    for (predictor,) in model._predictors:
+        nodes = predictor.nodes
+        leaf = nodes["is_leaf"].astype(bool)
+        trees.append((tuple(int(f) for f in np.where(leaf, -1, nodes["feature_idx"])),
+                      tuple(float(t) for t in nodes["num_threshold"]),
+                      tuple(int(i) for i in nodes["left"]),
+                      tuple(int(i) for i in nodes["right"]),
+                      tuple(float(v) for v in nodes["value"])))
+    return Trees(features=tuple(features),
+                 baseline=float(np.ravel(model._baseline_prediction)[0]), trees=tuple(trees))
+
+
+def fit_boosted(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
+    """Scores as the product computes them (`learned.Trees.scores`)."""
+    return boosted(x, y, w, LOCAL_FEATURES if x.shape[1] == len(LOCAL_FEATURES)
+                   else VECTOR_FEATURES).scores
 
 
 def restricted(fit: Fit, low: float) -> Fit:
@@ -348,9 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top-k", type=int, default=TOP_K,
                     help="embeddings: each keyword's nearest neighbours that may be candidates")
     ap.add_argument("--write", action="store_true",
-                    help=f"logistic: fit on every tuning niche and write {MODEL_FILE.name} "
-                         f"(embeddings) or {LEXICAL_MODEL_FILE.name} (local), no "
-                         "cross-validation")
+                    help=f"fit on every tuning niche and write {MODEL_FILE.name} "
+                         f"(embeddings, logistic only) or {LEXICAL_MODEL_FILE.name} (local: "
+                         "the shipped one is --model boosted), no cross-validation")
     args = ap.parse_args(argv)
     fit: Fit = fit_logistic if args.model == "logistic" else fit_boosted
     if args.restrict > 0.0:
@@ -367,12 +405,12 @@ def main(argv: list[str] | None = None) -> int:
     niches = [n for s in TUNING_SETS for n in sets[s]]
     print(f"{args.path}: {sum(len(n.pairs) for n in niches)} candidate pairs")
     if args.write:
-        if args.model != "logistic":
-            ap.error("--write takes --model logistic")
         if args.path == "local":
-            write_lexical_model(niches, LEXICAL_MODEL_FILE)
-        else:
-            write_model(niches, MODEL_FILE, args.top_k)
+            write_lexical_model(niches, LEXICAL_MODEL_FILE, args.model)
+            return 0
+        if args.model != "logistic":
+            ap.error("--write on embeddings takes --model logistic")
+        write_model(niches, MODEL_FILE, args.top_k)
         return 0
 
     def show(name: str, preds: Predictions) -> None:

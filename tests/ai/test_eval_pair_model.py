@@ -5,6 +5,7 @@ pairs it was fitted on."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -128,11 +129,23 @@ def test_a_missing_or_foreign_lexical_model_falls_back_to_the_hand_rules(
     rows = _niche("skincare")
     items = [KeywordItem(i, r["keyword"], int(r["volume"])) for i, r in enumerate(rows)]
     hand = _of(cluster_keywords(items, threshold=DEFAULT_THRESHOLD), len(rows))
-    shipped = learned.LEXICAL_MODEL_FILE.read_text(encoding="utf-8")
-    zero_floor = shipped.replace('"floor": 0.125', '"floor": 0.0')
-    assert zero_floor != shipped
+    shipped = json.loads(learned.LEXICAL_MODEL_FILE.read_text(encoding="utf-8"))
+    assert shipped["kind"] == "trees"
+
+    def edited(**changes: object) -> str:
+        return json.dumps({**shipped, **changes})
+    tree = shipped["trees"][0]
+    inner = next(i for i, f in enumerate(tree["feature"]) if f >= 0)
+    past_the_tree = {**tree, "left": [len(tree["left"]) if i == inner else c
+                                      for i, c in enumerate(tree["left"])]}
+    unknown_feature = {**tree, "feature": [99 if i == inner else f
+                                           for i, f in enumerate(tree["feature"])]}
     for content in (None, '{"features": ["hand"], "mean": [0], "scale": [1], "coef": [1], '
-                          '"intercept": 0, "floor": 0.1, "threshold": 0.1}', zero_floor):
+                          '"intercept": 0, "floor": 0.1, "threshold": 0.1}',
+                    edited(floor=0.0), edited(kind="forest"),
+                    edited(trees=[past_the_tree, *shipped["trees"][1:]]),
+                    edited(trees=[unknown_feature, *shipped["trees"][1:]]),
+                    edited(baseline=float("nan"))):
         path = tmp_path / "pair_model_lexical.json"
         if content is not None:
             path.write_text(content, encoding="utf-8")
@@ -145,3 +158,37 @@ def test_a_missing_or_foreign_lexical_model_falls_back_to_the_hand_rules(
             learned.shipped_lexical.cache_clear()
     assert "clustering by the threshold" in caplog.text
     assert "threshold outside (0, 1)" in caplog.text
+
+
+def test_trees_score_as_their_nodes_say() -> None:
+    """A row goes left when its feature is at most the node's threshold; P is the logistic of
+    the baseline plus one leaf per tree."""
+    from igny8d.ai.cluster.learned import Trees
+
+    stump = ((0, -1, -1), (0.5, 0.0, 0.0), (1, 0, 0), (2, 0, 0), (0.0, -1.0, 2.0))
+    deeper = ((1, -1, 1, -1, -1), (0.0, 0.0, 3.0, 0.0, 0.0), (1, 0, 3, 0, 0), (2, 0, 4, 0, 0),
+              (0.0, 0.5, 0.0, 0.25, -0.25))
+    trees = Trees(features=("a", "b"), baseline=0.1, trees=(stump, deeper))
+    assert trees.well_formed()
+    got = trees.scores(np.array([[0.5, 0.0], [0.6, 3.0], [0.6, 3.5]]))
+    raw = np.array([0.1 - 1.0 + 0.5, 0.1 + 2.0 + 0.25, 0.1 + 2.0 - 0.25])
+    assert np.allclose(got, 1.0 / (1.0 + np.exp(-raw)))
+    assert not Trees(("a",), 0.0, (deeper,)).well_formed()  # feature 1 of one
+
+
+def test_boosted_trees_export_as_scikit_learn_predicts() -> None:
+    """The harness's export (`fit_pair_model.boosted`) scores exactly as the fitted model, so
+    the product needs no scikit-learn to score the shipped trees."""
+    pytest.importorskip("sklearn")
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    niches = [pm.local_niche(name, _niche(name))
+              for name in ("skincare", "project-management-software")]
+    x, y, w = pm.training(niches)
+    trees = pm.boosted(x, y, w, pm.LOCAL_FEATURES)
+    model = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.1, max_depth=3,
+                                           min_samples_leaf=40, random_state=0)
+    xx, yy, ww = pm._twice(x, y, w)
+    model.fit(xx, yy, sample_weight=ww * len(y))
+    assert trees.well_formed() and len(trees.trees) == model.n_iter_
+    assert np.allclose(trees.scores(x), model.predict_proba(x)[:, 1], rtol=0, atol=1e-12)

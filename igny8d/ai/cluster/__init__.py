@@ -32,12 +32,12 @@ b~c do not pull a and c together unless a~c too. Ties break on the keywords' sor
 
 **The learned lexical model** (`learned.LexicalPairModel`, shipped in
 `data/pair_model_lexical.json`, fitted on eight writers' gold sets by `eval/fit_pair_model.py
---path local --write`): with no `threshold` or `linkage` given, a key pair's edge is instead
-the probability that one page serves both, from a logistic regression over the pair's own
-measures (the similarity above, the facet factor and its parts, TF-IDF cosines, stems shared,
-intents; `learned.lexical_pairs`), merged by average linkage at the model's floor and
-threshold. An explicit `threshold` keeps the hand similarity; so does joining
-(`assign_to_existing`, at `DEFAULT_THRESHOLD`).
+--path local --model boosted --write`): with no `threshold` or `linkage` given, a key pair's
+edge is instead the probability that one page serves both, from gradient-boosted trees
+(`learned.Trees`; numpy only) over the pair's own measures (the similarity above, the facet
+factor and its parts, TF-IDF cosines, stems shared, intents; `learned.lexical_pairs`), merged
+by average linkage at the model's floor and threshold. An explicit `threshold` keeps the hand
+similarity; so does joining (`assign_to_existing`, at `DEFAULT_THRESHOLD`).
 
 **Every keyword with text ends in a cluster**: one that fits nowhere is a cluster of its own,
 named after it. Only a keyword empty after normalisation is *unclustered* (`empty`). With a
