@@ -273,7 +273,11 @@ def write_lexical_model(niches: Sequence[Niche], path: Path, kind: str = "booste
     unset = LexicalPairModel(scorer, 0.0, 0.0)
     preds = predictions(niches, {n.name: unset.scores(n.x) for n in niches}, LOCAL_GRID)
     floor, threshold = max(preds, key=lambda c: pooled(niches, preds[c]))
-    model = dataclasses.replace(unset, floor=float(floor.split()[1]), threshold=threshold)
+    # new keywords join a cluster as the clustering would merge them into it: a mean
+    # probability of at least its threshold (docs/decisions.md, "New keywords join by the
+    # lexical model")
+    model = dataclasses.replace(unset, floor=float(floor.split()[1]), threshold=threshold,
+                                join_threshold=threshold)
     path.write_text(_by_line(model.to_json()) + "\n", encoding="utf-8")
     print(f"wrote {path}: {floor}, threshold {threshold:.3f}, in-sample ARI "
           f"{pooled(niches, preds[(floor, threshold)]):.4f}")

@@ -263,6 +263,32 @@ def test_new_keywords_join_existing_clusters_when_they_fit() -> None:
     assert {a.keyword_id for a in full.assigned} == {12}
 
 
+def test_new_keywords_join_by_the_lexical_models_mean_probability() -> None:
+    """With no threshold the shipped lexical model scores the joins (a comparison written the
+    other way round, with the product's name spelt apart, joins its page); an explicit
+    threshold, or a model without a join threshold, keeps the hand similarity, which leaves
+    it out. The score is the cluster's mean probability, at least the join threshold."""
+    import dataclasses
+
+    from igny8d.ai.cluster import learned
+
+    model = learned.shipped_lexical()
+    assert model is not None and model.join_threshold is not None
+    existing = [ExistingCluster("sawyer squeeze vs katadyn befree", (
+        KeywordItem(1, "sawyer squeeze vs katadyn befree", 90),
+        KeywordItem(2, "befree vs sawyer squeeze", 40)), id=5),
+        ExistingCluster("best water filter for backpacking", (
+            KeywordItem(3, "best water filter for backpacking", 70),), id=6)]
+    new = [KeywordItem(10, "katadyn be free vs sawyer", 20)]
+    joined = assign_to_existing(existing, new)
+    assert [(a.keyword_id, a.cluster_id) for a in joined.assigned] == [(10, 5)]
+    assert model.join_threshold <= joined.assigned[0].score <= 1.0
+    hand = assign_to_existing(existing, new, threshold=DEFAULT_THRESHOLD)
+    assert hand.assigned == () and [k.id for k in hand.rest] == [10]
+    unset = dataclasses.replace(model, join_threshold=None)
+    assert assign_to_existing(existing, new, lexical_model=unset) == hand
+
+
 # --- time ---------------------------------------------------------------------------------
 
 def _parts(text: str) -> list[str]:

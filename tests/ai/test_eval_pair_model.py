@@ -192,3 +192,22 @@ def test_boosted_trees_export_as_scikit_learn_predicts() -> None:
     model.fit(xx, yy, sample_weight=ww * len(y))
     assert trees.well_formed() and len(trees.trees) == model.n_iter_
     assert np.allclose(trees.scores(x), model.predict_proba(x)[:, 1], rtol=0, atol=1e-12)
+
+
+def test_lexical_pairs_touching_some_keys_are_the_full_pairs_with_one_of_them() -> None:
+    """Joining scores only the pairs with a new keyword: the same pairs, with the same
+    features, as the whole niche's pairs that touch one."""
+    from igny8d.ai.cluster.learned import lexical_pairs
+    from igny8d.ai.cluster.linkage import lexical_space
+    from igny8d.ai.cluster.vectors import prepare
+
+    rows = _niche("skincare")
+    prepared = prepare([KeywordItem(i, r["keyword"], int(r["volume"]))
+                        for i, r in enumerate(rows)])
+    space, key_of = lexical_space(prepared)
+    pairs, features = lexical_pairs(space, prepared, key_of)
+    some = set(sorted({u for u in key_of if u >= 0})[::5])
+    part, part_features = lexical_pairs(space, prepared, key_of, touching=some)
+    want = [(p, f) for p, f in zip(pairs, features, strict=True) if some & set(p)]
+    assert 0 < len(part) < len(pairs)
+    assert list(zip(part, part_features, strict=True)) == want

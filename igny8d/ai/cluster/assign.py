@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
-from igny8d.ai.cluster.learned import PairModel
+from igny8d.ai.cluster import learned
+from igny8d.ai.cluster.learned import LexicalPairModel, PairModel
 from igny8d.ai.cluster.results import Assignment, AssignResult, ExistingCluster, KeywordItem
 from igny8d.ai.cluster.rules import (
     DEFAULT_MAX_CLUSTER_SIZE,
@@ -54,7 +55,8 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
                        *, threshold: float | None = None,
                        max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE,
                        embeddings: Embeddings | None = None,
-                       pair_model: PairModel | None = None) -> AssignResult:
+                       pair_model: PairModel | None = None,
+                       lexical_model: LexicalPairModel | None = None) -> AssignResult:
     """Put each new keyword in the existing cluster it fits best: the highest average
     similarity to the cluster's keywords (its name when it has none), ≥ `threshold`, with no
     intent conflict and room below `max_cluster_size`. The rest come back for clustering.
@@ -69,7 +71,13 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
     With a `pair_model` too (`learned.PairModel`, for the model the vectors come from) and its
     `join_threshold` set, the similarity is the model's probability that one page serves both
     keywords, and the threshold its `join_threshold` (`threshold` unused), as the clustering
-    of the rest scores pairs."""
+    of the rest scores pairs.
+
+    Without embeddings and `threshold`, the lexical path's model (`lexical_model`, by default
+    the shipped one, `learned.shipped_lexical`) scores the pairs when it has a
+    `join_threshold`: a cluster's mean probability with the new keyword, pairs under the
+    model's floor counting 0, as its clustering reads them. An explicit `threshold` keeps the
+    hand similarity."""
     new = prepare(new_keywords)
     existing = _existing_groups(clusters)
     if embeddings is not None:
@@ -80,8 +88,13 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
         return _assign_by_vectors(clusters, new, existing, Vectors(embeddings),
                                   EMBEDDING_THRESHOLD if threshold is None else threshold,
                                   max_cluster_size, pair_model)
+    model = None
     if threshold is None:
-        threshold = DEFAULT_THRESHOLD
+        model = lexical_model if lexical_model is not None else learned.shipped_lexical()
+        if model is not None and model.join_threshold is None:
+            model = None
+        threshold = DEFAULT_THRESHOLD if model is None else model.join_threshold
+    assert threshold is not None
     page_intents(new)
     for group in existing:
         page_intents(group)
@@ -92,6 +105,15 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
     space = Space([q.analysis for q in new if q.analysis.head] +
                   [q.analysis for g in existing for q in g if q.analysis.head], acronyms=True,
                   lexical=True)
+    scored: list[dict[int, float]] | None = None
+    if model is not None:
+        # the model's probabilities of the pairs with a new keyword (two existing ones are
+        # never compared), under its floor none, as its clustering reads them
+        everyone = [*new, *(q for g in existing for q in g)]
+        key_of = [space.index[head_key(q.analysis)] if q.analysis.head else -1
+                  for q in everyone]
+        scored = model.edges(space, everyone, key_of,
+                             touching={key_of[i] for i in range(len(new)) if key_of[i] >= 0})
     masks = [0] * len(existing)
     sizes = [len(c.keywords) for c in clusters]
     # inverted index: stem / 4-gram → clusters
@@ -125,8 +147,11 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
         for ci in sorted(c for c, h in hits.items() if h >= 2):
             if conflicts(p.firm_bit, masks[ci]) or sizes[ci] >= max_cluster_size:
                 continue
-            group = [q for q in existing[ci] if q.analysis.head]
-            avg = sum(space.sim(u, space.index[head_key(q.analysis)]) for q in group) / len(group)
+            keys = [space.index[head_key(q.analysis)] for q in existing[ci] if q.analysis.head]
+            if scored is None:
+                avg = sum(space.sim(u, k) for k in keys) / len(keys)
+            else:
+                avg = sum(1.0 if k == u else scored[u].get(k, 0.0) for k in keys) / len(keys)
             if avg >= threshold and (best is None or avg > best[0]):
                 best = (avg, ci)
         if best is None:

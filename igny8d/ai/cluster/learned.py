@@ -29,7 +29,7 @@ import functools
 import json
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -444,11 +444,15 @@ LEXICAL_FEATURES = ("hand", "log_factor", "same_terms", "destination_diff", "bot
 LEXICAL_LOW = 0.1
 
 
-def lexical_pairs(space: Space, prepared: Sequence[Prepared], key_of: Sequence[int]
+def lexical_pairs(space: Space, prepared: Sequence[Prepared], key_of: Sequence[int],
+                  touching: Collection[int] | None = None
                   ) -> tuple[list[tuple[int, int]], list[list[float]]]:
     """The key pairs (u < v) the lexical path could link — keys sharing their terms, and the
     keys of the term pairs `Space.candidates` proposes at TF-IDF similarity ≥ `LEXICAL_LOW` —
-    with their `LEXICAL_FEATURES`: one place for the product and the fit's harness."""
+    with their `LEXICAL_FEATURES`: one place for the product and the fit's harness. With
+    `touching` (keys), only the pairs with at least one key of it: joining new keywords to
+    existing clusters reads no pair of two existing keywords."""
+    near = None if touching is None else {space.term_of[u] for u in touching}
     members: dict[int, list[int]] = {}
     for i, u in enumerate(key_of):
         if u >= 0:
@@ -464,12 +468,15 @@ def lexical_pairs(space: Space, prepared: Sequence[Prepared], key_of: Sequence[i
     dots: dict[tuple[int, int], tuple[float, float]] = {}
     for t, ws in space.candidates(_block_cap(len(space.terms))).items():
         for w in ws:
+            if near is not None and t not in near and w not in near:
+                continue
             d = space.term_dots(t, w)
             if mix(*d) >= LEXICAL_LOW:
                 dots[(t, w)] = dots[(w, t)] = d
                 found.update((min(u, v), max(u, v)) for u in space.keys_of_term[t]
                              for v in space.keys_of_term[w])
-    pairs = sorted((u, v) for u, v in found if u in members and v in members)
+    pairs = sorted((u, v) for u, v in found if u in members and v in members
+                   and (touching is None or u in touching or v in touching))
     n_terms = len(space.terms)
     idf = {s: math.log((1 + n_terms) / (1 + df)) + 1.0 for s, df in space.word_df.items()}
     unseen = math.log(1 + n_terms) + 1.0  # a key's stem no term has (acronyms expanded)
@@ -530,6 +537,9 @@ class LexicalPairModel:
     scorer: Scorer
     floor: float
     threshold: float
+    #: a new keyword joins an existing cluster whose mean probability with it reaches this
+    #: (`assign_to_existing`); None: it joins by the hand similarity and its threshold
+    join_threshold: float | None = None
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -538,23 +548,27 @@ class LexicalPairModel:
     def scores(self, x: Any) -> Any:
         return self.scorer.scores(x)
 
-    def edges(self, space: Space, prepared: Sequence[Prepared], key_of: Sequence[int]
+    def edges(self, space: Space, prepared: Sequence[Prepared], key_of: Sequence[int],
+              cutoff: float | None = None, touching: Collection[int] | None = None
               ) -> list[dict[int, float]]:
-        """Edges between keys (symmetric), by probability, none under `floor`."""
+        """Edges between keys (symmetric), by probability, none under `cutoff` (by default
+        `floor`); with `touching`, only pairs with a key of it (`lexical_pairs`)."""
         import numpy as np
 
+        least = self.floor if cutoff is None else cutoff
         out: list[dict[int, float]] = [{} for _ in space.keys]
-        pairs, rows = lexical_pairs(space, prepared, key_of)
+        pairs, rows = lexical_pairs(space, prepared, key_of, touching)
         if not pairs:
             return out
         probabilities = self.scores(np.asarray(rows, dtype=np.float64)).tolist()
         for (u, v), p in zip(pairs, probabilities, strict=True):
-            if p >= self.floor:
+            if p >= least:
                 out[u][v] = out[v][u] = float(p)
         return out
 
     def to_json(self) -> dict[str, object]:
-        return {**_scorer_json(self.scorer), "floor": self.floor, "threshold": self.threshold}
+        return {**_scorer_json(self.scorer), "floor": self.floor, "threshold": self.threshold,
+                "join_threshold": self.join_threshold}
 
 
 @functools.cache
@@ -563,12 +577,15 @@ def shipped_lexical() -> LexicalPairModel | None:
     fitted on other features than this code computes (then the hand rules cluster)."""
     try:
         raw = json.loads(LEXICAL_MODEL_FILE.read_text(encoding="utf-8"))
+        join = raw.get("join_threshold")
         model = LexicalPairModel(scorer=_scorer_from_json(raw), floor=float(raw["floor"]),
-                                 threshold=float(raw["threshold"]))
+                                 threshold=float(raw["threshold"]),
+                                 join_threshold=None if join is None else float(join))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("pair model %s not usable (%s): clustering by the threshold",
                     LEXICAL_MODEL_FILE, exc)
         return None
     usable = _usable(model.scorer, LEXICAL_MODEL_FILE, LEXICAL_FEATURES,
-                     (model.floor, model.threshold))
+                     (model.floor, model.threshold,
+                      0.5 if model.join_threshold is None else model.join_threshold))
     return model if usable else None
