@@ -160,9 +160,10 @@ def test_a_missing_or_foreign_lexical_model_falls_back_to_the_hand_rules(
     assert "threshold outside (0, 1)" in caplog.text
 
 
-def test_trees_score_as_their_nodes_say() -> None:
+def test_trees_score_as_their_nodes_say(monkeypatch: pytest.MonkeyPatch) -> None:
     """A row goes left when its feature is at most the node's threshold; P is the logistic of
-    the baseline plus one leaf per tree."""
+    the baseline plus one leaf per tree — in blocks of rows as well as at once."""
+    from igny8d.ai.cluster import learned
     from igny8d.ai.cluster.learned import Trees
 
     stump = ((0, -1, -1), (0.5, 0.0, 0.0), (1, 0, 0), (2, 0, 0), (0.0, -1.0, 2.0))
@@ -173,6 +174,9 @@ def test_trees_score_as_their_nodes_say() -> None:
     got = trees.scores(np.array([[0.5, 0.0], [0.6, 3.0], [0.6, 3.5]]))
     raw = np.array([0.1 - 1.0 + 0.5, 0.1 + 2.0 + 0.25, 0.1 + 2.0 - 0.25])
     assert np.allclose(got, 1.0 / (1.0 + np.exp(-raw)))
+    monkeypatch.setattr(learned, "_SCORE_ROWS", 2)
+    assert trees.scores(np.array([[0.5, 0.0], [0.6, 3.0], [0.6, 3.5]])).tolist() == \
+        got.tolist()
     assert not Trees(("a",), 0.0, (deeper,)).well_formed()  # feature 1 of one
 
 
