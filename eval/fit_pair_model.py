@@ -288,6 +288,9 @@ def boosted(x: np.ndarray, y: np.ndarray, w: np.ndarray, features: Sequence[str]
     """Gradient-boosted trees (depth 3, 150 rounds), exported as the product scores them."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
+    # scikit-learn routes a missing value by a learned flag `Trees` does not keep
+    if not np.isfinite(x).all():
+        raise ValueError("pair features must be finite")
     model = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.1, max_depth=3,
                                            min_samples_leaf=40, random_state=0)
     xx, yy, ww = _twice(x, y, w)
@@ -382,7 +385,9 @@ def _load_vectors(cache: Path | None) -> dict[str, tuple[float, ...]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m eval.fit_pair_model")
     ap.add_argument("--path", choices=("local", "embeddings"), default="local")
-    ap.add_argument("--model", choices=("logistic", "boosted"), default="logistic")
+    ap.add_argument("--model", choices=("logistic", "boosted"), default=None,
+                    help="the pair scorer (default: what each path ships: boosted on local, "
+                         "logistic on embeddings)")
     ap.add_argument("--restrict", type=float, default=0.0,
                     help="fit and score only pairs with at least this hand similarity")
     ap.add_argument("--vectors", type=Path, default=None,
@@ -394,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                          f"(embeddings, logistic only) or {LEXICAL_MODEL_FILE.name} (local: "
                          "the shipped one is --model boosted), no cross-validation")
     args = ap.parse_args(argv)
+    if args.model is None:
+        args.model = "boosted" if args.path == "local" else "logistic"
     fit: Fit = fit_logistic if args.model == "logistic" else fit_boosted
     if args.restrict > 0.0:
         fit = restricted(fit, args.restrict)

@@ -242,7 +242,8 @@ def test_bad_arguments() -> None:
     assert cluster_keywords([]) == ClusterResult((), (), ())
 
 
-def test_new_keywords_join_existing_clusters_when_they_fit() -> None:
+@pytest.mark.parametrize("threshold", [None, DEFAULT_THRESHOLD], ids=["model", "hand"])
+def test_new_keywords_join_existing_clusters_when_they_fit(threshold: float | None) -> None:
     existing = [
         ExistingCluster("best coffee grinder", (KeywordItem(1, "best coffee grinder", 100),
                                                 KeywordItem(2, "coffee grinders", 50)), id=7),
@@ -253,13 +254,13 @@ def test_new_keywords_join_existing_clusters_when_they_fit() -> None:
     new = [KeywordItem(10, "coffee grinder reviews", 5), KeywordItem(11, "cold brew recipes", 4),
            KeywordItem(12, "hubspot sign in", 3), KeywordItem(13, "hubspot pricing", 2),
            KeywordItem(14, "zebra migration facts", 1)]
-    out = assign_to_existing(existing, new)
+    out = assign_to_existing(existing, new, threshold=threshold)
     got = {a.keyword_id: a.cluster_id for a in out.assigned}
     assert got == {10: 7, 11: 8, 12: 9}
     assert [k.id for k in out.rest] == [13, 14]
     assert all(0 < a.score <= 1 for a in out.assigned)
-    assert assign_to_existing(existing, new[::-1]) == out
-    full = assign_to_existing(existing, new, max_cluster_size=2)
+    assert assign_to_existing(existing, new[::-1], threshold=threshold) == out
+    full = assign_to_existing(existing, new, max_cluster_size=2, threshold=threshold)
     assert {a.keyword_id for a in full.assigned} == {12}
 
 

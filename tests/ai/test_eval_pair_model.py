@@ -135,6 +135,12 @@ def test_a_missing_or_foreign_lexical_model_falls_back_to_the_hand_rules(
     def edited(**changes: object) -> str:
         return json.dumps({**shipped, **changes})
     tree = shipped["trees"][0]
+
+    def doubling(n: int) -> dict[str, list[float]]:
+        """A chain whose nodes send both ways to the next: 2 ** n paths, were it read."""
+        return {"feature": [0] * n + [-1], "threshold": [0.0] * (n + 1),
+                "left": [i + 1 for i in range(n)] + [0],
+                "right": [i + 1 for i in range(n)] + [0], "value": [0.0] * (n + 1)}
     inner = next(i for i, f in enumerate(tree["feature"]) if f >= 0)
     past_the_tree = {**tree, "left": [len(tree["left"]) if i == inner else c
                                       for i, c in enumerate(tree["left"])]}
@@ -145,7 +151,11 @@ def test_a_missing_or_foreign_lexical_model_falls_back_to_the_hand_rules(
                     edited(floor=0.0), edited(kind="forest"),
                     edited(trees=[past_the_tree, *shipped["trees"][1:]]),
                     edited(trees=[unknown_feature, *shipped["trees"][1:]]),
-                    edited(baseline=float("nan"))):
+                    edited(baseline=float("nan")), edited(trees=[]), "[]",
+                    edited(trees=[doubling(40)]), edited(trees=[{**tree, "value": [
+                        float("nan")] * len(tree["value"])}]),
+                    edited(trees=[{**tree, "left": [float(c) for c in tree["left"]]}]),
+                    json.dumps(shipped).replace('"feature": [', '"feature": [1e999, ', 1)):
         path = tmp_path / "pair_model_lexical.json"
         if content is not None:
             path.write_text(content, encoding="utf-8")

@@ -36,8 +36,9 @@ b~c do not pull a and c together unless a~c too. Ties break on the keywords' sor
 edge is instead the probability that one page serves both, from gradient-boosted trees
 (`learned.Trees`; numpy only) over the pair's own measures (the similarity above, the facet
 factor and its parts, TF-IDF cosines, stems shared, intents; `learned.lexical_pairs`), merged
-by average linkage at the model's floor and threshold. An explicit `threshold` keeps the hand
-similarity; so does joining (`assign_to_existing`, at `DEFAULT_THRESHOLD`).
+by average linkage at the model's floor and threshold. New keywords join an existing cluster
+by the same model (`assign_to_existing`: the cluster's mean probability with them, at the
+model's `join_threshold`). An explicit `threshold` keeps the hand similarity, for both.
 
 **Every keyword with text ends in a cluster**: one that fits nowhere is a cluster of its own,
 named after it. Only a keyword empty after normalisation is *unclustered* (`empty`). With a

@@ -76,8 +76,9 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
     Without embeddings and `threshold`, the lexical path's model (`lexical_model`, by default
     the shipped one, `learned.shipped_lexical`) scores the pairs when it has a
     `join_threshold`: a cluster's mean probability with the new keyword, pairs under the
-    model's floor counting 0, as its clustering reads them. An explicit `threshold` keeps the
-    hand similarity."""
+    model's floor counting 0 (unlike the clustering's average linkage, no pair must reach the
+    floor: measured, docs/decisions.md "Boosted trees on the lexical path"). An explicit
+    `threshold` keeps the hand similarity."""
     new = prepare(new_keywords)
     existing = _existing_groups(clusters)
     if embeddings is not None:
@@ -108,7 +109,7 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
     scored: list[dict[int, float]] | None = None
     if model is not None:
         # the model's probabilities of the pairs with a new keyword (two existing ones are
-        # never compared), under its floor none, as its clustering reads them
+        # never compared); none under its floor
         everyone = [*new, *(q for g in existing for q in g)]
         key_of = [space.index[head_key(q.analysis)] if q.analysis.head else -1
                   for q in everyone]

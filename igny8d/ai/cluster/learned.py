@@ -267,7 +267,8 @@ class Trees:
     exported by `eval/fit_pair_model.py` so the product needs no scikit-learn): P(one page) is
     the logistic of `baseline` plus one leaf value per tree. Each tree is five parallel
     tuples over its nodes — feature index (-1 at a leaf), threshold (a row goes left when its
-    feature is at most it), left child, right child, leaf value; node 0 is the root."""
+    feature is at most it), left child, right child, leaf value; node 0 is the root, and a
+    node's children come after it (as scikit-learn numbers them; `well_formed`)."""
 
     features: tuple[str, ...]
     baseline: float
@@ -303,10 +304,11 @@ class Trees:
         indexing (a 10,000-keyword batch has ~840,000 pairs: 16.7 s → 1.8 s)."""
         import numpy as np
 
-        columns = np.asfortranarray(np.asarray(x, dtype=np.float64))
-        raw = np.full(len(columns), self.baseline)
-        for start in range(0, len(columns), _SCORE_ROWS):
-            part = columns[start:start + _SCORE_ROWS]
+        rows = np.asarray(x, dtype=np.float64)
+        raw = np.full(len(rows), self.baseline)
+        for start in range(0, len(rows), _SCORE_ROWS):
+            # a block's columns contiguous (a copy of the block only, not of every row)
+            part = np.asfortranarray(rows[start:start + _SCORE_ROWS])
             total = raw[start:start + _SCORE_ROWS]
             for tests, leaves in self._paths:
                 holds = [part[:, f] <= t for f, t in tests]
@@ -323,19 +325,27 @@ class Trees:
         return 1.0 / (1.0 + np.exp(-raw))
 
     def well_formed(self) -> bool:
-        """Whether every tree's nodes name known features and children inside the tree
-        (a hand-edited file must not index past it)."""
+        """Whether the trees can be scored as fitted: at least one; in each, every node's
+        feature known, its two children distinct, inside the tree and after it, no node the
+        child of two (so a path can neither loop nor multiply), every number finite. A
+        hand-edited file that is not must leave the hand rules, not hang or score NaN."""
         n = len(self.features)
+        if not self.trees or not math.isfinite(self.baseline):
+            return False
         for f, t, lo, hi, v in self.trees:
             size = len(f)
             if not size or not len(t) == len(lo) == len(hi) == len(v) == size:
                 return False
+            if not all(map(math.isfinite, (*t, *v))):
+                return False
+            children = [c for node in range(size) if f[node] >= 0 for c in (lo[node], hi[node])]
+            if len(children) != len(set(children)):
+                return False
             for node in range(size):
-                # children after their parent: no path can loop
                 if f[node] >= 0 and not (f[node] < n and node < lo[node] < size
                                          and node < hi[node] < size):
                     return False
-        return math.isfinite(self.baseline)
+        return True
 
     def to_json(self) -> dict[str, object]:
         return {"kind": "trees", "features": list(self.features), "baseline": self.baseline,
@@ -345,11 +355,16 @@ class Trees:
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Trees:
+        """As `to_json` wrote it; a node index that is not a whole number is a TypeError."""
+        def index(i: object) -> int:
+            if type(i) is not int:
+                raise TypeError(f"node index {i!r} is not an integer")
+            return i
         return cls(features=tuple(raw["features"]), baseline=float(raw["baseline"]),
-                   trees=tuple((tuple(int(i) for i in t["feature"]),
+                   trees=tuple((tuple(index(i) for i in t["feature"]),
                                 tuple(float(x) for x in t["threshold"]),
-                                tuple(int(i) for i in t["left"]),
-                                tuple(int(i) for i in t["right"]),
+                                tuple(index(i) for i in t["left"]),
+                                tuple(index(i) for i in t["right"]),
                                 tuple(float(x) for x in t["value"])) for t in raw["trees"]))
 
 
@@ -440,8 +455,8 @@ def _usable(model: Logistic | Trees, path: Path, features: tuple[str, ...],
     else:
         formed = len(model.mean) == len(model.scale) == len(model.coef) == len(features)
     if model.features != features or not formed:
-        log.warning("pair model %s was fitted on other features: clustering by the threshold",
-                    path)
+        log.warning("pair model %s is malformed or was fitted on other features: clustering "
+                    "by the threshold", path)
         return False
     if not all(0.0 < t < 1.0 for t in thresholds):
         log.warning("pair model %s has a threshold outside (0, 1): clustering by the threshold",
@@ -574,20 +589,18 @@ class LexicalPairModel:
         return self.scorer.scores(x)
 
     def edges(self, space: Space, prepared: Sequence[Prepared], key_of: Sequence[int],
-              cutoff: float | None = None, touching: Collection[int] | None = None
-              ) -> list[dict[int, float]]:
-        """Edges between keys (symmetric), by probability, none under `cutoff` (by default
-        `floor`); with `touching`, only pairs with a key of it (`lexical_pairs`)."""
+              touching: Collection[int] | None = None) -> list[dict[int, float]]:
+        """Edges between keys (symmetric), by probability, none under `floor`; with
+        `touching`, only pairs with a key of it (`lexical_pairs`)."""
         import numpy as np
 
-        least = self.floor if cutoff is None else cutoff
         out: list[dict[int, float]] = [{} for _ in space.keys]
         pairs, rows = lexical_pairs(space, prepared, key_of, touching)
         if not pairs:
             return out
         probabilities = self.scores(np.asarray(rows, dtype=np.float64)).tolist()
         for (u, v), p in zip(pairs, probabilities, strict=True):
-            if p >= least:
+            if p >= self.floor:
                 out[u][v] = out[v][u] = float(p)
         return out
 
@@ -602,11 +615,13 @@ def shipped_lexical() -> LexicalPairModel | None:
     fitted on other features than this code computes (then the hand rules cluster)."""
     try:
         raw = json.loads(LEXICAL_MODEL_FILE.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise TypeError("not a JSON object")
         join = raw.get("join_threshold")
         model = LexicalPairModel(scorer=_scorer_from_json(raw), floor=float(raw["floor"]),
                                  threshold=float(raw["threshold"]),
                                  join_threshold=None if join is None else float(join))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, ArithmeticError) as exc:
         log.warning("pair model %s not usable (%s): clustering by the threshold",
                     LEXICAL_MODEL_FILE, exc)
         return None
