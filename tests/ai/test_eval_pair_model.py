@@ -155,7 +155,12 @@ def test_a_missing_or_foreign_lexical_model_falls_back_to_the_hand_rules(
                     edited(trees=[doubling(40)]), edited(trees=[{**tree, "value": [
                         float("nan")] * len(tree["value"])}]),
                     edited(trees=[{**tree, "left": [float(c) for c in tree["left"]]}]),
-                    json.dumps(shipped).replace('"feature": [', '"feature": [1e999, ', 1)):
+                    json.dumps(shipped).replace('"feature": [', '"feature": [1e999, ', 1),
+                    json.dumps({"features": list(learned.LEXICAL_FEATURES),
+                                "mean": [0.0] * len(learned.LEXICAL_FEATURES),
+                                "scale": [1.0] * len(learned.LEXICAL_FEATURES),
+                                "coef": [float("nan")] * len(learned.LEXICAL_FEATURES),
+                                "intercept": 0.0, "floor": 0.1, "threshold": 0.1})):
         path = tmp_path / "pair_model_lexical.json"
         if content is not None:
             path.write_text(content, encoding="utf-8")

@@ -25,6 +25,7 @@ model").
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -426,23 +427,40 @@ def shipped() -> PairModel | None:
     """The model shipped in `MODEL_FILE`, or None when it is missing or was fitted on other
     features than this code computes (then the hand rules cluster)."""
     try:
-        raw = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+        raw = _json_object(MODEL_FILE)
+        base = _logistic_from_json(raw)
         model = PairModel(
-            embedding_model=str(raw["embedding_model"]), features=tuple(raw["features"]),
-            mean=tuple(float(v) for v in raw["mean"]),
-            scale=tuple(float(v) for v in raw["scale"]),
-            coef=tuple(float(v) for v in raw["coef"]), intercept=float(raw["intercept"]),
+            **{f.name: getattr(base, f.name) for f in dataclasses.fields(Logistic)},
+            embedding_model=str(raw["embedding_model"]),
             threshold=float(raw["threshold"]), min_cosine=float(raw["min_cosine"]),
             min_lexical=float(raw["min_lexical"]),
             top_k=None if raw.get("top_k") is None else int(raw["top_k"]),
             join_threshold=None if raw.get("join_threshold") is None
             else float(raw["join_threshold"]))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except _UNREADABLE as exc:
         log.warning("pair model %s not usable (%s): clustering by the threshold", MODEL_FILE,
                     exc)
         return None
     join = 0.5 if model.join_threshold is None else model.join_threshold
     return model if _usable(model, MODEL_FILE, FEATURES, (model.threshold, join)) else None
+
+
+#: What reading a hand-edited model file can raise (1e999 as an index: OverflowError).
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, ArithmeticError)
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise TypeError("not a JSON object")
+    return raw
+
+
+def _logistic_from_json(raw: dict[str, Any]) -> Logistic:
+    return Logistic(features=tuple(raw["features"]), mean=tuple(float(v) for v in raw["mean"]),
+                    scale=tuple(float(v) for v in raw["scale"]),
+                    coef=tuple(float(v) for v in raw["coef"]),
+                    intercept=float(raw["intercept"]))
 
 
 def _usable(model: Logistic | Trees, path: Path, features: tuple[str, ...],
@@ -453,7 +471,11 @@ def _usable(model: Logistic | Trees, path: Path, features: tuple[str, ...],
     if isinstance(model, Trees):
         formed = model.well_formed()
     else:
-        formed = len(model.mean) == len(model.scale) == len(model.coef) == len(features)
+        # a NaN or infinite weight, or a zero scale, would make every probability NaN: no
+        # edges, every keyword alone, and nothing said
+        formed = len(model.mean) == len(model.scale) == len(model.coef) == len(features) \
+            and all(map(math.isfinite, (*model.mean, *model.scale, *model.coef,
+                                        model.intercept))) and all(model.scale)
     if model.features != features or not formed:
         log.warning("pair model %s is malformed or was fitted on other features: clustering "
                     "by the threshold", path)
@@ -562,10 +584,7 @@ def _scorer_from_json(raw: dict[str, Any]) -> Scorer:
         return Trees.from_json(raw)
     if kind != "logistic":
         raise ValueError(f"unknown scorer kind {kind!r}")
-    return Logistic(features=tuple(raw["features"]), mean=tuple(float(v) for v in raw["mean"]),
-                    scale=tuple(float(v) for v in raw["scale"]),
-                    coef=tuple(float(v) for v in raw["coef"]),
-                    intercept=float(raw["intercept"]))
+    return _logistic_from_json(raw)
 
 
 @dataclass(frozen=True)
@@ -614,14 +633,12 @@ def shipped_lexical() -> LexicalPairModel | None:
     """The lexical path's model in `LEXICAL_MODEL_FILE`, or None when it is missing or was
     fitted on other features than this code computes (then the hand rules cluster)."""
     try:
-        raw = json.loads(LEXICAL_MODEL_FILE.read_text(encoding="utf-8"))
-        if not isinstance(raw, dict):
-            raise TypeError("not a JSON object")
+        raw = _json_object(LEXICAL_MODEL_FILE)
         join = raw.get("join_threshold")
         model = LexicalPairModel(scorer=_scorer_from_json(raw), floor=float(raw["floor"]),
                                  threshold=float(raw["threshold"]),
                                  join_threshold=None if join is None else float(join))
-    except (OSError, ValueError, KeyError, TypeError, ArithmeticError) as exc:
+    except _UNREADABLE as exc:
         log.warning("pair model %s not usable (%s): clustering by the threshold",
                     LEXICAL_MODEL_FILE, exc)
         return None
