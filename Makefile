@@ -14,7 +14,9 @@ EMBED_STAMP := $(VENV)/.embeddings-stamp
 # takes): a release upstream cannot break `make run` or CI between two commits. setup.cfg keeps
 # the ranges the code supports, for `pip install igny8d`. `make lock` resolves afresh.
 CONSTRAINTS := constraints.txt
-PIP := $(BIN)/python -m pip install --quiet -c $(CONSTRAINTS)
+# --no-compile: Python compiles a module when it is first imported, and most of torch's and
+# transformers' never are; compiling all of them at install took half of CI's setup (~55 s).
+PIP := $(BIN)/python -m pip install --quiet --no-compile -c $(CONSTRAINTS)
 
 .PHONY: install install-test install-embeddings spectral run migrate test test-fast lint eval bench clean lock
 

@@ -206,11 +206,16 @@ def vector_pairs(headed: Sequence[Prepared], units: Sequence[tuple[float, ...]],
                 cos = min(1.0, round(float(matrix[i] @ matrix[j]), DECIMALS))
             is_same = (i, j) in same
             edge = lexical.get((i, j))
-            lex = 1.0 if is_same else edge if edge is not None else space.sim(key[i], key[j])
+            u, v = key[i], key[j]
+            t, w = space.term_of[u], space.term_of[v]
+            # the terms' cosines and the facets' factor once, for `Space.sim` and the features
+            dots, factor = space.term_dots(t, w), space.factor(u, v)
+            lex = (1.0 if is_same or u == v else edge if edge is not None
+                   else (1.0 if t == w else mix(*dots)) * factor)
             other = other_pages(pa, pb)
             conflict = pages_conflict(pages[i], pages[j])
             row = [hand_similarity(cos, edge, is_same, other, conflict), cos, lex, float(other),
-                   *pair_features(space, key[i], key[j], fact[i], fact[j])]
+                   *pair_features(space, u, v, fact[i], fact[j], dots, factor)]
             row[conflict_at] = float(conflict)
             rows.append(row)
         yield part, rows
