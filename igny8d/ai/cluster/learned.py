@@ -116,7 +116,13 @@ def pair_features(space: Space, u: int, v: int, a: Facts, b: Facts,
         float(a.last is not None and a.last == b.last), float(a.intent == b.intent),
         float(bool(a.mask) and bool(b.mask)), float(bool(a.mask) != bool(b.mask)),
         float(conflicts(a.mask, b.mask)), float(a.question != b.question),
-        *([float(f in diff) for f in NAMED_FACETS] if diff else _NO_FACET_DIFF)]
+        *_facet_diff(diff)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _facet_diff(diff: frozenset[str]) -> tuple[float, ...]:
+    """Which `NAMED_FACETS` two keys differ by (few distinct differences; most pairs have one)."""
+    return tuple(float(f in diff) for f in NAMED_FACETS) if diff else _NO_FACET_DIFF
 
 
 def hand_similarity(cosine: float, lexical: float | None, same_key: bool, other: bool,

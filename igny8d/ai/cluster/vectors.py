@@ -11,6 +11,7 @@ order every later tie-break relies on.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import re
@@ -254,18 +255,8 @@ class Space:
             # two comparisons: one page per pair ("asana vs trello" / "asana vs monday")
             f *= COMPARE_PENALTY ** min(2, len(set(su) ^ set(sv)))
         if fu != fv:
-            diff = set(fu) ^ set(fv)
-            n = len(diff)
-            if "best" in fu and "best" in fv:
-                n += len(diff & LISTICLE_SUBPAGES)  # another list ("best X for beginners")
-            f *= FACET_PENALTY ** n
-            pu, pv = PAGE_FACETS.intersection(fu), PAGE_FACETS.intersection(fv)
-            if pu and pv and pu != pv:
-                f *= PAGE_PENALTY
-            elif self.lexical and DESTINATIONS & diff:
-                # one navigational page per destination: "hellofresh" / "hellofresh
-                # customer service" / "factor login"
-                f *= PAGE_PENALTY
+            for step in _facet_steps(fu, fv, self.lexical):
+                f *= step
         return f
 
     def sim(self, u: int, v: int) -> float:
@@ -373,6 +364,28 @@ def _dot(a: Vector, b: Vector) -> float:
         if x is not None:
             total += w * x
     return total
+
+
+@functools.lru_cache(maxsize=65_536)
+def _facet_steps(fu: tuple[str, ...], fv: tuple[str, ...], lexical: bool
+                 ) -> tuple[float, ...]:
+    """The penalties two keys' differing facets multiply their similarity by, in order
+    (`Space.factor`; kept apart so the product is the same to the bit): a batch has few
+    distinct facet pairs and ~a million key pairs."""
+    steps = []
+    diff = set(fu) ^ set(fv)
+    n = len(diff)
+    if "best" in fu and "best" in fv:
+        n += len(diff & LISTICLE_SUBPAGES)  # another list ("best X for beginners")
+    steps.append(FACET_PENALTY ** n)
+    pu, pv = PAGE_FACETS.intersection(fu), PAGE_FACETS.intersection(fv)
+    if pu and pv and pu != pv:
+        steps.append(PAGE_PENALTY)
+    elif lexical and DESTINATIONS & diff:
+        # one navigational page per destination: "hellofresh" / "hellofresh customer
+        # service" / "factor login"
+        steps.append(PAGE_PENALTY)
+    return tuple(steps)
 
 
 def _block_cap(n: int) -> int:
