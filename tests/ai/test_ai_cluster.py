@@ -290,6 +290,18 @@ def test_new_keywords_join_by_the_lexical_models_mean_probability() -> None:
     assert assign_to_existing(existing, new, lexical_model=unset) == hand
 
 
+def test_a_reordering_of_an_existing_keyword_joins_its_cluster_as_the_same_key() -> None:
+    """A new keyword with an existing one's stems in another order (or number) and the same
+    facets is that keyword's key, as when clustering (`lexical_space`): it scores 1.0 with it,
+    not a pair probability, and joins its cluster."""
+    existing = [ExistingCluster("pet insurance", (KeywordItem(1, "pet insurance", 90),), id=5),
+                ExistingCluster("pet food", (KeywordItem(2, "pet food", 80),), id=6)]
+    new = [KeywordItem(10, "insurance for pets", 20), KeywordItem(11, "foods for pet", 10)]
+    joined = assign_to_existing(existing, new)
+    assert sorted((a.keyword_id, a.cluster_id, a.score) for a in joined.assigned) == [
+        (10, 5, 1.0), (11, 6, 1.0)]
+
+
 # --- time ---------------------------------------------------------------------------------
 
 def _parts(text: str) -> list[str]:

@@ -107,11 +107,13 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
                   [q.analysis for g in existing for q in g if q.analysis.head], acronyms=True,
                   lexical=True)
     scored: list[dict[int, float]] | None = None
+    # a plural or a reordering shares its key, as when clustering (`lexical_space`)
+    shared = space.reordered()
     if model is not None:
         # the model's probabilities of the pairs with a new keyword (two existing ones are
         # never compared); none under its floor
         everyone = [*new, *(q for g in existing for q in g)]
-        key_of = [space.index[head_key(q.analysis)] if q.analysis.head else -1
+        key_of = [shared[space.index[head_key(q.analysis)]] if q.analysis.head else -1
                   for q in everyone]
         scored = model.edges(space, everyone, key_of,
                              touching={key_of[i] for i in range(len(new)) if key_of[i] >= 0})
@@ -152,7 +154,9 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
             if scored is None:
                 avg = sum(space.sim(u, k) for k in keys) / len(keys)
             else:
-                avg = sum(1.0 if k == u else scored[u].get(k, 0.0) for k in keys) / len(keys)
+                su = shared[u]
+                avg = sum(1.0 if shared[k] == su else scored[su].get(shared[k], 0.0)
+                          for k in keys) / len(keys)
             if avg >= threshold and (best is None or avg > best[0]):
                 best = (avg, ci)
         if best is None:

@@ -188,9 +188,7 @@ def lexical_space(prepared: list[Prepared]) -> tuple[Space, list[int]]:
     listicle_bits(prepared)
     space = Space([p.analysis for p in prepared if p.analysis.head], acronyms=True,
                   lexical=True)
-    first: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
-    shared = [first.setdefault((tuple(sorted(stems)), facets), u)
-              for u, (stems, _compact, facets) in enumerate(space.keys)]
+    shared = space.reordered()
     return space, [shared[space.index[head_key(p.analysis)]] if p.analysis.head else -1
                    for p in prepared]
 

@@ -221,6 +221,13 @@ class Space:
         self.word = [self._weigh(tf, word_df, n) for tf in word_tf]
         self.char = [self._weigh(tf, char_df, n) for tf in char_tf]
 
+    def reordered(self) -> list[int]:
+        """Per key, the first key with the same stems in any order and the same facets: the
+        one a plural or a reordering shares ("insurance for pets" / "pet insurance")."""
+        first: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
+        return [first.setdefault((tuple(sorted(stems)), facets), u)
+                for u, (stems, _compact, facets) in enumerate(self.keys)]
+
     @staticmethod
     def _weigh(tf: Counter[str], df: Counter[str], n: int) -> Vector:
         vec = {t: (1.0 + math.log(c)) * (math.log((1 + n) / (1 + df[t])) + 1.0)
