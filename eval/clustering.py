@@ -64,7 +64,9 @@ SETS = {
 #: alone read navigational (docs/decisions.md): dev 0.886, dev2 0.840, dev3 0.748, dev4 0.701,
 #: dev5 0.633, dev6 0.771. Local by the boosted lexical model fitted on the eight (in sample,
 #: docs/decisions.md "Boosted trees on the lexical path"): dev 0.680, dev2 0.694, dev3 0.600,
-#: dev4 0.617, dev5 0.614, dev6 0.622, dev7 0.594, dev8 0.607.
+#: dev4 0.617, dev5 0.614, dev6 0.622, dev7 0.594, dev8 0.607; with the key sizes as features
+#: and its settings chosen out of fold ("How many keywords a key stands for"): dev 0.661, dev2
+#: 0.686, dev3 0.600, dev4 0.615, dev5 0.630, dev6 0.627, dev7 0.596, dev8 0.626.
 #: Embeddings with all-MiniLM-L6-v2 and the learned pair model fitted on the six (in-sample):
 #: dev 0.748, dev2 0.699, dev3 0.668, dev4 0.632, dev5 0.635, dev6 0.647 (blind before, the
 #: hand rules: dev3 0.609, dev4 0.572; the pair model fitted on four: dev5 0.628, dev6 0.648);
@@ -72,14 +74,14 @@ SETS = {
 #: set → (local ARI and pair-F1, local intent macro-F1, embeddings ARI and pair-F1); none
 #: unclustered in either mode.
 _TUNING_FLOORS: dict[str, tuple[float, float, float]] = {
-    "dev": (0.65, 0.85, 0.70),
+    "dev": (0.63, 0.85, 0.70),
     "dev2": (0.66, 0.80, 0.66),
     "dev3": (0.57, 0.70, 0.64),
     "dev4": (0.58, 0.65, 0.61),
-    "dev5": (0.58, 0.58, 0.60),
+    "dev5": (0.60, 0.58, 0.60),
     "dev6": (0.59, 0.73, 0.61),
     "dev7": (0.56, 0.69, 0.61),
-    "dev8": (0.57, 0.67, 0.65),
+    "dev8": (0.59, 0.67, 0.65),
 }
 FLOORS: dict[tuple[str, str], dict[str, float]] = {
     key: floors

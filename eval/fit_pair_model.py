@@ -258,11 +258,24 @@ def _by_line(raw: dict[str, object]) -> str:
     return "{\n" + ",\n".join(parts) + "\n}"
 
 
-def write_lexical_model(niches: Sequence[Niche], path: Path, kind: str = "boosted"
+def out_of_fold(sets: dict[str, list[Niche]], fit: Fit) -> dict[str, np.ndarray]:
+    """Each niche scored by `fit` on the other writers' niches only (as `lowo` folds)."""
+    scores: dict[str, np.ndarray] = {}
+    for held in sets:
+        model = fit(*training([n for s, group in sets.items() if s != held for n in group]))
+        scores.update({n.name: model(n.x) for n in sets[held]})
+    return scores
+
+
+def write_lexical_model(sets: dict[str, list[Niche]], path: Path, kind: str = "boosted"
                         ) -> LexicalPairModel:
     """The lexical path's scorer (`kind`: boosted trees or a logistic) fitted on every tuning
-    niche, its (floor, threshold) the `LOCAL_GRID` configuration with the best pooled ARI over
-    them (as each fold of `lowo` chooses), written to `path` for the product."""
+    niche, written to `path` for the product. Its (floor, threshold) is the `LOCAL_GRID`
+    configuration with the best pooled ARI on out-of-fold scores (each writer's niches scored
+    by the scorer fitted on the others'): the trees' scores on the niches they were fitted on
+    are surer than on a new writer's, and chose other settings (docs/decisions.md, "How many
+    keywords a key stands for")."""
+    niches = [n for group in sets.values() for n in group]
     x, y, w = training(niches)
     scorer: Logistic | Trees
     if kind == "boosted":
@@ -271,15 +284,19 @@ def write_lexical_model(niches: Sequence[Niche], path: Path, kind: str = "booste
         mean, scale, coef, intercept = logistic(x, y, w)
         scorer = Logistic(LEXICAL_FEATURES, tuple(mean), tuple(scale), tuple(coef), intercept)
     unset = LexicalPairModel(scorer, 0.0, 0.0)
-    preds = predictions(niches, {n.name: unset.scores(n.x) for n in niches}, LOCAL_GRID)
-    floor, threshold = max(preds, key=lambda c: pooled(niches, preds[c]))
+    held_out = predictions(niches, out_of_fold(
+        sets, fit_boosted if kind == "boosted" else fit_logistic), LOCAL_GRID)
+    floor, threshold = max(held_out, key=lambda c: pooled(niches, held_out[c]))
+    preds = predictions(niches, {n.name: unset.scores(n.x) for n in niches},
+                        [(float(floor.split()[1]), threshold)])
     # new keywords join a cluster as the clustering would merge them into it: a mean
     # probability of at least its threshold (docs/decisions.md, "New keywords join by the
     # lexical model")
     model = dataclasses.replace(unset, floor=float(floor.split()[1]), threshold=threshold,
                                 join_threshold=threshold)
     path.write_text(_by_line(model.to_json()) + "\n", encoding="utf-8")
-    print(f"wrote {path}: {floor}, threshold {threshold:.3f}, in-sample ARI "
+    print(f"wrote {path}: {floor}, threshold {threshold:.3f}, out-of-fold ARI "
+          f"{pooled(niches, held_out[(floor, threshold)]):.4f}, in-sample ARI "
           f"{pooled(niches, preds[(floor, threshold)]):.4f}")
     return model
 
@@ -417,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.path}: {sum(len(n.pairs) for n in niches)} candidate pairs")
     if args.write:
         if args.path == "local":
-            write_lexical_model(niches, LEXICAL_MODEL_FILE, args.model)
+            write_lexical_model(sets, LEXICAL_MODEL_FILE, args.model)
             return 0
         if args.model != "logistic":
             ap.error("--write on embeddings takes --model logistic")

@@ -230,3 +230,23 @@ def test_lexical_pairs_touching_some_keys_are_the_full_pairs_with_one_of_them() 
     want = [(p, f) for p, f in zip(pairs, features, strict=True) if some & set(p)]
     assert 0 < len(part) < len(pairs)
     assert list(zip(part, part_features, strict=True)) == want
+
+
+def test_a_pairs_size_features_count_the_keywords_each_key_stands_for() -> None:
+    """`size_min` / `size_max`: how many keywords of the request each key stands for (its
+    plurals and reorderings share it), the smaller and the larger."""
+    from igny8d.ai.cluster.learned import LEXICAL_FEATURES, lexical_pairs
+    from igny8d.ai.cluster.linkage import lexical_space
+    from igny8d.ai.cluster.vectors import prepare
+
+    texts = ["pet insurance", "pet insurances", "insurance for pets", "pet insurance cost",
+             "cheap pet insurance"]
+    prepared = prepare([KeywordItem(i, t, 10) for i, t in enumerate(texts)])
+    space, key_of = lexical_space(prepared)
+    key = {p.item.id: key_of[i] for i, p in enumerate(prepared)}  # by the text's position
+    assert key[0] == key[1] == key[2] and len({key[0], key[3], key[4]}) == 3
+    pairs, features = lexical_pairs(space, prepared, key_of)
+    lo, hi = LEXICAL_FEATURES.index("size_min"), LEXICAL_FEATURES.index("size_max")
+    sizes = {p: (f[lo], f[hi]) for p, f in zip(pairs, features, strict=True)}
+    assert sizes[(min(key[0], key[3]), max(key[0], key[3]))] == (1.0, 3.0)
+    assert all(s == (1.0, 1.0) for p, s in sizes.items() if key[0] not in p)

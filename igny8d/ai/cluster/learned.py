@@ -510,9 +510,11 @@ def _usable(model: Logistic | Trees, path: Path, features: tuple[str, ...],
 #: --write`).
 LEXICAL_MODEL_FILE = MODEL_FILE.with_name("pair_model_lexical.json")
 #: A pair of keys on the lexical path: the hand similarity first, the facet factor's parts,
-#: then `SHARED`.
+#: how many keywords of the request each key stands for (its plurals and reorderings; the
+#: smaller, the larger), then `SHARED`.
 LEXICAL_FEATURES = ("hand", "log_factor", "same_terms", "destination_diff", "both_best",
-                    "both_compare", "facet_subset", "unshared_idf", *SHARED)
+                    "both_compare", "facet_subset", "unshared_idf", "size_min", "size_max",
+                    *SHARED)
 #: Term pairs whose TF-IDF similarity is below this are never scored.
 LEXICAL_LOW = 0.1
 
@@ -566,6 +568,8 @@ def lexical_pairs(space: Space, prepared: Sequence[Prepared], key_of: Sequence[i
             float("compare" in a.facets and "compare" in b.facets),
             float(a.facets <= b.facets or b.facets <= a.facets),
             max((idf.get(s, unseen) for s in a.stems ^ b.stems), default=0.0),
+            float(min(len(members[u]), len(members[v]))),
+            float(max(len(members[u]), len(members[v]))),
             *pair_features(space, u, v, a, b, d, factor)])
     return pairs, rows
 
