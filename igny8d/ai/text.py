@@ -24,10 +24,12 @@ lists are data (igny8d/ai/data/keywords.json), read on first use.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import Any
 
 import snowballstemmer  # type: ignore[import-untyped]
 
@@ -43,7 +45,13 @@ _N: Intent = "navigational"
 _I: Intent = "informational"
 
 
-_STEMMER = snowballstemmer.stemmer("english")
+def _new_stemmer() -> Any:
+    return snowballstemmer.stemmer("english")
+
+
+#: One Snowball stemmer per thread: it keeps the word being stemmed as its own state, and
+#: clustering jobs stem in a thread pool, two at once on one server.
+_STEMMERS = threading.local()
 #: A year: a modifier, never a head term ("best laptops 2024").
 YEAR = re.compile(r"^(19|20)\d\d$")
 #: A site's address as typed ("chess.com", "mullvad.net"): one name, not "Chess Com".
@@ -77,7 +85,10 @@ def tokens(text: str) -> list[str]:
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """The English Snowball stem of one normalised word ("grinders" → "grinder")."""
-    result: str = _STEMMER.stemWord(word)
+    stemmer = getattr(_STEMMERS, "stemmer", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.stemmer = _new_stemmer()
+    result: str = stemmer.stemWord(word)
     return result
 
 
