@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.helpers.factories import account
 from tests.helpers.jobs import poll, run
-from tests.helpers.paths import CONTENT, IMAGES, IMAGES_AUTO, PROMPTS_AUTO
+from tests.helpers.paths import CONTENT, IMAGES, IMAGES_AUTO, PROMPTS_AUTO, TRANSACTIONS
 from tests.helpers.reads import all_rows, credits, usage_of
 
 
@@ -46,8 +46,8 @@ async def test_a_rerun_replaces_pending_prompts_and_costs_nothing(jobs_app, clie
 
     resp = await client.post(PROMPTS_AUTO, {"ids": [cid]}, token=token)
     assert resp.status == 202
-    # charged the most up front, refunded when the run ends (which it may have by now: the
-    # usage row below shows both)
+    # charged the most up front (the run may already have been refunded by now, so the
+    # charge is read from the ledger, not from the balance at this moment)
     assert await credits(client, token) in (start - 8, start - 4)
     again = await poll(client, token, resp.data["task_id"])
     assert again["state"] == "SUCCESS", again
@@ -56,6 +56,10 @@ async def test_a_rerun_replaces_pending_prompts_and_costs_nothing(jobs_app, clie
     assert await credits(client, token) == start - 4  # the re-run is refunded in full
     usage = await usage_of(client, token, resp.data["task_id"])
     assert (usage["credits_used"], usage["credits_refunded"]) == (4, 4)
+    moves = [(t["transaction_type"], t["amount"], t["balance_after"])
+             for t in sorted(await all_rows(client, token, TRANSACTIONS), key=lambda t: t["id"])
+             if t["reference"] == resp.data["task_id"]]
+    assert moves == [("charge", -4, start - 8), ("refund", 4, start - 4)]
     rows = await images_of(client, token, cid)
     assert len(rows) == 4 and not ids & {row["id"] for row in rows}
 
