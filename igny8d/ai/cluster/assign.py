@@ -107,9 +107,10 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
                   [q.analysis for g in existing for q in g if q.analysis.head], acronyms=True,
                   lexical=True)
     scored: list[dict[int, float]] | None = None
-    # a plural or a reordering shares its key, as when clustering (`lexical_space`)
-    shared = space.reordered()
+    shared: list[int] = []
     if model is not None:
+        # a plural or a reordering shares its key, as when clustering (`lexical_space`)
+        shared = space.reordered()
         # the model's probabilities of the pairs with a new keyword (two existing ones are
         # never compared); none under its floor
         everyone = [*new, *(q for g in existing for q in g)]

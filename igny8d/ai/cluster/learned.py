@@ -210,13 +210,13 @@ def vector_pairs(headed: Sequence[Prepared], units: Sequence[tuple[float, ...]],
             cos = cosine.get((i, j))
             if cos is None:
                 cos = min(1.0, round(float(matrix[i] @ matrix[j]), DECIMALS))
-            is_same = (i, j) in same
             edge = lexical.get((i, j))
             u, v = key[i], key[j]
+            is_same = u == v  # one key: a plural or a reordering
             t, w = space.term_of[u], space.term_of[v]
             # the terms' cosines and the facets' factor once, for `Space.sim` and the features
             dots, factor = space.term_dots(t, w), space.factor(u, v)
-            lex = (1.0 if is_same or u == v else edge if edge is not None
+            lex = (1.0 if is_same else edge if edge is not None
                    else (1.0 if t == w else mix(*dots)) * factor)
             other = other_pages(pa, pb)
             conflict = pages_conflict(pages[i], pages[j])
