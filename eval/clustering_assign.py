@@ -1,4 +1,4 @@
-"""New keywords joining existing clusters on embeddings, on the tuning sets (dev to dev8).
+"""New keywords joining existing clusters on embeddings, on the tuning sets (dev to dev10).
 
     python -m eval.clustering_assign [--sets dev,dev2]
 

@@ -1,5 +1,5 @@
 """Leave-one-niche-out cross-validation of the clustering's constants on the tuning sets only
-(`TUNING_SETS`: dev to dev8, 131 niches by eight writers).
+(`TUNING_SETS`: dev to dev10, 163 niches by ten writers).
 
     python -m eval.clustering_cv [--mode local|embeddings|both]
 
@@ -30,7 +30,8 @@ EMBEDDING_THRESHOLDS = (0.5, 0.55, 0.6, 0.625, 0.65, 0.675, 0.7, 0.75)
 LINKAGES: tuple[Linkage, ...] = ("complete", "average")
 
 #: The gold sets tuned on, one writer each (niche names are distinct across them).
-TUNING_SETS: tuple[str, ...] = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8")
+TUNING_SETS: tuple[str, ...] = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8",
+                                 "dev9", "dev10")
 
 Config = tuple[str, float]  # linkage, threshold
 Predictions = dict[Config, dict[str, list[str]]]  # config → niche → a label per row

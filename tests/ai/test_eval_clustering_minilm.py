@@ -12,7 +12,7 @@ from tests.helpers.embeddings import needs_model
 pytestmark = needs_model
 
 
-@pytest.mark.timeout(900)  # the eight tuning sets embedded and clustered, and the assign eval
+@pytest.mark.timeout(900)  # the ten tuning sets embedded and clustered, and the assign eval
 def test_the_embeddings_dev_figures_stay_above_their_floors() -> None:
     report = evaluate(sets=TUNING_SETS, modes=("embeddings",))
     assert report.skipped == [] and report.failures == [], render(report)
