@@ -2,7 +2,7 @@
 
     python -m eval.fit_pair_model [--path local|embeddings] [--model logistic|boosted]
                                   [--restrict 0.05] [--vectors /tmp/vectors.pkl]
-                                  [--top-k K] [--write]
+                                  [--top-k K] [--stack] [--write]
 
 Instead of the hand-multiplied penalties (`vectors.Space.factor`,
 `semantic.penalise_other_pages`), a small model maps a pair's features to P(same page). Each
@@ -21,7 +21,9 @@ model's probabilities replace the similarity as edges of the same agglomeration
 * embeddings: the candidate pairs and features of the product (`learned.vector_pairs`),
   labelled same gold cluster or not; complete linkage swept over the threshold. Landed for
   all-MiniLM-L6-v2: `--write` fits the logistic on every tuning niche and writes
-  `igny8d/ai/data/pair_model.json`.
+  `igny8d/ai/data/pair_model.json`. `--stack` measures (nested leave-one-writer-out) the
+  lexical trees' probability as a last feature; not shipped (docs/decisions.md, "Two more
+  writers (dev9, dev10)").
 
 Each niche weighs the same in the fit. Figures, on the tuning sets only (`TUNING_SETS`, four
 writers; the holdouts are never read): leave-one-niche-out (each niche's probabilities from
@@ -162,6 +164,42 @@ def vector_niche(name: str, rows: Sequence[dict[str, str]],
     x = np.array(rows_x, dtype=np.float64).reshape(len(pairs), len(VECTOR_FEATURES))
     return Niche(name, "complete", prepared, key_of, len(headed), pairs, x,
                  np.array(labels_y), np.ones(len(pairs)), [r["cluster"] for r in rows])
+
+
+def lexical_column(vector: Niche, local: Niche, scores: Model) -> np.ndarray:
+    """A last feature for `vector`'s pairs (`--stack`): the lexical scorer `scores` over the
+    same niche's key pairs (`local`, from `local_niche`), 1.0 for one key, 0 for keys the
+    lexical blocking never proposes."""
+    prepared_of = {h: i for i, h in enumerate(vector.key_of) if h >= 0}
+    index = {pair: k for k, pair in enumerate(local.pairs)}
+    p = scores(local.x) if len(local.pairs) else np.zeros(0)
+    out = np.zeros(len(vector.pairs))
+    for k, (i, j) in enumerate(vector.pairs):
+        u, v = local.key_of[prepared_of[i]], local.key_of[prepared_of[j]]
+        at = index.get((min(u, v), max(u, v)))
+        out[k] = 1.0 if u == v else 0.0 if at is None else p[at]
+    return out
+
+
+def stacked(vector: Niche, column: np.ndarray) -> Niche:
+    """`vector` with `column` as its last feature."""
+    return dataclasses.replace(vector, x=np.column_stack([vector.x, column]))
+
+
+def stacked_sets(vectors: dict[str, list[Niche]], locals_: dict[str, list[Niche]],
+                 without: Sequence[str] = ()) -> dict[str, list[Niche]]:
+    """Every writer's vector niches with the lexical trees' probability, each writer's from
+    trees fitted on the other writers' local niches (and none of `without`): out of fold, as
+    the shipped trees score a writer they have not seen."""
+    out: dict[str, list[Niche]] = {}
+    for s in vectors:
+        if s in without:
+            continue
+        trees = fit_boosted(*training([n for w, group in locals_.items()
+                                       if w != s and w not in without for n in group]))
+        out[s] = [stacked(v, lexical_column(v, loc, trees))
+                  for v, loc in zip(vectors[s], locals_[s], strict=True)]
+    return out
 
 
 def cluster(niche: Niche, scores: np.ndarray, floor: float, threshold: float) -> list[str]:
@@ -411,6 +449,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="a pickle caching the MiniLM vectors of the tuning keywords")
     ap.add_argument("--top-k", type=int, default=TOP_K,
                     help="embeddings: each keyword's nearest neighbours that may be candidates")
+    ap.add_argument("--stack", action="store_true",
+                    help="embeddings: leave-one-writer-out with the lexical trees' probability "
+                         "as a last feature, nested out of fold (measured, not shipped)")
     ap.add_argument("--write", action="store_true",
                     help=f"fit on every tuning niche and write {MODEL_FILE.name} "
                          f"(embeddings, logistic only) or {LEXICAL_MODEL_FILE.name} (local: "
@@ -430,6 +471,16 @@ def main(argv: list[str] | None = None) -> int:
         sets = {s: [vector_niche(k, rows, vector_of, args.top_k)
                     for k, rows in by_niche(rows_of(s)).items()] for s in TUNING_SETS}
         grid, hand_grid = VECTOR_GRID, VECTOR_HAND_GRID
+        if args.stack:
+            if args.model != "logistic":
+                ap.error("--stack takes --model logistic")
+            local_sets = {s: [local_niche(k, rows) for k, rows in by_niche(rows_of(s)).items()]
+                          for s in TUNING_SETS}
+            if args.write:
+                ap.error("--stack measures only (docs/decisions.md, \"Two more writers "
+                         "(dev9, dev10)\")")
+            stacked_lowo(sets, local_sets)
+            return 0
     niches = [n for s in TUNING_SETS for n in sets[s]]
     print(f"{args.path}: {sum(len(n.pairs) for n in niches)} candidate pairs")
     if args.write:
@@ -458,6 +509,29 @@ def main(argv: list[str] | None = None) -> int:
         return lambda some: {n.name: model(n.x) for n in some}
     lowo(args.model, sets, fitted, grid)
     return 0
+
+
+def stacked_lowo(vectors: dict[str, list[Niche]], locals_: dict[str, list[Niche]]) -> float:
+    """Leave one writer out with `--stack`, nested: the held writer's lexical column from
+    trees fitted on the other writers, each training writer's from trees fitted on neither it
+    nor the held one; the logistic fitted and its threshold chosen on the others."""
+    figures = []
+    for held in vectors:
+        train_sets = stacked_sets(vectors, locals_, without=(held,))
+        trees = fit_boosted(*training([n for w, group in locals_.items() if w != held
+                                       for n in group]))
+        test = [stacked(v, lexical_column(v, loc, trees))
+                for v, loc in zip(vectors[held], locals_[held], strict=True)]
+        train = [n for group in train_sets.values() for n in group]
+        model = fit_logistic(*training(train))
+        c, at, best = transfer(train, test, {n.name: model(n.x) for n in train},
+                               {n.name: model(n.x) for n in test}, VECTOR_GRID)
+        figures.append(at)
+        print(f"stacked    others → {held}: ARI {at:.4f} at threshold {c[1]:.3f} "
+              f"(best {best:.4f})", flush=True)
+    mean = sum(figures) / len(figures)
+    print(f"stacked    leave-one-writer-out mean ARI {mean:.4f}")
+    return mean
 
 
 def lowo(name: str, sets: dict[str, list[Niche]],
