@@ -250,3 +250,31 @@ def test_a_pairs_size_features_count_the_keywords_each_key_stands_for() -> None:
     sizes = {p: (f[lo], f[hi]) for p, f in zip(pairs, features, strict=True)}
     assert sizes[(min(key[0], key[3]), max(key[0], key[3]))] == (1.0, 3.0)
     assert all(s == (1.0, 1.0) for p, s in sizes.items() if key[0] not in p)
+
+
+def test_the_stacked_column_reads_each_keyword_pair_as_its_keys() -> None:
+    """`--stack`'s last feature for a pair of keywords (embeddings path) is the lexical
+    scorer's value for their two keys (local path): 1.0 for one key (a plural or a
+    reordering), 0 for keys the lexical blocking never proposes."""
+    rows = _niche("skincare")
+    rng = np.random.default_rng(5)
+    vector_of = {r["keyword"]: tuple(rng.normal(size=8).tolist()) for r in rows}
+    vector = pm.vector_niche("skincare", rows, vector_of)
+    local = pm.local_niche("skincare", rows)
+    # a scorer whose value names the key pair it scored
+    column = pm.lexical_column(vector, local, lambda x: np.arange(len(x)) / 1e6)
+    assert len(column) == len(vector.pairs) and set(column) > {0.0, 1.0}
+    index = {pair: k for k, pair in enumerate(local.pairs)}
+    prepared_of = {h: i for i, h in enumerate(vector.key_of) if h >= 0}
+    text = {i: p.item.text for i, p in enumerate(local.prepared)}
+    for (i, j), value in zip(vector.pairs, column.tolist(), strict=True):
+        u, v = local.key_of[prepared_of[i]], local.key_of[prepared_of[j]]
+        if u == v:
+            assert value == 1.0, (text[prepared_of[i]], text[prepared_of[j]])
+        elif (min(u, v), max(u, v)) in index:
+            assert value == index[(min(u, v), max(u, v))] / 1e6
+        else:
+            assert value == 0.0
+    stacked = pm.stacked(vector, column)
+    assert stacked.x.shape == (len(vector.pairs), vector.x.shape[1] + 1)
+    assert np.array_equal(stacked.x[:, -1], column)
