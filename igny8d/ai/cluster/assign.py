@@ -120,13 +120,15 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
                              touching={key_of[i] for i in range(len(new)) if key_of[i] >= 0})
     masks = [0] * len(existing)
     sizes = [len(c.keywords) for c in clusters]
-    # inverted index: stem / 4-gram → clusters
+    # inverted index: stem / 4-gram → clusters; each cluster's keys, read once
     index: dict[str, set[int]] = defaultdict(set)
+    cluster_keys: list[list[int]] = [[] for _ in existing]
     for ci, group in enumerate(existing):
         for q in group:
             masks[ci] |= q.firm_bit
             if q.analysis.head:
                 u = space.index[head_key(q.analysis)]
+                cluster_keys[ci].append(u)
                 for s in q.analysis.head_stems:
                     index["w:" + s].add(ci)
                 for g in space.char_tf[u]:
@@ -151,7 +153,7 @@ def assign_to_existing(clusters: Sequence[ExistingCluster], new_keywords: Iterab
         for ci in sorted(c for c, h in hits.items() if h >= 2):
             if conflicts(p.firm_bit, masks[ci]) or sizes[ci] >= max_cluster_size:
                 continue
-            keys = [space.index[head_key(q.analysis)] for q in existing[ci] if q.analysis.head]
+            keys = cluster_keys[ci]
             if scored is None:
                 avg = sum(space.sim(u, k) for k in keys) / len(keys)
             else:
