@@ -166,18 +166,17 @@ def vector_niche(name: str, rows: Sequence[dict[str, str]],
                  np.array(labels_y), np.ones(len(pairs)), [r["cluster"] for r in rows])
 
 
-def lexical_column(vector: Niche, local: Niche, scores: Model) -> np.ndarray:
-    """A last feature for `vector`'s pairs (`--stack`): the lexical scorer `scores` over the
-    same niche's key pairs (`local`, from `local_niche`), 1.0 for one key, 0 for keys the
-    lexical blocking never proposes."""
+def lexical_column(vector: Niche, local: Niche, scores: np.ndarray) -> np.ndarray:
+    """A last feature for `vector`'s pairs (`--stack`): `scores`, the lexical scorer's values
+    for the same niche's key pairs (`local`, from `local_niche`), read per keyword pair; 1.0
+    for one key, 0 for keys the lexical blocking never proposes."""
     prepared_of = {h: i for i, h in enumerate(vector.key_of) if h >= 0}
     index = {pair: k for k, pair in enumerate(local.pairs)}
-    p = scores(local.x) if len(local.pairs) else np.zeros(0)
     out = np.zeros(len(vector.pairs))
     for k, (i, j) in enumerate(vector.pairs):
         u, v = local.key_of[prepared_of[i]], local.key_of[prepared_of[j]]
         at = index.get((min(u, v), max(u, v)))
-        out[k] = 1.0 if u == v else 0.0 if at is None else p[at]
+        out[k] = 1.0 if u == v else 0.0 if at is None else scores[at]
     return out
 
 
@@ -186,20 +185,15 @@ def stacked(vector: Niche, column: np.ndarray) -> Niche:
     return dataclasses.replace(vector, x=np.column_stack([vector.x, column]))
 
 
-def stacked_sets(vectors: dict[str, list[Niche]], locals_: dict[str, list[Niche]],
-                 without: Sequence[str] = ()) -> dict[str, list[Niche]]:
-    """Every writer's vector niches with the lexical trees' probability, each writer's from
-    trees fitted on the other writers' local niches (and none of `without`): out of fold, as
-    the shipped trees score a writer they have not seen."""
-    out: dict[str, list[Niche]] = {}
-    for s in vectors:
-        if s in without:
-            continue
-        trees = fit_boosted(*training([n for w, group in locals_.items()
-                                       if w != s and w not in without for n in group]))
-        out[s] = [stacked(v, lexical_column(v, loc, trees))
-                  for v, loc in zip(vectors[s], locals_[s], strict=True)]
-    return out
+def stacked_sets(vectors: dict[str, list[Niche]], locals_: dict[str, list[Niche]]
+                 ) -> dict[str, list[Niche]]:
+    """Each writer of `vectors` with its last feature from the lexical trees fitted on the
+    other writers of `locals_` (`out_of_fold`): as the shipped trees score a writer they have
+    not seen."""
+    lexical = out_of_fold({s: locals_[s] for s in vectors}, fit_boosted)
+    return {s: [stacked(v, lexical_column(v, loc, lexical[loc.name]))
+                for v, loc in zip(group, locals_[s], strict=True)]
+            for s, group in vectors.items()}
 
 
 def cluster(niche: Niche, scores: np.ndarray, floor: float, threshold: float) -> list[str]:
@@ -459,6 +453,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.model is None:
         args.model = "boosted" if args.path == "local" else "logistic"
+    if args.stack and (args.path != "embeddings" or args.model != "logistic" or args.write
+                       or args.restrict > 0.0):
+        ap.error("--stack measures the embeddings path's logistic only: no --path local, "
+                 "--model boosted, --restrict or --write (docs/decisions.md, \"Two more "
+                 "writers (dev9, dev10)\")")
     fit: Fit = fit_logistic if args.model == "logistic" else fit_boosted
     if args.restrict > 0.0:
         fit = restricted(fit, args.restrict)
@@ -472,14 +471,9 @@ def main(argv: list[str] | None = None) -> int:
                     for k, rows in by_niche(rows_of(s)).items()] for s in TUNING_SETS}
         grid, hand_grid = VECTOR_GRID, VECTOR_HAND_GRID
         if args.stack:
-            if args.model != "logistic":
-                ap.error("--stack takes --model logistic")
-            local_sets = {s: [local_niche(k, rows) for k, rows in by_niche(rows_of(s)).items()]
-                          for s in TUNING_SETS}
-            if args.write:
-                ap.error("--stack measures only (docs/decisions.md, \"Two more writers "
-                         "(dev9, dev10)\")")
-            stacked_lowo(sets, local_sets)
+            stacked_lowo(sets, {s: [local_niche(k, rows)
+                                    for k, rows in by_niche(rows_of(s)).items()]
+                                for s in TUNING_SETS})
             return 0
     niches = [n for s in TUNING_SETS for n in sets[s]]
     print(f"{args.path}: {sum(len(n.pairs) for n in niches)} candidate pairs")
@@ -515,23 +509,22 @@ def stacked_lowo(vectors: dict[str, list[Niche]], locals_: dict[str, list[Niche]
     """Leave one writer out with `--stack`, nested: the held writer's lexical column from
     trees fitted on the other writers, each training writer's from trees fitted on neither it
     nor the held one; the logistic fitted and its threshold chosen on the others."""
+    tested = stacked_sets(vectors, locals_)  # each writer's column from all the others
+    features = (*FEATURES, "lexical_p")
     figures = []
     for held in vectors:
-        train_sets = stacked_sets(vectors, locals_, without=(held,))
-        trees = fit_boosted(*training([n for w, group in locals_.items() if w != held
-                                       for n in group]))
-        test = [stacked(v, lexical_column(v, loc, trees))
-                for v, loc in zip(vectors[held], locals_[held], strict=True)]
+        train_sets = stacked_sets({s: g for s, g in vectors.items() if s != held}, locals_)
         train = [n for group in train_sets.values() for n in group]
-        model = fit_logistic(*training(train))
-        c, at, best = transfer(train, test, {n.name: model(n.x) for n in train},
-                               {n.name: model(n.x) for n in test}, VECTOR_GRID)
+        mean, scale, coef, intercept = logistic(*training(train))
+        model = Logistic(features, tuple(mean), tuple(scale), tuple(coef), intercept).scores
+        c, at, best = transfer(train, tested[held], {n.name: model(n.x) for n in train},
+                               {n.name: model(n.x) for n in tested[held]}, VECTOR_GRID)
         figures.append(at)
         print(f"stacked    others → {held}: ARI {at:.4f} at threshold {c[1]:.3f} "
               f"(best {best:.4f})", flush=True)
-    mean = sum(figures) / len(figures)
-    print(f"stacked    leave-one-writer-out mean ARI {mean:.4f}")
-    return mean
+    mean_ari = sum(figures) / len(figures)
+    print(f"stacked    leave-one-writer-out mean ARI {mean_ari:.4f}")
+    return mean_ari
 
 
 def lowo(name: str, sets: dict[str, list[Niche]],

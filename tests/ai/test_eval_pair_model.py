@@ -261,8 +261,8 @@ def test_the_stacked_column_reads_each_keyword_pair_as_its_keys() -> None:
     vector_of = {r["keyword"]: tuple(rng.normal(size=8).tolist()) for r in rows}
     vector = pm.vector_niche("skincare", rows, vector_of)
     local = pm.local_niche("skincare", rows)
-    # a scorer whose value names the key pair it scored
-    column = pm.lexical_column(vector, local, lambda x: np.arange(len(x)) / 1e6)
+    # scores whose value names the key pair scored
+    column = pm.lexical_column(vector, local, np.arange(len(local.pairs)) / 1e6)
     assert len(column) == len(vector.pairs) and set(column) > {0.0, 1.0}
     index = {pair: k for k, pair in enumerate(local.pairs)}
     prepared_of = {h: i for i, h in enumerate(vector.key_of) if h >= 0}
@@ -278,3 +278,17 @@ def test_the_stacked_column_reads_each_keyword_pair_as_its_keys() -> None:
     stacked = pm.stacked(vector, column)
     assert stacked.x.shape == (len(vector.pairs), vector.x.shape[1] + 1)
     assert np.array_equal(stacked.x[:, -1], column)
+
+
+@pytest.mark.parametrize("args", [["--path", "local", "--stack"], ["--path", "embeddings",
+                                  "--stack", "--write"], ["--path", "embeddings", "--stack",
+                                  "--model", "boosted"], ["--path", "embeddings", "--stack",
+                                  "--restrict", "0.1"]])
+def test_stack_refuses_what_it_does_not_measure(args: list[str],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`--stack` is a measurement of the embeddings logistic: any other use is refused at
+    once, before reading vectors or fitting anything, not silently ignored."""
+    with pytest.raises(SystemExit) as exc:
+        pm.main(args)
+    assert exc.value.code == 2
+    assert "--stack measures the embeddings path's logistic only" in capsys.readouterr().err
