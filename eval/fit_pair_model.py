@@ -1,7 +1,8 @@
 """A learned pair scorer for the clustering: fitted, measured, and written for the product.
 
     python -m eval.fit_pair_model [--path local|embeddings] [--model logistic|boosted]
-                                  [--restrict 0.05] [--vectors /tmp/vectors.pkl]
+                                  [--embedding-model DIR] [--restrict 0.05]
+                                  [--vectors /tmp/vectors.pkl]
                                   [--top-k K] [--stack] [--write]
 
 Instead of the hand-multiplied penalties (`vectors.Space.factor`,
@@ -21,7 +22,9 @@ model's probabilities replace the similarity as edges of the same agglomeration
 * embeddings: the candidate pairs and features of the product (`learned.vector_pairs`),
   labelled same gold cluster or not; complete linkage swept over the threshold. Landed for
   all-MiniLM-L6-v2: `--write` fits the logistic on every tuning niche and writes
-  `igny8d/ai/data/pair_model.json`. `--stack` measures (nested leave-one-writer-out) the
+  `igny8d/ai/data/pair_model.json`; with `--embedding-model` naming all-mpnet-base-v2's
+  directory, `pair_model_mpnet.json` (landed; docs/decisions.md, "A pair model for
+  all-mpnet-base-v2"). `--stack` measures (nested leave-one-writer-out) the
   lexical trees' probability as a last feature; not shipped (docs/decisions.md, "Two more
   writers (dev9, dev10)").
 
@@ -63,6 +66,7 @@ from igny8d.ai.cluster.learned import (
     LEXICAL_FEATURES,
     LEXICAL_MODEL_FILE,
     MODEL_FILE,
+    MODEL_FILES,
     LexicalPairModel,
     Logistic,
     PairModel,
@@ -264,14 +268,17 @@ def _model(mean: list[float], scale: list[float], coef: list[float], intercept: 
                      top_k=top_k)
 
 
-def write_model(niches: Sequence[Niche], path: Path, top_k: int | None = TOP_K) -> PairModel:
-    """The logistic fitted on every tuning niche, its threshold the grid's best pooled ARI
-    over them (as each fold of `lowo` chooses), written to `path` for the product."""
+def write_model(niches: Sequence[Niche], path: Path, top_k: int | None = TOP_K,
+                embedding_model: str = "all-MiniLM-L6-v2") -> PairModel:
+    """The logistic fitted on every tuning niche (on `embedding_model`'s vectors), its
+    threshold the grid's best pooled ARI over them (as each fold of `lowo` chooses), written
+    to `path` for the product."""
     fitted = logistic(*training(niches))
     preds = predictions(niches, {n.name: _model(*fitted).scores(n.x) for n in niches},
                         VECTOR_GRID)
     best = max(preds, key=lambda c: pooled(niches, preds[c]))
     model = dataclasses.replace(_model(*fitted, threshold=best[1], top_k=top_k),
+                                embedding_model=embedding_model,
                                 join_threshold=JOIN_THRESHOLD)
     path.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
     print(f"wrote {path}: threshold {best[1]:.3f}, in-sample ARI {pooled(niches, preds[best]):.4f}")
@@ -414,9 +421,16 @@ def _hand(niches: Sequence[Niche]) -> dict[str, np.ndarray]:
     return {n.name: n.x[:, HAND] for n in niches}
 
 
-def _load_vectors(cache: Path | None) -> dict[str, tuple[float, ...]]:
-    """The tuning sets' keywords embedded in process (all-MiniLM-L6-v2), from `cache` when it
-    exists (written after embedding otherwise)."""
+def embedding_name(model: str | None) -> str:
+    """The name a pair model is shipped under for `model` (a directory's or hub id's last
+    part, lower case; the default model's when none is named)."""
+    return (model or "all-MiniLM-L6-v2").strip().rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def _load_vectors(cache: Path | None, model: str | None = None
+                  ) -> dict[str, tuple[float, ...]]:
+    """The tuning sets' keywords embedded in process (by `model`, default all-MiniLM-L6-v2),
+    from `cache` when it exists (written after embedding otherwise)."""
     if cache is not None and cache.exists():
         with cache.open("rb") as f:
             loaded: dict[str, tuple[float, ...]] = pickle.load(f)  # noqa: S301 - own file
@@ -424,7 +438,7 @@ def _load_vectors(cache: Path | None) -> dict[str, tuple[float, ...]]:
     from igny8d.ai.providers.embedded import SentenceEmbedder
 
     texts = sorted({r["keyword"] for r in tuning_rows()})
-    vectors = dict(zip(texts, SentenceEmbedder().embed(texts), strict=True))
+    vectors = dict(zip(texts, SentenceEmbedder(model).embed(texts), strict=True))
     if cache is not None:
         with cache.open("wb") as f:
             pickle.dump(vectors, f)
@@ -439,8 +453,13 @@ def main(argv: list[str] | None = None) -> int:
                          "logistic on embeddings)")
     ap.add_argument("--restrict", type=float, default=0.0,
                     help="fit and score only pairs with at least this hand similarity")
+    ap.add_argument("--embedding-model", default=None,
+                    help="embeddings: the in-process model whose vectors are read, a "
+                         "directory or a name (default all-MiniLM-L6-v2; --write takes one of "
+                         f"{', '.join(MODEL_FILES)})")
     ap.add_argument("--vectors", type=Path, default=None,
-                    help="a pickle caching the MiniLM vectors of the tuning keywords")
+                    help="a pickle caching the embedding model's vectors of the tuning "
+                         "keywords")
     ap.add_argument("--top-k", type=int, default=TOP_K,
                     help="embeddings: each keyword's nearest neighbours that may be candidates")
     ap.add_argument("--stack", action="store_true",
@@ -458,6 +477,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--stack measures the embeddings path's logistic only: no --path local, "
                  "--model boosted, --restrict or --write (docs/decisions.md, \"Two more "
                  "writers (dev9, dev10)\")")
+    name = embedding_name(args.embedding_model)
+    if args.embedding_model is not None and args.path != "embeddings":
+        ap.error("--embedding-model is read by --path embeddings only")
+    if args.write and args.path == "embeddings" and name not in MODEL_FILES:
+        ap.error(f"--write ships pair models for {', '.join(MODEL_FILES)} only, not {name}")
     fit: Fit = fit_logistic if args.model == "logistic" else fit_boosted
     if args.restrict > 0.0:
         fit = restricted(fit, args.restrict)
@@ -466,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
                 for s in TUNING_SETS}
         grid, hand_grid = LOCAL_GRID, LOCAL_HAND_GRID
     else:
-        vector_of = _load_vectors(args.vectors)
+        vector_of = _load_vectors(args.vectors, args.embedding_model)
         sets = {s: [vector_niche(k, rows, vector_of, args.top_k)
                     for k, rows in by_niche(rows_of(s)).items()] for s in TUNING_SETS}
         grid, hand_grid = VECTOR_GRID, VECTOR_HAND_GRID
@@ -483,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.model != "logistic":
             ap.error("--write on embeddings takes --model logistic")
-        write_model(niches, MODEL_FILE, args.top_k)
+        write_model(niches, MODEL_FILES[name], args.top_k,
+                    "all-MiniLM-L6-v2" if MODEL_FILES[name] == MODEL_FILE else name)
         return 0
 
     def show(name: str, preds: Predictions) -> None:

@@ -269,12 +269,12 @@ def _texts(existing: list[ExistingCluster], items: list[KeywordItem]
 
 def pair_model_for(settings: Settings, model: str | None) -> PairModel | None:
     """The learned pair model that clusters this embedding model's vectors: the shipped one
-    when it was fitted on this model, `embedding_pair_model` is on and the operator set no
-    threshold of their own for it (one named in `embedding_thresholds`, or an
-    `embedding_threshold` other than the default); else None, the cosine threshold."""
-    pair_model = learned.shipped()
+    fitted on this model (`learned.shipped_for`: all-MiniLM-L6-v2, all-mpnet-base-v2) when
+    `embedding_pair_model` is on and the operator set no threshold of their own for it (one
+    named in `embedding_thresholds`, or an `embedding_threshold` other than the default); else
+    None, the cosine threshold."""
+    pair_model = learned.shipped_for(model)
     if (not settings.embedding_pair_model or pair_model is None
-            or not pair_model.fits(model)
             or settings.embedding_threshold_named(model) is not None
             or settings.embedding_threshold != EMBEDDING_THRESHOLD):
         return None

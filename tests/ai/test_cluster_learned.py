@@ -48,6 +48,45 @@ def test_other_models_keep_the_threshold(name: str | None) -> None:
     assert pair_model_for(Settings(), name) is None
 
 
+def test_all_mpnet_base_v2_has_a_pair_model_of_its_own() -> None:
+    """Its cosines are another scale than MiniLM's: its own coefficients, fitted on its
+    vectors, with the same features (docs/decisions.md, "A pair model for
+    all-mpnet-base-v2")."""
+    mpnet, minilm = learned.shipped(learned.MPNET_MODEL_FILE), learned.shipped()
+    assert mpnet is not None and minilm is not None and mpnet is not minilm
+    assert mpnet.embedding_model == "all-mpnet-base-v2"
+    assert mpnet.features == learned.FEATURES
+    assert 0.0 < mpnet.threshold < 1.0
+    assert mpnet.coef != minilm.coef
+    assert mpnet.coef[learned.FEATURES.index("cos")] > 0
+    assert set(learned.MODEL_FILES.values()) == {learned.MODEL_FILE, learned.MPNET_MODEL_FILE}
+
+
+@pytest.mark.parametrize("name", ["all-mpnet-base-v2", "sentence-transformers/all-mpnet-base-v2",
+                                  "/models/all-mpnet-base-v2/", " ALL-MPNET-BASE-V2 ",
+                                  "all-mpnet-base-v2:latest", "all-mpnet-base-v2-f16"])
+def test_each_model_gets_the_pair_model_fitted_on_it(name: str) -> None:
+    mpnet = learned.shipped(learned.MPNET_MODEL_FILE)
+    assert learned.shipped_for(name) is mpnet
+    assert pair_model_for(Settings(), name) is mpnet
+    assert pair_model_for(Settings(), "all-MiniLM-L6-v2") is learned.shipped()
+
+
+@pytest.mark.parametrize("name", ["all-mpnet-base-v1", "multi-qa-mpnet-base-dot-v1",
+                                  "paraphrase-mpnet-base-v2", "all-mpnet-base-v2-q8_0"])
+def test_other_mpnet_models_keep_the_threshold(name: str) -> None:
+    assert learned.shipped_for(name) is None
+    assert pair_model_for(Settings(), name) is None
+
+
+def test_an_operators_threshold_for_mpnet_keeps_the_threshold_for_it_alone() -> None:
+    own = Settings(embedding_thresholds={"all-mpnet-base-v2": 0.65})
+    assert pair_model_for(own, "sentence-transformers/all-mpnet-base-v2") is None
+    assert own.embedding_threshold_for("all-mpnet-base-v2") == 0.65
+    assert pair_model_for(own, "all-MiniLM-L6-v2") is learned.shipped()
+    assert pair_model_for(Settings(embedding_pair_model=False), "all-mpnet-base-v2") is None
+
+
 def test_the_setting_off_or_an_operators_threshold_keeps_the_threshold() -> None:
     assert pair_model_for(Settings(embedding_pair_model=False), "all-MiniLM-L6-v2") is None
     own = Settings(embedding_thresholds={"all-MiniLM-L6-v2": 0.6})

@@ -292,3 +292,40 @@ def test_stack_refuses_what_it_does_not_measure(args: list[str],
         pm.main(args)
     assert exc.value.code == 2
     assert "--stack measures the embeddings path's logistic only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--path", "embeddings", "--write", "--embedding-model", "/m/bge-small-en-v1.5"],
+     "--write ships pair models for all-minilm-l6-v2, all-mpnet-base-v2 only, not "
+     "bge-small-en-v1.5"),
+    (["--path", "local", "--embedding-model", "/m/all-mpnet-base-v2"],
+     "--embedding-model is read by --path embeddings only")])
+def test_an_embedding_model_without_a_file_to_ship_is_refused_at_once(
+        args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Refused before minutes of embedding, not after."""
+    with pytest.raises(SystemExit) as exc:
+        pm.main(args)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_pair_model_is_written_under_its_embedding_models_name(tmp_path: object) -> None:
+    from igny8d.ai.cluster import learned
+
+    assert pm.embedding_name(None) == "all-minilm-l6-v2"
+    assert pm.embedding_name("/opt/models/all-mpnet-base-v2/") == "all-mpnet-base-v2"
+    rows = _niche("skincare")
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=8)
+    vector_of = {r["keyword"]: tuple((base + 0.6 * rng.normal(size=8)).tolist()) for r in rows}
+    niche = pm.vector_niche("skincare", rows, vector_of)
+    path = Path(str(tmp_path)) / "pair_model_mpnet.json"
+    written = pm.write_model([niche], path, embedding_model="all-mpnet-base-v2")
+    learned.shipped.cache_clear()
+    try:
+        read = learned.shipped(path)
+    finally:
+        learned.shipped.cache_clear()
+    assert read == written and read.embedding_model == "all-mpnet-base-v2"
+    assert read.fits("sentence-transformers/all-mpnet-base-v2") and not read.fits(
+        "all-MiniLM-L6-v2")

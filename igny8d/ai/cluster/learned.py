@@ -53,8 +53,15 @@ from igny8d.ai.cluster.vectors import (
 
 log = logging.getLogger(__name__)
 
-#: The fitted model shipped with igny8d (written by `eval/fit_pair_model.py --write`).
+#: The fitted model shipped with igny8d for the default embedding model, all-MiniLM-L6-v2
+#: (written by `eval/fit_pair_model.py --write`).
 MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "pair_model.json"
+#: The one for all-mpnet-base-v2 (`--embedding-model`): its cosines are another scale, so it
+#: has coefficients of its own (docs/decisions.md, "A pair model for all-mpnet-base-v2").
+MPNET_MODEL_FILE = MODEL_FILE.with_name("pair_model_mpnet.json")
+#: Each embedding model a pair model is shipped for → its file.
+MODEL_FILES: dict[str, Path] = {"all-minilm-l6-v2": MODEL_FILE,
+                                "all-mpnet-base-v2": MPNET_MODEL_FILE}
 
 #: Facets whose difference is a feature of its own.
 NAMED_FACETS = ("best", "buy", "local", "alternative", "login", "support", "compare", "free",
@@ -434,11 +441,13 @@ class PairModel(Logistic):
 
 
 @functools.cache
-def shipped() -> PairModel | None:
-    """The model shipped in `MODEL_FILE`, or None when it is missing or was fitted on other
-    features than this code computes (then the hand rules cluster)."""
+def shipped(path: Path | None = None) -> PairModel | None:
+    """The model shipped in `path` (default `MODEL_FILE`, the default embedding model's), or
+    None when it is missing or was fitted on other features than this code computes (then
+    the hand rules cluster)."""
+    path = MODEL_FILE if path is None else path
     try:
-        raw = _json_object(MODEL_FILE)
+        raw = _json_object(path)
         base = _logistic_from_json(raw)
         model = PairModel(
             **{f.name: getattr(base, f.name) for f in dataclasses.fields(Logistic)},
@@ -449,11 +458,20 @@ def shipped() -> PairModel | None:
             join_threshold=None if raw.get("join_threshold") is None
             else float(raw["join_threshold"]))
     except _UNREADABLE as exc:
-        log.warning("pair model %s not usable (%s): clustering by the threshold", MODEL_FILE,
-                    exc)
+        log.warning("pair model %s not usable (%s): clustering by the threshold", path, exc)
         return None
     join = 0.5 if model.join_threshold is None else model.join_threshold
-    return model if _usable(model, MODEL_FILE, FEATURES, (model.threshold, join)) else None
+    return model if _usable(model, path, FEATURES, (model.threshold, join)) else None
+
+
+def shipped_for(model: str | None) -> PairModel | None:
+    """The shipped pair model fitted on `model`'s vectors (any spelling of its name), or
+    None: no model of ours was fitted on it."""
+    for pair_model in (shipped(), *(shipped(p) for p in MODEL_FILES.values()
+                                    if p != MODEL_FILE)):
+        if pair_model is not None and pair_model.fits(model):
+            return pair_model
+    return None
 
 
 #: What reading a hand-edited model file can raise (1e999 as an index: OverflowError).
