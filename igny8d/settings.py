@@ -164,11 +164,12 @@ class Settings(BaseModel):
     """How clusters on embeddings merge: average (mean cosine of all cross pairs ≥ the
     threshold) or complete (every pair ≥ it)."""
     embedding_pair_model: bool = True
-    """On the vectors of all-MiniLM-L6-v2 (in process or from an embedding server), cluster by
-    the learned pair model shipped with igny8d (`ai/cluster/learned.py`: the probability that
-    one page serves both keywords) instead of the cosine threshold and linkage; a threshold
-    `embedding_thresholds` names for that model, or an `embedding_threshold` other than the
-    default, wins. Other models always use the threshold."""
+    """On the vectors of all-MiniLM-L6-v2 or all-mpnet-base-v2 (in process or from an
+    embedding server), cluster by the learned pair model shipped with igny8d for that model
+    (`ai/cluster/learned.py`: the probability that one page serves both keywords) instead of
+    the cosine threshold and linkage; a threshold `embedding_thresholds` names for that model,
+    or an `embedding_threshold` other than the default, wins. Other models always use the
+    threshold."""
     ai_timeout_s: float = Field(60.0, gt=0, le=600)
     """Timeout of one provider HTTP call when the integration names none."""
     ai_max_retries: int = Field(3, ge=0, le=10)

@@ -204,20 +204,25 @@ async def test_a_bad_embedding_server_fails_readably_refunds_and_writes_nothing(
             for k in await all_rows(client, env["token"], KEYWORDS)} == rows
 
 
-async def test_under_the_pair_model_new_keywords_join_over_http(tmp_path, db_url):
-    """An Ollama-served all-MiniLM-L6-v2 (`all-minilm`) at the default threshold: the learned
-    pair model clusters and joins (`pair_model_for`); over HTTP, a new keyword with a vector
-    like the cluster's joins it, an unrelated pair becomes a cluster of its own, nothing else
-    moves."""
+@pytest.mark.parametrize(("model", "fitted_on"), [("all-minilm", "all-MiniLM-L6-v2"),
+                                                ("sentence-transformers/all-mpnet-base-v2",
+                                                 "all-mpnet-base-v2")])
+async def test_under_the_pair_model_new_keywords_join_over_http(tmp_path, db_url, model,
+                                                                fitted_on):
+    """An Ollama-served all-MiniLM-L6-v2 (`all-minilm`), or a served all-mpnet-base-v2, at the
+    default threshold: the learned pair model fitted on that model clusters and joins
+    (`pair_model_for`); over HTTP, a new keyword with a vector like the cluster's joins it, an
+    unrelated pair becomes a cluster of its own, nothing else moves."""
     from igny8d.ai.cluster import EMBEDDING_THRESHOLD
     from igny8d.operations.cluster import pair_model_for
     from igny8d.settings import Settings
 
-    assert pair_model_for(Settings(), "all-minilm") is not None
+    pair_model = pair_model_for(Settings(), model)
+    assert pair_model is not None and pair_model.embedding_model == fitted_on
     running = await embeddings_app(tmp_path, db_url, embedding_threshold=EMBEDDING_THRESHOLD)
     client = running.client()
     try:
-        async with EmbeddingServer(concept_embed, model="all-minilm") as server:
+        async with EmbeddingServer(concept_embed, model=model) as server:
             env = await account(client, "pair@example.com")
             couch = await make_cluster(client, env, "couch", [("couch", 900), ("couches", 400)])
             ids = await add_keywords(client, env, [("sofa", 800), ("sofas", 300),
