@@ -106,11 +106,14 @@ def test_labels_count_an_unclustered_keyword_as_its_own_cluster() -> None:
 
 def test_a_missing_embeddings_mode_is_skipped_with_a_reason(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clustering, "embedder", lambda: (None, "no model here"))
+    monkeypatch.setattr(clustering, "embedder", lambda model: (None, "no model here"))
     report = evaluate(sets=("dev",), modes=("embeddings",))
     assert report.figures == [] and report.failures == []
     assert report.skipped == ["embeddings: skipped, no model here"]
     assert "embeddings: skipped, no model here" in render(Report(skipped=report.skipped))
+    # another model is named in its figures and its skip
+    report = evaluate(sets=("dev",), modes=("embeddings",), model="/m/all-mpnet-base-v2")
+    assert report.skipped == ["embeddings:all-mpnet-base-v2: skipped, no model here"]
 
 
 class _HashedEmbedder:
