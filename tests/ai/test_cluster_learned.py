@@ -285,3 +285,25 @@ def test_pairs_touching_a_position_are_the_whole_batchs_from_there() -> None:
             for p, r in zip(pairs, rows, strict=True)]
     assert part == [(p, r) for p, r in whole if p[1] >= start]
     assert 0 < len(part) < len(whole)
+
+
+def test_a_broken_mpnet_file_leaves_mpnet_to_the_threshold_and_minilm_as_it_was(
+        tmp_path: object, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Each model's file is read on its own: a hand-edited mpnet file that does not parse
+    costs mpnet its pair model (the cosine threshold, a warning), not MiniLM's."""
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "pair_model_mpnet.json"
+    path.write_text('{"embedding_model": "all-mpnet-base-v2", "features": ', encoding="utf-8")
+    monkeypatch.setitem(learned.MODEL_FILES, "all-mpnet-base-v2", path)
+    learned.shipped.cache_clear()
+    try:
+        assert learned.shipped_for("all-mpnet-base-v2") is None
+        assert pair_model_for(Settings(), "all-mpnet-base-v2") is None
+        assert learned.shipped_for("all-MiniLM-L6-v2") is learned.shipped() is not None
+        assert any(str(path) in r.getMessage() for r in caplog.records)
+    finally:
+        monkeypatch.undo()
+        learned.shipped.cache_clear()
+    assert learned.shipped_for("all-mpnet-base-v2") is not None
