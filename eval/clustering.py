@@ -250,8 +250,10 @@ def embeddings_clusterer(vectors: Vectorise, model: str = MODEL) -> Clusterer:
 def embeddings_mode(model: str = MODEL) -> str:
     """The mode's name in the figures: "embeddings" for the default model (whose floors CI
     enforces), "embeddings:NAME" for another (measured, no floors)."""
-    name = model.strip().rstrip("/").rsplit("/", 1)[-1]
-    return "embeddings" if name.lower() == MODEL.lower() else f"embeddings:{name}"
+    from igny8d.ai.cluster.learned import short_name
+
+    name = short_name(model)
+    return "embeddings" if name == MODEL.lower() else f"embeddings:{name}"
 
 
 def evaluate(sets: Sequence[str] = tuple(SETS),

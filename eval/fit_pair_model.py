@@ -72,6 +72,7 @@ from igny8d.ai.cluster.learned import (
     PairModel,
     Trees,
     lexical_pairs,
+    short_name,
     vector_pairs,
 )
 from igny8d.ai.cluster.linkage import MIN_EDGE, Linkage, _State, lexical_space, vector_space
@@ -424,7 +425,7 @@ def _hand(niches: Sequence[Niche]) -> dict[str, np.ndarray]:
 def embedding_name(model: str | None) -> str:
     """The name a pair model is shipped under for `model` (a directory's or hub id's last
     part, lower case; the default model's when none is named)."""
-    return (model or "all-MiniLM-L6-v2").strip().rstrip("/").rsplit("/", 1)[-1].lower()
+    return short_name(model or "all-MiniLM-L6-v2")
 
 
 def _load_vectors(cache: Path | None, model: str | None = None

@@ -243,13 +243,18 @@ ALIASES: dict[str, tuple[str, ...]] = {
 _FULL_PRECISION = ("-f32", "-f16", "-fp32", "-fp16")
 
 
+def short_name(model: str) -> str:
+    """A model setting's name as the pair models are keyed: a hub id's or a directory's last
+    part, lower case ("sentence-transformers/all-mpnet-base-v2" → "all-mpnet-base-v2")."""
+    return model.strip().rstrip("/").rsplit("/", 1)[-1].lower()
+
+
 def _spellings(model: str) -> tuple[set[str], set[str]]:
     """How a served model's name may spell its weights: the last part of a hub id or path,
     lower case, without Ollama's ":latest" or a full-precision suffix (its names); and its
     Ollama tag alone, which names the weights only when it is their full name
     ("sentence-transformers:all-minilm-l6-v2"; not "nomic-embed-text:all-minilm")."""
-    name = model.strip().rstrip("/").rsplit("/", 1)[-1].lower()
-    base, _, tag = name.partition(":")
+    base, _, tag = short_name(model).partition(":")
 
     def bare(n: str) -> set[str]:
         return {n, *(n.removesuffix(s) for s in _FULL_PRECISION)}
