@@ -232,18 +232,19 @@ def embedder(model: str = MODEL) -> tuple[Vectorise | None, str]:
 
 def embeddings_clusterer(vectors: Vectorise, model: str = MODEL) -> Clusterer:
     """The operation's own step on these vectors (`model`'s) with the settings' defaults: the
-    learned pair model for that model (`pair_model_for`), the threshold and linkage for new
-    keywords joining clusters."""
-    from igny8d.operations.cluster import cluster_on_vectors, pair_model_for
+    learned pair model and intent model for that model (`pair_model_for`, `intent_model_for`),
+    the threshold and linkage for new keywords joining clusters."""
+    from igny8d.operations.cluster import cluster_on_vectors, intent_model_for, pair_model_for
 
     defaults = Settings()
     threshold = defaults.embedding_threshold_for(model)
     pair_model = pair_model_for(defaults, model)
+    intent_model = intent_model_for(defaults, model)
 
     def run(items: list[KeywordItem]) -> ClusterResult:
         by_id = dict(zip((k.id for k in items), vectors([k.text for k in items]), strict=True))
         return cluster_on_vectors([], items, by_id, threshold, defaults.embedding_linkage,
-                                  pair_model)[1]
+                                  pair_model, intent_model)[1]
     return run
 
 

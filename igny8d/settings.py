@@ -43,7 +43,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "jobs": ("job_workers", "job_lease_s", "job_max_attempts", "job_retention_days"),
     "ai": ("local_cluster_max_ids", "cluster_with_embeddings", "embedding_model_path",
            "embedding_threshold", "embedding_thresholds", "embedding_linkage",
-           "embedding_pair_model", "ai_timeout_s", "ai_max_retries"),
+           "embedding_pair_model", "embedding_intent_model", "ai_timeout_s", "ai_max_retries"),
     "llm": ("llm_max_tokens_clustering", "llm_max_tokens_ideas", "llm_max_tokens_content",
             "llm_max_tokens_section", "llm_max_tokens_image_prompts",
             "llm_temperature_clustering", "llm_temperature_ideas", "llm_temperature_content",
@@ -170,6 +170,12 @@ class Settings(BaseModel):
     the cosine threshold and linkage; a threshold `embedding_thresholds` names for that model,
     or an `embedding_threshold` other than the default, wins. Other models always use the
     threshold."""
+    embedding_intent_model: bool = True
+    """On the vectors of all-mpnet-base-v2 (in process or from an embedding server), read each
+    keyword's intent from its vector as well as its words (`ai/cluster/intent_model.py`, the
+    model shipped for it), for the intents `auto_cluster` reports and stores; the clustering
+    is the same either way. Off, or on other models (all-MiniLM-L6-v2 included): the rules'
+    intents."""
     ai_timeout_s: float = Field(60.0, gt=0, le=600)
     """Timeout of one provider HTTP call when the integration names none."""
     ai_max_retries: int = Field(3, ge=0, le=10)

@@ -62,7 +62,10 @@ from igny8d.ai.cluster import (
     learned,
     place_leftovers,
 )
+from igny8d.ai.cluster.intent_model import IntentModel
+from igny8d.ai.cluster.intent_model import intent_model_for as shipped_intent_model
 from igny8d.ai.cluster.learned import PairModel
+from igny8d.ai.cluster.vectors import Vectors
 from igny8d.ai.intent import classify_analysis, request_names
 from igny8d.ai.providers import provider_for
 from igny8d.ai.text import analyse
@@ -197,13 +200,20 @@ def _assign(existing: list[ExistingCluster],
     return joined, [i for i in items if i.id not in joined]
 
 
-def intents_to_store(items: list[KeywordItem]) -> dict[int, Intent]:
+def intents_to_store(items: list[KeywordItem],
+                     embeddings: dict[int, tuple[float, ...]] | None = None,
+                     intent_model: IntentModel | None = None) -> dict[int, Intent]:
     """The intents auto_cluster stores for keywords that have none: each read with the
-    names the whole request shows (`intent.request_names`)."""
+    names the whole request shows (`intent.request_names`), and with an `intent_model` from
+    its vector in `embeddings` as well (as `cluster_keywords` reports them)."""
     analyses = {i.id: analyse(i.text) for i in items}
     names = request_names(analyses.values())
-    return {i.id: classify_analysis(analyses[i.id], names).intent
-            for i in items if i.intent is None}
+    guessed = [i for i in items if i.intent is None]
+    rules = [classify_analysis(analyses[i.id], names) for i in guessed]
+    if intent_model is not None and embeddings is not None:
+        vectors = Vectors(embeddings)
+        rules = intent_model.read(rules, [vectors.of(i.id) for i in guessed])
+    return {i.id: r.intent for i, r in zip(guessed, rules, strict=True)}
 
 
 def cluster_locally(existing: list[ExistingCluster], items: list[KeywordItem]
@@ -281,15 +291,24 @@ def pair_model_for(settings: Settings, model: str | None) -> PairModel | None:
     return pair_model
 
 
+def intent_model_for(settings: Settings, model: str | None) -> IntentModel | None:
+    """The learned intent model that reads this embedding model's vectors (`intent_model.
+    intent_model_for`: all-mpnet-base-v2) when `embedding_intent_model` is on; else None, the
+    rules' intents."""
+    return shipped_intent_model(model) if settings.embedding_intent_model else None
+
+
 def cluster_on_vectors(existing: list[ExistingCluster], items: list[KeywordItem],
                        embeddings: dict[int, tuple[float, ...]], threshold: float,
-                       linkage: Linkage, pair_model: PairModel | None = None
+                       linkage: Linkage, pair_model: PairModel | None = None,
+                       intent_model: IntentModel | None = None
                        ) -> tuple[dict[int, int], ClusterResult, dict[int, Intent]]:
     """CPU-heavy: the keywords join existing clusters by their vectors (the clustering's
     similarity averaged over the cluster's sampled keywords ≥ threshold, or `pair_model`'s
     mean probability ≥ its `join_threshold`), the rest are clustered on their vectors and
     words (`cluster_keywords` with `embeddings`: the larger of cosine and lexical similarity at
-    `threshold`, or `pair_model`'s probabilities)."""
+    `threshold`, or `pair_model`'s probabilities); intents by the rules, and `intent_model`
+    when given."""
     joined: dict[int, int] = {}
     rest = list(items)
     if existing and items:
@@ -299,9 +318,10 @@ def cluster_on_vectors(existing: list[ExistingCluster], items: list[KeywordItem]
                   if a.cluster_id is not None}
         rest = [i for i in items if i.id not in joined]
     result = cluster_keywords(rest, embeddings=embeddings, threshold=threshold,
-                              linkage=linkage, pair_model=pair_model
-                              ) if rest else ClusterResult((), (), ())
-    return joined, place_leftovers(result, rest), intents_to_store(items)
+                              linkage=linkage, pair_model=pair_model,
+                              intent_model=intent_model) if rest else ClusterResult((), (), ())
+    return (joined, place_leftovers(result, rest),
+            intents_to_store(items, embeddings, intent_model))
 
 
 async def _by_embeddings(jc: JobContext, work: Work, items: list[KeywordItem]
@@ -316,14 +336,17 @@ async def _by_embeddings(jc: JobContext, work: Work, items: list[KeywordItem]
     model = embedding_model(jc)
     threshold = jc.settings.embedding_threshold_for(model)
     pair_model = pair_model_for(jc.settings, model)
+    intent_model = intent_model_for(jc.settings, model)
     how = f"threshold {threshold:.2f}" if pair_model is None else \
         f"learned pair model, P ≥ {pair_model.threshold:.2f}"
     if pair_model is not None and pair_model.join_threshold is not None and work.existing:
         how += f"; joining existing clusters at mean P ≥ {pair_model.join_threshold:.2f}"
     await jc.update(phase="CLUSTERING", percentage=50,
                     message=f"Clustering {len(items)} keywords on embeddings ({model}, {how}).")
+    if intent_model is not None:
+        how += "; intents read from the vectors as well as the words"
     return await jc.run_cpu(cluster_on_vectors, work.existing, items, embeddings, threshold,
-                            jc.settings.embedding_linkage, pair_model)
+                            jc.settings.embedding_linkage, pair_model, intent_model)
 
 
 async def compute(jc: JobContext, work: Work) -> Plan:

@@ -243,3 +243,57 @@ async def test_under_the_pair_model_new_keywords_join_over_http(tmp_path, db_url
     finally:
         client.close()
         await stop_app(running)
+
+
+def _toward_commercial() -> list[float]:
+    """A 768-dimension unit vector mpnet's intent model reads as commercial, whatever the
+    rules say (the direction that raises its commercial score over its informational)."""
+    from igny8d.ai.cluster.intent_model import intent_model_for
+
+    model = intent_model_for("all-mpnet-base-v2")
+    assert model is not None
+    n = len(model.classes)
+    rows = dict(zip(model.classes, model.coef, strict=True))
+    d = [c - i for c, i in zip(rows["commercial"][n:], rows["informational"][n:], strict=True)]
+    norm = sum(x * x for x in d) ** 0.5
+    return [x / norm for x in d]
+
+
+@pytest.mark.parametrize("read_intents", [True, False])
+async def test_a_served_mpnet_reads_intents_from_the_vectors_over_http(tmp_path, db_url,
+                                                                       read_intents):
+    """A served all-mpnet-base-v2 whose vector for the sourdough keywords says commercial: with
+    `embedding_intent_model` on (the default) they are stored commercial, where the rules say
+    informational; off, the rules' intent is stored. A keyword given an intent keeps it, and
+    the clusters are the same either way."""
+    toward = _toward_commercial()
+
+    def embed(texts: Sequence[str]) -> list[list[float]]:
+        return [toward if t.startswith("sourdough") else [*concept_embed([t])[0], *[0.0] * 512]
+                for t in texts]
+
+    running = await embeddings_app(tmp_path, db_url, embedding_intent_model=read_intents)
+    client = running.client()
+    try:
+        async with EmbeddingServer(embed, model="sentence-transformers/all-mpnet-base-v2"
+                                   ) as server:
+            env = await account(client, "intents@example.com")
+            ids = await add_keywords(client, env, [("sourdough starter", 700),
+                                                   ("sourdough starters", 200),
+                                                   ("couch", 900), ("couches", 400)])
+            ids += await add_keywords(client, env, [("sourdough hydration", 100)],
+                                      intent="navigational")
+            await integrate(client, env, server)
+            done = await cluster(client, env, ids)
+            assert done["state"] == "SUCCESS", done
+            rows = await all_rows(client, env["token"], KEYWORDS)
+            by_text = {k["keyword"]: k["intent"] for k in rows}
+            expected = "commercial" if read_intents else "informational"
+            assert by_text["sourdough starter"] == by_text["sourdough starters"] == expected
+            assert by_text["sourdough hydration"] == "navigational"
+            assert together(rows) == {frozenset({"sourdough starter", "sourdough starters",
+                                                 "sourdough hydration"}),
+                                      frozenset({"couch", "couches"})}
+    finally:
+        client.close()
+        await stop_app(running)

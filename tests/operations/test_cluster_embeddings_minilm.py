@@ -3,7 +3,8 @@ HTTP with job workers, on a whole niche of the dev gold set (eval/data/clusterin
 in process (`embedding_model_path`, the local provider) and behind an OpenAI-compatible
 `/v1/embeddings` server (an integration with `cluster_with_embeddings`). Both take the whole
 niche (more than the LLM's 20), account for every keyword, group it sensibly against the gold
-clusters, and — the same vectors either way — give the same clusters."""
+clusters, and — the same vectors either way — give the same clusters and store the same
+intents (on all-mpnet-base-v2, read from the vectors by its intent model)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from eval.metrics import adjusted_rand_index, pair_f1
+from eval.metrics import adjusted_rand_index, macro_f1, pair_f1
 from igny8d.ai.providers.embedded import embedder_for
 from tests.helpers.app import start_jobs_app, stop_app
 from tests.helpers.client import Client
@@ -57,6 +58,15 @@ async def cluster_niche(client: Client, env: dict[str, Any]) -> tuple[dict[str, 
     return result, keywords
 
 
+def intents(keywords: list[dict[str, Any]]) -> dict[str, str]:
+    """The stored intents, which agree with the gold set's as well as the rules do on dev."""
+    gold_of = {r["keyword"]: r["intent"] for r in niche_rows()}
+    stored = {k["keyword"]: k["intent"] for k in keywords}
+    f1 = macro_f1(list(stored.values()), [gold_of[k] for k in stored])
+    assert f1 >= 0.75, f1
+    return stored
+
+
 def partition(keywords: list[dict[str, Any]]) -> set[frozenset[str]]:
     groups: dict[Any, set[str]] = {}
     for k in keywords:
@@ -94,6 +104,7 @@ async def test_in_process_and_over_the_wire_give_the_same_sensible_clusters(
         env = await account(client, "minilm@example.com")
         result, keywords = await cluster_niche(client, env)
         in_process = partition(keywords)
+        in_process_intents = intents(keywords)
         print(f"\n[{NICHE}, {model}, in process] ARI {sensible(keywords)[0]:.3f}, "
               f"{result['unclustered_count']} of {len(keywords)} unclustered")
     finally:
@@ -115,6 +126,7 @@ async def test_in_process_and_over_the_wire_give_the_same_sensible_clusters(
             assert len(server.inputs) == 1
         sensible(keywords)
         assert partition(keywords) == in_process
+        assert intents(keywords) == in_process_intents
     finally:
         client.close()
         await stop_app(running)

@@ -261,6 +261,16 @@ def _spellings(model: str) -> tuple[set[str], set[str]]:
     return bare(base if tag in ("", "latest") else f"{base}:{tag}"), bare(tag) if tag else set()
 
 
+def names_model(own: str, model: str | None) -> bool:
+    """Whether the setting `model` (a name, a hub id, a path or an Ollama tag) names the
+    weights `own` a shipped model was fitted on (`ALIASES` included)."""
+    if not model:
+        return False
+    own = own.lower()
+    names, tag = _spellings(model)
+    return bool(names & {own, *ALIASES.get(own, ())}) or own in tag
+
+
 @dataclass(frozen=True)
 class Logistic:
     """A logistic regression over standardised features: P(one page) is the logistic of
@@ -409,11 +419,7 @@ class PairModel(Logistic):
     def fits(self, model: str | None) -> bool:
         """Whether `model` (a name, a hub id, a path or an Ollama tag) is the one the
         coefficients hold for."""
-        if not model:
-            return False
-        own = self.embedding_model.lower()
-        names, tag = _spellings(model)
-        return bool(names & {own, *ALIASES.get(own, ())}) or own in tag
+        return names_model(self.embedding_model, model)
 
     def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
         import numpy as np

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Literal
 
 from igny8d.ai.cluster import learned
+from igny8d.ai.cluster.intent_model import IntentModel
 from igny8d.ai.cluster.learned import PairModel
 from igny8d.ai.cluster.results import Cluster, ClusterResult, KeywordItem, Unclustered
 from igny8d.ai.cluster.rules import (
@@ -216,7 +217,8 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
                      min_cluster_size: int = 1,
                      linkage: Linkage | None = None,
                      embeddings: Embeddings | None = None,
-                     pair_model: PairModel | None = None) -> ClusterResult:
+                     pair_model: PairModel | None = None,
+                     intent_model: IntentModel | None = None) -> ClusterResult:
     """Cluster keywords (see the package doc). Deterministic: the same items in any order give
     the same result.
 
@@ -235,7 +237,13 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
     over complete linkage at the model's own threshold (`threshold` and `linkage` unused).
     Without embeddings, `threshold` and `linkage`, the shipped lexical model does the same
     (`learned.shipped_lexical`: average linkage at its floor and threshold); a missing or
-    foreign model file leaves the hand rules."""
+    foreign model file leaves the hand rules.
+
+    With an `intent_model` (embeddings only, for the vectors of the model it was fitted on)
+    the keywords' reported intents are read from their vectors as well as the rules; which
+    keywords may share a cluster still goes by the rules (`intent_model`'s doc)."""
+    if intent_model is not None and embeddings is None:
+        raise ValueError("an intent model reads embeddings")
     if pair_model is not None:
         if embeddings is None:
             raise ValueError("a pair model scores embeddings")
@@ -269,6 +277,13 @@ def cluster_keywords(items: Iterable[KeywordItem], *, threshold: float | None = 
         else:
             key_edges = penalise_other_pages(
                 semantic_edges(units, [p.analysis for p in headed], cutoff), headed, cutoff)
+        if intent_model is not None:
+            # after the edges: the pair models were fitted on the rules' intents (a feature)
+            guessed = [k for k, p in enumerate(headed) if p.item.intent is None]
+            for k, result in zip(guessed, intent_model.read(
+                    [headed[k].intent for k in guessed], [units[k] for k in guessed]),
+                    strict=True):
+                headed[k].intent = result
     by_key: dict[int, list[int]] = defaultdict(list)
     for i, u in enumerate(key_of):
         if u >= 0:
