@@ -341,10 +341,10 @@ async def _by_embeddings(jc: JobContext, work: Work, items: list[KeywordItem]
         f"learned pair model, P ≥ {pair_model.threshold:.2f}"
     if pair_model is not None and pair_model.join_threshold is not None and work.existing:
         how += f"; joining existing clusters at mean P ≥ {pair_model.join_threshold:.2f}"
-    await jc.update(phase="CLUSTERING", percentage=50,
-                    message=f"Clustering {len(items)} keywords on embeddings ({model}, {how}).")
     if intent_model is not None:
         how += "; intents read from the vectors as well as the words"
+    await jc.update(phase="CLUSTERING", percentage=50,
+                    message=f"Clustering {len(items)} keywords on embeddings ({model}, {how}).")
     return await jc.run_cpu(cluster_on_vectors, work.existing, items, embeddings, threshold,
                             jc.settings.embedding_linkage, pair_model, intent_model)
 
