@@ -9,10 +9,10 @@ reads a request) one-hot, and its unit vector from the embedding model; labelled
 sets' intent. A multinomial logistic regression (scikit-learn; the product needs only numpy)
 maps them to the intent.
 
-Figures, on the tuning sets only (`TUNING_SETS`, ten writers; the holdouts are never read):
+Figures, on the tuning sets only (`TUNING_SETS`; the holdouts are never read):
 macro-F1 of the rules and of the model leaving each writer out (fitted on the other nine).
 `--write` fits on every tuning keyword and writes the model for the embedding model
-(`INTENT_MODEL_FILES`: all-mpnet-base-v2; all-MiniLM-L6-v2's was measured, not shipped).
+(`INTENT_MODEL_FILES`: all-MiniLM-L6-v2, all-mpnet-base-v2).
 Results: docs/decisions.md, "Intents from the embedding as well as the rules".
 """
 

@@ -171,11 +171,11 @@ class Settings(BaseModel):
     or an `embedding_threshold` other than the default, wins. Other models always use the
     threshold."""
     embedding_intent_model: bool = True
-    """On the vectors of all-mpnet-base-v2 (in process or from an embedding server), read each
-    keyword's intent from its vector as well as its words (`ai/cluster/intent_model.py`, the
-    model shipped for it), for the intents `auto_cluster` reports and stores; the clustering
-    is the same either way. Off, or on other models (all-MiniLM-L6-v2 included): the rules'
-    intents."""
+    """On the vectors of all-MiniLM-L6-v2 or all-mpnet-base-v2 (in process or from an embedding
+    server), read each keyword's intent from its vector as well as its words
+    (`ai/cluster/intent_model.py`, the model shipped for that model), for the intents
+    `auto_cluster` reports and stores; the clustering is the same either way. Off, or on
+    other models: the rules' intents."""
     ai_timeout_s: float = Field(60.0, gt=0, le=600)
     """Timeout of one provider HTTP call when the integration names none."""
     ai_max_retries: int = Field(3, ge=0, le=10)

@@ -292,9 +292,9 @@ def pair_model_for(settings: Settings, model: str | None) -> PairModel | None:
 
 
 def intent_model_for(settings: Settings, model: str | None) -> IntentModel | None:
-    """The learned intent model that reads this embedding model's vectors (`intent_model.
-    intent_model_for`: all-mpnet-base-v2) when `embedding_intent_model` is on; else None, the
-    rules' intents."""
+    """The learned intent model that reads this embedding model's vectors
+    (`intent_model.intent_model_for`: all-MiniLM-L6-v2, all-mpnet-base-v2) when
+    `embedding_intent_model` is on; else None, the rules' intents."""
     return shipped_intent_model(model) if settings.embedding_intent_model else None
 
 

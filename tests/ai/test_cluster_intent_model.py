@@ -1,8 +1,8 @@
-"""The learned intent model (`igny8d/ai/cluster/intent_model.py`): the shipped one loads for
-all-mpnet-base-v2's vectors only; it reads a keyword's intent from its vector as well as the
-rules, keeps a given intent, leaves vectors of another dimension to the rules; it changes the
-intents reported and stored, never the clusters; a missing or malformed file leaves the
-rules."""
+"""The learned intent models (`igny8d/ai/cluster/intent_model.py`): each shipped one loads for
+its own model's vectors only (all-mpnet-base-v2, all-MiniLM-L6-v2); it reads a keyword's
+intent from its vector as well as the rules, keeps a given intent, leaves vectors of another
+dimension to the rules; it changes the intents reported and stored, never the clusters; a
+missing or malformed file leaves the rules."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _toward(model: IntentModel, intent: str, away: str) -> np.ndarray:
     return d / np.linalg.norm(d)
 
 
-def test_the_shipped_model_reads_mpnets_vectors_only() -> None:
+def test_each_shipped_model_reads_its_own_models_vectors_only() -> None:
     model = _shipped()
     assert model.embedding_model == "all-mpnet-base-v2" and model.dimensions == 768
     assert set(model.classes) == {"informational", "commercial", "transactional",
@@ -51,16 +51,23 @@ def test_the_shipped_model_reads_mpnets_vectors_only() -> None:
     for spelling in ("all-mpnet-base-v2", "/opt/models/all-mpnet-base-v2/",
                      "all-mpnet-base-v2:latest", "ALL-MPNET-BASE-V2-f16"):
         assert intent_model.intent_model_for(spelling) is model, spelling
-    # MiniLM's was measured and not shipped; other mpnet models and quantised builds differ
-    for other in ("all-MiniLM-L6-v2", "all-minilm", "all-mpnet-base-v1",
-                  "all-mpnet-base-v2-q4", "nomic-embed-text", None, ""):
+    minilm = intent_model.intent_model_for("all-MiniLM-L6-v2")
+    assert minilm is not None and minilm.embedding_model == "all-MiniLM-L6-v2"
+    assert minilm.dimensions == 384 and set(minilm.classes) == set(model.classes)
+    for spelling in ("sentence-transformers/all-MiniLM-L6-v2", "all-minilm", "all-minilm:22m",
+                     "chroma/all-minilm-l6-v2-f32"):
+        assert intent_model.intent_model_for(spelling) is minilm, spelling
+    # other models, other sizes of a family and quantised builds have none
+    for other in ("all-mpnet-base-v1", "all-mpnet-base-v2-q4", "all-minilm:33m",
+                  "all-MiniLM-L12-v2", "nomic-embed-text", None, ""):
         assert intent_model.intent_model_for(other) is None, other
 
 
 def test_the_setting_turns_it_off() -> None:
     assert intent_model_for(Settings(), MPNET) is _shipped()
     assert intent_model_for(Settings(embedding_intent_model=False), MPNET) is None
-    assert intent_model_for(Settings(), "all-MiniLM-L6-v2") is None
+    assert intent_model_for(Settings(embedding_intent_model=False), "all-minilm") is None
+    assert intent_model_for(Settings(), "nomic-embed-text") is None
 
 
 def test_a_vector_moves_the_rules_intent_and_says_so() -> None:

@@ -72,7 +72,6 @@ def test_write_ships_what_the_product_reads(monkeypatch: pytest.MonkeyPatch,
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--write"], "not all-minilm-l6-v2"),
     (["--embedding-model", "/m/bge-small-en-v1.5", "--write"], "not bge-small-en-v1.5"),
     (["--c", "0"], "--c must be positive"),
 ])

@@ -6,8 +6,9 @@ miss what only the product or the brand says — "garmin forerunner 265" is a co
 product page, "chase sapphire" a navigational one — and on writers they were not tuned on
 they score 0.66 to 0.78 macro-F1. A multinomial logistic over the rules' intent (one-hot) and
 the keyword's unit vector, fitted on ten writers' gold sets (`eval/fit_intent_model.py
---write`), gains on every writer left out of its fit and, on all-mpnet-base-v2's vectors, on
-the three blind sets (docs/decisions.md, "Intents from the embedding as well as the rules").
+--write`), gains on every writer left out of its fit and, on the vectors of all-mpnet-base-v2
+and all-MiniLM-L6-v2, on the blind sets (docs/decisions.md, "Intents from the embedding as well
+as the rules", "Intents from all-mpnet-base-v2's vectors", "Two more blind writers").
 
 It changes the intent a keyword is *reported and stored* with, not the clustering: which
 keywords may share a cluster still goes by the rules' firm intents (`vectors.prepare`), on
@@ -31,13 +32,12 @@ from igny8d.vocab import Intent
 log = logging.getLogger(__name__)
 
 #: The fitted models shipped with igny8d, by the embedding model they read (written by
-#: `eval/fit_intent_model.py --write`). all-MiniLM-L6-v2 has none: leaving writers out its
-#: model gains as much as mpnet's, but on the three blind sets it scored +0.006 / +0.014 /
-#: -0.008 macro-F1, where mpnet's scored +0.038 / +0.031 / +0.003 (docs/decisions.md).
+#: `eval/fit_intent_model.py --write`). all-MiniLM-L6-v2's scored -0.008 to +0.014 on the first
+#: three blind sets and +0.113 / +0.082 on two blind writers more (docs/decisions.md).
 INTENT_MODEL_FILES: dict[str, Path] = {
+    "all-minilm-l6-v2": MODEL_FILE.with_name("intent_model.json"),
     "all-mpnet-base-v2": MODEL_FILE.with_name("intent_model_mpnet.json"),
-}
-#: The cue a learned intent carries (`IntentResult.cues`), after the rules' own.
+}#: The cue a learned intent carries (`IntentResult.cues`), after the rules' own.
 LEARNED_CUE = "embedding"
 
 
