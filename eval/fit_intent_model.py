@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from eval.clustering import by_niche, rows_of
 from eval.clustering_cv import TUNING_SETS
 from eval.fit_pair_model import _load_vectors, embedding_name
 from eval.metrics import macro_f1
-from igny8d.ai.cluster.intent_model import INTENT_MODEL_FILES, IntentModel, from_json
+from igny8d.ai.cluster.intent_model import INTENT_MODEL_FILES, IntentModel, from_json, unit_rows
 from igny8d.ai.intent import IntentResult, classify_analysis, request_names
 from igny8d.ai.text import analyse
 from igny8d.vocab import Intent
@@ -65,15 +64,11 @@ def keywords(set_name: str) -> list[Keyword]:
     return out
 
 
-def unit(vector: Sequence[float]) -> list[float]:
-    norm = math.sqrt(math.fsum(x * x for x in vector))
-    return [x / norm for x in vector] if norm else list(vector)
-
-
 def features(kws: Sequence[Keyword], vector_of: dict[str, Any]) -> np.ndarray:
     """The rows the product computes (`IntentModel.read`): scaled one-hot, then the vector."""
     onehot = np.asarray([[RULE_SCALE * (k.rules.intent == c) for c in CLASSES] for k in kws])
-    return np.hstack([onehot, np.asarray([unit(vector_of[k.text]) for k in kws])])
+    return np.hstack([onehot, unit_rows(np.asarray([vector_of[k.text] for k in kws],
+                                                   dtype=np.float64))])
 
 
 def fit(kws: Sequence[Keyword], vector_of: dict[str, Any], c: float, name: str
@@ -93,7 +88,7 @@ def predicted(model: IntentModel, kws: Sequence[Keyword], vector_of: dict[str, A
               ) -> list[str]:
     """The product's own reading of the keywords (`IntentModel.read`)."""
     return [r.intent for r in model.read([k.rules for k in kws],
-                                         [unit(vector_of[k.text]) for k in kws])]
+                                         [vector_of[k.text] for k in kws])]
 
 
 def lowo(sets: dict[str, list[Keyword]], vector_of: dict[str, Any], c: float, name: str

@@ -62,10 +62,9 @@ from igny8d.ai.cluster import (
     learned,
     place_leftovers,
 )
+from igny8d.ai.cluster import intent_model as intent_models
 from igny8d.ai.cluster.intent_model import IntentModel
-from igny8d.ai.cluster.intent_model import intent_model_for as shipped_intent_model
 from igny8d.ai.cluster.learned import PairModel
-from igny8d.ai.cluster.vectors import Vectors
 from igny8d.ai.intent import classify_analysis, request_names
 from igny8d.ai.providers import provider_for
 from igny8d.ai.text import analyse
@@ -211,8 +210,7 @@ def intents_to_store(items: list[KeywordItem],
     guessed = [i for i in items if i.intent is None]
     rules = [classify_analysis(analyses[i.id], names) for i in guessed]
     if intent_model is not None and embeddings is not None:
-        vectors = Vectors(embeddings)
-        rules = intent_model.read(rules, [vectors.of(i.id) for i in guessed])
+        rules = intent_model.read(rules, [embeddings[i.id] for i in guessed])
     return {i.id: r.intent for i, r in zip(guessed, rules, strict=True)}
 
 
@@ -293,9 +291,9 @@ def pair_model_for(settings: Settings, model: str | None) -> PairModel | None:
 
 def intent_model_for(settings: Settings, model: str | None) -> IntentModel | None:
     """The learned intent model that reads this embedding model's vectors
-    (`intent_model.intent_model_for`: all-MiniLM-L6-v2, all-mpnet-base-v2) when
+    (`intent_model.shipped_for`: all-MiniLM-L6-v2, all-mpnet-base-v2) when
     `embedding_intent_model` is on; else None, the rules' intents."""
-    return shipped_intent_model(model) if settings.embedding_intent_model else None
+    return intent_models.shipped_for(model) if settings.embedding_intent_model else None
 
 
 def cluster_on_vectors(existing: list[ExistingCluster], items: list[KeywordItem],

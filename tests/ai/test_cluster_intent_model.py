@@ -30,7 +30,7 @@ MPNET = "sentence-transformers/all-mpnet-base-v2"
 
 
 def _shipped() -> IntentModel:
-    model = intent_model.intent_model_for(MPNET)
+    model = intent_model.shipped_for(MPNET)
     assert model is not None
     return model
 
@@ -50,17 +50,17 @@ def test_each_shipped_model_reads_its_own_models_vectors_only() -> None:
                                   "navigational"}
     for spelling in ("all-mpnet-base-v2", "/opt/models/all-mpnet-base-v2/",
                      "all-mpnet-base-v2:latest", "ALL-MPNET-BASE-V2-f16"):
-        assert intent_model.intent_model_for(spelling) is model, spelling
-    minilm = intent_model.intent_model_for("all-MiniLM-L6-v2")
+        assert intent_model.shipped_for(spelling) is model, spelling
+    minilm = intent_model.shipped_for("all-MiniLM-L6-v2")
     assert minilm is not None and minilm.embedding_model == "all-MiniLM-L6-v2"
     assert minilm.dimensions == 384 and set(minilm.classes) == set(model.classes)
     for spelling in ("sentence-transformers/all-MiniLM-L6-v2", "all-minilm", "all-minilm:22m",
                      "chroma/all-minilm-l6-v2-f32"):
-        assert intent_model.intent_model_for(spelling) is minilm, spelling
+        assert intent_model.shipped_for(spelling) is minilm, spelling
     # other models, other sizes of a family and quantised builds have none
     for other in ("all-mpnet-base-v1", "all-mpnet-base-v2-q4", "all-minilm:33m",
                   "all-MiniLM-L12-v2", "nomic-embed-text", None, ""):
-        assert intent_model.intent_model_for(other) is None, other
+        assert intent_model.shipped_for(other) is None, other
 
 
 def test_the_setting_turns_it_off() -> None:
@@ -86,6 +86,10 @@ def test_vectors_of_another_dimension_keep_the_rules() -> None:
     model = _shipped()
     rules = classify_intent("sourdough starter")
     assert model.read([rules], [np.ones(384) / np.sqrt(384)]) == [rules]
+    # nor is a vector that is not finite; the length of one that is does not matter
+    assert model.read([rules], [np.full(768, np.nan)]) == [rules]
+    toward = _toward(model, "commercial", "informational")
+    assert model.read([rules], [7.5 * toward]) == model.read([rules], [toward])
     with pytest.raises(ValueError, match="one vector per keyword"):
         model.read([rules], [])
 

@@ -248,9 +248,9 @@ async def test_under_the_pair_model_new_keywords_join_over_http(tmp_path, db_url
 def _toward_commercial() -> list[float]:
     """A 768-dimension unit vector mpnet's intent model reads as commercial, whatever the
     rules say (the direction that raises its commercial score over its informational)."""
-    from igny8d.ai.cluster.intent_model import intent_model_for
+    from igny8d.ai.cluster.intent_model import shipped_for
 
-    model = intent_model_for("all-mpnet-base-v2")
+    model = shipped_for("all-mpnet-base-v2")
     assert model is not None
     n = len(model.classes)
     rows = dict(zip(model.classes, model.coef, strict=True))

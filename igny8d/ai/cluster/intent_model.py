@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 INTENT_MODEL_FILES: dict[str, Path] = {
     "all-minilm-l6-v2": MODEL_FILE.with_name("intent_model.json"),
     "all-mpnet-base-v2": MODEL_FILE.with_name("intent_model_mpnet.json"),
-}#: The cue a learned intent carries (`IntentResult.cues`), after the rules' own.
+}
+#: The cue a learned intent carries (`IntentResult.cues`), after the rules' own.
 LEARNED_CUE = "embedding"
 
 
@@ -66,22 +67,29 @@ class IntentModel:
         coefficients hold for."""
         return names_model(self.embedding_model, model)
 
-    def read(self, rules: Sequence[IntentResult], units: Sequence[Sequence[float]]
+    def read(self, rules: Sequence[IntentResult], vectors: Sequence[Sequence[float]]
              ) -> list[IntentResult]:
-        """Each keyword's intent from its rules' result and its unit vector; the rules'
-        result unchanged where the vector has another dimension than the model's (a vector
-        from another model cannot be read) or the model agrees with it."""
+        """Each keyword's intent from its rules' result and its vector (as given: the model
+        reads it scaled to unit length, `unit_rows`); the rules' result unchanged where the
+        vector has another dimension than the model's (a vector from another model cannot be
+        read), is not finite, or the model agrees with it."""
         import numpy as np
 
-        if len(rules) != len(units):
+        if len(rules) != len(vectors):
             raise ValueError("one vector per keyword")
         out = list(rules)
-        rows = [k for k, u in enumerate(units) if len(u) == self.dimensions]
+        rows = [k for k, v in enumerate(vectors) if len(v) == self.dimensions]
+        if not rows:
+            return out
+        units = unit_rows(np.asarray([vectors[k] for k in rows], dtype=np.float64))
+        finite = np.isfinite(units).all(axis=1)
+        rows, units = [k for k, ok in zip(rows, finite.tolist(), strict=True) if ok], \
+            units[finite]
         if not rows:
             return out
         onehot = np.asarray([[self.rule_scale * (rules[k].intent == c) for c in self.classes]
                              for k in rows], dtype=np.float64)
-        x = np.hstack([onehot, np.asarray([units[k] for k in rows], dtype=np.float64)])
+        x = np.hstack([onehot, units])
         z = x @ np.asarray(self.coef, dtype=np.float64).T + np.asarray(self.intercept)
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
@@ -118,6 +126,15 @@ def from_json(raw: dict[str, Any]) -> IntentModel:
                        coef, intercept)
 
 
+def unit_rows(x: Any) -> Any:
+    """A numpy matrix's rows scaled to unit length (a zero row stays zero), as the model was
+    fitted (`eval/fit_intent_model.py`) and reads them."""
+    import numpy as np
+
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
 @functools.cache
 def shipped_intents(path: Path) -> IntentModel | None:
     """The intent model shipped in `path`, or None when it is missing or malformed (then the
@@ -129,7 +146,7 @@ def shipped_intents(path: Path) -> IntentModel | None:
         return None
 
 
-def intent_model_for(model: str | None) -> IntentModel | None:
+def shipped_for(model: str | None) -> IntentModel | None:
     """The shipped intent model fitted on `model`'s vectors (any spelling of its name), or
     None: no model of ours reads them."""
     for path in INTENT_MODEL_FILES.values():
